@@ -1,0 +1,45 @@
+// Prints the README's settings table from the config schema (one row per setting, nested keys
+// dotted). `npm run docs:settings` prints it; test/config/settings-table.test.ts keeps README in sync.
+import { z } from 'zod';
+import { configSchema } from '../src/config/schema.js';
+
+interface JsonSchema {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, JsonSchema>;
+  enum?: unknown[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+}
+
+function typeOf(s: JsonSchema): string {
+  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
+  if (s.type === 'array') return 'list';
+  if (Array.isArray(s.type)) return s.type.join(' \\| ');
+  return s.type ?? 'object';
+}
+
+function rows(schema: JsonSchema, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [key, prop] of Object.entries(schema.properties ?? {})) {
+    const path = prefix + key;
+    const nested = prop.type === 'object' && prop.properties;
+    if (nested) {
+      out.push(...rows(prop, `${path}.`));
+      continue;
+    }
+    const def = prop.default === undefined ? '' : `\`${JSON.stringify(prop.default)}\``;
+    out.push(`| \`${path}\` | ${typeOf(prop)} | ${def} | ${(prop.description ?? '').replace(/\|/g, '\\|')} |`);
+    if (prop.type === 'array' && prop.items?.properties) out.push(...rows(prop.items, `${path}[].`));
+  }
+  return out;
+}
+
+export function settingsTable(): string {
+  const json = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  return ['| setting | type | default | what it does |', '|---|---|---|---|', ...rows(json)].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(settingsTable());

@@ -1,0 +1,79 @@
+// `sesame serve`, `sesame migrate`, `sesame worker` and `sesame users`.
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { deliveryChannel, prepare, startSesame } from '../server.js';
+import { migrate } from '../storage/migrate.js';
+import { DeliveryWorker } from '../delivery/worker.js';
+import { type Command, UsageError, output, withDb } from './common.js';
+
+function onShutdown(stop: () => Promise<void>) {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+export const serveCommand: Command = {
+  summary: 'Run the identity provider (migrates the database and delivers mail in-process).',
+  usage: '[--port <port>]',
+  options: { port: { type: 'string' } },
+  async run({ values }) {
+    const overrides = values.port !== undefined ? { port: Number(values.port) } : {};
+    if (values.port !== undefined && !Number.isInteger(overrides.port)) throw new UsageError(`serve: --port must be a number`);
+    const running = await startSesame({ overrides });
+    onShutdown(running.stop);
+  },
+};
+
+export const migrateCommand: Command = {
+  summary: 'Apply pending database migrations (serve does this on start too).',
+  usage: '[--json]',
+  options: { json: { type: 'boolean' } },
+  async run({ values }) {
+    const config = loadConfig();
+    const { applied } = await migrate(config.databaseUrl);
+    output(values.json === true, { applied }, applied.length ? applied.map((m) => `applied ${m}`) : ['database is up to date']);
+  },
+};
+
+export const workerCommand: Command = {
+  summary: 'Run only the delivery worker (for deployments that scale it apart from serve).',
+  usage: '',
+  options: {},
+  async run() {
+    const config = loadConfig();
+    const log = createLogger(config.logLevel, { component: 'worker' });
+    const { db } = await prepare(config, log);
+    const channel = deliveryChannel(config);
+    const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log);
+    worker.start();
+    log.info('delivery worker running');
+    onShutdown(async () => {
+      await worker.stop();
+      channel.close?.();
+      await db.close();
+    });
+    // The worker's timers are unref'd so tests can stop it; keep this process alive ourselves.
+    setInterval(() => undefined, 1 << 30);
+  },
+};
+
+export const usersCommand: Command = {
+  summary: 'List users.\n  list    users, newest first',
+  usage: 'list [--json]',
+  options: { json: { type: 'boolean' } },
+  async run({ values, positionals }) {
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list');
+    const users = await withDb((db) =>
+      db.prisma.user.findMany({ orderBy: { createdAt: 'desc' }, take: 1000, select: { id: true, email: true, emailVerified: true, createdAt: true } }),
+    );
+    output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
+  },
+};

@@ -1,0 +1,53 @@
+// Shared CLI plumbing: argument parsing with --help, one-line failures, JSON output on the last line.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { prepare } from '../server.js';
+import type { Db } from '../storage/db.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Options;
+  run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<void>;
+}
+
+export function parse(command: Command, argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+}
+
+/** Opens the database the configuration names (migrating it) for a command, and closes it after. */
+export async function withDb<T>(fn: (db: Db, config: LoadedConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const { db } = await prepare(config, log);
+  try {
+    return await fn(db, config);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Prints a result: a JSON object on the last line with --json, readable lines otherwise. */
+export function output(json: boolean, value: unknown, lines: string[]): void {
+  if (json) console.log(JSON.stringify(value));
+  else for (const line of lines) console.log(line);
+}
+
+export function helpText(name: string, command: Command): string {
+  const flags = Object.entries(command.options).map(([flag, spec]) => {
+    const value = spec.type === 'string' ? ' <value>' : '';
+    return `  --${flag}${value}${spec.multiple ? ' (repeatable)' : ''}`;
+  });
+  return [`Usage: sesame ${name} ${command.usage}`, '', command.summary, '', 'Options:', ...flags, '  -h, --help'].join('\n');
+}

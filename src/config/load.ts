@@ -1,0 +1,78 @@
+// Loads the configuration once: file (SESAME_CONFIG or ./sesame.config.json), then environment
+// variables on top, validated by the schema and frozen. Bad config fails with the field path.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type LoadedConfig = Readonly<Config> & { readonly issuer: string; readonly production: boolean; readonly devOutbox: boolean };
+
+type Env = Record<string, string | undefined>;
+
+function readFile(env: Env): Record<string, unknown> {
+  const explicit = env.SESAME_CONFIG;
+  const path = resolve(explicit ?? 'sesame.config.json');
+  if (!existsSync(path)) {
+    if (explicit) throw new ConfigError(`SESAME_CONFIG: file not found: ${path}`);
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+function envOverrides(env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (env.PORT) out.port = Number(env.PORT);
+  if (env.SESAME_ISSUER) out.issuer = env.SESAME_ISSUER;
+  if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
+  if (env.SMTP_URL) out.smtpUrl = env.SMTP_URL;
+  if (env.EMAIL_FROM) out.emailFrom = env.EMAIL_FROM;
+  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (env.TRUST_PROXY) out.trustProxy = ['1', 'true', 'yes'].includes(env.TRUST_PROXY.toLowerCase());
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Parses and checks a configuration; `overrides` (tests, CLI flags) win over file and env. */
+export function loadConfig(env: Env = process.env, overrides: Record<string, unknown> = {}): LoadedConfig {
+  const raw = { ...readFile(env), ...envOverrides(env), ...overrides };
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.length ? issue.path.join('.') : '(root)';
+    throw new ConfigError(`invalid configuration at ${path}: ${issue.message}`);
+  }
+  const config = { ...result.data, issuer: result.data.issuer ?? `http://localhost:${result.data.port}` };
+  const production = env.NODE_ENV === 'production';
+  const devOutbox = config.devOutbox ?? !production;
+  if (production) {
+    const issuer = new URL(config.issuer);
+    const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
+    if (issuer.protocol !== 'https:' && !local) throw new ConfigError(`issuer: must be https in production (got ${config.issuer})`);
+    if (config.connections.some((c) => c.type === 'email') && !config.smtpUrl) {
+      throw new ConfigError('smtpUrl: SMTP_URL is required in production while the email connection is enabled');
+    }
+    if (devOutbox) throw new ConfigError('devOutbox: the dev outbox cannot be enabled in production');
+  }
+  const ids = new Set<string>();
+  for (const [i, c] of config.clients.entries()) {
+    if (ids.has(c.client_id)) throw new ConfigError(`invalid configuration at clients.${i}.client_id: duplicate ${c.client_id}`);
+    ids.add(c.client_id);
+  }
+  return deepFreeze({ ...config, production, devOutbox });
+}

@@ -1,0 +1,113 @@
+// The one configuration schema: every setting, its default and its description live here.
+// The README's settings table is generated from it (npm run docs:settings), so describe() is the doc.
+import { z } from 'zod';
+
+const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(what);
+
+/** A relying party: oidc-provider client metadata plus Sesame's own keys. */
+export const clientSchema = z
+  .looseObject({
+    client_id: z.string().min(1).describe('Client identifier.'),
+    client_secret: z.string().min(16).optional().describe('Secret of a confidential client (16+ characters).'),
+    redirect_uris: z.array(z.url()).default([]).describe('Exact redirect URIs.'),
+    grant_types: z.array(z.string()).optional().describe('Grant types this client may use.'),
+    first_party: z.boolean().default(false).describe('Trusted client of the operator: users are not asked for consent.'),
+    trust_forwarded_for: z
+      .boolean()
+      .default(false)
+      .describe('Honour the auth0-forwarded-for header from this (authenticated) client.'),
+  })
+  .describe('oidc-provider client metadata plus Sesame keys.');
+
+const apiSchema = z.strictObject({
+  identifier: z.string().min(1).describe('Audience / resource indicator of the API.'),
+  scopes: z.array(z.string()).default([]).describe('Scopes the API defines.'),
+  accessTokenTtl: seconds(3600, 'Lifetime of JWT access tokens for this API, in seconds.'),
+});
+
+const connectionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ id: z.string().min(1), type: z.literal('email') }),
+]);
+
+export const configSchema = z.strictObject({
+  issuer: z.url().optional().describe('Public issuer URL (env SESAME_ISSUER); default http://localhost:<port>. May end in a slash.'),
+  port: z.number().int().min(0).max(65535).default(3000).describe('Port to listen on (env PORT).'),
+  host: z.string().default('0.0.0.0').describe('Interface to listen on.'),
+  databaseUrl: z
+    .string()
+    .default('file:./data/sesame.db')
+    .describe('file:... for SQLite, postgresql://... for PostgreSQL (env DATABASE_URL).'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (env LOG_LEVEL).'),
+  trustProxy: z.boolean().default(false).describe('Honour X-Forwarded-* from a TLS-terminating proxy (env TRUST_PROXY=1).'),
+  smtpUrl: z.string().optional().describe('nodemailer SMTP URL, e.g. smtp://127.0.0.1:2525 (env SMTP_URL). Without it mail is only captured.'),
+  emailFrom: z.string().default('Sesame <no-reply@localhost>').describe('From address of emails (env EMAIL_FROM).'),
+  devOutbox: z.boolean().optional().describe('Serve /dev/outbox. Default: on outside production, refused in production.'),
+  signUp: z.enum(['open', 'existing-only']).default('open').describe('open: first verified sign-in creates the user.'),
+  clients: z.array(clientSchema).default([]).describe('Relying parties (more can be added with `sesame clients add`).'),
+  apis: z.array(apiSchema).default([]).describe('Resource servers; their identifier is the audience of JWT access tokens.'),
+  connections: z.array(connectionSchema).default([{ id: 'email', type: 'email' }]).describe('Sign-in methods.'),
+  codes: z
+    .strictObject({
+      length: z.number().int().min(6).max(10).default(6).describe('Digits in a one-time code.'),
+      ttl: seconds(600, 'Lifetime of a code, in seconds.'),
+      maxAttempts: z.number().int().min(1).max(10).default(5).describe('Tries per code.'),
+      resendCooldown: seconds(30, 'Seconds between two sends to one identifier.'),
+      sendsPerHour: z.number().int().positive().default(10).describe('Sends to one identifier per hour.'),
+      freeFailures: z
+        .number()
+        .int()
+        .min(1)
+        .default(5)
+        .describe('Failures per identifier (across resends) before delays start; each further one doubles the delay.'),
+      maxFailureDelay: seconds(900, 'Longest delay after repeated failures, in seconds.'),
+    })
+    .prefault({})
+    .describe('One-time code policy.'),
+  rateLimits: z
+    .strictObject({
+      sendsPerIpPerHour: z.number().int().positive().default(60).describe('Code sends per client IP per hour.'),
+      verifiesPerIpPerMinute: z.number().int().positive().default(60).describe('Code checks per client IP per minute.'),
+    })
+    .prefault({})
+    .describe('Request limits.'),
+  tokens: z
+    .strictObject({
+      accessToken: seconds(3600, 'Access token lifetime, seconds.'),
+      idToken: seconds(3600, 'ID token lifetime, seconds.'),
+      refreshToken: seconds(14 * 86400, 'Refresh token lifetime, seconds.'),
+      session: seconds(14 * 86400, 'Sign-in session lifetime, seconds.'),
+      interaction: seconds(3600, 'Time to finish a sign-in page flow, seconds.'),
+    })
+    .prefault({})
+    .describe('Token lifetimes.'),
+  secrets: z
+    .strictObject({
+      cookieKeys: z.array(z.string().min(32)).min(1).optional().describe('Cookie signing keys, newest first. Generated and stored when absent.'),
+      codeKeys: z
+        .array(z.string().min(32))
+        .min(1)
+        .optional()
+        .describe('HMAC keys for codes at rest, newest first. Generated and stored when absent.'),
+    })
+    .prefault({})
+    .describe('Secrets.'),
+  delivery: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).default(8).describe('Send attempts before a message is given up.'),
+      pollInterval: z.number().int().positive().default(1000).describe('Worker poll interval, ms.'),
+    })
+    .prefault({})
+    .describe('Outbox worker.'),
+  ui: z
+    .strictObject({
+      productName: z.string().default('Sesame').describe('Name shown on pages and emails.'),
+      defaultLocale: z.enum(['en', 'fr']).default('en').describe('Locale when neither ui_locales nor Accept-Language match.'),
+    })
+    .prefault({})
+    .describe('Hosted pages.'),
+  sweepInterval: seconds(600, 'Seconds between sweeps of expired rows.'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ClientConfig = z.infer<typeof clientSchema>;
+export type ApiConfig = z.infer<typeof apiSchema>;

@@ -1,0 +1,24 @@
+// Delivery channels: SMTP through nodemailer, or capture (kept in the outbox for /dev/outbox).
+import nodemailer from 'nodemailer';
+import type { Channel } from './worker.js';
+
+export function smtpChannel(smtpUrl: string, from: string): Channel & { close(): void } {
+  const transport = nodemailer.createTransport(smtpUrl);
+  return {
+    async send(message) {
+      try {
+        await transport.sendMail({ from, to: message.recipient, subject: message.subject, text: message.text, html: message.html });
+      } catch (err) {
+        const code = (err as { responseCode?: number }).responseCode;
+        // 5xx means the server refused for good (bad address, policy); retrying won't help.
+        throw Object.assign(new Error((err as Error).message), { permanent: code !== undefined && code >= 500 && code < 600 });
+      }
+    },
+    close: () => transport.close(),
+  };
+}
+
+/** Without SMTP, messages count as delivered once captured; the dev outbox shows them. */
+export const captureChannel: Channel = {
+  async send() {},
+};

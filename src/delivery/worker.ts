@@ -1,0 +1,96 @@
+// The delivery worker: claims due outbox messages, sends them through a channel, retries with
+// exponential backoff and gives up loudly after `maxAttempts`. Runs in-process or as `sesame worker`.
+import type { Logger } from '../log.js';
+import type { Db } from '../storage/db.js';
+import { claimDueMessages, markFailed, markSent, type ClaimedMessage } from '../storage/outbox.js';
+
+export interface Channel {
+  /** Sends or throws; an error with `permanent: true` is not retried. */
+  send(message: ClaimedMessage): Promise<void>;
+}
+
+export interface WorkerOptions {
+  maxAttempts: number;
+  pollInterval: number;
+  keepBodies: boolean;
+  batchSize?: number;
+}
+
+export function backoffSeconds(attempt: number): number {
+  return Math.min(5 * 2 ** (attempt - 1), 3600);
+}
+
+export class DeliveryWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private again = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly channel: Channel,
+    private readonly options: WorkerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Asks for an immediate pass (after an enqueue) instead of waiting for the next poll. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Stops polling and waits for the pass in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce()
+        .then(() => undefined)
+        .catch((err: unknown) => this.log.error({ err }, 'delivery pass failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.schedule(this.again ? 0 : this.options.pollInterval);
+          this.again = false;
+        });
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** One pass: claim what is due and send it. Returns how many were claimed. */
+  async runOnce(): Promise<number> {
+    const batch = await claimDueMessages(this.db, this.options.batchSize ?? 20, 60);
+    await Promise.all(batch.map((m) => this.deliver(m)));
+    return batch.length;
+  }
+
+  private async deliver(message: ClaimedMessage): Promise<void> {
+    const attempt = message.attempts + 1;
+    try {
+      await this.channel.send(message);
+      await markSent(this.db, message.id, this.options.keepBodies);
+      this.log.info({ messageId: message.id, channel: message.channel, attempt }, 'message delivered');
+    } catch (err) {
+      const reason = (err as Error).message;
+      const permanent = (err as { permanent?: boolean }).permanent === true;
+      if (permanent || attempt >= this.options.maxAttempts) {
+        await markFailed(this.db, message.id, reason, null);
+        this.log.error({ messageId: message.id, attempt, reason }, 'message given up');
+      } else {
+        const retryAt = new Date(Date.now() + backoffSeconds(attempt) * 1000);
+        await markFailed(this.db, message.id, reason, retryAt);
+        this.log.warn({ messageId: message.id, attempt, reason, retryAt }, 'message delivery failed, will retry');
+      }
+    }
+  }
+}

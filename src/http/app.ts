@@ -1,0 +1,26 @@
+// The Koa app: our middleware and routes first, oidc-provider mounted last for its endpoints.
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type { Services } from '../services.js';
+import { assets } from './assets.js';
+import { devOutboxRouter } from './dev-outbox.js';
+import { healthRouter } from './health.js';
+import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './middleware.js';
+import { interactionRouter } from '../interactions/routes.js';
+
+export function createApp(s: Services): Koa {
+  const app = new Koa();
+  app.proxy = s.config.trustProxy;
+  // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
+  app.keys = s.cookieKeys;
+  app.silent = true;
+  app.use(requestLogger(s.log));
+  app.use(securityHeaders);
+  app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
+  app.use(pinOriginToIssuer(s.config.issuer));
+  app.use(assets());
+  const routers = [healthRouter(s.db), interactionRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  app.use(mount(s.provider));
+  return app;
+}

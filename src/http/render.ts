@@ -1,0 +1,41 @@
+// Renders EJS pages inside views/layout.ejs with the request's translator; escaping is EJS's <%= %>.
+import ejs from 'ejs';
+import { join } from 'node:path';
+import { viewsDir } from '../paths.js';
+import { translator, type Translate } from '../i18n/i18n.js';
+
+export interface PageLocals {
+  title: string;
+  [key: string]: unknown;
+}
+
+export interface Renderer {
+  page(template: string, locale: string, locals: PageLocals): Promise<string>;
+  email(template: string, locale: string, locals: Record<string, unknown>): Promise<{ subject: string; text: string; html: string }>;
+  translate(locale: string, key: string, vars?: Record<string, string | number>): string;
+}
+
+export function createRenderer(options: { productName: string; cache: boolean }): Renderer {
+  const render = (file: string, data: Record<string, unknown>) =>
+    ejs.renderFile(join(viewsDir, file), data, { cache: options.cache, async: false, rmWhitespace: false });
+  const common = (locale: string, t: Translate) => ({ t, locale, productName: options.productName });
+  return {
+    async page(template, locale, locals) {
+      const t = translator(locale);
+      const data = { ...common(locale, t), ...locals };
+      const body = await render(`pages/${template}.ejs`, data);
+      return render('layout.ejs', { ...data, body });
+    },
+    async email(template, locale, locals) {
+      const t = translator(locale);
+      const data = { ...common(locale, t), ...locals };
+      const [subject, text, html] = await Promise.all([
+        render(`email/${template}.subject.ejs`, data),
+        render(`email/${template}.text.ejs`, data),
+        render(`email/${template}.html.ejs`, data),
+      ]);
+      return { subject: subject.trim(), text, html };
+    },
+    translate: (locale, key, vars) => translator(locale)(key, vars),
+  };
+}

@@ -1,0 +1,50 @@
+// Message catalogs (views/locales/<lang>.json) and locale negotiation: ui_locales first, then
+// Accept-Language, then the configured default.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { localesDir } from '../paths.js';
+
+type Catalog = Record<string, string>;
+
+const catalogs: Record<string, Catalog> = Object.fromEntries(
+  readdirSync(localesDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => [f.slice(0, -5), JSON.parse(readFileSync(join(localesDir, f), 'utf8')) as Catalog]),
+);
+
+export const supportedLocales = Object.keys(catalogs).sort();
+
+export type Translate = (key: string, vars?: Record<string, string | number>) => string;
+
+/** A translator for `locale`; missing keys fall back to English, then to the key itself. */
+export function translator(locale: string): Translate {
+  const catalog = catalogs[locale] ?? {};
+  const english = catalogs.en ?? {};
+  return (key, vars = {}) => {
+    const template = catalog[key] ?? english[key] ?? key;
+    return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+  };
+}
+
+function primary(tag: string): string {
+  return tag.trim().toLowerCase().split('-')[0] ?? '';
+}
+
+/** Picks the first supported language of `ui_locales` (space separated), then Accept-Language. */
+export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: string | undefined, fallback: string): string {
+  for (const tag of (uiLocales ?? '').split(' ')) {
+    const lang = primary(tag);
+    if (catalogs[lang]) return lang;
+  }
+  const ranked = (acceptLanguage ?? '')
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return { lang: primary(tag), q: q ? Number(q.slice(2)) || 0 : 1, index };
+    })
+    .filter((r) => r.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const r of ranked) if (catalogs[r.lang]) return r.lang;
+  return fallback;
+}

@@ -1,0 +1,180 @@
+// Hosted sign-in pages bound to the oidc-provider Interaction: email → code → consent → back to the
+// RP. Each POST either redirects (303) to the next step or re-renders the step with a message.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Next } from 'koa';
+import { errors } from 'oidc-provider';
+import type { Services } from '../services.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { csrfToken, csrfValid } from '../http/csrf.js';
+import { SesameError } from '../http/errors.js';
+import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
+import { cooldownLeft } from '../storage/counters.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
+import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
+import { approveConsent, consentView } from './consent.js';
+import { isFirstParty } from '../oidc/provider.js';
+
+type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
+
+interface StepState {
+  details: Details;
+  locale: string;
+  flowKey: string;
+}
+
+const CODE_MESSAGES: Record<Exclude<CheckResult, { ok: true }>['reason'], string> = {
+  wrong: 'code.wrong',
+  expired: 'code.expired',
+  exhausted: 'code.exhausted',
+  missing: 'code.missing',
+  used: 'code.missing',
+  delayed: 'code.delayed',
+};
+
+export function interactionRouter(s: Services): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+
+  async function loadInteraction(ctx: Context, next: Next) {
+    let details: Details;
+    try {
+      details = await s.provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound) {
+        throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+      }
+      throw err;
+    }
+    if (details.uid !== ctx.params.uid) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+    const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
+    const locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
+    ctx.state.step = { details, locale, flowKey: `i:${details.uid}` } satisfies StepState;
+    ctx.state.locale = locale;
+    await next();
+  }
+
+  async function requireCsrf(ctx: Context, next: Next) {
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    if (!csrfValid(s.csrfKey, ctx.params.uid!, body?.csrf)) {
+      throw new SesameError(403, 'csrf', 'error.csrf');
+    }
+    await next();
+  }
+
+  async function render(ctx: Context, template: string, locals: Record<string, unknown>, status = 200) {
+    const { details, locale } = ctx.state.step as StepState;
+    const client = await s.provider.Client.find(String(details.params.client_id));
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = await s.renderer.page(template, locale, {
+      title: `${template}.title`,
+      uid: details.uid,
+      csrf: csrfToken(s.csrfKey, details.uid),
+      clientName: client?.clientName ?? client?.clientId ?? '',
+      error: null,
+      notice: null,
+      ...locals,
+    });
+  }
+
+  async function renderCodeStep(ctx: Context, email: string, extra: Record<string, unknown> = {}, status = 200) {
+    const resendIn = await cooldownLeft(s.db, `send-cool:${email}`, s.config.codes.resendCooldown);
+    await render(ctx, 'code', { email, resendIn, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
+  }
+
+  function requester(ctx: Context) {
+    const { details, locale } = ctx.state.step as StepState;
+    return { ip: ctx.ip, clientId: String(details.params.client_id), locale };
+  }
+
+  async function finish(ctx: Context, result: Parameters<Services['provider']['interactionResult']>[2], merge = true) {
+    const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  router.get('/', loadInteraction, async function showStep(ctx) {
+    const { details, flowKey } = ctx.state.step as StepState;
+    if (details.prompt.name === 'consent') {
+      const client = await s.provider.Client.find(String(details.params.client_id));
+      if (isFirstParty(client?.metadata())) return finish(ctx, { consent: { grantId: await approveConsent(s.provider, details) } });
+      return render(ctx, 'consent', consentView(details));
+    }
+    const live = await findLiveCode(s.db, flowKey);
+    if (live) return renderCodeStep(ctx, live.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });
+    const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
+    return render(ctx, 'email', { email: normalizeEmail(hint) ?? '' });
+  });
+
+  router.post('/email', loadInteraction, form, requireCsrf, async function submitEmail(ctx) {
+    const { flowKey } = ctx.state.step as StepState;
+    const raw = (ctx.request.body as Record<string, unknown>).email;
+    const email = normalizeEmail(raw);
+    if (!email) return render(ctx, 'email', { email: typeof raw === 'string' ? raw : '', error: 'email.invalid' }, 400);
+    const sent = await sendEmailCode(s, flowKey, email, requester(ctx));
+    if (!sent.ok) {
+      ctx.set('Retry-After', String(sent.retryAfter));
+      return render(ctx, 'email', { email, error: 'code.wait', retryAfter: sent.retryAfter }, 429);
+    }
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${ctx.params.uid}`);
+  });
+
+  router.post('/code', loadInteraction, form, requireCsrf, async function submitCode(ctx) {
+    const { flowKey } = ctx.state.step as StepState;
+    const code = (ctx.request.body as Record<string, unknown>).code;
+    const live = await findLiveCode(s.db, flowKey);
+    if (!live) return render(ctx, 'email', { email: '', error: 'code.missing' }, 400);
+    if (typeof code !== 'string' || !/^\s*[0-9][0-9\s-]{0,20}$/.test(code)) {
+      return renderCodeStep(ctx, live.identifier, { error: 'code.format' }, 400);
+    }
+    const result = await checkEmailCode(s, flowKey, code, requester(ctx));
+    if (result.ok) {
+      return finish(ctx, { login: { accountId: result.user.id, amr: ['email', 'otp'], remember: true } }, false);
+    }
+    if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
+    const status = result.reason === 'delayed' ? 429 : 400;
+    return renderCodeStep(
+      ctx,
+      live.identifier,
+      { error: CODE_MESSAGES[result.reason], attemptsLeft: result.attemptsLeft ?? null, retryAfter: result.retryAfter ?? null },
+      status,
+    );
+  });
+
+  router.post('/resend', loadInteraction, form, requireCsrf, async function resendCode(ctx) {
+    const { flowKey } = ctx.state.step as StepState;
+    const live = await findLiveCode(s.db, flowKey);
+    if (!live) return ctx.redirect(`/interaction/${ctx.params.uid}`);
+    const sent = await sendEmailCode(s, flowKey, live.identifier, requester(ctx));
+    if (!sent.ok) {
+      ctx.set('Retry-After', String(sent.retryAfter));
+      return renderCodeStep(ctx, live.identifier, { error: 'code.wait', retryAfter: sent.retryAfter }, 429);
+    }
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${ctx.params.uid}?sent=1`);
+  });
+
+  router.post('/restart', loadInteraction, form, requireCsrf, async function useAnotherEmail(ctx) {
+    await retireFlowCodes(s.db, (ctx.state.step as StepState).flowKey);
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${ctx.params.uid}`);
+  });
+
+  router.post('/consent', loadInteraction, form, requireCsrf, async function submitConsent(ctx) {
+    const { details } = ctx.state.step as StepState;
+    if (details.prompt.name !== 'consent') return ctx.redirect(`/interaction/${ctx.params.uid}`);
+    if ((ctx.request.body as Record<string, unknown>).decision !== 'allow') {
+      return finish(ctx, { error: 'access_denied', error_description: 'The user declined the request.' }, false);
+    }
+    return finish(ctx, { consent: { grantId: await approveConsent(s.provider, details) } });
+  });
+
+  router.post('/cancel', loadInteraction, form, requireCsrf, async function cancel(ctx) {
+    await retireFlowCodes(s.db, (ctx.state.step as StepState).flowKey);
+    return finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, false);
+  });
+
+  return router;
+}

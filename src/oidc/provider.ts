@@ -1,0 +1,120 @@
+// The oidc-provider instance: Auth0-style paths, our storage, keys, accounts, resource servers and
+// pages. Everything protocol-level is oidc-provider's; this file only configures it.
+import Provider, { type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import type { LoadedConfig } from '../config/load.js';
+import type { ClientConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../storage/db.js';
+import { createAdapterClass } from '../storage/oidc-adapter.js';
+import { accountFinder } from './account.js';
+import { resourceIndicators } from './resources.js';
+import { providerPages } from './pages.js';
+import type { Renderer } from '../http/render.js';
+
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/oauth/token',
+  userinfo: '/userinfo',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  end_session: '/oidc/logout',
+  jwks: '/.well-known/jwks.json',
+  pushed_authorization_request: '/oauth/par',
+} as const;
+
+export interface ProviderDeps {
+  config: LoadedConfig;
+  db: Db;
+  log: Logger;
+  renderer: Renderer;
+  jwks: JWK[];
+  cookieKeys: string[];
+}
+
+const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for'] as const;
+
+/** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */
+function clientMetadata(clients: readonly ClientConfig[]) {
+  return clients.map((c) => {
+    const metadata: Record<string, unknown> = { ...c };
+    if (!c.client_secret && metadata.token_endpoint_auth_method === undefined) metadata.token_endpoint_auth_method = 'none';
+    return metadata as Configuration['clients'] extends (infer T)[] | undefined ? T : never;
+  });
+}
+
+export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
+  return client?.first_party === true;
+}
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, db } = deps;
+  const apiScopes = config.apis.flatMap((api) => api.scopes);
+  const pages = providerPages(deps.renderer, config.ui.defaultLocale);
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass(db),
+    clients: clientMetadata(config.clients),
+    findAccount: accountFinder(db),
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile', ...apiScopes],
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    jwks: { keys: deps.jwks },
+    enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256'], requestObjectSigningAlgValues: ['RS256', 'ES256'] },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
+      resourceIndicators: resourceIndicators(config.apis),
+    },
+    extraParams: ['audience'],
+    responseTypes: ['code'],
+    // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
+    conformIdTokenClaims: false,
+    extraClientMetadata: {
+      properties: [...SESAME_CLIENT_KEYS],
+      validator(_ctx, key, value) {
+        if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
+          throw new Error(`${key} must be a boolean`);
+        }
+      },
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Like Keycloak, a client allowed the refresh_token grant gets a refresh token from the code
+    // flow. Without offline_access it dies with the sign-in session; with it, it outlives it.
+    async issueRefreshToken(_ctx, client) {
+      return client.grantTypeAllowed('refresh_token');
+    },
+    rotateRefreshToken: true,
+    routes: ROUTES,
+    ttl: {
+      AccessToken: config.tokens.accessToken,
+      AuthorizationCode: 60,
+      ClientCredentials: config.tokens.accessToken,
+      IdToken: config.tokens.idToken,
+      Interaction: config.tokens.interaction,
+      Session: config.tokens.session,
+      Grant: config.tokens.refreshToken,
+      RefreshToken: config.tokens.refreshToken,
+    },
+    renderError: pages.renderError,
+    clientBasedCORS: () => false,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  // oidc-provider reports what went wrong as events; log them with the request id, never the token.
+  const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) =>
+    deps.log[level]({ event, error: err.name, reason: err.message, requestId: ctx?.state?.requestId }, 'oidc error');
+  provider.on('server_error', report('server_error', 'error'));
+  for (const event of ['authorization.error', 'grant.error', 'end_session.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {
+    provider.on(event as 'grant.error', report(event, 'warn'));
+  }
+  return provider;
+}

@@ -1,0 +1,84 @@
+// Email sign-in with one-time codes, independent of how the user arrived (hosted pages today, the
+// Auth0-style API later): send a code, check a code, find or create the user.
+import type { LoadedConfig } from '../config/load.js';
+import type { Renderer } from '../http/render.js';
+import type { Db } from '../storage/db.js';
+import { recordAudit } from '../storage/audit.js';
+import { findLiveCode } from '../storage/codes.js';
+import { enqueueMessage } from '../storage/outbox.js';
+import { findUserByEmail, upsertVerifiedEmailUser, type User } from '../storage/users.js';
+import { issueCode, verifyCode } from './codes.js';
+import { checkSend, checkVerify, clearVerifyFailures, recordVerifyFailure, type ThrottlePolicy } from './throttle.js';
+
+export interface EmailLoginDeps {
+  config: LoadedConfig;
+  db: Db;
+  renderer: Renderer;
+  codeKeys: string[];
+  wakeWorker(): void;
+}
+
+export interface Requester {
+  ip: string;
+  clientId: string;
+  locale: string;
+}
+
+export type SendResult = { ok: true; resendIn: number } | { ok: false; reason: 'cooldown' | 'identifier' | 'ip'; retryAfter: number };
+
+export type CheckResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used' | 'delayed'; retryAfter?: number; attemptsLeft?: number };
+
+function throttlePolicy(config: LoadedConfig): ThrottlePolicy {
+  return { ...config.codes, ...config.rateLimits };
+}
+
+/**
+ * Sends a sign-in code to `email` for `flowKey`. The answer is the same whether or not the email
+ * belongs to a user: with sign-up closed, an unknown address gets a "no account" notice instead.
+ */
+export async function sendEmailCode(deps: EmailLoginDeps, flowKey: string, email: string, who: Requester): Promise<SendResult> {
+  const { config, db } = deps;
+  const limited = await checkSend(db, throttlePolicy(config), email, who.ip);
+  if (limited.limited) {
+    await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
+    return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
+  }
+  const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
+  const known = config.signUp === 'open' || (await findUserByEmail(db, email)) !== null;
+  const minutes = Math.round(config.codes.ttl / 60);
+  const message = known
+    ? await deps.renderer.email('code', who.locale, { code, minutes })
+    : await deps.renderer.email('no-account', who.locale, {});
+  await enqueueMessage(db, { channel: 'email', recipient: email, ...message });
+  deps.wakeWorker();
+  await recordAudit(db, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
+  return { ok: true, resendIn: config.codes.resendCooldown };
+}
+
+/** Checks a code for `flowKey`; on success the user (created under an open sign-up policy). */
+export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<CheckResult> {
+  const { config, db } = deps;
+  const row = await findLiveCode(db, flowKey);
+  const limited = await checkVerify(db, throttlePolicy(config), row?.identifier, who.ip);
+  if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter };
+  if (!row) return { ok: false, reason: 'missing' };
+  const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
+  const result = await verifyCode(db, config.codes, { keys: deps.codeKeys }, row, code);
+  if (!result.ok) {
+    if (result.reason === 'wrong') await recordVerifyFailure(db, throttlePolicy(config), row.identifier);
+    await recordAudit(db, { type: 'code.failed', ...audit, reason: result.reason });
+    return { ok: false, reason: result.reason, attemptsLeft: result.attemptsLeft };
+  }
+  await clearVerifyFailures(db, row.identifier);
+  const existing = await findUserByEmail(db, row.identifier);
+  if (!existing && config.signUp !== 'open') {
+    // Only reachable by guessing a code that was never mailed; answer like any wrong code.
+    await recordAudit(db, { type: 'code.failed', ...audit, reason: 'no_account' });
+    return { ok: false, reason: 'wrong' };
+  }
+  const user = await upsertVerifiedEmailUser(db, row.identifier);
+  await recordAudit(db, { type: 'login', ...audit, userId: user.id, reason: 'email_code' });
+  return { ok: true, user };
+}

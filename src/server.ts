@@ -1,0 +1,114 @@
+// Starts and stops a Sesame instance: database, migrations, keys, provider, worker, HTTP server.
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import { createLogger, type Logger } from './log.js';
+import { openDb, type Db } from './storage/db.js';
+import { migrate } from './storage/migrate.js';
+import { ensureSecretList } from './storage/secrets.js';
+import { ensureSigningKeys, loadSigningJwks } from './storage/signing-keys.js';
+import { sweepExpired } from './storage/sweep.js';
+import { createRenderer } from './http/render.js';
+import { createApp } from './http/app.js';
+import { createProvider } from './oidc/provider.js';
+import { DeliveryWorker, type Channel } from './delivery/worker.js';
+import { captureChannel, smtpChannel } from './delivery/channels.js';
+import type { Services } from './services.js';
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  /** Config values that win over file and environment (tests, CLI flags). */
+  overrides?: Record<string, unknown>;
+  /** Use http://127.0.0.1:<bound port> as the issuer (tests on an ephemeral port). */
+  issuerFromPort?: boolean;
+  logger?: Logger;
+}
+
+export interface RunningSesame {
+  url: string;
+  services: Services;
+  worker: DeliveryWorker;
+  stop(): Promise<void>;
+}
+
+/** Opens the database, applies migrations and ensures keys and secrets: what every command needs. */
+export async function prepare(config: LoadedConfig, log: Logger) {
+  const db = openDb(config.databaseUrl);
+  const { applied } = await migrate(config.databaseUrl, (msg) => log.info(msg));
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  await ensureSigningKeys(db);
+  const cookieKeys = config.secrets.cookieKeys ? [...config.secrets.cookieKeys] : await ensureSecretList(db, 'cookie-keys');
+  const codeKeys = config.secrets.codeKeys ? [...config.secrets.codeKeys] : await ensureSecretList(db, 'code-keys');
+  return { db, cookieKeys, codeKeys };
+}
+
+export function deliveryChannel(config: LoadedConfig): Channel & { close?(): void } {
+  return config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startSesame(options: StartOptions = {}): Promise<RunningSesame> {
+  const server = createServer();
+  let config = loadConfig(options.env ?? process.env, options.overrides);
+  const port = await listen(server, config.port, config.host);
+  if (options.issuerFromPort) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: `http://127.0.0.1:${port}` });
+  const log = options.logger ?? createLogger(config.logLevel);
+  let db: Db | undefined;
+  try {
+    const prepared = await prepare(config, log);
+    db = prepared.db;
+    const renderer = createRenderer({ productName: config.ui.productName, cache: config.production });
+    const provider = createProvider({ config, db, log, renderer, jwks: await loadSigningJwks(db), cookieKeys: prepared.cookieKeys });
+    const channel = deliveryChannel(config);
+    const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log.child({ component: 'delivery' }));
+    const services: Services = {
+      config,
+      db,
+      log,
+      renderer,
+      provider,
+      codeKeys: prepared.codeKeys,
+      cookieKeys: prepared.cookieKeys,
+      csrfKey: createHmac('sha256', prepared.cookieKeys[0]!).update('csrf').digest('base64url'),
+      wakeWorker: () => worker.wake(),
+    };
+    server.on('request', createApp(services).callback());
+    worker.start();
+    const sweeper = setInterval(() => {
+      sweepExpired(services.db)
+        .then((swept) => log.debug({ swept }, 'expired rows swept'))
+        .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
+    }, config.sweepInterval * 1000);
+    sweeper.unref();
+    log.info({ issuer: config.issuer, port, database: db.provider }, 'sesame listening');
+    const openDbHandle = db;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      services,
+      worker,
+      async stop() {
+        clearInterval(sweeper);
+        // Stop accepting, let requests in flight finish, then stop the worker and the database.
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await worker.stop();
+        channel.close?.();
+        await openDbHandle.close();
+        log.info('sesame stopped');
+      },
+    };
+  } catch (err) {
+    server.close();
+    await db?.close();
+    throw err;
+  }
+}

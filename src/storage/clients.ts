@@ -1,0 +1,33 @@
+// Clients registered with `sesame clients add`, stored as oidc-provider metadata JSON.
+import type { AdapterPayload } from 'oidc-provider';
+import type { Db } from './db.js';
+
+export interface StoredClient {
+  clientId: string;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export async function findClientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
+  const row = await db.prisma.client.findUnique({ where: { clientId } });
+  return row ? (JSON.parse(row.metadata) as AdapterPayload) : undefined;
+}
+
+/** Inserts a client; returns false when the id is taken. */
+export async function insertClient(db: Db, clientId: string, metadata: Record<string, unknown>): Promise<boolean> {
+  const { count } = await db.prisma.client.createMany({ data: [{ clientId, metadata: JSON.stringify(metadata) }] }).catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'P2002') return { count: 0 };
+    throw err;
+  });
+  return count === 1;
+}
+
+export async function listClients(db: Db): Promise<StoredClient[]> {
+  const rows = await db.prisma.client.findMany({ orderBy: { createdAt: 'asc' } });
+  return rows.map((r) => ({ clientId: r.clientId, metadata: JSON.parse(r.metadata) as Record<string, unknown>, createdAt: r.createdAt }));
+}
+
+export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
+  const { count } = await db.prisma.client.deleteMany({ where: { clientId } });
+  return count === 1;
+}

@@ -1,0 +1,64 @@
+// Signing keys: generated on first start, rotated with overlap. The newest active key of each
+// algorithm signs; retired keys stay published until the tokens they signed have expired.
+import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
+import type { Db } from './db.js';
+
+export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
+
+export interface StoredKey {
+  kid: string;
+  alg: string;
+  createdAt: Date;
+  retiredAt: Date | null;
+  removeAt: Date | null;
+}
+
+async function newKey(alg: (typeof SIGNING_ALGS)[number]) {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  return { kid, alg, jwk: JSON.stringify({ ...jwk, kid, alg, use: 'sig' }) };
+}
+
+/** Makes sure one active key per algorithm exists. */
+export async function ensureSigningKeys(db: Db): Promise<void> {
+  for (const alg of SIGNING_ALGS) {
+    const active = await db.prisma.signingKey.count({ where: { alg, retiredAt: null } });
+    if (active === 0) await db.prisma.signingKey.create({ data: await newKey(alg) });
+  }
+}
+
+/** Private JWKs for the provider: active keys first (they sign), then retired ones still published. */
+export async function loadSigningJwks(db: Db, now = new Date()): Promise<JWK[]> {
+  const rows = await db.prisma.signingKey.findMany({
+    where: { OR: [{ retiredAt: null }, { removeAt: { gt: now } }] },
+    orderBy: { createdAt: 'desc' },
+  });
+  const active = rows.filter((r) => !r.retiredAt);
+  const retired = rows.filter((r) => r.retiredAt);
+  return [...active, ...retired].map((r) => JSON.parse(r.jwk) as JWK);
+}
+
+/**
+ * Retires the active keys and creates new ones. Retired keys stay published for `overlapSeconds`
+ * (the longest lifetime of a token they may have signed).
+ */
+export async function rotateSigningKeys(db: Db, overlapSeconds: number, now = new Date()): Promise<StoredKey[]> {
+  const fresh = await Promise.all(SIGNING_ALGS.map(newKey));
+  await db.prisma.$transaction([
+    db.prisma.signingKey.updateMany({
+      where: { retiredAt: null },
+      data: { retiredAt: now, removeAt: new Date(now.getTime() + overlapSeconds * 1000) },
+    }),
+    db.prisma.signingKey.deleteMany({ where: { removeAt: { lte: now } } }),
+    db.prisma.signingKey.createMany({ data: fresh.map((k) => ({ ...k, createdAt: new Date(now.getTime() + 1) })) }),
+  ]);
+  return listSigningKeys(db);
+}
+
+export async function listSigningKeys(db: Db): Promise<StoredKey[]> {
+  return db.prisma.signingKey.findMany({
+    select: { kid: true, alg: true, createdAt: true, retiredAt: true, removeAt: true },
+    orderBy: { createdAt: 'desc' },
+  });
+}

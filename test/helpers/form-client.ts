@@ -1,0 +1,89 @@
+// A cookie-keeping HTTP client that walks the hosted pages like a browser without JavaScript:
+// it follows redirects by hand (so tests see each hop) and submits the forms it finds.
+export interface Page {
+  status: number;
+  url: string;
+  html: string;
+  headers: Headers;
+}
+
+export interface Form {
+  action: string;
+  fields: Record<string, string>;
+}
+
+export class FormClient {
+  private cookies = new Map<string, string>();
+
+  constructor(private readonly headers: Record<string, string> = {}) {}
+
+  private store(response: Response, url: string) {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const expired = /expires=Thu, 01 Jan 1970/i.test(line) || /max-age=0/i.test(line);
+      const path = /path=([^;]+)/i.exec(line)?.[1]?.trim() ?? '/';
+      const key = `${path} ${name}`;
+      if (expired || value === '') this.cookies.delete(key);
+      else this.cookies.set(key, `${name}=${value}`);
+    }
+    void url;
+  }
+
+  private cookieHeader(url: string): string {
+    const path = new URL(url).pathname;
+    return [...this.cookies.entries()]
+      .filter(([key]) => path.startsWith(key.split(' ')[0]!))
+      .map(([, pair]) => pair)
+      .join('; ');
+  }
+
+  /** One request, no redirect following. */
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+    const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const response = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    this.store(response, url);
+    return { status: response.status, url, html: await response.text(), headers: response.headers };
+  }
+
+  /** Follows redirects until a page is not a redirect or leaves `origin` (then returns the Location). */
+  async follow(url: string, origin: string, init: Parameters<FormClient['request']>[1] = {}): Promise<Page & { location?: string }> {
+    let page = await this.request(url, init);
+    for (let hops = 0; hops < 10 && page.status >= 300 && page.status < 400; hops++) {
+      const location = new URL(page.headers.get('location')!, page.url).toString();
+      if (!location.startsWith(origin)) return { ...page, location };
+      page = await this.request(location);
+    }
+    return page;
+  }
+
+  /** Submits the form whose action ends with `actionSuffix`, with `values` over its hidden fields. */
+  async submit(page: Page, actionSuffix: string, values: Record<string, string>, origin: string) {
+    const form = findForm(page.html, actionSuffix);
+    return this.follow(new URL(form.action, page.url).toString(), origin, { form: { ...form.fields, ...values } });
+  }
+}
+
+export function findForm(html: string, actionSuffix: string): Form {
+  const forms = [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)];
+  for (const [, attrs, inner] of forms) {
+    const action = /action="([^"]*)"/.exec(attrs!)?.[1] ?? '';
+    if (!action.endsWith(actionSuffix)) continue;
+    const fields: Record<string, string> = {};
+    for (const [, input] of inner!.matchAll(/<input\b([^>]*)>/g)) {
+      if (!/type="hidden"/.test(input!)) continue;
+      const name = /name="([^"]*)"/.exec(input!)?.[1];
+      const value = /value="([^"]*)"/.exec(input!)?.[1] ?? '';
+      if (name) fields[name] = value.replace(/&#34;/g, '"').replace(/&amp;/g, '&');
+    }
+    return { action: action.replace(/&amp;/g, '&'), fields };
+  }
+  throw new Error(`no form with action ending in ${actionSuffix} in page:\n${html.slice(0, 2000)}`);
+}

@@ -1,0 +1,48 @@
+// Drives the hosted pages with the form client: authorize → email → code from mail → back at the RP.
+import * as oidc from 'openid-client';
+import { expect } from 'vitest';
+import { FormClient, type Page } from './form-client.js';
+import { codeFrom } from './smtp.js';
+import type { TestSesame } from './sesame.js';
+
+export async function rpConfig(t: TestSesame, clientId: string, secret?: string) {
+  const config = await oidc.discovery(new URL(t.issuer), clientId, secret, secret ? oidc.ClientSecretPost(secret) : oidc.None(), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  return config;
+}
+
+export interface Started {
+  browser: FormClient;
+  page: Page;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+/** Starts an authorization request and returns the first hosted page (the email step). */
+export async function startLogin(t: TestSesame, config: oidc.Configuration, params: Record<string, string> = {}, browser = new FormClient()): Promise<Started> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: 'http://127.0.0.1:9/cb',
+    scope: 'openid email profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  const page = await browser.follow(url.toString(), t.url);
+  return { browser, page, verifier, state, nonce };
+}
+
+/** Submits the email, reads the code from the SMTP sink and submits it; returns what followed. */
+export async function signInWithEmail(t: TestSesame, started: Started, email: string) {
+  const codePage = await started.browser.submit(started.page, '/email', { email }, t.url);
+  expect(codePage.status).toBe(200);
+  expect(codePage.html).toContain('autocomplete="one-time-code"');
+  const code = codeFrom(await t.mail.next(email.trim().toLowerCase()));
+  return { codePage, code, result: await started.browser.submit(codePage, '/code', { code }, t.url) };
+}

@@ -1,0 +1,45 @@
+// Starts a real Sesame on an ephemeral port with a real SMTP sink and a fresh database.
+import { startSesame, type RunningSesame } from '../../src/server.js';
+import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
+import { startMailSink, type MailSink } from './smtp.js';
+
+export interface TestSesame {
+  url: string;
+  issuer: string;
+  mail: MailSink;
+  database: TestDatabase;
+  sesame: RunningSesame;
+  stop(): Promise<void>;
+}
+
+/** `config` is this test file's own configuration fixture (clients, policies...). */
+export async function startTestSesame(engine: Engine, config: Record<string, unknown> = {}): Promise<TestSesame> {
+  const mail = await startMailSink();
+  const database = await createTestDatabase(engine);
+  const sesame = await startSesame({
+    env: { NODE_ENV: 'test' },
+    issuerFromPort: true,
+    overrides: {
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+      databaseUrl: database.url,
+      smtpUrl: mail.url,
+      emailFrom: 'Sesame Test <login@sesame.test>',
+      delivery: { pollInterval: 200 },
+      ...config,
+    },
+  });
+  return {
+    url: sesame.url,
+    issuer: sesame.services.config.issuer,
+    mail,
+    database,
+    sesame,
+    async stop() {
+      await sesame.stop();
+      await mail.close();
+      await database.drop();
+    },
+  };
+}
