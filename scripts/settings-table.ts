@@ -1,5 +1,6 @@
 // Prints the README's settings table from the config schema (one row per setting, nested keys
-// dotted). `npm run docs:settings` prints it; test/config/settings-table.test.ts keeps README in sync.
+// dotted). `npm run docs:settings` rewrites it in README.md; test/config/settings-table.test.ts keeps README in sync.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema } from '../src/config/schema.js';
 
@@ -42,4 +43,16 @@ export function settingsTable(): string {
   return ['| setting | type | default | what it does |', '|---|---|---|---|', ...rows(json)].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(settingsTable());
+/** Replaces the table between the README's settings markers. */
+function writeReadme(): void {
+  const path = new URL('../README.md', import.meta.url);
+  const readme = readFileSync(path, 'utf8');
+  const start = readme.indexOf('\n', readme.indexOf('<!-- settings:start')) + 1;
+  const end = readme.indexOf('<!-- settings:end');
+  writeFileSync(path, `${readme.slice(0, start)}${settingsTable()}\n${readme.slice(end)}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv.includes('--write')) writeReadme();
+  else console.log(settingsTable());
+}

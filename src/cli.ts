@@ -1,9 +1,18 @@
 // The `sesame` command: dispatches to one module per command; every failure is one line and exit 1.
-import { ConfigError } from './config/load.js';
-import { clientsCommand } from './cli/clients.js';
-import { keysCommand } from './cli/keys.js';
-import { migrateCommand, serveCommand, usersCommand, workerCommand } from './cli/basic.js';
-import { type Command, UsageError, helpText, parse } from './cli/common.js';
+import type { Command } from './cli/common.js';
+
+// oidc-provider prints an "Unsupported runtime" warning on stderr when imported on Node 20; a failing
+// command must print exactly one line, so drop that notice before the commands (and it) load.
+const warn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING: Unsupported runtime')) return;
+  warn(...args);
+};
+const { ConfigError } = await import('./config/load.js');
+const { clientsCommand } = await import('./cli/clients.js');
+const { keysCommand } = await import('./cli/keys.js');
+const { migrateCommand, serveCommand, usersCommand, workerCommand } = await import('./cli/basic.js');
+const { UsageError, helpText, parse } = await import('./cli/common.js');
 
 const commands: Record<string, Command> = {
   serve: serveCommand,

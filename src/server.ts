@@ -60,12 +60,14 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
   const port = await listen(server, config.port, config.host);
   if (options.issuerFromPort) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: `http://127.0.0.1:${port}` });
   const log = options.logger ?? createLogger(config.logLevel);
-  let db: Db | undefined;
+  let opened: Db | undefined;
   try {
     const prepared = await prepare(config, log);
-    db = prepared.db;
+    const db = (opened = prepared.db);
     const renderer = createRenderer({ productName: config.ui.productName, cache: config.production });
-    const provider = createProvider({ config, db, log, renderer, jwks: await loadSigningJwks(db), cookieKeys: prepared.cookieKeys });
+    const jwks = await loadSigningJwks(db);
+    const buildProvider = (keys: typeof jwks) => createProvider({ config, db, log, renderer, jwks: keys, cookieKeys: prepared.cookieKeys });
+    const provider = buildProvider(jwks);
     const channel = deliveryChannel(config);
     const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log.child({ component: 'delivery' }));
     const services: Services = {
@@ -87,14 +89,28 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
         .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
     }, config.sweepInterval * 1000);
     sweeper.unref();
+    // Keys rotated by `sesame keys rotate` (on any instance) are picked up here without a restart.
+    let keyIds = jwks.map((k) => k.kid).join(',');
+    const keyWatch = setInterval(() => {
+      loadSigningJwks(services.db)
+        .then((current) => {
+          const ids = current.map((k) => k.kid).join(',');
+          if (ids === keyIds) return;
+          services.provider = buildProvider(current);
+          keyIds = ids;
+          log.info({ kids: current.map((k) => k.kid) }, 'signing keys changed; provider reloaded');
+        })
+        .catch((err: unknown) => log.warn({ err }, 'signing key check failed'));
+    }, config.keyCheckInterval * 1000);
+    keyWatch.unref();
     log.info({ issuer: config.issuer, port, database: db.provider }, 'sesame listening');
-    const openDbHandle = db;
     return {
       url: `http://127.0.0.1:${port}`,
       services,
       worker,
       async stop() {
         clearInterval(sweeper);
+        clearInterval(keyWatch);
         // Stop accepting, let requests in flight finish, then stop the worker and the database.
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -102,13 +118,13 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
         });
         await worker.stop();
         channel.close?.();
-        await openDbHandle.close();
+        await db.close();
         log.info('sesame stopped');
       },
     };
   } catch (err) {
     server.close();
-    await db?.close();
+    await opened?.close();
     throw err;
   }
 }

@@ -6,11 +6,19 @@ import { type Command, UsageError, output, withDb } from './common.js';
 
 /** Lets oidc-provider validate the metadata exactly as it will when the client is used. */
 async function validateMetadata(issuer: string, metadata: Record<string, unknown>): Promise<void> {
-  const probe = new Provider(issuer, {
-    clients: [metadata as never],
-    extraClientMetadata: { properties: ['first_party', 'trust_forwarded_for'] },
-    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-  });
+  // The probe has no adapter or keys of its own; its development-only warnings would reach stderr.
+  const warn = console.warn;
+  console.warn = () => undefined;
+  let probe: Provider;
+  try {
+    probe = new Provider(issuer, {
+      clients: [metadata as never],
+      extraClientMetadata: { properties: ['first_party', 'trust_forwarded_for'] },
+      features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+    });
+  } finally {
+    console.warn = warn;
+  }
   try {
     await probe.Client.find(String(metadata.client_id));
   } catch (err) {

@@ -54,7 +54,9 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const path = issue.path.length ? issue.path.join('.') : '(root)';
+    // An unknown key's issue sits on its parent object; name the key itself.
+    const keys = issue.path.concat(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : []);
+    const path = keys.length ? keys.join('.') : '(root)';
     throw new ConfigError(`invalid configuration at ${path}: ${issue.message}`);
   }
   const config = { ...result.data, issuer: result.data.issuer ?? `http://localhost:${result.data.port}` };

@@ -106,6 +106,7 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Hosted pages.'),
   sweepInterval: seconds(600, 'Seconds between sweeps of expired rows.'),
+  keyCheckInterval: seconds(30, 'Seconds between checks for rotated signing keys (picked up without a restart).'),
 });
 
 export type Config = z.infer<typeof configSchema>;

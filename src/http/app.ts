@@ -21,6 +21,12 @@ export function createApp(s: Services): Koa {
   app.use(assets());
   const routers = [healthRouter(s.db), interactionRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
-  app.use(mount(s.provider));
+  // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
+  const mounted = new WeakMap<object, Koa.Middleware>();
+  app.use(function oidcProvider(ctx, next) {
+    let handler = mounted.get(s.provider);
+    if (!handler) mounted.set(s.provider, (handler = mount(s.provider)));
+    return handler(ctx, next);
+  });
   return app;
 }

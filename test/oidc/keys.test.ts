@@ -1,0 +1,37 @@
+// Signing key rotation while running: the new keys sign, the old ones stay published for their tokens.
+import * as oidc from 'openid-client';
+import { decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rotateSigningKeys } from '../../src/storage/signing-keys.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { rpConfig } from '../helpers/login.js';
+import { oidcFixture } from './fixture.js';
+
+describe('signing key rotation', () => {
+  let t: TestSesame;
+  beforeAll(async () => {
+    t = await startTestSesame('sqlite', { ...oidcFixture, keyCheckInterval: 1 });
+  });
+  afterAll(() => t?.stop());
+
+  const jwks = async () => ((await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; alg: string }> }).keys;
+
+  it('is picked up by a running server without a restart', async () => {
+    const config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
+    const before = await oidc.clientCredentialsGrant(config, { audience: 'https://api.example' });
+    const oldKid = decodeProtectedHeader(before.access_token).kid;
+    const oldKeys = await jwks();
+    expect(oldKeys.map((k) => k.kid)).toContain(oldKid);
+
+    const stored = await rotateSigningKeys(t.sesame.services.db, 3600);
+    const fresh = stored.filter((k) => !k.retiredAt).map((k) => k.kid);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const published = await jwks();
+    expect(published.map((k) => k.kid).sort()).toEqual([...fresh, ...oldKeys.map((k) => k.kid)].sort());
+    const after = await oidc.clientCredentialsGrant(config, { audience: 'https://api.example' });
+    const newKid = decodeProtectedHeader(after.access_token).kid;
+    expect(fresh).toContain(newKid);
+    expect(newKid).not.toBe(oldKid);
+  });
+});
