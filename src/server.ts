@@ -20,7 +20,7 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Config values that win over file and environment (tests, CLI flags). */
   overrides?: Record<string, unknown>;
-  /** Use http://127.0.0.1:<bound port> as the issuer (tests on an ephemeral port). */
+  /** Use http://127.0.0.1:<bound port> as the issuer unless one is given (tests on an ephemeral port). */
   issuerFromPort?: boolean;
   logger?: Logger;
 }
@@ -58,7 +58,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
   const server = createServer();
   let config = loadConfig(options.env ?? process.env, options.overrides);
   const port = await listen(server, config.port, config.host);
-  if (options.issuerFromPort) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: `http://127.0.0.1:${port}` });
+  if (options.issuerFromPort && !options.overrides?.issuer) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: `http://127.0.0.1:${port}` });
   const log = options.logger ?? createLogger(config.logLevel);
   let opened: Db | undefined;
   try {
