@@ -13,7 +13,7 @@ export type LoadedConfig = Readonly<Config> & { readonly issuer: string; readonl
 type Env = Record<string, string | undefined>;
 
 function readFile(env: Env): Record<string, unknown> {
-  const explicit = env.SESAME_CONFIG;
+  const explicit = env.SESAME_CONFIG || undefined;
   const path = resolve(explicit ?? 'sesame.config.json');
   if (!existsSync(path)) {
     if (explicit) throw new ConfigError(`SESAME_CONFIG: file not found: ${path}`);
