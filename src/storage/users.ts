@@ -21,10 +21,18 @@ export function findUserByEmail(db: Db, email: string): Promise<User | null> {
 
 /** The user owning a just-verified email: existing (marked verified) or new. */
 export async function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
-  return db.prisma.user.upsert({
-    where: { email },
-    create: { id: randomUUID(), email, emailVerified: true },
-    update: { emailVerified: true },
-    select: fields,
-  });
+  const upsert = () =>
+    db.prisma.user.upsert({
+      where: { email },
+      create: { id: randomUUID(), email, emailVerified: true },
+      update: { emailVerified: true },
+      select: fields,
+    });
+  try {
+    return await upsert();
+  } catch (err) {
+    // Two first sign-ins of one address at once: the loser's insert collides; the row exists now.
+    if ((err as { code?: string }).code !== 'P2002') throw err;
+    return upsert();
+  }
 }

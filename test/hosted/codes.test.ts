@@ -34,7 +34,7 @@ describe.each(ENGINES)('hosted code step on %s', (engine) => {
     for (let i = 1; i <= 5; i++) {
       const page = await started.browser.submit(codePage, '/code', { code: wrong(code) }, t.url);
       expect(page.status).toBe(400);
-      expect(messageOf(page)).toBe(`That code is not right. Check the newest email and try again (${5 - i} tries left).`);
+      expect(messageOf(page)).toBe(`That code is not right. Check the newest email and try again. Tries left: ${5 - i}.`);
     }
     const refused = await started.browser.submit(codePage, '/code', { code }, t.url);
     expect(refused.status).toBe(400);
@@ -55,7 +55,7 @@ describe.each(ENGINES)('hosted code step on %s', (engine) => {
     const delayed = await started.browser.submit(resent, '/code', { code: second }, t.url);
     expect(delayed.status).toBe(429);
     expect(Number(delayed.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(messageOf(delayed)).toMatch(/^Too many wrong codes\. Wait [12] seconds, then try again\.$/);
+    expect(messageOf(delayed)).toMatch(/^Too many wrong codes\. Try again in [12] s\.$/);
     await new Promise((r) => setTimeout(r, 2100));
     const done = await started.browser.submit(resent, '/code', { code: second }, t.url);
     expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
@@ -74,13 +74,13 @@ describe.each(ENGINES)('hosted code step on %s', (engine) => {
     const early = await started.browser.submit(codePage, '/resend', {}, t.url);
     expect(early.status).toBe(429);
     expect(early.headers.get('retry-after')).toBe('1');
-    expect(messageOf(early)).toBe('Please wait 1 seconds before asking for another code.');
+    expect(messageOf(early)).toBe('You can ask for another code in 1 s.');
     await new Promise((r) => setTimeout(r, 1100));
     const resent = await started.browser.submit(codePage, '/resend', {}, t.url);
     const newest = codeFrom(await t.mail.next(email));
     if (newest !== code) {
       const old = await started.browser.submit(resent, '/code', { code }, t.url);
-      expect(messageOf(old)).toBe('That code is not right. Check the newest email and try again (4 tries left).');
+      expect(messageOf(old)).toBe('That code is not right. Check the newest email and try again. Tries left: 4.');
     }
     const done = await started.browser.submit(resent, '/code', { code: newest }, t.url);
     expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);

@@ -1,0 +1,194 @@
+// Contract of the oidc-provider storage adapter, run identically on SQLite and PostgreSQL.
+import type { AdapterPayload } from 'oidc-provider';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { insertClient } from '../../src/storage/clients.js';
+import { type Db, openDb } from '../../src/storage/db.js';
+import { migrate } from '../../src/storage/migrate.js';
+import { createAdapterClass, sweepOidcPayloads } from '../../src/storage/oidc-adapter.js';
+import { ENGINES, type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+
+let n = 0;
+const uniq = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
+
+// Only Date is faked: timers and I/O run for real, so the drivers are unaffected.
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+const at = (ms: number) => vi.setSystemTime(new Date(ms));
+
+describe.each(ENGINES)('oidc adapter on %s', (engine) => {
+  let database: TestDatabase;
+  let db: Db;
+  let Adapter: ReturnType<typeof createAdapterClass>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(engine);
+    await migrate(database.url);
+    db = openDb(database.url);
+    Adapter = createAdapterClass(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const countRows = (where: { model?: string; grantId?: string } = {}) => db.prisma.oidcPayload.count({ where });
+
+  it('returns exactly the payload that was upserted, and overwrites it on the next upsert', async () => {
+    const tokens = new Adapter('AccessToken');
+    const id = uniq('at');
+    const payload: AdapterPayload = {
+      accountId: 'user-1',
+      clientId: 'client-1',
+      grantId: uniq('grant'),
+      scope: 'openid email',
+      claims: { id_token: { email: null } },
+      extra: { nested: [1, 'two', { three: true }] },
+      iat: 1_700_000_000,
+      exp: 1_700_003_600,
+      kind: 'AccessToken',
+      jti: id,
+    };
+    await tokens.upsert(id, payload, 3600);
+    expect(await tokens.find(id)).toEqual(payload);
+
+    const replacement: AdapterPayload = { accountId: 'user-2', kind: 'AccessToken', jti: id };
+    await tokens.upsert(id, replacement, 3600);
+    expect(await tokens.find(id)).toEqual(replacement);
+    expect(await db.prisma.oidcPayload.count({ where: { id } })).toBe(1);
+    // The indexed grantId column follows the new payload too: revoking the old grant leaves it alone.
+    await tokens.revokeByGrantId(payload.grantId!);
+    expect(await tokens.find(id)).toEqual(replacement);
+  });
+
+  it('keeps models apart even when they share an id', async () => {
+    const id = uniq('shared');
+    await new Adapter('AccessToken').upsert(id, { kind: 'AccessToken', accountId: 'a' }, 60);
+    await new Adapter('RefreshToken').upsert(id, { kind: 'RefreshToken', accountId: 'b' }, 60);
+    expect(await new Adapter('AccessToken').find(id)).toEqual({ kind: 'AccessToken', accountId: 'a' });
+    expect(await new Adapter('RefreshToken').find(id)).toEqual({ kind: 'RefreshToken', accountId: 'b' });
+    expect(await new Adapter('AuthorizationCode').find(id)).toBeUndefined();
+
+    await new Adapter('AccessToken').destroy(id);
+    expect(await new Adapter('AccessToken').find(id)).toBeUndefined();
+    expect(await new Adapter('RefreshToken').find(id)).toEqual({ kind: 'RefreshToken', accountId: 'b' });
+  });
+
+  it('hides a row once its expiresIn has passed, and never expires for 0 or undefined', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: T0 });
+    const sessions = new Adapter('Session');
+    const [short, zero, none] = [uniq('s'), uniq('s'), uniq('s')];
+    await sessions.upsert(short, { kind: 'Session', uid: uniq('uid') }, 60);
+    await sessions.upsert(zero, { kind: 'Session' }, 0);
+    await sessions.upsert(none, { kind: 'Session' }, undefined as unknown as number);
+
+    at(T0 + 59_000);
+    expect(await sessions.find(short)).toEqual(expect.objectContaining({ kind: 'Session' }));
+    at(T0 + 60_000);
+    expect(await sessions.find(short)).toBeUndefined();
+
+    at(T0 + 10 * 365 * 86400_000);
+    expect(await sessions.find(zero)).toEqual({ kind: 'Session' });
+    expect(await sessions.find(none)).toEqual({ kind: 'Session' });
+    const rows = await db.prisma.oidcPayload.findMany({ where: { id: { in: [zero, none] } }, select: { expiresAt: true } });
+    expect(rows).toEqual([{ expiresAt: null }, { expiresAt: null }]);
+  });
+
+  it('consume stamps epoch seconds once; a second consume keeps the first stamp', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: T0 + 1234 });
+    const codes = new Adapter('AuthorizationCode');
+    const id = uniq('code');
+    await codes.upsert(id, { kind: 'AuthorizationCode', accountId: 'u' }, 600);
+    await codes.consume(id);
+    expect(await codes.find(id)).toEqual({ kind: 'AuthorizationCode', accountId: 'u', consumed: Math.floor((T0 + 1234) / 1000) });
+
+    at(T0 + 120_000);
+    await codes.consume(id);
+    expect(await codes.find(id)).toEqual({ kind: 'AuthorizationCode', accountId: 'u', consumed: Math.floor((T0 + 1234) / 1000) });
+  });
+
+  it('20 parallel consumes all resolve and leave one timestamp', async () => {
+    const codes = new Adapter('AuthorizationCode');
+    const id = uniq('code');
+    await codes.upsert(id, { kind: 'AuthorizationCode' }, 600);
+    const before = Math.floor(Date.now() / 1000);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume(id)));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill('fulfilled'));
+    const found = await codes.find(id);
+    expect(found).toEqual({ kind: 'AuthorizationCode', consumed: expect.any(Number) });
+    expect(found!.consumed).toBeGreaterThanOrEqual(before);
+    expect(found!.consumed).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    expect(await db.prisma.oidcPayload.count({ where: { id, consumedAt: { not: null } } })).toBe(1);
+  });
+
+  it('destroy removes the row, and find of an unknown id is undefined', async () => {
+    const grants = new Adapter('Grant');
+    const id = uniq('grant');
+    await grants.upsert(id, { kind: 'Grant', accountId: 'u' }, 600);
+    await grants.destroy(id);
+    expect(await grants.find(id)).toBeUndefined();
+    expect(await grants.find(uniq('never-stored'))).toBeUndefined();
+    await expect(grants.destroy(uniq('never-stored'))).resolves.toBeUndefined();
+  });
+
+  it('revokeByGrantId deletes every model of that grant and nothing else', async () => {
+    const grantId = uniq('grant');
+    const otherGrant = uniq('grant');
+    const ids = { at: uniq('at'), rt: uniq('rt'), code: uniq('code'), other: uniq('at'), loose: uniq('at') };
+    await new Adapter('AccessToken').upsert(ids.at, { kind: 'AccessToken', grantId }, 600);
+    await new Adapter('RefreshToken').upsert(ids.rt, { kind: 'RefreshToken', grantId }, 600);
+    await new Adapter('AuthorizationCode').upsert(ids.code, { kind: 'AuthorizationCode', grantId }, 600);
+    await new Adapter('AccessToken').upsert(ids.other, { kind: 'AccessToken', grantId: otherGrant }, 600);
+    await new Adapter('AccessToken').upsert(ids.loose, { kind: 'AccessToken' }, 600);
+    const total = await countRows();
+
+    await new Adapter('AccessToken').revokeByGrantId(grantId);
+    expect(await new Adapter('AccessToken').find(ids.at)).toBeUndefined();
+    expect(await new Adapter('RefreshToken').find(ids.rt)).toBeUndefined();
+    expect(await new Adapter('AuthorizationCode').find(ids.code)).toBeUndefined();
+    expect(await new Adapter('AccessToken').find(ids.other)).toEqual({ kind: 'AccessToken', grantId: otherGrant });
+    expect(await new Adapter('AccessToken').find(ids.loose)).toEqual({ kind: 'AccessToken' });
+    expect(await countRows()).toBe(total - 3);
+  });
+
+  it('findByUid finds a Session and findByUserCode a DeviceCode, within their model only', async () => {
+    const uid = uniq('uid');
+    const userCode = uniq('UC');
+    await new Adapter('Session').upsert(uniq('sess'), { kind: 'Session', uid, accountId: 'u1' }, 600);
+    await new Adapter('DeviceCode').upsert(uniq('dc'), { kind: 'DeviceCode', userCode, clientId: 'tv' }, 600);
+
+    expect(await new Adapter('Session').findByUid(uid)).toEqual({ kind: 'Session', uid, accountId: 'u1' });
+    expect(await new Adapter('DeviceCode').findByUserCode(userCode)).toEqual({ kind: 'DeviceCode', userCode, clientId: 'tv' });
+    expect(await new Adapter('Session').findByUid(uniq('uid'))).toBeUndefined();
+    expect(await new Adapter('DeviceCode').findByUserCode(uniq('UC'))).toBeUndefined();
+    expect(await new Adapter('Interaction').findByUid(uid)).toBeUndefined();
+    expect(await new Adapter('Session').findByUserCode(userCode)).toBeUndefined();
+  });
+
+  it('model Client reads clients stored with insertClient', async () => {
+    const clientId = uniq('client');
+    const metadata = { client_id: clientId, redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' };
+    expect(await insertClient(db, clientId, metadata)).toBe(true);
+    const clients = new Adapter('Client');
+    expect(await clients.find(clientId)).toEqual(metadata);
+    expect(await clients.find(uniq('client'))).toBeUndefined();
+  });
+
+  it('sweepOidcPayloads deletes only expired rows and returns the count', async () => {
+    await db.prisma.oidcPayload.deleteMany();
+    vi.useFakeTimers({ toFake: ['Date'], now: T0 });
+    const tokens = new Adapter('AccessToken');
+    const [gone1, gone2, edge, live, forever] = [uniq('a'), uniq('a'), uniq('a'), uniq('a'), uniq('a')];
+    await tokens.upsert(gone1, { kind: 'AccessToken' }, 10);
+    await tokens.upsert(gone2, { kind: 'AccessToken' }, 20);
+    await tokens.upsert(edge, { kind: 'AccessToken' }, 30);
+    await tokens.upsert(live, { kind: 'AccessToken' }, 31);
+    await tokens.upsert(forever, { kind: 'AccessToken' }, 0);
+
+    expect(await sweepOidcPayloads(db, new Date(T0 + 30_000))).toBe(3);
+    const left = await db.prisma.oidcPayload.findMany({ select: { id: true } });
+    expect(left.map((r) => r.id).sort()).toEqual([live, forever].sort());
+    expect(await sweepOidcPayloads(db, new Date(T0 + 30_000))).toBe(0);
+  });
+});
