@@ -45,11 +45,19 @@ export class DeliveryWorker {
     else this.schedule(0);
   }
 
-  /** Stops polling and waits for the pass in flight. */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling and waits for the pass in flight, then makes one last pass so codes queued just
+   * before a shutdown still go out; `drainMs` bounds it so a dead SMTP server cannot hold us up.
+   */
+  async stop(drainMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    if (drainMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
+    await Promise.race([this.runOnce().catch((err: unknown) => this.log.error({ err }, 'final delivery pass failed')), timeout]);
+    clearTimeout(timer);
   }
 
   private schedule(delay: number): void {

@@ -1,0 +1,205 @@
+// The `sesame` command as operators run it: a real child process on a real database, then a real
+// server on that same database using what the CLI stored (clients, rotated keys).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as oidc from 'openid-client';
+import { decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { signInWithEmail, startLogin } from '../helpers/login.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const COMMANDS = ['serve', 'migrate', 'worker', 'clients', 'keys', 'users'];
+const API = 'https://api.example';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function sesame(databaseUrl: string, configFile: string, args: string[]): Promise<Result> {
+  const env = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', SESAME_CONFIG: configFile, NODE_ENV: 'test' };
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env, timeout: 20_000 }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The JSON object a `--json` command prints on its last line. */
+function lastJson(result: Result): any {
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout.trimEnd().split('\n').at(-1)!);
+}
+
+/** A failure: exit 1 and exactly one `sesame: ` line on stderr; returns that line. */
+function failure(result: Result): string {
+  expect(result.code).toBe(1);
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^sesame: \S/);
+  return lines[0]!;
+}
+
+// Each command is a fresh Node process (~1-2 s); on a loaded machine a few in a row take a while.
+describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
+  let db: TestDatabase;
+  let dir: string;
+  let config: string;
+  let t: TestSesame | undefined;
+  let webSecret: string;
+  let oldKeys: Array<{ kid: string; alg: string }>;
+  let newKeys: Array<{ kid: string; alg: string }>;
+  const run = (...args: string[]) => sesame(db.url, config, args);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-'));
+    config = join(dir, 'empty.json');
+    writeFileSync(config, '{}');
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints usage for --help at the top level and for every command', async () => {
+    const results = await Promise.all([run('--help'), ...COMMANDS.map((c) => run(c, '--help'))]);
+    results.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain(i === 0 ? 'Usage: sesame <command>' : `Usage: sesame ${COMMANDS[i - 1]} `);
+      expect(r.stdout).toContain(i === 0 ? 'Commands:' : '-h, --help');
+    });
+    for (const c of COMMANDS) expect(results[0]!.stdout).toContain(`  ${c} `);
+  });
+
+  it('refuses an unknown command and an unknown flag with one line', async () => {
+    const [command, flag] = await Promise.all([run('frobnicate'), run('clients', 'list', '--frobnicate')]);
+    expect(failure(command)).toContain('frobnicate');
+    expect(failure(flag)).toContain('--frobnicate');
+  });
+
+  it('adds a client and prints its secret once, as JSON on the last line', async () => {
+    const added = lastJson(await run('clients', 'add', '--id', 'web', '--redirect-uri', 'https://web.example/cb', '--first-party', '--json'));
+    expect(added).toEqual({ client_id: 'web', client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    webSecret = added.client_secret;
+  });
+
+  it('refuses a duplicate id and a bad redirect URI with one line, storing nothing', async () => {
+    const [again, bad] = await Promise.all([
+      run('clients', 'add', '--id', 'web', '--redirect-uri', 'https://other.example/cb', '--json'),
+      run('clients', 'add', '--id', 'bad', '--redirect-uri', 'not a url', '--json'),
+    ]);
+    expect(failure(again)).toContain('already exists');
+    expect(failure(bad)).toContain('redirect_uris');
+    expect(bad.stdout).toBe('');
+    const { clients } = lastJson(await run('clients', 'list', '--json'));
+    expect(clients).toEqual([{ client_id: 'web', redirect_uris: ['https://web.example/cb'], createdAt: expect.any(String) }]);
+  });
+
+  it('lists one active RS256 key and one active ES256 key', async () => {
+    const { keys } = lastJson(await run('keys', 'list', '--json'));
+    expect(keys).toHaveLength(2);
+    expect(keys.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(keys.every((k: { state: string; retiredAt: unknown }) => k.state === 'active' && k.retiredAt === null)).toBe(true);
+    oldKeys = keys;
+  });
+
+  it('rotates: two new active keys, the two old ones retired but published until a future removeAt', async () => {
+    const before = Date.now();
+    const { keys } = lastJson(await run('keys', 'rotate', '--json'));
+    expect(keys).toHaveLength(4);
+    const active = keys.filter((k: { state: string }) => k.state === 'active');
+    const retired = keys.filter((k: { state: string }) => k.state === 'retired');
+    expect(active.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(active.some((k: { kid: string }) => oldKeys.some((o) => o.kid === k.kid))).toBe(false);
+    expect(retired.map((k: { kid: string }) => k.kid).sort()).toEqual(oldKeys.map((k) => k.kid).sort());
+    for (const k of retired) expect(Date.parse(k.removeAt)).toBeGreaterThan(before + 60_000);
+    newKeys = active;
+  });
+
+  it('a server started afterwards serves the CLI clients, publishes all four keys and signs with the new ones', async () => {
+    const svc = lastJson(await run('clients', 'add', '--id', 'svc', '--json'));
+    t = await startTestSesame('sqlite', { databaseUrl: db.url, apis: [{ identifier: API, scopes: ['read'] }] });
+    const newRsa = newKeys.find((k) => k.alg === 'RS256')!.kid;
+
+    const token = (id: string, secret: string, extra: Record<string, string> = {}) =>
+      fetch(`${t!.url}/oauth/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', ...extra }),
+      });
+    const plain = await token('svc', svc.client_secret);
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String) });
+    const jwt = await token('svc', svc.client_secret, { resource: API });
+    expect(jwt.status).toBe(200);
+    expect(decodeProtectedHeader(((await jwt.json()) as { access_token: string }).access_token)).toMatchObject({ alg: 'RS256', kid: newRsa });
+    expect((await token('svc', 'wrong-secret')).status).toBe(401);
+    // web authenticates with its secret; it is just not allowed this grant.
+    expect(await (await token('web', webSecret)).json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'requested grant type is not allowed for this client',
+    });
+
+    const jwks = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; d?: string }> };
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([...oldKeys, ...newKeys].map((k) => k.kid).sort());
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+
+    // The CLI's first-party web client through the hosted pages: its id_token carries the new kid.
+    const rp = await oidc.discovery(new URL(t.issuer), 'web', webSecret, oidc.ClientSecretBasic(webSecret), { execute: [oidc.allowInsecureRequests] });
+    const started = await startLogin(t, rp, { redirect_uri: 'https://web.example/cb' });
+    const { result } = await signInWithEmail(t, started, 'cli@example.com');
+    expect(result.location).toMatch(/^https:\/\/web\.example\/cb\?code=/);
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
+    expect(decodeProtectedHeader(tokens.id_token!)).toMatchObject({ alg: 'RS256', kid: newRsa });
+  });
+
+  it('removes a client, which then no longer lists', async () => {
+    expect(lastJson(await run('clients', 'remove', 'web', '--json'))).toEqual({ removed: 'web' });
+    const { clients } = lastJson(await run('clients', 'list', '--json'));
+    expect(clients.map((c: { client_id: string }) => c.client_id)).toEqual(['svc']);
+    expect(failure(await run('clients', 'remove', 'web'))).toContain('web');
+  });
+
+  it('migrate refuses a config file with an unknown key, naming its path', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ delivery: { maxAttemps: 3 } }));
+    const line = failure(await sesame(db.url, bad, ['migrate']));
+    expect(line).toContain('delivery.maxAttemps');
+  });
+});
+
+describe('sesame CLI on postgresql', { timeout: 60_000 }, () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('postgresql');
+    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-'));
+    writeFileSync(join(dir, 'empty.json'), '{}');
+  });
+  afterAll(async () => {
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('adds a client and lists it', async () => {
+    const run = (...args: string[]) => sesame(db.url, join(dir, 'empty.json'), args);
+    const added = lastJson(await run('clients', 'add', '--id', 'web', '--redirect-uri', 'https://web.example/cb', '--first-party', '--json'));
+    expect(added).toEqual({ client_id: 'web', client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    const { clients } = lastJson(await run('clients', 'list', '--json'));
+    expect(clients).toEqual([{ client_id: 'web', redirect_uris: ['https://web.example/cb'], createdAt: expect.any(String) }]);
+  });
+});
