@@ -3,6 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { openDb, type Db } from '../../src/storage/db.js';
+import { migrate } from '../../src/storage/migrate.js';
 
 export type Engine = 'sqlite' | 'postgresql';
 export const ENGINES: Engine[] = ['sqlite', 'postgresql'];
@@ -34,4 +37,19 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
       }
     },
   };
+}
+
+/** For a describe block: a migrated database of `engine`, handed to `use`, closed and dropped after. */
+export function withMigratedDb(engine: Engine, use: (db: Db) => void): void {
+  let database: TestDatabase | undefined;
+  let db: Db | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase(engine);
+    await migrate(database.url);
+    use((db = openDb(database.url)));
+  });
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
 }

@@ -1,8 +1,8 @@
 // Operations surface: health and readiness, security headers and cookies, the dev outbox, and the
 // `sesame serve` process starting, answering and stopping cleanly on SIGTERM.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { createTestDatabase } from '../helpers/databases.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
@@ -52,13 +52,6 @@ describe('operations', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('sesame serve', () => {
   it('starts, becomes ready and exits 0 on SIGTERM', async () => {

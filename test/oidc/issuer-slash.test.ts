@@ -1,19 +1,12 @@
 // Auth0 SDKs require an issuer ending in a slash (`https://tenant/`); Sesame must accept one and
 // still publish clean endpoint URLs, with `iss` exactly the configured issuer.
-import { createServer } from 'node:net';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
 import { oidcFixture } from './fixture.js';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('issuer with a trailing slash', () => {
   let t: TestSesame;

@@ -1,12 +1,11 @@
 // Contract of one-time codes (storage + issue/verify) and shared counters, on SQLite and PostgreSQL.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CodePolicy, issueCode, verifyCode } from '../../src/passwordless/codes.js';
 import { consumeCode, findLiveCode, insertCode, spendAttempt } from '../../src/storage/codes.js';
 import { blockedFor, claimCooldown, clearCounter, hitWindow, recordFailure, sweepCounters } from '../../src/storage/counters.js';
-import { type Db, openDb } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
-import { ENGINES, type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import type { Db } from '../../src/storage/db.js';
+import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
 const uniq = (prefix: string) => `${prefix}-${randomUUID()}`;
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -17,18 +16,8 @@ const K2 = { keys: ['second-code-key-fedcba9876543210'] };
 const wrongCode = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));
 
 describe.each(ENGINES)('one-time codes on %s', (engine) => {
-  let database: TestDatabase;
   let db: Db;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(engine);
-    await migrate(database.url);
-    db = openDb(database.url);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
-  });
+  withMigratedDb(engine, (opened) => (db = opened));
 
   const insert = async (flowKey: string, identifier: string, now: Date) => {
     const id = randomUUID();
@@ -153,18 +142,8 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
 });
 
 describe.each(ENGINES)('counters on %s', (engine) => {
-  let database: TestDatabase;
   let db: Db;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(engine);
-    await migrate(database.url);
-    db = openDb(database.url);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
-  });
+  withMigratedDb(engine, (opened) => (db = opened));
 
   it('hitWindow counts hits and restarts once the window has passed', async () => {
     const key = uniq('hits');

@@ -1,11 +1,10 @@
 // Contract of the oidc-provider storage adapter, run identically on SQLite and PostgreSQL.
 import type { AdapterPayload } from 'oidc-provider';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { insertClient } from '../../src/storage/clients.js';
-import { type Db, openDb } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Db } from '../../src/storage/db.js';
 import { createAdapterClass, sweepOidcPayloads } from '../../src/storage/oidc-adapter.js';
-import { ENGINES, type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
 let n = 0;
 const uniq = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
@@ -15,19 +14,11 @@ const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const at = (ms: number) => vi.setSystemTime(new Date(ms));
 
 describe.each(ENGINES)('oidc adapter on %s', (engine) => {
-  let database: TestDatabase;
   let db: Db;
   let Adapter: ReturnType<typeof createAdapterClass>;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(engine);
-    await migrate(database.url);
-    db = openDb(database.url);
+  withMigratedDb(engine, (opened) => {
+    db = opened;
     Adapter = createAdapterClass(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
   });
   afterEach(() => {
     vi.useRealTimers();

@@ -1,9 +1,8 @@
 // Contract of the outbox (enqueue, leased claims, delivery outcomes, sweeping), on SQLite and PostgreSQL.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, openDb } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/storage/db.js';
 import { type OutgoingMessage, claimDueMessages, enqueueMessage, markFailed, markSent, sweepOutbox } from '../../src/storage/outbox.js';
-import { ENGINES, type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
 const message = (n: number, extra: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
   channel: 'email',
@@ -15,21 +14,11 @@ const message = (n: number, extra: Partial<OutgoingMessage> = {}): OutgoingMessa
 const DAY = 86400_000;
 
 describe.each(ENGINES)('outbox on %s', (engine) => {
-  let database: TestDatabase;
   let db: Db;
   // Rows get createdAt/nextAttemptAt from the real clock; claims run a little after that.
   let now: number;
   const later = (ms: number) => new Date(now + ms);
-
-  beforeAll(async () => {
-    database = await createTestDatabase(engine);
-    await migrate(database.url);
-    db = openDb(database.url);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
-  });
+  withMigratedDb(engine, (opened) => (db = opened));
   beforeEach(async () => {
     await db.prisma.outboxMessage.deleteMany();
     now = Date.now() + 1000;
