@@ -62,6 +62,18 @@ export function interactionRouter(s: Services): Router {
     await next();
   }
 
+  /** Steps of one prompt only; a stale form of another step goes back to the current one. */
+  function requirePrompt(name: 'login' | 'consent') {
+    return async function onPrompt(ctx: Context, next: Next) {
+      if ((ctx.state.step as StepState).details.prompt.name !== name) {
+        ctx.status = 303;
+        return ctx.redirect(`/interaction/${ctx.params.uid}`);
+      }
+      await next();
+    };
+  }
+  const login = requirePrompt('login');
+
   async function render(ctx: Context, template: string, locals: Record<string, unknown>, status = 200) {
     const { details, locale } = ctx.state.step as StepState;
     const client = await s.provider.Client.find(String(details.params.client_id));
@@ -107,7 +119,7 @@ export function interactionRouter(s: Services): Router {
     return render(ctx, 'email', { email: normalizeEmail(hint) ?? '' });
   });
 
-  router.post('/email', loadInteraction, form, requireCsrf, async function submitEmail(ctx) {
+  router.post('/email', loadInteraction, form, requireCsrf, login, async function submitEmail(ctx) {
     const { flowKey } = ctx.state.step as StepState;
     const raw = (ctx.request.body as Record<string, unknown>).email;
     const email = normalizeEmail(raw);
@@ -121,7 +133,7 @@ export function interactionRouter(s: Services): Router {
     ctx.redirect(`/interaction/${ctx.params.uid}`);
   });
 
-  router.post('/code', loadInteraction, form, requireCsrf, async function submitCode(ctx) {
+  router.post('/code', loadInteraction, form, requireCsrf, login, async function submitCode(ctx) {
     const { flowKey } = ctx.state.step as StepState;
     const code = (ctx.request.body as Record<string, unknown>).code;
     const live = await findLiveCode(s.db, flowKey);
@@ -143,7 +155,7 @@ export function interactionRouter(s: Services): Router {
     );
   });
 
-  router.post('/resend', loadInteraction, form, requireCsrf, async function resendCode(ctx) {
+  router.post('/resend', loadInteraction, form, requireCsrf, login, async function resendCode(ctx) {
     const { flowKey } = ctx.state.step as StepState;
     const live = await findLiveCode(s.db, flowKey);
     if (!live) return ctx.redirect(`/interaction/${ctx.params.uid}`);
@@ -156,15 +168,14 @@ export function interactionRouter(s: Services): Router {
     ctx.redirect(`/interaction/${ctx.params.uid}?sent=1`);
   });
 
-  router.post('/restart', loadInteraction, form, requireCsrf, async function useAnotherEmail(ctx) {
+  router.post('/restart', loadInteraction, form, requireCsrf, login, async function useAnotherEmail(ctx) {
     await retireFlowCodes(s.db, (ctx.state.step as StepState).flowKey);
     ctx.status = 303;
     ctx.redirect(`/interaction/${ctx.params.uid}`);
   });
 
-  router.post('/consent', loadInteraction, form, requireCsrf, async function submitConsent(ctx) {
+  router.post('/consent', loadInteraction, form, requireCsrf, requirePrompt('consent'), async function submitConsent(ctx) {
     const { details } = ctx.state.step as StepState;
-    if (details.prompt.name !== 'consent') return ctx.redirect(`/interaction/${ctx.params.uid}`);
     if ((ctx.request.body as Record<string, unknown>).decision !== 'allow') {
       return finish(ctx, { error: 'access_denied', error_description: 'The user declined the request.' }, false);
     }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { findForm } from '../helpers/form-client.js';
 import { LOGGED_OUT, REDIRECT, oidcFixture } from './fixture.js';
 
 describe.each(ENGINES)('OIDC flow on %s', (engine) => {
@@ -106,6 +107,12 @@ describe.each(ENGINES)('OIDC flow on %s', (engine) => {
     const { result } = await signInWithEmail(t, started, 'linus@example.com');
     expect(result.status).toBe(200);
     expect(result.html).toContain('Partner souhaite accéder à votre compte');
+    // A sign-in form replayed at the consent step cannot sign in again: it goes back to the current step.
+    const consentForm = findForm(result.html, '/consent');
+    const replay = await started.browser.request(new URL(consentForm.action.replace(/consent$/, 'email'), t.url).toString(), {
+      form: { csrf: consentForm.fields.csrf!, email: 'mallory@example.com' },
+    });
+    expect([replay.status, replay.headers.get('location')]).toEqual([303, consentForm.action.replace(/\/consent$/, '')]);
     const approved = await started.browser.submit(result, '/consent', { decision: 'allow' }, t.url);
     expect(approved.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
 
