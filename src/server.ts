@@ -1,7 +1,5 @@
 // Starts and stops a Sesame instance: database, migrations, keys, provider, worker, HTTP server.
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
 import { openDb, type Db } from './storage/db.js';
@@ -11,6 +9,7 @@ import { ensureSigningKeys, loadSigningJwks } from './storage/signing-keys.js';
 import { sweepExpired } from './storage/sweep.js';
 import { createRenderer } from './http/render.js';
 import { createApp } from './http/app.js';
+import { createServer, listen } from './http/listen.js';
 import { createProvider } from './oidc/provider.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
@@ -20,7 +19,10 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Config values that win over file and environment (tests, CLI flags). */
   overrides?: Record<string, unknown>;
-  /** Use http://127.0.0.1:<bound port> as the issuer unless one is given (tests on an ephemeral port). */
+  /**
+   * Use http://127.0.0.1:<bound port> (https://localhost:<bound port> with `tls`, matching the
+   * certificate's name) as the issuer unless one is given (tests on an ephemeral port).
+   */
   issuerFromPort?: boolean;
   logger?: Logger;
 }
@@ -47,18 +49,13 @@ export function deliveryChannel(config: LoadedConfig): Channel & { close?(): voi
   return config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
 export async function startSesame(options: StartOptions = {}): Promise<RunningSesame> {
-  const server = createServer();
   let config = loadConfig(options.env ?? process.env, options.overrides);
+  const server = createServer(config);
   const port = await listen(server, config.port, config.host);
-  if (options.issuerFromPort && !options.overrides?.issuer) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: `http://127.0.0.1:${port}` });
+  // With TLS, the name the test certificate is issued to; 127.0.0.1 otherwise.
+  const origin = config.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
+  if (options.issuerFromPort && !options.overrides?.issuer) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: origin });
   const log = options.logger ?? createLogger(config.logLevel);
   let opened: Db | undefined;
   try {
@@ -66,10 +63,12 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const db = (opened = prepared.db);
     const renderer = createRenderer({ productName: config.ui.productName, cache: config.production });
     const jwks = await loadSigningJwks(db);
-    const buildProvider = (keys: typeof jwks) => createProvider({ config, db, log, renderer, jwks: keys, cookieKeys: prepared.cookieKeys });
-    const provider = buildProvider(jwks);
     const channel = deliveryChannel(config);
     const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log.child({ component: 'delivery' }));
+    const wakeWorker = () => worker.wake();
+    const buildProvider = (keys: typeof jwks) =>
+      createProvider({ config, db, log, renderer, jwks: keys, cookieKeys: prepared.cookieKeys, codeKeys: prepared.codeKeys, wakeWorker });
+    const provider = buildProvider(jwks);
     const services: Services = {
       config,
       db,
@@ -79,7 +78,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
       codeKeys: prepared.codeKeys,
       cookieKeys: prepared.cookieKeys,
       csrfKey: createHmac('sha256', prepared.cookieKeys[0]!).update('csrf').digest('base64url'),
-      wakeWorker: () => worker.wake(),
+      wakeWorker,
     };
     server.on('request', createApp(services).callback());
     worker.start();
@@ -105,7 +104,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     keyWatch.unref();
     log.info({ issuer: config.issuer, port, database: db.provider }, 'sesame listening');
     return {
-      url: `http://127.0.0.1:${port}`,
+      url: origin,
       services,
       worker,
       async stop() {

@@ -59,7 +59,7 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
     const path = keys.length ? keys.join('.') : '(root)';
     throw new ConfigError(`invalid configuration at ${path}: ${issue.message}`);
   }
-  const config = { ...result.data, issuer: result.data.issuer ?? `http://localhost:${result.data.port}` };
+  const config = { ...result.data, issuer: result.data.issuer ?? `${result.data.tls ? 'https' : 'http'}://localhost:${result.data.port}` };
   const production = env.NODE_ENV === 'production';
   const devOutbox = config.devOutbox ?? !production;
   if (production) {

@@ -12,6 +12,7 @@ export const clientSchema = z
     redirect_uris: z.array(z.url()).default([]).describe('Exact redirect URIs.'),
     grant_types: z.array(z.string()).optional().describe('Grant types this client may use.'),
     first_party: z.boolean().default(false).describe('Trusted client of the operator: users are not asked for consent.'),
+    web_origins: z.array(z.url()).default([]).describe('Browser origins allowed to call the API and token endpoint (CORS), as in Auth0.'),
     trust_forwarded_for: z
       .boolean()
       .default(false)
@@ -30,7 +31,7 @@ const connectionSchema = z.discriminatedUnion('type', [
 ]);
 
 export const configSchema = z.strictObject({
-  issuer: z.url().optional().describe('Public issuer URL (env SESAME_ISSUER); default http://localhost:<port>. May end in a slash.'),
+  issuer: z.url().optional().describe('Public issuer URL (env SESAME_ISSUER); default http://localhost:<port> (https with `tls`). May end in a slash.'),
   port: z.number().int().min(0).max(65535).default(3000).describe('Port to listen on (env PORT).'),
   host: z.string().default('0.0.0.0').describe('Interface to listen on.'),
   databaseUrl: z
@@ -38,6 +39,13 @@ export const configSchema = z.strictObject({
     .default('file:./data/sesame.db')
     .describe('file:... for SQLite, postgresql://... for PostgreSQL (env DATABASE_URL).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (env LOG_LEVEL).'),
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1).describe('Serve HTTPS directly with this certificate (PEM). Usually TLS ends at a proxy instead.'),
+      keyFile: z.string().min(1).describe('Private key (PEM) of tls.certFile.'),
+    })
+    .optional()
+    .describe('Serve HTTPS directly with this certificate (PEM). Usually TLS ends at a proxy instead.'),
   trustProxy: z.boolean().default(false).describe('Honour X-Forwarded-* from a TLS-terminating proxy (env TRUST_PROXY=1).'),
   smtpUrl: z.string().optional().describe('nodemailer SMTP URL, e.g. smtp://127.0.0.1:2525 (env SMTP_URL). Without it mail is only captured.'),
   emailFrom: z.string().default('Sesame <no-reply@localhost>').describe('From address of emails (env EMAIL_FROM).'),
@@ -67,6 +75,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       sendsPerIpPerHour: z.number().int().positive().default(60).describe('Code sends per client IP per hour.'),
       verifiesPerIpPerMinute: z.number().int().positive().default(60).describe('Code checks per client IP per minute.'),
+      sendsPerClientPerHour: z.number().int().positive().default(1000).describe('Passwordless API sends per client per hour.'),
+      publicSendsPerIpPerHour: z
+        .number()
+        .int()
+        .positive()
+        .default(10)
+        .describe('Passwordless API sends per IP per hour for public clients (SPA, native), which cannot keep a secret.'),
     })
     .prefault({})
     .describe('Request limits.'),

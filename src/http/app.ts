@@ -7,6 +7,8 @@ import { devOutboxRouter } from './dev-outbox.js';
 import { healthRouter } from './health.js';
 import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './middleware.js';
 import { interactionRouter } from '../interactions/routes.js';
+import { passwordlessRouter } from '../api/passwordless.js';
+import { auth0TokenErrors } from '../api/auth0-errors.js';
 
 export function createApp(s: Services): Koa {
   const app = new Koa();
@@ -19,10 +21,11 @@ export function createApp(s: Services): Koa {
   app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
-  const routers = [healthRouter(s.db), interactionRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
+  const routers = [healthRouter(s.db), interactionRouter(s), passwordlessRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();
+  app.use(auth0TokenErrors);
   app.use(function oidcProvider(ctx, next) {
     let handler = mounted.get(s.provider);
     if (!handler) mounted.set(s.provider, (handler = mount(s.provider)));

@@ -56,7 +56,9 @@ export function pinOriginToIssuer(issuer: string) {
 }
 
 function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/api/') || ctx.path.startsWith('/passwordless/') || ctx.accepts('html', 'json') === 'json';
+  // The passwordless API speaks JSON, except the link landing page that people open in a browser.
+  const api = ctx.path.startsWith('/api/') || (ctx.path.startsWith('/passwordless/') && ctx.path !== '/passwordless/verify_redirect');
+  return api || ctx.accepts('html', 'json') === 'json';
 }
 
 /** Renders our typed errors as JSON or the error page; unknown errors become a logged 500 without details. */

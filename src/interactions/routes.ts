@@ -12,6 +12,8 @@ import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
 import { cooldownLeft } from '../storage/counters.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
+import { interactionFlowKey } from '../passwordless/flows.js';
+import { redeemLoginTicket } from '../passwordless/login-tickets.js';
 import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/provider.js';
 
@@ -49,7 +51,7 @@ export function interactionRouter(s: Services): Router {
     if (details.uid !== ctx.params.uid) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
     const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
     const locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
-    ctx.state.step = { details, locale, flowKey: `i:${details.uid}` } satisfies StepState;
+    ctx.state.step = { details, locale, flowKey: interactionFlowKey(details.uid) } satisfies StepState;
     ctx.state.locale = locale;
     await next();
   }
@@ -112,6 +114,12 @@ export function interactionRouter(s: Services): Router {
       const client = await s.provider.Client.find(String(details.params.client_id));
       if (isFirstParty(client?.metadata())) return finish(ctx, { consent: { grantId: await approveConsent(s.provider, details) } });
       return render(ctx, 'consent', consentView(details));
+    }
+    const ticket = details.params.login_ticket;
+    if (typeof ticket === 'string') {
+      // The user proved a code or link through the passwordless API a moment ago.
+      const redeemed = await redeemLoginTicket(s.db, s.codeKeys[0]!, ticket, String(details.params.client_id));
+      if (redeemed) return finish(ctx, { login: { accountId: redeemed.userId, amr: redeemed.amr, remember: true } }, false);
     }
     const live = await findLiveCode(s.db, flowKey);
     if (live) return renderCodeStep(ctx, live.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });

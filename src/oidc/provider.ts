@@ -10,6 +10,8 @@ import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
 import { providerPages } from './pages.js';
 import type { Renderer } from '../http/render.js';
+import { registerGrants } from './grants/register.js';
+import { webOrigins } from '../api/cors.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -29,9 +31,12 @@ export interface ProviderDeps {
   renderer: Renderer;
   jwks: JWK[];
   cookieKeys: string[];
+  codeKeys: string[];
+  wakeWorker(): void;
 }
 
 const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for'] as const;
+const SESAME_CLIENT_LISTS = ['web_origins'] as const;
 
 /** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */
 function clientMetadata(clients: readonly ClientConfig[]) {
@@ -80,15 +85,19 @@ export function createProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
       resourceIndicators: resourceIndicators(config.apis),
     },
-    extraParams: ['audience'],
+    // audience: Auth0's name for resource. login_ticket: proof from the passwordless API (see interactions).
+    extraParams: ['audience', 'login_ticket'],
     responseTypes: ['code'],
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,
     extraClientMetadata: {
-      properties: [...SESAME_CLIENT_KEYS],
+      properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS],
       validator(_ctx, key, value) {
         if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
           throw new Error(`${key} must be a boolean`);
+        }
+        if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && new URL(o).origin === o))) {
+          throw new Error('web_origins must be a list of origins like https://app.example.com');
         }
       },
     },
@@ -111,11 +120,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       RefreshToken: config.tokens.refreshToken,
     },
     renderError: pages.renderError,
-    clientBasedCORS: () => false,
+    // Browsers may call the token endpoint from the origins a client registered (Auth0's web origins).
+    clientBasedCORS: (_ctx, origin, client) => webOrigins(client.metadata()).includes(origin),
   };
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  registerGrants(provider, deps);
   // oidc-provider reports what went wrong as events; log them with the request id, never the token.
   const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) =>
     deps.log[level]({ event, error: err.name, reason: err.message, requestId: ctx?.state?.requestId }, 'oidc error');

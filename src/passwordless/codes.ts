@@ -44,8 +44,16 @@ export async function issueCode(db: Db, policy: CodePolicy, secrets: CodeKeys, f
   return { code, expiresAt };
 }
 
-/** Checks `code` against `row` (the flow's live code); consumes it on success (once, ever). */
-export async function verifyCode(db: Db, policy: CodePolicy, secrets: CodeKeys, row: CodeRow, code: string, now = new Date()): Promise<VerifyResult> {
+/** Checks `code` against `row` (the flow's live code); consumes it on success (once, ever) unless `consume` is false. */
+export async function verifyCode(
+  db: Db,
+  policy: CodePolicy,
+  secrets: CodeKeys,
+  row: CodeRow,
+  code: string,
+  now = new Date(),
+  consume = true,
+): Promise<VerifyResult> {
   const { identifier, flowKey } = row;
   if (row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired', identifier };
   if (!(await spendAttempt(db, row.id, policy.maxAttempts))) return { ok: false, reason: 'exhausted', identifier };
@@ -56,5 +64,6 @@ export async function verifyCode(db: Db, policy: CodePolicy, secrets: CodeKeys, 
   if (!key || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, reason: 'wrong', identifier, attemptsLeft: Math.max(0, policy.maxAttempts - row.attempts - 1) };
   }
+  if (!consume) return { ok: true, identifier };
   return (await consumeCode(db, row.id, now)) ? { ok: true, identifier } : { ok: false, reason: 'used', identifier };
 }

@@ -30,17 +30,30 @@ export type CheckResult =
   | { ok: true; user: User }
   | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used' | 'delayed'; retryAfter?: number; attemptsLeft?: number };
 
-function throttlePolicy(config: LoadedConfig): ThrottlePolicy {
-  return { ...config.codes, ...config.rateLimits };
+export interface SendOptions {
+  /** Sends a sign-in link (which also shows the code) instead of a code alone. */
+  linkFor?: (code: string) => string;
+  /** Overrides the per-IP hourly cap (public API clients get a stricter one). */
+  sendsPerIpPerHour?: number;
+}
+
+function throttlePolicy(config: LoadedConfig, options: SendOptions = {}): ThrottlePolicy {
+  return { ...config.codes, ...config.rateLimits, ...(options.sendsPerIpPerHour ? { sendsPerIpPerHour: options.sendsPerIpPerHour } : {}) };
 }
 
 /**
  * Sends a sign-in code to `email` for `flowKey`. The answer is the same whether or not the email
  * belongs to a user: with sign-up closed, an unknown address gets a "no account" notice instead.
  */
-export async function sendEmailCode(deps: EmailLoginDeps, flowKey: string, email: string, who: Requester): Promise<SendResult> {
+export async function sendEmailCode(
+  deps: EmailLoginDeps,
+  flowKey: string,
+  email: string,
+  who: Requester,
+  options: SendOptions = {},
+): Promise<SendResult> {
   const { config, db } = deps;
-  const limited = await checkSend(db, throttlePolicy(config), email, who.ip);
+  const limited = await checkSend(db, throttlePolicy(config, options), email, who.ip);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
@@ -48,29 +61,48 @@ export async function sendEmailCode(deps: EmailLoginDeps, flowKey: string, email
   const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
   const known = config.signUp === 'open' || (await findUserByEmail(db, email)) !== null;
   const minutes = Math.round(config.codes.ttl / 60);
-  const message = known
-    ? await deps.renderer.email('code', who.locale, { code, minutes })
-    : await deps.renderer.email('no-account', who.locale, {});
+  const message = !known
+    ? await deps.renderer.email('no-account', who.locale, {})
+    : options.linkFor
+      ? await deps.renderer.email('link', who.locale, { code, minutes, url: options.linkFor(code) })
+      : await deps.renderer.email('code', who.locale, { code, minutes });
   await enqueueMessage(db, { channel: 'email', recipient: email, ...message });
   deps.wakeWorker();
   await recordAudit(db, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 
-/** Checks a code for `flowKey`; on success the user (created under an open sign-up policy). */
-export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<CheckResult> {
+type Failure = Exclude<CheckResult, { ok: true }>;
+
+/** Limits, the compare and failure accounting; `consume: false` only tests the code (auth0-js's verify step). */
+async function testCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester, consume: boolean) {
   const { config, db } = deps;
   const row = await findLiveCode(db, flowKey);
   const limited = await checkVerify(db, throttlePolicy(config), row?.identifier, who.ip);
-  if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter };
-  if (!row) return { ok: false, reason: 'missing' };
-  const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
-  const result = await verifyCode(db, config.codes, { keys: deps.codeKeys }, row, code);
+  if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter } satisfies Failure;
+  if (!row) return { ok: false, reason: 'missing' } satisfies Failure;
+  const result = await verifyCode(db, config.codes, { keys: deps.codeKeys }, row, code, new Date(), consume);
   if (!result.ok) {
     if (result.reason === 'wrong') await recordVerifyFailure(db, throttlePolicy(config), row.identifier);
-    await recordAudit(db, { type: 'code.failed', ...audit, reason: result.reason });
-    return { ok: false, reason: result.reason, attemptsLeft: result.attemptsLeft };
+    await recordAudit(db, { type: 'code.failed', clientId: who.clientId, identifier: row.identifier, ip: who.ip, reason: result.reason });
+    return { ok: false, reason: result.reason, attemptsLeft: result.attemptsLeft } satisfies Failure;
   }
+  return { ok: true as const, row };
+}
+
+/** Tells whether `code` is right for `flowKey` without using it up (it still costs an attempt). */
+export async function peekEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<{ ok: true } | Failure> {
+  const tested = await testCode(deps, flowKey, code, who, false);
+  return tested.ok ? { ok: true } : tested;
+}
+
+/** Checks a code for `flowKey`; on success the user (created under an open sign-up policy). */
+export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<CheckResult> {
+  const { config, db } = deps;
+  const tested = await testCode(deps, flowKey, code, who, true);
+  if (!tested.ok) return tested;
+  const { row } = tested;
+  const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
   await clearVerifyFailures(db, row.identifier);
   const existing = await findUserByEmail(db, row.identifier);
   if (!existing && config.signUp !== 'open') {

@@ -4,6 +4,7 @@ import { sweepOidcPayloads } from './oidc-adapter.js';
 import { sweepCodes } from './codes.js';
 import { sweepCounters } from './counters.js';
 import { sweepOutbox } from './outbox.js';
+import { sweepTickets } from './login-tickets.js';
 
 export async function sweepExpired(db: Db, now = new Date()) {
   return {
@@ -11,5 +12,6 @@ export async function sweepExpired(db: Db, now = new Date()) {
     codes: await sweepCodes(db, now),
     counters: await sweepCounters(db, now),
     outbox: await sweepOutbox(db, now),
+    tickets: await sweepTickets(db, now),
   };
 }

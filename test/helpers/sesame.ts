@@ -2,6 +2,7 @@
 import { startSesame, type RunningSesame } from '../../src/server.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
 import { startMailSink, type MailSink } from './smtp.js';
+import { testCertificates } from './tls.js';
 
 export interface TestSesame {
   url: string;
@@ -12,8 +13,24 @@ export interface TestSesame {
   stop(): Promise<void>;
 }
 
+export interface TestSesameOptions {
+  /**
+   * Serve HTTPS with the run's test certificate (trusted by every test process through
+   * NODE_EXTRA_CA_CERTS, see test/global-setup.ts). The default issuer is then https://localhost:<port>.
+   */
+  tls?: boolean;
+  /** Issuer to use (wins over `issuer` in `config`); by default one made from the bound port. */
+  issuer?: string;
+}
+
 /** `config` is this test file's own configuration fixture (clients, policies...). */
-export async function startTestSesame(engine: Engine, config: Record<string, unknown> = {}): Promise<TestSesame> {
+export async function startTestSesame(
+  engine: Engine,
+  config: Record<string, unknown> = {},
+  options: TestSesameOptions = {},
+): Promise<TestSesame> {
+  const certs = options.tls ? testCertificates() : undefined;
+  const tls = certs && { certFile: certs.certFile, keyFile: certs.keyFile };
   const mail = await startMailSink();
   const database = await createTestDatabase(engine);
   const sesame = await startSesame({
@@ -27,7 +44,9 @@ export async function startTestSesame(engine: Engine, config: Record<string, unk
       smtpUrl: mail.url,
       emailFrom: 'Sesame Test <login@sesame.test>',
       delivery: { pollInterval: 200 },
+      ...(tls && { tls }),
       ...config,
+      ...(options.issuer && { issuer: options.issuer }),
     },
   });
   return {

@@ -1,0 +1,81 @@
+// Client authentication for our own JSON endpoints (the passwordless API), with the methods the
+// token endpoint accepts: client_secret_post, client_secret_basic, private_key_jwt, or none for
+// public clients. Errors are OAuth-shaped.
+import type Provider from 'oidc-provider';
+import type { Context } from 'koa';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { Db } from '../storage/db.js';
+import { hitWindow } from '../storage/counters.js';
+import { SesameError } from '../http/errors.js';
+
+type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+
+export interface AuthenticatedClient {
+  client: Client;
+  /** True when the client proved a secret or key (never for public clients). */
+  confidential: boolean;
+}
+
+const invalidClient = (message: string) => new SesameError(401, 'invalid_client', message);
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+function basicCredentials(ctx: Context): { id: string; secret: string } | undefined {
+  const [scheme, value] = ctx.get('authorization').split(' ');
+  if (scheme?.toLowerCase() !== 'basic' || !value) return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) return undefined;
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, i)), secret: decodeURIComponent(decoded.slice(i + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function verifyAssertion(db: Db, client: Client, assertion: string, audiences: string[]): Promise<void> {
+  const metadata = client.metadata() as { jwks?: { keys: object[] }; jwks_uri?: string };
+  let keys: JWTVerifyGetKey;
+  if (metadata.jwks) keys = createLocalJWKSet(metadata.jwks as Parameters<typeof createLocalJWKSet>[0]);
+  else if (metadata.jwks_uri) keys = createRemoteJWKSet(new URL(metadata.jwks_uri));
+  else throw invalidClient('The client has no keys for private_key_jwt.');
+  try {
+    const { payload } = await jwtVerify(assertion, keys, { issuer: client.clientId, subject: client.clientId, audience: audiences, maxTokenAge: '5m' });
+    if (!payload.jti || !payload.exp) throw new Error('jti and exp are required');
+    // A client assertion is single use (RFC 7523): remember its jti until it expires.
+    const ttl = Math.max(1, payload.exp - Math.floor(Date.now() / 1000));
+    if ((await hitWindow(db, `assertion:${client.clientId}:${payload.jti}`, ttl)) > 1) throw new Error('assertion replayed');
+  } catch (err) {
+    throw invalidClient(`Client assertion rejected: ${(err as Error).message}`);
+  }
+}
+
+/** Finds and authenticates the calling client; public clients pass without a secret. */
+export async function authenticateClient(
+  provider: Provider,
+  db: Db,
+  ctx: Context,
+  body: Record<string, unknown>,
+  audiences: string[],
+): Promise<AuthenticatedClient> {
+  const basic = basicCredentials(ctx);
+  const clientId = typeof body.client_id === 'string' ? body.client_id : basic?.id;
+  if (!clientId) throw new SesameError(400, 'invalid_request', 'Missing required parameter: client_id');
+  let client: Client | undefined;
+  try {
+    client = await provider.Client.find(clientId);
+  } catch {
+    client = undefined;
+  }
+  if (!client) throw invalidClient('Unknown client.');
+  if (client.clientAuthMethod === 'none') return { client, confidential: false };
+
+  if (typeof body.client_assertion === 'string') {
+    if (body.client_assertion_type !== ASSERTION_TYPE) throw invalidClient('Unsupported client_assertion_type.');
+    await verifyAssertion(db, client, body.client_assertion, audiences);
+    return { client, confidential: true };
+  }
+  const secret = typeof body.client_secret === 'string' ? body.client_secret : basic?.id === clientId ? basic.secret : undefined;
+  if (!secret) throw invalidClient('Client authentication is required.');
+  if (!(await client.compareClientSecret(secret))) throw invalidClient('Client authentication failed.');
+  return { client, confidential: true };
+}

@@ -1,0 +1,48 @@
+// CORS for the passwordless API: browsers may call it from the web origins registered on a client
+// (`web_origins`, Auth0's "Allowed Web Origins"). Preflights carry no client id, so they pass for
+// an origin some client registered; the real request must come from one of its own client's.
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Services } from '../services.js';
+import { listClients } from '../storage/clients.js';
+import { SesameError } from '../http/errors.js';
+
+type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+
+export function webOrigins(metadata: Record<string, unknown>): string[] {
+  return Array.isArray(metadata.web_origins) ? metadata.web_origins.filter((o): o is string => typeof o === 'string') : [];
+}
+
+function allowOrigin(ctx: Context, origin: string) {
+  ctx.set('Access-Control-Allow-Origin', origin);
+  ctx.set('Access-Control-Allow-Credentials', 'true');
+  ctx.vary('Origin');
+}
+
+export function corsFor(s: Services) {
+  async function registeredAnywhere(origin: string): Promise<boolean> {
+    if (s.config.clients.some((c) => webOrigins(c).includes(origin))) return true;
+    return (await listClients(s.db)).some((c) => webOrigins(c.metadata).includes(origin));
+  }
+
+  return {
+    async preflight(ctx: Context) {
+      const origin = ctx.get('origin');
+      ctx.status = 204;
+      if (!origin || !(await registeredAnywhere(origin))) return;
+      allowOrigin(ctx, origin);
+      ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
+      ctx.set('Access-Control-Allow-Headers', 'content-type, auth0-client, x-request-language, authorization');
+      ctx.set('Access-Control-Max-Age', '600');
+    },
+    /** Allows the response to be read by the caller's origin, or refuses a foreign origin. */
+    async checkActualOrigin(ctx: Context, client: Client) {
+      const origin = ctx.get('origin');
+      if (!origin) return;
+      if (!webOrigins(client.metadata()).includes(origin)) {
+        throw new SesameError(403, 'access_denied', `Origin ${origin} is not allowed for this client; add it to its web_origins.`);
+      }
+      allowOrigin(ctx, origin);
+    },
+  };
+}

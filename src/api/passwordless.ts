@@ -1,0 +1,117 @@
+// Auth0-compatible passwordless API: POST /passwordless/start (code or link), POST
+// /passwordless/verify (auth0-js's check), and the link landing /passwordless/verify_redirect.
+// Codes, limits and users are the hosted flow's; this file only speaks Auth0's wire format.
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import type { Services } from '../services.js';
+import { SesameError, tooManyRequests } from '../http/errors.js';
+import { requesterIp } from '../http/forwarded.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { hitWindow } from '../storage/counters.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
+import { apiFlowKey } from '../passwordless/flows.js';
+import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
+import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
+import { authenticateClient } from './client-auth.js';
+import { corsFor } from './cors.js';
+import { verifyRedirectRoutes, AUTHORIZE_PARAMS } from './verify-redirect.js';
+
+const bad = (error: string, description: string) => new SesameError(400, error, description);
+
+function asObject(value: unknown): Record<string, unknown> {
+  if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  if (typeof value === 'string') {
+    try {
+      return asObject(JSON.parse(value));
+    } catch {
+      throw bad('invalid_request', 'authParams must be an object.');
+    }
+  }
+  return {};
+}
+
+export function passwordlessRouter(s: Services): Router {
+  const router = new Router({ prefix: '/passwordless' });
+  const parse = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
+  const issuerBase = s.config.issuer.replace(/\/$/, '');
+  const audiences = [s.config.issuer, `${issuerBase}/`, `${issuerBase}/passwordless/start`, `${issuerBase}/oauth/token`];
+  const cors = corsFor(s);
+
+  function emailConnection(body: Record<string, unknown>) {
+    const id = body.connection;
+    const connection = s.config.connections.find((c) => c.id === id);
+    if (!connection) throw bad('bad.connection', `Connection "${String(id ?? '')}" does not exist or is not enabled.`);
+    return connection;
+  }
+
+  async function client(ctx: Context, body: Record<string, unknown>) {
+    const authenticated = await authenticateClient(s.provider, s.db, ctx, body, audiences);
+    await cors.checkActualOrigin(ctx, authenticated.client);
+    return authenticated;
+  }
+
+  router.options('/start', cors.preflight);
+  router.options('/verify', cors.preflight);
+
+  router.post('/start', parse, async function startPasswordless(ctx) {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const { client: rp, confidential } = await client(ctx, body);
+    emailConnection(body);
+    const send = body.send ?? 'link';
+    if (send !== 'link' && send !== 'code') throw bad('bad.send', 'send must be "link" or "code".');
+    const email = normalizeEmail(body.email);
+    if (!email) throw bad('bad.email', 'Please provide a valid email address.');
+    const authParams = asObject(body.authParams);
+
+    const allowed = send === 'code' ? OTP_GRANTS.some((g) => rp.grantTypeAllowed(g)) : rp.grantTypeAllowed('authorization_code');
+    if (!allowed) {
+      throw new SesameError(403, 'unauthorized_client', `Grant type '${send === 'code' ? OTP_GRANTS[0] : 'authorization_code'}' not allowed for the client.`);
+    }
+    let linkFor: ((code: string) => string) | undefined;
+    if (send === 'link') {
+      const redirectUri = typeof authParams.redirect_uri === 'string' ? authParams.redirect_uri : rp.redirectUris?.[0];
+      if (!redirectUri || !rp.redirectUriAllowed(redirectUri)) throw bad('invalid_request', 'redirect_uri is not registered for this client.');
+      const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, response_type: 'code', redirect_uri: redirectUri };
+      for (const name of AUTHORIZE_PARAMS) {
+        const value = authParams[name];
+        if (typeof value === 'string' && !(name in query)) query[name] = value;
+      }
+      linkFor = (code) => `${issuerBase}/passwordless/verify_redirect?${new URLSearchParams({ ...query, verification_code: code })}`;
+    }
+
+    if ((await hitWindow(s.db, `send-client:${rp.clientId}`, 3600)) > s.config.rateLimits.sendsPerClientPerHour) {
+      throw tooManyRequests(3600, 'This application has sent too many codes; try again later.');
+    }
+    const uiLocales = typeof authParams.ui_locales === 'string' ? authParams.ui_locales : undefined;
+    const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
+    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale };
+    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email), email, who, {
+      linkFor,
+      sendsPerIpPerHour: confidential ? undefined : s.config.rateLimits.publicSendsPerIpPerHour,
+    });
+    if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);
+    // Auth0's shape; the same for every address, known or not.
+    ctx.body = { _id: randomBytes(12).toString('hex'), email, email_verified: false };
+  });
+
+  router.post('/verify', parse, async function verifyPasswordless(ctx) {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const { client: rp, confidential } = await client(ctx, body);
+    emailConnection(body);
+    const email = normalizeEmail(body.email);
+    const code = body.verification_code;
+    if (!email || typeof code !== 'string') throw bad('invalid_request', 'email and verification_code are required.');
+    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: 'en' };
+    const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email), code, who);
+    if (!result.ok) {
+      if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
+      throw new SesameError(403, 'invalid_grant', 'Wrong email or verification code.');
+    }
+    ctx.body = {};
+  });
+
+  verifyRedirectRoutes(router, s);
+  return router;
+}

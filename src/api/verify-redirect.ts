@@ -1,0 +1,98 @@
+// The emailed sign-in link, Auth0's /passwordless/verify_redirect. Opening it (GET or HEAD) changes
+// nothing: it shows a confirm page, so mail scanners cannot use it up. The explicit POST checks the
+// code, then continues the authorization request through /authorize with a one-minute login ticket.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import type { Services } from '../services.js';
+import { SesameError } from '../http/errors.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
+import { apiFlowKey } from '../passwordless/flows.js';
+import { checkEmailCode } from '../passwordless/email-login.js';
+import { issueLoginTicket } from '../passwordless/login-tickets.js';
+
+/** Authorization parameters carried from /passwordless/start's authParams through the link to /authorize. */
+export const AUTHORIZE_PARAMS = [
+  'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
+  'audience', 'resource', 'ui_locales', 'response_mode', 'login_hint',
+] as const;
+const LINK_PARAMS = ['client_id', 'connection', 'email', 'verification_code', ...AUTHORIZE_PARAMS] as const;
+const CSRF_COOKIE = 'sesame.link';
+
+function pick(source: Record<string, unknown>): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const name of LINK_PARAMS) {
+    const value = source[name];
+    if (typeof value === 'string' && value.length <= 2048) fields.set(name, value);
+  }
+  return fields;
+}
+
+export function verifyRedirectRoutes(router: Router, s: Services): void {
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const locale = (ctx: Context, fields: Map<string, string>) =>
+    negotiateLocale(fields.get('ui_locales'), ctx.get('accept-language'), s.config.ui.defaultLocale);
+
+  /** The client of a link, and its redirect_uri checked against the registered ones. */
+  async function linkClient(ctx: Context, fields: Map<string, string>) {
+    ctx.state.locale = locale(ctx, fields);
+    const clientId = fields.get('client_id');
+    const client = clientId ? await s.provider.Client.find(clientId).catch(() => undefined) : undefined;
+    const email = normalizeEmail(fields.get('email'));
+    const redirectUri = fields.get('redirect_uri');
+    if (!client || !email || !fields.get('verification_code') || !redirectUri || !client.redirectUriAllowed(redirectUri)) {
+      throw new SesameError(400, 'invalid_request', 'link.bad_request');
+    }
+    return { client, email };
+  }
+
+  router.get('/verify_redirect', async function confirmLinkPage(ctx) {
+    const fields = pick(ctx.query as Record<string, unknown>);
+    const { client, email } = await linkClient(ctx, fields);
+    // Double-submit token: a cookie only this browser has, echoed by the form, so another site
+    // cannot post a link of its choosing into this browser (login CSRF).
+    const csrf = randomBytes(24).toString('base64url');
+    ctx.cookies.set(CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'lax', path: '/passwordless', signed: false, secure: ctx.secure });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = await s.renderer.page('verify-link', locale(ctx, fields), {
+      title: 'link.title',
+      clientName: client.clientName ?? client.clientId,
+      email,
+      csrf,
+      fields: [...fields.entries()],
+    });
+  });
+
+  router.post('/verify_redirect', form, async function useLink(ctx) {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const cookie = ctx.cookies.get(CSRF_COOKIE, { signed: false }) ?? '';
+    const given = typeof body.csrf === 'string' ? body.csrf : '';
+    if (!cookie || cookie.length !== given.length || !timingSafeEqual(Buffer.from(cookie), Buffer.from(given))) {
+      throw new SesameError(403, 'csrf', 'error.csrf');
+    }
+    const fields = pick(body);
+    const { client, email } = await linkClient(ctx, fields);
+    const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
+    const result = await checkEmailCode(s, apiFlowKey(client.clientId, email), fields.get('verification_code')!, who);
+    if (!result.ok) {
+      if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });
+      throw new SesameError(400, 'invalid_grant', 'link.failed');
+    }
+    ctx.cookies.set(CSRF_COOKIE, null, { path: '/passwordless' });
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, ['email', 'otp']);
+    const query = new URLSearchParams({ client_id: client.clientId, login_ticket: ticket });
+    for (const name of AUTHORIZE_PARAMS) {
+      const value = fields.get(name);
+      if (value !== undefined) query.set(name, value);
+    }
+    if (!query.has('response_type')) query.set('response_type', 'code');
+    if (!query.has('scope')) query.set('scope', 'openid');
+    // Whoever may already be signed in here, the link's user is the one to sign in.
+    query.set('prompt', 'login');
+    ctx.status = 303;
+    ctx.redirect(`/authorize?${query}`);
+  });
+}

@@ -1,0 +1,88 @@
+// The passwordless OTP grant (Auth0's `http://auth0.com/oauth/grant-type/passwordless/otp`, also
+// under Sesame's own URN): username + otp + realm in, tokens out, issued by oidc-provider's own
+// machinery so refresh, userinfo, introspection and revocation treat them like any other.
+import type Provider from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
+import { normalizeEmail } from '../../passwordless/identifiers.js';
+import { apiFlowKey } from '../../passwordless/flows.js';
+import { boundGrantHelpers, issueTokens } from '../internals.js';
+import { requesterIp } from '../../http/forwarded.js';
+
+export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
+export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
+
+/** Auth0's answer to a wrong or used code: 403 invalid_grant, same words whatever the cause. */
+class WrongOtp extends errors.OIDCProviderError {
+  override error_description = 'Wrong email or verification code.';
+  constructor() {
+    super(403, 'invalid_grant');
+  }
+}
+
+class TooManyAttempts extends errors.OIDCProviderError {
+  override error_description = 'Too many failed attempts. Wait before trying again.';
+  constructor() {
+    super(429, 'too_many_attempts');
+  }
+}
+
+class UnknownAudience extends errors.OIDCProviderError {
+  constructor(audience: string) {
+    super(403, 'access_denied');
+    this.error_description = `Service not found: ${audience}`;
+  }
+  override error_description: string;
+}
+
+function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
+  const value = (ctx.oidc.params as Record<string, unknown>)[name];
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySet<string> }) {
+  return async function passwordlessOtp(ctx: KoaContextWithOIDC): Promise<void> {
+    const provider = ctx.oidc.provider as Provider;
+    const client = ctx.oidc.client!;
+    const username = param(ctx, 'username');
+    const otp = param(ctx, 'otp');
+    const realm = param(ctx, 'realm');
+    if (!username || !otp || !realm) throw new errors.InvalidRequest('missing required parameter(s) (username, otp, realm)');
+    if (realm !== 'email') throw new errors.InvalidRequest(`realm "${realm}" is not enabled`);
+    const email = normalizeEmail(username);
+    if (!email) throw new WrongOtp();
+    const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
+    if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
+
+    const who = { ip: requesterIp(ctx, client.metadata()), clientId: client.clientId, locale: 'en' };
+    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, email), otp, who);
+    if (!result.ok) {
+      if (result.reason === 'delayed') {
+        ctx.set('Retry-After', String(result.retryAfter ?? 1));
+        throw new TooManyAttempts();
+      }
+      throw new WrongOtp();
+    }
+
+    const requested = new Set((param(ctx, 'scope') ?? 'openid').split(' ').filter(Boolean));
+    const grant = new provider.Grant({ accountId: result.user.id, clientId: client.clientId });
+    const oidcScopes = [...requested].filter((s) => ['openid', 'email', 'profile', 'offline_access'].includes(s));
+    grant.addOIDCScope(oidcScopes.join(' '));
+    if (audience) grant.addResourceScope(audience, [...requested].join(' '));
+    await grant.save();
+
+    // An unsaved authorization code is the "source" the built-in grants issue tokens from.
+    const source = new provider.AuthorizationCode({
+      accountId: result.user.id,
+      amr: ['otp'],
+      authTime: Math.floor(Date.now() / 1000),
+      client,
+      grantId: grant.jti,
+      scope: [...requested].join(' '),
+      resource: audience,
+      expiresWithSession: false,
+    } as never);
+    ctx.oidc.entity('Grant', grant);
+    await issueTokens(provider, boundGrantHelpers(provider), ctx, source, grant, { gty: grantTypes[0]!, entityLabel: 'passwordless otp' });
+  };
+}

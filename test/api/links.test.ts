@@ -1,0 +1,80 @@
+// Auth0-style email links (/passwordless/verify_redirect): opening never uses the link; one explicit
+// confirm finishes the stored authorization request at the registered redirect_uri.
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { FormClient, findForm } from '../helpers/form-client.js';
+import { CALLBACK, apiFixture } from './fixture.js';
+
+const NATIVE = apiFixture.clients[0]!;
+const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
+
+describe('passwordless links', () => {
+  let t: TestSesame;
+  let rp: oidc.Configuration;
+  beforeAll(async () => {
+    t = await startTestSesame('sqlite', apiFixture);
+    rp = await oidc.discovery(new URL(t.issuer), 'native', undefined, oidc.ClientSecretPost(NATIVE.client_secret), { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(() => t?.stop());
+
+  async function sendLink(email: string, authParams: Record<string, string>) {
+    const res = await fetch(`${t.url}/passwordless/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, authParams }),
+    });
+    expect(res.status).toBe(200);
+    const mail = await t.mail.next(email);
+    const url = /https?:\/\/\S+\/passwordless\/verify_redirect\?[^\s"<]+/.exec(mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '='))?.[0];
+    expect(url).toBeDefined();
+    return url!.replace(/&amp;/g, '&');
+  }
+
+  it('shows a confirm page on GET and HEAD, then signs in on the explicit confirm', async () => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const link = await sendLink('link@example.com', {
+      redirect_uri: CALLBACK,
+      scope: 'openid email',
+      state: 'st4te',
+      nonce: 'n0nce',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    expect(new URL(link).searchParams.get('verification_code')).toMatch(/^\d{6}$/);
+    // A mail scanner opening the link twice, with HEAD too, changes nothing.
+    const scanner = new FormClient();
+    expect((await scanner.request(link, { method: 'HEAD' })).status).toBe(200);
+    expect((await scanner.request(link)).status).toBe(200);
+
+    const browser = new FormClient();
+    const page = await browser.request(link);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.html).toContain('Sign in to Native App as link@example.com?');
+    const done = await browser.submit(page, '/passwordless/verify_redirect', {}, t.url);
+    const callback = new URL(done.location!);
+    expect(callback.origin + callback.pathname).toBe(CALLBACK);
+    expect(callback.searchParams.get('state')).toBe('st4te');
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: 'st4te', expectedNonce: 'n0nce' });
+    expect(tokens.claims()).toMatchObject({ email: 'link@example.com', email_verified: true });
+
+    // The link is used up: confirming it again (the scanner's copy) fails with a readable page.
+    const again = await scanner.submit(await scanner.request(link), '/passwordless/verify_redirect', {}, t.url);
+    expect(again.status).toBe(400);
+    expect(alertOf(again.html)).toBe('This sign-in link has expired or was already used. Go back to the app and ask for a new one.');
+  });
+
+  it('refuses a confirm posted without the page\'s cookie, and links to unregistered redirect URIs', async () => {
+    const link = await sendLink('csrf@example.com', { redirect_uri: CALLBACK });
+    const page = await new FormClient().request(link);
+    const form = findForm(page.html, '/passwordless/verify_redirect');
+    const forged = await new FormClient().request(new URL(form.action, t.url).toString(), { form: form.fields });
+    expect(forged.status).toBe(403);
+    const tampered = new URL(link);
+    tampered.searchParams.set('redirect_uri', 'https://evil.example/cb');
+    const res = await fetch(tampered);
+    expect(res.status).toBe(400);
+    expect(alertOf(await res.text())).toBe('This sign-in link is incomplete or does not belong to a known application.');
+  });
+});
