@@ -1,0 +1,76 @@
+// private_key_jwt client authentication (RFC 7523) on /passwordless/start and at the token
+// endpoint for the OTP grant, as the Auth0 SDKs send it (RS256, no kid, aud = issuer).
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { codeFrom } from '../helpers/smtp.js';
+import { OTP } from './fixture.js';
+
+const ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+describe('private_key_jwt', () => {
+  let t: TestSesame;
+  let key: CryptoKey;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    key = pair.privateKey;
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), alg: 'RS256', use: 'sig' };
+    t = await startTestSesame('sqlite', {
+      clients: [
+        {
+          client_id: 'signed',
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_signing_alg: 'RS256',
+          jwks: { keys: [publicJwk] },
+          redirect_uris: ['http://127.0.0.1:9/cb'],
+          grant_types: [OTP],
+          first_party: true,
+        },
+      ],
+    });
+  });
+  afterAll(() => t?.stop());
+
+  const assertion = (audience: string, jti = randomUUID()) =>
+    new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer('signed').setSubject('signed').setAudience(audience).setJti(jti).setIssuedAt().setExpirationTime('2m').sign(key);
+
+  const start = async (clientAssertion: string, email: string) =>
+    fetch(`${t.url}/passwordless/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'signed', client_assertion: clientAssertion, client_assertion_type: ASSERTION, connection: 'email', email, send: 'code' }),
+    });
+
+  it('authenticates /passwordless/start and the OTP grant with a signed assertion, once per assertion', async () => {
+    const signed = await assertion(`${t.issuer}/`);
+    const res = await start(signed, 'pkjwt@example.com');
+    expect(res.status).toBe(200);
+    const otp = codeFrom(await t.mail.next('pkjwt@example.com'));
+
+    const replay = await start(signed, 'pkjwt2@example.com');
+    expect([replay.status, await replay.json()]).toEqual([401, { error: 'invalid_client', error_description: 'Client assertion rejected: assertion replayed' }]);
+    const foreign = await start(await assertion('https://elsewhere.example/'), 'pkjwt3@example.com');
+    expect(foreign.status).toBe(401);
+
+    const token = await fetch(`${t.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: OTP,
+        client_id: 'signed',
+        client_assertion: await assertion(t.issuer),
+        client_assertion_type: ASSERTION,
+        username: 'pkjwt@example.com',
+        otp,
+        realm: 'email',
+        scope: 'openid email',
+      }),
+    });
+    const body = (await token.json()) as Record<string, unknown>;
+    expect([token.status, body]).toEqual([
+      200,
+      { access_token: expect.any(String), id_token: expect.any(String), expires_in: expect.any(Number), token_type: 'Bearer', scope: 'openid email' },
+    ]);
+  });
+});
