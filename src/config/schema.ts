@@ -76,6 +76,7 @@ export const configSchema = z.strictObject({
       sendsPerIpPerHour: z.number().int().positive().default(60).describe('Code sends per client IP per hour.'),
       verifiesPerIpPerMinute: z.number().int().positive().default(60).describe('Code checks per client IP per minute.'),
       sendsPerClientPerHour: z.number().int().positive().default(1000).describe('Passwordless API sends per client per hour.'),
+      otpGrantsPerClientPerMinute: z.number().int().positive().default(600).describe('OTP grant requests per client per minute.'),
       publicSendsPerIpPerHour: z
         .number()
         .int()

@@ -38,7 +38,8 @@ export interface SendOptions {
 }
 
 function throttlePolicy(config: LoadedConfig, options: SendOptions = {}): ThrottlePolicy {
-  return { ...config.codes, ...config.rateLimits, ...(options.sendsPerIpPerHour ? { sendsPerIpPerHour: options.sendsPerIpPerHour } : {}) };
+  const publicCap = options.sendsPerIpPerHour ? { sendsPerIpPerHour: options.sendsPerIpPerHour, ipBucket: 'public' } : {};
+  return { ...config.codes, ...config.rateLimits, ...publicCap };
 }
 
 /**

@@ -11,6 +11,8 @@ export interface ThrottlePolicy {
   maxFailureDelay: number;
   sendsPerIpPerHour: number;
   verifiesPerIpPerMinute: number;
+  /** Separate per-IP bucket (public API clients are counted apart, under their own cap). */
+  ipBucket?: string;
 }
 
 export type Limited = { limited: false } | { limited: true; retryAfter: number; reason: 'cooldown' | 'identifier' | 'ip' };
@@ -19,7 +21,8 @@ const HOUR = 3600;
 
 /** Called before sending a code; claims the cooldown when the send may go ahead. */
 export async function checkSend(db: Db, p: ThrottlePolicy, identifier: string, ip: string, now = new Date()): Promise<Limited> {
-  if ((await hitWindow(db, `send-ip:${ip}`, HOUR, now)) > p.sendsPerIpPerHour) return { limited: true, retryAfter: HOUR, reason: 'ip' };
+  const ipKey = p.ipBucket ? `send-ip-${p.ipBucket}:${ip}` : `send-ip:${ip}`;
+  if ((await hitWindow(db, ipKey, HOUR, now)) > p.sendsPerIpPerHour) return { limited: true, retryAfter: HOUR, reason: 'ip' };
   const wait = await claimCooldown(db, `send-cool:${identifier}`, p.resendCooldown, now);
   if (wait > 0) return { limited: true, retryAfter: wait, reason: 'cooldown' };
   if ((await hitWindow(db, `send-hour:${identifier}`, HOUR, now)) > p.sendsPerHour) {

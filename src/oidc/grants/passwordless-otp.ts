@@ -8,6 +8,7 @@ import { normalizeEmail } from '../../passwordless/identifiers.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 import { requesterIp } from '../../http/forwarded.js';
+import { hitWindow } from '../../storage/counters.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
@@ -54,6 +55,10 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
     if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
 
+    if ((await hitWindow(deps.db, `otp-client:${client.clientId}`, 60)) > deps.config.rateLimits.otpGrantsPerClientPerMinute) {
+      ctx.set('Retry-After', '60');
+      throw new TooManyAttempts();
+    }
     const who = { ip: requesterIp(ctx, client.metadata()), clientId: client.clientId, locale: 'en' };
     const result = await checkEmailCode(deps, apiFlowKey(client.clientId, email), otp, who);
     if (!result.ok) {
