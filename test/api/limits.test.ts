@@ -38,7 +38,7 @@ describe('passwordless API limits', () => {
       fetch(`${t.url}/oauth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: OTP, client_id: 'native', client_secret: NATIVE.client_secret, username: 'g@example.com', otp: '000000', realm: 'email' }),
+        body: new URLSearchParams({ grant_type: OTP, client_id: 'native', client_secret: NATIVE.client_secret!, username: 'g@example.com', otp: '000000', realm: 'email' }),
       });
     const responses = [await grant(), await grant(), await grant()];
     expect(responses.map((r) => r.status)).toEqual([403, 403, 429]);
