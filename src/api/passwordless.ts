@@ -73,6 +73,9 @@ export function passwordlessRouter(s: Services): Router {
     if (send === 'link') {
       const redirectUri = typeof authParams.redirect_uri === 'string' ? authParams.redirect_uri : rp.redirectUris?.[0];
       if (!redirectUri || !rp.redirectUriAllowed(redirectUri)) throw bad('invalid_request', 'redirect_uri is not registered for this client.');
+      if (!confidential && typeof authParams.code_challenge !== 'string') {
+        throw bad('invalid_request', 'Public clients must send authParams.code_challenge (PKCE) for links.');
+      }
       const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, response_type: 'code', redirect_uri: redirectUri };
       for (const name of AUTHORIZE_PARAMS) {
         const value = authParams[name];

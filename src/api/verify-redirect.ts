@@ -45,6 +45,8 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     if (!client || !email || !fields.get('verification_code') || !redirectUri || !client.redirectUriAllowed(redirectUri)) {
       throw new SesameError(400, 'invalid_request', 'link.bad_request');
     }
+    // /authorize would refuse a public client without PKCE; say so before the code is used up.
+    if (client.clientAuthMethod === 'none' && !fields.get('code_challenge')) throw new SesameError(400, 'invalid_request', 'link.pkce_required');
     return { client, email };
   }
 
