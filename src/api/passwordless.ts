@@ -91,7 +91,8 @@ export function passwordlessRouter(s: Services): Router {
     const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
     const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale };
     const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email), email, who, {
-      linkFor,
+      link: linkFor,
+      template: linkFor ? 'link' : 'code',
       sendsPerIpPerHour: confidential ? undefined : s.config.rateLimits.publicSendsPerIpPerHour,
     });
     if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);

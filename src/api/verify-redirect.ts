@@ -1,12 +1,12 @@
 // The emailed sign-in link, Auth0's /passwordless/verify_redirect. Opening it (GET or HEAD) changes
 // nothing: it shows a confirm page, so mail scanners cannot use it up. The explicit POST checks the
 // code, then continues the authorization request through /authorize with a one-minute login ticket.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { SesameError } from '../http/errors.js';
+import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey } from '../passwordless/flows.js';
@@ -53,10 +53,8 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
   router.get('/verify_redirect', async function confirmLinkPage(ctx) {
     const fields = pick(ctx.query as Record<string, unknown>);
     const { client, email } = await linkClient(ctx, fields);
-    // Double-submit token: a cookie only this browser has, echoed by the form, so another site
-    // cannot post a link of its choosing into this browser (login CSRF).
-    const csrf = randomBytes(24).toString('base64url');
-    ctx.cookies.set(CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'lax', path: '/passwordless', signed: false, secure: ctx.secure });
+    // So another site cannot post a link of its choosing into this browser (login CSRF).
+    const csrf = issueCookieToken(ctx, CSRF_COOKIE, '/passwordless');
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
     ctx.body = await s.renderer.page('verify-link', locale(ctx, fields), {
@@ -70,11 +68,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
 
   router.post('/verify_redirect', form, async function useLink(ctx) {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const cookie = ctx.cookies.get(CSRF_COOKIE, { signed: false }) ?? '';
-    const given = typeof body.csrf === 'string' ? body.csrf : '';
-    if (!cookie || cookie.length !== given.length || !timingSafeEqual(Buffer.from(cookie), Buffer.from(given))) {
-      throw new SesameError(403, 'csrf', 'error.csrf');
-    }
+    if (!cookieTokenValid(ctx, CSRF_COOKIE, body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
     const fields = pick(body);
     const { client, email } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };

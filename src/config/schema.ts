@@ -86,6 +86,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Request limits.'),
+  links: z
+    .strictObject({
+      loginTtl: seconds(3600, 'Lifetime of the sign-in link in the code email, in seconds.'),
+    })
+    .prefault({})
+    .describe('Magic links.'),
   tokens: z
     .strictObject({
       accessToken: seconds(3600, 'Access token lifetime, seconds.'),

@@ -14,6 +14,9 @@ import { normalizeEmail } from '../passwordless/identifiers.js';
 import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
 import { redeemLoginTicket } from '../passwordless/login-tickets.js';
+import { redeemLinkApproval } from '../passwordless/links.js';
+import { findApproval, revokeFlowLinks } from '../storage/magic-links.js';
+import { loginLinkUrl, matchNumberOf, rememberFlow } from './links.js';
 import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/provider.js';
 
@@ -33,6 +36,12 @@ const CODE_MESSAGES: Record<Exclude<CheckResult, { ok: true }>['reason'], string
   used: 'code.missing',
   delayed: 'code.delayed',
 };
+
+/** Ends a sign-in's codes and links ("use another email", cancel). */
+async function retireFlow(db: Services['db'], flowKey: string) {
+  await retireFlowCodes(db, flowKey);
+  await revokeFlowLinks(db, flowKey);
+}
 
 export function interactionRouter(s: Services): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -93,8 +102,18 @@ export function interactionRouter(s: Services): Router {
   }
 
   async function renderCodeStep(ctx: Context, email: string, extra: Record<string, unknown> = {}, status = 200) {
+    const { flowKey } = ctx.state.step as StepState;
     const resendIn = await cooldownLeft(s.db, `send-cool:${email}`, s.config.codes.resendCooldown);
-    await render(ctx, 'code', { email, resendIn, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
+    rememberFlow(ctx, s, flowKey);
+    const matchNumber = await matchNumberOf(s, flowKey);
+    await render(ctx, 'code', { email, resendIn, matchNumber, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
+  }
+
+  /** Sends a code (and the sign-in link) for this sign-in. */
+  function send(ctx: Context, email: string) {
+    const { flowKey } = ctx.state.step as StepState;
+    const who = requester(ctx);
+    return sendEmailCode(s, flowKey, email, who, { link: () => loginLinkUrl(s, flowKey, email, who.clientId) });
   }
 
   function requester(ctx: Context) {
@@ -121,18 +140,26 @@ export function interactionRouter(s: Services): Router {
       const redeemed = await redeemLoginTicket(s.db, s.codeKeys[0]!, ticket, String(details.params.client_id));
       if (redeemed) return finish(ctx, { login: { accountId: redeemed.userId, amr: redeemed.amr, remember: true } }, false);
     }
+    // The sign-in link was used here or approved from another device.
+    const approvedUser = await redeemLinkApproval(s.db, flowKey);
+    if (approvedUser) return finish(ctx, { login: { accountId: approvedUser, amr: ['email'], remember: true } }, false);
     const live = await findLiveCode(s.db, flowKey);
     if (live) return renderCodeStep(ctx, live.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
     return render(ctx, 'email', { email: normalizeEmail(hint) ?? '' });
   });
 
+  // Polled by the waiting page (sesame.js) so it continues once the link is approved elsewhere.
+  router.get('/status', loadInteraction, async function linkStatus(ctx) {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { approved: (await findApproval(s.db, (ctx.state.step as StepState).flowKey)) !== null };
+  });
+
   router.post('/email', loadInteraction, form, requireCsrf, login, async function submitEmail(ctx) {
-    const { flowKey } = ctx.state.step as StepState;
     const raw = (ctx.request.body as Record<string, unknown>).email;
     const email = normalizeEmail(raw);
     if (!email) return render(ctx, 'email', { email: typeof raw === 'string' ? raw : '', error: 'email.invalid' }, 400);
-    const sent = await sendEmailCode(s, flowKey, email, requester(ctx));
+    const sent = await send(ctx, email);
     if (!sent.ok) {
       ctx.set('Retry-After', String(sent.retryAfter));
       return render(ctx, 'email', { email, error: 'code.wait', retryAfter: sent.retryAfter }, 429);
@@ -167,7 +194,7 @@ export function interactionRouter(s: Services): Router {
     const { flowKey } = ctx.state.step as StepState;
     const live = await findLiveCode(s.db, flowKey);
     if (!live) return ctx.redirect(`/interaction/${ctx.params.uid}`);
-    const sent = await sendEmailCode(s, flowKey, live.identifier, requester(ctx));
+    const sent = await send(ctx, live.identifier);
     if (!sent.ok) {
       ctx.set('Retry-After', String(sent.retryAfter));
       return renderCodeStep(ctx, live.identifier, { error: 'code.wait', retryAfter: sent.retryAfter }, 429);
@@ -177,7 +204,7 @@ export function interactionRouter(s: Services): Router {
   });
 
   router.post('/restart', loadInteraction, form, requireCsrf, login, async function useAnotherEmail(ctx) {
-    await retireFlowCodes(s.db, (ctx.state.step as StepState).flowKey);
+    await retireFlow(s.db, (ctx.state.step as StepState).flowKey);
     ctx.status = 303;
     ctx.redirect(`/interaction/${ctx.params.uid}`);
   });
@@ -191,7 +218,7 @@ export function interactionRouter(s: Services): Router {
   });
 
   router.post('/cancel', loadInteraction, form, requireCsrf, async function cancel(ctx) {
-    await retireFlowCodes(s.db, (ctx.state.step as StepState).flowKey);
+    await retireFlow(s.db, (ctx.state.step as StepState).flowKey);
     return finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, false);
   });
 

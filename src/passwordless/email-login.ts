@@ -31,8 +31,10 @@ export type CheckResult =
   | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used' | 'delayed'; retryAfter?: number; attemptsLeft?: number };
 
 export interface SendOptions {
-  /** Sends a sign-in link (which also shows the code) instead of a code alone. */
-  linkFor?: (code: string) => string;
+  /** Makes the sign-in link the message carries (beside the code), for a known address. */
+  link?: (code: string) => string | Promise<string>;
+  /** `link`: a message about the link (Auth0 links); `code` (default): the code first, then any link. */
+  template?: 'code' | 'link';
   /** Overrides the per-IP hourly cap (public API clients get a stricter one). */
   sendsPerIpPerHour?: number;
 }
@@ -62,11 +64,11 @@ export async function sendEmailCode(
   const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
   const known = config.signUp === 'open' || (await findUserByEmail(db, email)) !== null;
   const minutes = Math.round(config.codes.ttl / 60);
-  const message = !known
-    ? await deps.renderer.email('no-account', who.locale, {})
-    : options.linkFor
-      ? await deps.renderer.email('link', who.locale, { code, minutes, url: options.linkFor(code) })
-      : await deps.renderer.email('code', who.locale, { code, minutes });
+  // The link is made either way so known and unknown addresses cost the same; only owners get it.
+  const url = options.link ? await options.link(code) : null;
+  const message = known
+    ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url })
+    : await deps.renderer.email('no-account', who.locale, {});
   await enqueueMessage(db, { channel: 'email', recipient: email, ...message });
   deps.wakeWorker();
   await recordAudit(db, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });

@@ -5,6 +5,7 @@ import { sweepCodes } from './codes.js';
 import { sweepCounters } from './counters.js';
 import { sweepOutbox } from './outbox.js';
 import { sweepTickets } from './login-tickets.js';
+import { sweepLinks } from './magic-links.js';
 
 export async function sweepExpired(db: Db, now = new Date()) {
   return {
@@ -13,5 +14,6 @@ export async function sweepExpired(db: Db, now = new Date()) {
     counters: await sweepCounters(db, now),
     outbox: await sweepOutbox(db, now),
     tickets: await sweepTickets(db, now),
+    links: await sweepLinks(db, now),
   };
 }

@@ -106,7 +106,7 @@ describe('hosted pages in Chromium', () => {
     expect(tokens.claims()).toMatchObject({ iss: t.issuer, aud: 'app', email, email_verified: true });
   }
 
-  /** Every visible input has a visible, non-empty <label for>, and every form carries a csrf token. */
+  /** Every visible input has a visible, non-empty <label for>, and every POST form carries a csrf token. */
   async function checkForms(page: Page) {
     const inputs = await page.locator('input:not([type=hidden])').all();
     expect(inputs.length).toBeGreaterThan(0);
@@ -118,7 +118,7 @@ describe('hosted pages in Chromium', () => {
       expect(await label.isVisible()).toBe(true);
       expect((await label.textContent())?.trim()).not.toBe('');
     }
-    const forms = await page.locator('form').all();
+    const forms = await page.locator('form[method=post]').all();
     expect(forms.length).toBeGreaterThan(0);
     for (const form of forms) {
       const csrf = form.locator('input[type=hidden][name=csrf]');
@@ -209,7 +209,7 @@ describe('hosted pages in Chromium', () => {
     expect(walk.problems).toEqual([]);
   });
 
-  it('fits a 360x740 screen, labels every input and puts a csrf field in every form', async () => {
+  it('fits a 360x740 screen, labels every input and puts a csrf field in every POST form', async () => {
     const walk = await open({ viewport: { width: 360, height: 740 } });
     const { page } = walk;
     await checkFits(page, 360);

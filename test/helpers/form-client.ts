@@ -40,6 +40,11 @@ export class FormClient {
       .join('; ');
   }
 
+  /** Names of the cookies this client holds. */
+  cookieNames(): string[] {
+    return [...this.cookies.keys()].map((key) => key.split(' ')[1]!);
+  }
+
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };

@@ -80,3 +80,12 @@ export function codeFrom(mail: ReceivedMail): string {
   if (!match) throw new Error(`no code in subject: ${mail.subject}`);
   return match[1]!;
 }
+
+/** The first URL with `path` in a mail (quoted-printable soft breaks and =3D undone). */
+export function linkFrom(mail: ReceivedMail, path: string): string {
+  const raw = mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const escaped = path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const url = new RegExp(`https?://[^\\s"<]+${escaped}\\?[^\\s"<]+`).exec(raw)?.[0];
+  if (!url) throw new Error(`no ${path} link in mail: ${mail.subject}`);
+  return url.replace(/&amp;/g, '&');
+}

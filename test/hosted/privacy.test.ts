@@ -53,7 +53,7 @@ describe('privacy', () => {
     for (const email of ['known@example.com', 'stranger@example.com']) {
       const started = await startLogin(t, config);
       const page = await started.browser.submit(started.page, '/email', { email }, t.url);
-      pages.push({ status: page.status, html: page.html.replace(email, 'EMAIL').replace(/[\w-]{20,}/g, 'ID') });
+      pages.push({ status: page.status, html: page.html.replace(email, 'EMAIL').replace(/[\w-]{20,}/g, 'ID').replace(/this number: \d{2}/, 'this number: NN') });
     }
     expect(pages[0]).toEqual(pages[1]);
     expect(pages[0]!.status).toBe(200);

@@ -16,3 +16,20 @@ document.querySelectorAll('[data-countdown]').forEach(function (hint) {
     hint.textContent = template.replace('{n}', String(left));
   }, 1000);
 });
+
+// Waiting for a sign-in link opened on another device: ask the server every 2 s and continue once
+// it is approved. Without JavaScript the "continue" button does the same.
+document.querySelectorAll('form[data-poll]').forEach(function (form) {
+  var url = form.getAttribute('data-poll');
+  var timer = setInterval(function () {
+    fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (res) { return res.ok ? res.json() : { approved: false }; })
+      .then(function (status) {
+        if (status.approved) {
+          clearInterval(timer);
+          form.submit();
+        }
+      })
+      .catch(function () {});
+  }, 2000);
+});

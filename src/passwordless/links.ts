@@ -1,0 +1,87 @@
+// Magic links: a 256-bit token in the URL, an HMAC of it at rest. Opening a link changes nothing;
+// using one is an explicit POST. A login link opened in the browser that started the sign-in
+// finishes it; opened anywhere else it can only approve that sign-in after number matching, so a
+// scanner that fetches, renders or even clicks through the page never gets a session.
+import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../storage/db.js';
+import { consumeLink, findApproval, findLink, insertLink, redeemApproval, revokeLink, spendPick, type LinkRow } from '../storage/magic-links.js';
+
+export const MAX_NUMBER_PICKS = 3;
+
+const keyIdOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
+const mac = (key: string, id: string, token: string) => createHmac('sha256', key).update(`link\u0000${id}\u0000${token}`).digest();
+
+export interface NewLoginLink {
+  uuid: string;
+  token: string;
+  matchNumber: string;
+}
+
+/** Creates the login link of a hosted sign-in (replacing earlier ones of that sign-in). */
+export async function createLoginLink(
+  db: Db,
+  keys: string[],
+  link: { email: string; clientId: string; flowKey: string; ttl: number },
+): Promise<NewLoginLink> {
+  const key = keys[0]!;
+  const uuid = randomUUID();
+  const token = randomBytes(32).toString('base64url');
+  const matchNumber = String(randomInt(10, 100));
+  await insertLink(db, {
+    id: uuid,
+    tokenHash: mac(key, uuid, token).toString('base64url'),
+    keyId: keyIdOf(key),
+    type: 'login',
+    email: link.email,
+    clientId: link.clientId,
+    flowKey: link.flowKey,
+    matchNumber,
+    expiresAt: new Date(Date.now() + link.ttl * 1000),
+  });
+  return { uuid, token, matchNumber };
+}
+
+export type LinkCheck = { ok: true; link: LinkRow } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+
+/** The live link for `uuid` and `token`, compared in constant time. */
+export async function checkLink(db: Db, keys: string[], uuid: unknown, token: unknown, now = new Date()): Promise<LinkCheck> {
+  if (typeof uuid !== 'string' || typeof token !== 'string' || uuid.length > 64 || token.length > 128) return { ok: false, reason: 'invalid' };
+  const link = await findLink(db, uuid);
+  const key = link && keys.find((k) => keyIdOf(k) === link.keyId);
+  if (!link || !key) return { ok: false, reason: 'invalid' };
+  const expected = Buffer.from(link.tokenHash, 'base64url');
+  const given = mac(key, uuid, token);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'invalid' };
+  if (link.consumedAt || link.revokedAt) return { ok: false, reason: 'used' };
+  if (link.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+  return { ok: true, link };
+}
+
+/** Uses the link in the browser that started the sign-in. */
+export function useLink(db: Db, link: LinkRow, userId: string): Promise<boolean> {
+  return consumeLink(db, link.id, userId);
+}
+
+export type PickResult = 'approved' | 'wrong' | 'exhausted' | 'used';
+
+/** Approves the waiting sign-in from another device when `number` is the one it shows. */
+export async function approveWithNumber(db: Db, link: LinkRow, number: string, userId: string): Promise<PickResult> {
+  if (!(await spendPick(db, link.id, MAX_NUMBER_PICKS))) {
+    await revokeLink(db, link.id);
+    return 'exhausted';
+  }
+  const expected = Buffer.from(link.matchNumber ?? '');
+  const given = Buffer.from(number.trim());
+  if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    if (link.attempts + 1 >= MAX_NUMBER_PICKS) await revokeLink(db, link.id);
+    return link.attempts + 1 >= MAX_NUMBER_PICKS ? 'exhausted' : 'wrong';
+  }
+  return (await consumeLink(db, link.id, userId)) ? 'approved' : 'used';
+}
+
+/** The user a used login link signed in for sign-in `flowKey`, once. */
+export async function redeemLinkApproval(db: Db, flowKey: string): Promise<string | null> {
+  const approval = await findApproval(db, flowKey);
+  if (!approval?.userId) return null;
+  return (await redeemApproval(db, approval.id)) ? approval.userId : null;
+}

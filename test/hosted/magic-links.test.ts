@@ -1,0 +1,104 @@
+// Magic links of the hosted sign-in: same browser (one click), another device (number matching),
+// mail scanners (fetch, HEAD, even a click: nothing), single use under concurrency, on both databases.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../helpers/databases.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { rpConfig, startLogin } from '../helpers/login.js';
+import { FormClient, findForm, type Page } from '../helpers/form-client.js';
+import { linkFrom } from '../helpers/smtp.js';
+import { oidcFixture } from '../oidc/fixture.js';
+
+const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
+const numberOn = (page: Page) => /this number: (\d{2})/.exec(page.html)?.[1];
+
+describe.each(ENGINES)('magic links on %s', (engine) => {
+  let t: TestSesame;
+  let n = 0;
+  beforeAll(async () => {
+    t = await startTestSesame(engine, oidcFixture);
+  });
+  afterAll(() => t?.stop());
+
+  /** A sign-in waiting at the code step, and the link from its email. */
+  async function waiting() {
+    const email = `link${++n}-${engine}@example.com`;
+    const started = await startLogin(t, await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret));
+    const codePage = await started.browser.submit(started.page, '/email', { email }, t.url);
+    const link = linkFrom(await t.mail.next(email), '/login/link');
+    return { started, codePage, link, email };
+  }
+
+  it('finishes the sign-in in the same browser with one click, after scanners opened the link', async () => {
+    const { started, link } = await waiting();
+    const scanner = new FormClient();
+    expect((await scanner.request(link, { method: 'HEAD' })).status).toBe(200);
+    expect((await scanner.request(link)).status).toBe(200);
+
+    const page = await started.browser.request(link);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.html).toContain('Sign in to Test App as');
+    const done = await started.browser.submit(page, '/login/link', {}, t.url);
+    expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+    // Used: opening it again says so.
+    const again = await scanner.request(link);
+    expect([again.status, alertOf(again.html)]).toEqual([400, 'This sign-in link was already used or replaced by a newer one. Start signing in again to get a new one.']);
+  });
+
+  it('approves a sign-in from another device with the number it shows; a wrong number counts', async () => {
+    const { started, codePage, link } = await waiting();
+    const number = numberOn(codePage)!;
+    expect(number).toMatch(/^\d{2}$/);
+
+    const phone = new FormClient();
+    const match = await phone.submit(await phone.request(link), '/login/link', {}, t.url);
+    expect(match.status).toBe(200);
+    expect(match.html).toContain('Type the number that device shows.');
+    const wrongNumber = String(((Number(number) - 9) % 90) + 10);
+    const wrong = await phone.submit(match, '/login/link/approve', { number: wrongNumber }, t.url);
+    expect([wrong.status, alertOf(wrong.html)]).toEqual([400, 'That number does not match. Check the number on your other device. Tries left: 2.']);
+    const status = async () => (await (await started.browser.request(`${t.url}${new URL(codePage.url).pathname}/status`)).html);
+    expect(JSON.parse(await status())).toEqual({ approved: false });
+
+    const approved = await phone.submit(wrong, '/login/link/approve', { number }, t.url);
+    expect(approved.status).toBe(200);
+    expect(approved.html).toContain('Go back to your other device: it continues by itself.');
+    expect(JSON.parse(await status())).toEqual({ approved: true });
+    // The phone got no session: nothing signed in there.
+    expect(phone.cookieNames().filter((c) => c.startsWith('_session'))).toEqual([]);
+    // The waiting device continues (the script submits this form; without JS the user clicks it).
+    const done = await started.browser.follow(new URL(findForm(codePage.html, new URL(codePage.url).pathname).action, t.url).toString(), t.url);
+    expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+  });
+
+  it('gives up the link after three wrong numbers', async () => {
+    const { link } = await waiting();
+    const phone = new FormClient();
+    let page = await phone.submit(await phone.request(link), '/login/link', {}, t.url);
+    for (let i = 0; i < 3; i++) page = await phone.submit(page, '/login/link/approve', { number: '00' }, t.url);
+    expect([page.status, alertOf(page.html)]).toEqual([400, 'Too many wrong numbers. This link no longer works; start signing in again.']);
+    expect((await phone.request(link)).status).toBe(400);
+  });
+
+  it('lets exactly one of 20 parallel approvals through', async () => {
+    const { codePage, link } = await waiting();
+    const number = numberOn(codePage)!;
+    const phone = new FormClient();
+    const match = await phone.submit(await phone.request(link), '/login/link', {}, t.url);
+    const form = findForm(match.html, '/login/link/approve');
+    const url = new URL(form.action, t.url).toString();
+    const pages = await Promise.all(Array.from({ length: 20 }, () => phone.request(url, { form: { ...form.fields, number } })));
+    expect(pages.filter((p) => p.status === 200 && p.html.includes('Sign-in approved'))).toHaveLength(1);
+    expect(pages.filter((p) => p.status === 400)).toHaveLength(19);
+  });
+
+  it('lets exactly one of 20 parallel same-browser confirms through', async () => {
+    const { started, link } = await waiting();
+    const page = await started.browser.request(link);
+    const form = findForm(page.html, '/login/link');
+    const url = new URL(form.action, t.url).toString();
+    const pages = await Promise.all(Array.from({ length: 20 }, () => started.browser.request(url, { form: form.fields })));
+    expect(pages.filter((p) => p.status === 303 && p.headers.get('location')!.startsWith('/interaction/'))).toHaveLength(1);
+    expect(pages.filter((p) => p.status === 400)).toHaveLength(19);
+  });
+});
