@@ -11,6 +11,7 @@ console.warn = (...args: unknown[]) => {
 const { ConfigError } = await import('./config/load.js');
 const { clientsCommand } = await import('./cli/clients.js');
 const { keysCommand } = await import('./cli/keys.js');
+const { linksCommand } = await import('./cli/links.js');
 const { migrateCommand, serveCommand, usersCommand, workerCommand } = await import('./cli/basic.js');
 const { UsageError, helpText, parse } = await import('./cli/common.js');
 
@@ -20,6 +21,7 @@ const commands: Record<string, Command> = {
   worker: workerCommand,
   clients: clientsCommand,
   keys: keysCommand,
+  links: linksCommand,
   users: usersCommand,
 };
 

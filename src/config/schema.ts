@@ -13,6 +13,7 @@ export const clientSchema = z
     grant_types: z.array(z.string()).optional().describe('Grant types this client may use.'),
     first_party: z.boolean().default(false).describe('Trusted client of the operator: users are not asked for consent.'),
     web_origins: z.array(z.url()).default([]).describe('Browser origins allowed to call the API and token endpoint (CORS), as in Auth0.'),
+    management_api: z.boolean().default(false).describe('May obtain the `admin` scope of the management API (/api/v1) with client credentials.'),
     trust_forwarded_for: z
       .boolean()
       .default(false)
@@ -89,6 +90,8 @@ export const configSchema = z.strictObject({
   links: z
     .strictObject({
       loginTtl: seconds(3600, 'Lifetime of the sign-in link in the code email, in seconds.'),
+      welcomeTtl: seconds(3 * 86400, 'Lifetime of welcome links (`sesame links create --type welcome`), in seconds.'),
+      customMaxTtl: seconds(30 * 86400, 'Longest lifetime of a custom link, in seconds (the shortest is 10).'),
     })
     .prefault({})
     .describe('Magic links.'),

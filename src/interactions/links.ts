@@ -3,10 +3,12 @@
 import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { createLoginLink } from '../passwordless/links.js';
+import { createLoginLink, linkUrl } from '../passwordless/links.js';
 import { findLiveFlowLink } from '../storage/magic-links.js';
 
 export const FLOW_COOKIE = 'sesame.flow';
+/** Carries a login ticket from an operator link to the authorization request it starts. */
+export const TICKET_COOKIE = 'sesame.ticket';
 
 /** Value of the flow cookie for a sign-in: only our server can make it. */
 export function flowProof(s: Services, flowKey: string): string {
@@ -28,8 +30,7 @@ export function rememberFlow(ctx: Context, s: Services, flowKey: string): void {
 /** Makes the login link of a hosted sign-in; returns its URL. */
 export async function loginLinkUrl(s: Services, flowKey: string, email: string, clientId: string): Promise<string> {
   const link = await createLoginLink(s.db, s.codeKeys, { email, clientId, flowKey, ttl: s.config.links.loginTtl });
-  const base = s.config.issuer.replace(/\/$/, '');
-  return `${base}/login/link?${new URLSearchParams({ uuid: link.uuid, token: link.token })}`;
+  return linkUrl(s.config.issuer, link.uuid, link.token);
 }
 
 /** The number the waiting page shows, from the sign-in's live login link. */

@@ -12,7 +12,8 @@ import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
 import { MAX_NUMBER_PICKS, approveWithNumber, checkLink, useLink } from '../passwordless/links.js';
 import type { LinkRow } from '../storage/magic-links.js';
-import { FLOW_COOKIE, flowProof } from './links.js';
+import { FLOW_COOKIE, TICKET_COOKIE, flowProof } from './links.js';
+import { issueLoginTicket } from '../passwordless/login-tickets.js';
 
 const CSRF_COOKIE = 'sesame.magic';
 const REASONS = { invalid: 'magic.invalid', used: 'magic.used', expired: 'magic.expired' } as const;
@@ -25,7 +26,6 @@ export function magicLinkRouter(s: Services): Router {
     ctx.state.locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
     const checked = await checkLink(s.db, s.codeKeys, source.uuid, source.token);
     if (!checked.ok) throw new SesameError(400, `link_${checked.reason}`, REASONS[checked.reason]);
-    if (!checked.link.flowKey) throw new SesameError(400, 'link_invalid', 'magic.invalid');
     return checked.link;
   }
 
@@ -57,6 +57,29 @@ export function magicLinkRouter(s: Services): Router {
     if (!cookieTokenValid(ctx, CSRF_COOKIE, (ctx.request.body as Record<string, unknown>).csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
   };
 
+  /**
+   * A welcome or custom link: it confirms the address and, when the link names a client with an
+   * `initiate_login_uri`, signs in on this device through an OIDC third-party-initiated login (the
+   * client starts a normal authorization request, which redeems a one-minute ticket cookie).
+   */
+  async function useOperatorLink(ctx: Context, link: LinkRow) {
+    const user = await userOf(link);
+    if (!(await useLink(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
+    await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: link.type });
+    const client = link.clientId ? await s.provider.Client.find(link.clientId).catch(() => undefined) : undefined;
+    const initiate = client?.metadata().initiate_login_uri;
+    if (client && typeof initiate === 'string') {
+      const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, user.id, client.clientId, ['email']);
+      ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
+      const target = new URL(initiate);
+      target.searchParams.set('iss', s.config.issuer);
+      target.searchParams.set('login_hint', link.email);
+      ctx.status = 303;
+      return ctx.redirect(target.toString());
+    }
+    return page(ctx, link, 'magic-link-verified');
+  }
+
   router.get('/', async function showLink(ctx) {
     const link = await liveLink(ctx, ctx.query as Record<string, unknown>);
     await page(ctx, link, 'magic-link', tokens(ctx, link, String(ctx.query.token)));
@@ -66,7 +89,8 @@ export function magicLinkRouter(s: Services): Router {
     requireCsrf(ctx);
     const body = ctx.request.body as Record<string, unknown>;
     const link = await liveLink(ctx, body);
-    const sameBrowser = ctx.cookies.get(FLOW_COOKIE, { signed: false }) === flowProof(s, link.flowKey!);
+    if (!link.flowKey) return useOperatorLink(ctx, link);
+    const sameBrowser = ctx.cookies.get(FLOW_COOKIE, { signed: false }) === flowProof(s, link.flowKey);
     if (!sameBrowser) return page(ctx, link, 'magic-link-match', tokens(ctx, link, String(body.token)));
     const user = await userOf(link);
     if (!(await useLink(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');

@@ -16,7 +16,7 @@ import { interactionFlowKey } from '../passwordless/flows.js';
 import { redeemLoginTicket } from '../passwordless/login-tickets.js';
 import { redeemLinkApproval } from '../passwordless/links.js';
 import { findApproval, revokeFlowLinks } from '../storage/magic-links.js';
-import { loginLinkUrl, matchNumberOf, rememberFlow } from './links.js';
+import { TICKET_COOKIE, loginLinkUrl, matchNumberOf, rememberFlow } from './links.js';
 import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/provider.js';
 
@@ -134,9 +134,12 @@ export function interactionRouter(s: Services): Router {
       if (isFirstParty(client?.metadata())) return finish(ctx, { consent: { grantId: await approveConsent(s.provider, details) } });
       return render(ctx, 'consent', consentView(details));
     }
-    const ticket = details.params.login_ticket;
-    if (typeof ticket === 'string') {
-      // The user proved a code or link through the passwordless API a moment ago.
+    // The user proved a code or link a moment ago: through the passwordless API (parameter) or
+    // an operator link that started this request at the client (cookie).
+    const cookieTicket = ctx.cookies.get(TICKET_COOKIE, { signed: false });
+    const ticket = typeof details.params.login_ticket === 'string' ? details.params.login_ticket : cookieTicket;
+    if (cookieTicket) ctx.cookies.set(TICKET_COOKIE, null, { path: '/interaction' });
+    if (ticket) {
       const redeemed = await redeemLoginTicket(s.db, s.codeKeys[0]!, ticket, String(details.params.client_id));
       if (redeemed) return finish(ctx, { login: { accountId: redeemed.userId, amr: redeemed.amr, remember: true } }, false);
     }
@@ -150,9 +153,15 @@ export function interactionRouter(s: Services): Router {
   });
 
   // Polled by the waiting page (sesame.js) so it continues once the link is approved elsewhere.
-  router.get('/status', loadInteraction, async function linkStatus(ctx) {
+  // A sign-in that is over (finished in another tab, expired) answers `ended` so the page stops.
+  router.get('/status', async function linkStatus(ctx) {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { approved: (await findApproval(s.db, (ctx.state.step as StepState).flowKey)) !== null };
+    const details = await s.provider.interactionDetails(ctx.req, ctx.res).catch((err: unknown) => {
+      if (err instanceof errors.SessionNotFound) return null;
+      throw err;
+    });
+    if (!details || details.uid !== ctx.params.uid) return void (ctx.body = { approved: false, ended: true });
+    ctx.body = { approved: (await findApproval(s.db, interactionFlowKey(details.uid))) !== null };
   });
 
   router.post('/email', loadInteraction, form, requireCsrf, login, async function submitEmail(ctx) {

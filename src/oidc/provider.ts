@@ -35,7 +35,7 @@ export interface ProviderDeps {
   wakeWorker(): void;
 }
 
-const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for'] as const;
+const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api'] as const;
 const SESAME_CLIENT_LISTS = ['web_origins'] as const;
 
 /** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */
@@ -83,7 +83,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
-      resourceIndicators: resourceIndicators(config.apis),
+      resourceIndicators: resourceIndicators(config.apis, config.issuer),
     },
     // audience: Auth0's name for resource. login_ticket: proof from the passwordless API (see interactions).
     extraParams: ['audience', 'login_ticket'],

@@ -41,6 +41,50 @@ export async function createLoginLink(
   return { uuid, token, matchNumber };
 }
 
+export type OperatorLinkType = 'welcome' | 'custom';
+
+/** A link an operator sends (welcome, custom lifetime): not tied to a waiting sign-in. */
+export async function createOperatorLink(
+  db: Db,
+  keys: string[],
+  link: { type: OperatorLinkType; email: string; clientId?: string; ttl: number },
+): Promise<{ uuid: string; token: string; expiresAt: Date }> {
+  const key = keys[0]!;
+  const uuid = randomUUID();
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + link.ttl * 1000);
+  await insertLink(db, {
+    id: uuid,
+    tokenHash: mac(key, uuid, token).toString('base64url'),
+    keyId: keyIdOf(key),
+    type: link.type,
+    email: link.email,
+    clientId: link.clientId ?? null,
+    flowKey: null,
+    matchNumber: null,
+    expiresAt,
+  });
+  return { uuid, token, expiresAt };
+}
+
+/** The lifetime of an operator link: welcome links have the configured one, custom links 10 s to the cap. */
+export function operatorLinkTtl(type: OperatorLinkType, requested: number | undefined, limits: { welcomeTtl: number; customMaxTtl: number }): number {
+  if (type === 'welcome') {
+    if (requested !== undefined) throw new RangeError('welcome links have a fixed lifetime; use type custom to choose one');
+    return limits.welcomeTtl;
+  }
+  if (requested === undefined) throw new RangeError('custom links need a lifetime (ttl)');
+  if (!Number.isInteger(requested) || requested < 10 || requested > limits.customMaxTtl) {
+    throw new RangeError(`ttl must be between 10 seconds and ${limits.customMaxTtl} seconds`);
+  }
+  return requested;
+}
+
+/** The URL of a link: Userfront's shape, `/login/link?uuid=&token=`. */
+export function linkUrl(issuer: string, uuid: string, token: string): string {
+  return `${issuer.replace(/\/$/, '')}/login/link?${new URLSearchParams({ uuid, token })}`;
+}
+
 export type LinkCheck = { ok: true; link: LinkRow } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
 
 /** The live link for `uuid` and `token`, compared in constant time. */

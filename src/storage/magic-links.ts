@@ -56,8 +56,16 @@ export async function consumeLink(db: Db, id: string, userId: string, now = new 
   return count === 1;
 }
 
-export async function revokeLink(db: Db, id: string, now = new Date()): Promise<void> {
-  await db.prisma.magicLink.updateMany({ where: { id, consumedAt: null, revokedAt: null }, data: { revokedAt: now } });
+/** Revokes one live link; false when it was not live. */
+export async function revokeLink(db: Db, id: string, now = new Date()): Promise<boolean> {
+  const { count } = await db.prisma.magicLink.updateMany({ where: { id, consumedAt: null, revokedAt: null }, data: { revokedAt: now } });
+  return count === 1;
+}
+
+/** Revokes every live link sent to `email`; returns how many. */
+export async function revokeLinksOf(db: Db, email: string, now = new Date()): Promise<number> {
+  const { count } = await db.prisma.magicLink.updateMany({ where: { email, consumedAt: null, revokedAt: null }, data: { revokedAt: now } });
+  return count;
 }
 
 /** Revokes the live links of sign-in `flowKey`. */

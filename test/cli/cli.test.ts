@@ -13,7 +13,7 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const COMMANDS = ['serve', 'migrate', 'worker', 'clients', 'keys', 'users'];
+const COMMANDS = ['serve', 'migrate', 'worker', 'clients', 'keys', 'links', 'users'];
 const API = 'https://api.example';
 
 interface Result {
@@ -68,6 +68,19 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
     await t?.stop();
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates a 3-day welcome link and revokes links', async () => {
+    const created = lastJson(await run('links', 'create', '--type', 'welcome', '--email', 'Welcome@Example.com', '--json'));
+    expect(created).toEqual({ url: expect.stringMatching(/^http:\/\/localhost:3000\/login\/link\?uuid=[\w-]+&token=[\w-]{43}$/), expiresAt: expect.any(String) });
+    expect(Math.abs(Date.parse(created.expiresAt) - Date.now() - 3 * 86400_000)).toBeLessThan(60_000);
+    expect(failure(await run('links', 'create', '--type', 'custom', '--email', 'a@example.com', '--ttl', '5s'))).toBe(
+      'sesame: links create: ttl must be between 10 seconds and 2592000 seconds',
+    );
+    expect(failure(await run('links', 'create', '--type', 'custom', '--email', 'a@example.com', '--ttl', 'soon'))).toBe(
+      'sesame: --ttl: expected a duration like 90s, 30m, 2h or 3d (got "soon")',
+    );
+    expect(lastJson(await run('links', 'revoke', '--email', 'welcome@example.com', '--json'))).toEqual({ revoked: 1 });
   });
 
   it('prints usage for --help at the top level and for every command', async () => {

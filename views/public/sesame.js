@@ -18,14 +18,16 @@ document.querySelectorAll('[data-countdown]').forEach(function (hint) {
 });
 
 // Waiting for a sign-in link opened on another device: ask the server every 2 s and continue once
-// it is approved. Without JavaScript the "continue" button does the same.
+// it is approved; stop once the sign-in is over (finished in another tab, expired). Without
+// JavaScript the "continue" button does the same.
 document.querySelectorAll('form[data-poll]').forEach(function (form) {
   var url = form.getAttribute('data-poll');
   var timer = setInterval(function () {
     fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (res) { return res.ok ? res.json() : { approved: false }; })
       .then(function (status) {
-        if (status.approved) {
+        if (status.ended) clearInterval(timer);
+        else if (status.approved) {
           clearInterval(timer);
           form.submit();
         }

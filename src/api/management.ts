@@ -1,0 +1,49 @@
+// The management API (/api/v1), JSON only: for now, operator links (welcome, custom) and their
+// revocation, the same as `sesame links`.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Services } from '../services.js';
+import { SesameError, badRequest, notFound } from '../http/errors.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
+import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/links.js';
+import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
+import { requireAdmin } from './admin-auth.js';
+
+export function managementRouter(s: Services): Router {
+  const router = new Router({ prefix: '/api/v1' });
+  router.use(requireAdmin(s));
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
+
+  router.post('/links', json, async function createLink(ctx) {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const type = body.type;
+    if (type !== 'welcome' && type !== 'custom') throw badRequest('type must be "welcome" or "custom".');
+    const email = normalizeEmail(body.email);
+    if (!email) throw badRequest('email must be a valid email address.');
+    if (body.ttl !== undefined && typeof body.ttl !== 'number') throw badRequest('ttl must be a number of seconds.');
+    let ttl: number;
+    try {
+      ttl = operatorLinkTtl(type, body.ttl as number | undefined, s.config.links);
+    } catch (err) {
+      throw badRequest(`${(err as Error).message}.`);
+    }
+    const clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
+    if (clientId && !(await s.provider.Client.find(clientId).catch(() => undefined))) throw badRequest(`client_id ${clientId} does not exist.`);
+    const link = await createOperatorLink(s.db, s.codeKeys, { type, email, clientId, ttl });
+    ctx.status = 201;
+    ctx.body = { uuid: link.uuid, url: linkUrl(s.config.issuer, link.uuid, link.token), expiresAt: link.expiresAt.toISOString() };
+  });
+
+  router.delete('/links/:uuid', async function revokeOne(ctx) {
+    if (!(await revokeLink(s.db, ctx.params.uuid!))) throw notFound('No live link with this uuid.');
+    ctx.status = 204;
+  });
+
+  router.post('/links/revoke', json, async function revokeAllOf(ctx) {
+    const email = normalizeEmail((ctx.request.body as Record<string, unknown> | undefined)?.email);
+    if (!email) throw new SesameError(400, 'invalid_request', 'email must be a valid email address.');
+    ctx.body = { revoked: await revokeLinksOf(s.db, email) };
+  });
+
+  return router;
+}
