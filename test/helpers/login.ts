@@ -14,7 +14,7 @@ export async function rpConfig(t: TestSesame, clientId: string, secret?: string)
 
 export interface Started {
   browser: FormClient;
-  page: Page;
+  page: Page & { location?: string };
   verifier: string;
   state: string;
   nonce: string;
