@@ -13,6 +13,7 @@ import { createServer, listen } from './http/listen.js';
 import { createProvider } from './oidc/provider.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
+import { webhookChannel } from './delivery/webhook.js';
 import type { Services } from './services.js';
 
 export interface StartOptions {
@@ -45,8 +46,14 @@ export async function prepare(config: LoadedConfig, log: Logger) {
   return { db, cookieKeys, codeKeys };
 }
 
+/** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL. */
 export function deliveryChannel(config: LoadedConfig): Channel & { close?(): void } {
-  return config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
+  const email = config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
+  const webhook = webhookChannel((id) => config.connections.find((c) => c.id === id)?.delivery);
+  return {
+    send: (message) => (message.channel === 'webhook' ? webhook.send(message) : email.send(message)),
+    close: () => (email as { close?(): void }).close?.(),
+  };
 }
 
 export async function startSesame(options: StartOptions = {}): Promise<RunningSesame> {

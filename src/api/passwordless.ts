@@ -93,6 +93,7 @@ export function passwordlessRouter(s: Services): Router {
     const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email), email, who, {
       link: linkFor,
       template: linkFor ? 'link' : 'code',
+      connectionId: String(body.connection),
       sendsPerIpPerHour: confidential ? undefined : s.config.rateLimits.publicSendsPerIpPerHour,
     });
     if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);

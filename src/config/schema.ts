@@ -27,9 +27,19 @@ const apiSchema = z.strictObject({
   accessTokenTtl: seconds(3600, 'Lifetime of JWT access tokens for this API, in seconds.'),
 });
 
+const webhookSchema = z
+  .strictObject({
+    type: z.literal('webhook'),
+    url: z.url().describe('Receiver of the Userfront-shaped payload.'),
+    secret: z.string().min(32).describe('HMAC-SHA256 key of the X-Sesame-Signature header.'),
+  })
+  .describe('Deliver codes and links by webhook instead of email (the operator sends them).');
+
 const connectionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ id: z.string().min(1), type: z.literal('email') }),
+  z.strictObject({ id: z.string().min(1), type: z.literal('email'), delivery: webhookSchema.optional() }),
 ]);
+
+export type WebhookDelivery = z.infer<typeof webhookSchema>;
 
 export const configSchema = z.strictObject({
   issuer: z.url().optional().describe('Public issuer URL (env SESAME_ISSUER); default http://localhost:<port> (https with `tls`). May end in a slash.'),

@@ -8,6 +8,7 @@ import { findLiveCode } from '../storage/codes.js';
 import { enqueueMessage } from '../storage/outbox.js';
 import { findUserByEmail, upsertVerifiedEmailUser, type User } from '../storage/users.js';
 import { issueCode, verifyCode } from './codes.js';
+import { webhookPayload } from '../delivery/webhook.js';
 import { checkSend, checkVerify, clearVerifyFailures, recordVerifyFailure, type ThrottlePolicy } from './throttle.js';
 
 export interface EmailLoginDeps {
@@ -35,6 +36,8 @@ export interface SendOptions {
   link?: (code: string) => string | Promise<string>;
   /** `link`: a message about the link (Auth0 links); `code` (default): the code first, then any link. */
   template?: 'code' | 'link';
+  /** The connection sending (its delivery settings apply); the email connection by default. */
+  connectionId?: string;
   /** Overrides the per-IP hourly cap (public API clients get a stricter one). */
   sendsPerIpPerHour?: number;
 }
@@ -61,15 +64,22 @@ export async function sendEmailCode(
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
-  const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
-  const known = config.signUp === 'open' || (await findUserByEmail(db, email)) !== null;
+  const { code, expiresAt } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
+  const user = await findUserByEmail(db, email);
+  const known = config.signUp === 'open' || user !== null;
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
   const message = known
     ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url })
     : await deps.renderer.email('no-account', who.locale, {});
-  await enqueueMessage(db, { channel: 'email', recipient: email, ...message });
+  const connection = config.connections.find((c) => c.id === (options.connectionId ?? 'email')) ?? config.connections.find((c) => c.type === 'email');
+  if (connection?.delivery?.type === 'webhook') {
+    const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });
+    await enqueueMessage(db, { channel: 'webhook', connectionId: connection.id, recipient: email, subject: message.subject, text: JSON.stringify(body) });
+  } else {
+    await enqueueMessage(db, { channel: 'email', recipient: email, ...message });
+  }
   deps.wakeWorker();
   await recordAudit(db, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
   return { ok: true, resendIn: config.codes.resendCooldown };

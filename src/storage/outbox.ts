@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 
 export interface OutgoingMessage {
-  channel: 'email';
+  /** email: through SMTP (or captured); webhook: `text` is the JSON body POSTed for the connection. */
+  channel: 'email' | 'webhook';
+  connectionId?: string;
   recipient: string;
   subject: string;
   text: string;
@@ -18,7 +20,7 @@ export interface ClaimedMessage extends OutgoingMessage {
 
 export async function enqueueMessage(db: Db, message: OutgoingMessage): Promise<string> {
   const id = randomUUID();
-  await db.prisma.outboxMessage.create({ data: { id, ...message, html: message.html ?? null } });
+  await db.prisma.outboxMessage.create({ data: { id, ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
   return id;
 }
 
@@ -41,7 +43,8 @@ export async function claimDueMessages(db: Db, limit: number, leaseSeconds: numb
     const row = await db.prisma.outboxMessage.findUniqueOrThrow({ where: { id } });
     claimed.push({
       id,
-      channel: 'email',
+      channel: row.channel === 'webhook' ? 'webhook' : 'email',
+      connectionId: row.connectionId ?? undefined,
       recipient: row.recipient,
       subject: row.subject ?? '',
       text: row.text,

@@ -31,7 +31,7 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     const id = await enqueueMessage(db, message(1, { html: '<p>code 1</p>' }));
     const row = await rowOf(id);
     expect(row).toEqual({
-      id, channel: 'email', recipient: 'user1@example.com', subject: 'Your code 1', text: 'code 1', html: '<p>code 1</p>',
+      id, channel: 'email', connectionId: null, recipient: 'user1@example.com', subject: 'Your code 1', text: 'code 1', html: '<p>code 1</p>',
       status: 'pending', attempts: 0, nextAttemptAt: expect.any(Date), lockedUntil: null, lastError: null, createdAt: expect.any(Date), sentAt: null,
     });
     for (const date of [row.nextAttemptAt, row.createdAt]) {
