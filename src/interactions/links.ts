@@ -6,7 +6,11 @@ import type { Services } from '../services.js';
 import { createLoginLink, linkUrl } from '../passwordless/links.js';
 import { findLiveFlowLink } from '../storage/magic-links.js';
 
-export const FLOW_COOKIE = 'sesame.flow';
+/** Name of the cookie marking the browser of sign-in `flowKey`: one per sign-in, so two sign-ins
+ * in one browser (tabs, apps) do not overwrite each other's. */
+export function flowCookieName(s: Services, flowKey: string): string {
+  return `sesame.flow.${flowProof(s, flowKey).slice(0, 12)}`;
+}
 /** Carries a login ticket from an operator link to the authorization request it starts. */
 export const TICKET_COOKIE = 'sesame.ticket';
 
@@ -17,7 +21,7 @@ export function flowProof(s: Services, flowKey: string): string {
 
 /** Marks this browser as the one that started sign-in `flowKey` (read only by /login/link). */
 export function rememberFlow(ctx: Context, s: Services, flowKey: string): void {
-  ctx.cookies.set(FLOW_COOKIE, flowProof(s, flowKey), {
+  ctx.cookies.set(flowCookieName(s, flowKey), flowProof(s, flowKey), {
     httpOnly: true,
     sameSite: 'lax',
     path: '/login',

@@ -10,9 +10,9 @@ import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
-import { MAX_NUMBER_PICKS, approveWithNumber, checkLink, useLink } from '../passwordless/links.js';
+import { MAX_NUMBER_PICKS, approveWithNumber, checkLink, useLink, useLinkElsewhere } from '../passwordless/links.js';
 import type { LinkRow } from '../storage/magic-links.js';
-import { FLOW_COOKIE, TICKET_COOKIE, flowProof } from './links.js';
+import { TICKET_COOKIE, flowCookieName, flowProof } from './links.js';
 import { issueLoginTicket } from '../passwordless/login-tickets.js';
 
 const CSRF_COOKIE = 'sesame.magic';
@@ -57,27 +57,34 @@ export function magicLinkRouter(s: Services): Router {
     if (!cookieTokenValid(ctx, CSRF_COOKIE, (ctx.request.body as Record<string, unknown>).csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
   };
 
+  /** The client's third-party-initiated login URI, when the link names a client that has one. */
+  async function initiateUri(link: LinkRow): Promise<{ clientId: string; uri: string } | null> {
+    const client = link.clientId ? await s.provider.Client.find(link.clientId).catch(() => undefined) : undefined;
+    const uri = client?.metadata().initiate_login_uri;
+    return client && typeof uri === 'string' ? { clientId: client.clientId, uri } : null;
+  }
+
   /**
-   * A welcome or custom link: it confirms the address and, when the link names a client with an
-   * `initiate_login_uri`, signs in on this device through an OIDC third-party-initiated login (the
-   * client starts a normal authorization request, which redeems a one-minute ticket cookie).
+   * Signs in on this device through an OIDC third-party-initiated login: the client starts a normal
+   * authorization request, which redeems a one-minute ticket cookie instead of asking again.
    */
+  async function signInHere(ctx: Context, link: LinkRow, userId: string, target: { clientId: string; uri: string }) {
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, ['email']);
+    ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
+    const url = new URL(target.uri);
+    url.searchParams.set('iss', s.config.issuer);
+    url.searchParams.set('login_hint', link.email);
+    ctx.status = 303;
+    ctx.redirect(url.toString());
+  }
+
+  /** A welcome or custom link: it confirms the address, and signs in here when the client can start it. */
   async function useOperatorLink(ctx: Context, link: LinkRow) {
     const user = await userOf(link);
     if (!(await useLink(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
     await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: link.type });
-    const client = link.clientId ? await s.provider.Client.find(link.clientId).catch(() => undefined) : undefined;
-    const initiate = client?.metadata().initiate_login_uri;
-    if (client && typeof initiate === 'string') {
-      const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, user.id, client.clientId, ['email']);
-      ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
-      const target = new URL(initiate);
-      target.searchParams.set('iss', s.config.issuer);
-      target.searchParams.set('login_hint', link.email);
-      ctx.status = 303;
-      return ctx.redirect(target.toString());
-    }
-    return page(ctx, link, 'magic-link-verified');
+    const target = await initiateUri(link);
+    return target ? signInHere(ctx, link, user.id, target) : page(ctx, link, 'magic-link-verified');
   }
 
   router.get('/', async function showLink(ctx) {
@@ -90,13 +97,29 @@ export function magicLinkRouter(s: Services): Router {
     const body = ctx.request.body as Record<string, unknown>;
     const link = await liveLink(ctx, body);
     if (!link.flowKey) return useOperatorLink(ctx, link);
-    const sameBrowser = ctx.cookies.get(FLOW_COOKIE, { signed: false }) === flowProof(s, link.flowKey);
-    if (!sameBrowser) return page(ctx, link, 'magic-link-match', tokens(ctx, link, String(body.token)));
+    const sameBrowser = ctx.cookies.get(flowCookieName(s, link.flowKey), { signed: false }) === flowProof(s, link.flowKey);
+    if (!sameBrowser) {
+      const here = (await initiateUri(link)) !== null;
+      return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), here });
+    }
     const user = await userOf(link);
     if (!(await useLink(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
     await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip });
     ctx.status = 303;
     ctx.redirect(`/interaction/${link.flowKey!.slice(2)}`);
+  });
+
+  // On another device, instead of approving the waiting sign-in: a new session here, started by
+  // the client. The waiting sign-in then never continues (its link is used and not approvable).
+  router.post('/here', form, async function signInOnThisDevice(ctx) {
+    requireCsrf(ctx);
+    const link = await liveLink(ctx, ctx.request.body as Record<string, unknown>);
+    const target = await initiateUri(link);
+    if (!target) throw new SesameError(400, 'link_invalid', 'magic.invalid');
+    const user = await userOf(link);
+    if (!(await useLinkElsewhere(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
+    await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'this_device' });
+    return signInHere(ctx, link, user.id, target);
   });
 
   router.post('/approve', form, async function approveOtherDevice(ctx) {
@@ -114,7 +137,8 @@ export function magicLinkRouter(s: Services): Router {
     await recordAudit(s.db, { type: 'link.failed', ...audit, reason: `number_${result}` });
     if (result === 'wrong') {
       const attemptsLeft = MAX_NUMBER_PICKS - link.attempts - 1;
-      return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), error: 'magic.match_wrong', attemptsLeft }, 400);
+      const here = (await initiateUri(link)) !== null;
+      return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), here, error: 'magic.match_wrong', attemptsLeft }, 400);
     }
     throw new SesameError(400, `link_${result}`, result === 'exhausted' ? 'magic.match_exhausted' : 'magic.used');
   });

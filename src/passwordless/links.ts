@@ -106,6 +106,11 @@ export function useLink(db: Db, link: LinkRow, userId: string): Promise<boolean>
   return consumeLink(db, link.id, userId);
 }
 
+/** Uses a login link away from its waiting sign-in, so that sign-in can never redeem it. */
+export function useLinkElsewhere(db: Db, link: LinkRow, userId: string): Promise<boolean> {
+  return consumeLink(db, link.id, userId, new Date(), true);
+}
+
 export type PickResult = 'approved' | 'wrong' | 'exhausted' | 'used';
 
 /** Approves the waiting sign-in from another device when `number` is the one it shows. */

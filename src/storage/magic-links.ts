@@ -47,11 +47,14 @@ export async function spendPick(db: Db, id: string, max: number): Promise<boolea
   return count === 1;
 }
 
-/** Uses the link up for `userId`; true for exactly one caller while it is live. */
-export async function consumeLink(db: Db, id: string, userId: string, now = new Date()): Promise<boolean> {
+/**
+ * Uses the link up for `userId`; true for exactly one caller while it is live. `settled` marks the
+ * use as already redeemed, so it never approves the sign-in the link belongs to.
+ */
+export async function consumeLink(db: Db, id: string, userId: string, now = new Date(), settled = false): Promise<boolean> {
   const { count } = await db.prisma.magicLink.updateMany({
     where: { id, consumedAt: null, revokedAt: null, expiresAt: { gt: now } },
-    data: { consumedAt: now, userId },
+    data: { consumedAt: now, userId, ...(settled ? { redeemedAt: now } : {}) },
   });
   return count === 1;
 }

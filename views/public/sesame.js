@@ -23,6 +23,8 @@ document.querySelectorAll('[data-countdown]').forEach(function (hint) {
 document.querySelectorAll('form[data-poll]').forEach(function (form) {
   var url = form.getAttribute('data-poll');
   var timer = setInterval(function () {
+    // A hidden tab waits; it asks again as soon as it is shown.
+    if (document.visibilityState === 'hidden') return;
     fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } })
       .then(function (res) { return res.ok ? res.json() : { approved: false }; })
       .then(function (status) {

@@ -1,0 +1,248 @@
+// The sign-in link of the hosted pages in a real Chromium (playwright-core driving Debian's chromium),
+// one browser context per "device": one click in the browser that started the sign-in, number
+// matching from another device (the waiting page continuing by itself, or by a click without
+// JavaScript), and scanners (fetch, HEAD, a browser that renders the page and runs its scripts)
+// that never use the link. SQLite is enough: test/hosted/magic-links.test.ts covers both engines.
+import * as oidc from 'openid-client';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { rpConfig } from '../helpers/login.js';
+import { linkFrom } from '../helpers/smtp.js';
+import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const wrongNumber = (n: string) => String(((Number(n) - 9) % 90) + 10);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A sign-in waiting at the code page of context `device`, and the link from its email. */
+interface Waiting {
+  device: BrowserContext;
+  page: Page;
+  email: string;
+  link: string;
+  number: string;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+describe('magic links in Chromium', () => {
+  let t: TestSesame;
+  let browser: Browser;
+  let config: oidc.Configuration;
+  let n = 0;
+  const contexts: BrowserContext[] = [];
+  /** Console errors (CSP violations included) and uncaught page errors of every context. */
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    [t, browser] = await Promise.all([
+      startTestSesame('sqlite', oidcFixture),
+      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+    ]);
+    config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
+  });
+  beforeEach(() => void (problems.length = 0));
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  /** A new "device": a browser context whose console errors and page errors land in `problems`. */
+  async function device(name: string, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+    const context = await browser.newContext(options);
+    contexts.push(context);
+    context.on('console', (message) => {
+      // A wrong number re-renders the number page as a 400 document by design; Chromium logs that.
+      const { url } = message.location();
+      const expected = /status of 400\b/.test(message.text()) && new URL(url).pathname === '/login/link/approve';
+      if (message.type() === 'error' && !expected) problems.push(`${name}: ${message.text()} (${url})`);
+    });
+    context.on('weberror', (error) => problems.push(`${name}: ${error.error().message}`));
+    return context;
+  }
+
+  /** Starts a sign-in (PKCE S256) in `context`, asks for a code and waits at the code page. */
+  async function startSignIn(context: BrowserContext): Promise<Waiting> {
+    const email = `link${++n}@example.com`;
+    const page = await context.newPage();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    expect((await page.goto(url.href))?.status()).toBe(200);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.getByLabel('Sign-in code').waitFor();
+    const link = linkFrom(await t.mail.next(email), '/login/link');
+    const number = /this number: (\d{2})$/.exec((await page.locator('#match').textContent())!.trim())?.[1];
+    expect(number).toMatch(/^\d{2}$/);
+    return { device: context, page, email, link, number: number!, verifier, state, nonce };
+  }
+
+  /**
+   * The next request of `context` to the RP's redirect_uri (nothing serves 127.0.0.1:9, and
+   * page.route cannot fulfil a redirected request). Context-wide: it may come from any tab.
+   */
+  function rpCallback(context: BrowserContext, timeout = 10_000) {
+    return context.waitForEvent('request', { predicate: (r) => r.url().startsWith(`${REDIRECT}?`), timeout }).then((r) => new URL(r.url()));
+  }
+
+  /** Checks the callback's parameters and redeems the code like the RP would. */
+  async function redeem(waiting: Waiting, callback: URL) {
+    expect(callback.searchParams.get('code')).toEqual(expect.any(String));
+    expect(callback.searchParams.get('state')).toBe(waiting.state);
+    expect(callback.searchParams.get('iss')).toBe(t.issuer);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: waiting.verifier,
+      expectedState: waiting.state,
+      expectedNonce: waiting.nonce,
+    });
+    expect(tokens.claims()).toMatchObject({ iss: t.issuer, aud: 'app', email: waiting.email, email_verified: true });
+  }
+
+  /** Link page headers: no referrer (the URL carries the token) and a CSP without inline code. */
+  function checkHeaders(headers: Record<string, string>) {
+    expect(headers['referrer-policy']).toBe('no-referrer');
+    expect(headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(headers['content-security-policy']).not.toContain('unsafe-inline');
+    expect(headers['cache-control']).toBe('no-store');
+  }
+
+  /** Opens the link in a new tab of `context` and checks the confirm page. */
+  async function openLink(context: BrowserContext, waiting: Waiting): Promise<Page> {
+    const page = await context.newPage();
+    const response = (await page.goto(waiting.link)) as Response;
+    expect(response.status()).toBe(200);
+    checkHeaders(response.headers());
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in with this link');
+    expect(await page.getByText(`Sign in to Test App as ${waiting.email}?`).isVisible()).toBe(true);
+    return page;
+  }
+
+  const sessionCookies = async (context: BrowserContext) => (await context.cookies()).filter((c) => c.name.startsWith('_session'));
+
+  /** On `phone`, opens the link, clicks Continue and types `numbers` in turn; returns the last page. */
+  async function approveOn(phone: BrowserContext, waiting: Waiting, numbers: string[]): Promise<Page> {
+    const page = await openLink(phone, waiting);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const field = page.getByLabel('Number shown on your other device');
+    await field.waitFor();
+    for (const [i, number] of numbers.entries()) {
+      if (i > 0) {
+        // Every earlier number was wrong.
+        const alert = page.getByRole('alert');
+        await alert.waitFor();
+        expect((await alert.textContent())!.trim()).toBe(`That number does not match. Check the number on your other device. Tries left: ${3 - i}.`);
+        expect(await field.getAttribute('aria-invalid')).toBe('true');
+      }
+      await field.fill(number);
+      await page.getByRole('button', { name: 'Approve sign-in' }).click();
+      await page.waitForLoadState();
+    }
+    return page;
+  }
+
+  it('finishes the sign-in with one click when the link opens in the browser that started it', async () => {
+    const a = await device('A');
+    const waiting = await startSignIn(a);
+    const tab = await openLink(a, waiting);
+    const atRp = rpCallback(a);
+    // The first tab, still waiting, learns that its sign-in is over and stops asking.
+    const ended = waiting.page.waitForResponse(async (r) => r.url().endsWith('/status') && (await r.json()).ended === true);
+    await tab.getByRole('button', { name: 'Continue' }).click();
+    await redeem(waiting, await atRp);
+    expect((await fetch(waiting.link)).status).toBe(400);
+    await ended;
+    let polls = 0;
+    waiting.page.on('request', (r) => void (polls += r.url().endsWith('/status') ? 1 : 0));
+    await sleep(2_500);
+    expect(polls).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('approves the waiting device from another one by number; the waiting page continues by itself', async () => {
+    const a = await device('A');
+    const waiting = await startSignIn(a);
+    const b = await device('B');
+    const atRp = rpCallback(a, 20_000).then((url) => ({ url, at: Date.now() }));
+
+    const page = await approveOn(b, waiting, [wrongNumber(waiting.number), waiting.number]);
+    await page.getByRole('heading', { level: 1, name: 'Sign-in approved' }).waitFor();
+    const approvedAt = Date.now();
+    expect(await page.getByText('Go back to your other device: it continues by itself.').isVisible()).toBe(true);
+
+    const { url, at } = await atRp;
+    expect(at - approvedAt).toBeLessThan(5_000);
+    await redeem(waiting, url);
+    expect(await sessionCookies(b)).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  it('without JavaScript the waiting device moves on only when the user clicks continue', async () => {
+    const a = await device('A', { javaScriptEnabled: false });
+    const waiting = await startSignIn(a);
+    const waitingUrl = waiting.page.url();
+    let atRpEarly = false;
+    a.on('request', (r) => {
+      if (r.url().startsWith(`${REDIRECT}?`)) atRpEarly = true;
+    });
+    const b = await device('B');
+    const page = await approveOn(b, waiting, [waiting.number]);
+    await page.getByRole('heading', { level: 1, name: 'Sign-in approved' }).waitFor();
+
+    await sleep(3_000);
+    expect(atRpEarly).toBe(false);
+    expect(waiting.page.url()).toBe(waitingUrl);
+    const atRp = rpCallback(a);
+    await waiting.page.getByRole('button', { name: 'I opened the link on another device — continue' }).click();
+    await redeem(waiting, await atRp);
+    expect(await sessionCookies(b)).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  it('is not used by scanners that fetch it, ask for its head or render it with scripts', async () => {
+    const a = await device('A');
+    const waiting = await startSignIn(a);
+
+    // (a) Plain GET and HEAD, as link checkers do.
+    const head = await fetch(waiting.link, { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(200);
+    checkHeaders(Object.fromEntries(head.headers));
+    const get = await fetch(waiting.link, { redirect: 'manual' });
+    expect(get.status).toBe(200);
+    expect(await get.text()).toContain('Sign in with this link');
+
+    // (b) A browser that renders the page, runs its scripts and looks around for 3 s.
+    const scanner = await device('scanner');
+    const posts: string[] = [];
+    scanner.on('request', (r) => {
+      if (r.method() !== 'GET') posts.push(`${r.method()} ${r.url()}`);
+    });
+    const scanned = await openLink(scanner, waiting);
+    await sleep(3_000);
+    expect(posts).toEqual([]);
+    expect(new URL(scanned.url()).pathname).toBe('/login/link');
+    expect(await scanned.getByRole('button', { name: 'Continue' }).isVisible()).toBe(true);
+    expect(await sessionCookies(scanner)).toEqual([]);
+
+    // The user's click still works.
+    const tab = await openLink(a, waiting);
+    const atRp = rpCallback(a);
+    await tab.getByRole('button', { name: 'Continue' }).click();
+    await redeem(waiting, await atRp);
+    expect(await sessionCookies(scanner)).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});
