@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { createLoginLink, linkUrl } from '../passwordless/links.js';
 import { findLiveFlowLink } from '../storage/magic-links.js';
+import { describeBrowser } from '../http/user-agent.js';
 
 /** Name of the cookie marking the browser of sign-in `flowKey`: one per sign-in, so two sign-ins
  * in one browser (tabs, apps) do not overwrite each other's. */
@@ -32,8 +33,9 @@ export function rememberFlow(ctx: Context, s: Services, flowKey: string): void {
 }
 
 /** Makes the login link of a hosted sign-in; returns its URL. */
-export async function loginLinkUrl(s: Services, flowKey: string, email: string, clientId: string): Promise<string> {
-  const link = await createLoginLink(s.db, s.codeKeys, { email, clientId, flowKey, ttl: s.config.links.loginTtl });
+export async function loginLinkUrl(ctx: Context, s: Services, flowKey: string, email: string, clientId: string): Promise<string> {
+  const origin = { requestIp: ctx.ip, requestFrom: describeBrowser(ctx.get('user-agent')) };
+  const link = await createLoginLink(s.db, s.codeKeys, { email, clientId, flowKey, ttl: s.config.links.loginTtl, ...origin });
   return linkUrl(s.config.issuer, link.uuid, link.token);
 }
 

@@ -38,6 +38,7 @@ export function magicLinkRouter(s: Services): Router {
       title: 'magic.title',
       clientName: client?.clientName ?? client?.clientId ?? '',
       email: link.email,
+      origin: { ip: link.requestIp, from: link.requestFrom, minutes: Math.max(0, Math.round((Date.now() - link.createdAt.getTime()) / 60_000)) },
       error: null,
       notice: null,
       ...locals,

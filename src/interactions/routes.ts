@@ -113,7 +113,7 @@ export function interactionRouter(s: Services): Router {
   function send(ctx: Context, email: string) {
     const { flowKey } = ctx.state.step as StepState;
     const who = requester(ctx);
-    return sendEmailCode(s, flowKey, email, who, { link: () => loginLinkUrl(s, flowKey, email, who.clientId) });
+    return sendEmailCode(s, flowKey, email, who, { link: () => loginLinkUrl(ctx, s, flowKey, email, who.clientId) });
   }
 
   function requester(ctx: Context) {

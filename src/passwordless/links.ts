@@ -21,7 +21,7 @@ export interface NewLoginLink {
 export async function createLoginLink(
   db: Db,
   keys: string[],
-  link: { email: string; clientId: string; flowKey: string; ttl: number },
+  link: { email: string; clientId: string; flowKey: string; ttl: number; requestIp?: string; requestFrom?: string | null },
 ): Promise<NewLoginLink> {
   const key = keys[0]!;
   const uuid = randomUUID();
@@ -36,6 +36,8 @@ export async function createLoginLink(
     clientId: link.clientId,
     flowKey: link.flowKey,
     matchNumber,
+    requestIp: link.requestIp ?? null,
+    requestFrom: link.requestFrom ?? null,
     expiresAt: new Date(Date.now() + link.ttl * 1000),
   });
   return { uuid, token, matchNumber };
@@ -62,6 +64,8 @@ export async function createOperatorLink(
     clientId: link.clientId ?? null,
     flowKey: null,
     matchNumber: null,
+    requestIp: null,
+    requestFrom: null,
     expiresAt,
   });
   return { uuid, token, expiresAt };

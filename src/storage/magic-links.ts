@@ -10,6 +10,9 @@ export interface LinkRow {
   clientId: string | null;
   flowKey: string | null;
   matchNumber: string | null;
+  requestIp: string | null;
+  requestFrom: string | null;
+  createdAt: Date;
   attempts: number;
   expiresAt: Date;
   consumedAt: Date | null;
@@ -17,7 +20,7 @@ export interface LinkRow {
   userId: string | null;
 }
 
-type NewLink = Omit<LinkRow, 'attempts' | 'consumedAt' | 'revokedAt' | 'userId'>;
+type NewLink = Omit<LinkRow, 'attempts' | 'consumedAt' | 'revokedAt' | 'userId' | 'createdAt'>;
 
 /** Stores a link; a new login link of a sign-in replaces that sign-in's earlier ones. */
 export async function insertLink(db: Db, row: NewLink, now = new Date()): Promise<void> {

@@ -54,6 +54,8 @@ describe.each(ENGINES)('magic links on %s', (engine) => {
     const match = await phone.submit(await phone.request(link), '/login/link', {}, t.url);
     expect(match.status).toBe(200);
     expect(match.html).toContain('Type the number that device shows.');
+    // The page says where the waiting sign-in came from, so a user can refuse one they did not start.
+    expect(match.html).toMatch(/That sign-in started 0 min ago from IP address (127\.0\.0\.1|::ffff:127\.0\.0\.1)\. If that was not you, do not approve it\./);
     const wrongNumber = String(((Number(number) - 9) % 90) + 10);
     const wrong = await phone.submit(match, '/login/link/approve', { number: wrongNumber }, t.url);
     expect([wrong.status, alertOf(wrong.html)]).toEqual([400, 'That number does not match. Check the number on your other device. Tries left: 2.']);

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "MagicLink" ADD COLUMN     "requestFrom" TEXT,
+ADD COLUMN     "requestIp" TEXT;

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "MagicLink" ADD COLUMN "requestIp" TEXT;
+ALTER TABLE "MagicLink" ADD COLUMN "requestFrom" TEXT;
