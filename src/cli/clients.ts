@@ -13,7 +13,7 @@ async function validateMetadata(issuer: string, metadata: Record<string, unknown
   try {
     probe = new Provider(issuer, {
       clients: [metadata as never],
-      extraClientMetadata: { properties: ['first_party', 'trust_forwarded_for', 'management_api', 'web_origins'] },
+      extraClientMetadata: { properties: ['first_party', 'trust_forwarded_for', 'management_api', 'userfront', 'web_origins'] },
       features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
     });
   } finally {

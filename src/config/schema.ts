@@ -14,6 +14,10 @@ export const clientSchema = z
     first_party: z.boolean().default(false).describe('Trusted client of the operator: users are not asked for consent.'),
     web_origins: z.array(z.url()).default([]).describe('Browser origins allowed to call the API and token endpoint (CORS), as in Auth0.'),
     management_api: z.boolean().default(false).describe('May obtain the `admin` scope of the management API (/api/v1) with client credentials.'),
+    userfront: z
+      .boolean()
+      .default(false)
+      .describe('A Userfront tenant whose tenant id is its client_id: @userfront/core may call `/v0/tenants/{client_id}/auth/*`. Public, with the login-ticket grant.'),
     trust_forwarded_for: z
       .boolean()
       .default(false)

@@ -11,7 +11,9 @@ import { resourceIndicators } from './resources.js';
 import { providerPages } from './pages.js';
 import type { Renderer } from '../http/render.js';
 import { registerGrants } from './grants/register.js';
+import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 import { webOrigins } from '../api/cors.js';
+import { userfrontTokenClaims } from './userfront-tenants.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -35,7 +37,7 @@ export interface ProviderDeps {
   wakeWorker(): void;
 }
 
-const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api'] as const;
+const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront'] as const;
 const SESAME_CLIENT_LISTS = ['web_origins'] as const;
 
 /** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */
@@ -90,11 +92,16 @@ export function createProvider(deps: ProviderDeps): Provider {
     responseTypes: ['code'],
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,
+    extraTokenClaims: userfrontTokenClaims(config.issuer),
     extraClientMetadata: {
       properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS],
-      validator(_ctx, key, value) {
+      validator(_ctx, key, value, metadata) {
         if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
           throw new Error(`${key} must be a boolean`);
+        }
+        // The Userfront API gets a tenant's tokens from the token endpoint with no secret to send.
+        if (key === 'userfront' && value === true && (metadata.token_endpoint_auth_method !== 'none' || !metadata.grant_types?.includes(LOGIN_TICKET))) {
+          throw new Error(`a userfront tenant must be public (token_endpoint_auth_method none) and allow the ${LOGIN_TICKET} grant`);
         }
         if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && new URL(o).origin === o))) {
           throw new Error('web_origins must be a list of origins like https://app.example.com');

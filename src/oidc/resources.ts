@@ -3,6 +3,7 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { ApiConfig } from '../config/schema.js';
+import { isUserfrontTenant, tenantOfAudience, tenantResourceServer } from './userfront-tenants.js';
 
 /** The management API's audience, like Auth0's `https://<tenant>/api/v2/`. */
 export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/api/v1/`;
@@ -17,11 +18,17 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
       const audience = ctx.oidc.params?.audience ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.audience;
       return typeof audience === 'string' && audience ? audience : undefined;
     },
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: { metadata(): Record<string, unknown> }): Promise<ResourceServer> {
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: { clientId: string; metadata(): Record<string, unknown> }): Promise<ResourceServer> {
       if (indicator === management) {
         // Only clients the operator flagged may even ask; everyone else is told it does not exist.
         if (client.metadata().management_api !== true) throw new errors.InvalidTarget(`unknown audience or resource: ${indicator}`);
         return { scope: 'admin', audience: management, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+      }
+      const tenant = tenantOfAudience(issuer, indicator);
+      if (tenant !== undefined) {
+        // A Userfront tenant's own audience, for that tenant only.
+        if (tenant !== client.clientId || !isUserfrontTenant(client.metadata())) throw new errors.InvalidTarget(`unknown audience or resource: ${indicator}`);
+        return tenantResourceServer(indicator);
       }
       const api = byId.get(indicator);
       if (!api) throw new errors.InvalidTarget(`unknown audience or resource: ${indicator}`);

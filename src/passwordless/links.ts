@@ -45,11 +45,14 @@ export async function createLoginLink(
 
 export type OperatorLinkType = 'welcome' | 'custom';
 
-/** A link an operator sends (welcome, custom lifetime): not tied to a waiting sign-in. */
+/**
+ * A link not tied to a waiting sign-in: one an operator sends (welcome, custom lifetime), or a
+ * `login` link an app asked for through the Userfront API (used by that app, not by a sign-in).
+ */
 export async function createOperatorLink(
   db: Db,
   keys: string[],
-  link: { type: OperatorLinkType; email: string; clientId?: string; ttl: number },
+  link: { type: OperatorLinkType | 'login'; email: string; clientId?: string; ttl: number },
 ): Promise<{ uuid: string; token: string; expiresAt: Date }> {
   const key = keys[0]!;
   const uuid = randomUUID();

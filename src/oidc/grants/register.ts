@@ -3,6 +3,7 @@
 import type Provider from 'oidc-provider';
 import type { EmailLoginDeps } from '../../passwordless/email-login.js';
 import * as passwordlessOtp from './passwordless-otp.js';
+import * as loginTicket from './login-ticket.js';
 
 export function registerGrants(provider: Provider, deps: EmailLoginDeps): void {
   const apis = new Set(deps.config.apis.map((api) => api.identifier));
@@ -10,4 +11,5 @@ export function registerGrants(provider: Provider, deps: EmailLoginDeps): void {
   for (const type of passwordlessOtp.grantTypes) {
     provider.registerGrantType(type, handler, [...passwordlessOtp.parameters, 'resource'], ['resource']);
   }
+  provider.registerGrantType(loginTicket.grantType, loginTicket.loginTicketHandler(deps), [...loginTicket.parameters, 'resource'], ['resource']);
 }

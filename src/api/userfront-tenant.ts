@@ -1,0 +1,75 @@
+// What the Userfront routes share: the tenant (a client flagged `userfront: true`, its client_id
+// the tenant id), the app pages Userfront's answers point to, CORS and Userfront's error shape.
+import { STATUS_CODES } from 'node:http';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Services } from '../services.js';
+import { SesameError } from '../http/errors.js';
+import { isUserfrontTenant } from '../oidc/userfront-tenants.js';
+import { corsFor } from './cors.js';
+
+export type Tenant = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+
+export const unauthorized = (message: string) => new SesameError(401, 'unauthorized', message);
+export const bad = (message: string) => new SesameError(400, 'bad_request', message);
+
+/**
+ * The tenant `id`, or undefined when no client is a Userfront tenant by that id. A client whose
+ * metadata is invalid (oidc-provider checks it on first use) throws: a server error, logged.
+ */
+export async function findTenant(s: Services, id: string): Promise<Tenant | undefined> {
+  const client = await s.provider.Client.find(id);
+  return client && isUserfrontTenant(client.metadata()) ? client : undefined;
+}
+
+const uri = (value: unknown) => (typeof value === 'string' ? value : undefined);
+const first = (value: unknown) => (Array.isArray(value) ? uri(value[0]) : undefined);
+
+/** Where emailed links lead (Userfront's login page): the app page that calls the SDK's loginWithLink. */
+export function loginPage(tenant: Tenant): string | undefined {
+  const metadata = tenant.metadata();
+  return uri(metadata.initiate_login_uri) ?? first(metadata.redirect_uris);
+}
+
+/** Userfront's "after-login path"; the SDK keeps only its path and stays on the app's origin. */
+export function afterLogin(tenant: Tenant): string {
+  return first(tenant.metadata().redirect_uris) ?? '/';
+}
+
+export function afterLogout(tenant: Tenant): string {
+  const metadata = tenant.metadata();
+  return first(metadata.post_logout_redirect_uris) ?? uri(metadata.initiate_login_uri) ?? '/';
+}
+
+/** CORS with the methods and headers @userfront/core sends (axios: JSON bodies, x-userfront-source). */
+export function userfrontCors(s: Services) {
+  const cors = corsFor(s);
+  return {
+    checkActualOrigin: cors.checkActualOrigin,
+    async preflight(ctx: Context) {
+      await cors.preflight(ctx);
+      if (!ctx.response.get('Access-Control-Allow-Origin')) return;
+      ctx.set('Access-Control-Allow-Methods', 'GET, POST, PUT, OPTIONS');
+      ctx.set('Access-Control-Allow-Headers', 'authorization, content-type, x-userfront-source, x-application-id, x-origin');
+    },
+  };
+}
+
+/**
+ * Errors in Userfront's shape (Boom's: statusCode, error, message), which the SDK turns into
+ * `new Error(message)`. Server errors are logged and say nothing more.
+ */
+export async function userfrontErrors(ctx: Context, next: Next) {
+  try {
+    await next();
+  } catch (err) {
+    const known = err instanceof SesameError;
+    // Body parser errors (bad JSON, too large) carry their own status and a safe message.
+    const exposed = !known && (err as { expose?: boolean }).expose === true;
+    const status = known || exposed ? (err as { status: number }).status : 500;
+    if (status >= 500) (ctx.state.log ?? console).error({ err }, 'unhandled error');
+    if (known) for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+    ctx.status = status;
+    ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status < 500 ? (err as Error).message : 'An internal server error occurred.' };
+  }
+}

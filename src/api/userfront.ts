@@ -1,0 +1,136 @@
+// Userfront-compatible API (PROTOCOLS.md section 3) for `@userfront/core` with `baseUrl` set to
+// <issuer>/v0/: login links and email codes per tenant, refresh and logout. Links, codes, limits
+// and users are the hosted flow's; tokens are oidc-provider's (see userfront-tokens.ts). This file
+// only speaks Userfront's wire format.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import type { Services } from '../services.js';
+import { SesameError, tooManyRequests } from '../http/errors.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { hitWindow } from '../storage/counters.js';
+import { recordAudit } from '../storage/audit.js';
+import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
+import { apiFlowKey } from '../passwordless/flows.js';
+import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
+import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
+import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors, type Tenant } from './userfront-tenant.js';
+import { userfrontSessions } from './userfront-tokens.js';
+
+const LINK_ERRORS = {
+  invalid: 'Invalid login link.',
+  expired: 'This login link has expired. Ask for a new one.',
+  used: 'This login link was already used. Ask for a new one.',
+} as const;
+
+const bodyOf = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
+
+/** The email of a code request: only the email channel is enabled. */
+function emailOf(body: Record<string, unknown>): string {
+  if (body.channel === 'sms') throw bad('SMS is not enabled.');
+  if (body.channel !== 'email') throw bad('channel must be "email".');
+  const email = normalizeEmail(body.email);
+  if (!email) throw bad('Please provide a valid email address.');
+  return email;
+}
+
+/** PKCE mode answers with an authorization code the app redeems later; Sesame only answers with tokens. */
+function refusePkce(ctx: Context) {
+  if (ctx.query.code_challenge !== undefined) throw bad('PKCE mode (code_challenge) is not supported.');
+}
+
+export function userfrontRouter(s: Services): Router {
+  const router = new Router({ prefix: '/v0' });
+  const parse = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
+  const cors = userfrontCors(s);
+  const sessions = userfrontSessions(s);
+  const locale = (ctx: Context) => negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
+
+  async function tenant(ctx: Context): Promise<Tenant> {
+    const found = await findTenant(s, ctx.params.tenantId!);
+    if (!found) throw new SesameError(404, 'not_found', 'Tenant not found.');
+    await cors.checkActualOrigin(ctx, found);
+    return found;
+  }
+
+  /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
+  async function send(ctx: Context, rp: Tenant, email: string, options: SendOptions) {
+    if ((await hitWindow(s.db, `send-client:${rp.clientId}`, 3600)) > s.config.rateLimits.sendsPerClientPerHour) {
+      throw tooManyRequests(3600, 'This application has sent too many messages; try again later.');
+    }
+    const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
+    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email), email, who, { ...options, sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour });
+    if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
+  }
+
+  for (const path of ['/tenants/:tenantId/auth/link', '/tenants/:tenantId/auth/code', '/auth/refresh', '/auth/logout']) {
+    router.options(path, cors.preflight);
+  }
+
+  router.post('/tenants/:tenantId/auth/link', userfrontErrors, parse, async function sendLoginLink(ctx) {
+    const rp = await tenant(ctx);
+    const email = normalizeEmail(bodyOf(ctx).email);
+    if (!email) throw bad('Please provide a valid email address.');
+    const page = loginPage(rp);
+    if (!page) throw new SesameError(500, 'misconfigured', `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.`);
+    // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
+    const link = async () => {
+      const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
+      const url = new URL(page);
+      url.searchParams.set('token', made.token);
+      url.searchParams.set('uuid', made.uuid);
+      return url.toString();
+    };
+    await send(ctx, rp, email, { link, template: 'link' });
+    ctx.body = { message: 'OK', result: { email } };
+  });
+
+  router.put('/tenants/:tenantId/auth/link', userfrontErrors, parse, async function loginWithLink(ctx) {
+    const rp = await tenant(ctx);
+    refusePkce(ctx);
+    const body = bodyOf(ctx);
+    const checked = await checkLink(s.db, s.codeKeys, body.uuid, body.token);
+    if (!checked.ok) throw unauthorized(LINK_ERRORS[checked.reason]);
+    const { link } = checked;
+    // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.
+    if (link.clientId !== rp.clientId || link.flowKey) throw unauthorized(LINK_ERRORS.invalid);
+    if (s.config.signUp !== 'open' && !(await findUserByEmail(s.db, link.email))) throw unauthorized(LINK_ERRORS.invalid);
+    const user = await upsertVerifiedEmailUser(s.db, link.email);
+    if (!(await useLink(s.db, link, user.id))) throw unauthorized(LINK_ERRORS.used);
+    await recordAudit(s.db, { type: 'link.used', clientId: rp.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'userfront' });
+    ctx.body = await sessions.signIn(ctx, rp, user.id, ['email']);
+  });
+
+  router.post('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function sendCode(ctx) {
+    const rp = await tenant(ctx);
+    const email = emailOf(bodyOf(ctx));
+    await send(ctx, rp, email, { template: 'code' });
+    ctx.body = { message: 'OK', result: { channel: 'email', email } };
+  });
+
+  router.put('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function loginWithCode(ctx) {
+    const rp = await tenant(ctx);
+    refusePkce(ctx);
+    const body = bodyOf(ctx);
+    const email = emailOf(body);
+    const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
+    if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
+    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, email), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
+    if (!result.ok) {
+      if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
+      throw unauthorized('Invalid or expired verification code.');
+    }
+    ctx.body = await sessions.signIn(ctx, rp, result.user.id, ['otp']);
+  });
+
+  router.get('/auth/refresh', userfrontErrors, async function refresh(ctx) {
+    await sessions.refresh(ctx);
+  });
+
+  router.get('/auth/logout', userfrontErrors, async function logout(ctx) {
+    await sessions.logout(ctx);
+  });
+
+  return router;
+}
