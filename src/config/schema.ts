@@ -39,11 +39,62 @@ const webhookSchema = z
   })
   .describe('Deliver codes and links by webhook instead of email (the operator sends them).');
 
+const twilioSchema = z
+  .strictObject({
+    type: z.literal('twilio'),
+    accountSid: z.string().min(1).describe('Twilio account SID (AC...).'),
+    authToken: z.string().min(1).optional().describe('Auth token (or use apiKeySid + apiKeySecret).'),
+    apiKeySid: z.string().min(1).optional().describe('API key SID (SK...).'),
+    apiKeySecret: z.string().min(1).optional().describe('API key secret.'),
+    from: z.string().min(1).optional().describe('Sender number or alphanumeric ID (or use messagingServiceSid).'),
+    messagingServiceSid: z.string().min(1).optional().describe('Messaging service SID (MG...).'),
+    baseUrl: z.url().default('https://api.twilio.com').describe('API base URL (override for tests).'),
+  })
+  .refine((t) => t.authToken || (t.apiKeySid && t.apiKeySecret), { message: 'twilio needs authToken, or apiKeySid and apiKeySecret' })
+  .refine((t) => t.from || t.messagingServiceSid, { message: 'twilio needs from or messagingServiceSid' });
+
+const gatewaySchema = z.strictObject({
+  type: z.literal('http'),
+  url: z.url().describe('Gateway endpoint.'),
+  method: z.enum(['POST', 'PUT']).default('POST'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers (e.g. an API key).'),
+  format: z.enum(['json', 'form']).default('json').describe('Body encoding.'),
+  body: z
+    .record(z.string(), z.string())
+    .default({ to: '{{to}}', text: '{{text}}' })
+    .describe('Body fields; {{to}}, {{text}} and {{messageId}} are replaced.'),
+  secret: z.string().min(32).optional().describe('HMAC key of the X-Sesame-Signature header, as for webhooks.'),
+});
+
+const smsProviderSchema = z.union([twilioSchema, gatewaySchema, z.strictObject({ type: z.literal('capture') })]);
+
+const smsConnectionSchema = z.strictObject({
+  id: z.string().min(1),
+  type: z.literal('sms'),
+  allowedCountries: z
+    .array(z.string().regex(/^[A-Z]{2}$/, 'ISO 3166 alpha-2 code, like US'))
+    .min(1, 'an SMS connection needs a country allow-list')
+    .describe('Countries codes may be sent to (required: SMS costs money and invites pumping).'),
+  defaultCountry: z.string().regex(/^[A-Z]{2}$/).optional().describe('Country of numbers typed in national format.'),
+  provider: smsProviderSchema.describe('twilio, http (generic gateway) or capture (dev outbox).'),
+  sendsPerPrefixPerHour: z.number().int().positive().default(30).describe('Sends per number prefix (country code + next 3 digits) per hour.'),
+  sendsPerIpPerHour: z.number().int().positive().default(10).describe('SMS sends per client IP per hour.'),
+  minConversion: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.2)
+    .describe('Share of sent codes that must be verified (per country and prefix, over a day) before sends there slow down.'),
+});
+
 const connectionSchema = z.discriminatedUnion('type', [
   z.strictObject({ id: z.string().min(1), type: z.literal('email'), delivery: webhookSchema.optional() }),
+  smsConnectionSchema,
 ]);
 
 export type WebhookDelivery = z.infer<typeof webhookSchema>;
+export type SmsConnection = z.infer<typeof smsConnectionSchema>;
+export type SmsProvider = z.infer<typeof smsProviderSchema>;
 
 export const configSchema = z.strictObject({
   issuer: z.url().optional().describe('Public issuer URL (env SESAME_ISSUER); default http://localhost:<port> (https with `tls`). May end in a slash.'),

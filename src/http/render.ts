@@ -13,6 +13,8 @@ export interface Renderer {
   page(template: string, locale: string, locals: PageLocals): Promise<string>;
   email(template: string, locale: string, locals: Record<string, unknown>): Promise<{ subject: string; text: string; html: string }>;
   translate(locale: string, key: string, vars?: Record<string, string | number>): string;
+  /** A plain-text message (SMS) from views/sms/<template>.text.ejs. */
+  text(template: string, locale: string, locals: Record<string, unknown>): Promise<string>;
 }
 
 export function createRenderer(options: { productName: string; cache: boolean }): Renderer {
@@ -37,5 +39,8 @@ export function createRenderer(options: { productName: string; cache: boolean })
       return { subject: subject.trim(), text, html };
     },
     translate: (locale, key, vars) => translator(locale)(key, vars),
+    async text(template, locale, locals) {
+      return (await render(`sms/${template}.text.ejs`, { ...common(locale, translator(locale)), ...locals })).trim();
+    },
   };
 }

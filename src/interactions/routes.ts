@@ -10,7 +10,8 @@ import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../http/errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
 import { cooldownLeft } from '../storage/counters.js';
-import { normalizeEmail } from '../passwordless/identifiers.js';
+import { isPhoneIdentifier, normalizeEmail, parseIdentifier, parsePhone } from '../passwordless/identifiers.js';
+import { sendSmsCode, smsConnection, type SmsSendResult } from '../passwordless/sms-login.js';
 import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
 import { redeemLoginTicket } from '../passwordless/login-tickets.js';
@@ -95,6 +96,7 @@ export function interactionRouter(s: Services): Router {
       uid: details.uid,
       csrf: csrfToken(s.csrfKey, details.uid),
       clientName: client?.clientName ?? client?.clientId ?? '',
+      sms: smsConnection(s.config) !== undefined,
       error: null,
       notice: null,
       ...locals,
@@ -106,14 +108,23 @@ export function interactionRouter(s: Services): Router {
     const resendIn = await cooldownLeft(s.db, `send-cool:${email}`, s.config.codes.resendCooldown);
     rememberFlow(ctx, s, flowKey);
     const matchNumber = await matchNumberOf(s, flowKey);
-    await render(ctx, 'code', { email, resendIn, matchNumber, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
+    const phone = isPhoneIdentifier(email);
+    await render(ctx, 'code', { email, phone, resendIn, matchNumber, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
   }
 
-  /** Sends a code (and the sign-in link) for this sign-in. */
-  function send(ctx: Context, email: string) {
+  /** Sends a code for this sign-in: by SMS to a phone number, by email (with the sign-in link) otherwise. */
+  function send(ctx: Context, identifier: string): Promise<SmsSendResult> {
     const { flowKey } = ctx.state.step as StepState;
     const who = requester(ctx);
-    return sendEmailCode(s, flowKey, email, who, { link: () => loginLinkUrl(ctx, s, flowKey, email, who.clientId) });
+    if (isPhoneIdentifier(identifier)) return sendSmsCode(s, flowKey, { value: identifier, country: parsePhone(identifier)?.country }, who);
+    return sendEmailCode(s, flowKey, identifier, who, { link: () => loginLinkUrl(ctx, s, flowKey, identifier, who.clientId) });
+  }
+
+  /** The page answer to a refused send: which message, which status. */
+  function refusal(sent: Exclude<SmsSendResult, { ok: true }>): { error: string; status: number } {
+    if (sent.reason === 'country') return { error: 'phone.country', status: 400 };
+    if (sent.reason === 'disabled') return { error: 'phone.disabled', status: 400 };
+    return { error: 'code.wait', status: 429 };
   }
 
   function requester(ctx: Context) {
@@ -165,13 +176,18 @@ export function interactionRouter(s: Services): Router {
   });
 
   router.post('/email', loadInteraction, form, requireCsrf, login, async function submitEmail(ctx) {
-    const raw = (ctx.request.body as Record<string, unknown>).email;
-    const email = normalizeEmail(raw);
-    if (!email) return render(ctx, 'email', { email: typeof raw === 'string' ? raw : '', error: 'email.invalid' }, 400);
-    const sent = await send(ctx, email);
+    const body = ctx.request.body as Record<string, unknown>;
+    const raw = body.identifier ?? body.email;
+    const sms = smsConnection(s.config);
+    const identifier = parseIdentifier(raw, sms ? sms.defaultCountry : false);
+    if (!identifier) {
+      return render(ctx, 'email', { email: typeof raw === 'string' ? raw : '', error: sms ? 'identifier.invalid' : 'email.invalid' }, 400);
+    }
+    const sent = await send(ctx, identifier.value);
     if (!sent.ok) {
-      ctx.set('Retry-After', String(sent.retryAfter));
-      return render(ctx, 'email', { email, error: 'code.wait', retryAfter: sent.retryAfter }, 429);
+      const { error, status } = refusal(sent);
+      if (status === 429) ctx.set('Retry-After', String(sent.retryAfter));
+      return render(ctx, 'email', { email: identifier.value, error, retryAfter: sent.retryAfter }, status);
     }
     ctx.status = 303;
     ctx.redirect(`/interaction/${ctx.params.uid}`);
@@ -205,8 +221,9 @@ export function interactionRouter(s: Services): Router {
     if (!live) return ctx.redirect(`/interaction/${ctx.params.uid}`);
     const sent = await send(ctx, live.identifier);
     if (!sent.ok) {
-      ctx.set('Retry-After', String(sent.retryAfter));
-      return renderCodeStep(ctx, live.identifier, { error: 'code.wait', retryAfter: sent.retryAfter }, 429);
+      const { error, status } = refusal(sent);
+      if (status === 429) ctx.set('Retry-After', String(sent.retryAfter));
+      return renderCodeStep(ctx, live.identifier, { error, retryAfter: sent.retryAfter }, status);
     }
     ctx.status = 303;
     ctx.redirect(`/interaction/${ctx.params.uid}?sent=1`);

@@ -62,8 +62,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     adapter: createAdapterClass(db),
     clients: clientMetadata(config.clients),
     findAccount: accountFinder(db),
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    scopes: ['openid', 'offline_access', 'email', 'profile', ...apiScopes],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], phone: ['phone_number', 'phone_number_verified'], profile: ['name'] },
+    scopes: ['openid', 'offline_access', 'email', 'phone', 'profile', ...apiScopes],
     cookies: {
       keys: deps.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', signed: true },

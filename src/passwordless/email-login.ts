@@ -1,12 +1,16 @@
-// Email sign-in with one-time codes, independent of how the user arrived (hosted pages today, the
-// Auth0-style API later): send a code, check a code, find or create the user.
+// Sign-in with one-time codes, independent of how the user arrived (hosted pages, the Auth0- and
+// Userfront-style APIs): send a code by email (SMS sends: sms-login.ts), check any code, find or
+// create the user of the verified email address or phone number.
 import type { LoadedConfig } from '../config/load.js';
 import type { Renderer } from '../http/render.js';
+import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { recordAudit } from '../storage/audit.js';
 import { findLiveCode } from '../storage/codes.js';
 import { enqueueMessage } from '../storage/outbox.js';
-import { findUserByEmail, upsertVerifiedEmailUser, type User } from '../storage/users.js';
+import { findUserByEmail, findUserByPhone, upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../storage/users.js';
+import { isPhoneIdentifier } from './identifiers.js';
+import { recordSmsVerified } from './sms-guard.js';
 import { issueCode, verifyCode } from './codes.js';
 import { webhookPayload } from '../delivery/webhook.js';
 import { checkSend, checkVerify, clearVerifyFailures, recordVerifyFailure, type ThrottlePolicy } from './throttle.js';
@@ -14,6 +18,7 @@ import { checkSend, checkVerify, clearVerifyFailures, recordVerifyFailure, type 
 export interface EmailLoginDeps {
   config: LoadedConfig;
   db: Db;
+  log: Logger;
   renderer: Renderer;
   codeKeys: string[];
   wakeWorker(): void;
@@ -73,7 +78,8 @@ export async function sendEmailCode(
   const message = known
     ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url })
     : await deps.renderer.email('no-account', who.locale, {});
-  const connection = config.connections.find((c) => c.id === (options.connectionId ?? 'email')) ?? config.connections.find((c) => c.type === 'email');
+  const emailConnections = config.connections.filter((c) => c.type === 'email');
+  const connection = emailConnections.find((c) => c.id === (options.connectionId ?? 'email')) ?? emailConnections[0];
   if (connection?.delivery?.type === 'webhook') {
     const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });
     await enqueueMessage(db, { channel: 'webhook', connectionId: connection.id, recipient: email, subject: message.subject, text: JSON.stringify(body) });
@@ -117,13 +123,15 @@ export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code
   const { row } = tested;
   const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
   await clearVerifyFailures(db, row.identifier);
-  const existing = await findUserByEmail(db, row.identifier);
+  const phone = isPhoneIdentifier(row.identifier);
+  const existing = phone ? await findUserByPhone(db, row.identifier) : await findUserByEmail(db, row.identifier);
   if (!existing && config.signUp !== 'open') {
-    // Only reachable by guessing a code that was never mailed; answer like any wrong code.
+    // Only reachable by guessing a code that was never sent; answer like any wrong code.
     await recordAudit(db, { type: 'code.failed', ...audit, reason: 'no_account' });
     return { ok: false, reason: 'wrong' };
   }
-  const user = await upsertVerifiedEmailUser(db, row.identifier);
-  await recordAudit(db, { type: 'login', ...audit, userId: user.id, reason: 'email_code' });
+  const user = phone ? await upsertVerifiedPhoneUser(db, row.identifier) : await upsertVerifiedEmailUser(db, row.identifier);
+  if (phone) await recordSmsVerified(db, row.identifier);
+  await recordAudit(db, { type: 'login', ...audit, userId: user.id, reason: phone ? 'sms_code' : 'email_code' });
   return { ok: true, user };
 }

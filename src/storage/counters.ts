@@ -30,6 +30,12 @@ export async function hitWindow(db: Db, key: string, windowSeconds: number, now 
   throw new Error(`counter ${key.split(':')[0]} kept changing under us`);
 }
 
+/** The count of `key` in its current window of `windowSeconds` (0 when none). */
+export async function readWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
+  const row = await db.prisma.counter.findUnique({ where: { key }, select: { count: true, windowStart: true } });
+  return row && row.windowStart.getTime() > now.getTime() - windowSeconds * 1000 ? row.count : 0;
+}
+
 /** Claims the right to act once per `cooldownSeconds`; returns 0 when claimed, else seconds to wait. */
 export async function claimCooldown(db: Db, key: string, cooldownSeconds: number, now = new Date()): Promise<number> {
   const c = db.prisma.counter;

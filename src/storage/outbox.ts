@@ -5,7 +5,7 @@ import type { Db } from './db.js';
 
 export interface OutgoingMessage {
   /** email: through SMTP (or captured); webhook: `text` is the JSON body POSTed for the connection. */
-  channel: 'email' | 'webhook';
+  channel: 'email' | 'webhook' | 'sms';
   connectionId?: string;
   recipient: string;
   subject: string;
@@ -43,7 +43,7 @@ export async function claimDueMessages(db: Db, limit: number, leaseSeconds: numb
     const row = await db.prisma.outboxMessage.findUniqueOrThrow({ where: { id } });
     claimed.push({
       id,
-      channel: row.channel === 'webhook' ? 'webhook' : 'email',
+      channel: row.channel === 'webhook' || row.channel === 'sms' ? row.channel : 'email',
       connectionId: row.connectionId ?? undefined,
       recipient: row.recipient,
       subject: row.subject ?? '',

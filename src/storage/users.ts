@@ -6,10 +6,12 @@ export interface User {
   id: string;
   email: string | null;
   emailVerified: boolean;
+  phoneNumber: string | null;
+  phoneVerified: boolean;
   name: string | null;
 }
 
-const fields = { id: true, email: true, emailVerified: true, name: true } as const;
+const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, phoneVerified: true, name: true } as const;
 
 export function findUserById(db: Db, id: string): Promise<User | null> {
   return db.prisma.user.findUnique({ where: { id }, select: fields });
@@ -19,20 +21,40 @@ export function findUserByEmail(db: Db, email: string): Promise<User | null> {
   return db.prisma.user.findUnique({ where: { email }, select: fields });
 }
 
+export function findUserByPhone(db: Db, phoneNumber: string): Promise<User | null> {
+  return db.prisma.user.findUnique({ where: { phoneNumber }, select: fields });
+}
+
+/** The user owning a just-verified phone number (E.164): existing (marked verified) or new. */
+export function upsertVerifiedPhoneUser(db: Db, phoneNumber: string): Promise<User> {
+  return retryOnCollision(() =>
+    db.prisma.user.upsert({
+      where: { phoneNumber },
+      create: { id: randomUUID(), phoneNumber, phoneVerified: true },
+      update: { phoneVerified: true },
+      select: fields,
+    }),
+  );
+}
+
+/** Two first sign-ins of one identifier at once: the loser's insert collides; the row exists now. */
+async function retryOnCollision<T>(upsert: () => Promise<T>): Promise<T> {
+  try {
+    return await upsert();
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'P2002') throw err;
+    return upsert();
+  }
+}
+
 /** The user owning a just-verified email: existing (marked verified) or new. */
-export async function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
-  const upsert = () =>
+export function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
+  return retryOnCollision(() =>
     db.prisma.user.upsert({
       where: { email },
       create: { id: randomUUID(), email, emailVerified: true },
       update: { emailVerified: true },
       select: fields,
-    });
-  try {
-    return await upsert();
-  } catch (err) {
-    // Two first sign-ins of one address at once: the loser's insert collides; the row exists now.
-    if ((err as { code?: string }).code !== 'P2002') throw err;
-    return upsert();
-  }
+    }),
+  );
 }

@@ -71,7 +71,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
 
     const requested = new Set((param(ctx, 'scope') ?? 'openid').split(' ').filter(Boolean));
     const grant = new provider.Grant({ accountId: result.user.id, clientId: client.clientId });
-    const oidcScopes = [...requested].filter((s) => ['openid', 'email', 'profile', 'offline_access'].includes(s));
+    const oidcScopes = [...requested].filter((s) => ['openid', 'email', 'phone', 'profile', 'offline_access'].includes(s));
     grant.addOIDCScope(oidcScopes.join(' '));
     if (audience) grant.addResourceScope(audience, [...requested].join(' '));
     await grant.save();

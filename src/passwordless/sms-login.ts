@@ -1,0 +1,68 @@
+// Sending sign-in codes by SMS. Codes, attempts and users are the shared machinery of
+// email-login.ts; what is SMS-only lives here: the country allow-list, caps per number prefix and
+// per IP, the conversion guard against SMS pumping, and the WebOTP line in the message.
+import type { SmsConnection } from '../config/schema.js';
+import { recordAudit } from '../storage/audit.js';
+import { hitWindow } from '../storage/counters.js';
+import { enqueueMessage } from '../storage/outbox.js';
+import { findUserByPhone } from '../storage/users.js';
+import { issueCode } from './codes.js';
+import { phonePrefix } from './identifiers.js';
+import { checkSend } from './throttle.js';
+import { conversionDelay, recordSmsSent } from './sms-guard.js';
+import type { EmailLoginDeps, Requester, SendResult } from './email-login.js';
+
+export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
+
+/** The SMS connection `id` names (or the first one). */
+export function smsConnection(config: EmailLoginDeps['config'], id?: string): SmsConnection | undefined {
+  const sms = config.connections.filter((c): c is SmsConnection => c.type === 'sms');
+  return id ? sms.find((c) => c.id === id) : sms[0];
+}
+
+export async function sendSmsCode(
+  deps: EmailLoginDeps,
+  flowKey: string,
+  phone: { value: string; country: string | undefined },
+  who: Requester,
+  connectionId?: string,
+): Promise<SmsSendResult> {
+  const { config, db } = deps;
+  const connection = smsConnection(config, connectionId);
+  if (!connection) return { ok: false, reason: 'disabled', retryAfter: 0 };
+  const audit = { clientId: who.clientId, identifier: phone.value, ip: who.ip };
+  if (!phone.country || !connection.allowedCountries.includes(phone.country)) {
+    await recordAudit(db, { type: 'sms.refused', ...audit, reason: `country ${phone.country ?? 'unknown'}` });
+    return { ok: false, reason: 'country', retryAfter: 0 };
+  }
+  const policy = { ...config.codes, ...config.rateLimits, sendsPerIpPerHour: connection.sendsPerIpPerHour, ipBucket: 'sms' };
+  const limited = await checkSend(db, policy, phone.value, who.ip);
+  if (limited.limited) {
+    await recordAudit(db, { type: 'code.send_limited', ...audit, reason: limited.reason });
+    return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
+  }
+  const prefix = phonePrefix(phone.value);
+  if ((await hitWindow(db, `sms-prefix:${prefix}`, 3600)) > connection.sendsPerPrefixPerHour) {
+    deps.log.warn({ alert: 'sms_prefix_cap', prefix, ip: who.ip, clientId: who.clientId }, 'SMS sends to this number prefix hit their hourly cap');
+    await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'prefix' });
+    return { ok: false, reason: 'prefix', retryAfter: 3600 };
+  }
+  const slowed = await conversionDelay(db, phone.value, connection.minConversion, deps.log);
+  if (slowed > 0) {
+    await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'conversion' });
+    return { ok: false, reason: 'slowed', retryAfter: slowed };
+  }
+
+  const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, phone.value);
+  // Texts cost money: with sign-up closed, unknown numbers get nothing (the page answers the same).
+  const known = config.signUp === 'open' || (await findUserByPhone(db, phone.value)) !== null;
+  if (known) {
+    const host = new URL(config.issuer).hostname;
+    const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
+    await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
+    await recordSmsSent(db, phone.value);
+    deps.wakeWorker();
+  }
+  await recordAudit(db, { type: 'code.sent', ...audit, reason: known ? 'sms' : 'no_account' });
+  return { ok: true, resendIn: config.codes.resendCooldown };
+}
