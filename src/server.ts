@@ -49,7 +49,10 @@ export async function prepare(config: LoadedConfig, log: Logger) {
 /** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL. */
 export function deliveryChannel(config: LoadedConfig): Channel & { close?(): void } {
   const email = config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
-  const webhook = webhookChannel((id) => config.connections.find((c) => c.id === id)?.delivery);
+  const webhook = webhookChannel((id) => {
+    const connection = config.connections.find((c) => c.id === id);
+    return connection?.type === 'email' ? connection.delivery : undefined;
+  });
   return {
     send: (message) => (message.channel === 'webhook' ? webhook.send(message) : email.send(message)),
     close: () => (email as { close?(): void }).close?.(),
