@@ -10,7 +10,9 @@ import { SesameError, tooManyRequests } from '../http/errors.js';
 import { requesterIp } from '../http/forwarded.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { hitWindow } from '../storage/counters.js';
-import { normalizeEmail } from '../passwordless/identifiers.js';
+import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
+import { sendSmsCode } from '../passwordless/sms-login.js';
+import type { SmsConnection } from '../config/schema.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
@@ -39,11 +41,33 @@ export function passwordlessRouter(s: Services): Router {
   const audiences = [s.config.issuer, `${issuerBase}/`, `${issuerBase}/passwordless/start`, `${issuerBase}/oauth/token`];
   const cors = corsFor(s);
 
-  function emailConnection(body: Record<string, unknown>) {
+  function connectionOf(body: Record<string, unknown>) {
     const id = body.connection;
     const connection = s.config.connections.find((c) => c.id === id);
     if (!connection) throw bad('bad.connection', `Connection "${String(id ?? '')}" does not exist or is not enabled.`);
     return connection;
+  }
+
+  function emailConnection(body: Record<string, unknown>) {
+    const connection = connectionOf(body);
+    if (connection.type !== 'email') throw bad('bad.connection', `Connection "${connection.id}" does not accept email addresses.`);
+    return connection;
+  }
+
+  /** `connection: sms` (Auth0's shape): a code to `phone_number`; links go by email only. */
+  async function startSms(ctx: Context, body: Record<string, unknown>, rp: { clientId: string; grantTypeAllowed(g: string): boolean; metadata(): Record<string, unknown> }, confidential: boolean, connection: SmsConnection) {
+    if ((body.send ?? 'code') !== 'code') throw bad('bad.send', 'Links are sent by email only; use send "code" with sms.');
+    const phone = parsePhone(body.phone_number, connection.defaultCountry);
+    if (!phone) throw bad('bad.phone_number', 'Please provide a valid phone number in E.164 format, like +14155550100.');
+    if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError(403, 'unauthorized_client', `Grant type '${OTP_GRANTS[0]}' not allowed for the client.`);
+    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
+    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164), { value: phone.e164, country: phone.country }, who, connection.id);
+    if (!sent.ok) {
+      if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
+      if (sent.reason === 'disabled') throw bad('bad.connection', 'SMS is not enabled.');
+      throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);
+    }
+    ctx.body = { _id: randomBytes(12).toString('hex'), phone_number: phone.e164, phone_verified: false };
   }
 
   async function client(ctx: Context, body: Record<string, unknown>) {
@@ -58,7 +82,8 @@ export function passwordlessRouter(s: Services): Router {
   router.post('/start', parse, async function startPasswordless(ctx) {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const { client: rp, confidential } = await client(ctx, body);
-    emailConnection(body);
+    const connection = connectionOf(body);
+    if (connection.type === 'sms') return startSms(ctx, body, rp, confidential, connection);
     const send = body.send ?? 'link';
     if (send !== 'link' && send !== 'code') throw bad('bad.send', 'send must be "link" or "code".');
     const email = normalizeEmail(body.email);

@@ -4,7 +4,7 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
-import { normalizeEmail } from '../../passwordless/identifiers.js';
+import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 import { requesterIp } from '../../http/forwarded.js';
@@ -49,9 +49,10 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const otp = param(ctx, 'otp');
     const realm = param(ctx, 'realm');
     if (!username || !otp || !realm) throw new errors.InvalidRequest('missing required parameter(s) (username, otp, realm)');
-    if (realm !== 'email') throw new errors.InvalidRequest(`realm "${realm}" is not enabled`);
-    const email = normalizeEmail(username);
-    if (!email) throw new WrongOtp();
+    const connection = deps.config.connections.find((c) => c.id === realm);
+    if (!connection) throw new errors.InvalidRequest(`realm "${realm}" is not enabled`);
+    const identifier = connection.type === 'sms' ? parsePhone(username, connection.defaultCountry)?.e164 : normalizeEmail(username);
+    if (!identifier) throw new WrongOtp();
     const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
     if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
 
@@ -60,7 +61,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
       throw new TooManyAttempts();
     }
     const who = { ip: requesterIp(ctx, client.metadata()), clientId: client.clientId, locale: 'en' };
-    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, email), otp, who);
+    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier), otp, who);
     if (!result.ok) {
       if (result.reason === 'delayed') {
         ctx.set('Retry-After', String(result.retryAfter ?? 1));
