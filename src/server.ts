@@ -14,6 +14,7 @@ import { createProvider } from './oidc/provider.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
+import { smsChannel } from './delivery/sms.js';
 import type { Services } from './services.js';
 
 export interface StartOptions {
@@ -46,15 +47,16 @@ export async function prepare(config: LoadedConfig, log: Logger) {
   return { db, cookieKeys, codeKeys };
 }
 
-/** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL. */
+/** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL, texts to their connection's provider. */
 export function deliveryChannel(config: LoadedConfig): Channel & { close?(): void } {
   const email = config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
   const webhook = webhookChannel((id) => {
     const connection = config.connections.find((c) => c.id === id);
     return connection?.type === 'email' ? connection.delivery : undefined;
   });
+  const sms = smsChannel(config.connections);
   return {
-    send: (message) => (message.channel === 'webhook' ? webhook.send(message) : email.send(message)),
+    send: (message) => (message.channel === 'sms' ? sms : message.channel === 'webhook' ? webhook : email).send(message),
     close: () => (email as { close?(): void }).close?.(),
   };
 }

@@ -1,0 +1,32 @@
+// Routes outbox messages of channel 'sms' to the provider of the SMS connection they name.
+import type { Config, SmsConnection } from '../config/schema.js';
+import { captureChannel } from './channels.js';
+import { gatewayChannel } from './sms-gateway.js';
+import { twilioChannel, type SmsChannelOptions } from './sms-twilio.js';
+import type { Channel } from './worker.js';
+
+export function smsChannelFor(connection: SmsConnection, options: SmsChannelOptions = {}): Channel {
+  const provider = connection.provider;
+  switch (provider.type) {
+    case 'twilio':
+      return twilioChannel(provider, options);
+    case 'http':
+      return gatewayChannel(provider, options);
+    case 'capture':
+      return captureChannel;
+  }
+}
+
+/** One channel for every SMS connection; a message naming no SMS connection is given up at once. */
+export function smsChannel(connections: readonly Config['connections'][number][], options: SmsChannelOptions = {}): Channel {
+  const byId = new Map(
+    connections.filter((c): c is SmsConnection => c.type === 'sms').map((c) => [c.id, smsChannelFor(c, options)] as const),
+  );
+  return {
+    async send(message) {
+      const channel = message.connectionId === undefined ? undefined : byId.get(message.connectionId);
+      if (!channel) throw Object.assign(new Error(`no SMS connection ${message.connectionId ?? '(none)'}`), { permanent: true });
+      await channel.send(message);
+    },
+  };
+}
