@@ -11,7 +11,8 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { hitWindow } from '../storage/counters.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
-import { normalizeEmail } from '../passwordless/identifiers.js';
+import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
+import { sendSmsCode, smsConnection } from '../passwordless/sms-login.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
@@ -26,13 +27,21 @@ const LINK_ERRORS = {
 
 const bodyOf = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
-/** The email of a code request: only the email channel is enabled. */
-function emailOf(body: Record<string, unknown>): string {
-  if (body.channel === 'sms') throw bad('SMS is not enabled.');
-  if (body.channel !== 'email') throw bad('channel must be "email".');
+type CodeTarget = { channel: 'email'; value: string } | { channel: 'sms'; value: string; country: string | undefined };
+
+/** Where a code request sends: an email address, or a phone number when an SMS connection exists. */
+function targetOf(config: Services['config'], body: Record<string, unknown>): CodeTarget {
+  if (body.channel === 'sms') {
+    const connection = smsConnection(config);
+    if (!connection) throw bad('SMS is not enabled.');
+    const phone = parsePhone(body.phoneNumber, connection.defaultCountry);
+    if (!phone) throw bad('Please provide a valid phone number, like +14155550100.');
+    return { channel: 'sms', value: phone.e164, country: phone.country };
+  }
+  if (body.channel !== 'email') throw bad('channel must be "email" or "sms".');
   const email = normalizeEmail(body.email);
   if (!email) throw bad('Please provide a valid email address.');
-  return email;
+  return { channel: 'email', value: email };
 }
 
 /** PKCE mode answers with an authorization code the app redeems later; Sesame only answers with tokens. */
@@ -104,19 +113,30 @@ export function userfrontRouter(s: Services): Router {
 
   router.post('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function sendCode(ctx) {
     const rp = await tenant(ctx);
-    const email = emailOf(bodyOf(ctx));
-    await send(ctx, rp, email, { template: 'code' });
-    ctx.body = { message: 'OK', result: { channel: 'email', email } };
+    const target = targetOf(s.config, bodyOf(ctx));
+    if (target.channel === 'email') {
+      await send(ctx, rp, target.value, { template: 'code' });
+      ctx.body = { message: 'OK', result: { channel: 'email', email: target.value } };
+      return;
+    }
+    const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
+    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value), target, who);
+    if (!sent.ok) {
+      if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
+      if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
+      throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
+    }
+    ctx.body = { message: 'OK', result: { channel: 'sms', phoneNumber: target.value } };
   });
 
   router.put('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function loginWithCode(ctx) {
     const rp = await tenant(ctx);
     refusePkce(ctx);
     const body = bodyOf(ctx);
-    const email = emailOf(body);
+    const target = targetOf(s.config, body);
     const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
     if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, email), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
+    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw unauthorized('Invalid or expired verification code.');
