@@ -25,6 +25,8 @@ function typeOf(s: JsonSchema): string {
 function rows(schema: JsonSchema, prefix = ''): string[] {
   const out: string[] = [];
   for (const [key, prop] of Object.entries(schema.properties ?? {})) {
+    // A variant's `type` is already in its name.
+    if (key === 'type' && prefix.includes('[type=')) continue;
     const path = prefix + key;
     const nested = prop.type === 'object' && prop.properties;
     if (nested) {
@@ -34,6 +36,11 @@ function rows(schema: JsonSchema, prefix = ''): string[] {
     const def = prop.default === undefined ? '' : `\`${JSON.stringify(prop.default)}\``;
     out.push(`| \`${path}\` | ${typeOf(prop)} | ${def} | ${(prop.description ?? '').replace(/\|/g, '\\|')} |`);
     if (prop.type === 'array' && prop.items?.properties) out.push(...rows(prop.items, `${path}[].`));
+    // A list of variants (connections): one block of rows per variant, named by its `type`.
+    for (const variant of prop.items?.oneOf ?? prop.items?.anyOf ?? []) {
+      const type = variant.properties?.type as (JsonSchema & { const?: string }) | undefined;
+      if (variant.properties) out.push(...rows(variant, `${path}[type=${type?.const ?? '?'}].`));
+    }
   }
   return out;
 }

@@ -69,7 +69,7 @@ const gatewaySchema = z.strictObject({
 const smsProviderSchema = z.union([twilioSchema, gatewaySchema, z.strictObject({ type: z.literal('capture') })]);
 
 const smsConnectionSchema = z.strictObject({
-  id: z.string().min(1),
+  id: z.string().min(1).describe('Connection name (Auth0 `connection` and `realm`).'),
   type: z.literal('sms'),
   allowedCountries: z
     .array(z.string().regex(/^[A-Z]{2}$/, 'ISO 3166 alpha-2 code, like US'))
@@ -77,7 +77,7 @@ const smsConnectionSchema = z.strictObject({
     .describe('Countries codes may be sent to (required: SMS costs money and invites pumping).'),
   defaultCountry: z.string().regex(/^[A-Z]{2}$/).optional().describe('Country of numbers typed in national format.'),
   provider: smsProviderSchema.describe('twilio, http (generic gateway) or capture (dev outbox).'),
-  sendsPerPrefixPerHour: z.number().int().positive().default(30).describe('Sends per number prefix (country code + next 3 digits) per hour.'),
+  sendsPerPrefixPerHour: z.number().int().positive().default(30).describe('Sends per number prefix (the first 6 digits of the E.164 number) per hour.'),
   sendsPerIpPerHour: z.number().int().positive().default(10).describe('SMS sends per client IP per hour.'),
   minConversion: z
     .number()
@@ -88,7 +88,7 @@ const smsConnectionSchema = z.strictObject({
 });
 
 const connectionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ id: z.string().min(1), type: z.literal('email'), delivery: webhookSchema.optional() }),
+  z.strictObject({ id: z.string().min(1).describe('Connection name (Auth0 `connection` and `realm`).'), type: z.literal('email'), delivery: webhookSchema.optional() }),
   smsConnectionSchema,
 ]);
 
