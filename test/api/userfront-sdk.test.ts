@@ -4,14 +4,14 @@
 // tokens as cookies with the options Sesame gave, refreshes, and logs out (the grant is revoked).
 // Both servers speak HTTPS with the run's test certificate, as a live Userfront app would.
 import { decodeJwt } from 'jose';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
 import { startUserfrontApp, type UserfrontApp } from '../helpers/userfront-app.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const TENANT = 'demo1234';
 
 interface Opened {
@@ -31,7 +31,7 @@ describe('@userfront/core in Chromium against Sesame', () => {
     const port = await freePort();
     [app, browser] = await Promise.all([
       startUserfrontApp({ sesamePort: port, tenantId: TENANT }),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+      launchChromium(),
     ]);
     const tenant = {
       client_id: TENANT,

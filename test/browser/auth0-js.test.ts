@@ -5,7 +5,8 @@
 // auth0-js sends no PKCE by itself; Sesame requires PKCE from public clients, so the app passes a
 // code challenge to passwordlessVerify (and without one the sign-in ends in invalid_request).
 import * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -13,7 +14,6 @@ import { codeFrom } from '../helpers/smtp.js';
 import { startWebApp, type WebApp } from '../helpers/web-app.js';
 import { apiFixture } from '../api/fixture.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
 interface App {
@@ -37,7 +37,7 @@ describe('auth0-js passwordless in Chromium', () => {
     const port = await freePort();
     [app, browser] = await Promise.all([
       startWebApp({ domain: `localhost:${port}`, clientId: 'spa' }),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+      launchChromium(),
     ]);
     const clients = apiFixture.clients.map((c) => (c.client_id === 'spa' ? { ...c, redirect_uris: [app.callback], web_origins: [app.origin] } : c));
     t = await startTestSesame('sqlite', { ...apiFixture, clients, port }, { tls: true, issuer: `https://localhost:${port}/` });

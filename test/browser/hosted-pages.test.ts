@@ -2,14 +2,14 @@
 // authorization code walk with and without JavaScript, a wrong code, French, a phone-sized screen
 // and the form markup. SQLite is enough: nothing on these pages depends on the database engine.
 import * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const COUNTDOWN = /^You can ask for a new code in (\d+) s\.$/;
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
@@ -31,7 +31,7 @@ describe('hosted pages in Chromium', () => {
   beforeAll(async () => {
     [t, browser] = await Promise.all([
       startTestSesame('sqlite', oidcFixture),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+      launchChromium(),
     ]);
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });

@@ -4,14 +4,14 @@
 // JavaScript), and scanners (fetch, HEAD, a browser that renders the page and runs its scripts)
 // that never use the link. SQLite is enough: test/hosted/magic-links.test.ts covers both engines.
 import * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { linkFrom } from '../helpers/smtp.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const wrongNumber = (n: string) => String(((Number(n) - 9) % 90) + 10);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,7 +39,7 @@ describe('magic links in Chromium', () => {
   beforeAll(async () => {
     [t, browser] = await Promise.all([
       startTestSesame('sqlite', oidcFixture),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+      launchChromium(),
     ]);
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });

@@ -13,11 +13,12 @@ import { hitWindow } from '../../storage/counters.js';
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
 
-/** Auth0's answer to a wrong or used code: 403 invalid_grant, same words whatever the cause. */
+/** Auth0's answer to a wrong or used code: 403 invalid_grant, same words whatever the cause (per connection type). */
 class WrongOtp extends errors.OIDCProviderError {
-  override error_description = 'Wrong email or verification code.';
-  constructor() {
+  override error_description: string;
+  constructor(sms = false) {
     super(403, 'invalid_grant');
+    this.error_description = sms ? 'Wrong phone number or verification code.' : 'Wrong email or verification code.';
   }
 }
 
@@ -52,7 +53,8 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const connection = deps.config.connections.find((c) => c.id === realm);
     if (!connection) throw new errors.InvalidRequest(`realm "${realm}" is not enabled`);
     const identifier = connection.type === 'sms' ? parsePhone(username, connection.defaultCountry)?.e164 : normalizeEmail(username);
-    if (!identifier) throw new WrongOtp();
+    const sms = connection.type === 'sms';
+    if (!identifier) throw new WrongOtp(sms);
     const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
     if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
 
@@ -67,7 +69,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
         ctx.set('Retry-After', String(result.retryAfter ?? 1));
         throw new TooManyAttempts();
       }
-      throw new WrongOtp();
+      throw new WrongOtp(sms);
     }
 
     const requested = new Set((param(ctx, 'scope') ?? 'openid').split(' ').filter(Boolean));

@@ -1,0 +1,162 @@
+// A local stand-in for Twilio's Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json): checks
+// Basic auth (auth token or API key), the form fields To, From (or MessagingServiceSid) and Body,
+// answers 201 with a Twilio-shaped message resource (or Twilio-shaped errors), and keeps every
+// accepted message so tests can read codes from texts like they read them from mail (smtp.ts).
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const TWILIO_ACCOUNT_SID = `AC${'5e'.repeat(16)}`;
+export const TWILIO_AUTH_TOKEN = 'fake-twilio-auth-token-0123456789';
+export const TWILIO_FROM = '+15005550006';
+
+export interface TwilioMessage {
+  sid: string;
+  /** The Basic auth user (account SID or API key SID). */
+  username: string;
+  to: string;
+  from: string | null;
+  messagingServiceSid: string | null;
+  body: string;
+}
+
+export interface FakeTwilioOptions {
+  accountSid?: string;
+  authToken?: string;
+  /** Extra credentials (API key SID → secret). */
+  apiKeys?: Record<string, string>;
+}
+
+export interface FakeTwilio {
+  /** Base URL, for the provider's `baseUrl`. */
+  url: string;
+  accountSid: string;
+  authToken: string;
+  /** Messages accepted (201), in order. */
+  messages: TwilioMessage[];
+  /** Requests refused (401, 404, 400), with the status and Twilio error code. */
+  refused: Array<{ status: number; code: number; to: string | null }>;
+  /** A provider block for an sms connection sending through this server. */
+  provider(from?: string): { type: 'twilio'; accountSid: string; authToken: string; from: string; baseUrl: string };
+  /** Resolves with the next message to `to` (or one already received and not taken yet). */
+  next(to: string, timeoutMs?: number): Promise<TwilioMessage>;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<FakeTwilio> {
+  const accountSid = options.accountSid ?? TWILIO_ACCOUNT_SID;
+  const authToken = options.authToken ?? TWILIO_AUTH_TOKEN;
+  const credentials = new Map<string, string>([[accountSid, authToken], ...Object.entries(options.apiKeys ?? {})]);
+  const messages: TwilioMessage[] = [];
+  const refused: FakeTwilio['refused'] = [];
+  const taken = new Set<TwilioMessage>();
+  const waiters: Array<() => void> = [];
+
+  const fail = (res: ServerResponse, status: number, code: number, message: string, to: string | null = null) => {
+    refused.push({ status, code, to });
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
+  };
+
+  const server = createServer(async (req, res) => {
+    const raw = await readBody(req);
+    const [user, ...rest] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
+    if (!user || credentials.get(user) !== rest.join(':')) return fail(res, 401, 20003, 'Authenticate');
+    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.url ?? '');
+    if (req.method !== 'POST' || !match || match[1] !== accountSid) return fail(res, 404, 20404, `The requested resource ${req.url} was not found`);
+    if (!/^application\/x-www-form-urlencoded\b/.test(req.headers['content-type'] ?? '')) return fail(res, 400, 20001, 'Unsupported content type');
+    const form = new URLSearchParams(raw);
+    const to = form.get('To');
+    const from = form.get('From');
+    const messagingServiceSid = form.get('MessagingServiceSid');
+    const body = form.get('Body');
+    if (!to) return fail(res, 400, 21604, "A 'To' phone number is required.");
+    if (!/^\+[1-9]\d{6,14}$/.test(to)) return fail(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`, to);
+    if (!from && !messagingServiceSid) return fail(res, 400, 21603, "A 'From' phone number is required.", to);
+    if (!body) return fail(res, 400, 21602, 'Message body is required.', to);
+
+    const message: TwilioMessage = { sid: `SM${randomBytes(16).toString('hex')}`, username: user, to, from, messagingServiceSid, body };
+    messages.push(message);
+    for (const wake of waiters.splice(0)) wake();
+    const now = new Date().toUTCString();
+    res.writeHead(201, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        account_sid: accountSid,
+        api_version: '2010-04-01',
+        body,
+        date_created: now,
+        date_sent: null,
+        date_updated: now,
+        direction: 'outbound-api',
+        error_code: null,
+        error_message: null,
+        from,
+        messaging_service_sid: messagingServiceSid,
+        num_media: '0',
+        num_segments: '1',
+        price: null,
+        price_unit: 'USD',
+        sid: message.sid,
+        status: messagingServiceSid && !from ? 'accepted' : 'queued',
+        to,
+        uri: `/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}.json`,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    accountSid,
+    authToken,
+    messages,
+    refused,
+    provider: (from = TWILIO_FROM) => ({ type: 'twilio', accountSid, authToken, from, baseUrl: url }),
+    async next(to, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = messages.find((m) => !taken.has(m) && m.to === to);
+        if (found) {
+          taken.add(found);
+          return found;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no SMS to ${to} within ${timeoutMs} ms`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The code of a sign-in text, from its WebOTP last line `@<host> #<code>` (the host is checked when given). */
+export function smsCode(message: Pick<TwilioMessage, 'body'>, host?: string): string {
+  const last = message.body.split('\n').at(-1) ?? '';
+  const match = /^@(\S+) #(\d{6,10})$/.exec(last);
+  if (!match) throw new Error(`no WebOTP line in SMS: ${JSON.stringify(last)}`);
+  if (host !== undefined && match[1] !== host) throw new Error(`WebOTP line names ${match[1]}, expected ${host}`);
+  return match[2]!;
+}
