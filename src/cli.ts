@@ -12,6 +12,7 @@ const { ConfigError } = await import('./config/load.js');
 const { clientsCommand } = await import('./cli/clients.js');
 const { keysCommand } = await import('./cli/keys.js');
 const { linksCommand } = await import('./cli/links.js');
+const { serviceClientsCommand } = await import('./cli/service-clients.js');
 const { migrateCommand, serveCommand, usersCommand, workerCommand } = await import('./cli/basic.js');
 const { UsageError, helpText, parse } = await import('./cli/common.js');
 
@@ -23,13 +24,14 @@ const commands: Record<string, Command> = {
   keys: keysCommand,
   links: linksCommand,
   users: usersCommand,
+  'service-clients': serviceClientsCommand,
 };
 
 const overview = [
   'Usage: sesame <command> [options]',
   '',
   'Commands:',
-  ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary.split('\n')[0]}`),
+  ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(17)}${c.summary.split('\n')[0]}`),
   '',
   'Run `sesame <command> --help` for a command\'s options.',
 ].join('\n');

@@ -87,13 +87,26 @@ const smsConnectionSchema = z.strictObject({
     .describe('Share of sent codes that must be verified (per country and prefix, over a day) before sends there slow down.'),
 });
 
+const externalConnectionSchema = z.strictObject({
+  id: z.string().regex(/^[\w-]+$/).describe('Connection name (the `connection` authorization parameter).'),
+  type: z.literal('external'),
+  name: z.string().min(1).describe('Button label on the sign-in page.'),
+  authorizationUrl: z.url().describe("The operator's login UI; Sesame sends users there with state and redirect_uri."),
+  accountId: z
+    .string()
+    .regex(/^[^.]+$/, 'no dots')
+    .describe('Account id of the assertion audience `<accountId>.accounts.authress.io`, as in Authress access keys.'),
+});
+
 const connectionSchema = z.discriminatedUnion('type', [
   z.strictObject({ id: z.string().min(1).describe('Connection name (Auth0 `connection` and `realm`).'), type: z.literal('email'), delivery: webhookSchema.optional() }),
   smsConnectionSchema,
+  externalConnectionSchema,
 ]);
 
 export type WebhookDelivery = z.infer<typeof webhookSchema>;
 export type SmsConnection = z.infer<typeof smsConnectionSchema>;
+export type ExternalConnection = z.infer<typeof externalConnectionSchema>;
 export type SmsProvider = z.infer<typeof smsProviderSchema>;
 
 export const configSchema = z.strictObject({

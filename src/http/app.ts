@@ -9,6 +9,7 @@ import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from 
 import { interactionRouter } from '../interactions/routes.js';
 import { passwordlessRouter } from '../api/passwordless.js';
 import { magicLinkRouter } from '../interactions/magic-link-routes.js';
+import { connectionsRouter } from '../connections/routes.js';
 import { managementRouter } from '../api/management.js';
 import { userfrontRouter } from '../api/userfront.js';
 import { auth0TokenErrors } from '../api/auth0-errors.js';
@@ -24,7 +25,7 @@ export function createApp(s: Services): Koa {
   app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
-  const routers = [healthRouter(s.db), interactionRouter(s), magicLinkRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
+  const routers = [healthRouter(s.db), interactionRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();

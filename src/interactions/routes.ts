@@ -20,6 +20,8 @@ import { findApproval, revokeFlowLinks } from '../storage/magic-links.js';
 import { TICKET_COOKIE, loginLinkUrl, matchNumberOf, rememberFlow } from './links.js';
 import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/provider.js';
+import { externalConnection } from '../connections/routes.js';
+import { handOffUrl } from '../connections/external.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
@@ -97,6 +99,7 @@ export function interactionRouter(s: Services): Router {
       csrf: csrfToken(s.csrfKey, details.uid),
       clientName: client?.clientName ?? client?.clientId ?? '',
       sms: smsConnection(s.config) !== undefined,
+      externals: s.config.connections.filter((c) => c.type === 'external').map((c) => ({ id: c.id, name: (c as { name: string }).name })),
       error: null,
       notice: null,
       ...locals,
@@ -157,10 +160,34 @@ export function interactionRouter(s: Services): Router {
     // The sign-in link was used here or approved from another device.
     const approvedUser = await redeemLinkApproval(s.db, flowKey);
     if (approvedUser) return finish(ctx, { login: { accountId: approvedUser, amr: ['email'], remember: true } }, false);
+    // The RP asked for an external connection: hand the sign-in over right away.
+    const external = externalConnection(s, details.params.connection);
+    if (external) return handOff(ctx, external.id);
     const live = await findLiveCode(s.db, flowKey);
     if (live) return renderCodeStep(ctx, live.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
     return render(ctx, 'email', { email: normalizeEmail(hint) ?? '' });
+  });
+
+  /** Sends the browser to an external connection's login UI with a state bound to this sign-in. */
+  async function handOff(ctx: Context, connectionId: string) {
+    const { details } = ctx.state.step as StepState;
+    const connection = externalConnection(s, connectionId);
+    if (!connection) throw new SesameError(404, 'unknown_connection', 'external.unknown_connection');
+    const param = (name: string) => (typeof details.params[name] === 'string' ? (details.params[name] as string) : undefined);
+    const url = await handOffUrl(
+      s.db,
+      s.codeKeys[0]!,
+      connection,
+      { interactionUid: details.uid, clientId: String(details.params.client_id), loginHint: param('login_hint'), uiLocales: param('ui_locales') },
+      s.config.issuer,
+    );
+    ctx.status = 303;
+    ctx.redirect(url);
+  }
+
+  router.post('/external/:connection', loadInteraction, form, requireCsrf, login, async function chooseExternal(ctx) {
+    return handOff(ctx, ctx.params.connection!);
   });
 
   // Polled by the waiting page (sesame.js) so it continues once the link is approved elsewhere.

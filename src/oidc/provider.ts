@@ -88,7 +88,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       resourceIndicators: resourceIndicators(config.apis, config.issuer),
     },
     // audience: Auth0's name for resource. login_ticket: proof from the passwordless API (see interactions).
-    extraParams: ['audience', 'login_ticket'],
+    // connection: an external connection to hand the sign-in to (Auth0's parameter).
+    extraParams: ['audience', 'login_ticket', 'connection'],
     responseTypes: ['code'],
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,

@@ -14,7 +14,7 @@ function toPayload(row: { payload: string; consumedAt: Date | null; expiresAt: D
 export function createAdapterClass(db: Db) {
   const table = db.prisma.oidcPayload;
   return class PrismaAdapter implements Adapter {
-    constructor(private readonly model: string) {}
+    constructor(readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const data = {

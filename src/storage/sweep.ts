@@ -6,6 +6,7 @@ import { sweepCounters } from './counters.js';
 import { sweepOutbox } from './outbox.js';
 import { sweepTickets } from './login-tickets.js';
 import { sweepLinks } from './magic-links.js';
+import { sweepExternalStates } from './external.js';
 
 export async function sweepExpired(db: Db, now = new Date()) {
   return {
@@ -15,5 +16,6 @@ export async function sweepExpired(db: Db, now = new Date()) {
     outbox: await sweepOutbox(db, now),
     tickets: await sweepTickets(db, now),
     links: await sweepLinks(db, now),
+    externalStates: await sweepExternalStates(db, now),
   };
 }

@@ -1,0 +1,50 @@
+// /connections/:id/callback: where the operator's login service sends the user back with a signed
+// assertion. Every refusal shows a page naming the problem (for the operator to fix) and is
+// audited; a success continues the waiting sign-in through a one-minute ticket cookie.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Services } from '../services.js';
+import type { ExternalConnection } from '../config/schema.js';
+import { SesameError } from '../http/errors.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { recordAudit } from '../storage/audit.js';
+import { externalUser } from '../storage/external.js';
+import { findUserByEmail } from '../storage/users.js';
+import { issueLoginTicket } from '../passwordless/login-tickets.js';
+import { TICKET_COOKIE } from '../interactions/links.js';
+import { checkAssertion } from './external.js';
+
+export function externalConnection(s: Services, id: unknown): ExternalConnection | undefined {
+  return s.config.connections.find((c): c is ExternalConnection => c.type === 'external' && c.id === id);
+}
+
+export function connectionsRouter(s: Services): Router {
+  const router = new Router({ prefix: '/connections' });
+
+  router.get('/:id/callback', async function externalCallback(ctx: Context) {
+    ctx.state.locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
+    ctx.set('Cache-Control', 'no-store');
+    const connection = externalConnection(s, ctx.params.id);
+    if (!connection) throw new SesameError(404, 'unknown_connection', 'external.unknown_connection');
+    const result = await checkAssertion(s.db, s.codeKeys[0]!, connection, ctx.query, s.config.issuer);
+    const audit = { ip: ctx.ip, identifier: `${connection.id}:${result.ok ? result.subject : '?'}` };
+    if (!result.ok) {
+      await recordAudit(s.db, { type: 'external.failed', ...audit, clientId: result.serviceClientId ?? null, reason: result.reason });
+      throw new SesameError(400, `external_${result.reason}`, `external.${result.reason}`);
+    }
+    // An email only becomes the user's when no one else has it: an assertion cannot take an account over.
+    const email = result.profile.email && !(await findUserByEmail(s.db, result.profile.email)) ? result.profile.email : undefined;
+    const userId = await externalUser(s.db, connection.id, result.subject, s.config.signUp === 'open', { ...result.profile, email });
+    if (!userId) {
+      await recordAudit(s.db, { type: 'external.failed', ...audit, clientId: result.serviceClientId, reason: 'no_account' });
+      throw new SesameError(400, 'external_no_account', 'external.no_account');
+    }
+    await recordAudit(s.db, { type: 'login', ...audit, clientId: result.clientId, userId, reason: `external ${connection.id} via ${result.serviceClientId}` });
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, result.clientId, ['ext']);
+    ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${result.interactionUid}`);
+  });
+
+  return router;
+}
