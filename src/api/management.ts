@@ -1,5 +1,5 @@
-// The management API (/api/v1), JSON only: for now, operator links (welcome, custom) and their
-// revocation, the same as `sesame links`.
+// The management API (/api/v1), JSON only: operator links (welcome, custom) and their revocation,
+// the same as `sesame links`; service clients of external connections (management-service-clients.ts).
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
@@ -8,6 +8,7 @@ import { normalizeEmail } from '../passwordless/identifiers.js';
 import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/links.js';
 import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
 import { requireAdmin } from './admin-auth.js';
+import { serviceClientRoutes } from './management-service-clients.js';
 
 export function managementRouter(s: Services): Router {
   const router = new Router({ prefix: '/api/v1' });
@@ -45,5 +46,6 @@ export function managementRouter(s: Services): Router {
     ctx.body = { revoked: await revokeLinksOf(s.db, email) };
   });
 
+  serviceClientRoutes(router, s);
   return router;
 }

@@ -1,0 +1,56 @@
+// Service clients through the management API: create (access key once), list, rotate, revoke.
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+
+const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
+
+describe('service clients in the management API', () => {
+  let t: TestSesame;
+  let token: string;
+  beforeAll(async () => {
+    t = await startTestSesame('sqlite', {
+      clients: [{ client_id: 'ops', client_secret: OPS_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], management_api: true }],
+      connections: [
+        { id: 'email', type: 'email' },
+        { id: 'corp', type: 'external', name: 'Corp', authorizationUrl: 'https://login.corp.example/passwordless', accountId: 'acct1' },
+      ],
+    });
+    const ops = await oidc.discovery(new URL(t.issuer), 'ops', undefined, oidc.ClientSecretPost(OPS_SECRET), { execute: [oidc.allowInsecureRequests] });
+    token = (await oidc.clientCredentialsGrant(ops, { audience: `${t.issuer}/api/v1/`, scope: 'admin' })).access_token;
+  });
+  afterAll(() => t?.stop());
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${t.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : null };
+  };
+
+  it('creates, lists, rotates and revokes', async () => {
+    const created = await api('POST', '/service-clients', { connection: 'corp' });
+    expect(created).toEqual({
+      status: 201,
+      body: { clientId: expect.stringMatching(/^sc_[0-9a-f]{18}$/), keyId: expect.stringMatching(/^key_[0-9a-f]{18}$/), accessKey: expect.stringMatching(/^sc_\w+\.key_\w+\.acct1\.[A-Za-z0-9+/=]+$/) },
+    });
+    const { clientId, keyId } = created.body!;
+    const rotated = await api('POST', `/service-clients/${clientId}/keys`, {});
+    expect([rotated.status, rotated.body!.clientId]).toEqual([201, clientId]);
+    const listed = await api('GET', '/service-clients?connection=corp');
+    expect(listed.body!.serviceClients).toEqual([
+      expect.objectContaining({ clientId, connectionId: 'corp', revokedAt: null, keys: [expect.objectContaining({ keyId, revokedAt: null }), expect.objectContaining({ keyId: rotated.body!.keyId, revokedAt: null })] }),
+    ]);
+    expect((await api('DELETE', `/service-clients/${clientId}/keys/${keyId}`)).status).toBe(204);
+    expect((await api('DELETE', `/service-clients/${clientId}/keys/${keyId}`)).status).toBe(404);
+    expect((await api('DELETE', `/service-clients/${clientId}`)).status).toBe(204);
+    expect((await api('POST', `/service-clients/${clientId}/keys`, {})).status).toBe(404);
+    expect(await api('POST', '/service-clients', { connection: 'email' })).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'connection must name an external connection (got "email").' },
+    });
+  });
+});
