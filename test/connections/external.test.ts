@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 import { SignJWT } from 'jose';
 import { ServiceClientTokenProvider } from '@authress/sdk';
-import { generateUserLoginUrl } from 'sesame/connect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
