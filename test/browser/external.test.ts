@@ -3,9 +3,9 @@
 // (test/helpers/operator-login.ts, signing with the real @authress/sdk), the user types a user id,
 // and the browser comes back through Sesame to the RP's redirect_uri with a code.
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { startOperatorLogin, type OperatorLogin } from '../helpers/operator-login.js';
@@ -13,13 +13,6 @@ import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 import { createServiceClient } from '../../src/connections/external.js';
 import type { ExternalConnection } from '../../src/config/schema.js';
 
-interface Walk {
-  page: Page;
-  problems: string[];
-  verifier: string;
-  state: string;
-  nonce: string;
-}
 
 describe('external connection in Chromium', () => {
   let t: TestSesame;
@@ -49,28 +42,7 @@ describe('external connection in Chromium', () => {
   async function open(params: Record<string, string>): Promise<Walk> {
     const context = await browser.newContext();
     contexts.push(context);
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      const { url } = message.location();
-      if (message.type() === 'error' && !url.endsWith('/favicon.ico')) problems.push(`${message.text()} (${url})`);
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      ...params,
-    });
-    const response = await page.goto(url.href);
-    expect(response?.status()).toBe(200);
-    return { page, problems, verifier, state, nonce };
+    return openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid email profile', ...params });
   }
 
   /**

@@ -3,7 +3,7 @@
 // and the form markup. SQLite is enough: nothing on these pages depends on the database engine.
 import * as oidc from 'openid-client';
 import { type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
@@ -13,14 +13,6 @@ import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 const COUNTDOWN = /^You can ask for a new code in (\d+) s\.$/;
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
-interface Walk {
-  page: Page;
-  /** Console errors (CSP violations included) and uncaught page errors. */
-  problems: string[];
-  verifier: string;
-  state: string;
-  nonce: string;
-}
 
 describe('hosted pages in Chromium', () => {
   let t: TestSesame;
@@ -47,30 +39,9 @@ describe('hosted pages in Chromium', () => {
   async function open(options: BrowserContextOptions = {}): Promise<Walk> {
     const context = await browser.newContext(options);
     contexts.push(context);
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      // A step re-rendered with a message is a 400/429 document by design, and the pages declare no
-      // icon so Chromium's /favicon.ico probe may 404; Chromium logs both as errors.
-      const { url } = message.location();
-      const expected = /status of (400|429)\b/.test(message.text()) && /\/interaction\/[^/]+\/(email|code|resend)$/.test(url);
-      if (message.type() === 'error' && !expected && !url.endsWith('/favicon.ico')) problems.push(`${message.text()} (${url})`);
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
-    const response = await page.goto(url.href);
-    expect(response?.status()).toBe(200);
-    return { page, problems, verifier, state, nonce };
+    // A step re-rendered with a message is a 400/429 document by design; Chromium logs it as an error.
+    const expected = (text: string, url: string) => /status of (400|429)\b/.test(text) && /\/interaction\/[^/]+\/(email|code|resend)$/.test(url);
+    return openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid email' }, expected);
   }
 
   /** Types the email, asks for a code, waits for the code page and returns the code from the mail. */

@@ -5,7 +5,7 @@
 // that never use the link. SQLite is enough: test/hosted/magic-links.test.ts covers both engines.
 import * as oidc from 'openid-client';
 import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, newAuthorization } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
@@ -70,17 +70,7 @@ describe('magic links in Chromium', () => {
   async function startSignIn(context: BrowserContext): Promise<Waiting> {
     const email = `link${++n}@example.com`;
     const page = await context.newPage();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
+    const { url, verifier, state, nonce } = await newAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid email' });
     expect((await page.goto(url.href))?.status()).toBe(200);
     await page.getByLabel('Email address').fill(email);
     await page.getByRole('button', { name: 'Email me a code' }).click();

@@ -3,8 +3,8 @@
 // national format, the code read from the text (WebOTP line included), back at the RP with the
 // phone claims; and in French, where the text is written in the page's language.
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
+import { type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
+import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTwilio, smsCode, TWILIO_FROM, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { rpConfig } from '../helpers/login.js';
@@ -12,14 +12,6 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 
 
-interface Walk {
-  page: Page;
-  /** Console errors and uncaught page errors. */
-  problems: string[];
-  verifier: string;
-  state: string;
-  nonce: string;
-}
 
 describe('sign-in by phone in Chromium (Twilio channel)', () => {
   let t: TestSesame;
@@ -56,27 +48,7 @@ describe('sign-in by phone in Chromium (Twilio channel)', () => {
   async function open(options: BrowserContextOptions = {}): Promise<Walk> {
     const context = await browser.newContext(options);
     contexts.push(context);
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      const { url } = message.location();
-      if (message.type() === 'error' && !url.endsWith('/favicon.ico')) problems.push(`${message.text()} (${url})`);
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid phone',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
-    const response = await page.goto(url.href);
-    expect(response?.status()).toBe(200);
-    return { page, problems, verifier, state, nonce };
+    return openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid phone' });
   }
 
   /** Enters the code, catches the browser's request to the RP's redirect_uri and redeems it like the RP. */

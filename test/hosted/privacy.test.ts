@@ -1,9 +1,8 @@
 // What an attacker or a log reader can learn: known and unknown addresses get the same answer, and
 // logs never carry codes, tokens, secrets or query strings.
-import { Writable } from 'node:stream';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
+import { capturingLogger } from '../helpers/logs.js';
 import { startSesame, type RunningSesame } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startMailSink, type MailSink } from '../helpers/smtp.js';
@@ -12,7 +11,7 @@ import type { TestSesame } from '../helpers/sesame.js';
 import { oidcFixture } from '../oidc/fixture.js';
 
 describe('privacy', () => {
-  const lines: string[] = [];
+  const { logger, lines } = capturingLogger('debug');
   let mail: MailSink;
   let database: TestDatabase;
   let sesame: RunningSesame;
@@ -21,16 +20,10 @@ describe('privacy', () => {
   beforeAll(async () => {
     mail = await startMailSink();
     database = await createTestDatabase('sqlite');
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    });
     sesame = await startSesame({
       env: { NODE_ENV: 'test' },
       issuerFromPort: true,
-      logger: createLogger('debug', {}, sink),
+      logger,
       overrides: { port: 0, host: '127.0.0.1', databaseUrl: database.url, smtpUrl: mail.url, signUp: 'existing-only', delivery: { pollInterval: 200 }, ...oidcFixture },
     });
     t = { url: sesame.url, issuer: sesame.services.config.issuer, mail, database, sesame, stop: async () => undefined };

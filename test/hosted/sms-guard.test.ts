@@ -6,13 +6,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { parsePhone, phonePrefix } from '../../src/passwordless/identifiers.js';
-import { createLogger } from '../../src/log.js';
+import { capturingLogger } from '../helpers/logs.js';
 import { startSesame, type RunningSesame } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { OTP, apiFixture } from '../api/fixture.js';
@@ -34,23 +33,17 @@ interface LogLine {
 }
 
 describe('SMS conversion guard', () => {
-  const lines: string[] = [];
+  const { logger, lines } = capturingLogger('info');
   let database: TestDatabase;
   let sesame: RunningSesame;
   let rp: oidc.Configuration;
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString().split('\n').filter(Boolean));
-        done();
-      },
-    });
     sesame = await startSesame({
       env: { NODE_ENV: 'test' },
       issuerFromPort: true,
-      logger: createLogger('info', {}, sink),
+      logger,
       overrides: {
         port: 0,
         host: '127.0.0.1',
