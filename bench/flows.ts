@@ -2,9 +2,11 @@
 // code flow (with PKCE). On Sesame that walks the hosted pages' forms (email, then the code read
 // from the SMTP sink); on the baseline its interaction signs in at once. Rotation makes each
 // refresh token single-use, so the refresh scenario takes a fresh one from the pool per request.
+// The OTP grant's codes are single-use too: a pool of them is asked for through the passwordless API.
 import { createHash, randomBytes } from 'node:crypto';
 import { FormClient } from '../test/helpers/form-client.js';
-import { codeFrom, type MailSink } from '../test/helpers/smtp.js';
+import { codeFrom } from '../test/helpers/smtp.js';
+import type { BenchMail } from './mail.js';
 import { CLIENT, REDIRECT, type Target } from './targets.js';
 
 export interface Tokens {
@@ -12,12 +14,18 @@ export interface Tokens {
   refresh_token: string;
 }
 
+export interface OtpCode {
+  email: string;
+  code: string;
+}
+
 export const basicAuth = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT.client_id)}:${encodeURIComponent(CLIENT.client_secret)}`).toString('base64')}`;
 export const SCOPE = 'openid email profile';
 
 const b64url = (buf: Buffer) => buf.toString('base64url');
 
-async function signIn(target: Target, user: string, mail: MailSink): Promise<Tokens> {
+/** One user through the whole authorization code flow, from /authorize to the token endpoint. */
+export async function signIn(target: Target, user: string, mail: BenchMail): Promise<Tokens> {
   const verifier = b64url(randomBytes(32));
   const authorize = new URL('/authorize', target.url);
   authorize.search = new URLSearchParams({
@@ -52,17 +60,41 @@ async function signIn(target: Target, user: string, mail: MailSink): Promise<Tok
   return { access_token: tokens.access_token, refresh_token: tokens.refresh_token };
 }
 
-/** Signs in `size` users, `parallel` at a time. */
-export async function makePool(target: Target, size: number, mail: MailSink, parallel = 8): Promise<Tokens[]> {
-  const pool: Tokens[] = [];
+/** A prefix for the addresses of one run against one target: each address gets a code once. */
+export const addressPrefix = (what: string, target: Target) => `${what}-${target.name}-${target.workers}-${Date.now().toString(36)}`;
+
+/** Runs `task(n)` for n below `size`, `parallel` at a time; the results in the order they end. */
+async function inParallel<T>(size: number, parallel: number, task: (n: number) => Promise<T>): Promise<T[]> {
+  const done: T[] = [];
   let next = 0;
-  const prefix = `bench-${target.name}-${Date.now().toString(36)}`;
   async function worker() {
-    while (next < size) {
-      const n = next++;
-      pool.push(await signIn(target, `${prefix}-${n}`, mail));
-    }
+    while (next < size) done.push(await task(next++));
   }
   await Promise.all(Array.from({ length: Math.min(parallel, size) }, worker));
-  return pool;
+  return done;
+}
+
+/** Signs in `size` users, `parallel` at a time. */
+export async function makePool(target: Target, size: number, mail: BenchMail, parallel = 8): Promise<Tokens[]> {
+  const prefix = addressPrefix('bench', target);
+  return inParallel(size, parallel, (n) => signIn(target, `${prefix}-${n}`, mail));
+}
+
+/** The JSON body of POST /passwordless/start asking for a code by email (Auth0's shape). */
+export const startBody = (email: string) =>
+  JSON.stringify({ client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, connection: 'email', email, send: 'code' });
+
+/**
+ * Asks Sesame for `size` codes through POST /passwordless/start and reads them from the mail. Each
+ * goes to its own address: only the newest code of an address is valid, and an address may be
+ * sent a code only so often.
+ */
+export async function collectCodes(target: Target, size: number, mail: BenchMail, parallel = 32): Promise<OtpCode[]> {
+  const prefix = addressPrefix('otp', target);
+  return inParallel(size, parallel, async (n) => {
+    const email = `${prefix}-${n}@bench.test`;
+    const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email) });
+    if (!response.ok) throw new Error(`POST /passwordless/start answered ${response.status}: ${await response.text()}`);
+    return { email, code: codeFrom(await mail.next(email, 30_000)) };
+  });
 }

@@ -1,21 +1,33 @@
-// The scenarios: what autocannon sends to a target, and one measured run of it (after a warm-up),
-// with the server process's CPU time and resident memory sampled meanwhile.
+// The scenarios: what autocannon sends to a target (or, for code_flow, whole sign-ins run in a
+// loop), and one measured run of it (after a warm-up), with the server's CPU time and resident
+// memory sampled meanwhile (over its process tree: a primary and its cluster workers).
 import autocannon from 'autocannon';
-import { basicAuth, type Tokens } from './flows.js';
-import { API, cpuSeconds, machineBusySeconds, postgresCpuBetween, postgresCpuSeconds, rssMiB, type Target } from './targets.js';
+import { addressPrefix, basicAuth, signIn, startBody, type OtpCode, type Tokens } from './flows.js';
+import { SLOW_DOMAIN, type BenchMail } from './mail.js';
+import { API, CLIENT, cpuBetween, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
 
-export const SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh', 'userinfo', 'introspection'] as const;
+// passwordless_start last: the slow SMTP server leaves Sesame's outbox a backlog that takes minutes
+// to deliver, and the codes of any later sign-in would wait behind it.
+export const SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh', 'userinfo', 'introspection', 'otp_grant', 'code_flow', 'passwordless_start'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 export const NEEDS_POOL: ReadonlySet<Scenario> = new Set(['refresh', 'userinfo', 'introspection']);
+/** Endpoints the baseline does not have. */
+export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', 'passwordless_start']);
+/** Sign-ins in flight at once in code_flow (at most `--connections`): people, not API clients. */
+export const CODE_FLOW_CONCURRENCY = 10;
 
 export interface Measurement {
   scenario: Scenario;
   target: Target['name'];
+  /** Server processes: cluster workers of `sesame serve --workers`, or 1. */
+  workers: number;
+  /** Requests per second; for code_flow, completed sign-ins per second. */
   rps: number;
+  /** Latency in ms; for code_flow, of a whole sign-in (mail delivery included). */
   p50: number;
   p99: number;
   requests: number;
-  /** Socket errors and timeouts. */
+  /** Socket errors and timeouts; for code_flow, sign-ins that failed. */
   errors: number;
   non2xx: number;
   statusCodes: Record<string, number>;
@@ -27,10 +39,12 @@ export interface Measurement {
   /** CPU of everything else on the machine meanwhile (other jobs: noise), in % of one core. */
   otherCpu: number;
   rssPeakMiB: number;
-  /** Refresh only: requests sent with no fresh token left (the pool ran dry). */
+  /** Refresh and OTP grant only: requests sent with no fresh token or code left (the pool ran dry). */
   poolDry?: number;
   /** Introspection only: answers saying the token is not active. */
   inactive?: number;
+  /** code_flow only: why the first failed sign-in failed. */
+  failure?: string;
 }
 
 const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth };
@@ -44,20 +58,32 @@ type Request = {
   onResponse?: (status: number, body: string) => void;
 };
 
-/** What the scenarios share: the pool, the refresh tokens not used yet, and counts of bad answers. */
-interface State {
-  pool: Tokens[];
+/** What the scenarios run against one target share: single-use tokens and codes, and counts of bad answers. */
+export interface State {
+  /** The access tokens userinfo and introspection send: the pool's, replaced by those refresh answers
+   *  bring, so that they outlive the pool's when access tokens are short-lived (the soak). */
+  accessTokens: string[];
+  /** Refresh tokens not used yet. */
   refreshTokens: string[];
-  /** Refresh requests sent with no fresh token left. */
+  /** OTP codes not used yet. */
+  otpCodes: OtpCode[];
+  /** Addresses passwordless_start sent codes to so far; each request takes a new one. */
+  sent: number;
+  /** Requests sent with no fresh refresh token or OTP code left. */
   dry: number;
   /** Introspection answers of `active: false` (a 200 that means the token was not found). */
   inactive: number;
 }
 
-/** The request of connection `n` in a scenario; refresh consumes `refreshTokens` and puts the rotated ones back. */
-function requestOf(scenario: Scenario, state: State, n: number): Request {
+export function newState(pool: Tokens[]): State {
+  return { accessTokens: pool.map((t) => t.access_token), refreshTokens: pool.map((t) => t.refresh_token), otpCodes: [], sent: 0, dry: 0, inactive: 0 };
+}
+
+/** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
+function requestOf(scenario: Exclude<Scenario, 'code_flow'>, target: Target, state: State, n: number): Request {
   let i = n;
-  const nextAccessToken = () => state.pool[i++ % state.pool.length]!.access_token;
+  let fresh = n;
+  const nextAccessToken = () => state.accessTokens[i++ % state.accessTokens.length]!;
   switch (scenario) {
     case 'discovery':
       return { method: 'GET', path: '/.well-known/openid-configuration' };
@@ -82,8 +108,9 @@ function requestOf(scenario: Scenario, state: State, n: number): Request {
         },
         onResponse(status, body) {
           if (status !== 200) return;
-          const rotated = (JSON.parse(body) as { refresh_token?: string }).refresh_token;
-          if (rotated) state.refreshTokens.push(rotated);
+          const tokens = JSON.parse(body) as Partial<Tokens>;
+          if (tokens.refresh_token) state.refreshTokens.push(tokens.refresh_token);
+          if (tokens.access_token) state.accessTokens[fresh++ % state.accessTokens.length] = tokens.access_token;
         },
       };
     case 'userinfo':
@@ -98,7 +125,42 @@ function requestOf(scenario: Scenario, state: State, n: number): Request {
           if (status === 200 && !body.includes('"active":true')) state.inactive++;
         },
       };
+    case 'otp_grant':
+      // The client authenticates in the body, as Auth0's SDKs for native apps do.
+      return {
+        method: 'POST',
+        path: '/oauth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        setupRequest(r) {
+          const otp = state.otpCodes.shift();
+          if (!otp) state.dry++;
+          const { email, code } = otp ?? { email: 'pool-ran-dry@bench.test', code: '000000' };
+          const body = { grant_type: OTP_GRANT, client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, username: email, otp: code, realm: 'email', scope: 'openid' };
+          return { ...r, body: new URLSearchParams(body).toString() };
+        },
+      };
+    case 'passwordless_start': {
+      const prefix = addressPrefix('start', target);
+      return {
+        method: 'POST',
+        path: '/passwordless/start',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (r) => ({ ...r, body: startBody(`${prefix}-${state.sent++}@${SLOW_DOMAIN}`) }),
+      };
+    }
   }
+}
+
+/** What one run of a load produced, whatever sent it. */
+export interface Load {
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  statusCodes: Record<string, number>;
+  failure?: string;
 }
 
 /**
@@ -106,13 +168,57 @@ function requestOf(scenario: Scenario, state: State, n: number): Request {
  * autocannon shares a request object among the connections of an instance, and builds the first
  * request of each from it before any is sent, so they would all send the same (single-use) token.
  */
-async function cannon(url: string, scenario: Scenario, state: State, connections: number, duration: number) {
+export async function cannon(target: Target, scenario: Exclude<Scenario, 'code_flow'>, state: State, connections: number, duration: number): Promise<Load> {
+  const { url } = target;
   const results = await Promise.all(
     Array.from({ length: connections }, (_, n) =>
-      autocannon({ url, connections: 1, duration, requests: [requestOf(scenario, state, n)], skipAggregateResult: true }),
+      autocannon({ url, connections: 1, duration, requests: [requestOf(scenario, target, state, n)], skipAggregateResult: true }),
     ),
   );
-  return autocannon.aggregateResult(results, { url, connections });
+  const result = autocannon.aggregateResult(results, { url, connections });
+  return {
+    requests: result.requests.total,
+    seconds: result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : NaN;
+}
+
+/**
+ * code_flow: `concurrency` users each signing in through the hosted pages' forms (bench/flows.ts),
+ * one after the other, until `seconds` are over; sign-ins in flight then are waited for and count.
+ * autocannon cannot carry cookies and a mailed code from one step to the next.
+ */
+async function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
+  const prefix = addressPrefix('flow', target);
+  const times: number[] = [];
+  let n = 0;
+  let errors = 0;
+  let failure: string | undefined;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  async function user() {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      try {
+        await signIn(target, `${prefix}-${n++}`, mail);
+        times.push(performance.now() - t0);
+      } catch (err) {
+        errors++;
+        failure ??= (err as Error).message;
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, user));
+  times.sort((a, b) => a - b);
+  return { requests: times.length, seconds: (performance.now() - started) / 1000, p50: percentile(times, 0.5), p99: percentile(times, 0.99), errors, non2xx: 0, statusCodes: {}, ...(failure ? { failure } : {}) };
 }
 
 export interface RunOptions {
@@ -135,44 +241,55 @@ export async function waitQuiet(seconds: number): Promise<boolean> {
   }
 }
 
-/** Warms up, then measures one scenario against one target. */
-export async function measure(target: Target, scenario: Scenario, pool: Tokens[], refreshTokens: string[], o: RunOptions): Promise<Measurement> {
-  const state: State = { pool, refreshTokens, dry: 0, inactive: 0 };
-  if (o.warmup > 0) await cannon(target.url, scenario, state, o.connections, o.warmup);
-  state.dry = 0;
-  state.inactive = 0;
-  let rssPeak = rssMiB(target.pid);
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(target.pid))), 250);
+/** Where the CPU went during some work, in % of one core, and the server's peak resident memory. */
+export interface Usage {
+  cpu: number;
+  loadCpu: number;
+  dbCpu: number;
+  otherCpu: number;
+  rssPeakMiB: number;
+}
+
+/** Runs `work` while sampling the target's CPU and memory. */
+export async function sampled<T>(target: Target, work: () => Promise<T>): Promise<{ result: T; usage: Usage }> {
+  let rssPeak = treeRssMiB(target.pid);
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, treeRssMiB(target.pid))), 250);
   const db = () => (target.name === 'postgresql' ? postgresCpuSeconds() : new Map<number, number>());
-  const before = { server: cpuSeconds(target.pid), self: process.cpuUsage(), db: db(), machine: machineBusySeconds() };
+  const before = { server: treeCpuSeconds(target.pid), self: process.cpuUsage(), db: db(), machine: machineBusySeconds() };
   const started = performance.now();
-  const result = await cannon(target.url, scenario, state, o.connections, o.duration);
+  const result = await work();
   const elapsed = (performance.now() - started) / 1000;
   const percent = (seconds: number) => (seconds / elapsed) * 100;
   const self = process.cpuUsage(before.self);
-  const cpu = percent(cpuSeconds(target.pid) - before.server);
+  const cpu = percent(cpuBetween(before.server, treeCpuSeconds(target.pid)));
   const loadCpu = percent((self.user + self.system) / 1e6);
-  const dbCpu = percent(postgresCpuBetween(before.db, db()));
+  const dbCpu = percent(cpuBetween(before.db, db()));
   const otherCpu = Math.max(0, percent(machineBusySeconds() - before.machine) - cpu - loadCpu - dbCpu);
   clearInterval(sampler);
-  rssPeak = Math.max(rssPeak, rssMiB(target.pid));
-  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]));
+  rssPeak = Math.max(rssPeak, treeRssMiB(target.pid));
+  return { result, usage: { cpu, loadCpu, dbCpu, otherCpu, rssPeakMiB: rssPeak } };
+}
+
+/** Warms up, then measures one scenario against one target. */
+export async function measure(target: Target, scenario: Scenario, state: State, mail: BenchMail, o: RunOptions): Promise<Measurement> {
+  const load = (seconds: number) =>
+    scenario === 'code_flow'
+      ? signInLoop(target, mail, Math.min(o.connections, CODE_FLOW_CONCURRENCY), seconds)
+      : cannon(target, scenario, state, o.connections, seconds);
+  if (o.warmup > 0) await load(o.warmup);
+  state.dry = 0;
+  state.inactive = 0;
+  const { result, usage } = await sampled(target, () => load(o.duration));
+  const { seconds, failure, ...counts } = result;
   return {
     scenario,
     target: target.name,
-    rps: result.requests.total / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: result.requests.total,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    statusCodes,
-    cpu,
-    loadCpu,
-    dbCpu,
-    otherCpu,
-    rssPeakMiB: rssPeak,
-    ...(scenario === 'refresh' ? { poolDry: state.dry } : {}),
+    workers: target.workers,
+    rps: result.requests / seconds,
+    ...counts,
+    ...usage,
+    ...(scenario === 'refresh' || scenario === 'otp_grant' ? { poolDry: state.dry } : {}),
     ...(scenario === 'introspection' ? { inactive: state.inactive } : {}),
+    ...(failure ? { failure } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // The servers under load, each a child process on 127.0.0.1: Sesame on SQLite, Sesame on
 // PostgreSQL (a fresh schema, dropped after) and the bare oidc-provider baseline. All three get the
-// same signing keys, client and API; Sesame's are seeded into its database before it starts.
+// same signing keys, client and API; Sesame's are seeded into its database before it starts. Sesame
+// may run as a primary with cluster workers: its CPU and memory are those of the whole process tree.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -23,6 +24,9 @@ export const CLIENT = {
   grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
 };
 export const API = { identifier: 'https://api.bench.example', scopes: ['read', 'write'] };
+export const OTP_GRANT = 'http://auth0.com/oauth/grant-type/passwordless/otp';
+// The baseline's oidc-provider refuses a client with a grant type it has no handler for.
+const SESAME_CLIENT = { ...CLIENT, grant_types: [...CLIENT.grant_types, OTP_GRANT], first_party: true };
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
 export type TargetName = 'baseline' | 'sqlite' | 'postgresql';
@@ -33,6 +37,8 @@ export interface Target {
   pid: number;
   /** True for Sesame (hosted pages and codes by mail), false for the baseline (auto-login). */
   sesame: boolean;
+  /** Server processes answering requests: cluster workers of `sesame serve --workers`, or 1. */
+  workers: number;
   stop(): Promise<void>;
 }
 
@@ -93,6 +99,20 @@ async function waitReady(url: string, child: ChildProcess, logFile: string): Pro
   throw new Error(`server at ${url} did not become ready (exit ${child.exitCode}):\n${log}`);
 }
 
+/**
+ * Waits until the primary has forked its workers. A Sesame without cluster support ignores
+ * SESAME_WORKERS and would be measured as one process under a "×N" label.
+ */
+async function waitWorkers(child: ChildProcess, workers: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (processTree(child.pid!).length >= workers + 1) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '';
+  throw new Error(`sesame serve did not fork ${workers} workers within 30 s (does it support SESAME_WORKERS / --workers?):\n${log}`);
+}
+
 /** Set by `--cpu-prof`: each server writes a V8 CPU profile into this folder when it stops. */
 export const profiling: { dir?: string } = {};
 
@@ -117,10 +137,15 @@ export interface SesameOptions {
   smtpUrl: string;
   from: 'auto' | 'dist' | 'src';
   workDir: string;
+  /** Cluster workers (SESAME_WORKERS); one process when absent. */
+  workers?: number;
+  /** Settings merged over the bench's config file (the soak's short lifetimes and sweeps). */
+  config?: Record<string, unknown>;
 }
 
 /** Starts `sesame serve` as a child process with a temporary config holding the bench client and API. */
 export async function startSesameTarget(o: SesameOptions): Promise<Target & { jwks: JWK[]; from: 'dist' | 'src' }> {
+  const workers = o.workers ?? 1;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let databaseUrl: string;
@@ -146,22 +171,24 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
     await dropDatabase();
   }
   const jwks = await seedKeys(databaseUrl, o.keys);
-  const configFile = join(o.workDir, `sesame-${o.engine}.json`);
+  const configFile = join(o.workDir, `sesame-${o.engine}-${workers}.json`);
   writeFileSync(
     configFile,
     JSON.stringify({
       issuer: url,
       host: '127.0.0.1',
       emailFrom: 'Sesame Bench <login@bench.test>',
-      clients: [{ ...CLIENT, first_party: true }],
+      clients: [SESAME_CLIENT],
       apis: [API],
-      // The pools sign in many users from one IP in a few seconds.
-      rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000 },
+      // The pools, code_flow, otp_grant and passwordless_start send and check thousands of codes
+      // from one IP and one client within seconds (each to its own address: the per-address limits stay).
+      rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000, sendsPerClientPerHour: 1_000_000, otpGrantsPerClientPerMinute: 1_000_000 },
       delivery: { pollInterval: 200 },
+      ...o.config,
     }),
   );
   const command = sesameCommand(o.from);
-  const logFile = join(o.workDir, `sesame-${o.engine}.log`);
+  const logFile = join(o.workDir, `sesame-${o.engine}-${workers}.log`);
   const child = startChild(command.args, {
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
@@ -169,10 +196,13 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
     SESAME_CONFIG: configFile,
     SMTP_URL: o.smtpUrl,
     LOG_LEVEL: 'warn',
+    ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}),
   }, logFile);
   try {
     await waitReady(url, child, logFile);
+    if (workers > 1) await waitWorkers(child, workers, logFile);
   } catch (err) {
+    await stopChild(child);
     await dropDatabase();
     throw err;
   }
@@ -181,6 +211,7 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
     url,
     pid: child.pid!,
     sesame: true,
+    workers,
     jwks,
     from: command.from,
     async stop() {
@@ -199,7 +230,7 @@ export async function startBaselineTarget(jwks: JWK[], workDir: string): Promise
   const logFile = join(workDir, 'baseline.log');
   const child = startChild(['--import', 'tsx', join(ROOT, 'bench/baseline.ts')], { NODE_ENV: 'production', BENCH_BASELINE: configFile }, logFile);
   await waitReady(url, child, logFile);
-  return { name: 'baseline', url, pid: child.pid!, sesame: false, stop: () => stopChild(child) };
+  return { name: 'baseline', url, pid: child.pid!, sesame: false, workers: 1, stop: () => stopChild(child) };
 }
 
 export function makeWorkDir(): string {
@@ -207,16 +238,69 @@ export function makeWorkDir(): string {
 }
 
 /** Resident set size of a process, in MiB (Linux /proc). */
-export function rssMiB(pid: number): number {
+function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
-/** CPU seconds (user + system) a process has used so far (Linux /proc, clock ticks of 1/100 s). */
-export function cpuSeconds(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces): state is [0], ppid [1]. */
+function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * A process and all its descendants (a primary and its cluster workers). Walks /proc for parent
+ * pids: /proc/<pid>/task/<tid>/children needs a kernel option that is not always there.
+ */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(statFields(Number(entry))[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
+/** Resident memory of a process tree, in MiB: the processes' RSS summed (shared pages count in each). */
+export function treeRssMiB(root: number): number {
+  return processTree(root).reduce((sum, pid) => {
+    try {
+      return sum + rssMiB(pid);
+    } catch {
+      return sum; // ended meanwhile
+    }
+  }, 0);
+}
+
+/** CPU seconds used so far by each process of a tree, by pid. */
+export function treeCpuSeconds(root: number): Map<number, number> {
+  return cpuSecondsOf(processTree(root));
+}
+
+function cpuSecondsOf(pids: number[]): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      used.set(pid, cpuSeconds(pid));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return used;
 }
 
 /** Busy CPU seconds of the whole machine so far, all cores together (Linux /proc/stat). */
@@ -228,20 +312,19 @@ export function machineBusySeconds(): number {
 
 /** CPU seconds used so far by each process of the PostgreSQL server, by pid. */
 export function postgresCpuSeconds(): Map<number, number> {
-  const used = new Map<number, number>();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+  const pids = readdirSync('/proc').filter((pid) => {
+    if (!/^\d+$/.test(pid)) return false;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') used.set(Number(pid), cpuSeconds(Number(pid)));
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
     } catch {
-      // the process ended meanwhile
+      return false; // the process ended meanwhile
     }
-  }
-  return used;
+  });
+  return cpuSecondsOf(pids.map(Number));
 }
 
-/** CPU seconds the PostgreSQL processes used between two snapshots (those that ended meanwhile are lost). */
-export function postgresCpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+/** CPU seconds a set of processes used between two snapshots (those that ended meanwhile are lost). */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
   let total = 0;
   for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
   return Math.max(0, total);

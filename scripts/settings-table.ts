@@ -10,15 +10,19 @@ interface JsonSchema {
   default?: unknown;
   properties?: Record<string, JsonSchema>;
   enum?: unknown[];
+  const?: unknown;
   items?: JsonSchema;
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
 }
 
 function typeOf(s: JsonSchema): string {
+  if (s.const !== undefined) return `\`${String(s.const)}\``;
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   if (s.type === 'array') return 'list';
   if (Array.isArray(s.type)) return s.type.join(' \\| ');
+  const variants = s.anyOf ?? s.oneOf;
+  if (!s.type && variants) return variants.map(typeOf).join(' \\| ');
   return s.type ?? 'object';
 }
 

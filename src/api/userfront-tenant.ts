@@ -4,7 +4,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Services } from '../services.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError, temporarilyUnavailable } from '../http/errors.js';
+import { storageUnavailable } from '../storage/unavailable.js';
 import { isUserfrontTenant } from '../oidc/userfront-tenants.js';
 import { corsFor } from './cors.js';
 
@@ -62,14 +63,17 @@ export function userfrontCors(s: Services) {
 export async function userfrontErrors(ctx: Context, next: Next) {
   try {
     await next();
-  } catch (err) {
+  } catch (caught) {
+    const unavailable = storageUnavailable(caught);
+    if (unavailable) ctx.state.log.error({ reason: unavailable.reason }, 'storage unavailable');
+    const err = unavailable ? temporarilyUnavailable() : caught;
     const known = err instanceof SesameError;
     // Body parser errors (bad JSON, too large) carry their own status and a safe message.
     const exposed = !known && (err as { expose?: boolean }).expose === true;
     const status = known || exposed ? (err as { status: number }).status : 500;
-    if (status >= 500) (ctx.state.log ?? console).error({ err }, 'unhandled error');
+    if (status >= 500 && !known) (ctx.state.log ?? console).error({ err }, 'unhandled error');
     if (known) for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
     ctx.status = status;
-    ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status < 500 ? (err as Error).message : 'An internal server error occurred.' };
+    ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status < 500 ? (err as Error).message : unavailable ? 'Service temporarily unavailable. Try again in a minute.' : 'An internal server error occurred.' };
   }
 }

@@ -1,5 +1,7 @@
 // `sesame serve`, `sesame migrate`, `sesame worker` and `sesame users`.
+import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
+import { runPrimary, workerCount } from '../cluster.js';
 import { createLogger } from '../log.js';
 import { deliveryChannel, prepare, startSesame } from '../server.js';
 import { migrate } from '../storage/migrate.js';
@@ -21,13 +23,30 @@ function onShutdown(stop: () => Promise<void>) {
 }
 
 export const serveCommand: Command = {
-  summary: 'Run the identity provider (migrates the database and delivers mail in-process).',
-  usage: '[--port <port>]',
-  options: { port: { type: 'string' } },
+  summary: 'Run the identity provider (migrates the database and delivers mail in-process).\n' +
+    '  --workers <n|auto>  processes on the one port (node:cluster); auto = one per core',
+  usage: '[--port <port>] [--workers <n|auto>]',
+  options: { port: { type: 'string' }, workers: { type: 'string' } },
   async run({ values }) {
-    const overrides = values.port !== undefined ? { port: Number(values.port) } : {};
-    if (values.port !== undefined && !Number.isInteger(overrides.port)) throw new UsageError(`serve: --port must be a number`);
-    const running = await startSesame({ overrides });
+    const overrides: Record<string, unknown> = {};
+    if (values.port !== undefined) {
+      overrides.port = Number(values.port);
+      if (!Number.isInteger(overrides.port)) throw new UsageError('serve: --port must be a number');
+    }
+    if (values.workers !== undefined) {
+      overrides.workers = values.workers === 'auto' ? 'auto' : Number(values.workers);
+      if (overrides.workers !== 'auto' && !(Number.isInteger(overrides.workers) && (overrides.workers as number) >= 1)) {
+        throw new UsageError('serve: --workers must be a whole number of at least 1, or auto');
+      }
+    }
+    const config = loadConfig(process.env, overrides);
+    const count = workerCount(config.workers);
+    if (count > 1 && cluster.isPrimary) {
+      await runPrimary(config, count, createLogger(config.logLevel, { role: 'primary' }));
+      return;
+    }
+    const logger = cluster.isWorker ? createLogger(config.logLevel, { worker: cluster.worker!.id }) : undefined;
+    const running = await startSesame({ overrides, logger });
     onShutdown(running.stop);
   },
 };

@@ -36,6 +36,7 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.SMTP_URL) out.smtpUrl = env.SMTP_URL;
   if (env.EMAIL_FROM) out.emailFrom = env.EMAIL_FROM;
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (env.SESAME_WORKERS) out.workers = env.SESAME_WORKERS === 'auto' ? 'auto' : Number(env.SESAME_WORKERS);
   if (env.TRUST_PROXY) out.trustProxy = ['1', 'true', 'yes'].includes(env.TRUST_PROXY.toLowerCase());
   return out;
 }

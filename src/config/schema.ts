@@ -125,6 +125,10 @@ export const configSchema = z.strictObject({
     })
     .optional()
     .describe('Serve HTTPS directly with this certificate (PEM). Usually TLS ends at a proxy instead.'),
+  workers: z
+    .union([z.number().int().min(1).max(256), z.literal('auto')])
+    .default(1)
+    .describe('Processes `sesame serve` runs on one port (node:cluster); auto = one per CPU core (env SESAME_WORKERS, flag --workers).'),
   trustProxy: z.boolean().default(false).describe('Honour X-Forwarded-* from a TLS-terminating proxy (env TRUST_PROXY=1).'),
   smtpUrl: z.string().optional().describe('nodemailer SMTP URL, e.g. smtp://127.0.0.1:2525 (env SMTP_URL). Without it mail is only captured.'),
   emailFrom: z.string().default('Sesame <no-reply@localhost>').describe('From address of emails (env EMAIL_FROM).'),
@@ -198,6 +202,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       maxAttempts: z.number().int().min(1).default(8).describe('Send attempts before a message is given up.'),
       pollInterval: z.number().int().positive().default(1000).describe('Worker poll interval, ms.'),
+      retryDelay: z.number().positive().max(3600).default(5).describe('Seconds before the first retry of a failed send; each next retry waits twice as long (at most an hour).'),
     })
     .prefault({})
     .describe('Outbox worker.'),

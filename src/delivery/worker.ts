@@ -13,11 +13,13 @@ export interface WorkerOptions {
   maxAttempts: number;
   pollInterval: number;
   keepBodies: boolean;
+  /** Seconds before the first retry; doubles per attempt. */
+  retryDelay?: number;
   batchSize?: number;
 }
 
-export function backoffSeconds(attempt: number): number {
-  return Math.min(5 * 2 ** (attempt - 1), 3600);
+export function backoffSeconds(attempt: number, first = 5): number {
+  return Math.min(first * 2 ** (attempt - 1), 3600);
 }
 
 export class DeliveryWorker {
@@ -95,7 +97,7 @@ export class DeliveryWorker {
         await markFailed(this.db, message.id, reason, null);
         this.log.error({ messageId: message.id, attempt, reason }, 'message given up');
       } else {
-        const retryAt = new Date(Date.now() + backoffSeconds(attempt) * 1000);
+        const retryAt = new Date(Date.now() + backoffSeconds(attempt, this.options.retryDelay) * 1000);
         await markFailed(this.db, message.id, reason, retryAt);
         this.log.warn({ messageId: message.id, attempt, reason, retryAt }, 'message delivery failed, will retry');
       }

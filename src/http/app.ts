@@ -13,6 +13,7 @@ import { connectionsRouter } from '../connections/routes.js';
 import { managementRouter } from '../api/management.js';
 import { userfrontRouter } from '../api/userfront.js';
 import { auth0TokenErrors } from '../api/auth0-errors.js';
+import { ROUTES } from '../oidc/provider.js';
 
 export function createApp(s: Services): Koa {
   const app = new Koa();
@@ -26,7 +27,16 @@ export function createApp(s: Services): Koa {
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
   const routers = [healthRouter(s.db), interactionRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
-  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  // oidc-provider's endpoints carry most of the traffic (tokens, userinfo, introspection) and none
+  // of our routes match them, so they skip our routers' matching (a measurable share of a request).
+  const providerOnly = new Set(
+    [...Object.values(ROUTES), '/.well-known/openid-configuration'].filter((path) => routers.every((r) => r.match(path, 'POST').path.length === 0 && r.match(path, 'GET').path.length === 0)),
+  );
+  for (const router of routers) {
+    for (const middleware of [router.routes(), router.allowedMethods()] as Koa.Middleware[]) {
+      app.use((ctx, next) => (providerOnly.has(ctx.path) ? next() : middleware(ctx, next)));
+    }
+  }
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();
   app.use(auth0TokenErrors);

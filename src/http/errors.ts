@@ -15,3 +15,6 @@ export const badRequest = (message: string, code = 'invalid_request') => new Ses
 export const notFound = (message = 'Not found.') => new SesameError(404, 'not_found', message);
 export const tooManyRequests = (retryAfter: number, message: string) =>
   new SesameError(429, 'too_many_requests', message, { 'Retry-After': String(retryAfter) });
+
+/** The database is unreachable, full or read-only (see storage/unavailable.ts): try again later. */
+export const temporarilyUnavailable = () => new SesameError(503, 'temporarily_unavailable', 'error.unavailable', { 'Retry-After': '30' });

@@ -4,7 +4,8 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../log.js';
 import type { Renderer } from './render.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { SesameError } from './errors.js';
+import { SesameError, temporarilyUnavailable } from './errors.js';
+import { storageUnavailable } from '../storage/unavailable.js';
 
 /** Gives every request an id and a child logger, and logs one line when it ends (path only: query strings carry secrets). */
 export function requestLogger(log: Logger) {
@@ -12,16 +13,21 @@ export function requestLogger(log: Logger) {
     const incoming = ctx.get('x-request-id');
     const requestId = /^[\w-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({ requestId });
+    // Made on first use: most token and userinfo requests log nothing at the production level.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ requestId })), enumerable: true });
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     try {
       await next();
     } finally {
-      const ms = Math.round((performance.now() - started) * 10) / 10;
-      const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip };
-      if (ctx.status >= 500) ctx.state.log.error(line, 'request failed');
-      else ctx.state.log.info(line, 'request');
+      const failed = ctx.status >= 500;
+      if (failed || log.isLevelEnabled('info')) {
+        const ms = Math.round((performance.now() - started) * 10) / 10;
+        const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip };
+        if (failed) ctx.state.log.error(line, 'request failed');
+        else ctx.state.log.info(line, 'request');
+      }
     }
   };
 }
@@ -66,11 +72,14 @@ export function errorHandler(renderer: Renderer, defaultLocale: string) {
   return async function handleErrors(ctx: Context, next: Next) {
     try {
       await next();
-    } catch (err) {
+    } catch (caught) {
+      const unavailable = storageUnavailable(caught);
+      if (unavailable) ctx.state.log.error({ reason: unavailable.reason }, 'storage unavailable');
+      const err = unavailable ? temporarilyUnavailable() : caught;
       const known = err instanceof SesameError;
       const status = known ? err.status : (err as { status?: number; expose?: boolean }).expose ? ((err as { status: number }).status ?? 500) : 500;
       const code = known ? err.code : status === 500 ? 'server_error' : 'invalid_request';
-      if (status >= 500) (ctx.state.log ?? console).error({ err }, 'unhandled error');
+      if (status >= 500 && !known) (ctx.state.log ?? console).error({ err }, 'unhandled error');
       if (known) for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
       ctx.status = status;
       const locale = ctx.state.locale ?? negotiateLocale(undefined, ctx.get('accept-language'), defaultLocale);

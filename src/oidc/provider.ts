@@ -14,6 +14,7 @@ import { registerGrants } from './grants/register.js';
 import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 import { webOrigins } from '../api/cors.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
+import { StorageUnavailable } from '../storage/unavailable.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -136,8 +137,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
   registerGrants(provider, deps);
   // oidc-provider reports what went wrong as events; log them with the request id, never the token.
-  const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) =>
-    deps.log[level]({ event, error: err.name, reason: err.message, requestId: ctx?.state?.requestId }, 'oidc error');
+  const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) => {
+    const requestId = ctx?.state?.requestId;
+    if (err instanceof StorageUnavailable) deps.log.error({ event, reason: err.reason, requestId }, 'storage unavailable');
+    else deps.log[level]({ event, error: err.name, reason: err.message, requestId }, 'oidc error');
+  };
   provider.on('server_error', report('server_error', 'error'));
   for (const event of ['authorization.error', 'grant.error', 'end_session.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {
     provider.on(event as 'grant.error', report(event, 'warn'));

@@ -9,7 +9,8 @@ export interface StoredClient {
 }
 
 export async function findClientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
-  const row = await db.prisma.client.findUnique({ where: { clientId } });
+  // On every request that names a client: sql.ts rather than Prisma.
+  const row = await db.sql.one<{ metadata: string }>('SELECT "metadata" FROM "Client" WHERE "clientId" = ?', [clientId]);
   return row ? (JSON.parse(row.metadata) as AdapterPayload) : undefined;
 }
 

@@ -4,15 +4,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 import { PrismaClient as PgClient } from './generated/postgresql/client.js';
 import { providerOf } from './migrate.js';
+import { postgresSql, sqliteSql, type Sql } from './sql.js';
+import { rethrowStorage } from './unavailable.js';
 
 /** Both generated clients expose the same model API; we program against the SQLite one's types. */
 export type Prisma = InstanceType<typeof SqliteClient>;
 
 export interface Db {
   prisma: Prisma;
+  /** Prepared statements for the hot paths (see sql.ts). */
+  sql: Sql;
   provider: 'sqlite' | 'postgresql';
   close(): Promise<void>;
 }
@@ -24,23 +29,39 @@ export function sqlitePath(databaseUrl: string): string {
 export function openDb(databaseUrl: string): Db {
   const provider = providerOf(databaseUrl);
   let prisma: Prisma;
+  let sql: Sql;
+  let endPool = async () => {};
   if (provider === 'sqlite') {
     const file = sqlitePath(databaseUrl);
     mkdirSync(dirname(file), { recursive: true });
     // WAL lets readers run beside the writer; the busy timeout rides out short write locks.
     const adapter = new PrismaBetterSqlite3({ url: `file:${file}`, timeout: 5000 });
     prisma = new SqliteClient({ adapter });
+    sql = sqliteSql(file);
   } else {
     const url = new URL(databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;
-    const adapter = new PrismaPg({ connectionString: databaseUrl }, schema ? { schema } : undefined);
+    // One pool for Prisma and the hand-written statements; the search path is for the latter
+    // (Prisma names the schema in its own SQL).
+    const pool = new pg.Pool({ connectionString: databaseUrl, ...(schema ? { options: `-c search_path="${schema}"` } : {}) });
+    // A connection dropped while idle (database restarted) must not crash the process; the next
+    // query opens a new one, and failing queries reach their callers.
+    pool.on('error', () => {});
+    const adapter = new PrismaPg(pool, schema ? { schema } : undefined);
     prisma = new PgClient({ adapter }) as unknown as Prisma;
+    sql = postgresSql(pool);
+    endPool = () => pool.end();
   }
+  // Every Prisma call reports an unreachable, full or read-only database as StorageUnavailable (503).
+  prisma = prisma.$extends({ query: { $allOperations: ({ args, query }) => query(args).catch(rethrowStorage) } }) as unknown as Prisma;
   return {
     prisma,
+    sql,
     provider,
     async close() {
       await prisma.$disconnect();
+      await sql.close();
+      await endPool();
     },
   };
 }

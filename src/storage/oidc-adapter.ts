@@ -1,58 +1,66 @@
-// oidc-provider's storage adapter over Prisma: every model in one table keyed by (model, id).
+// oidc-provider's storage adapter: every model in one table keyed by (model, id).
 // Clients are the exception: they come from the Client table that `sesame clients add` fills.
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
+import { readDate } from './sql.js';
 
-function toPayload(row: { payload: string; consumedAt: Date | null; expiresAt: Date | null }, now: number) {
-  if (row.expiresAt && row.expiresAt.getTime() <= now) return undefined;
+interface PayloadRow {
+  payload: string;
+  consumedAt: unknown;
+  expiresAt: unknown;
+}
+
+function toPayload(row: PayloadRow | undefined, now: number) {
+  if (!row) return undefined;
+  const expiresAt = readDate(row.expiresAt);
+  if (expiresAt && expiresAt.getTime() <= now) return undefined;
   const payload = JSON.parse(row.payload) as AdapterPayload;
-  if (row.consumedAt) payload.consumed = Math.floor(row.consumedAt.getTime() / 1000);
+  const consumedAt = readDate(row.consumedAt);
+  if (consumedAt) payload.consumed = Math.floor(consumedAt.getTime() / 1000);
   return payload;
 }
 
+// Every call here runs on token, userinfo and introspection requests, hence sql.ts, not Prisma.
+const SELECT = 'SELECT "payload", "consumedAt", "expiresAt" FROM "OidcPayload" WHERE "model" = ? AND';
+const UPSERT =
+  'INSERT INTO "OidcPayload" ("model", "id", "payload", "grantId", "userCode", "uid", "expiresAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+  'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
+  '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt"';
+
 export function createAdapterClass(db: Db) {
-  const table = db.prisma.oidcPayload;
-  return class PrismaAdapter implements Adapter {
+  const { sql } = db;
+  return class SqlAdapter implements Adapter {
     constructor(readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      const data = {
-        payload: JSON.stringify(payload),
-        grantId: payload.grantId ?? null,
-        userCode: payload.userCode ?? null,
-        uid: payload.uid ?? null,
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-      };
-      await table.upsert({ where: { model_id: { model: this.model, id } }, create: { model: this.model, id, ...data }, update: data });
+      const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      await sql.run(UPSERT, [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt]);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return findClientMetadata(db, id);
-      const row = await table.findUnique({ where: { model_id: { model: this.model, id } } });
-      return row ? toPayload(row, Date.now()) : undefined;
+      return toPayload(await sql.one<PayloadRow>(`${SELECT} "id" = ?`, [this.model, id]), Date.now());
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const row = await table.findFirst({ where: { model: this.model, uid } });
-      return row ? toPayload(row, Date.now()) : undefined;
+      return toPayload(await sql.one<PayloadRow>(`${SELECT} "uid" = ? LIMIT 1`, [this.model, uid]), Date.now());
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      const row = await table.findFirst({ where: { model: this.model, userCode } });
-      return row ? toPayload(row, Date.now()) : undefined;
+      return toPayload(await sql.one<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`, [this.model, userCode]), Date.now());
     }
 
     async consume(id: string): Promise<void> {
-      await table.updateMany({ where: { model: this.model, id, consumedAt: null }, data: { consumedAt: new Date() } });
+      await sql.run('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL', [new Date(), this.model, id]);
     }
 
     async destroy(id: string): Promise<void> {
-      await table.deleteMany({ where: { model: this.model, id } });
+      await sql.run('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?', [this.model, id]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await table.deleteMany({ where: { grantId } });
+      await sql.run('DELETE FROM "OidcPayload" WHERE "grantId" = ?', [grantId]);
     }
   };
 }

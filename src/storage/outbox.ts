@@ -1,5 +1,5 @@
-// The outbox: requests insert messages; workers claim them with a conditional update (a lease), so
-// two workers never send the same message at once and a crashed worker's lease simply runs out.
+// The outbox: requests insert messages; workers claim them with a lease (see CLAIM), so two workers
+// never send the same message at once and a crashed worker's lease simply runs out.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 
@@ -24,35 +24,40 @@ export async function enqueueMessage(db: Db, message: OutgoingMessage): Promise<
   return id;
 }
 
+// One statement picks and leases the due messages, so two workers (in one process or in several
+// instances) never take the same one. On PostgreSQL, FOR UPDATE SKIP LOCKED lets concurrent workers
+// pass over rows another is claiming instead of queueing behind it; SQLite runs one writer at a time.
+const CLAIM = (skipLocked: boolean) =>
+  'UPDATE "OutboxMessage" SET "lockedUntil" = ? WHERE "id" IN (' +
+  'SELECT "id" FROM "OutboxMessage" WHERE "status" = \'pending\' AND "nextAttemptAt" <= ? AND ("lockedUntil" IS NULL OR "lockedUntil" <= ?) ' +
+  `ORDER BY "nextAttemptAt" LIMIT ?${skipLocked ? ' FOR UPDATE SKIP LOCKED' : ''}) ` +
+  'RETURNING "id", "channel", "connectionId", "recipient", "subject", "text", "html", "attempts"';
+
+interface ClaimedRow {
+  id: string;
+  channel: string;
+  connectionId: string | null;
+  recipient: string;
+  subject: string | null;
+  text: string;
+  html: string | null;
+  attempts: number;
+}
+
 /** Claims up to `limit` due messages for `leaseSeconds`. */
 export async function claimDueMessages(db: Db, limit: number, leaseSeconds: number, now = new Date()): Promise<ClaimedMessage[]> {
-  const due = await db.prisma.outboxMessage.findMany({
-    where: { status: 'pending', nextAttemptAt: { lte: now }, OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
-    orderBy: { nextAttemptAt: 'asc' },
-    take: limit,
-    select: { id: true },
-  });
-  const claimed: ClaimedMessage[] = [];
   const lease = new Date(now.getTime() + leaseSeconds * 1000);
-  for (const { id } of due) {
-    const { count } = await db.prisma.outboxMessage.updateMany({
-      where: { id, status: 'pending', OR: [{ lockedUntil: null }, { lockedUntil: { lte: now } }] },
-      data: { lockedUntil: lease },
-    });
-    if (count !== 1) continue;
-    const row = await db.prisma.outboxMessage.findUniqueOrThrow({ where: { id } });
-    claimed.push({
-      id,
-      channel: row.channel === 'webhook' || row.channel === 'sms' ? row.channel : 'email',
-      connectionId: row.connectionId ?? undefined,
-      recipient: row.recipient,
-      subject: row.subject ?? '',
-      text: row.text,
-      html: row.html ?? undefined,
-      attempts: row.attempts,
-    });
-  }
-  return claimed;
+  const rows = await db.sql.all<ClaimedRow>(CLAIM(db.provider === 'postgresql'), [lease, now, now, limit]);
+  return rows.map((row) => ({
+    id: row.id,
+    channel: row.channel === 'webhook' || row.channel === 'sms' ? row.channel : 'email',
+    connectionId: row.connectionId ?? undefined,
+    recipient: row.recipient,
+    subject: row.subject ?? '',
+    text: row.text,
+    html: row.html ?? undefined,
+    attempts: Number(row.attempts),
+  }));
 }
 
 /** Marks a message sent; bodies (which hold codes) are dropped unless `keepBody` (dev outbox). */

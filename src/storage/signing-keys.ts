@@ -20,11 +20,31 @@ async function newKey(alg: (typeof SIGNING_ALGS)[number]) {
   return { kid, alg, jwk: JSON.stringify({ ...jwk, kid, alg, use: 'sig' }) };
 }
 
-/** Makes sure one active key per algorithm exists. */
+const hasActive = async (db: Pick<Db['prisma'], 'signingKey'>, alg: string) => (await db.signingKey.count({ where: { alg, retiredAt: null } })) > 0;
+// Any constant: it only has to differ from the migrator's lock key.
+const FIRST_KEYS_LOCK = 7_351_940_113;
+
+/**
+ * Makes sure one active key per algorithm exists. Instances starting together on an empty database
+ * must not each add one (each would sign with a key the others do not publish yet), so the insert
+ * happens only if there still is none: one statement on SQLite (one writer at a time), under an
+ * advisory lock on PostgreSQL.
+ */
 export async function ensureSigningKeys(db: Db): Promise<void> {
   for (const alg of SIGNING_ALGS) {
-    const active = await db.prisma.signingKey.count({ where: { alg, retiredAt: null } });
-    if (active === 0) await db.prisma.signingKey.create({ data: await newKey(alg) });
+    if (await hasActive(db.prisma, alg)) continue;
+    const key = await newKey(alg);
+    if (db.provider === 'sqlite') {
+      await db.sql.run(
+        'INSERT INTO "SigningKey" ("kid", "alg", "jwk", "createdAt") SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "SigningKey" WHERE "alg" = ? AND "retiredAt" IS NULL)',
+        [key.kid, key.alg, key.jwk, new Date(), alg],
+      );
+    } else {
+      await db.prisma.$transaction(async (tx) => {
+        await tx.$queryRawUnsafe(`SELECT pg_advisory_xact_lock(${FIRST_KEYS_LOCK})::text`);
+        if (!(await hasActive(tx, alg))) await tx.signingKey.create({ data: key });
+      });
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Users: created on their first verified sign-in (under the sign-up policy).
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { readBool } from './sql.js';
 
 export interface User {
   id: string;
@@ -13,8 +14,21 @@ export interface User {
 
 const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, phoneVerified: true, name: true } as const;
 
-export function findUserById(db: Db, id: string): Promise<User | null> {
-  return db.prisma.user.findUnique({ where: { id }, select: fields });
+/** On every userinfo, token and introspection request: sql.ts rather than Prisma. */
+export async function findUserById(db: Db, id: string): Promise<User | null> {
+  const row = await db.sql.one<Record<keyof User, unknown>>(
+    'SELECT "id", "email", "emailVerified", "phoneNumber", "phoneVerified", "name" FROM "User" WHERE "id" = ?',
+    [id],
+  );
+  if (!row) return null;
+  return {
+    id: row.id as string,
+    email: row.email as string | null,
+    emailVerified: readBool(row.emailVerified),
+    phoneNumber: row.phoneNumber as string | null,
+    phoneVerified: readBool(row.phoneVerified),
+    name: row.name as string | null,
+  };
 }
 
 export function findUserByEmail(db: Db, email: string): Promise<User | null> {

@@ -40,13 +40,13 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
 }
 
 /** For a describe block: a migrated database of `engine`, handed to `use`, closed and dropped after. */
-export function withMigratedDb(engine: Engine, use: (db: Db) => void): void {
+export function withMigratedDb(engine: Engine, use: (db: Db, url: string) => void): void {
   let database: TestDatabase | undefined;
   let db: Db | undefined;
   beforeAll(async () => {
     database = await createTestDatabase(engine);
     await migrate(database.url);
-    use((db = openDb(database.url)));
+    use((db = openDb(database.url)), database.url);
   });
   afterAll(async () => {
     await db?.close();

@@ -166,6 +166,27 @@ describe.each(ENGINES)('oidc adapter on %s', (engine) => {
     expect(await clients.find(uniq('client'))).toBeUndefined();
   });
 
+  it('writes times that Prisma reads back as the same instants (the hand-written SQL and Prisma share rows)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: T0 });
+    const tokens = new Adapter('RefreshToken');
+    const id = uniq('rt');
+    await tokens.upsert(id, { kind: 'RefreshToken', grantId: 'g-1' }, 90);
+    at(T0 + 5_000);
+    await tokens.consume(id);
+    const row = await db.prisma.oidcPayload.findUnique({ where: { model_id: { model: 'RefreshToken', id } } });
+    expect(row).toEqual({
+      model: 'RefreshToken',
+      id,
+      payload: JSON.stringify({ kind: 'RefreshToken', grantId: 'g-1' }),
+      grantId: 'g-1',
+      userCode: null,
+      uid: null,
+      expiresAt: new Date(T0 + 90_000),
+      consumedAt: new Date(T0 + 5_000),
+    });
+    expect(await tokens.find(id)).toEqual({ kind: 'RefreshToken', grantId: 'g-1', consumed: T0 / 1000 + 5 });
+  });
+
   it('sweepOidcPayloads deletes only expired rows and returns the count', async () => {
     await db.prisma.oidcPayload.deleteMany();
     vi.useFakeTimers({ toFake: ['Date'], now: T0 });

@@ -1,6 +1,6 @@
 // Contract of the outbox (enqueue, leased claims, delivery outcomes, sweeping), on SQLite and PostgreSQL.
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/storage/db.js';
+import { openDb, type Db } from '../../src/storage/db.js';
 import { type OutgoingMessage, claimDueMessages, enqueueMessage, markFailed, markSent, sweepOutbox } from '../../src/storage/outbox.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
@@ -18,7 +18,11 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
   // Rows get createdAt/nextAttemptAt from the real clock; claims run a little after that.
   let now: number;
   const later = (ms: number) => new Date(now + ms);
-  withMigratedDb(engine, (opened) => (db = opened));
+  let url: string;
+  withMigratedDb(engine, (opened, openedUrl) => {
+    db = opened;
+    url = openedUrl;
+  });
   beforeEach(async () => {
     await db.prisma.outboxMessage.deleteMany();
     now = Date.now() + 1000;
@@ -73,6 +77,27 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     const bIds = b.map((m) => m.id);
     expect(aIds.filter((id) => bIds.includes(id))).toEqual([]);
     expect([...aIds, ...bIds].sort()).toEqual([...ids].sort());
+  });
+
+  it('claimers of two instances (own connections), five each, take 60 messages in small batches exactly once', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) ids.push(await enqueueMessage(db, message(i)));
+    const other = openDb(url);
+    try {
+      const claimer = async (handle: Db) => {
+        const mine: string[] = [];
+        for (;;) {
+          const batch = await claimDueMessages(handle, 4, 60, later(0));
+          if (!batch.length) return mine;
+          mine.push(...batch.map((m) => m.id));
+        }
+      };
+      const claimed = (await Promise.all([db, other].flatMap((handle) => Array.from({ length: 5 }, () => claimer(handle))))).flat();
+      expect(claimed.length).toBe(60);
+      expect([...claimed].sort()).toEqual([...ids].sort());
+    } finally {
+      await other.close();
+    }
   });
 
   it('markSent drops the bodies unless keepBody', async () => {

@@ -1,0 +1,79 @@
+// Storage failures that belong to the environment, not to the request: the database unreachable or
+// restarting, its disk full or read-only. Storage turns them into StorageUnavailable, which both our
+// error handler and oidc-provider's answer as 503 temporarily_unavailable (never a 500, never a
+// success that lost the write), and logs name the cause. Everything recovers on its own: the pool
+// opens new connections once PostgreSQL is back; SQLite writes again once the disk is.
+export class StorageUnavailable extends Error {
+  override name = 'StorageUnavailable';
+  // The shape oidc-provider renders for exposed errors: `message` is the OAuth error code.
+  readonly expose = true;
+  readonly status = 503;
+  readonly statusCode = 503;
+  readonly error_description = 'The service cannot use its database right now. Try again in a minute.';
+
+  constructor(
+    /** What broke, for the logs: e.g. "database unreachable (ECONNREFUSED)", "disk full (SQLITE_FULL)". */
+    readonly reason: string,
+    cause: unknown,
+  ) {
+    super('temporarily_unavailable', { cause });
+  }
+}
+
+const UNREACHABLE = new Set([
+  // sockets
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  // PostgreSQL: shutting down, crashed, starting up, too many connections
+  '57P01', '57P02', '57P03', '53300',
+  // Prisma: cannot reach, timed out, connection closed, no pooled connection in time
+  'P1001', 'P1002', 'P1008', 'P1017', 'P2024',
+  // Prisma's driver-adapter error kinds
+  'DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections',
+]);
+// node-postgres says these without a code.
+const UNREACHABLE_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i;
+
+function sqliteReason(code: string): string | undefined {
+  if (code === 'SQLITE_FULL') return 'disk full';
+  if (code.startsWith('SQLITE_READONLY')) return 'database read-only';
+  if (code.startsWith('SQLITE_IOERR')) return 'disk I/O error';
+  if (code.startsWith('SQLITE_CANTOPEN')) return 'database file cannot be opened';
+  if (code.startsWith('SQLITE_BUSY')) return 'database locked too long';
+  return undefined;
+}
+
+/** The codes an error carries, its own and those of the driver error Prisma wrapped. */
+function codesOf(err: unknown): string[] {
+  const codes: string[] = [];
+  const seen = new Set<unknown>();
+  const visit = (e: unknown) => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return;
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    for (const key of ['code', 'originalCode', 'kind']) if (typeof o[key] === 'string') codes.push(o[key] as string);
+    visit(o.cause);
+    visit((o.meta as Record<string, unknown> | undefined)?.driverAdapterError);
+  };
+  visit(err);
+  return codes;
+}
+
+/** The StorageUnavailable an error amounts to, or undefined when it is some other failure. */
+export function storageUnavailable(err: unknown): StorageUnavailable | undefined {
+  if (err instanceof StorageUnavailable) return err;
+  const codes = codesOf(err);
+  for (const code of codes) {
+    const sqlite = sqliteReason(code);
+    if (sqlite) return new StorageUnavailable(`${sqlite} (${code})`, err);
+  }
+  const unreachable = codes.find((c) => UNREACHABLE.has(c) || /^08/.test(c));
+  if (unreachable) return new StorageUnavailable(`database unreachable (${unreachable})`, err);
+  if (err instanceof Error && UNREACHABLE_MESSAGES.test(err.message)) return new StorageUnavailable(`database unreachable (${err.message})`, err);
+  if (codes.includes('53100')) return new StorageUnavailable('database disk full (53100)', err);
+  return undefined;
+}
+
+/** Rethrows environment failures as StorageUnavailable, anything else as it was. */
+export function rethrowStorage(err: unknown): never {
+  throw storageUnavailable(err) ?? err;
+}
