@@ -1,34 +1,32 @@
 // Counters shared by every instance through the database: fixed-window hits, cooldowns and
-// failure streaks. Each change is one conditional UPDATE, so parallel requests cannot both win.
+// failure streaks. Each change is one statement, so parallel requests cannot both win.
 import type { Db } from './db.js';
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
+// hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
+// one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
+const HIT =
+  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' +
+  'ON CONFLICT ("key") DO UPDATE SET ' +
+  '"count" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."count" + 1 ELSE 1 END, ' +
+  '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
+  '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
+  '"lastAt" = excluded."lastAt" ' +
+  'RETURNING "count"';
 
 /** Counts one hit in the current window of `windowSeconds`; returns the count including it. */
 export async function hitWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
-  const c = db.prisma.counter;
   const cutoff = new Date(now.getTime() - windowSeconds * 1000);
   const expiresAt = new Date(now.getTime() + windowSeconds * 1000);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const inc = await c.updateMany({ where: { key, windowStart: { gt: cutoff } }, data: { count: { increment: 1 }, lastAt: now } });
-    if (inc.count === 1) {
-      const row = await c.findUnique({ where: { key }, select: { count: true } });
-      return row?.count ?? 1;
-    }
-    const restarted = await c.updateMany({
-      where: { key, windowStart: { lte: cutoff } },
-      data: { count: 1, windowStart: now, lastAt: now, expiresAt },
-    });
-    if (restarted.count === 1) return 1;
-    try {
-      await c.create({ data: { key, count: 1, windowStart: now, lastAt: now, expiresAt } });
-      return 1;
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-    }
-  }
-  throw new Error(`counter ${key.split(':')[0]} kept changing under us`);
+  const row = await db.sql.one<{ count: number }>(HIT, [key, now, now, expiresAt, cutoff, cutoff, cutoff]);
+  return Number(row!.count);
 }
+
+// Takes the cooldown only when the last action is old enough; otherwise the upsert changes nothing
+// and returns no row.
+const CLAIM =
+  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 0, ?, ?, ?) ' +
+  'ON CONFLICT ("key") DO UPDATE SET "lastAt" = excluded."lastAt", "expiresAt" = excluded."expiresAt" WHERE "Counter"."lastAt" <= ? ' +
+  'RETURNING "key"';
 
 /** The count of `key` in its current window of `windowSeconds` (0 when none). */
 export async function readWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
@@ -38,18 +36,10 @@ export async function readWindow(db: Db, key: string, windowSeconds: number, now
 
 /** Claims the right to act once per `cooldownSeconds`; returns 0 when claimed, else seconds to wait. */
 export async function claimCooldown(db: Db, key: string, cooldownSeconds: number, now = new Date()): Promise<number> {
-  const c = db.prisma.counter;
   const since = new Date(now.getTime() - cooldownSeconds * 1000);
   const expiresAt = new Date(now.getTime() + cooldownSeconds * 1000);
-  const claimed = await c.updateMany({ where: { key, lastAt: { lte: since } }, data: { lastAt: now, expiresAt } });
-  if (claimed.count === 1) return 0;
-  try {
-    await c.create({ data: { key, count: 0, windowStart: now, lastAt: now, expiresAt } });
-    return 0;
-  } catch (err) {
-    if (!isUniqueViolation(err)) throw err;
-  }
-  const row = await c.findUnique({ where: { key }, select: { lastAt: true } });
+  if (await db.sql.one(CLAIM, [key, now, now, expiresAt, since])) return 0;
+  const row = await db.prisma.counter.findUnique({ where: { key }, select: { lastAt: true } });
   const last = row?.lastAt?.getTime() ?? now.getTime();
   return Math.max(1, Math.ceil((last + cooldownSeconds * 1000 - now.getTime()) / 1000));
 }

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 import { PrismaClient as PgClient } from './generated/postgresql/client.js';
@@ -31,13 +32,27 @@ export function openDb(databaseUrl: string): Db {
   let prisma: Prisma;
   let sql: Sql;
   let endPool = async () => {};
+  let rethrow: (err: unknown) => never = (err) => rethrowStorage(err);
   if (provider === 'sqlite') {
     const file = sqlitePath(databaseUrl);
+    rethrow = (err) => rethrowStorage(err, file);
     mkdirSync(dirname(file), { recursive: true });
-    // WAL lets readers run beside the writer; the busy timeout rides out short write locks.
+    // WAL lets readers run beside the writer; the busy timeout rides out other processes' writes.
     const adapter = new PrismaBetterSqlite3({ url: `file:${file}`, timeout: 5000 });
+    // sql.ts runs its statements on the connection the adapter opens (see sqliteSql for why).
+    let connection: Database.Database | undefined;
+    const connect = adapter.connect.bind(adapter);
+    adapter.connect = async () => {
+      const opened = await connect();
+      connection = (opened as unknown as { client?: Database.Database }).client;
+      return opened;
+    };
     prisma = new SqliteClient({ adapter });
-    sql = sqliteSql(file);
+    sql = sqliteSql(async () => {
+      if (!connection) await prisma.$connect();
+      if (!(connection instanceof Database)) throw new Error('@prisma/adapter-better-sqlite3 no longer exposes its connection; check its version');
+      return connection;
+    }, rethrow);
   } else {
     const url = new URL(databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;
@@ -53,7 +68,7 @@ export function openDb(databaseUrl: string): Db {
     endPool = () => pool.end();
   }
   // Every Prisma call reports an unreachable, full or read-only database as StorageUnavailable (503).
-  prisma = prisma.$extends({ query: { $allOperations: ({ args, query }) => query(args).catch(rethrowStorage) } }) as unknown as Prisma;
+  prisma = prisma.$extends({ query: { $allOperations: ({ args, query }) => query(args).catch(rethrow) } }) as unknown as Prisma;
   return {
     prisma,
     sql,

@@ -1,9 +1,11 @@
 // Hand-written SQL for the statements every token request runs (oidc-provider's adapter, a user by
-// id) and for what Prisma cannot say (the outbox claim's FOR UPDATE SKIP LOCKED). Through Prisma's client each statement cost about 0.3 ms of CPU, most of a userinfo call
+// id, rate-limit counters) and for what Prisma cannot say (the outbox claim's FOR UPDATE SKIP
+// LOCKED). Through Prisma's client each statement cost about 0.3 ms of CPU, most of a userinfo call
 // (profiled in bench/); a statement prepared once on the driver costs a few microseconds. The rest
 // of storage stays on Prisma. Statements use `?` placeholders and quoted identifiers, which both
 // engines read; PostgreSQL gets them renumbered as $1, $2, ...
-import Database, { type Statement } from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import pg from 'pg';
 import { rethrowStorage } from './unavailable.js';
 
@@ -31,43 +33,45 @@ export function readBool(value: unknown): boolean {
   return value === true || value === 1;
 }
 
-const SQLITE_WRITE_WAIT_MS = 5000;
-
 /**
- * A second connection to the SQLite file, beside Prisma's. Its busy timeout is zero and a locked
- * database is waited out with timers instead: better-sqlite3 is synchronous, and a busy wait inside
- * it would stall the event loop while Prisma's connection, on that same loop, holds the write lock.
+ * Statements on Prisma's own SQLite connection (`connection` hands it over, connecting if needed).
+ * One connection means one writer in this process: a second one would meet Prisma's open
+ * transactions as SQLITE_BUSY, and better-sqlite3 is synchronous, so waiting on it would stall the
+ * event loop that Prisma needs to finish them.
  */
-export function sqliteSql(file: string): Sql {
-  let database: Database.Database | undefined;
+export function sqliteSql(connection: () => Promise<Database.Database>, rethrow: (err: unknown) => never): Sql {
+  let cachedFor: Database.Database | undefined;
   const statements = new Map<string, Statement>();
-  const statement = (text: string) => {
-    database ??= new Database(file, { timeout: 0 });
+  const statement = async (text: string) => {
+    const database = await connection();
+    if (database !== cachedFor) {
+      statements.clear();
+      cachedFor = database;
+    }
     let prepared = statements.get(text);
-    if (!prepared) statements.set(text, (prepared = database.prepare(text)));
+    if (!prepared) {
+      // Prisma's adapter turns on BigInt integers for the connection; ours are small.
+      statements.set(text, (prepared = database.prepare(text).safeIntegers(false)));
+    }
     return prepared;
   };
   const bind = (params: Param[]) =>
     params.map((p) => (p instanceof Date ? p.toISOString().replace('Z', '+00:00') : typeof p === 'boolean' ? Number(p) : p));
-  async function patiently<T>(work: () => T): Promise<T> {
-    const deadline = Date.now() + SQLITE_WRITE_WAIT_MS;
-    for (let wait = 1; ; wait = Math.min(2 * wait, 50)) {
-      try {
-        return work();
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
+  const execute = async <T>(text: string, work: (prepared: Statement) => T): Promise<T> => {
+    try {
+      return work(await statement(text));
+    } catch (err) {
+      return rethrow(err);
     }
-  }
+  };
   return {
-    one: <T>(text: string, params: Param[]) => patiently(() => statement(text).get(...bind(params)) as T | undefined).catch(rethrowStorage),
-    all: <T>(text: string, params: Param[]) => patiently(() => statement(text).all(...bind(params)) as T[]).catch(rethrowStorage),
-    run: (text, params) => patiently(() => statement(text).run(...bind(params)).changes).catch(rethrowStorage),
+    one: <T>(text: string, params: Param[]) => execute(text, (p) => p.get(...bind(params)) as T | undefined),
+    all: <T>(text: string, params: Param[]) => execute(text, (p) => p.all(...bind(params)) as T[]),
+    run: (text, params) => execute(text, (p) => p.run(...bind(params)).changes),
     async close() {
-      database?.close();
-      database = undefined;
+      // The connection is Prisma's; Db.close ends it.
       statements.clear();
+      cachedFor = undefined;
     },
   };
 }

@@ -3,6 +3,9 @@
 // error handler and oidc-provider's answer as 503 temporarily_unavailable (never a 500, never a
 // success that lost the write), and logs name the cause. Everything recovers on its own: the pool
 // opens new connections once PostgreSQL is back; SQLite writes again once the disk is.
+import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
+
 export class StorageUnavailable extends Error {
   override name = 'StorageUnavailable';
   // The shape oidc-provider renders for exposed errors: `message` is the OAuth error code.
@@ -58,12 +61,29 @@ function codesOf(err: unknown): string[] {
   return codes;
 }
 
-/** The StorageUnavailable an error amounts to, or undefined when it is some other failure. */
-export function storageUnavailable(err: unknown): StorageUnavailable | undefined {
+/** True when the SQLite file's folder cannot be written because its file system is read-only. */
+function onReadOnlyDisk(sqliteFile: string): boolean {
+  try {
+    accessSync(dirname(sqliteFile), constants.W_OK);
+    return false;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EROFS';
+  }
+}
+
+/**
+ * The StorageUnavailable an error amounts to, or undefined when it is some other failure. With the
+ * SQLite file, an I/O error is checked against a read-only disk (SQLite reports a write refused by
+ * a disk remounted read-only as SQLITE_IOERR_WRITE, not SQLITE_READONLY).
+ */
+export function storageUnavailable(err: unknown, sqliteFile?: string): StorageUnavailable | undefined {
   if (err instanceof StorageUnavailable) return err;
   const codes = codesOf(err);
   for (const code of codes) {
     const sqlite = sqliteReason(code);
+    if (sqlite && code.startsWith('SQLITE_IOERR') && sqliteFile && onReadOnlyDisk(sqliteFile)) {
+      return new StorageUnavailable(`database read-only (${code}, EROFS)`, err);
+    }
     if (sqlite) return new StorageUnavailable(`${sqlite} (${code})`, err);
   }
   const unreachable = codes.find((c) => UNREACHABLE.has(c) || /^08/.test(c));
@@ -74,6 +94,6 @@ export function storageUnavailable(err: unknown): StorageUnavailable | undefined
 }
 
 /** Rethrows environment failures as StorageUnavailable, anything else as it was. */
-export function rethrowStorage(err: unknown): never {
-  throw storageUnavailable(err) ?? err;
+export function rethrowStorage(err: unknown, sqliteFile?: string): never {
+  throw storageUnavailable(err, sqliteFile) ?? err;
 }

@@ -1,0 +1,249 @@
+// PostgreSQL unreachable under load: `sesame serve` talks to the database through a TCP proxy that
+// the test cuts (every connection reset, new ones refused) for a few seconds and then restores.
+// While it is cut, requests that need the database answer 503 temporarily_unavailable (never 500,
+// never a dropped socket) and /readyz says so; afterwards the same process serves again by itself,
+// and what was issued before the outage (a code, an access token) still works.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as oidc from 'openid-client';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { startServe, type ServeProcess } from '../helpers/processes.js';
+import { startMailSink, codeFrom, type MailSink } from '../helpers/smtp.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { CALLBACK } from '../api/fixture.js';
+import {
+  NOT_READY,
+  RETRY,
+  UNAVAILABLE,
+  clientCredentials,
+  faultFixture,
+  get,
+  introspect,
+  otpGrant,
+  sleep,
+  startCode,
+  userinfo,
+  type Answer,
+} from './fixture.js';
+
+const OUTAGE_MS = 5000;
+const RECOVERY_MS = 10_000;
+
+type Kind = 'client_credentials' | 'userinfo' | 'introspect' | 'passwordless/start' | 'authorize (hosted page)';
+type Phase = 'before' | 'outage' | 'recovering' | 'after';
+
+interface Sample {
+  kind: Kind;
+  /** Phase when the request was sent. */
+  phase: Phase;
+  at: number;
+  ms: number;
+  answer?: Answer;
+  /** A request that never got an HTTP answer (reset, refused, timeout). */
+  error?: string;
+  email?: string;
+}
+
+describe('PostgreSQL outage under load', () => {
+  let database: TestDatabase | undefined;
+  let proxy: TcpProxy | undefined;
+  let sink: MailSink | undefined;
+  let s: ServeProcess | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgresql');
+    const target = new URL(database.url);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    sink = await startMailSink();
+    s = await startServe({ databaseUrl: proxy.rewrite(database.url), config: faultFixture, env: { SMTP_URL: sink.url } });
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await s?.stop();
+    await proxy?.close();
+    await sink?.close();
+    await database?.drop();
+  });
+
+  it('answers 503 temporarily_unavailable while the database is cut off and recovers without a restart', { timeout: 150_000 }, async () => {
+    const url = s!.url;
+    const pid = s!.child.pid;
+
+    // Issued before the outage: a code not redeemed yet, a user's access token, a client's token.
+    const waiting = 'before-outage@example.com';
+    expect((await startCode(url, waiting)).status).toBe(200);
+    const waitingCode = codeFrom(await sink!.next(waiting));
+    const holder = 'token-holder@example.com';
+    expect((await startCode(url, holder)).status).toBe(200);
+    const granted = await otpGrant(url, holder, codeFrom(await sink!.next(holder)));
+    expect(granted.status).toBe(200);
+    const accessToken = (granted.body as { access_token: string }).access_token;
+    const before = await userinfo(url, accessToken);
+    expect(before).toMatchObject({ status: 200, body: { sub: expect.any(String), email: holder, email_verified: true } });
+    const sub = (before.body as { sub: string }).sub;
+    const cc = await clientCredentials(url);
+    expect(cc.status).toBe(200);
+    const clientToken = (cc.body as { access_token: string }).access_token;
+    expect(await introspect(url, clientToken)).toMatchObject({ status: 200, body: { active: true, client_id: 'backend' } });
+
+    const authorizeUrl = new URL(`${url}/authorize`);
+    authorizeUrl.search = new URLSearchParams({
+      client_id: 'native',
+      response_type: 'code',
+      redirect_uri: CALLBACK,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 'faults',
+    }).toString();
+    const authorize = () =>
+      fetch(authorizeUrl, { redirect: 'manual', headers: { accept: 'text/html' }, signal: AbortSignal.timeout(15_000) }).then(async (res) => ({
+        status: res.status,
+        body: await res.text(),
+        contentType: res.headers.get('content-type') ?? '',
+      }));
+    expect((await authorize()).status).toBe(303);
+
+    // The load: one loop per kind of request, all through the outage.
+    let phase: Phase = 'before';
+    let running = true;
+    let n = 0;
+    const samples: Sample[] = [];
+    const requests: Record<Kind, () => Promise<{ answer: Answer; email?: string }>> = {
+      client_credentials: async () => ({ answer: await clientCredentials(url) }),
+      userinfo: async () => ({ answer: await userinfo(url, accessToken) }),
+      introspect: async () => ({ answer: await introspect(url, clientToken) }),
+      'passwordless/start': async () => {
+        const email = `load${++n}@example.com`;
+        return { answer: await startCode(url, email), email };
+      },
+      'authorize (hosted page)': async () => ({ answer: await authorize() }),
+    };
+    const loops = (Object.keys(requests) as Kind[]).map(async (kind) => {
+      while (running) {
+        const sample: Sample = { kind, phase, at: Date.now(), ms: 0 };
+        try {
+          const { answer, email } = await requests[kind]();
+          Object.assign(sample, { answer, email });
+        } catch (err) {
+          sample.error = `${(err as Error).name}: ${(err as Error).message}${(err as { cause?: { code?: string } }).cause?.code ? ` (${(err as { cause: { code: string } }).cause.code})` : ''}`;
+        }
+        sample.ms = Date.now() - sample.at;
+        samples.push(sample);
+        await sleep(50);
+      }
+    });
+
+    await sleep(1500);
+    const cutAt = Date.now();
+    phase = 'outage';
+    await proxy!.cut();
+    const ready: Array<Answer & { at: number }> = [];
+    const live: Answer[] = [];
+    while (Date.now() - cutAt < OUTAGE_MS) {
+      const [r, l] = await Promise.all([get(`${url}/readyz`), get(`${url}/healthz`)]);
+      ready.push({ ...r, at: Date.now() - cutAt });
+      live.push(l);
+      await sleep(250);
+    }
+    await proxy!.restore();
+    phase = 'recovering';
+    const restoredAt = Date.now();
+    let recoveredAfter: number | undefined;
+    const readyAfter: Answer[] = [];
+    while (Date.now() - restoredAt < RECOVERY_MS) {
+      const r = await get(`${url}/readyz`);
+      readyAfter.push(r);
+      if (r.status === 200) {
+        recoveredAfter = Date.now() - restoredAt;
+        break;
+      }
+      await sleep(200);
+    }
+    phase = 'after';
+    await sleep(3000);
+    running = false;
+    await Promise.all(loops);
+
+    const summary = (list: Sample[]) =>
+      list.reduce<Record<string, number>>((acc, x) => {
+        const key = `${x.phase} ${x.kind} ${x.error ? 'socket error' : x.answer!.status}`;
+        acc[key] = (acc[key] ?? 0) + 1;
+        return acc;
+      }, {});
+    const show = (x: Sample) => ({
+      kind: x.kind,
+      phase: x.phase,
+      ms: x.ms,
+      ...(x.error ? { error: x.error } : { status: x.answer!.status, body: typeof x.answer!.body === 'string' ? x.answer!.body.replace(/\s+/g, ' ').slice(0, 200) : x.answer!.body }),
+    });
+    // Error lines (first few, messages cut short), to tell what failed inside Sesame.
+    const errorLog = s!
+      .logs()
+      .filter((l) => (l.level as number) >= 50)
+      .slice(0, 6)
+      .map((l) => ({ msg: l.msg, path: l.path, status: l.status, err: String((l.err as { message?: string } | undefined)?.message ?? '').trim().split('\n').at(-1)?.slice(0, 200) }));
+
+    // /readyz and /healthz during the outage.
+    expect.soft(live.map((l) => l.status), '/healthz during the outage').toEqual(live.map(() => 200));
+    expect.soft(ready.at(-1), 'last /readyz in the outage').toEqual({ status: 503, body: NOT_READY, contentType: expect.stringContaining('json'), at: expect.any(Number) });
+    const firstDown = ready.findIndex((r) => r.status === 503);
+    expect.soft(firstDown, `a /readyz answered 503 during the outage: ${JSON.stringify(ready)}`).toBeGreaterThanOrEqual(0);
+    if (firstDown >= 0) {
+      expect.soft(ready[firstDown]!.at, 'ms from the cut to the first /readyz 503').toBeLessThan(3000);
+      expect.soft(ready.slice(firstDown).map((r) => ({ status: r.status, body: r.body })), '/readyz once down').toEqual(ready.slice(firstDown).map(() => ({ status: 503, body: NOT_READY })));
+    }
+
+    // Recovery by itself, in the same process.
+    expect(recoveredAfter, `/readyz after restore: ${JSON.stringify(readyAfter.slice(-3))}`).toBeDefined();
+    expect(s!.child.exitCode).toBeNull();
+    expect(s!.child.pid).toBe(pid);
+
+    // No request ever lost its connection, and none got a 500.
+    const socketErrors = samples.filter((x) => x.error);
+    expect.soft(socketErrors.map(show), `socket errors; all samples: ${JSON.stringify(summary(samples))}`).toEqual([]);
+    // Every answer is what it is without an outage, or the specified 503.
+    const normal: Record<Kind, number> = { client_credentials: 200, userinfo: 200, introspect: 200, 'passwordless/start': 200, 'authorize (hosted page)': 303 };
+    const wrong = samples.filter((x) => {
+      const a = x.answer;
+      if (!a) return false; // counted above
+      if (a.status === normal[x.kind]) return false;
+      if (a.status !== 503) return true;
+      if (x.kind === 'authorize (hosted page)') return !(a.contentType.includes('html') && /<html/i.test(String(a.body)));
+      return !(a.contentType.includes('json') && isUnavailable(a.body));
+    });
+    expect.soft(wrong.slice(0, 15).map(show), `unexpected answers (first 15 of ${wrong.length}); all samples: ${JSON.stringify(summary(samples))}; error logs: ${JSON.stringify(errorLog)}`).toEqual([]);
+    const unsettled = samples.filter((x) => x.at + x.ms < cutAt && x.answer?.status !== normal[x.kind]);
+    expect.soft(unsettled.map(show), 'answered before the cut').toEqual([]);
+    // The outage was seen: requests sent during it got 503s.
+    expect.soft(samples.filter((x) => x.phase === 'outage' && x.answer?.status === 503).length, `503s during the outage: ${JSON.stringify(summary(samples))}`).toBeGreaterThan(0);
+    // Every kind works again after recovery.
+    for (const kind of Object.keys(normal) as Kind[]) {
+      const after = samples.filter((x) => x.kind === kind && x.phase === 'after');
+      expect(after.length, kind).toBeGreaterThan(0);
+      expect(after.slice(-3).map(show), kind).toEqual(after.slice(-3).map(() => expect.objectContaining({ status: normal[kind] })));
+    }
+
+    // What was issued before the outage still works.
+    const redeemed = await otpGrant(url, waiting, waitingCode);
+    expect([redeemed.status, redeemed.body]).toEqual([200, expect.objectContaining({ access_token: expect.any(String), id_token: expect.any(String) })]);
+    expect(await userinfo(url, accessToken)).toMatchObject({ status: 200, body: { sub, email: holder } });
+    expect(await introspect(url, clientToken)).toMatchObject({ status: 200, body: { active: true } });
+    const fresh = `after-outage@example.com`;
+    expect((await startCode(url, fresh)).status).toBe(200);
+    expect((await otpGrant(url, fresh, codeFrom(await sink!.next(fresh, 20_000)))).status).toBe(200);
+
+    // Every code the API accepted (200) during the run is delivered, once.
+    const accepted = samples.filter((x) => x.kind === 'passwordless/start' && x.answer?.status === 200).map((x) => x.email!);
+    // A message whose claim was cut half-way waits for its lease (60 s) to run out before a retry.
+    await Promise.all(accepted.map((email) => sink!.next(email, 90_000)));
+    await sleep(2000);
+    const counts = Object.fromEntries(accepted.map((email) => [email, sink!.messages.filter((m) => m.to.includes(email)).length]));
+    expect(counts).toEqual(Object.fromEntries(accepted.map((email) => [email, 1])));
+  });
+});
+
+/** The specified 503 body: exactly these two fields, a description that says to retry. */
+function isUnavailable(body: unknown): boolean {
+  if (!body || typeof body !== 'object') return false;
+  const { error, error_description: description, ...rest } = body as Record<string, unknown>;
+  return error === UNAVAILABLE.error && typeof description === 'string' && RETRY.test(description) && Object.keys(rest).length === 0;
+}
