@@ -18,6 +18,9 @@ export interface WorkerOptions {
   batchSize?: number;
 }
 
+/** How long a claim keeps other workers off a message. */
+const LEASE_SECONDS = 60;
+
 export function backoffSeconds(attempt: number, first = 5): number {
   return Math.min(first * 2 ** (attempt - 1), 3600);
 }
@@ -79,28 +82,56 @@ export class DeliveryWorker {
 
   /** One pass: claim what is due and send it. Returns how many were claimed. */
   async runOnce(): Promise<number> {
-    const batch = await claimDueMessages(this.db, this.options.batchSize ?? 20, 60);
-    await Promise.all(batch.map((m) => this.deliver(m)));
+    const leaseEnds = Date.now() + LEASE_SECONDS * 1000;
+    const batch = await claimDueMessages(this.db, this.options.batchSize ?? 20, LEASE_SECONDS);
+    await Promise.all(batch.map((m) => this.deliver(m, leaseEnds)));
     return batch.length;
   }
 
-  private async deliver(message: ClaimedMessage): Promise<void> {
+  private async deliver(message: ClaimedMessage, leaseEnds: number): Promise<void> {
     const attempt = message.attempts + 1;
     try {
       await this.channel.send(message);
-      await markSent(this.db, message.id, this.options.keepBodies);
-      this.log.info({ messageId: message.id, channel: message.channel, attempt }, 'message delivered');
     } catch (err) {
-      const reason = (err as Error).message;
-      const permanent = (err as { permanent?: boolean }).permanent === true;
-      if (permanent || attempt >= this.options.maxAttempts) {
-        await markFailed(this.db, message.id, reason, null);
-        this.log.error({ messageId: message.id, attempt, reason }, 'message given up');
-      } else {
-        const retryAt = new Date(Date.now() + backoffSeconds(attempt, this.options.retryDelay) * 1000);
-        await markFailed(this.db, message.id, reason, retryAt);
-        this.log.warn({ messageId: message.id, attempt, reason, retryAt }, 'message delivery failed, will retry');
+      await this.recordFailure(message, attempt, err);
+      return;
+    }
+    await this.recordSent(message, attempt, leaseEnds);
+  }
+
+  /**
+   * Sent, so it must not be sent again: if the database is unreachable right now, keep trying to
+   * record it while our lease keeps other workers off the message. Only an outage longer than the
+   * lease lets another worker send it a second time (and that is logged).
+   */
+  private async recordSent(message: ClaimedMessage, attempt: number, leaseEnds: number): Promise<void> {
+    for (let wait = 250; ; wait = Math.min(2 * wait, 4000)) {
+      try {
+        await markSent(this.db, message.id, this.options.keepBodies);
+        this.log.info({ messageId: message.id, channel: message.channel, attempt }, 'message delivered');
+        return;
+      } catch (err) {
+        if (Date.now() + wait >= leaseEnds) {
+          this.log.error({ messageId: message.id, err }, 'message delivered but not recorded before its lease ran out; it may be sent again');
+          return;
+        }
+        this.log.warn({ messageId: message.id, reason: (err as Error).message }, 'message delivered; recording it failed, retrying');
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
+    }
+  }
+
+  /** Not sent: retried later, or given up. (Unrecorded, the lease runs out and it is retried then.) */
+  private async recordFailure(message: ClaimedMessage, attempt: number, err: unknown): Promise<void> {
+    const reason = (err as Error).message;
+    const permanent = (err as { permanent?: boolean }).permanent === true;
+    if (permanent || attempt >= this.options.maxAttempts) {
+      await markFailed(this.db, message.id, reason, null);
+      this.log.error({ messageId: message.id, attempt, reason }, 'message given up');
+    } else {
+      const retryAt = new Date(Date.now() + backoffSeconds(attempt, this.options.retryDelay) * 1000);
+      await markFailed(this.db, message.id, reason, retryAt);
+      this.log.warn({ messageId: message.id, attempt, reason, retryAt }, 'message delivery failed, will retry');
     }
   }
 }

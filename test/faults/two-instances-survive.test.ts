@@ -1,0 +1,371 @@
+// Two `sesame serve` processes, A and B, on one PostgreSQL schema (reached through a TCP proxy), one
+// config and one issuer, both running the delivery worker. A's SMTP server is a port where nothing
+// listens (every send A tries fails and is retried), B's is a working sink: whoever claims a message
+// first, it ends up delivered by B exactly once. Hosted sign-ins and Auth0-style codes are started
+// on A; A is killed with SIGKILL; the database is then cut off for a few seconds under B and
+// restored. B reports and answers the outage as specified, recovers by itself, delivers every
+// message once, and the sign-ins started on A finish on B with the codes from the mail.
+// The cut is timed to land while B has a message in flight (accepted by its SMTP server, not yet
+// recorded as sent): the worst moment for "exactly once", made deterministic instead of left to luck.
+import * as oidc from 'openid-client';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CALLBACK } from '../api/fixture.js';
+import { POSTGRES_URL, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { FormClient, type Page } from '../helpers/form-client.js';
+import { freePort } from '../helpers/net.js';
+import { startServe, type ServeProcess } from '../helpers/processes.js';
+import { startMailSinkOn, type PortMailSink } from '../helpers/smtp-on-port.js';
+import { codeFrom } from '../helpers/smtp.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { RoundRobin, type Instance } from '../scale/round-robin.js';
+import {
+  NATIVE,
+  NOT_READY,
+  UNAVAILABLE,
+  answer,
+  clientCredentials,
+  faultFixture,
+  get,
+  introspect,
+  logged,
+  otpGrant,
+  sleep,
+  startCode,
+  userinfo,
+  type Answer,
+} from './fixture.js';
+
+const POLL = 200;
+const SIGN_INS = 3;
+const STARTS = 10;
+const OUTAGE_MS = 5000;
+const RECOVERY_MS = 10_000;
+
+type Kind = 'client_credentials' | 'introspect' | 'otp grant (wrong code)';
+type Phase = 'before' | 'outage' | 'recovering' | 'after';
+
+interface Sample {
+  kind: Kind;
+  /** Phase when the request was sent. */
+  phase: Phase;
+  at: number;
+  ms: number;
+  answer?: Answer;
+  /** A request that never got an HTTP answer (reset, refused, timeout). */
+  error?: string;
+}
+
+const alertOf = (page: Page) => /role="alert"[^>]*>([^<]*)</.exec(page.html)?.[1]?.trim();
+const WRONG_CODE = { error: 'invalid_grant', error_description: 'Wrong email or verification code.' };
+const TOKENS = {
+  access_token: expect.any(String),
+  expires_in: 3600,
+  id_token: expect.any(String),
+  // The native client may use the refresh_token grant, so it gets one.
+  refresh_token: expect.any(String),
+  scope: 'openid email',
+  token_type: 'Bearer',
+};
+
+describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', () => {
+  let database: TestDatabase | undefined;
+  let proxy: TcpProxy | undefined;
+  let sink: PortMailSink | undefined;
+  let procA: ServeProcess | undefined;
+  let procB: ServeProcess | undefined;
+  afterAll(async () => {
+    await proxy?.restore();
+    await procA?.kill();
+    await procB?.stop();
+    await proxy?.close();
+    await sink?.close();
+    await database?.drop();
+  });
+
+  it('loses no sign-in and no message: each delivered once by B, every code good on B', { timeout: 180_000 }, async () => {
+    database = await createTestDatabase('postgresql');
+    const target = new URL(database.url);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const databaseUrl = proxy.rewrite(database.url);
+    const schema = target.searchParams.get('schema')!;
+    sink = await startMailSinkOn(await freePort());
+    const deadSmtp = await freePort();
+    // One config for both (no smtpUrl in it: each process gets its own SMTP_URL).
+    const config = { ...faultFixture, delivery: { pollInterval: POLL, retryDelay: 1 } };
+    const portA = await freePort();
+    const issuer = `http://127.0.0.1:${portA}`;
+    [procA, procB] = await Promise.all([
+      startServe({ databaseUrl, config, port: portA, issuer, env: { SMTP_URL: `smtp://127.0.0.1:${deadSmtp}` } }),
+      startServe({ databaseUrl, config, issuer, env: { SMTP_URL: sink.url } }),
+    ]);
+    const A: Instance = { name: 'A', url: procA.url };
+    const B: Instance = { name: 'B', url: procB.url };
+    const pidB = procB.child.pid;
+
+    // (1) Hosted sign-ins through the round-robin "load balancer", up to the code page: the
+    // authorization request starts on B, the email form is answered by A.
+    const rr = new RoundRobin([A, B]);
+    const signIns = [];
+    for (let i = 0; i < SIGN_INS; i++) {
+      const browser = new FormClient();
+      const email = `survive-hosted${i}@example.com`;
+      const verifier = oidc.randomPKCECodeVerifier();
+      const nonce = oidc.randomNonce();
+      const state = oidc.randomState();
+      const query = new URLSearchParams({
+        client_id: NATIVE.client_id,
+        response_type: 'code',
+        redirect_uri: CALLBACK,
+        scope: 'openid email',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+        nonce,
+      });
+      const emailPage = await rr.follow(browser, `${issuer}/authorize?${query}`, issuer, {}, B);
+      expect([email, emailPage.status, emailPage.html.includes('name="email"')], `trail ${rr.trail.join(' ')}`).toEqual([email, 200, true]);
+      const mark = rr.trail.length;
+      const codePage = await rr.submit(browser, emailPage, '/email', { email }, issuer, A);
+      expect(rr.trail[mark]).toBe('A');
+      expect([email, codePage.status, alertOf(codePage), codePage.html.includes('autocomplete="one-time-code"')]).toEqual([email, 200, undefined, true]);
+      signIns.push({ email, browser, codePage, verifier, nonce, state });
+    }
+
+    // Auth0-style codes, all asked of A.
+    const starts = Array.from({ length: STARTS }, (_, i) => `survive-start${i}@example.com`);
+    const started = await Promise.all(starts.map((email) => startCode(A.url, email)));
+    expect(started.map((r) => [r.status, r.body])).toEqual(
+      starts.map((email) => [200, { _id: expect.stringMatching(/^[0-9a-f]{24}$/), email, email_verified: false }]),
+    );
+
+    // (2) SIGKILL A right away: its worker may be holding leases on messages it is failing to send.
+    await procA.kill();
+    const killedAt = Date.now();
+    expect(procA.child.signalCode).toBe('SIGKILL');
+    const recipients = [...signIns.map((s) => s.email), ...starts];
+    const atKill = await outbox(schema, recipients);
+    const now = Date.now();
+    console.info(
+      `at the kill: ${atKill.filter((r) => r.status === 'sent').length} of ${recipients.length} sent by B, ` +
+        `${atKill.filter((r) => r.status === 'pending' && r.lockedUntil && r.lockedUntil.getTime() > now).length} pending under a lease, ` +
+        `A had failed ${logged(procA.logs(), 'message delivery failed, will retry').length} sends`,
+    );
+
+    // (3) Cut the database under B while a light request loop runs against it.
+    const cc = await clientCredentials(B.url);
+    expect(cc).toMatchObject({ status: 200, body: { access_token: expect.any(String), token_type: 'Bearer' } });
+    const clientToken = (cc.body as { access_token: string }).access_token;
+    expect(await introspect(B.url, clientToken)).toMatchObject({ status: 200, body: { active: true, client_id: 'backend' } });
+    const normal: Record<Kind, { status: number; body: unknown }> = {
+      client_credentials: { status: 200, body: expect.objectContaining({ access_token: expect.any(String), token_type: 'Bearer' }) },
+      introspect: { status: 200, body: expect.objectContaining({ active: true, client_id: 'backend' }) },
+      'otp grant (wrong code)': { status: 403, body: WRONG_CODE },
+    };
+    const requests: Record<Kind, () => Promise<Answer>> = {
+      client_credentials: () => clientCredentials(B.url),
+      introspect: () => introspect(B.url, clientToken),
+      // An address that never asked for a code: a database read, answered 403 normally.
+      'otp grant (wrong code)': () => otpGrant(B.url, 'nobody-asked@example.com', '000000'),
+    };
+    let phase: Phase = 'before';
+    let running = true;
+    const samples: Sample[] = [];
+    const loops = (Object.keys(requests) as Kind[]).map(async (kind) => {
+      while (running) {
+        const sample: Sample = { kind, phase, at: Date.now(), ms: 0 };
+        try {
+          sample.answer = await requests[kind]();
+        } catch (err) {
+          const cause = (err as { cause?: { code?: string } }).cause?.code;
+          sample.error = `${(err as Error).name}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`;
+        }
+        sample.ms = Date.now() - sample.at;
+        samples.push(sample);
+        await sleep(100);
+      }
+    });
+    await sleep(500);
+    // The cut lands while B has a message in flight: the moment B's SMTP server has accepted one,
+    // before B can record it as sent (cut() resets every database connection synchronously, before
+    // the sink's reply goes out). If nothing is left to deliver, the cut comes without waiting.
+    const waiting = recipients.filter((email) => sink!.to(email).length === 0);
+    const inFlight = waiting.length
+      ? await Promise.race(waiting.map((email) => sink!.next(email, 75_000).then(() => email, () => undefined)))
+      : undefined;
+    const cutAt = Date.now();
+    phase = 'outage';
+    const cutting = proxy.cut();
+    console.info(`cut ${cutAt - killedAt} ms after the kill, ${inFlight ? `as the message to ${inFlight} reached B's sink` : 'with no message in flight'}`);
+    await cutting;
+    const ready: Array<Answer & { at: number }> = [];
+    const live: Answer[] = [];
+    while (Date.now() - cutAt < OUTAGE_MS) {
+      const [r, l] = await Promise.all([get(`${B.url}/readyz`), get(`${B.url}/healthz`)]);
+      ready.push({ ...r, at: Date.now() - cutAt });
+      live.push(l);
+      await sleep(250);
+    }
+
+    // (4) Restore: B is ready again by itself, in the same process.
+    await proxy.restore();
+    phase = 'recovering';
+    const restoredAt = Date.now();
+    let recoveredAfter: number | undefined;
+    const readyAfter: Answer[] = [];
+    while (Date.now() - restoredAt < RECOVERY_MS) {
+      const r = await get(`${B.url}/readyz`);
+      readyAfter.push(r);
+      if (r.status === 200) {
+        recoveredAfter = Date.now() - restoredAt;
+        break;
+      }
+      await sleep(200);
+    }
+    phase = 'after';
+    await sleep(2000);
+    running = false;
+    await Promise.all(loops);
+
+    const summary = samples.reduce<Record<string, number>>((acc, x) => {
+      const key = `${x.phase} ${x.kind} ${x.error ? 'socket error' : x.answer!.status}`;
+      acc[key] = (acc[key] ?? 0) + 1;
+      return acc;
+    }, {});
+    const show = (x: Sample) => ({
+      kind: x.kind,
+      phase: x.phase,
+      ms: x.ms,
+      ...(x.error ? { error: x.error } : { status: x.answer!.status, body: x.answer!.body, json: x.answer!.contentType.includes('json') }),
+    });
+    console.info(`requests to B around the outage: ${JSON.stringify(summary)}; ready again ${recoveredAfter} ms after the restore`);
+
+    // /readyz and /healthz during the outage.
+    expect.soft(live.map((l) => l.status), '/healthz during the outage').toEqual(live.map(() => 200));
+    const firstDown = ready.findIndex((r) => r.status === 503);
+    expect.soft(firstDown, `a /readyz answered 503 during the outage: ${JSON.stringify(ready)}`).toBeGreaterThanOrEqual(0);
+    if (firstDown >= 0) {
+      expect.soft(ready[firstDown]!.at, 'ms from the cut to the first /readyz 503').toBeLessThan(3000);
+      expect.soft(ready.slice(firstDown).map((r) => ({ status: r.status, body: r.body })), '/readyz once down').toEqual(ready.slice(firstDown).map(() => ({ status: 503, body: NOT_READY })));
+    }
+    expect(recoveredAfter, `/readyz after the restore: ${JSON.stringify(readyAfter.slice(-3))}`).toBeDefined();
+    expect(procB.child.exitCode).toBeNull();
+    expect(procB.child.pid).toBe(pidB);
+
+    // No request lost its connection; every answer is the normal one or exactly the specified 503.
+    expect.soft(samples.filter((x) => x.error).map(show), `socket errors; all samples: ${JSON.stringify(summary)}`).toEqual([]);
+    const answered = samples.filter((x) => x.answer);
+    const abnormal = answered.filter((x) => x.answer!.status !== normal[x.kind].status);
+    expect
+      .soft(abnormal.map(show), `answers other than the normal one; all samples: ${JSON.stringify(summary)}`)
+      .toEqual(abnormal.map((x) => ({ kind: x.kind, phase: x.phase, ms: x.ms, status: 503, body: UNAVAILABLE, json: true })));
+    const normalOnes = answered.filter((x) => x.answer!.status === normal[x.kind].status);
+    expect.soft(normalOnes.map((x) => [x.kind, x.answer!.body])).toEqual(normalOnes.map((x) => [x.kind, normal[x.kind].body]));
+    const settledBefore = samples.filter((x) => x.at + x.ms < cutAt);
+    expect.soft(settledBefore.filter((x) => x.answer?.status !== normal[x.kind].status).map(show), 'answered before the cut').toEqual([]);
+    expect.soft(samples.filter((x) => x.phase === 'outage' && x.answer?.status === 503).length, `503s during the outage: ${JSON.stringify(summary)}`).toBeGreaterThan(0);
+    for (const kind of Object.keys(requests) as Kind[]) {
+      const after = samples.filter((x) => x.kind === kind && x.phase === 'after');
+      expect(after.length, kind).toBeGreaterThan(0);
+      expect(after.slice(-3).map(show), `${kind} after recovery`).toEqual(after.slice(-3).map(() => expect.objectContaining({ status: normal[kind].status })));
+    }
+
+    // (5) Every message arrives at B's sink, once. Waited for until each has arrived and the outbox
+    // (read directly) records every one as sent: a message whose lease is still running (A held it
+    // when it died, or B could not record it during the outage) may yet be sent after its 60 s lease.
+    const deadline = Date.now() + 120_000;
+    let rows = await outbox(schema, recipients);
+    while (Date.now() < deadline && (recipients.some((email) => sink!.to(email).length === 0) || rows.some((r) => r.status !== 'sent'))) {
+      await sleep(250);
+      rows = await outbox(schema, recipients);
+    }
+    // A few poll intervals more: a duplicate would show up here.
+    await sleep(10 * POLL + 2000);
+    rows = await outbox(schema, recipients);
+    const show5 = (r: OutboxRow) => ({ recipient: r.recipient, id: r.id, status: r.status, attempts: r.attempts, lockedUntil: r.lockedUntil && r.lockedUntil.getTime() - cutAt });
+    // For a failure message: what B logged about each message, and its first failed delivery pass.
+    const logB = procB
+      .logs()
+      .map((l) => ({ msg: l.msg, at: (l.time as number) - cutAt, messageId: l.messageId, attempt: l.attempt, err: String((l.err as { message?: string } | undefined)?.message ?? '').split('\n').at(-1) }));
+    const trail =
+      `outbox (lockedUntil in ms from the cut): ${JSON.stringify(rows.map(show5))}; ` +
+      `B's delivery log (ms from the cut): ${JSON.stringify(logB.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('message ')))}; ` +
+      `B's first failed delivery pass: ${JSON.stringify(logB.find((l) => l.msg === 'delivery pass failed'))}`;
+    // None lost (the sign-ins below need every code) and, checked softly so they still run, none twice.
+    expect(recipients.filter((email) => sink!.to(email).length === 0), `no mail; ${trail}`).toEqual([]);
+    expect.soft(recipients.map((email) => [email, sink!.to(email).length]), trail).toEqual(recipients.map((email) => [email, 1]));
+    expect.soft(sink.messages).toHaveLength(recipients.length);
+    // A could not deliver anything; B delivered each message once; none was given up.
+    expect.soft(logged(procA.logs(), 'message delivered')).toEqual([]);
+    expect.soft(logged(procB.logs(), 'message given up')).toEqual([]);
+    expect.soft(rows.map((r) => [r.recipient, r.status])).toEqual([...recipients].sort().map((email) => [email, 'sent']));
+    const deliveredByB = logged(procB.logs(), 'message delivered').map((l) => l.messageId as string);
+    expect.soft([...deliveredByB].sort()).toEqual(rows.map((r) => r.id).sort());
+    const failedByA = new Set(logged(procA.logs(), 'message delivery failed, will retry').map((l) => l.messageId as string));
+    console.info(`A failed to send ${failedByA.size} of the ${recipients.length} messages before B delivered them; attempts per message: ${rows.map((r) => r.attempts).join(' ')}`);
+    const mails = new Map(recipients.map((email) => [email, sink!.to(email)[0]!]));
+
+    // (6) The hosted sign-ins started on A finish on B, with the codes from the mail.
+    const onB = new RoundRobin([B]);
+    const jwksB = createLocalJWKSet((await (await fetch(`${B.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
+    for (const s of signIns) {
+      const code = codeFrom(mails.get(s.email)!);
+      const done = await onB.submit(s.browser, s.codePage, '/code', { code }, issuer);
+      expect([s.email, done.location], `page ${done.status} ${alertOf(done) ?? done.html.slice(0, 300)}`).toEqual([
+        s.email,
+        expect.stringMatching(new RegExp(`^${CALLBACK}\\?code=[\\w-]+&state=${s.state}&iss=${encodeURIComponent(issuer).replace(/[.]/g, '\\.')}$`)),
+      ]);
+      const token = await fetch(`${B.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: new URL(done.location!).searchParams.get('code')!,
+          redirect_uri: CALLBACK,
+          code_verifier: s.verifier,
+          client_id: NATIVE.client_id,
+          client_secret: NATIVE.client_secret!,
+        }),
+        signal: AbortSignal.timeout(15_000),
+      }).then(answer);
+      expect([s.email, token.status, token.body]).toEqual([s.email, 200, TOKENS]);
+      const tokens = token.body as { access_token: string; id_token: string };
+      const { payload } = await jwtVerify(tokens.id_token, jwksB, { issuer, audience: NATIVE.client_id });
+      expect(payload).toMatchObject({ iss: issuer, email: s.email, email_verified: true, nonce: s.nonce, sub: expect.any(String) });
+      const info = await userinfo(B.url, tokens.access_token);
+      expect([info.status, info.body]).toEqual([200, { sub: payload.sub, email: s.email, email_verified: true }]);
+    }
+
+    // The codes asked of A redeem with the OTP grant on B.
+    for (const email of starts) {
+      const res = await otpGrant(B.url, email, codeFrom(mails.get(email)!));
+      expect([email, res.status, res.body]).toEqual([email, 200, TOKENS]);
+      const info = await userinfo(B.url, (res.body as { access_token: string }).access_token);
+      expect([email, info.status, info.body]).toEqual([email, 200, { sub: expect.any(String), email, email_verified: true }]);
+    }
+  });
+});
+
+interface OutboxRow {
+  id: string;
+  recipient: string;
+  status: string;
+  attempts: number;
+  lockedUntil: Date | null;
+}
+
+/** The outbox rows of `recipients`, read directly (not through the proxy), by recipient. */
+async function outbox(schema: string, recipients: string[]): Promise<OutboxRow[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<OutboxRow>(
+      `SELECT id, recipient, status, attempts, "lockedUntil" FROM "${schema}"."OutboxMessage" WHERE recipient = ANY($1) ORDER BY recipient, "createdAt"`,
+      [recipients],
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
