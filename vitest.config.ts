@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests that start `sesame serve` child processes (several instances, workers, faults) spend their
+// time starting processes and waiting out retries and leases; they run after the others rather
+// than beside them, so the Chromium tests do not share 2 cores with a dozen booting servers.
+const PROCESS_TESTS = ['test/faults/**/*.test.ts', 'test/scale/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Files start their own servers on ephemeral ports; running them in parallel is safe.
@@ -12,5 +16,9 @@ export default defineConfig({
     pool: 'forks',
     // Makes the test CA and certificate (test/helpers/tls.ts) before any worker starts.
     globalSetup: ['test/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'in-process', include: ['test/**/*.test.ts'], exclude: PROCESS_TESTS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'processes', include: PROCESS_TESTS, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
