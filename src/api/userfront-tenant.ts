@@ -4,8 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Services } from '../services.js';
-import { SesameError, temporarilyUnavailable } from '../http/errors.js';
-import { storageUnavailable } from '../storage/unavailable.js';
+import { SesameError, withStorageFailures } from '../http/errors.js';
 import { isUserfrontTenant } from '../oidc/userfront-tenants.js';
 import { corsFor } from './cors.js';
 
@@ -64,9 +63,7 @@ export async function userfrontErrors(ctx: Context, next: Next) {
   try {
     await next();
   } catch (caught) {
-    const unavailable = storageUnavailable(caught);
-    if (unavailable) ctx.state.log.error({ reason: unavailable.reason }, 'storage unavailable');
-    const err = unavailable ? temporarilyUnavailable() : caught;
+    const err = withStorageFailures(ctx, caught);
     const known = err instanceof SesameError;
     // Body parser errors (bad JSON, too large) carry their own status and a safe message.
     const exposed = !known && (err as { expose?: boolean }).expose === true;
@@ -74,6 +71,6 @@ export async function userfrontErrors(ctx: Context, next: Next) {
     if (status >= 500 && !known) (ctx.state.log ?? console).error({ err }, 'unhandled error');
     if (known) for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
     ctx.status = status;
-    ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status < 500 ? (err as Error).message : unavailable ? 'Service temporarily unavailable. Try again in a minute.' : 'An internal server error occurred.' };
+    ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status < 500 ? (err as Error).message : status === 503 ? 'Service temporarily unavailable. Try again in a minute.' : 'An internal server error occurred.' };
   }
 }

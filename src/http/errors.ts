@@ -1,4 +1,7 @@
 // Our typed errors with a stable code and HTTP status; one handler renders them as JSON or a page.
+import type { Context } from 'koa';
+import { storageUnavailable } from '../storage/unavailable.js';
+
 export class SesameError extends Error {
   override name = 'SesameError';
   constructor(
@@ -16,5 +19,14 @@ export const notFound = (message = 'Not found.') => new SesameError(404, 'not_fo
 export const tooManyRequests = (retryAfter: number, message: string) =>
   new SesameError(429, 'too_many_requests', message, { 'Retry-After': String(retryAfter) });
 
-/** The database is unreachable, full or read-only (see storage/unavailable.ts): try again later. */
-export const temporarilyUnavailable = () => new SesameError(503, 'temporarily_unavailable', 'error.unavailable', { 'Retry-After': '30' });
+/**
+ * What an error handler should answer for `caught`: the 503 temporarily_unavailable when storage
+ * failed for reasons of the environment (see storage/unavailable.ts), logged with the cause;
+ * anything else as it was.
+ */
+export function withStorageFailures(ctx: Context, caught: unknown): unknown {
+  const unavailable = storageUnavailable(caught);
+  if (!unavailable) return caught;
+  ctx.state.log.error({ reason: unavailable.reason }, 'storage unavailable');
+  return new SesameError(503, 'temporarily_unavailable', 'error.unavailable', { 'Retry-After': '30' });
+}

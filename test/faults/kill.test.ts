@@ -5,8 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 import { freePort } from '../helpers/net.js';
 import { startServe, type ServeProcess } from '../helpers/processes.js';
-import { startMailSinkOn, type PortMailSink } from '../helpers/smtp-on-port.js';
-import { codeFrom } from '../helpers/smtp.js';
+import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { faultFixture, logged, otpGrant, sleep, startCode } from './fixture.js';
 
 const RECIPIENTS = 10;
@@ -16,7 +15,7 @@ describe.each(ENGINES)('SIGKILL with a full outbox on %s', (engine) => {
   let database: TestDatabase | undefined;
   let a: ServeProcess | undefined;
   let b: ServeProcess | undefined;
-  let sink: PortMailSink | undefined;
+  let sink: MailSink | undefined;
   afterAll(async () => {
     await a?.kill();
     await b?.stop();
@@ -44,7 +43,7 @@ describe.each(ENGINES)('SIGKILL with a full outbox on %s', (engine) => {
     await a.kill();
     expect(a.child.signalCode).toBe('SIGKILL');
 
-    sink = await startMailSinkOn(await freePort());
+    sink = await startMailSink(await freePort());
     b = await startServe({ databaseUrl: database.url, config, env: { SMTP_URL: sink.url } });
 
     // Backoff after A's few attempts is a few seconds; a message A held a lease on when it died

@@ -5,8 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { freePort } from '../helpers/net.js';
 import { startServe, type ServeProcess } from '../helpers/processes.js';
-import { startMailSinkOn, type PortMailSink } from '../helpers/smtp-on-port.js';
-import { codeFrom } from '../helpers/smtp.js';
+import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { faultFixture, logged, otpGrant, sleep, startCode } from './fixture.js';
 
 const RECIPIENTS = 5;
@@ -16,7 +15,7 @@ const POLL = 200;
 describe('SMTP server down for a minute', () => {
   let database: TestDatabase | undefined;
   let s: ServeProcess | undefined;
-  let sink: PortMailSink | undefined;
+  let sink: MailSink | undefined;
   afterAll(async () => {
     await s?.stop();
     await sink?.close();
@@ -43,7 +42,7 @@ describe('SMTP server down for a minute', () => {
     expect(retries.length).toBeGreaterThanOrEqual(RECIPIENTS * 5);
     expect(logged(s.logs(), 'message delivered')).toEqual([]);
 
-    sink = await startMailSinkOn(smtpPort);
+    sink = await startMailSink(smtpPort);
     // The next attempt of each is at about 63 s after its first.
     const mails = await Promise.all(emails.map((email) => sink!.next(email, 40_000)));
     await sleep(10 * POLL + 2000);

@@ -16,8 +16,7 @@ import { POSTGRES_URL, createTestDatabase, type TestDatabase } from '../helpers/
 import { FormClient, type Page } from '../helpers/form-client.js';
 import { freePort } from '../helpers/net.js';
 import { startServe, type ServeProcess } from '../helpers/processes.js';
-import { startMailSinkOn, type PortMailSink } from '../helpers/smtp-on-port.js';
-import { codeFrom } from '../helpers/smtp.js';
+import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { RoundRobin, type Instance } from '../scale/round-robin.js';
 import {
@@ -72,7 +71,7 @@ const TOKENS = {
 describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', () => {
   let database: TestDatabase | undefined;
   let proxy: TcpProxy | undefined;
-  let sink: PortMailSink | undefined;
+  let sink: MailSink | undefined;
   let procA: ServeProcess | undefined;
   let procB: ServeProcess | undefined;
   afterAll(async () => {
@@ -90,7 +89,7 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const databaseUrl = proxy.rewrite(database.url);
     const schema = target.searchParams.get('schema')!;
-    sink = await startMailSinkOn(await freePort());
+    sink = await startMailSink(await freePort());
     const deadSmtp = await freePort();
     // One config for both (no smtpUrl in it: each process gets its own SMTP_URL).
     const config = { ...faultFixture, delivery: { pollInterval: POLL, retryDelay: 1 } };

@@ -11,7 +11,10 @@ export interface ReceivedMail {
 
 export interface MailSink {
   url: string;
+  port: number;
   messages: ReceivedMail[];
+  /** Every message received for `to` so far (taken by next() or not). */
+  to(to: string): ReceivedMail[];
   /** Resolves with the next message to `to` (or one already received and not taken yet). */
   next(to: string, timeoutMs?: number): Promise<ReceivedMail>;
   close(): Promise<void>;
@@ -22,7 +25,8 @@ function header(raw: string, name: string): string {
   return match ? match[1]!.replace(/\r?\n[ \t]/g, ' ').trim() : '';
 }
 
-export async function startMailSink(): Promise<MailSink> {
+/** `port` 0 (the default) takes an ephemeral one; a fixed port lets a test start the sink after Sesame was told to use it (an SMTP server that is down, then comes up). */
+export async function startMailSink(port = 0): Promise<MailSink> {
   const messages: ReceivedMail[] = [];
   const taken = new Set<ReceivedMail>();
   const waiters: Array<() => void> = [];
@@ -46,11 +50,19 @@ export async function startMailSink(): Promise<MailSink> {
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.server.address() as AddressInfo).port;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `smtp://127.0.0.1:${bound}`,
+    port: bound,
     messages,
+    to: (to) => messages.filter((m) => m.to.includes(to)),
     async next(to, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
