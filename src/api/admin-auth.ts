@@ -1,34 +1,31 @@
-// Bearer authentication of the management API: a JWT access token Sesame itself issued for the
-// management audience (client credentials of a client flagged `management_api`) with scope admin.
+// Bearer authentication of the management API: only a client-credentials token (never one that
+// carries a user) of a client that is still flagged `management_api`, for the management audience,
+// with scope admin. Those tokens are opaque rows (see oidc/resources.ts), so the lookup here also
+// sees expiry and revocation at /oauth/revoke.
 import type { Context, Next } from 'koa';
-import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
 import type { Services } from '../services.js';
-import { loadSigningJwks } from '../storage/signing-keys.js';
 import { managementAudience } from '../oidc/resources.js';
 import { SesameError } from '../http/errors.js';
 
-/** Public halves of our signing keys. */
-function publicJwk(jwk: JWK): JWK {
-  const { kty, kid, alg, use, n, e, crv, x, y } = jwk;
-  return Object.fromEntries(Object.entries({ kty, kid, alg, use, n, e, crv, x, y }).filter(([, v]) => v !== undefined)) as JWK;
-}
-
 export function requireAdmin(s: Services) {
   const audience = managementAudience(s.config.issuer);
+  const challenge = { 'WWW-Authenticate': `Bearer realm="${audience}"` };
+  const invalid = (why: string) => new SesameError(401, 'invalid_token', `The access token is not valid: ${why}.`, challenge);
+
   return async function adminBearer(ctx: Context, next: Next) {
-    const [scheme, token] = ctx.get('authorization').split(' ');
-    const challenge = { 'WWW-Authenticate': `Bearer realm="${audience}"` };
-    if (scheme?.toLowerCase() !== 'bearer' || !token) {
+    const [scheme, value] = ctx.get('authorization').split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !value) {
       throw new SesameError(401, 'invalid_token', 'A bearer token for the management API is required.', challenge);
     }
-    const keys = createLocalJWKSet({ keys: (await loadSigningJwks(s.db)).map(publicJwk) });
-    let scope: unknown;
-    try {
-      ({ payload: { scope } } = await jwtVerify(token, keys, { issuer: s.config.issuer, audience, typ: 'at+jwt' }));
-    } catch (err) {
-      throw new SesameError(401, 'invalid_token', `The access token is not valid: ${(err as Error).message}`, challenge);
-    }
-    if (typeof scope !== 'string' || !scope.split(' ').includes('admin')) {
+    // The ClientCredentials model holds only client-credentials tokens: a user's access token (any
+    // format, any audience) is simply not found here.
+    const token = await s.provider.ClientCredentials.find(value);
+    if (!token) throw invalid('unknown, expired or revoked, or not a client-credentials token of the management API');
+    if (token.aud !== audience) throw invalid('not issued for the management API');
+    // Checked live, so un-flagging or removing a client ends its tokens at once.
+    const client = token.clientId ? await s.provider.Client.find(token.clientId).catch(() => undefined) : undefined;
+    if (client?.metadata().management_api !== true) throw invalid('its client may no longer use the management API');
+    if (!token.scope?.split(' ').includes('admin')) {
       throw new SesameError(403, 'insufficient_scope', 'The access token lacks the admin scope.');
     }
     await next();

@@ -1,6 +1,7 @@
 // `sesame clients add|list|remove`: relying parties kept in the database.
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
+import { sesameClientMetadata } from '../oidc/client-metadata.js';
 import { deleteClient, insertClient, listClients } from '../storage/clients.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 
@@ -13,7 +14,7 @@ async function validateMetadata(issuer: string, metadata: Record<string, unknown
   try {
     probe = new Provider(issuer, {
       clients: [metadata as never],
-      extraClientMetadata: { properties: ['first_party', 'trust_forwarded_for', 'management_api', 'userfront', 'web_origins'] },
+      extraClientMetadata: sesameClientMetadata,
       features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
     });
   } finally {

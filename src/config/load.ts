@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configSchema, type Config } from './schema.js';
+import { managementClientProblem } from '../oidc/client-metadata.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -76,6 +77,8 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   for (const [i, c] of config.clients.entries()) {
     if (ids.has(c.client_id)) throw new ConfigError(`invalid configuration at clients.${i}.client_id: duplicate ${c.client_id}`);
     ids.add(c.client_id);
+    const problem = managementClientProblem(c);
+    if (problem) throw new ConfigError(`invalid configuration at clients.${i}.management_api: ${problem}`);
   }
   return deepFreeze({ ...config, production, devOutbox });
 }

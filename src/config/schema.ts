@@ -13,7 +13,12 @@ export const clientSchema = z
     grant_types: z.array(z.string()).optional().describe('Grant types this client may use.'),
     first_party: z.boolean().default(false).describe('Trusted client of the operator: users are not asked for consent.'),
     web_origins: z.array(z.url()).default([]).describe('Browser origins allowed to call the API and token endpoint (CORS), as in Auth0.'),
-    management_api: z.boolean().default(false).describe('May obtain the `admin` scope of the management API (/api/v1) with client credentials.'),
+    management_api: z
+      .boolean()
+      .default(false)
+      .describe(
+        'May obtain the `admin` scope of the management API (/api/v1) with client credentials (10-minute tokens). Only with `grant_types: ["client_credentials"]` and `response_types: []`: no user sign-in may reach that API.',
+      ),
     userfront: z
       .boolean()
       .default(false)

@@ -11,7 +11,7 @@ import { resourceIndicators } from './resources.js';
 import { providerPages } from './pages.js';
 import type { Renderer } from '../http/render.js';
 import { registerGrants } from './grants/register.js';
-import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
+import { sesameClientMetadata } from './client-metadata.js';
 import { webOrigins } from '../api/cors.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
@@ -38,9 +38,6 @@ export interface ProviderDeps {
   wakeWorker(): void;
 }
 
-const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront'] as const;
-const SESAME_CLIENT_LISTS = ['web_origins'] as const;
-
 /** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */
 function clientMetadata(clients: readonly ClientConfig[]) {
   return clients.map((c) => {
@@ -58,6 +55,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, db } = deps;
   const apiScopes = config.apis.flatMap((api) => api.scopes);
   const pages = providerPages(deps.renderer, config.ui.defaultLocale);
+
+  const accessTokenTtl = (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.tokens.accessToken;
 
   const configuration: Configuration = {
     adapter: createAdapterClass(db),
@@ -95,21 +94,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,
     extraTokenClaims: userfrontTokenClaims(config.issuer),
-    extraClientMetadata: {
-      properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS],
-      validator(_ctx, key, value, metadata) {
-        if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
-          throw new Error(`${key} must be a boolean`);
-        }
-        // The Userfront API gets a tenant's tokens from the token endpoint with no secret to send.
-        if (key === 'userfront' && value === true && (metadata.token_endpoint_auth_method !== 'none' || !metadata.grant_types?.includes(LOGIN_TICKET))) {
-          throw new Error(`a userfront tenant must be public (token_endpoint_auth_method none) and allow the ${LOGIN_TICKET} grant`);
-        }
-        if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && new URL(o).origin === o))) {
-          throw new Error('web_origins must be a list of origins like https://app.example.com');
-        }
-      },
-    },
+    extraClientMetadata: sesameClientMetadata,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // Like Keycloak, a client allowed the refresh_token grant gets a refresh token from the code
     // flow. Without offline_access it dies with the sign-in session; with it, it outlives it.
@@ -119,9 +104,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     rotateRefreshToken: true,
     routes: ROUTES,
     ttl: {
-      AccessToken: config.tokens.accessToken,
+      // A token for an API lives as long as that API says (apis[].accessTokenTtl, management 10 min).
+      AccessToken: accessTokenTtl,
       AuthorizationCode: 60,
-      ClientCredentials: config.tokens.accessToken,
+      ClientCredentials: accessTokenTtl,
       IdToken: config.tokens.idToken,
       Interaction: config.tokens.interaction,
       Session: config.tokens.session,

@@ -8,6 +8,9 @@ import { isUserfrontTenant, tenantOfAudience, tenantResourceServer } from './use
 /** The management API's audience, like Auth0's `https://<tenant>/api/v2/`. */
 export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/api/v1/`;
 
+/** Lifetime of management API tokens, in seconds: short, since they can do anything. */
+export const MANAGEMENT_TOKEN_TTL = 600;
+
 export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
   const byId = new Map(apis.map((api) => [api.identifier, api]));
   const management = managementAudience(issuer);
@@ -18,11 +21,18 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
       const audience = ctx.oidc.params?.audience ?? (ctx.oidc.body as Record<string, unknown> | undefined)?.audience;
       return typeof audience === 'string' && audience ? audience : undefined;
     },
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: { clientId: string; metadata(): Record<string, unknown> }): Promise<ResourceServer> {
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: { clientId: string; metadata(): Record<string, unknown> }): Promise<ResourceServer> {
       if (indicator === management) {
         // Only clients the operator flagged may even ask; everyone else is told it does not exist.
         if (client.metadata().management_api !== true) throw new errors.InvalidTarget(`unknown audience or resource: ${indicator}`);
-        return { scope: 'admin', audience: management, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        // Never through a user's sign-in; client-metadata.ts already keeps management clients to
+        // client credentials, this holds even for a client stored before that rule.
+        if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials') {
+          throw new errors.InvalidTarget('the management API is only available to the client_credentials grant');
+        }
+        // Opaque, so each token is a stored row: the API looks it up on every call, and a token
+        // revoked at /oauth/revoke (which refuses JWTs) is gone at once. Ten minutes.
+        return { scope: 'admin', audience: management, accessTokenTTL: MANAGEMENT_TOKEN_TTL, accessTokenFormat: 'opaque' };
       }
       const tenant = tenantOfAudience(issuer, indicator);
       if (tenant !== undefined) {

@@ -1,0 +1,50 @@
+// Sesame's own client metadata (first_party, management_api, userfront, web_origins...) and the
+// rules that hold between them. oidc-provider runs the validator on every client it loads (config
+// file, database, `sesame clients add`), and the config schema runs the management rule too.
+import { errors, type Configuration } from 'oidc-provider';
+import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
+
+export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront'] as const;
+const SESAME_CLIENT_LISTS = ['web_origins'] as const;
+
+/**
+ * Why `metadata` may not be a management client, or undefined when it may. A token of any grant
+ * but client credentials carries whoever signed in, and the management API must never be reachable
+ * through a user's sign-in (open sign-up makes that anyone).
+ */
+export function managementClientProblem(metadata: { management_api?: unknown; grant_types?: unknown; response_types?: unknown }): string | undefined {
+  if (metadata.management_api !== true) return undefined;
+  const grants = Array.isArray(metadata.grant_types) ? (metadata.grant_types as unknown[]) : ['authorization_code'];
+  const others = grants.filter((g) => g !== 'client_credentials');
+  const responseTypes = Array.isArray(metadata.response_types) ? (metadata.response_types as unknown[]) : ['code'];
+  if (others.length || responseTypes.length || !grants.length) {
+    const got = others.length ? others.join(', ') : `response_types ${responseTypes.join(', ') || '(none)'}`;
+    return `a management_api client may only use the client_credentials grant, with grant_types ["client_credentials"] and response_types [] (got ${got}): a user's sign-in must never reach the management API`;
+  }
+  return undefined;
+}
+
+// InvalidClientMetadata, not Error: a bad client stored in the database must answer 400, not 500.
+function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, metadata: Record<string, unknown>): void {
+  if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
+    throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+  }
+  if (key === 'management_api') {
+    const problem = managementClientProblem(metadata);
+    if (problem) throw new errors.InvalidClientMetadata(problem);
+  }
+  // The Userfront API gets a tenant's tokens from the token endpoint with no secret to send.
+  const grants = metadata.grant_types as string[] | undefined;
+  if (key === 'userfront' && value === true && (metadata.token_endpoint_auth_method !== 'none' || !grants?.includes(LOGIN_TICKET))) {
+    throw new errors.InvalidClientMetadata(`a userfront tenant must be public (token_endpoint_auth_method none) and allow the ${LOGIN_TICKET} grant`);
+  }
+  if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && new URL(o).origin === o))) {
+    throw new errors.InvalidClientMetadata('web_origins must be a list of origins like https://app.example.com');
+  }
+}
+
+/** oidc-provider's `extraClientMetadata`, for the provider and for the CLI's validation probe alike. */
+export const sesameClientMetadata = {
+  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS],
+  validator: validateSesameMetadata as NonNullable<Configuration['extraClientMetadata']>['validator'],
+};
