@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { ClientConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
-import { createAdapterClass } from '../storage/oidc-adapter.js';
+import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
 import { providerPages } from './pages.js';
@@ -59,7 +59,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const accessTokenTtl = (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.tokens.accessToken;
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(db),
+    adapter: singleUseAdapter(db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked')),
     clients: clientMetadata(config.clients),
     findAccount: accountFinder(db),
     claims: { openid: ['sub'], email: ['email', 'email_verified'], phone: ['phone_number', 'phone_number_verified'], profile: ['name'] },

@@ -1,6 +1,6 @@
 // oidc-provider's storage adapter: every model in one table keyed by (model, id).
 // Clients are the exception: they come from the Client table that `sesame clients add` fills.
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
 import { readDate } from './sql.js';
@@ -30,7 +30,8 @@ const UPSERT =
 
 export function createAdapterClass(db: Db) {
   const { sql } = db;
-  return class SqlAdapter implements Adapter {
+  // Not `implements Adapter`: consume reports whether it consumed, which oidc/single-use.ts needs.
+  return class SqlAdapter {
     constructor(readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -51,8 +52,10 @@ export function createAdapterClass(db: Db) {
       return toPayload(await sql.one<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`, [this.model, userCode]), Date.now());
     }
 
-    async consume(id: string): Promise<void> {
-      await sql.run('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL', [new Date(), this.model, id]);
+    /** Stamps the row consumed; true only for the one call that did (a conditional update succeeds once). */
+    async consume(id: string): Promise<boolean> {
+      const changed = await sql.run('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL', [new Date(), this.model, id]);
+      return changed === 1;
     }
 
     async destroy(id: string): Promise<void> {
