@@ -32,11 +32,28 @@ function basicCredentials(ctx: Context): { id: string; secret: string } | undefi
   }
 }
 
+/**
+ * One remote key set per client and URI for the life of the process, so that jose's cache and
+ * cooldown apply: a stream of junk assertions (unknown kid) fetches the client's jwks_uri at most
+ * once per cooldown instead of once per request.
+ */
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+function remoteKeySet(clientId: string, uri: string): JWTVerifyGetKey {
+  const key = `${clientId} ${uri}`;
+  let keys = remoteKeySets.get(key);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+    remoteKeySets.set(key, keys);
+  }
+  return keys;
+}
+
 async function verifyAssertion(db: Db, client: Client, assertion: string, audiences: string[]): Promise<void> {
   const metadata = client.metadata() as { jwks?: { keys: object[] }; jwks_uri?: string };
   let keys: JWTVerifyGetKey;
   if (metadata.jwks) keys = createLocalJWKSet(metadata.jwks as Parameters<typeof createLocalJWKSet>[0]);
-  else if (metadata.jwks_uri) keys = createRemoteJWKSet(new URL(metadata.jwks_uri));
+  else if (metadata.jwks_uri) keys = remoteKeySet(client.clientId, metadata.jwks_uri);
   else throw invalidClient('The client has no keys for private_key_jwt.');
   try {
     const { payload } = await jwtVerify(assertion, keys, { issuer: client.clientId, subject: client.clientId, audience: audiences, maxTokenAge: '5m' });

@@ -1,6 +1,9 @@
 // private_key_jwt client authentication (RFC 7523) on /passwordless/start and at the token
-// endpoint for the OTP grant, as the Auth0 SDKs send it (RS256, no kid, aud = issuer).
+// endpoint for the OTP grant, as the Auth0 SDKs send it (RS256, no kid, aud = issuer); and a
+// client's remote jwks_uri, fetched once rather than once per (junk) assertion.
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -72,5 +75,83 @@ describe('private_key_jwt', () => {
       200,
       { access_token: expect.any(String), id_token: expect.any(String), expires_in: expect.any(Number), token_type: 'Bearer', scope: 'openid email' },
     ]);
+  });
+});
+
+describe('private_key_jwt with a remote jwks_uri', () => {
+  let t: TestSesame;
+  let key: CryptoKey;
+  let jwksServer: Server;
+  let fetches = 0;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    key = pair.privateKey;
+    const body = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), alg: 'RS256', use: 'sig', kid: 'real' }] });
+    // The client's key server, counting how often Sesame asks.
+    jwksServer = createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    t = await startTestSesame('sqlite', {
+      clients: [
+        {
+          client_id: 'remote',
+          token_endpoint_auth_method: 'private_key_jwt',
+          token_endpoint_auth_signing_alg: 'RS256',
+          jwks_uri: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`,
+          redirect_uris: ['http://127.0.0.1:9/cb'],
+          grant_types: [OTP],
+          first_party: true,
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    jwksServer?.closeAllConnections();
+    await new Promise((resolve) => jwksServer?.close(resolve));
+  });
+
+  const start = (clientAssertion: string, email: string) =>
+    fetch(`${t.url}/passwordless/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'remote', client_assertion: clientAssertion, client_assertion_type: ASSERTION, connection: 'email', email, send: 'code' }),
+    });
+
+  it('fetches the key set once for many junk assertions, and still accepts a real one', async () => {
+    // Junk: well-formed, signed by a key the client never published, each with a new kid.
+    const junkKey = (await generateKeyPair('RS256')).privateKey;
+    for (let i = 0; i < 12; i++) {
+      const junk = await new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: `junk-${i}` })
+        .setIssuer('remote')
+        .setSubject('remote')
+        .setAudience(`${t.issuer}/`)
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('2m')
+        .sign(junkKey);
+      const res = await start(junk, `junk${i}@example.com`);
+      expect([res.status, await res.json()]).toEqual([
+        401,
+        { error: 'invalid_client', error_description: 'Client assertion rejected: no applicable key found in the JSON Web Key Set' },
+      ]);
+    }
+    expect(fetches).toBe(1);
+
+    const real = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'real' })
+      .setIssuer('remote')
+      .setSubject('remote')
+      .setAudience(`${t.issuer}/`)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .sign(key);
+    const ok = await start(real, 'remote@example.com');
+    expect(ok.status).toBe(200);
+    expect(fetches).toBe(1);
   });
 });
