@@ -18,7 +18,13 @@ export const bad = (message: string) => new SesameError(400, 'bad_request', mess
  * metadata is invalid (oidc-provider checks it on first use) throws: a server error, logged.
  */
 export async function findTenant(s: Services, id: string): Promise<Tenant | undefined> {
-  const client = await s.provider.Client.find(id);
+  const client = await s.provider.Client.find(id).catch((err: unknown) => {
+    // oidc-provider reports bad metadata as a 400 (right for its own endpoints); here it is the
+    // operator's mistake that the SDK's user cannot fix.
+    const e = err as { error?: string; error_description?: string };
+    if (e.error === 'invalid_client_metadata') throw new Error(`client ${id} is misconfigured: ${e.error_description}`);
+    throw err;
+  });
   return client && isUserfrontTenant(client.metadata()) ? client : undefined;
 }
 
