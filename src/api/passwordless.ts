@@ -9,11 +9,11 @@ import type { Services } from '../services.js';
 import { SesameError, tooManyRequests } from '../http/errors.js';
 import { requesterIp } from '../http/forwarded.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { hitWindow } from '../storage/counters.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode } from '../passwordless/sms-login.js';
 import type { SmsConnection } from '../config/schema.js';
 import { apiFlowKey } from '../passwordless/flows.js';
+import { networkOf } from '../passwordless/throttle.js';
 import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
 import { authenticateClient } from './client-auth.js';
@@ -61,7 +61,7 @@ export function passwordlessRouter(s: Services): Router {
     if (!phone) throw bad('bad.phone_number', 'Please provide a valid phone number in E.164 format, like +14155550100.');
     if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError(403, 'unauthorized_client', `Grant type '${OTP_GRANTS[0]}' not allowed for the client.`);
     const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164), { value: phone.e164, country: phone.country }, who, connection.id);
+    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164, networkOf(who.ip)), { value: phone.e164, country: phone.country }, who, connection.id);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
       if (sent.reason === 'disabled') throw bad('bad.connection', 'SMS is not enabled.');
@@ -94,6 +94,10 @@ export function passwordlessRouter(s: Services): Router {
     if (!allowed) {
       throw new SesameError(403, 'unauthorized_client', `Grant type '${send === 'code' ? OTP_GRANTS[0] : 'authorization_code'}' not allowed for the client.`);
     }
+    const uiLocales = typeof authParams.ui_locales === 'string' ? authParams.ui_locales : undefined;
+    const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
+    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale };
+    const network = networkOf(who.ip);
     let linkFor: ((code: string) => string) | undefined;
     if (send === 'link') {
       const redirectUri = typeof authParams.redirect_uri === 'string' ? authParams.redirect_uri : rp.redirectUris?.[0];
@@ -101,7 +105,8 @@ export function passwordlessRouter(s: Services): Router {
       if (!confidential && typeof authParams.code_challenge !== 'string') {
         throw bad('invalid_request', 'Public clients must send authParams.code_challenge (PKCE) for links.');
       }
-      const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, response_type: 'code', redirect_uri: redirectUri };
+      // `network` names the flow the code belongs to, so the link works from any device.
+      const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, network, response_type: 'code', redirect_uri: redirectUri };
       for (const name of AUTHORIZE_PARAMS) {
         const value = authParams[name];
         if (typeof value === 'string' && !(name in query)) query[name] = value;
@@ -109,18 +114,14 @@ export function passwordlessRouter(s: Services): Router {
       linkFor = (code) => `${issuerBase}/passwordless/verify_redirect?${new URLSearchParams({ ...query, verification_code: code })}`;
     }
 
-    if ((await hitWindow(s.db, `send-client:${rp.clientId}`, 3600)) > s.config.rateLimits.sendsPerClientPerHour) {
-      throw tooManyRequests(3600, 'This application has sent too many codes; try again later.');
-    }
-    const uiLocales = typeof authParams.ui_locales === 'string' ? authParams.ui_locales : undefined;
-    const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
-    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale };
-    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email), email, who, {
+    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, network), email, who, {
       link: linkFor,
       template: linkFor ? 'link' : 'code',
       connectionId: String(body.connection),
       sendsPerIpPerHour: confidential ? undefined : s.config.rateLimits.publicSendsPerIpPerHour,
+      sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
     });
+    if (!sent.ok && sent.reason === 'client') throw tooManyRequests(sent.retryAfter, 'This application has sent too many codes; try again later.');
     if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);
     // Auth0's shape; the same for every address, known or not.
     ctx.body = { _id: randomBytes(12).toString('hex'), email, email_verified: false };
@@ -134,7 +135,7 @@ export function passwordlessRouter(s: Services): Router {
     const code = body.verification_code;
     if (!email || typeof code !== 'string') throw bad('invalid_request', 'email and verification_code are required.');
     const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: 'en' };
-    const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email), code, who);
+    const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email, networkOf(who.ip)), code, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw new SesameError(403, 'invalid_grant', 'Wrong email or verification code.');

@@ -8,12 +8,12 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { SesameError, tooManyRequests } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { hitWindow } from '../storage/counters.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode, smsConnection } from '../passwordless/sms-login.js';
 import { apiFlowKey } from '../passwordless/flows.js';
+import { networkOf } from '../passwordless/throttle.js';
 import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
 import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors, type Tenant } from './userfront-tenant.js';
@@ -65,11 +65,13 @@ export function userfrontRouter(s: Services): Router {
 
   /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
   async function send(ctx: Context, rp: Tenant, email: string, options: SendOptions) {
-    if ((await hitWindow(s.db, `send-client:${rp.clientId}`, 3600)) > s.config.rateLimits.sendsPerClientPerHour) {
-      throw tooManyRequests(3600, 'This application has sent too many messages; try again later.');
-    }
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email), email, who, { ...options, sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour });
+    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, networkOf(who.ip)), email, who, {
+      ...options,
+      sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
+      sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
+    });
+    if (!sent.ok && sent.reason === 'client') throw tooManyRequests(sent.retryAfter, 'This application has sent too many messages; try again later.');
     if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
   }
 
@@ -120,7 +122,7 @@ export function userfrontRouter(s: Services): Router {
       return;
     }
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value), target, who);
+    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, networkOf(who.ip)), target, who);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
       if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
@@ -136,7 +138,7 @@ export function userfrontRouter(s: Services): Router {
     const target = targetOf(s.config, body);
     const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
     if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
+    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, networkOf(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw unauthorized('Invalid or expired verification code.');

@@ -10,6 +10,7 @@ import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey } from '../passwordless/flows.js';
+import { networkOf } from '../passwordless/throttle.js';
 import { checkEmailCode } from '../passwordless/email-login.js';
 import { issueLoginTicket } from '../passwordless/login-tickets.js';
 
@@ -18,7 +19,7 @@ export const AUTHORIZE_PARAMS = [
   'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
   'audience', 'resource', 'ui_locales', 'response_mode', 'login_hint',
 ] as const;
-const LINK_PARAMS = ['client_id', 'connection', 'email', 'verification_code', ...AUTHORIZE_PARAMS] as const;
+const LINK_PARAMS = ['client_id', 'connection', 'email', 'network', 'verification_code', ...AUTHORIZE_PARAMS] as const;
 const CSRF_COOKIE = 'sesame.link';
 
 function pick(source: Record<string, unknown>): Map<string, string> {
@@ -72,7 +73,9 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     const fields = pick(body);
     const { client, email } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
-    const result = await checkEmailCode(s, apiFlowKey(client.clientId, email), fields.get('verification_code')!, who);
+    // The link names the network its code was sent for (API flows are keyed by it); it opens anywhere.
+    const flowKey = apiFlowKey(client.clientId, email, fields.get('network') ?? networkOf(ctx.ip));
+    const result = await checkEmailCode(s, flowKey, fields.get('verification_code')!, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });
       throw new SesameError(400, 'invalid_grant', 'link.failed');

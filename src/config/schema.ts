@@ -147,15 +147,36 @@ export const configSchema = z.strictObject({
       length: z.number().int().min(6).max(10).default(6).describe('Digits in a one-time code.'),
       ttl: seconds(600, 'Lifetime of a code, in seconds.'),
       maxAttempts: z.number().int().min(1).max(10).default(5).describe('Tries per code.'),
-      resendCooldown: seconds(30, 'Seconds between two sends to one identifier.'),
-      sendsPerHour: z.number().int().positive().default(10).describe('Sends to one identifier per hour.'),
+      resendCooldown: seconds(30, 'Seconds between two sends to one identifier from one requester network (or trusted browser).'),
+      sendsPerHour: z
+        .number()
+        .int()
+        .positive()
+        .default(10)
+        .describe('Sends to one identifier per hour from one requester network (IPv4 /24, IPv6 /64) or trusted browser.'),
+      sendsPerIdentifierPerHour: z
+        .number()
+        .int()
+        .positive()
+        .default(50)
+        .describe('Sends to one identifier per hour from all requesters; past it each network still gets its first send of the hour.'),
       freeFailures: z
         .number()
         .int()
         .min(1)
         .default(5)
-        .describe('Failures per identifier (across resends) before delays start; each further one doubles the delay.'),
-      maxFailureDelay: seconds(900, 'Longest delay after repeated failures, in seconds.'),
+        .describe('Wrong codes per (identifier, requester network) across resends before delays start; each further one doubles the delay.'),
+      maxFailureDelay: seconds(900, 'Longest delay after repeated failures of one (identifier, requester network), in seconds.'),
+      failuresPerIdentifierPerDay: z
+        .number()
+        .int()
+        .positive()
+        .default(100)
+        .describe('Wrong codes per identifier per day from all requesters (NIST SP 800-63B); past it only networks without failures and trusted browsers may try.'),
+      trustedBrowserTtl: seconds(
+        30 * 86400,
+        'How long a browser that signed in with a code on the hosted pages keeps its own limits for that identifier, in seconds.',
+      ),
     })
     .prefault({})
     .describe('One-time code policy.'),

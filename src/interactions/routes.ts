@@ -9,11 +9,13 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../http/errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
-import { cooldownLeft } from '../storage/counters.js';
 import { isPhoneIdentifier, normalizeEmail, parseIdentifier, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode, smsConnection, type SmsSendResult } from '../passwordless/sms-login.js';
 import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
+import { sendCooldownLeft } from '../passwordless/throttle.js';
+import { throttlePolicy } from '../passwordless/email-login.js';
+import { browserIdOf, ensureBrowserId } from './browser-id.js';
 import { redeemLoginTicket } from '../passwordless/login-tickets.js';
 import { redeemLinkApproval } from '../passwordless/links.js';
 import { findApproval, revokeFlowLinks } from '../storage/magic-links.js';
@@ -108,7 +110,7 @@ export function interactionRouter(s: Services): Router {
 
   async function renderCodeStep(ctx: Context, email: string, extra: Record<string, unknown> = {}, status = 200) {
     const { flowKey } = ctx.state.step as StepState;
-    const resendIn = await cooldownLeft(s.db, `send-cool:${email}`, s.config.codes.resendCooldown);
+    const resendIn = await sendCooldownLeft(s.db, throttlePolicy(s.config), email, requester(ctx));
     rememberFlow(ctx, s, flowKey);
     const matchNumber = await matchNumberOf(s, flowKey);
     const phone = isPhoneIdentifier(email);
@@ -132,7 +134,7 @@ export function interactionRouter(s: Services): Router {
 
   function requester(ctx: Context) {
     const { details, locale } = ctx.state.step as StepState;
-    return { ip: ctx.ip, clientId: String(details.params.client_id), locale };
+    return { ip: ctx.ip, clientId: String(details.params.client_id), locale, browser: browserIdOf(ctx) };
   }
 
   async function finish(ctx: Context, result: Parameters<Services['provider']['interactionResult']>[2], merge = true) {
@@ -228,7 +230,9 @@ export function interactionRouter(s: Services): Router {
     if (typeof code !== 'string' || !/^\s*[0-9][0-9\s-]{0,20}$/.test(code)) {
       return renderCodeStep(ctx, live.identifier, { error: 'code.format' }, 400);
     }
-    const result = await checkEmailCode(s, flowKey, code, requester(ctx));
+    // The id is in place before the check, so a right code marks this browser as the address's own.
+    const who = { ...requester(ctx), browser: ensureBrowserId(ctx, s.config.codes.trustedBrowserTtl) };
+    const result = await checkEmailCode(s, flowKey, code, who);
     if (result.ok) {
       return finish(ctx, { login: { accountId: result.user.id, amr: ['email', 'otp'], remember: true } }, false);
     }

@@ -13,7 +13,7 @@ import { isPhoneIdentifier } from './identifiers.js';
 import { recordSmsVerified } from './sms-guard.js';
 import { issueCode, verifyCode } from './codes.js';
 import { webhookPayload } from '../delivery/webhook.js';
-import { checkSend, checkVerify, clearVerifyFailures, recordVerifyFailure, type ThrottlePolicy } from './throttle.js';
+import { checkSend, reserveVerify, settleVerify, trustBrowser, type ThrottlePolicy } from './throttle.js';
 
 export interface EmailLoginDeps {
   config: LoadedConfig;
@@ -28,9 +28,11 @@ export interface Requester {
   ip: string;
   clientId: string;
   locale: string;
+  /** The hosted pages' browser id (signed cookie): a browser that signed in as an address keeps its own limits there. */
+  browser?: string;
 }
 
-export type SendResult = { ok: true; resendIn: number } | { ok: false; reason: 'cooldown' | 'identifier' | 'ip'; retryAfter: number };
+export type SendResult = { ok: true; resendIn: number } | { ok: false; reason: 'cooldown' | 'identifier' | 'ip' | 'client'; retryAfter: number };
 
 export type CheckResult =
   | { ok: true; user: User }
@@ -45,11 +47,19 @@ export interface SendOptions {
   connectionId?: string;
   /** Overrides the per-IP hourly cap (public API clients get a stricter one). */
   sendsPerIpPerHour?: number;
+  /** The client's hourly cap of sends (API flows), counted only once the narrower limits passed. */
+  sendsPerClientPerHour?: number;
 }
 
-function throttlePolicy(config: LoadedConfig, options: SendOptions = {}): ThrottlePolicy {
-  const publicCap = options.sendsPerIpPerHour ? { sendsPerIpPerHour: options.sendsPerIpPerHour, ipBucket: 'public' } : {};
-  return { ...config.codes, ...config.rateLimits, ...publicCap };
+export interface CheckOptions {
+  /** The client's per-minute cap of code checks (the OTP grant), counted only once the narrower limits passed. */
+  checksPerClientPerMinute?: number;
+}
+
+/** The limits of code sends and checks; `client` adds the client-wide cap of an API flow. */
+export function throttlePolicy(config: LoadedConfig, sendsPerIpPerHour?: number, client?: ThrottlePolicy['client']): ThrottlePolicy {
+  const publicCap = sendsPerIpPerHour ? { sendsPerIpPerHour, ipBucket: 'public' } : {};
+  return { ...config.codes, ...config.rateLimits, ...publicCap, client };
 }
 
 /**
@@ -64,7 +74,8 @@ export async function sendEmailCode(
   options: SendOptions = {},
 ): Promise<SendResult> {
   const { config, db } = deps;
-  const limited = await checkSend(db, throttlePolicy(config, options), email, who.ip);
+  const client = options.sendsPerClientPerHour ? { key: `send-client:${who.clientId}`, max: options.sendsPerClientPerHour, window: 3600 } : undefined;
+  const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
@@ -93,36 +104,41 @@ export async function sendEmailCode(
 
 type Failure = Exclude<CheckResult, { ok: true }>;
 
-/** Limits, the compare and failure accounting; `consume: false` only tests the code (auth0-js's verify step). */
-async function testCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester, consume: boolean) {
+/**
+ * Limits, the compare and failure accounting; `consume: false` only tests the code (auth0-js's
+ * verify step). The attempt is reserved as a failure before the compare (throttle.ts), so parallel
+ * guesses cannot slip past a delay; a right code takes the reservation back.
+ */
+async function testCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester, consume: boolean, options: CheckOptions) {
   const { config, db } = deps;
   const row = await findLiveCode(db, flowKey);
-  const limited = await checkVerify(db, throttlePolicy(config), row?.identifier, who.ip);
+  const perMinute = options.checksPerClientPerMinute;
+  const client = perMinute ? { key: `otp-client:${who.clientId}`, max: perMinute, window: 60 } : undefined;
+  const limited = await reserveVerify(db, throttlePolicy(config, undefined, client), row?.identifier, who);
   if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter } satisfies Failure;
   if (!row) return { ok: false, reason: 'missing' } satisfies Failure;
   const result = await verifyCode(db, config.codes, { keys: deps.codeKeys }, row, code, new Date(), consume);
   if (!result.ok) {
-    if (result.reason === 'wrong') await recordVerifyFailure(db, throttlePolicy(config), row.identifier);
     await recordAudit(db, { type: 'code.failed', clientId: who.clientId, identifier: row.identifier, ip: who.ip, reason: result.reason });
     return { ok: false, reason: result.reason, attemptsLeft: result.attemptsLeft } satisfies Failure;
   }
+  await settleVerify(db, limited.reservation);
   return { ok: true as const, row };
 }
 
 /** Tells whether `code` is right for `flowKey` without using it up (it still costs an attempt). */
 export async function peekEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<{ ok: true } | Failure> {
-  const tested = await testCode(deps, flowKey, code, who, false);
+  const tested = await testCode(deps, flowKey, code, who, false, {});
   return tested.ok ? { ok: true } : tested;
 }
 
 /** Checks a code for `flowKey`; on success the user (created under an open sign-up policy). */
-export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<CheckResult> {
+export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester, options: CheckOptions = {}): Promise<CheckResult> {
   const { config, db } = deps;
-  const tested = await testCode(deps, flowKey, code, who, true);
+  const tested = await testCode(deps, flowKey, code, who, true, options);
   if (!tested.ok) return tested;
   const { row } = tested;
   const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
-  await clearVerifyFailures(db, row.identifier);
   const phone = isPhoneIdentifier(row.identifier);
   const existing = phone ? await findUserByPhone(db, row.identifier) : await findUserByEmail(db, row.identifier);
   if (!existing && config.signUp !== 'open') {
@@ -132,6 +148,8 @@ export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code
   }
   const user = phone ? await upsertVerifiedPhoneUser(db, row.identifier) : await upsertVerifiedEmailUser(db, row.identifier);
   if (phone) await recordSmsVerified(db, row.identifier);
+  // The browser proved the inbox: from now on it has its own limits for this address.
+  if (who.browser) await trustBrowser(db, config.codes, row.identifier, who.browser);
   await recordAudit(db, { type: 'login', ...audit, userId: user.id, reason: phone ? 'sms_code' : 'email_code' });
   return { ok: true, user };
 }

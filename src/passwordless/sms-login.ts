@@ -36,7 +36,7 @@ export async function sendSmsCode(
     return { ok: false, reason: 'country', retryAfter: 0 };
   }
   const policy = { ...config.codes, ...config.rateLimits, sendsPerIpPerHour: connection.sendsPerIpPerHour, ipBucket: 'sms' };
-  const limited = await checkSend(db, policy, phone.value, who.ip);
+  const limited = await checkSend(db, policy, phone.value, who);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };

@@ -13,13 +13,14 @@ export interface CodeRow {
   createdAt: Date;
 }
 
-/** Stores a new code and retires every earlier live code of the identifier or flow. */
+/**
+ * Stores a new code and retires the earlier live code of its flow. Codes of other flows for the same
+ * identifier stay: a send from someone else's browser or API flow must not retire the code the
+ * victim is typing.
+ */
 export async function insertCode(db: Db, row: Omit<CodeRow, 'attempts' | 'createdAt'>, now = new Date()): Promise<void> {
   await db.prisma.$transaction([
-    db.prisma.oneTimeCode.updateMany({
-      where: { OR: [{ identifier: row.identifier }, { flowKey: row.flowKey }], consumedAt: null, replacedAt: null },
-      data: { replacedAt: now },
-    }),
+    db.prisma.oneTimeCode.updateMany({ where: { flowKey: row.flowKey, consumedAt: null, replacedAt: null }, data: { replacedAt: now } }),
     db.prisma.oneTimeCode.create({ data: { ...row, createdAt: now } }),
   ]);
 }

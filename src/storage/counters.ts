@@ -1,6 +1,7 @@
 // Counters shared by every instance through the database: fixed-window hits, cooldowns and
 // failure streaks. Each change is one statement, so parallel requests cannot both win.
 import type { Db } from './db.js';
+import { readDate } from './sql.js';
 
 // hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
 // one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
@@ -51,20 +52,72 @@ export async function cooldownLeft(db: Db, key: string, cooldownSeconds: number,
   return Math.max(0, Math.ceil((row.lastAt.getTime() + cooldownSeconds * 1000 - now.getTime()) / 1000));
 }
 
-/** Adds a failure to a streak kept for `keepSeconds`; `delayFor(n)` sets how long the key is blocked. */
-export async function recordFailure(
+// A failure streak is reserved before the attempt is judged: read the streak, then one conditional
+// update that succeeds only if nobody changed the count meanwhile and the key is not blocked. It sets
+// the delay the attempt would earn as if it failed, so parallel guesses during a delay cannot all be
+// evaluated (PostgreSQL runs them truly in parallel); a success clears the streak afterwards.
+const READ_STREAK = 'SELECT "count", "windowStart", "blockedUntil" FROM "Counter" WHERE "key" = ?';
+const START_STREAK =
+  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt", "blockedUntil") VALUES (?, 1, ?, ?, ?, ?) ' +
+  'ON CONFLICT ("key") DO NOTHING RETURNING "key"';
+const NEXT_IN_WINDOW =
+  'UPDATE "Counter" SET "count" = ?, "lastAt" = ?, "blockedUntil" = ? ' +
+  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)';
+const RESTART_WINDOW =
+  'UPDATE "Counter" SET "count" = 1, "windowStart" = ?, "lastAt" = ?, "expiresAt" = ?, "blockedUntil" = ? ' +
+  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)';
+
+export type Reservation = { ok: true; failures: number } | { ok: false; retryAfter: number };
+
+/**
+ * Reserves one attempt on the failure streak `key` (kept `keepSeconds`), unless it is blocked:
+ * `failures` is the streak including this attempt, and the key is already blocked for
+ * `delayFor(failures)` seconds, as if the attempt failed. `clearCounter` undoes it on success.
+ */
+export async function reserveFailure(
   db: Db,
   key: string,
   keepSeconds: number,
   delayFor: (failures: number) => number,
   now = new Date(),
-): Promise<number> {
-  const failures = await hitWindow(db, key, keepSeconds, now);
-  const delay = delayFor(failures);
-  if (delay > 0) {
-    await db.prisma.counter.updateMany({ where: { key }, data: { blockedUntil: new Date(now.getTime() + delay * 1000) } });
+): Promise<Reservation> {
+  const cutoff = now.getTime() - keepSeconds * 1000;
+  const blockUntil = (failures: number) => {
+    const delay = delayFor(failures);
+    return delay > 0 ? new Date(now.getTime() + delay * 1000) : null;
+  };
+  // Each lost race means another attempt was reserved; a few rounds settle any burst.
+  for (let round = 0; round < 50; round++) {
+    const row = await db.sql.one<{ count: number; windowStart: unknown; blockedUntil: unknown }>(READ_STREAK, [key]);
+    if (!row) {
+      const expiresAt = new Date(now.getTime() + keepSeconds * 1000);
+      if (await db.sql.one(START_STREAK, [key, now, now, expiresAt, blockUntil(1)])) return { ok: true, failures: 1 };
+      continue;
+    }
+    const until = readDate(row.blockedUntil)?.getTime() ?? 0;
+    if (until > now.getTime()) return { ok: false, retryAfter: Math.ceil((until - now.getTime()) / 1000) };
+    const count = Number(row.count);
+    const inWindow = readDate(row.windowStart)!.getTime() > cutoff;
+    const failures = inWindow ? count + 1 : 1;
+    const changed = inWindow
+      ? await db.sql.run(NEXT_IN_WINDOW, [failures, now, blockUntil(failures), key, count, now])
+      : await db.sql.run(RESTART_WINDOW, [now, now, new Date(now.getTime() + keepSeconds * 1000), blockUntil(1), key, count, now]);
+    if (changed === 1) return { ok: true, failures };
   }
-  return failures;
+  return { ok: false, retryAfter: 1 };
+}
+
+const UNHIT = 'UPDATE "Counter" SET "count" = "count" - 1 WHERE "key" = ? AND "count" > 0';
+
+/** Takes back one hit of `hitWindow` (an attempt that turned out not to count). */
+export async function unhitWindow(db: Db, key: string): Promise<void> {
+  await db.sql.run(UNHIT, [key]);
+}
+
+/** When the current window of `key` started (null when none). */
+export async function windowStartOf(db: Db, key: string): Promise<Date | null> {
+  const row = await db.prisma.counter.findUnique({ where: { key }, select: { windowStart: true } });
+  return row?.windowStart ?? null;
 }
 
 /** Seconds `key` is still blocked for (0 when free). */

@@ -68,7 +68,11 @@ describe.each(ENGINES)('passwordless API on %s', (engine) => {
     const otp = await sendCode(email);
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => oidc.genericGrantRequest(rp, OTP, { username: email, otp, realm: 'email' })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ error: 'invalid_grant', status: 403 });
+    // Each attempt is reserved as a failure before the compare, so on PostgreSQL (truly parallel)
+    // the attempts past the free failures wait out a delay instead of being evaluated.
+    for (const r of results) {
+      if (r.status === 'rejected') expect([['invalid_grant', 403], ['too_many_attempts', 429]]).toContainEqual([r.reason.error, r.reason.status]);
+    }
   });
 
   it('answers errors in Auth0\'s shapes', async () => {

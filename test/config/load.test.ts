@@ -16,7 +16,9 @@ describe('loadConfig', () => {
     const file = configFile({ port: 4000, codes: { ttl: 300 }, emailFrom: 'From File <a@b.c>' });
     const config = loadConfig({ SESAME_CONFIG: file, EMAIL_FROM: 'From Env <x@y.z>', SESAME_ISSUER: 'https://login.example/' });
     expect(config.port).toBe(4000);
-    expect(config.codes).toEqual({ length: 6, ttl: 300, maxAttempts: 5, resendCooldown: 30, sendsPerHour: 10, freeFailures: 5, maxFailureDelay: 900 });
+    expect(config.codes).toEqual({ length: 6, ttl: 300, maxAttempts: 5, resendCooldown: 30, sendsPerHour: 10, sendsPerIdentifierPerHour: 50, freeFailures: 5, maxFailureDelay: 900,
+      failuresPerIdentifierPerDay: 100, trustedBrowserTtl: 30 * 86400,
+    });
     expect(config.emailFrom).toBe('From Env <x@y.z>');
     expect(config.issuer).toBe('https://login.example/');
     expect(config.devOutbox).toBe(true);

@@ -15,7 +15,11 @@ export interface Form {
 export class FormClient {
   private cookies = new Map<string, string>();
 
-  constructor(private readonly headers: Record<string, string> = {}) {}
+  /** `fetcher`: e.g. fetchFrom(address) to be a browser on another network. */
+  constructor(
+    private readonly headers: Record<string, string> = {},
+    private readonly fetcher: typeof fetch = fetch,
+  ) {}
 
   private store(response: Response, url: string) {
     for (const line of response.headers.getSetCookie()) {
@@ -53,7 +57,7 @@ export class FormClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const response = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const response = await this.fetcher(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     this.store(response, url);
     return { status: response.status, url, html: await response.text(), headers: response.headers };
   }

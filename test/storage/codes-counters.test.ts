@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type CodePolicy, issueCode, verifyCode } from '../../src/passwordless/codes.js';
 import { consumeCode, findLiveCode, insertCode, spendAttempt } from '../../src/storage/codes.js';
-import { blockedFor, claimCooldown, clearCounter, hitWindow, recordFailure, sweepCounters } from '../../src/storage/counters.js';
+import { blockedFor, claimCooldown, clearCounter, hitWindow, reserveFailure, sweepCounters, unhitWindow } from '../../src/storage/counters.js';
 import type { Db } from '../../src/storage/db.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
@@ -27,18 +27,18 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
   const live = (flowKey: string) => findLiveCode(db, flowKey);
   const retired = async (id: string) => (await db.prisma.oneTimeCode.findUniqueOrThrow({ where: { id } })).replacedAt;
 
-  it('insertCode retires earlier live codes of the same identifier or the same flow', async () => {
+  it('insertCode retires the earlier live code of the same flow only, never another flow\'s code of the identifier', async () => {
     const [f1, f2, f3, alice, bob, carol] = ['f1', 'f2', 'f3', 'alice', 'bob', 'carol'].map(uniq);
     const a = await insert(f1!, alice!, at(0));
     const b = await insert(f1!, bob!, at(1000)); // same flow: retires a
     expect(await retired(a)).toEqual(at(1000));
     expect((await live(f1!))?.id).toBe(b);
 
-    const c = await insert(f2!, bob!, at(2000)); // same identifier, other flow: retires b
+    const c = await insert(f2!, bob!, at(2000)); // same identifier, other flow (someone else's send): b stays
     const d = await insert(f3!, carol!, at(3000)); // unrelated: retires nothing
-    expect(await retired(b)).toEqual(at(2000));
+    expect(await retired(b)).toBeNull();
     expect(await retired(a)).toEqual(at(1000)); // already retired, not stamped again
-    expect(await live(f1!)).toBeNull();
+    expect((await live(f1!))?.id).toBe(b);
     expect(await live(f2!)).toEqual({
       id: c, flowKey: f2, identifier: bob, codeHash: `hash-${c}`, keyId: 'k', attempts: 0,
       createdAt: at(2000), expiresAt: at(602_000), consumedAt: null, replacedAt: null,
@@ -172,22 +172,46 @@ describe.each(ENGINES)('counters on %s', (engine) => {
     expect(await claimCooldown(db, key, 30, at(31_000))).toBe(29);
   });
 
-  it('recordFailure blocks by the delay policy; blockedFor counts down; clearCounter resets', async () => {
+  it('reserveFailure reserves attempts, blocks by the delay policy as if each failed; clearCounter resets', async () => {
     const key = uniq('fail');
     const delayFor = (n: number) => (n >= 3 ? 10 * 2 ** (n - 3) : 0);
-    expect(await recordFailure(db, key, 3600, delayFor, at(0))).toBe(1);
-    expect(await recordFailure(db, key, 3600, delayFor, at(1000))).toBe(2);
+    expect(await reserveFailure(db, key, 3600, delayFor, at(0))).toEqual({ ok: true, failures: 1 });
+    expect(await reserveFailure(db, key, 3600, delayFor, at(1000))).toEqual({ ok: true, failures: 2 });
     expect(await blockedFor(db, key, at(1000))).toBe(0);
-    expect(await recordFailure(db, key, 3600, delayFor, at(2000))).toBe(3);
+    expect(await reserveFailure(db, key, 3600, delayFor, at(2000))).toEqual({ ok: true, failures: 3 });
     expect([await blockedFor(db, key, at(2000)), await blockedFor(db, key, at(11_500)), await blockedFor(db, key, at(12_000))]).toEqual([10, 1, 0]);
-    expect(await recordFailure(db, key, 3600, delayFor, at(12_000))).toBe(4);
+    expect(await reserveFailure(db, key, 3600, delayFor, at(5000))).toEqual({ ok: false, retryAfter: 7 });
+    expect(await reserveFailure(db, key, 3600, delayFor, at(12_000))).toEqual({ ok: true, failures: 4 });
     expect(await blockedFor(db, key, at(12_000))).toBe(20);
 
     await clearCounter(db, key);
     expect(await blockedFor(db, key, at(12_000))).toBe(0);
     expect(await db.prisma.counter.findUnique({ where: { key } })).toBeNull();
-    expect(await recordFailure(db, key, 3600, delayFor, at(13_000))).toBe(1);
+    expect(await reserveFailure(db, key, 3600, delayFor, at(13_000))).toEqual({ ok: true, failures: 1 });
+    // A streak older than its window starts over.
+    expect(await reserveFailure(db, key, 3600, delayFor, at(3_614_000))).toEqual({ ok: true, failures: 1 });
     expect(await blockedFor(db, uniq('never'), at(0))).toBe(0);
+  });
+
+  it('20 parallel reserveFailure calls reserve only the attempts allowed before the delay starts', async () => {
+    const key = uniq('fail');
+    const delayFor = (n: number) => (n >= 3 ? 900 : 0);
+    const results = await Promise.all(Array.from({ length: 20 }, () => reserveFailure(db, key, 3600, delayFor, at(0))));
+    const reserved = results.filter((r) => r.ok).map((r) => (r as { failures: number }).failures);
+    expect(reserved.sort()).toEqual([1, 2, 3]);
+    expect(results.filter((r) => !r.ok)).toEqual(Array(17).fill({ ok: false, retryAfter: 900 }));
+    expect((await db.prisma.counter.findUniqueOrThrow({ where: { key } })).count).toBe(3);
+  });
+
+  it('unhitWindow takes one hit back, never below zero', async () => {
+    const key = uniq('hits');
+    await hitWindow(db, key, 60, at(0));
+    await hitWindow(db, key, 60, at(0));
+    await unhitWindow(db, key);
+    expect((await db.prisma.counter.findUniqueOrThrow({ where: { key } })).count).toBe(1);
+    await unhitWindow(db, key);
+    await unhitWindow(db, key);
+    expect((await db.prisma.counter.findUniqueOrThrow({ where: { key } })).count).toBe(0);
   });
 
   it('sweepCounters deletes expired counters unless they still block', async () => {

@@ -6,9 +6,9 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
+import { networkOf } from '../../passwordless/throttle.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 import { requesterIp } from '../../http/forwarded.js';
-import { hitWindow } from '../../storage/counters.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
@@ -58,12 +58,11 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
     if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
 
-    if ((await hitWindow(deps.db, `otp-client:${client.clientId}`, 60)) > deps.config.rateLimits.otpGrantsPerClientPerMinute) {
-      ctx.set('Retry-After', '60');
-      throw new TooManyAttempts();
-    }
     const who = { ip: requesterIp(ctx, client.metadata()), clientId: client.clientId, locale: 'en' };
-    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier), otp, who);
+    // The client-wide cap is counted inside, after the per-IP and per-address limits passed.
+    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier, networkOf(who.ip)), otp, who, {
+      checksPerClientPerMinute: deps.config.rateLimits.otpGrantsPerClientPerMinute,
+    });
     if (!result.ok) {
       if (result.reason === 'delayed') {
         ctx.set('Retry-After', String(result.retryAfter ?? 1));
