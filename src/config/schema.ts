@@ -84,7 +84,9 @@ const smsConnectionSchema = z.strictObject({
     .min(0)
     .max(1)
     .default(0.2)
-    .describe('Share of sent codes that must be verified (per country and prefix, over a day) before sends there slow down.'),
+    .describe(
+      'Share of sent codes that must be verified over a day: below it, sends to a number prefix slow to one a minute per requester network, and a country is alerted on (never slowed).',
+    ),
 });
 
 const externalConnectionSchema = z.strictObject({

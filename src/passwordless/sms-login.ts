@@ -47,7 +47,7 @@ export async function sendSmsCode(
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'prefix' });
     return { ok: false, reason: 'prefix', retryAfter: 3600 };
   }
-  const slowed = await conversionDelay(db, phone.value, connection.minConversion, deps.log);
+  const slowed = await conversionDelay(db, phone.value, who.ip, connection.minConversion, deps.log);
   if (slowed > 0) {
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'conversion' });
     return { ok: false, reason: 'slowed', retryAfter: slowed };

@@ -1,8 +1,10 @@
 // The SMS pumping guard, end to end through /passwordless/start (the hosted pages share sendSmsCode):
-// once 20 codes to one number prefix went unused, the next send still goes (the guard claims its
-// one slot a minute) and the one after is refused with 429, with a warn line `sms_low_conversion`
-// naming the scope; codes to elsewhere still send and verify. And an SMS connection without a
-// country allow-list is refused when the configuration loads.
+// once 20 codes to one number prefix went unused, the next send from the same requester network
+// still goes (the guard claims that network's one slot a minute on the prefix) and the one after is
+// refused with 429, with warn lines `sms_low_conversion` for the prefix and the country; codes to
+// elsewhere still send and verify. (Other networks and other prefixes of the country:
+// sms-guard-networks.test.ts.) And an SMS connection without a country allow-list is refused when
+// the configuration loads.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
