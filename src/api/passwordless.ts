@@ -21,6 +21,7 @@ import { corsFor } from './cors.js';
 import { verifyRedirectRoutes, AUTHORIZE_PARAMS } from './verify-redirect.js';
 
 const bad = (error: string, description: string) => new SesameError(400, error, description);
+const NOT_TEXTABLE = 'Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.';
 
 function asObject(value: unknown): Record<string, unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
@@ -64,6 +65,7 @@ export function passwordlessRouter(s: Services): Router {
     const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164), { value: phone.e164, country: phone.country }, who, connection.id);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
+      if (sent.reason === 'number_type') throw bad('bad.phone_number', NOT_TEXTABLE);
       if (sent.reason === 'disabled') throw bad('bad.connection', 'SMS is not enabled.');
       throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);
     }

@@ -123,6 +123,7 @@ export function userfrontRouter(s: Services): Router {
     const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value), target, who);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
+      if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
       if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
       throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
     }

@@ -1,18 +1,20 @@
 // Sending sign-in codes by SMS. Codes, attempts and users are the shared machinery of
 // email-login.ts; what is SMS-only lives here: the country allow-list, caps per number prefix and
-// per IP, the conversion guard against SMS pumping, and the WebOTP line in the message.
+// per IP, the kinds of numbers texted, the conversion guard against SMS pumping, and the WebOTP
+// line in the message.
 import type { SmsConnection } from '../config/schema.js';
 import { recordAudit } from '../storage/audit.js';
 import { hitWindow } from '../storage/counters.js';
 import { enqueueMessage } from '../storage/outbox.js';
 import { findUserByPhone } from '../storage/users.js';
 import { issueCode } from './codes.js';
-import { phonePrefix } from './identifiers.js';
+import { parsePhone, phonePrefix } from './identifiers.js';
 import { checkSend } from './throttle.js';
 import { conversionDelay, recordSmsSent } from './sms-guard.js';
 import type { EmailLoginDeps, Requester, SendResult } from './email-login.js';
 
-export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
+/** `number_type`: a valid number of a kind the connection does not text (landline, toll-free, VoIP...). */
+export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'number_type' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
 
 /** The SMS connection `id` names (or the first one). */
 export function smsConnection(config: EmailLoginDeps['config'], id?: string): SmsConnection | undefined {
@@ -34,6 +36,13 @@ export async function sendSmsCode(
   if (!phone.country || !connection.allowedCountries.includes(phone.country)) {
     await recordAudit(db, { type: 'sms.refused', ...audit, reason: `country ${phone.country ?? 'unknown'}` });
     return { ok: false, reason: 'country', retryAfter: 0 };
+  }
+  // Texts to numbers that cannot receive them, or that forward them to someone paid per message
+  // (personal, VoIP, pager ranges), cost money and sign no one in.
+  const type = parsePhone(phone.value)?.type;
+  if (!type || !(connection.numberTypes as readonly string[]).includes(type)) {
+    await recordAudit(db, { type: 'sms.refused', ...audit, reason: `number type ${type ?? 'unknown'}` });
+    return { ok: false, reason: 'number_type', retryAfter: 0 };
   }
   const policy = { ...config.codes, ...config.rateLimits, sendsPerIpPerHour: connection.sendsPerIpPerHour, ipBucket: 'sms' };
   const limited = await checkSend(db, policy, phone.value, who.ip);

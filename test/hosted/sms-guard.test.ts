@@ -160,6 +160,7 @@ describe('SMS connection configuration', () => {
     [{ allowedCountries: [] }, 'invalid configuration at connections.1.allowedCountries: an SMS connection needs a country allow-list'],
     [{ allowedCountries: ['us'] }, 'invalid configuration at connections.1.allowedCountries.0: ISO 3166 alpha-2 code, like US'],
     [{ allowedCountries: ['US'], minConversion: 1.5 }, 'invalid configuration at connections.1.minConversion: Too big: expected number to be <=1'],
+    [{ allowedCountries: ['US'], numberTypes: ['PREMIUM_RATE'] }, 'invalid configuration at connections.1.numberTypes.0: Invalid option: expected one of "MOBILE"|"FIXED_LINE_OR_MOBILE"|"FIXED_LINE"|"VOIP"|"PERSONAL_NUMBER"|"TOLL_FREE"|"PAGER"|"UAN"|"VOICEMAIL"'],
   ])('refuses an sms connection with %j', (sms, message) => {
     expect(() => loadConfig({ SESAME_CONFIG: configFile(withSms(sms)) })).toThrowError(new ConfigError(message));
     expect(() => loadConfig({}, withSms(sms))).toThrowError(ConfigError);
@@ -172,6 +173,7 @@ describe('SMS connection configuration', () => {
       type: 'sms',
       allowedCountries: ['US'],
       provider: { type: 'capture' },
+      numberTypes: ['MOBILE', 'FIXED_LINE_OR_MOBILE'],
       sendsPerPrefixPerHour: 30,
       sendsPerIpPerHour: 10,
       minConversion: 0.2,
