@@ -6,7 +6,6 @@ import type { SmsConnection } from '../config/schema.js';
 import { recordAudit } from '../storage/audit.js';
 import { hitWindow } from '../storage/counters.js';
 import { enqueueMessage } from '../storage/outbox.js';
-import { findUserByPhone } from '../storage/users.js';
 import { issueCode } from './codes.js';
 import { parsePhone, phonePrefix } from './identifiers.js';
 import { checkSend } from './throttle.js';
@@ -63,15 +62,14 @@ export async function sendSmsCode(
   }
 
   const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, phone.value);
-  // Texts cost money: with sign-up closed, unknown numbers get nothing (the page answers the same).
-  const known = config.signUp === 'open' || (await findUserByPhone(db, phone.value)) !== null;
-  if (known) {
-    const host = new URL(config.issuer).hostname;
-    const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
-    await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
-    await recordSmsSent(db, phone.value);
-    deps.wakeWorker();
-  }
-  await recordAudit(db, { type: 'code.sent', ...audit, reason: known ? 'sms' : 'no_account' });
+  // The same work for every number, known or not, so timing tells nothing: with sign-up closed,
+  // the worker drops texts to numbers without an account (textAccountsOnly), after the answer.
+  // Such codes are never verified, so they count against the prefix's conversion like any other.
+  const host = new URL(config.issuer).hostname;
+  const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
+  await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
+  await recordSmsSent(db, phone.value);
+  deps.wakeWorker();
+  await recordAudit(db, { type: 'code.sent', ...audit, reason: 'sms' });
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
