@@ -14,7 +14,7 @@ import { createProvider } from './oidc/provider.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
-import { smsChannel } from './delivery/sms.js';
+import { smsChannel, textAccountsOnly } from './delivery/sms.js';
 import type { Services } from './services.js';
 
 export interface StartOptions {
@@ -47,14 +47,14 @@ export async function prepare(config: LoadedConfig, log: Logger) {
   return { db, cookieKeys, codeKeys };
 }
 
-/** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL, texts to their connection's provider. */
-export function deliveryChannel(config: LoadedConfig): Channel & { close?(): void } {
+/** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL, texts to their connection's provider (with sign-up closed, only numbers of accounts). */
+export function deliveryChannel(config: LoadedConfig, db: Db): Channel & { close?(): void } {
   const email = config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
   const webhook = webhookChannel((id) => {
     const connection = config.connections.find((c) => c.id === id);
     return connection?.type === 'email' ? connection.delivery : undefined;
   });
-  const sms = smsChannel(config.connections);
+  const sms = config.signUp === 'open' ? smsChannel(config.connections) : textAccountsOnly(smsChannel(config.connections), db);
   return {
     send: (message) => (message.channel === 'sms' ? sms : message.channel === 'webhook' ? webhook : email).send(message),
     close: () => (email as { close?(): void }).close?.(),
@@ -75,7 +75,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const db = (opened = prepared.db);
     const renderer = createRenderer({ productName: config.ui.productName, cache: config.production });
     const jwks = await loadSigningJwks(db);
-    const channel = deliveryChannel(config);
+    const channel = deliveryChannel(config, db);
     const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log.child({ component: 'delivery' }));
     const wakeWorker = () => worker.wake();
     const buildProvider = (keys: typeof jwks) =>

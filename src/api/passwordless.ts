@@ -13,7 +13,7 @@ import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode } from '../passwordless/sms-login.js';
 import type { SmsConnection } from '../config/schema.js';
 import { apiFlowKey } from '../passwordless/flows.js';
-import { networkOf } from '../passwordless/throttle.js';
+import { requesterNetwork } from '../passwordless/requester-network.js';
 import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
 import { authenticateClient } from './client-auth.js';
@@ -21,6 +21,7 @@ import { corsFor } from './cors.js';
 import { verifyRedirectRoutes, AUTHORIZE_PARAMS } from './verify-redirect.js';
 
 const bad = (error: string, description: string) => new SesameError(400, error, description);
+const NOT_TEXTABLE = 'Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.';
 
 function asObject(value: unknown): Record<string, unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
@@ -61,9 +62,10 @@ export function passwordlessRouter(s: Services): Router {
     if (!phone) throw bad('bad.phone_number', 'Please provide a valid phone number in E.164 format, like +14155550100.');
     if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError(403, 'unauthorized_client', `Grant type '${OTP_GRANTS[0]}' not allowed for the client.`);
     const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164, networkOf(who.ip)), { value: phone.e164, country: phone.country }, who, connection.id);
+    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { value: phone.e164, country: phone.country }, who, connection.id);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
+      if (sent.reason === 'number_type') throw bad('bad.phone_number', NOT_TEXTABLE);
       if (sent.reason === 'disabled') throw bad('bad.connection', 'SMS is not enabled.');
       throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);
     }
@@ -97,7 +99,7 @@ export function passwordlessRouter(s: Services): Router {
     const uiLocales = typeof authParams.ui_locales === 'string' ? authParams.ui_locales : undefined;
     const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
     const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale };
-    const network = networkOf(who.ip);
+    const network = requesterNetwork(who.ip);
     let linkFor: ((code: string) => string) | undefined;
     if (send === 'link') {
       const redirectUri = typeof authParams.redirect_uri === 'string' ? authParams.redirect_uri : rp.redirectUris?.[0];
@@ -135,7 +137,7 @@ export function passwordlessRouter(s: Services): Router {
     const code = body.verification_code;
     if (!email || typeof code !== 'string') throw bad('invalid_request', 'email and verification_code are required.');
     const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: 'en' };
-    const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email, networkOf(who.ip)), code, who);
+    const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), code, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw new SesameError(403, 'invalid_grant', 'Wrong email or verification code.');

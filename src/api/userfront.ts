@@ -13,7 +13,7 @@ import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode, smsConnection } from '../passwordless/sms-login.js';
 import { apiFlowKey } from '../passwordless/flows.js';
-import { networkOf } from '../passwordless/throttle.js';
+import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
 import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors, type Tenant } from './userfront-tenant.js';
@@ -66,7 +66,7 @@ export function userfrontRouter(s: Services): Router {
   /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
   async function send(ctx: Context, rp: Tenant, email: string, options: SendOptions) {
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, networkOf(who.ip)), email, who, {
+    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
       ...options,
       sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
       sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
@@ -122,9 +122,10 @@ export function userfrontRouter(s: Services): Router {
       return;
     }
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, networkOf(who.ip)), target, who);
+    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
+      if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
       if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
       throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
     }
@@ -138,7 +139,7 @@ export function userfrontRouter(s: Services): Router {
     const target = targetOf(s.config, body);
     const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
     if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, networkOf(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
+    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw unauthorized('Invalid or expired verification code.');

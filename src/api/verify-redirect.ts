@@ -10,7 +10,7 @@ import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey } from '../passwordless/flows.js';
-import { networkOf } from '../passwordless/throttle.js';
+import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode } from '../passwordless/email-login.js';
 import { issueLoginTicket } from '../passwordless/login-tickets.js';
 
@@ -74,7 +74,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     const { client, email } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
     // The link names the network its code was sent for (API flows are keyed by it); it opens anywhere.
-    const flowKey = apiFlowKey(client.clientId, email, fields.get('network') ?? networkOf(ctx.ip));
+    const flowKey = apiFlowKey(client.clientId, email, fields.get('network') ?? requesterNetwork(ctx.ip));
     const result = await checkEmailCode(s, flowKey, fields.get('verification_code')!, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });

@@ -70,7 +70,7 @@ export const workerCommand: Command = {
     const config = loadConfig();
     const log = createLogger(config.logLevel, { component: 'worker' });
     const { db } = await prepare(config, log);
-    const channel = deliveryChannel(config);
+    const channel = deliveryChannel(config, db);
     const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log);
     worker.start();
     log.info('delivery worker running');

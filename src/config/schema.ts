@@ -73,6 +73,9 @@ const gatewaySchema = z.strictObject({
 
 const smsProviderSchema = z.union([twilioSchema, gatewaySchema, z.strictObject({ type: z.literal('capture') })]);
 
+/** libphonenumber-js number types an SMS connection may accept (never PREMIUM_RATE or SHARED_COST). */
+export const SMS_NUMBER_TYPES = ['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE', 'VOIP', 'PERSONAL_NUMBER', 'TOLL_FREE', 'PAGER', 'UAN', 'VOICEMAIL'] as const;
+
 const smsConnectionSchema = z.strictObject({
   id: z.string().min(1).describe('Connection name (Auth0 `connection` and `realm`).'),
   type: z.literal('sms'),
@@ -82,6 +85,13 @@ const smsConnectionSchema = z.strictObject({
     .describe('Countries codes may be sent to (required: SMS costs money and invites pumping).'),
   defaultCountry: z.string().regex(/^[A-Z]{2}$/).optional().describe('Country of numbers typed in national format.'),
   provider: smsProviderSchema.describe('twilio, http (generic gateway) or capture (dev outbox).'),
+  numberTypes: z
+    .array(z.enum(SMS_NUMBER_TYPES))
+    .min(1)
+    .default(['MOBILE', 'FIXED_LINE_OR_MOBILE'])
+    .describe(
+      'Kinds of numbers texts go to (libphonenumber types); others get a clear refusal. FIXED_LINE_OR_MOBILE is what most US and Canadian numbers are. Premium-rate and shared-cost numbers are never accepted.',
+    ),
   sendsPerPrefixPerHour: z.number().int().positive().default(30).describe('Sends per number prefix (the first 6 digits of the E.164 number) per hour.'),
   sendsPerIpPerHour: z.number().int().positive().default(10).describe('SMS sends per client IP per hour.'),
   minConversion: z
@@ -89,7 +99,9 @@ const smsConnectionSchema = z.strictObject({
     .min(0)
     .max(1)
     .default(0.2)
-    .describe('Share of sent codes that must be verified (per country and prefix, over a day) before sends there slow down.'),
+    .describe(
+      'Share of sent codes that must be verified over a day: below it, sends to a number prefix slow to one a minute per requester network, and a country is alerted on (never slowed).',
+    ),
 });
 
 const externalConnectionSchema = z.strictObject({

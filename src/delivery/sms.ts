@@ -1,5 +1,8 @@
-// Routes outbox messages of channel 'sms' to the provider of the SMS connection they name.
+// Routes outbox messages of channel 'sms' to the provider of the SMS connection they name, and
+// with sign-up closed, sends only to numbers of accounts.
 import type { Config, SmsConnection } from '../config/schema.js';
+import type { Db } from '../storage/db.js';
+import { findUserByPhone } from '../storage/users.js';
 import { captureChannel } from './channels.js';
 import { gatewayChannel } from './sms-gateway.js';
 import { twilioChannel, type SmsChannelOptions } from './sms-twilio.js';
@@ -27,6 +30,20 @@ export function smsChannel(connections: readonly Config['connections'][number][]
       const channel = message.connectionId === undefined ? undefined : byId.get(message.connectionId);
       if (!channel) throw Object.assign(new Error(`no SMS connection ${message.connectionId ?? '(none)'}`), { permanent: true });
       await channel.send(message);
+    },
+  };
+}
+
+/**
+ * With sign-up closed, texts (which cost money) go only to numbers of accounts. The request path
+ * queues the same message for every number, so its answer takes the same work whether or not the
+ * number has an account; the lookup happens here, after the answer.
+ */
+export function textAccountsOnly(channel: Channel, db: Db): Channel {
+  return {
+    async send(message) {
+      if (!(await findUserByPhone(db, message.recipient))) return { skipped: 'no account' };
+      return channel.send(message);
     },
   };
 }

@@ -2,11 +2,16 @@
 // exponential backoff and gives up loudly after `maxAttempts`. Runs in-process or as `sesame worker`.
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
-import { claimDueMessages, markFailed, markSent, type ClaimedMessage } from '../storage/outbox.js';
+import { claimDueMessages, markFailed, markSent, markSkipped, type ClaimedMessage } from '../storage/outbox.js';
+
+/** A message a channel chose not to send (`reason` is recorded); it is never retried. */
+export interface Skipped {
+  skipped: string;
+}
 
 export interface Channel {
-  /** Sends or throws; an error with `permanent: true` is not retried. */
-  send(message: ClaimedMessage): Promise<void>;
+  /** Sends or throws (an error with `permanent: true` is not retried), or declines with Skipped. */
+  send(message: ClaimedMessage): Promise<void | Skipped>;
 }
 
 export interface WorkerOptions {
@@ -90,10 +95,17 @@ export class DeliveryWorker {
 
   private async deliver(message: ClaimedMessage, leaseEnds: number): Promise<void> {
     const attempt = message.attempts + 1;
+    let outcome: void | Skipped;
     try {
-      await this.channel.send(message);
+      outcome = await this.channel.send(message);
     } catch (err) {
       await this.recordFailure(message, attempt, err);
+      return;
+    }
+    if (outcome) {
+      // Nothing went out, so an unrecorded skip is simply decided again after the lease.
+      await markSkipped(this.db, message.id, outcome.skipped);
+      this.log.info({ messageId: message.id, channel: message.channel, reason: outcome.skipped }, 'message not sent');
       return;
     }
     await this.recordSent(message, attempt, leaseEnds);

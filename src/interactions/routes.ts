@@ -128,6 +128,7 @@ export function interactionRouter(s: Services): Router {
   /** The page answer to a refused send: which message, which status. */
   function refusal(sent: Exclude<SmsSendResult, { ok: true }>): { error: string; status: number } {
     if (sent.reason === 'country') return { error: 'phone.country', status: 400 };
+    if (sent.reason === 'number_type') return { error: 'phone.type', status: 400 };
     if (sent.reason === 'disabled') return { error: 'phone.disabled', status: 400 };
     return { error: 'code.wait', status: 429 };
   }

@@ -1,5 +1,5 @@
 // Keys of passwordless state: the hosted flow keys codes by interaction, the API flow by client,
-// requester network (throttle.ts networkOf) and identifier, so the same code never crosses from one
+// requester network (requester-network.ts) and identifier, so the same code never crosses from one
 // client to another, and a send from another network (same public client, same address) never
 // retires the code the requester is using.
 export const interactionFlowKey = (uid: string) => `i:${uid}`;

@@ -1,7 +1,7 @@
 // Identifier parsing. Emails are trimmed and lower-cased (the domain is case-insensitive, and
 // treating local parts the same is what users expect and every peer does). Phone numbers are
 // parsed with libphonenumber-js and kept in E.164.
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, type CountryCode, type NumberType } from 'libphonenumber-js/max';
 
 const EMAIL = /^[^\s@"<>()[\],;:\\]+@[^\s@"<>()[\],;:\\]+\.[^\s@"<>()[\],;:\\]+$/;
 
@@ -14,15 +14,15 @@ export function normalizeEmail(input: unknown): string | null {
   return email;
 }
 
-/** A valid phone number in E.164 with its country, national formats read for `defaultCountry`. */
-export function parsePhone(input: unknown, defaultCountry?: string): { e164: string; country: string | undefined } | null {
+/** A valid phone number in E.164 with its country and type, national formats read for `defaultCountry`. */
+export function parsePhone(input: unknown, defaultCountry?: string): { e164: string; country: string | undefined; type: NumberType | undefined } | null {
   if (typeof input !== 'string' || input.length > 32) return null;
   const parsed = parsePhoneNumberFromString(input.trim(), defaultCountry as CountryCode | undefined);
   if (!parsed?.isValid()) return null;
   // Premium-rate and shared-cost numbers are where SMS pumping pays; no sign-in needs them.
   const type = parsed.getType();
   if (type === 'PREMIUM_RATE' || type === 'SHARED_COST') return null;
-  return { e164: parsed.number, country: parsed.country };
+  return { e164: parsed.number, country: parsed.country, type };
 }
 
 /** An email, or (when SMS is on) a phone number; what kind was understood is in `kind`. */

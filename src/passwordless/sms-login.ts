@@ -1,18 +1,19 @@
 // Sending sign-in codes by SMS. Codes, attempts and users are the shared machinery of
 // email-login.ts; what is SMS-only lives here: the country allow-list, caps per number prefix and
-// per IP, the conversion guard against SMS pumping, and the WebOTP line in the message.
+// per IP, the kinds of numbers texted, the conversion guard against SMS pumping, and the WebOTP
+// line in the message.
 import type { SmsConnection } from '../config/schema.js';
 import { recordAudit } from '../storage/audit.js';
 import { hitWindow } from '../storage/counters.js';
 import { enqueueMessage } from '../storage/outbox.js';
-import { findUserByPhone } from '../storage/users.js';
 import { issueCode } from './codes.js';
-import { phonePrefix } from './identifiers.js';
+import { parsePhone, phonePrefix } from './identifiers.js';
 import { checkSend } from './throttle.js';
 import { conversionDelay, recordSmsSent } from './sms-guard.js';
 import type { EmailLoginDeps, Requester, SendResult } from './email-login.js';
 
-export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
+/** `number_type`: a valid number of a kind the connection does not text (landline, toll-free, VoIP...). */
+export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'number_type' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
 
 /** The SMS connection `id` names (or the first one). */
 export function smsConnection(config: EmailLoginDeps['config'], id?: string): SmsConnection | undefined {
@@ -35,6 +36,13 @@ export async function sendSmsCode(
     await recordAudit(db, { type: 'sms.refused', ...audit, reason: `country ${phone.country ?? 'unknown'}` });
     return { ok: false, reason: 'country', retryAfter: 0 };
   }
+  // Texts to numbers that cannot receive them, or that forward them to someone paid per message
+  // (personal, VoIP, pager ranges), cost money and sign no one in.
+  const type = parsePhone(phone.value)?.type;
+  if (!type || !(connection.numberTypes as readonly string[]).includes(type)) {
+    await recordAudit(db, { type: 'sms.refused', ...audit, reason: `number type ${type ?? 'unknown'}` });
+    return { ok: false, reason: 'number_type', retryAfter: 0 };
+  }
   const policy = { ...config.codes, ...config.rateLimits, sendsPerIpPerHour: connection.sendsPerIpPerHour, ipBucket: 'sms' };
   const limited = await checkSend(db, policy, phone.value, who);
   if (limited.limited) {
@@ -47,22 +55,21 @@ export async function sendSmsCode(
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'prefix' });
     return { ok: false, reason: 'prefix', retryAfter: 3600 };
   }
-  const slowed = await conversionDelay(db, phone.value, connection.minConversion, deps.log);
+  const slowed = await conversionDelay(db, phone.value, who.ip, connection.minConversion, deps.log);
   if (slowed > 0) {
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'conversion' });
     return { ok: false, reason: 'slowed', retryAfter: slowed };
   }
 
   const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, phone.value);
-  // Texts cost money: with sign-up closed, unknown numbers get nothing (the page answers the same).
-  const known = config.signUp === 'open' || (await findUserByPhone(db, phone.value)) !== null;
-  if (known) {
-    const host = new URL(config.issuer).hostname;
-    const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
-    await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
-    await recordSmsSent(db, phone.value);
-    deps.wakeWorker();
-  }
-  await recordAudit(db, { type: 'code.sent', ...audit, reason: known ? 'sms' : 'no_account' });
+  // The same work for every number, known or not, so timing tells nothing: with sign-up closed,
+  // the worker drops texts to numbers without an account (textAccountsOnly), after the answer.
+  // Such codes are never verified, so they count against the prefix's conversion like any other.
+  const host = new URL(config.issuer).hostname;
+  const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
+  await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
+  await recordSmsSent(db, phone.value);
+  deps.wakeWorker();
+  await recordAudit(db, { type: 'code.sent', ...audit, reason: 'sms' });
   return { ok: true, resendIn: config.codes.resendCooldown };
 }

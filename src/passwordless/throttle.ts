@@ -4,7 +4,7 @@
 // identifier there are only ceilings that a scope with a clean record gets past, so someone without
 // the victim's inbox cannot stop the victim's own browser from getting and using a code, while
 // guessing stays bounded (per code, per scope with growing delays, per identifier per day).
-import { isIPv4, isIPv6 } from 'node:net';
+import { requesterNetwork } from './requester-network.js';
 import type { Db } from '../storage/db.js';
 import { claimCooldown, clearCounter, cooldownLeft, hitWindow, readWindow, reserveFailure, unhitWindow, windowStartOf } from '../storage/counters.js';
 
@@ -41,20 +41,6 @@ export type Limited =
 const HOUR = 3600;
 const DAY = 86400;
 
-/** The requester network of an IP: its IPv4 /24 or IPv6 /64 (IPv4-mapped IPv6 counts as IPv4). */
-export function networkOf(ip: string): string {
-  const plain = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
-  if (isIPv4(plain)) return `${plain.split('.').slice(0, 3).join('.')}.0/24`;
-  if (isIPv6(plain)) {
-    const [head = '', tail = ''] = plain.split('::');
-    const left = head ? head.split(':') : [];
-    const right = tail ? tail.split(':') : [];
-    const groups = plain.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-    return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
-  }
-  return plain;
-}
-
 const trustKey = (identifier: string, browser: string) => `trust:${identifier}:${browser}`;
 
 /** The scope limits are keyed by, and whether it is a browser trusted for `identifier`. */
@@ -62,7 +48,7 @@ async function scopeOf(db: Db, p: ThrottlePolicy, identifier: string, who: Asker
   if (who.browser && (await readWindow(db, trustKey(identifier, who.browser), p.trustedBrowserTtl, now)) > 0) {
     return { scope: `b:${who.browser}`, trusted: true };
   }
-  return { scope: `n:${networkOf(who.ip)}`, trusted: false };
+  return { scope: `n:${requesterNetwork(who.ip)}`, trusted: false };
 }
 
 /** Remembers that `browser` signed in as `identifier`: it gets its own limits there for a while. */

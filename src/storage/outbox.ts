@@ -68,6 +68,14 @@ export async function markSent(db: Db, id: string, keepBody: boolean, now = new 
   });
 }
 
+/** Marks a message its channel declined to send; its body (which holds a code) is always dropped. */
+export async function markSkipped(db: Db, id: string, reason: string): Promise<void> {
+  await db.prisma.outboxMessage.update({
+    where: { id },
+    data: { status: 'skipped', lockedUntil: null, lastError: reason.slice(0, 500), text: '', html: null },
+  });
+}
+
 /** Records a failed attempt: retried at `retryAt`, or given up when `retryAt` is null. */
 export async function markFailed(db: Db, id: string, error: string, retryAt: Date | null): Promise<void> {
   await db.prisma.outboxMessage.update({
@@ -88,7 +96,7 @@ export function listMessages(db: Db, take = 50) {
 /** Deletes messages finished more than a week ago. */
 export async function sweepOutbox(db: Db, now = new Date()): Promise<number> {
   const { count } = await db.prisma.outboxMessage.deleteMany({
-    where: { status: { in: ['sent', 'failed'] }, createdAt: { lte: new Date(now.getTime() - 7 * 86400_000) } },
+    where: { status: { in: ['sent', 'failed', 'skipped'] }, createdAt: { lte: new Date(now.getTime() - 7 * 86400_000) } },
   });
   return count;
 }

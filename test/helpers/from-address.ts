@@ -33,3 +33,17 @@ export function fetchFrom(localAddress: string): typeof fetch {
     });
   } as typeof fetch;
 }
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/** Sends `body` as JSON (when given) from `localAddress` and reads the whole answer. */
+export async function requestFrom(localAddress: string, url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+  const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers };
+  const res = await fetchFrom(localAddress)(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+  return { status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() };
+}

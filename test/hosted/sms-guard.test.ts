@@ -1,8 +1,10 @@
 // The SMS pumping guard, end to end through /passwordless/start (the hosted pages share sendSmsCode):
-// once 20 codes to one number prefix went unused, the next send still goes (the guard claims its
-// one slot a minute) and the one after is refused with 429, with a warn line `sms_low_conversion`
-// naming the scope; codes to elsewhere still send and verify. And an SMS connection without a
-// country allow-list is refused when the configuration loads.
+// once 20 codes to one number prefix went unused, the next send from the same requester network
+// still goes (the guard claims that network's one slot a minute on the prefix) and the one after is
+// refused with 429, with warn lines `sms_low_conversion` for the prefix and the country; codes to
+// elsewhere still send and verify. (Other networks and other prefixes of the country:
+// sms-guard-networks.test.ts.) And an SMS connection without a country allow-list is refused when
+// the configuration loads.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +160,7 @@ describe('SMS connection configuration', () => {
     [{ allowedCountries: [] }, 'invalid configuration at connections.1.allowedCountries: an SMS connection needs a country allow-list'],
     [{ allowedCountries: ['us'] }, 'invalid configuration at connections.1.allowedCountries.0: ISO 3166 alpha-2 code, like US'],
     [{ allowedCountries: ['US'], minConversion: 1.5 }, 'invalid configuration at connections.1.minConversion: Too big: expected number to be <=1'],
+    [{ allowedCountries: ['US'], numberTypes: ['PREMIUM_RATE'] }, 'invalid configuration at connections.1.numberTypes.0: Invalid option: expected one of "MOBILE"|"FIXED_LINE_OR_MOBILE"|"FIXED_LINE"|"VOIP"|"PERSONAL_NUMBER"|"TOLL_FREE"|"PAGER"|"UAN"|"VOICEMAIL"'],
   ])('refuses an sms connection with %j', (sms, message) => {
     expect(() => loadConfig({ SESAME_CONFIG: configFile(withSms(sms)) })).toThrowError(new ConfigError(message));
     expect(() => loadConfig({}, withSms(sms))).toThrowError(ConfigError);
@@ -170,6 +173,7 @@ describe('SMS connection configuration', () => {
       type: 'sms',
       allowedCountries: ['US'],
       provider: { type: 'capture' },
+      numberTypes: ['MOBILE', 'FIXED_LINE_OR_MOBILE'],
       sendsPerPrefixPerHour: 30,
       sendsPerIpPerHour: 10,
       minConversion: 0.2,

@@ -6,7 +6,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
-import { networkOf } from '../../passwordless/throttle.js';
+import { requesterNetwork } from '../../passwordless/requester-network.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 import { requesterIp } from '../../http/forwarded.js';
 
@@ -60,7 +60,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
 
     const who = { ip: requesterIp(ctx, client.metadata()), clientId: client.clientId, locale: 'en' };
     // The client-wide cap is counted inside, after the per-IP and per-address limits passed.
-    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier, networkOf(who.ip)), otp, who, {
+    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier, requesterNetwork(who.ip)), otp, who, {
       checksPerClientPerMinute: deps.config.rateLimits.otpGrantsPerClientPerMinute,
     });
     if (!result.ok) {
