@@ -24,6 +24,11 @@ const STATE_TTL_MS = 10 * 60_000;
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** The longest an assertion may live, from `iat` (the SDK makes 60 s ones). */
 const MAX_AGE_SECONDS = 120;
+/**
+ * How long a used assertion is remembered: it is accepted only from iat - skew to iat + max age +
+ * skew, so a fixed window of that span (counted from its first use) covers every later use.
+ */
+const REMEMBER_SECONDS = MAX_AGE_SECONDS + 2 * CLOCK_TOLERANCE_SECONDS + 1;
 
 /** The claim of Sesame's own helper (`sesame/connect`) that carries profile claims. */
 export const PROFILE_CLAIM = 'sesame_profile';
@@ -176,7 +181,7 @@ export async function checkAssertion(
   if (payload.client_id !== serviceClientId || typeof payload.sub !== 'string' || !payload.sub) return fail('wrong_client', serviceClientId);
   // Sesame's helper binds its assertion to the state it answers; the SDK's carries none.
   if (payload.state !== undefined && payload.state !== state) return fail('wrong_state', serviceClientId);
-  if (!(await useAssertionOnce(db, code, payload.exp as number))) return fail('assertion_used', serviceClientId);
+  if (!(await useAssertionOnce(db, code))) return fail('assertion_used', serviceClientId);
   if (!(await consumeExternalState(db, pending.id))) return fail('state_used', serviceClientId);
   return { ok: true, subject: payload.sub, interactionUid: pending.interactionUid, clientId: pending.clientId, serviceClientId, profile: assertedProfile(stored.allowProfile, payload) };
 }
@@ -186,11 +191,12 @@ export async function checkAssertion(
  * (header.payload): the signature's last base64url character can carry ignored bits, so a copy with
  * another last character must count as the same assertion.
  */
-async function useAssertionOnce(db: Db, code: string, exp: number): Promise<boolean> {
+async function useAssertionOnce(db: Db, code: string): Promise<boolean> {
   const signed = code.slice(0, code.lastIndexOf('.'));
   const hash = createHash('sha256').update(signed).digest('base64url');
-  const keepSeconds = Math.max(1, exp + CLOCK_TOLERANCE_SECONDS - Math.floor(Date.now() / 1000));
-  return (await hitWindow(db, `external-assertion:${hash}`, keepSeconds)) === 1;
+  // A fixed window, not "until exp": hitWindow measures the window back from each call, so one
+  // shrinking with exp would forget the first use halfway.
+  return (await hitWindow(db, `external-assertion:${hash}`, REMEMBER_SECONDS)) === 1;
 }
 
 /**

@@ -65,6 +65,21 @@ describe.each(ENGINES)('external assertions on %s', { timeout: 180_000 }, (engin
     await refused(s, url.href, 'assertion_used', USED, corp.clientId, fresh.started.browser);
   });
 
+  it('still refuses the replay long after the first use, while the assertion is valid', async () => {
+    // iat 40 s ago, exp in 20 s; used now, then its record moved back 60 s: as if first used when
+    // iat was 20 s ahead (within the skew), and replayed now, 60 s later.
+    const first = await handOff(s, 'corp');
+    const iat = Math.floor(Date.now() / 1000) - 40;
+    const returnUrl = await signedUrl(corp.accessKey, first, 'grace', { iat, exp: iat + 60 });
+    await finishAtRp(s, first, returnUrl);
+    const counters = s.t.sesame.services.db.prisma.counter;
+    const [row] = await counters.findMany({ where: { key: { startsWith: 'external-assertion:' } }, orderBy: { lastAt: 'desc' }, take: 1 });
+    const earlier = new Date(row!.windowStart.getTime() - 60_000);
+    await counters.update({ where: { key: row!.key }, data: { windowStart: earlier, lastAt: earlier } });
+    const later = await handOff(s, 'corp');
+    await refused(s, withState(returnUrl, later.state), 'assertion_used', USED, corp.clientId, later.started.browser);
+  });
+
   it('lets one assertion used by 8 browsers at once sign in at most once', async () => {
     const handOffs = await Promise.all(Array.from({ length: 8 }, () => handOff(s, 'corp')));
     const returnUrl = await sdkLoginUrl(corp.accessKey, handOffs[0]!.redirectUri, handOffs[0]!.state, 'dave');
