@@ -1,7 +1,9 @@
 // `sesame/connect`: the helper for operators' login services that do not use @authress/sdk. It
 // makes the same return URL as Authress's ServiceClientTokenProvider.generateUserLoginUrl, and can
-// also assert profile claims (email, name) when the key was created with --allow-profile.
-import { createPrivateKey } from 'node:crypto';
+// also assert profile claims (email, name) when the key was created with --allow-profile. Unlike
+// the SDK's, its assertion names the `state` it answers (Sesame refuses it for any other sign-in)
+// and carries a `jti`, so two sign-ins of one user in one second are two different assertions.
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 
 export interface Profile {
@@ -18,7 +20,8 @@ function decodeAccessKey(accessKey: string) {
 
 /**
  * The URL to send the user back to: `redirectUri` (Sesame's callback, as received) with
- * `code` (a 60-second EdDSA assertion that `userId` signed in), `iss` and `state`.
+ * `code` (a 60-second, single-use EdDSA assertion that `userId` signed in, for this `state`), `iss`
+ * and `state`.
  */
 export async function generateUserLoginUrl(
   accessKey: string,
@@ -38,12 +41,14 @@ export async function generateUserLoginUrl(
     client_id: decoded.clientId,
     max_age: 60,
     scope: 'openid',
+    state,
     ...(profile ? { sesame_profile: profile } : {}),
   })
     .setProtectedHeader({ alg: 'EdDSA', kid: decoded.keyId, typ: 'oauth-authz-req+jwt' })
     .setAudience(`${decoded.accountId}.accounts.authress.io`)
     .setIssuer(issuer)
     .setSubject(userId)
+    .setJti(randomBytes(16).toString('base64url'))
     .setIssuedAt(now)
     .setExpirationTime(now + 60)
     .sign(decoded.key);

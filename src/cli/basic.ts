@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import { deliveryChannel, prepare, startSesame } from '../server.js';
 import { migrate } from '../storage/migrate.js';
 import { DeliveryWorker } from '../delivery/worker.js';
+import { linkExternalIdentity } from '../storage/external.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 
 function onShutdown(stop: () => Promise<void>) {
@@ -85,14 +86,31 @@ export const workerCommand: Command = {
 };
 
 export const usersCommand: Command = {
-  summary: 'List users.\n  list    users, newest first',
-  usage: 'list [--json]',
-  options: { json: { type: 'boolean' } },
+  summary:
+    'List users; link an external identity to an account.\n' +
+    '  list    users, newest first\n' +
+    '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
+    '          now on (e.g. the account that proved the email its assertion claimed); its former account stays',
+  usage: 'list [--json] | link <userId> --connection <id> --subject <sub> [--json]',
+  options: { json: { type: 'boolean' }, connection: { type: 'string' }, subject: { type: 'string' } },
   async run({ values, positionals }) {
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list');
+    if (positionals[0] === 'link') return linkUser(values, positionals[1]);
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list or link');
     const users = await withDb((db) =>
       db.prisma.user.findMany({ orderBy: { createdAt: 'desc' }, take: 1000, select: { id: true, email: true, emailVerified: true, createdAt: true } }),
     );
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },
 };
+
+/** `sesame users link`: asserted emails are never trusted on their own, so joining accounts is the operator's call. */
+async function linkUser(values: Record<string, unknown>, userId: string | undefined): Promise<void> {
+  const { connection, subject } = values as { connection?: string; subject?: string };
+  if (!userId || !connection || !subject) throw new UsageError('users link: expected <userId> --connection <id> --subject <sub>');
+  const result = await withDb((db) => linkExternalIdentity(db, connection, subject, userId));
+  if (result === 'unknown_identity') throw new UsageError(`users link: no identity "${subject}" of connection "${connection}" has signed in`);
+  if (result === 'unknown_user') throw new UsageError(`users link: no user "${userId}"`);
+  output(values.json === true, { connection, subject, userId, previousUserId: result.previousUserId }, [
+    `${connection}:${subject} now signs in as ${userId} (was ${result.previousUserId})`,
+  ]);
+}

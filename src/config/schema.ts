@@ -113,6 +113,12 @@ const externalConnectionSchema = z.strictObject({
     .string()
     .regex(/^[^.]+$/, 'no dots')
     .describe('Account id of the assertion audience `<accountId>.accounts.authress.io`, as in Authress access keys.'),
+  trustEmails: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Whether this connection proves the emails it asserts (keys made with --allow-profile): then a new account keeps the email as verified, and email sign-in of that address reaches it. Off: asserted emails are ignored (link accounts with `sesame users link`).',
+    ),
 });
 
 const connectionSchema = z.discriminatedUnion('type', [

@@ -2,10 +2,14 @@
 // operator's login UI with a single-use `state`; the operator's service signs an assertion (an
 // EdDSA JWT) with a service-client key and sends the user back; Sesame checks every part of it.
 // Access keys use Authress's format: clientId.keyId.accountId.base64(PKCS#8 DER of Ed25519).
-import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+// An assertion is short-lived (`iat` required, at most MAX_AGE_SECONDS old) and single use: the
+// Authress SDK's JWT carries no jti and no state, so its signed content is what is remembered.
+import { createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK } from 'jose';
 import type { ExternalConnection } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
+import { hitWindow } from '../storage/counters.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
 import {
   consumeExternalState,
   findExternalState,
@@ -18,6 +22,13 @@ import {
 export const ASSERTION_TYPE = 'oauth-authz-req+jwt';
 const STATE_TTL_MS = 10 * 60_000;
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** The longest an assertion may live, from `iat` (the SDK makes 60 s ones). */
+const MAX_AGE_SECONDS = 120;
+/**
+ * How long a used assertion is remembered: it is accepted only from iat - skew to iat + max age +
+ * skew, so a fixed window of that span (counted from its first use) covers every later use.
+ */
+const REMEMBER_SECONDS = MAX_AGE_SECONDS + 2 * CLOCK_TOLERANCE_SECONDS + 1;
 
 /** The claim of Sesame's own helper (`sesame/connect`) that carries profile claims. */
 export const PROFILE_CLAIM = 'sesame_profile';
@@ -39,7 +50,7 @@ export interface IssuedKey {
 }
 
 /** Creates a service client for `connection`; the access key is shown once and never stored. */
-export async function createServiceClient(db: Db, connection: ExternalConnection, options: { allowProfile?: boolean; name?: string } = {}): Promise<IssuedKey> {
+export async function createServiceClient(db: Db, connection: Pick<ExternalConnection, 'id' | 'accountId'>, options: { allowProfile?: boolean; name?: string } = {}): Promise<IssuedKey> {
   const clientId = id('sc_');
   const { row, pkcs8 } = newKey(options.allowProfile === true);
   await insertServiceClient(db, { id: clientId, connectionId: connection.id, name: options.name }, row);
@@ -47,7 +58,7 @@ export async function createServiceClient(db: Db, connection: ExternalConnection
 }
 
 /** Adds a second key to a service client (the first stays valid until revoked). */
-export async function rotateServiceClient(db: Db, connection: ExternalConnection, clientId: string, allowProfile = false): Promise<IssuedKey> {
+export async function rotateServiceClient(db: Db, connection: Pick<ExternalConnection, 'id' | 'accountId'>, clientId: string, allowProfile = false): Promise<IssuedKey> {
   const { row, pkcs8 } = newKey(allowProfile);
   await insertServiceKey(db, clientId, row);
   return { clientId, keyId: row.kid, accessKey: `${clientId}.${row.kid}.${connection.accountId}.${pkcs8}` };
@@ -91,6 +102,12 @@ export type AssertionFailure =
   | 'revoked_key'
   | 'bad_signature'
   | 'expired'
+  | 'missing_iat'
+  | 'issued_in_future'
+  | 'too_old'
+  | 'lifetime_too_long'
+  | 'assertion_used'
+  | 'wrong_state'
   | 'wrong_audience'
   | 'wrong_issuer'
   | 'wrong_client';
@@ -102,8 +119,11 @@ export type AssertionResult =
 const fail = (reason: AssertionFailure, serviceClientId?: string): AssertionResult => ({ ok: false, reason, serviceClientId });
 
 function verifyFailure(err: unknown): AssertionFailure {
-  if (err instanceof joseErrors.JWTExpired) return 'expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return err.claim === 'aud' ? 'wrong_audience' : err.claim === 'iss' ? 'wrong_issuer' : 'malformed';
+  if (err instanceof joseErrors.JWTExpired) return err.claim === 'iat' ? 'too_old' : 'expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'iat') return err.reason === 'missing' ? 'missing_iat' : 'issued_in_future';
+    return err.claim === 'aud' ? 'wrong_audience' : err.claim === 'iss' ? 'wrong_issuer' : 'malformed';
+  }
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
   return 'malformed';
 }
@@ -148,19 +168,46 @@ export async function checkAssertion(
       audience: `${connection.accountId}.accounts.authress.io`,
       issuer: expectedIssuer,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      requiredClaims: ['exp', 'sub'],
+      // jose then requires iat and refuses one in the future or older than the maximum age.
+      maxTokenAge: MAX_AGE_SECONDS,
+      requiredClaims: ['exp', 'iat', 'sub'],
     }));
   } catch (err) {
     return fail(verifyFailure(err), serviceClientId);
   }
+  // jose accepts an array that contains the audience; an assertion is for exactly one account.
+  if (typeof payload.aud !== 'string') return fail('wrong_audience', serviceClientId);
+  if ((payload.exp as number) - (payload.iat as number) > MAX_AGE_SECONDS) return fail('lifetime_too_long', serviceClientId);
   if (payload.client_id !== serviceClientId || typeof payload.sub !== 'string' || !payload.sub) return fail('wrong_client', serviceClientId);
+  // Sesame's helper binds its assertion to the state it answers; the SDK's carries none.
+  if (payload.state !== undefined && payload.state !== state) return fail('wrong_state', serviceClientId);
+  if (!(await useAssertionOnce(db, code))) return fail('assertion_used', serviceClientId);
   if (!(await consumeExternalState(db, pending.id))) return fail('state_used', serviceClientId);
+  return { ok: true, subject: payload.sub, interactionUid: pending.interactionUid, clientId: pending.clientId, serviceClientId, profile: assertedProfile(stored.allowProfile, payload) };
+}
 
-  // Profile claims only from keys the operator allowed to assert them (Sesame's helper sends them).
-  const claimed = stored.allowProfile ? (payload[PROFILE_CLAIM] as Record<string, unknown> | undefined) : undefined;
-  const profile = {
-    ...(typeof claimed?.email === 'string' ? { email: claimed.email.toLowerCase() } : {}),
-    ...(typeof claimed?.name === 'string' ? { name: claimed.name } : {}),
+/**
+ * True for the first use of an assertion while it can still be accepted. Keyed by the signed part
+ * (header.payload): the signature's last base64url character can carry ignored bits, so a copy with
+ * another last character must count as the same assertion.
+ */
+async function useAssertionOnce(db: Db, code: string): Promise<boolean> {
+  const signed = code.slice(0, code.lastIndexOf('.'));
+  const hash = createHash('sha256').update(signed).digest('base64url');
+  // A fixed window, not "until exp": hitWindow measures the window back from each call, so one
+  // shrinking with exp would forget the first use halfway.
+  return (await hitWindow(db, `external-assertion:${hash}`, REMEMBER_SECONDS)) === 1;
+}
+
+/**
+ * Profile claims only from keys the operator allowed to assert them (Sesame's helper sends them).
+ * An email that is not one (after trimming and lower-casing) is dropped, the sign-in goes on.
+ */
+function assertedProfile(allowProfile: boolean, payload: Record<string, unknown>): { email?: string; name?: string } {
+  const claimed = allowProfile ? (payload[PROFILE_CLAIM] as Record<string, unknown> | undefined) : undefined;
+  const email = normalizeEmail(claimed?.email);
+  return {
+    ...(email ? { email } : {}),
+    ...(typeof claimed?.name === 'string' && claimed.name.trim() ? { name: claimed.name.trim() } : {}),
   };
-  return { ok: true, subject: payload.sub, interactionUid: pending.interactionUid, clientId: pending.clientId, serviceClientId, profile };
 }

@@ -32,8 +32,11 @@ export function connectionsRouter(s: Services): Router {
       await recordAudit(s.db, { type: 'external.failed', ...audit, clientId: result.serviceClientId ?? null, reason: result.reason });
       throw new SesameError(400, `external_${result.reason}`, `external.${result.reason}`);
     }
-    // An email only becomes the user's when no one else has it: an assertion cannot take an account over.
-    const email = result.profile.email && !(await findUserByEmail(s.db, result.profile.email)) ? result.profile.email : undefined;
+    // An asserted email is stored (as verified) only from a connection the operator trusts to prove it,
+    // and only when no one else has it: otherwise the address's owner would later sign in to this
+    // account, or an assertion could take an account over.
+    const asserted = connection.trustEmails ? result.profile.email : undefined;
+    const email = asserted && !(await findUserByEmail(s.db, asserted)) ? asserted : undefined;
     const userId = await externalUser(s.db, connection.id, result.subject, s.config.signUp === 'open', { ...result.profile, email });
     if (!userId) {
       await recordAudit(s.db, { type: 'external.failed', ...audit, clientId: result.serviceClientId, reason: 'no_account' });

@@ -71,7 +71,10 @@ export async function consumeExternalState(db: Db, id: string, now = new Date())
   return count === 1;
 }
 
-/** The user of (connection, subject), created on first sign-in. */
+/**
+ * The user of (connection, subject), created on first sign-in. `profile.email` is stored as the
+ * user's verified email: pass it only when the connection is trusted for it and no one else has it.
+ */
 export async function externalUser(db: Db, connectionId: string, subject: string, create: boolean, profile: { email?: string; name?: string } = {}) {
   const found = await db.prisma.externalIdentity.findUnique({ where: { connectionId_subject: { connectionId, subject } } });
   if (found) {
@@ -87,6 +90,23 @@ export async function externalUser(db: Db, connectionId: string, subject: string
     db.prisma.externalIdentity.create({ data: { connectionId, subject, userId } }),
   ]);
   return userId;
+}
+
+/**
+ * The operator's link: (connection, subject) signs in as `userId` from now on. Returns the user it
+ * signed in as before (that account is kept), or why not: no such identity, or no such user.
+ */
+export async function linkExternalIdentity(
+  db: Db,
+  connectionId: string,
+  subject: string,
+  userId: string,
+): Promise<{ previousUserId: string } | 'unknown_identity' | 'unknown_user'> {
+  const identity = await db.prisma.externalIdentity.findUnique({ where: { connectionId_subject: { connectionId, subject } } });
+  if (!identity) return 'unknown_identity';
+  if (!(await db.prisma.user.findUnique({ where: { id: userId }, select: { id: true } }))) return 'unknown_user';
+  await db.prisma.externalIdentity.update({ where: { connectionId_subject: { connectionId, subject } }, data: { userId } });
+  return { previousUserId: identity.userId };
 }
 
 export async function sweepExternalStates(db: Db, now = new Date()): Promise<number> {

@@ -23,7 +23,7 @@ describe('external connection in Chromium', () => {
 
   beforeAll(async () => {
     [operator, browser] = await Promise.all([startOperatorLogin(), launchChromium()]);
-    const corp: ExternalConnection = { id: 'corp', type: 'external', name: 'Corp login', authorizationUrl: `${operator.loginUrl}?tenant=acme`, accountId: 'acct1' };
+    const corp: ExternalConnection = { id: 'corp', type: 'external', name: 'Corp login', authorizationUrl: `${operator.loginUrl}?tenant=acme`, accountId: 'acct1', trustEmails: false };
     t = await startTestSesame('sqlite', { ...oidcFixture, connections: [{ id: 'email', type: 'email' }, corp] });
     // The CLI's way of issuing a key (test/connections/external.test.ts runs the CLI itself).
     operator.settings.accessKey = (await createServiceClient(t.sesame.services.db, corp)).accessKey;

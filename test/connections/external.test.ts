@@ -17,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient, findForm, type Page } from '../helpers/form-client.js';
 import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
-import { startOperatorLogin, type OperatorLogin } from '../helpers/operator-login.js';
+import { sdkLoginUrl, startOperatorLogin, type OperatorLogin } from '../helpers/operator-login.js';
 import { oidcFixture } from '../oidc/fixture.js';
 import { createServiceClient } from '../../src/connections/external.js';
 
@@ -191,9 +191,8 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
     return url.href;
   }
 
-  /** The same return URL the real SDK makes. */
-  const authressUrl = (accessKey: string, h: { state: string; redirectUri: string }, userId: string) =>
-    new ServiceClientTokenProvider(accessKey).generateUserLoginUrl(h.redirectUri, h.state, accessKey.split('.')[0]!, userId);
+  /** The same return URL the real SDK makes (a new assertion each time, see sdkLoginUrl). */
+  const authressUrl = (accessKey: string, h: { state: string; redirectUri: string }, userId: string) => sdkLoginUrl(accessKey, h.redirectUri, h.state, userId);
 
   /** Opens `url` at Sesame: a 400 page with the reason's exact message, and one new audit row for it. */
   async function refused(url: string, reason: Reason, serviceClientId: string | null = null, browser = new FormClient()) {
@@ -210,12 +209,15 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
 
   beforeAll(async () => {
     operator = await startOperatorLogin();
+    // corp proves the emails it asserts (trustEmails); test/connections/external-email.test.ts covers
+    // connections that do not.
     const external = (id: string, name: string, tenant: string, accountId: string) => ({
       id,
       type: 'external',
       name,
       authorizationUrl: `${operator.loginUrl}?tenant=${tenant}`,
       accountId,
+      trustEmails: id === 'corp',
     });
     const connections = [{ id: 'email', type: 'email' }, external('corp', 'Corp login', 'acme', 'acct1'), external('other', 'Other login', 'other', 'acct2')];
     db = await createTestDatabase('sqlite');
@@ -296,7 +298,7 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
       expect(lateClaims.sub).toBe(claims.sub);
     });
 
-    it('takes email and name from a key created with --allow-profile, and ignores them from other keys', async () => {
+    it('takes email and name from a key created with --allow-profile on a trusted connection, and ignores them from other keys', async () => {
       const profileKey = await createKey('corp', '--allow-profile', '--name', 'profile');
       const profile = { email: 'Pat.Lee@Example.com', name: 'Pat Lee' };
       try {

@@ -57,6 +57,22 @@ function loginPage(query: URLSearchParams, error?: string): string {
 </html>`;
 }
 
+// The SDK's assertion is a function of (key, user id, second): it has no jti. Sesame accepts each
+// assertion once, so a second sign-in of one user through one key within the same second is refused,
+// as it would be in production. Tests sign the same user in back to back: wait for the next second.
+const lastSigned = new Map<string, number>();
+
+/** The real SDK's return URL, never the same assertion twice in this test process. */
+export async function sdkLoginUrl(accessKey: string, redirectUri: string, state: string, userId: string): Promise<string> {
+  const key = `${accessKey}\u0000${userId}`;
+  // The SDK's iat is Math.round(Date.now() / 1000).
+  while (Math.round(Date.now() / 1000) <= (lastSigned.get(key) ?? 0)) await new Promise((resolve) => setTimeout(resolve, 25));
+  const url = await new ServiceClientTokenProvider(accessKey).generateUserLoginUrl(redirectUri, state, accessKey.split('.')[0]!, userId);
+  const code = new URL(url).searchParams.get('code')!;
+  lastSigned.set(key, (JSON.parse(Buffer.from(code.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat);
+  return url;
+}
+
 /** Starts the operator's login service on 127.0.0.1 (own free port). */
 export async function startOperatorLogin(settings: Partial<OperatorSettings> = {}): Promise<OperatorLogin> {
   const app = new Koa();
@@ -87,7 +103,7 @@ export async function startOperatorLogin(settings: Partial<OperatorSettings> = {
     const clientId = accessKey.split('.')[0]!;
     const url =
       mode === 'authress'
-        ? await new ServiceClientTokenProvider(accessKey).generateUserLoginUrl(redirectUri, state, clientId, userId)
+        ? await sdkLoginUrl(accessKey, redirectUri, state, userId)
         : await generateUserLoginUrl(accessKey, redirectUri, state, clientId, userId, profile);
     ctx.status = 302;
     ctx.redirect(url);

@@ -1,0 +1,112 @@
+// Shared steps of the external-connection attack tests (replay, asserted emails) on both engines:
+// a Sesame with external connections, hand-offs read straight from the 303 (no operator page is
+// needed to get a state), return URLs signed with jose, and the refusal page plus its audit row.
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { SignJWT } from 'jose';
+import { expect } from 'vitest';
+import type { Engine } from '../helpers/databases.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { FormClient } from '../helpers/form-client.js';
+import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { oidcFixture } from '../oidc/fixture.js';
+
+export const OPERATOR_LOGIN = 'http://127.0.0.1:9/operator-login';
+
+export interface ExternalSesame {
+  t: TestSesame;
+  config: oidc.Configuration;
+}
+
+export async function startExternalSesame(engine: Engine, connections: Record<string, unknown>[]): Promise<ExternalSesame> {
+  const t = await startTestSesame(engine, { ...oidcFixture, connections: [{ id: 'email', type: 'email' }, ...connections] });
+  return { t, config: await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret) };
+}
+
+export interface HandOff {
+  started: Started;
+  state: string;
+  redirectUri: string;
+}
+
+/** An authorization request with `connection=<id>`, up to Sesame's redirect to the operator. */
+export async function handOff({ t, config }: ExternalSesame, connection: string): Promise<HandOff> {
+  const started = await startLogin(t, config, { connection });
+  expect(started.page.status).toBe(303);
+  const at = new URL(started.page.location!);
+  expect(`${at.origin}${at.pathname}`).toBe(OPERATOR_LOGIN);
+  return { started, state: at.searchParams.get('state')!, redirectUri: at.searchParams.get('redirect_uri')! };
+}
+
+function decodeAccessKey(accessKey: string): { clientId: string; keyId: string; accountId: string; key: KeyObject } {
+  const [clientId, keyId, accountId, der] = accessKey.split('.');
+  return { clientId: clientId!, keyId: keyId!, accountId: accountId!, key: createPrivateKey({ key: Buffer.from(der!, 'base64'), format: 'der', type: 'pkcs8' }) };
+}
+
+/** A return URL signed with jose like the SDK's (PROTOCOLS.md section 2); `claims` overrides or, with undefined, removes claims. */
+export async function signedUrl(accessKey: string, h: { state: string; redirectUri: string }, userId: string, claims: Record<string, unknown> = {}): Promise<string> {
+  const { clientId, keyId, accountId, key } = decodeAccessKey(accessKey);
+  const url = new URL(h.redirectUri);
+  const issuer = `${url.origin}/v1/clients/${encodeURIComponent(clientId)}`;
+  const iat = Math.floor(Date.now() / 1000);
+  const all: Record<string, unknown> = { aud: `${accountId}.accounts.authress.io`, iss: issuer, sub: userId, client_id: clientId, iat, exp: iat + 60, max_age: 60, scope: 'openid', ...claims };
+  for (const [name, value] of Object.entries(all)) if (value === undefined) delete all[name];
+  const code = await new SignJWT(all).setProtectedHeader({ alg: 'EdDSA', kid: keyId, typ: 'oauth-authz-req+jwt' }).sign(key);
+  url.searchParams.set('code', code);
+  url.searchParams.set('iss', issuer);
+  url.searchParams.set('state', h.state);
+  return url.href;
+}
+
+/** The same return URL with another state (what a second browser would bring). */
+export function withState(returnUrl: string, state: string): string {
+  const url = new URL(returnUrl);
+  url.searchParams.set('state', state);
+  return url.href;
+}
+
+/** Follows a return URL through Sesame to the RP and redeems the code: the ID token claims. */
+export async function finishAtRp({ t, config }: ExternalSesame, h: HandOff, returnUrl: string) {
+  const result = await h.started.browser.follow(returnUrl, `${t.url}/`);
+  expect(result.location, `ended at ${result.url} (${result.status}): ${result.html.slice(0, 500)}`).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
+    pkceCodeVerifier: h.started.verifier,
+    expectedState: h.started.state,
+    expectedNonce: h.started.nonce,
+  });
+  return tokens.claims()!;
+}
+
+/** A whole email-code sign-in at Sesame: the ID token claims. */
+export async function signInByCode({ t, config }: ExternalSesame, email: string) {
+  const started = await startLogin(t, config);
+  const { result } = await signInWithEmail(t, started, email);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  });
+  return tokens.claims()!;
+}
+
+/** The text of the page's `role="alert"` element, entities decoded. */
+export function alertText(html: string): string {
+  const match = /<[a-z]+\b[^>]*role="alert"[^>]*>([\s\S]*?)<\/[a-z]+>/.exec(html);
+  if (!match) throw new Error(`no role="alert" in page:\n${html.slice(0, 2000)}`);
+  return match[1]!.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'").replace(/&#34;|&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').trim();
+}
+
+/** Opens `url` in `browser`: a 400 page with exactly `message`, and one new `external.failed` row for `reason`. */
+export async function refused({ t }: ExternalSesame, url: string, reason: string, message: string, serviceClientId: string | null, browser = new FormClient()) {
+  const failures = () => t.sesame.services.db.prisma.auditEvent.findMany({ where: { type: 'external.failed' } });
+  const before = new Set((await failures()).map((row) => row.id));
+  const page = await browser.request(url);
+  expect({ status: page.status, type: page.headers.get('content-type'), alert: alertText(page.html) }).toEqual({
+    status: 400,
+    type: 'text/html; charset=utf-8',
+    alert: message,
+  });
+  const added = (await failures()).filter((row) => !before.has(row.id));
+  expect(added).toEqual([expect.objectContaining({ type: 'external.failed', reason, clientId: serviceClientId })]);
+  return page;
+}
