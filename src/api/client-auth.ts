@@ -49,6 +49,9 @@ function remoteKeySet(clientId: string, uri: string): JWTVerifyGetKey {
   return keys;
 }
 
+/** Seconds after its iat that a client assertion is accepted. */
+const ASSERTION_MAX_AGE = 300;
+
 async function verifyAssertion(db: Db, client: Client, assertion: string, audiences: string[]): Promise<void> {
   const metadata = client.metadata() as { jwks?: { keys: object[] }; jwks_uri?: string };
   let keys: JWTVerifyGetKey;
@@ -56,11 +59,12 @@ async function verifyAssertion(db: Db, client: Client, assertion: string, audien
   else if (metadata.jwks_uri) keys = remoteKeySet(client.clientId, metadata.jwks_uri);
   else throw invalidClient('The client has no keys for private_key_jwt.');
   try {
-    const { payload } = await jwtVerify(assertion, keys, { issuer: client.clientId, subject: client.clientId, audience: audiences, maxTokenAge: '5m' });
+    const { payload } = await jwtVerify(assertion, keys, { issuer: client.clientId, subject: client.clientId, audience: audiences, maxTokenAge: ASSERTION_MAX_AGE });
     if (!payload.jti || !payload.exp) throw new Error('jti and exp are required');
-    // A client assertion is single use (RFC 7523): remember its jti until it expires.
-    const ttl = Math.max(1, payload.exp - Math.floor(Date.now() / 1000));
-    if ((await hitWindow(db, `assertion:${client.clientId}:${payload.jti}`, ttl)) > 1) throw new Error('assertion replayed');
+    // A client assertion is single use (RFC 7523). Its jti is remembered for as long as its iat is
+    // accepted at all: a fixed window, because hitWindow measures back from each call, so a window
+    // shrinking towards exp would forget the first use halfway.
+    if ((await hitWindow(db, `assertion:${client.clientId}:${payload.jti}`, ASSERTION_MAX_AGE + 1)) > 1) throw new Error('assertion replayed');
   } catch (err) {
     throw invalidClient(`Client assertion rejected: ${(err as Error).message}`);
   }

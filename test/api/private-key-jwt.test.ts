@@ -76,6 +76,19 @@ describe('private_key_jwt', () => {
       { access_token: expect.any(String), id_token: expect.any(String), expires_in: expect.any(Number), token_type: 'Bearer', scope: 'openid email' },
     ]);
   });
+  it('still refuses a replayed assertion after half of its lifetime', async () => {
+    // iat 200 s ago, exp in 100 s: used now, its record then moved back 150 s, as if first used
+    // 150 s ago and replayed now (a window "until exp" would have forgotten it by now).
+    const iat = Math.floor(Date.now() / 1000) - 200;
+    const signed = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer('signed').setSubject('signed').setAudience(`${t.issuer}/`).setJti(randomUUID()).setIssuedAt(iat).setExpirationTime(iat + 300).sign(key);
+    expect((await start(signed, 'half1@example.com')).status).toBe(200);
+    const counters = t.sesame.services.db.prisma.counter;
+    const [row] = await counters.findMany({ where: { key: { startsWith: 'assertion:signed:' } }, orderBy: { lastAt: 'desc' }, take: 1 });
+    const earlier = new Date(row!.windowStart.getTime() - 150_000);
+    await counters.update({ where: { key: row!.key }, data: { windowStart: earlier, lastAt: earlier } });
+    const replay = await start(signed, 'half2@example.com');
+    expect([replay.status, await replay.json()]).toEqual([401, { error: 'invalid_client', error_description: 'Client assertion rejected: assertion replayed' }]);
+  });
 });
 
 describe('private_key_jwt with a remote jwks_uri', () => {
