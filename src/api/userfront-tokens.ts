@@ -8,7 +8,7 @@ import { postForm, type LoopbackAnswer } from '../http/loopback.js';
 import { ROUTES } from '../oidc/provider.js';
 import { grantType as LOGIN_TICKET } from '../oidc/grants/login-ticket.js';
 import { tenantAudience } from '../oidc/userfront-tenants.js';
-import { issueLoginTicket } from '../passwordless/login-tickets.js';
+import { AT_TOKEN_ENDPOINT, issueLoginTicket } from '../passwordless/login-tickets.js';
 import { loadSigningJwks } from '../storage/signing-keys.js';
 import { recordAudit } from '../storage/audit.js';
 import { afterLogin, afterLogout, findTenant, loginPage, unauthorized, userfrontCors, type Tenant } from './userfront-tenant.js';
@@ -48,7 +48,7 @@ export function userfrontSessions(s: Services) {
 
   /** Signs `userId` in to `tenant`: a login ticket, redeemed at the token endpoint for the tenant's audience. */
   async function signIn(ctx: Context, tenant: Tenant, userId: string, amr: string[]) {
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, tenant.clientId, amr);
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, tenant.clientId, amr, AT_TOKEN_ENDPOINT);
     const answer = await tokenEndpoint({
       grant_type: LOGIN_TICKET,
       login_ticket: ticket,

@@ -1,6 +1,8 @@
 // The emailed sign-in link, Auth0's /passwordless/verify_redirect. Opening it (GET or HEAD) changes
 // nothing: it shows a confirm page, so mail scanners cannot use it up. The explicit POST checks the
-// code, then continues the authorization request through /authorize with a one-minute login ticket.
+// code, then continues the authorization request through /authorize with a one-minute login ticket
+// in a cookie of this browser, bound to that request by `ticket_ref`: the URL alone signs no one in,
+// so an attacker cannot confirm their own link and hand the resulting URL to a victim.
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -12,7 +14,8 @@ import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode } from '../passwordless/email-login.js';
-import { issueLoginTicket } from '../passwordless/login-tickets.js';
+import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
+import { setTicketCookie } from '../interactions/links.js';
 
 /** Authorization parameters carried from /passwordless/start's authParams through the link to /authorize. */
 export const AUTHORIZE_PARAMS = [
@@ -81,8 +84,9 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
       throw new SesameError(400, 'invalid_grant', 'link.failed');
     }
     ctx.cookies.set(CSRF_COOKIE, null, { path: '/passwordless' });
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, ['email', 'otp']);
-    const query = new URLSearchParams({ client_id: client.clientId, login_ticket: ticket });
+    const ref = newTicketRef();
+    setTicketCookie(ctx, await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, ['email', 'otp'], atRequest(ref)));
+    const query = new URLSearchParams({ client_id: client.clientId, ticket_ref: ref });
     for (const name of AUTHORIZE_PARAMS) {
       const value = fields.get(name);
       if (value !== undefined) query.set(name, value);

@@ -1,6 +1,7 @@
 // /connections/:id/callback: where the operator's login service sends the user back with a signed
 // assertion. Every refusal shows a page naming the problem (for the operator to fix) and is
-// audited; a success continues the waiting sign-in through a one-minute ticket cookie.
+// audited; a success continues the waiting sign-in through a one-minute ticket cookie that only
+// that sign-in (the interaction named by the state) can redeem.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
@@ -10,8 +11,8 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { externalUser } from '../storage/external.js';
 import { findUserByEmail } from '../storage/users.js';
-import { issueLoginTicket } from '../passwordless/login-tickets.js';
-import { TICKET_COOKIE } from '../interactions/links.js';
+import { atInteraction, issueLoginTicket } from '../passwordless/login-tickets.js';
+import { setTicketCookie } from '../interactions/links.js';
 import { checkAssertion } from './external.js';
 
 export function externalConnection(s: Services, id: unknown): ExternalConnection | undefined {
@@ -43,8 +44,8 @@ export function connectionsRouter(s: Services): Router {
       throw new SesameError(400, 'external_no_account', 'external.no_account');
     }
     await recordAudit(s.db, { type: 'login', ...audit, clientId: result.clientId, userId, reason: `external ${connection.id} via ${result.serviceClientId}` });
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, result.clientId, ['ext']);
-    ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, result.clientId, ['ext'], atInteraction(result.interactionUid));
+    setTicketCookie(ctx, ticket);
     ctx.status = 303;
     ctx.redirect(`/interaction/${result.interactionUid}`);
   });

@@ -1,6 +1,7 @@
 // The magic-link landing, /login/link?uuid=&token= (Userfront's shape). GET and HEAD only show a
 // page. In the browser that started the sign-in, one click finishes it; anywhere else the page asks
-// for the number the waiting device shows, and a match approves that device's sign-in.
+// for the number the waiting device shows, and a match approves that device's sign-in (or, for a
+// client with an initiate_login_uri, signs in here instead). A wrong number ends the link.
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -10,10 +11,10 @@ import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
-import { MAX_NUMBER_PICKS, approveWithNumber, checkLink, useLink, useLinkElsewhere } from '../passwordless/links.js';
+import { checkLink, pickNumber, useLink } from '../passwordless/links.js';
 import type { LinkRow } from '../storage/magic-links.js';
-import { TICKET_COOKIE, flowCookieName, flowProof } from './links.js';
-import { issueLoginTicket } from '../passwordless/login-tickets.js';
+import { flowCookieName, flowProof, setTicketCookie } from './links.js';
+import { AT_CLIENT_START, issueLoginTicket } from '../passwordless/login-tickets.js';
 
 const CSRF_COOKIE = 'sesame.magic';
 const REASONS = { invalid: 'magic.invalid', used: 'magic.used', expired: 'magic.expired' } as const;
@@ -70,8 +71,8 @@ export function magicLinkRouter(s: Services): Router {
    * authorization request, which redeems a one-minute ticket cookie instead of asking again.
    */
   async function signInHere(ctx: Context, link: LinkRow, userId: string, target: { clientId: string; uri: string }) {
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, ['email']);
-    ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, ['email'], AT_CLIENT_START);
+    setTicketCookie(ctx, ticket);
     const url = new URL(target.uri);
     url.searchParams.set('iss', s.config.issuer);
     url.searchParams.set('login_hint', link.email);
@@ -110,38 +111,44 @@ export function magicLinkRouter(s: Services): Router {
     ctx.redirect(`/interaction/${link.flowKey!.slice(2)}`);
   });
 
-  // On another device, instead of approving the waiting sign-in: a new session here, started by
-  // the client. The waiting sign-in then never continues (its link is used and not approvable).
-  router.post('/here', form, async function signInOnThisDevice(ctx) {
-    requireCsrf(ctx);
-    const link = await liveLink(ctx, ctx.request.body as Record<string, unknown>);
-    const target = await initiateUri(link);
-    if (!target) throw new SesameError(400, 'link_invalid', 'magic.invalid');
-    const user = await userOf(link);
-    if (!(await useLinkElsewhere(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
-    await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'this_device' });
-    return signInHere(ctx, link, user.id, target);
-  });
-
-  router.post('/approve', form, async function approveOtherDevice(ctx) {
+  /**
+   * The number step of a link opened away from its sign-in, for both choices: `approve` lets the
+   * waiting device continue; `here` signs in on this device instead (through the client), and the
+   * waiting sign-in never continues. Either needs the number the waiting device shows, so a
+   * forwarded or stolen link signs in nowhere. Input that is not two digits only asks again; a
+   * wrong number ends the link.
+   */
+  async function matchNumber(ctx: Context, use: 'approve' | 'here') {
     requireCsrf(ctx);
     const body = ctx.request.body as Record<string, unknown>;
     const link = await liveLink(ctx, body);
-    const number = typeof body.number === 'string' ? body.number : '';
-    const user = await userOf(link);
-    const result = await approveWithNumber(s.db, link, number, user.id);
+    const target = await initiateUri(link);
+    if (!link.flowKey || (use === 'here' && !target)) throw new SesameError(400, 'link_invalid', 'magic.invalid');
+    const number = typeof body.number === 'string' ? body.number.trim() : '';
+    if (!/^[0-9]{2}$/.test(number)) {
+      return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), here: target !== null, error: 'magic.match_format' }, 400);
+    }
+    const picked = await pickNumber(s.db, link, number, async () => (await userOf(link)).id, use === 'here' ? 'elsewhere' : 'approve');
     const audit = { clientId: link.clientId, identifier: link.email, ip: ctx.ip };
-    if (result === 'approved') {
-      await recordAudit(s.db, { type: 'link.approved', ...audit, userId: user.id, reason: 'number_match' });
-      return page(ctx, link, 'magic-link-done');
+    if (!picked.ok) {
+      await recordAudit(s.db, { type: 'link.failed', ...audit, reason: `number_${picked.reason}` });
+      if (picked.reason === 'wrong') throw new SesameError(400, 'link_number_wrong', 'magic.match_ended');
+      throw new SesameError(400, 'link_used', 'magic.used');
     }
-    await recordAudit(s.db, { type: 'link.failed', ...audit, reason: `number_${result}` });
-    if (result === 'wrong') {
-      const attemptsLeft = MAX_NUMBER_PICKS - link.attempts - 1;
-      const here = (await initiateUri(link)) !== null;
-      return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), here, error: 'magic.match_wrong', attemptsLeft }, 400);
+    if (use === 'here') {
+      await recordAudit(s.db, { type: 'link.used', ...audit, userId: picked.userId, reason: 'this_device' });
+      return signInHere(ctx, link, picked.userId, target!);
     }
-    throw new SesameError(400, `link_${result}`, result === 'exhausted' ? 'magic.match_exhausted' : 'magic.used');
+    await recordAudit(s.db, { type: 'link.approved', ...audit, userId: picked.userId, reason: 'number_match' });
+    return page(ctx, link, 'magic-link-done');
+  }
+
+  router.post('/here', form, async function signInOnThisDevice(ctx) {
+    return matchNumber(ctx, 'here');
+  });
+
+  router.post('/approve', form, async function approveOtherDevice(ctx) {
+    return matchNumber(ctx, 'approve');
   });
 
   return router;

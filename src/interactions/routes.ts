@@ -16,7 +16,7 @@ import { interactionFlowKey } from '../passwordless/flows.js';
 import { sendCooldownLeft } from '../passwordless/throttle.js';
 import { throttlePolicy } from '../passwordless/email-login.js';
 import { browserIdOf, ensureBrowserId } from './browser-id.js';
-import { redeemLoginTicket } from '../passwordless/login-tickets.js';
+import { AT_CLIENT_START, atInteraction, atRequest, redeemLoginTicket } from '../passwordless/login-tickets.js';
 import { redeemLinkApproval } from '../passwordless/links.js';
 import { findApproval, revokeFlowLinks } from '../storage/magic-links.js';
 import { TICKET_COOKIE, loginLinkUrl, matchNumberOf, rememberFlow } from './links.js';
@@ -151,15 +151,10 @@ export function interactionRouter(s: Services): Router {
       if (isFirstParty(client?.metadata())) return finish(ctx, { consent: { grantId: await approveConsent(s.provider, details) } });
       return render(ctx, 'consent', consentView(details));
     }
-    // The user proved a code or link a moment ago: through the passwordless API (parameter) or
-    // an operator link that started this request at the client (cookie).
-    const cookieTicket = ctx.cookies.get(TICKET_COOKIE, { signed: false });
-    const ticket = typeof details.params.login_ticket === 'string' ? details.params.login_ticket : cookieTicket;
-    if (cookieTicket) ctx.cookies.set(TICKET_COOKIE, null, { path: '/interaction' });
-    if (ticket) {
-      const redeemed = await redeemLoginTicket(s.db, s.codeKeys[0]!, ticket, String(details.params.client_id));
-      if (redeemed) return finish(ctx, { login: { accountId: redeemed.userId, amr: redeemed.amr, remember: true } }, false);
-    }
+    // This browser proved a code or link a moment ago (an email link, an external connection, an
+    // operator link): its ticket cookie signs in, but only in the interaction the ticket is bound to.
+    const redeemed = await redeemTicketCookie(ctx);
+    if (redeemed) return finish(ctx, { login: { accountId: redeemed.userId, amr: redeemed.amr, remember: true } }, false);
     // The sign-in link was used here or approved from another device.
     const approvedUser = await redeemLinkApproval(s.db, flowKey);
     if (approvedUser) return finish(ctx, { login: { accountId: approvedUser, amr: ['email'], remember: true } }, false);
@@ -171,6 +166,22 @@ export function interactionRouter(s: Services): Router {
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
     return render(ctx, 'email', { email: normalizeEmail(hint) ?? '' });
   });
+
+  /**
+   * The user of this browser's ticket cookie when the ticket is bound to this interaction, to the
+   * authorization request that started it (`ticket_ref`), or to a client-started sign-in. A ticket
+   * meant for another interaction stays in place for it.
+   */
+  async function redeemTicketCookie(ctx: Context) {
+    const { details } = ctx.state.step as StepState;
+    const ticket = ctx.cookies.get(TICKET_COOKIE, { signed: false });
+    if (!ticket) return null;
+    const places = [atInteraction(details.uid), AT_CLIENT_START];
+    if (typeof details.params.ticket_ref === 'string') places.push(atRequest(details.params.ticket_ref));
+    const redeemed = await redeemLoginTicket(s.db, s.codeKeys[0]!, ticket, String(details.params.client_id), places);
+    if (redeemed) ctx.cookies.set(TICKET_COOKIE, null, { path: '/interaction' });
+    return redeemed;
+  }
 
   /** Sends the browser to an external connection's login UI with a state bound to this sign-in. */
   async function handOff(ctx: Context, connectionId: string) {

@@ -87,9 +87,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
       resourceIndicators: resourceIndicators(config.apis, config.issuer),
     },
-    // audience: Auth0's name for resource. login_ticket: proof from the passwordless API (see interactions).
+    // audience: Auth0's name for resource. ticket_ref: which request a confirmed email link started
+    // (the ticket itself is in a cookie, see passwordless/login-tickets.ts).
     // connection: an external connection to hand the sign-in to (Auth0's parameter).
-    extraParams: ['audience', 'login_ticket', 'connection'],
+    extraParams: ['audience', 'ticket_ref', 'connection'],
     responseTypes: ['code'],
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,

@@ -4,9 +4,7 @@
 // scanner that fetches, renders or even clicks through the page never gets a session.
 import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/db.js';
-import { consumeLink, findApproval, findLink, insertLink, redeemApproval, revokeLink, spendPick, type LinkRow } from '../storage/magic-links.js';
-
-export const MAX_NUMBER_PICKS = 3;
+import { consumeLink, findApproval, findLink, insertLink, redeemApproval, revokeLink, type LinkRow } from '../storage/magic-links.js';
 
 const keyIdOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
 const mac = (key: string, id: string, token: string) => createHmac('sha256', key).update(`link\u0000${id}\u0000${token}`).digest();
@@ -113,26 +111,29 @@ export function useLink(db: Db, link: LinkRow, userId: string): Promise<boolean>
   return consumeLink(db, link.id, userId);
 }
 
-/** Uses a login link away from its waiting sign-in, so that sign-in can never redeem it. */
-export function useLinkElsewhere(db: Db, link: LinkRow, userId: string): Promise<boolean> {
-  return consumeLink(db, link.id, userId, new Date(), true);
-}
+export type PickResult = { ok: true; userId: string } | { ok: false; reason: 'wrong' | 'used' };
 
-export type PickResult = 'approved' | 'wrong' | 'exhausted' | 'used';
-
-/** Approves the waiting sign-in from another device when `number` is the one it shows. */
-export async function approveWithNumber(db: Db, link: LinkRow, number: string, userId: string): Promise<PickResult> {
-  if (!(await spendPick(db, link.id, MAX_NUMBER_PICKS))) {
-    await revokeLink(db, link.id);
-    return 'exhausted';
-  }
+/**
+ * Uses a login link from another device once `number` is the one its waiting sign-in shows:
+ * `approve` lets that sign-in continue; `elsewhere` settles the link so that only this device
+ * signs in. One wrong number ends the link: a user talked into guessing for an attacker's waiting
+ * sign-in gets one chance in 90, and then a page saying the link is over. Whichever of parallel
+ * picks lands first decides (both outcomes are conditional updates of a live link).
+ */
+export async function pickNumber(
+  db: Db,
+  link: LinkRow,
+  number: string,
+  userOf: () => Promise<string>,
+  use: 'approve' | 'elsewhere',
+): Promise<PickResult> {
   const expected = Buffer.from(link.matchNumber ?? '');
-  const given = Buffer.from(number.trim());
+  const given = Buffer.from(number);
   if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    if (link.attempts + 1 >= MAX_NUMBER_PICKS) await revokeLink(db, link.id);
-    return link.attempts + 1 >= MAX_NUMBER_PICKS ? 'exhausted' : 'wrong';
+    return { ok: false, reason: (await revokeLink(db, link.id)) ? 'wrong' : 'used' };
   }
-  return (await consumeLink(db, link.id, userId)) ? 'approved' : 'used';
+  const userId = await userOf();
+  return (await consumeLink(db, link.id, userId, new Date(), use === 'elsewhere')) ? { ok: true, userId } : { ok: false, reason: 'used' };
 }
 
 /** The user a used login link signed in for sign-in `flowKey`, once. */

@@ -1,6 +1,9 @@
-// A login ticket carries "this user just proved a code or link for this client" from the
-// passwordless API to the authorization endpoint, where the hosted flow redeems it instead of
-// asking again. 256-bit random, HMAC at rest, single use, one minute.
+// A login ticket carries "this user just proved a code or link for this client" to the one place
+// that may act on it: the token endpoint (Userfront API, over loopback), the interaction that
+// started an external sign-in, the authorization request a confirmed email link starts, or the
+// client-started sign-in after an operator link. Browser tickets travel only in an HttpOnly cookie,
+// never in a URL, so a ticket cannot be handed to someone else's browser (login CSRF).
+// 256-bit random, HMAC at rest, single use, one minute.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { consumeTicket, insertTicket } from '../storage/login-tickets.js';
@@ -8,15 +11,30 @@ import { consumeTicket, insertTicket } from '../storage/login-tickets.js';
 const TTL_MS = 60_000;
 const idOf = (key: string, ticket: string) => createHmac('sha256', key).update(`ticket\u0000${ticket}`).digest('base64url');
 
-export async function issueLoginTicket(db: Db, key: string, userId: string, clientId: string, amr: string[]): Promise<string> {
+/** Redeemed only by the login-ticket grant at the token endpoint. */
+export const AT_TOKEN_ENDPOINT = 'grant';
+/** Redeemed by the next authorization request of its client in the browser holding the cookie
+ * (the client starts it through its initiate_login_uri, so Sesame cannot name it in advance). */
+export const AT_CLIENT_START = 'client-start';
+/** Redeemed only by hosted interaction `uid`. */
+export const atInteraction = (uid: string) => `interaction:${uid}`;
+/** Redeemed only by the interaction of the authorization request carrying `ticket_ref=ref`. */
+export const atRequest = (ref: string) => `request:${ref}`;
+
+export async function issueLoginTicket(db: Db, key: string, userId: string, clientId: string, amr: string[], boundTo: string): Promise<string> {
   const ticket = randomBytes(32).toString('base64url');
-  await insertTicket(db, { id: idOf(key, ticket), userId, clientId, amr: amr.join(' '), expiresAt: new Date(Date.now() + TTL_MS) });
+  await insertTicket(db, { id: idOf(key, ticket), userId, clientId, amr: amr.join(' '), boundTo, expiresAt: new Date(Date.now() + TTL_MS) });
   return ticket;
 }
 
-/** The user of a live ticket issued to `clientId`, consuming it; null otherwise. */
-export async function redeemLoginTicket(db: Db, key: string, ticket: string, clientId: string) {
-  const row = await consumeTicket(db, idOf(key, ticket));
-  if (!row || row.clientId !== clientId) return null;
+/** A fresh random reference tying a ticket to one authorization request (not a secret). */
+export function newTicketRef(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** The user of a live ticket issued to `clientId` and bound to one of `places`, consuming it; null otherwise. */
+export async function redeemLoginTicket(db: Db, key: string, ticket: string, clientId: string, places: string[]) {
+  const row = await consumeTicket(db, idOf(key, ticket), clientId, places);
+  if (!row) return null;
   return { userId: row.userId, amr: row.amr.split(' ') };
 }

@@ -44,12 +44,6 @@ export function findLiveFlowLink(db: Db, flowKey: string, now = new Date()): Pro
   });
 }
 
-/** Counts a wrong number pick; false once `max` picks are spent. */
-export async function spendPick(db: Db, id: string, max: number): Promise<boolean> {
-  const { count } = await db.prisma.magicLink.updateMany({ where: { id, attempts: { lt: max }, consumedAt: null, revokedAt: null }, data: { attempts: { increment: 1 } } });
-  return count === 1;
-}
-
 /**
  * Uses the link up for `userId`; true for exactly one caller while it is live. `settled` marks the
  * use as already redeemed, so it never approves the sign-in the link belongs to.

@@ -5,7 +5,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
-import { issueLoginTicket } from '../../src/passwordless/login-tickets.js';
+import { AT_TOKEN_ENDPOINT, atInteraction, issueLoginTicket } from '../../src/passwordless/login-tickets.js';
 
 const LOGIN_TICKET = 'urn:sesame:params:oauth:grant-type:login-ticket';
 const APP = 'http://127.0.0.1:9';
@@ -248,10 +248,13 @@ describe('Userfront-compatible API', () => {
         body: new URLSearchParams({ grant_type: LOGIN_TICKET, login_ticket: ticket, client_id: clientId, scope: 'openid email' }),
       }).then(async (res) => [res.status, await res.json()] as const);
 
-    const ticket = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email']);
+    const ticket = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email'], AT_TOKEN_ENDPOINT);
     const [wrongStatus, wrongBody] = await redeem(ticket, 'portal');
     expect([wrongStatus, wrongBody]).toEqual([400, { error: 'invalid_grant', error_description: 'grant request is invalid' }]);
-    const other = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email']);
+    // A browser's ticket (bound to a hosted interaction) is no good at the token endpoint.
+    const browserTicket = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email'], atInteraction('some-interaction'));
+    expect(await redeem(browserTicket, 'demo1234')).toEqual([400, { error: 'invalid_grant', error_description: 'grant request is invalid' }]);
+    const other = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email'], AT_TOKEN_ENDPOINT);
     const [status, body] = await redeem(other, 'demo1234');
     expect([status, body]).toEqual([
       200,

@@ -49,6 +49,12 @@ export class FormClient {
     return [...this.cookies.keys()].map((key) => key.split(' ')[1]!);
   }
 
+  /** The value of cookie `name` this client holds (any path), as an attacker reads their own browser's. */
+  cookie(name: string): string | undefined {
+    for (const [key, pair] of this.cookies) if (key.split(' ')[1] === name) return pair.slice(name.length + 1);
+    return undefined;
+  }
+
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };

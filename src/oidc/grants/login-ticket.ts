@@ -4,7 +4,7 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../storage/db.js';
-import { redeemLoginTicket } from '../../passwordless/login-tickets.js';
+import { AT_TOKEN_ENDPOINT, redeemLoginTicket } from '../../passwordless/login-tickets.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 
 export const grantType = 'urn:sesame:params:oauth:grant-type:login-ticket';
@@ -22,7 +22,7 @@ export function loginTicketHandler(deps: { db: Db; codeKeys: string[] }) {
     const resource = params.resource;
     if (resource !== undefined && typeof resource !== 'string') throw new errors.InvalidTarget('only a single resource indicator value must be requested');
 
-    const redeemed = await redeemLoginTicket(deps.db, deps.codeKeys[0]!, ticket, client.clientId);
+    const redeemed = await redeemLoginTicket(deps.db, deps.codeKeys[0]!, ticket, client.clientId, [AT_TOKEN_ENDPOINT]);
     if (!redeemed) throw new errors.InvalidGrant('login ticket invalid, expired, used or issued to another client');
 
     const requested = [...new Set((typeof params.scope === 'string' ? params.scope : 'openid').split(' ').filter(Boolean))];
