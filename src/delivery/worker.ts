@@ -4,15 +4,17 @@ import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { claimDueMessages, markFailed, markSent, type ClaimedMessage } from '../storage/outbox.js';
 
+/** What a channel did with a message: really sent it, or only captured it (dev and tests). */
+export type Outcome = 'sent' | 'captured';
+
 export interface Channel {
   /** Sends or throws; an error with `permanent: true` is not retried. */
-  send(message: ClaimedMessage): Promise<void>;
+  send(message: ClaimedMessage): Promise<Outcome>;
 }
 
 export interface WorkerOptions {
   maxAttempts: number;
   pollInterval: number;
-  keepBodies: boolean;
   /** Seconds before the first retry; doubles per attempt. */
   retryDelay?: number;
   batchSize?: number;
@@ -90,13 +92,16 @@ export class DeliveryWorker {
 
   private async deliver(message: ClaimedMessage, leaseEnds: number): Promise<void> {
     const attempt = message.attempts + 1;
+    let outcome: Outcome;
     try {
-      await this.channel.send(message);
+      outcome = await this.channel.send(message);
     } catch (err) {
       await this.recordFailure(message, attempt, err);
       return;
     }
-    await this.recordSent(message, attempt, leaseEnds);
+    // A captured message was never delivered: its row is the only way to read it (dev outbox,
+    // tests). A delivered one keeps no code behind.
+    await this.recordSent(message, attempt, leaseEnds, outcome === 'captured');
   }
 
   /**
@@ -104,10 +109,10 @@ export class DeliveryWorker {
    * record it while our lease keeps other workers off the message. Only an outage longer than the
    * lease lets another worker send it a second time (and that is logged).
    */
-  private async recordSent(message: ClaimedMessage, attempt: number, leaseEnds: number): Promise<void> {
+  private async recordSent(message: ClaimedMessage, attempt: number, leaseEnds: number, keepBody: boolean): Promise<void> {
     for (let wait = 250; ; wait = Math.min(2 * wait, 4000)) {
       try {
-        await markSent(this.db, message.id, this.options.keepBodies);
+        await markSent(this.db, message.id, keepBody);
         this.log.info({ messageId: message.id, channel: message.channel, attempt }, 'message delivered');
         return;
       } catch (err) {

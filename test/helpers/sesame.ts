@@ -1,5 +1,6 @@
 // Starts a real Sesame on an ephemeral port with a real SMTP sink and a fresh database.
 import { startSesame, type RunningSesame } from '../../src/server.js';
+import type { Logger } from '../../src/log.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
 import { startMailSink, type MailSink } from './smtp.js';
 import { testCertificates } from './tls.js';
@@ -21,6 +22,8 @@ export interface TestSesameOptions {
   tls?: boolean;
   /** Issuer to use (wins over `issuer` in `config`); by default one made from the bound port. */
   issuer?: string;
+  /** A logger of the test's own (e.g. capturingLogger), for tests of what is logged. */
+  logger?: Logger;
 }
 
 /** `config` is this test file's own configuration fixture (clients, policies...). */
@@ -36,6 +39,7 @@ export async function startTestSesame(
   const sesame = await startSesame({
     env: { NODE_ENV: 'test' },
     issuerFromPort: true,
+    ...(options.logger && { logger: options.logger }),
     overrides: {
       port: 0,
       host: '127.0.0.1',
