@@ -4,7 +4,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../log.js';
 import type { Renderer } from './render.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { SesameError, withStorageFailures } from './errors.js';
+import { SesameError, asKnownError } from './errors.js';
 
 /** Gives every request an id and a child logger, and logs one line when it ends (path only: query strings carry secrets). */
 export function requestLogger(log: Logger) {
@@ -72,7 +72,7 @@ export function errorHandler(renderer: Renderer, defaultLocale: string) {
     try {
       await next();
     } catch (caught) {
-      const err = withStorageFailures(ctx, caught);
+      const err = asKnownError(ctx, caught);
       const known = err instanceof SesameError;
       const status = known ? err.status : (err as { status?: number; expose?: boolean }).expose ? ((err as { status: number }).status ?? 500) : 500;
       const code = known ? err.code : status === 500 ? 'server_error' : 'invalid_request';
