@@ -99,7 +99,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     server.on('request', createApp(services).callback());
     worker.start();
     const sweeper = setInterval(() => {
-      sweepExpired(services.db)
+      sweepExpired(services.db, { auditRetention: config.audit.retention })
         .then((swept) => log.debug({ swept }, 'expired rows swept'))
         .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
     }, config.sweepInterval * 1000);
