@@ -23,7 +23,7 @@ export function createApp(s: Services): Koa {
   app.keys = s.cookieKeys;
   app.silent = true;
   app.use(requestLogger(s.log));
-  app.use(securityHeaders);
+  app.use(securityHeaders(s.config.issuer));
   app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
