@@ -1,6 +1,7 @@
 // The audit log: one row per security event, with who, from where and why. Anonymous traffic can
-// repeat the same refusal at will, so identical events within REPEAT_WINDOW count on one row
-// (`count`, `lastAt`) instead of adding rows, and rows older than the retention are swept.
+// repeat a refusal at will, so identical refusals (types ending in .failed, .refused or _limited)
+// within REPEAT_WINDOW count on one row (`count`, `lastAt`) instead of adding rows; successes
+// (sent, login, link.used...) keep a row each. Rows older than the retention are swept.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 
@@ -16,6 +17,8 @@ export interface AuditEntry {
 /** Seconds after an event during which identical ones are counted on its row. */
 export const REPEAT_WINDOW = 60;
 
+const REFUSAL = /(\.failed|\.refused|_limited)$/;
+
 function repeatKey(entry: AuditEntry): string {
   const fields = [entry.type, entry.clientId, entry.userId, entry.identifier, entry.ip, entry.reason].map((v) => v ?? null);
   return createHash('sha256').update(JSON.stringify(fields)).digest('base64url');
@@ -28,6 +31,10 @@ const COUNT_REPEAT =
   '(SELECT "id" FROM "AuditEvent" WHERE "repeatKey" = ? AND "createdAt" >= ? ORDER BY "createdAt" DESC LIMIT 1)';
 
 export async function recordAudit(db: Db, entry: AuditEntry, now = new Date()): Promise<void> {
+  if (!REFUSAL.test(entry.type)) {
+    await db.prisma.auditEvent.create({ data: { id: randomUUID(), ...entry, createdAt: now } });
+    return;
+  }
   const key = repeatKey(entry);
   const windowStart = new Date(now.getTime() - REPEAT_WINDOW * 1000);
   if ((await db.sql.run(COUNT_REPEAT, [now, key, windowStart])) > 0) return;

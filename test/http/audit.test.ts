@@ -41,10 +41,13 @@ describe.each(ENGINES)('audit log on %s', (engine) => {
     expect(rows.every((row) => row.lastAt !== null && row.lastAt >= row.createdAt)).toBe(true);
   });
 
-  it('keeps distinct events apart', async () => {
+  it('keeps distinct refusals apart, and successes each on their row', async () => {
     const db = t.sesame.services.db;
     const at = new Date(Date.now() - 10 * HOUR);
     for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.1']) await recordAudit(db, { type: 'code.send_limited', ip, reason: 'ip' }, at);
+    // Successes are never counted together.
+    for (let i = 0; i < 2; i++) await recordAudit(db, { type: 'login', userId: 'u1', ip: '203.0.113.1' }, at);
+    expect(await db.prisma.auditEvent.count({ where: { type: 'login', userId: 'u1' } })).toBe(2);
     const rows = await db.prisma.auditEvent.findMany({ where: { type: 'code.send_limited' }, orderBy: { ip: 'asc' } });
     expect(rows.map(({ ip, count }) => ({ ip, count }))).toEqual([{ ip: '203.0.113.1', count: 2 }, { ip: '203.0.113.2', count: 1 }]);
   });
@@ -55,15 +58,15 @@ describe.each(ENGINES)('audit log on %s', (engine) => {
     const now = Date.now();
     // One event that stopped repeating long ago, one first seen long ago but repeated recently.
     const old = new Date(now - retention - HOUR);
-    await recordAudit(db, { type: 'sweep.old', ip: '198.51.100.1' }, old);
-    await recordAudit(db, { type: 'sweep.repeated', ip: '198.51.100.2' }, new Date(now - retention - 30_000));
-    await recordAudit(db, { type: 'sweep.repeated', ip: '198.51.100.2' }, new Date(now - retention + 20_000));
+    await recordAudit(db, { type: 'sweep.failed', ip: '198.51.100.1' }, old);
+    await recordAudit(db, { type: 'sweep.refused', ip: '198.51.100.2' }, new Date(now - retention - 30_000));
+    await recordAudit(db, { type: 'sweep.refused', ip: '198.51.100.2' }, new Date(now - retention + 20_000));
     const types = async () => (await db.prisma.auditEvent.findMany({ where: { type: { startsWith: 'sweep.' } }, orderBy: { type: 'asc' } })).map((r) => [r.type, r.count]);
-    expect(await types()).toEqual([['sweep.old', 1], ['sweep.repeated', 2]]);
+    expect(await types()).toEqual([['sweep.failed', 1], ['sweep.refused', 2]]);
 
     const swept = await sweepExpired(db, { auditRetention: t.sesame.services.config.audit.retention }, new Date(now));
     expect(swept.audit).toBe(1);
-    expect(await types()).toEqual([['sweep.repeated', 2]]);
+    expect(await types()).toEqual([['sweep.refused', 2]]);
     // The flood of the first test is recent: kept until the retention has passed for it too.
     expect(await db.prisma.auditEvent.count({ where: { type: 'external.failed' } })).toBeGreaterThan(0);
     await sweepExpired(db, { auditRetention: t.sesame.services.config.audit.retention }, new Date(now + retention + 120_000));
