@@ -1,4 +1,5 @@
-// One pino logger. Logs say what happened; they never carry codes, tokens, secrets or query strings.
+// One pino logger. Logs say what happened; they never carry codes, tokens, secrets, query strings
+// or request bodies (a body parser's error keeps the raw body in `body`).
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -8,7 +9,11 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
     level,
     base: { service: 'sesame', ...bindings },
     redact: {
-      paths: ['code', 'otp', 'token', 'secret', 'password', '*.code', '*.otp', '*.token', '*.secret', 'headers.authorization', 'headers.cookie'],
+      paths: [
+        ...['code', 'otp', 'token', 'secret', 'password', 'body', 'rawBody'].flatMap((key) => [key, `*.${key}`]),
+        'headers.authorization',
+        'headers.cookie',
+      ],
       censor: '[redacted]',
     },
   };

@@ -1,5 +1,6 @@
 // Starts and stops a Sesame instance: database, migrations, keys, provider, worker, HTTP server.
 import { createHmac } from 'node:crypto';
+import type { Server } from 'node:http';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
 import { openDb, type Db } from './storage/db.js';
@@ -31,6 +32,8 @@ export interface StartOptions {
 
 export interface RunningSesame {
   url: string;
+  /** The listening server (tests hand it connections of their own). */
+  server: Server;
   services: Services;
   worker: DeliveryWorker;
   stop(): Promise<void>;
@@ -76,7 +79,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const renderer = createRenderer({ productName: config.ui.productName, cache: config.production });
     const jwks = await loadSigningJwks(db);
     const channel = deliveryChannel(config, db);
-    const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log.child({ component: 'delivery' }));
+    const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
     const wakeWorker = () => worker.wake();
     const buildProvider = (keys: typeof jwks) =>
       createProvider({ config, db, log, renderer, jwks: keys, cookieKeys: prepared.cookieKeys, codeKeys: prepared.codeKeys, wakeWorker });
@@ -96,7 +99,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     server.on('request', createApp(services).callback());
     worker.start();
     const sweeper = setInterval(() => {
-      sweepExpired(services.db)
+      sweepExpired(services.db, { auditRetention: config.audit.retention })
         .then((swept) => log.debug({ swept }, 'expired rows swept'))
         .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
     }, config.sweepInterval * 1000);
@@ -116,8 +119,15 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     }, config.keyCheckInterval * 1000);
     keyWatch.unref();
     log.info({ issuer: config.issuer, port, database: db.provider }, 'sesame listening');
+    if (config.devOutbox) {
+      log.warn(
+        { path: '/dev/outbox' },
+        'dev outbox on: no message is delivered; each is kept with its code and shown at /dev/outbox to requesters on this machine. Set smtpUrl (or devOutbox: false) for real use',
+      );
+    }
     return {
       url: origin,
+      server,
       services,
       worker,
       async stop() {

@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Services } from '../services.js';
-import { SesameError, withStorageFailures } from '../http/errors.js';
+import { SesameError, asKnownError } from '../http/errors.js';
 import { isUserfrontTenant } from '../oidc/userfront-tenants.js';
 import { corsFor } from './cors.js';
 
@@ -69,9 +69,9 @@ export async function userfrontErrors(ctx: Context, next: Next) {
   try {
     await next();
   } catch (caught) {
-    const err = withStorageFailures(ctx, caught);
+    const err = asKnownError(ctx, caught);
     const known = err instanceof SesameError;
-    // Body parser errors (bad JSON, too large) carry their own status and a safe message.
+    // Other errors that say they are safe to show (http-errors' `expose`) keep their status.
     const exposed = !known && (err as { expose?: boolean }).expose === true;
     const status = known || exposed ? (err as { status: number }).status : 500;
     if (status >= 500 && !known) (ctx.state.log ?? console).error({ err }, 'unhandled error');

@@ -72,7 +72,7 @@ export const workerCommand: Command = {
     const log = createLogger(config.logLevel, { component: 'worker' });
     const { db } = await prepare(config, log);
     const channel = deliveryChannel(config, db);
-    const worker = new DeliveryWorker(db, channel, { ...config.delivery, keepBodies: config.devOutbox }, log);
+    const worker = new DeliveryWorker(db, channel, config.delivery, log);
     worker.start();
     log.info('delivery worker running');
     onShutdown(async () => {

@@ -9,7 +9,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export type LoadedConfig = Readonly<Config> & { readonly issuer: string; readonly production: boolean; readonly devOutbox: boolean };
+export type LoadedConfig = Readonly<Config> & {
+  readonly issuer: string;
+  readonly production: boolean;
+  readonly devOutbox: boolean;
+  /** Trusted proxy hops in front of us (`trustProxy`: true is 1, false is 0). */
+  readonly proxyHops: number;
+};
 
 type Env = Record<string, string | undefined>;
 
@@ -38,8 +44,24 @@ function envOverrides(env: Env): Record<string, unknown> {
   if (env.EMAIL_FROM) out.emailFrom = env.EMAIL_FROM;
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   if (env.SESAME_WORKERS) out.workers = env.SESAME_WORKERS === 'auto' ? 'auto' : Number(env.SESAME_WORKERS);
-  if (env.TRUST_PROXY) out.trustProxy = ['1', 'true', 'yes'].includes(env.TRUST_PROXY.toLowerCase());
+  if (env.TRUST_PROXY) out.trustProxy = proxySetting(env.TRUST_PROXY);
   return out;
+}
+
+/** TRUST_PROXY: a hop count (1, 2...), or true/yes (one hop); anything else trusts no proxy. */
+function proxySetting(value: string): number | boolean {
+  const text = value.trim().toLowerCase();
+  if (/^\d+$/.test(text)) return Number(text);
+  return ['true', 'yes'].includes(text);
+}
+
+/**
+ * Whether any message really leaves this server: SMTP, a webhook delivery, or an SMS provider
+ * other than capture. The dev outbox, which shows codes, exists only when none does.
+ */
+function deliversForReal(config: Config): boolean {
+  if (config.smtpUrl) return true;
+  return config.connections.some((c) => (c.type === 'email' && c.delivery !== undefined) || (c.type === 'sms' && c.provider.type !== 'capture'));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -63,7 +85,11 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   }
   const config = { ...result.data, issuer: result.data.issuer ?? `${result.data.tls ? 'https' : 'http'}://localhost:${result.data.port}` };
   const production = env.NODE_ENV === 'production';
-  const devOutbox = config.devOutbox ?? !production;
+  const realDelivery = deliversForReal(config);
+  const devOutbox = config.devOutbox ?? (!production && !realDelivery);
+  if (config.http.headersTimeout > config.http.requestTimeout) {
+    throw new ConfigError('invalid configuration at http.headersTimeout: must not exceed http.requestTimeout');
+  }
   if (production) {
     const issuer = new URL(config.issuer);
     const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
@@ -73,6 +99,9 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
     }
     if (devOutbox) throw new ConfigError('devOutbox: the dev outbox cannot be enabled in production');
   }
+  if (devOutbox && realDelivery) {
+    throw new ConfigError('devOutbox: the dev outbox shows codes, so it cannot be enabled while messages are really delivered (smtpUrl, a webhook or an SMS provider)');
+  }
   const ids = new Set<string>();
   for (const [i, c] of config.clients.entries()) {
     if (ids.has(c.client_id)) throw new ConfigError(`invalid configuration at clients.${i}.client_id: duplicate ${c.client_id}`);
@@ -80,5 +109,6 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
     const problem = managementClientProblem(c);
     if (problem) throw new ConfigError(`invalid configuration at clients.${i}.management_api: ${problem}`);
   }
-  return deepFreeze({ ...config, production, devOutbox });
+  const proxyHops = config.trustProxy === true ? 1 : config.trustProxy === false ? 0 : config.trustProxy;
+  return deepFreeze({ ...config, production, devOutbox, proxyHops });
 }

@@ -152,10 +152,20 @@ export const configSchema = z.strictObject({
     .union([z.number().int().min(1).max(256), z.literal('auto')])
     .default(1)
     .describe('Processes `sesame serve` runs on one port (node:cluster); auto = one per CPU core (env SESAME_WORKERS, flag --workers).'),
-  trustProxy: z.boolean().default(false).describe('Honour X-Forwarded-* from a TLS-terminating proxy (env TRUST_PROXY=1).'),
+  trustProxy: z
+    .union([z.boolean(), z.number().int().min(0).max(10)])
+    .default(false)
+    .describe(
+      'Proxies in front of Sesame whose X-Forwarded-* headers to honour (env TRUST_PROXY=1, 2...). The client IP is the address the outermost trusted proxy saw: the Nth X-Forwarded-For entry from the right, never one the client wrote. `true` means 1.',
+    ),
   smtpUrl: z.string().optional().describe('nodemailer SMTP URL, e.g. smtp://127.0.0.1:2525 (env SMTP_URL). Without it mail is only captured.'),
   emailFrom: z.string().default('Sesame <no-reply@localhost>').describe('From address of emails (env EMAIL_FROM).'),
-  devOutbox: z.boolean().optional().describe('Serve /dev/outbox. Default: on outside production, refused in production.'),
+  devOutbox: z
+    .boolean()
+    .optional()
+    .describe(
+      'Serve /dev/outbox (messages with their codes) to loopback requesters only. Default: on when nothing is really delivered (no smtpUrl, webhook or SMS provider other than capture) outside production; refused with real delivery or in production.',
+    ),
   signUp: z.enum(['open', 'existing-only']).default('open').describe('open: first verified sign-in creates the user.'),
   clients: z.array(clientSchema).default([]).describe('Relying parties (more can be added with `sesame clients add`).'),
   apis: z.array(apiSchema).default([]).describe('Resource servers; their identifier is the audience of JWT access tokens.'),
@@ -257,6 +267,20 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Hosted pages.'),
+  http: z
+    .strictObject({
+      headersTimeout: seconds(20, 'Seconds a client has to send the request headers (Node headersTimeout); at most http.requestTimeout.'),
+      requestTimeout: seconds(30, 'Seconds a client has to send a whole request, body included (Node requestTimeout); slower ones get 408 and are closed.'),
+      maxConnections: z.number().int().positive().default(2000).describe('Open connections per process; further ones are closed at once (Node server.maxConnections).'),
+    })
+    .prefault({})
+    .describe('Limits of the listening socket, for an internet-facing server.'),
+  audit: z
+    .strictObject({
+      retention: seconds(90 * 86400, 'Seconds audit events are kept; older rows are swept.'),
+    })
+    .prefault({})
+    .describe('Audit log.'),
   sweepInterval: seconds(600, 'Seconds between sweeps of expired rows.'),
   keyCheckInterval: seconds(30, 'Seconds between checks for rotated signing keys (picked up without a restart).'),
 });

@@ -8,6 +8,7 @@ export function smtpChannel(smtpUrl: string, from: string): Channel & { close():
     async send(message) {
       try {
         await transport.sendMail({ from, to: message.recipient, subject: message.subject, text: message.text, html: message.html });
+        return 'sent';
       } catch (err) {
         const code = (err as { responseCode?: number }).responseCode;
         // 5xx means the server refused for good (bad address, policy); retrying won't help.
@@ -18,7 +19,7 @@ export function smtpChannel(smtpUrl: string, from: string): Channel & { close():
   };
 }
 
-/** Without SMTP, messages count as delivered once captured; the dev outbox shows them. */
+/** Without SMTP, messages count as delivered once captured; their rows keep the bodies for the dev outbox. */
 export const captureChannel: Channel = {
-  async send() {},
+  send: async () => 'captured',
 };

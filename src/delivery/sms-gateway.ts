@@ -36,7 +36,7 @@ export function gatewayChannel(provider: GatewayProvider, options: SmsChannelOpt
         fetch(provider.url, { method: provider.method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) }),
       );
       await response.body?.cancel();
-      if (response.ok) return;
+      if (response.ok) return 'sent';
       // The answer's body is not quoted: a gateway may echo the text, which holds the code.
       throw Object.assign(new Error(`gateway answered ${response.status}`), {
         permanent: isPermanentStatus(response.status),

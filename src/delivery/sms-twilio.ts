@@ -40,7 +40,7 @@ export function twilioChannel(provider: TwilioProvider, options: SmsChannelOptio
       );
       if (response.ok) {
         await response.body?.cancel();
-        return;
+        return 'sent';
       }
       const { status } = response;
       const error = await twilioError(response);

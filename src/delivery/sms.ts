@@ -29,7 +29,7 @@ export function smsChannel(connections: readonly Config['connections'][number][]
     async send(message) {
       const channel = message.connectionId === undefined ? undefined : byId.get(message.connectionId);
       if (!channel) throw Object.assign(new Error(`no SMS connection ${message.connectionId ?? '(none)'}`), { permanent: true });
-      await channel.send(message);
+      return channel.send(message);
     },
   };
 }

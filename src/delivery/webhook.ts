@@ -54,7 +54,7 @@ export function webhookChannel(deliveryOf: (connectionId: string | undefined) =>
         signal: AbortSignal.timeout(10_000),
       });
       await response.body?.cancel();
-      if (response.ok) return;
+      if (response.ok) return 'sent';
       const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
       throw Object.assign(new Error(`webhook answered ${response.status}`), { permanent });
     },

@@ -9,15 +9,17 @@ export interface Skipped {
   skipped: string;
 }
 
+/** What a channel did with a message: really sent it, or only captured it (dev and tests). */
+export type Outcome = 'sent' | 'captured';
+
 export interface Channel {
   /** Sends or throws (an error with `permanent: true` is not retried), or declines with Skipped. */
-  send(message: ClaimedMessage): Promise<void | Skipped>;
+  send(message: ClaimedMessage): Promise<Outcome | Skipped>;
 }
 
 export interface WorkerOptions {
   maxAttempts: number;
   pollInterval: number;
-  keepBodies: boolean;
   /** Seconds before the first retry; doubles per attempt. */
   retryDelay?: number;
   batchSize?: number;
@@ -95,20 +97,22 @@ export class DeliveryWorker {
 
   private async deliver(message: ClaimedMessage, leaseEnds: number): Promise<void> {
     const attempt = message.attempts + 1;
-    let outcome: void | Skipped;
+    let outcome: Outcome | Skipped;
     try {
       outcome = await this.channel.send(message);
     } catch (err) {
       await this.recordFailure(message, attempt, err);
       return;
     }
-    if (outcome) {
+    if (typeof outcome === 'object') {
       // Nothing went out, so an unrecorded skip is simply decided again after the lease.
       await markSkipped(this.db, message.id, outcome.skipped);
       this.log.info({ messageId: message.id, channel: message.channel, reason: outcome.skipped }, 'message not sent');
       return;
     }
-    await this.recordSent(message, attempt, leaseEnds);
+    // A captured message was never delivered: its row is the only way to read it (dev outbox,
+    // tests). A delivered one keeps no code behind.
+    await this.recordSent(message, attempt, leaseEnds, outcome === 'captured');
   }
 
   /**
@@ -116,10 +120,10 @@ export class DeliveryWorker {
    * record it while our lease keeps other workers off the message. Only an outage longer than the
    * lease lets another worker send it a second time (and that is logged).
    */
-  private async recordSent(message: ClaimedMessage, attempt: number, leaseEnds: number): Promise<void> {
+  private async recordSent(message: ClaimedMessage, attempt: number, leaseEnds: number, keepBody: boolean): Promise<void> {
     for (let wait = 250; ; wait = Math.min(2 * wait, 4000)) {
       try {
-        await markSent(this.db, message.id, this.options.keepBodies);
+        await markSent(this.db, message.id, keepBody);
         this.log.info({ messageId: message.id, channel: message.channel, attempt }, 'message delivered');
         return;
       } catch (err) {

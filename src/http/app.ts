@@ -6,6 +6,7 @@ import { assets } from './assets.js';
 import { devOutboxRouter } from './dev-outbox.js';
 import { healthRouter } from './health.js';
 import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './middleware.js';
+import { trustProxies } from './forwarded.js';
 import { interactionRouter } from '../interactions/routes.js';
 import { passwordlessRouter } from '../api/passwordless.js';
 import { magicLinkRouter } from '../interactions/magic-link-routes.js';
@@ -17,12 +18,12 @@ import { ROUTES } from '../oidc/provider.js';
 
 export function createApp(s: Services): Koa {
   const app = new Koa();
-  app.proxy = s.config.trustProxy;
+  trustProxies(app, s.config.proxyHops);
   // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
   app.keys = s.cookieKeys;
   app.silent = true;
   app.use(requestLogger(s.log));
-  app.use(securityHeaders);
+  app.use(securityHeaders(s.config.issuer));
   app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());

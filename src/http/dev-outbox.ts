@@ -1,12 +1,18 @@
-// /dev/outbox: every message "sent", for development without a mail server. Never in production.
+// /dev/outbox: every message captured (nothing is really delivered), for development without a mail
+// server. Mounted only when no real delivery is configured (config/load.ts), and answered only to
+// requesters on this machine, by their TCP address: proxy headers never count, since they are
+// whatever the client wrote. Never in production.
 import Router from '@koa/router';
 import type { Services } from '../services.js';
 import { listMessages } from '../storage/outbox.js';
 import { negotiateLocale } from '../i18n/i18n.js';
+import { peerIsLoopback } from './forwarded.js';
 
 export function devOutboxRouter(s: Services): Router {
   const router = new Router();
-  router.get('/dev/outbox', async function showOutbox(ctx) {
+  router.get('/dev/outbox', async function showOutbox(ctx, next) {
+    // To anyone else the page does not exist: the same answer as with the outbox off.
+    if (!peerIsLoopback(ctx)) return next();
     const messages = await listMessages(s.db, 50);
     if (ctx.accepts('html', 'json') === 'json') {
       ctx.body = { messages };

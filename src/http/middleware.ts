@@ -4,7 +4,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../log.js';
 import type { Renderer } from './render.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { SesameError, withStorageFailures } from './errors.js';
+import { SesameError, asKnownError } from './errors.js';
 
 /** Gives every request an id and a child logger, and logs one line when it ends (path only: query strings carry secrets). */
 export function requestLogger(log: Logger) {
@@ -31,13 +31,22 @@ export function requestLogger(log: Logger) {
   };
 }
 
-/** Strict CSP (no inline script or style), no framing, no sniffing, no referrer. */
-export async function securityHeaders(ctx: Context, next: Next) {
-  ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'");
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  await next();
+/**
+ * Strict CSP (no inline script or style), no framing, no sniffing, no referrer; with an https issuer,
+ * HSTS too, so a browser that has seen us never again sends a code or cookie over plain HTTP
+ * (the issuer, not the request, decides: behind a TLS-terminating proxy the request is plain).
+ */
+export function securityHeaders(issuer: string) {
+  const https = new URL(issuer).protocol === 'https:';
+  return async function setSecurityHeaders(ctx: Context, next: Next) {
+    ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'");
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    // One year, this host only: subdomains may be other services of the operator's.
+    if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000');
+    await next();
+  };
 }
 
 /**
@@ -72,7 +81,7 @@ export function errorHandler(renderer: Renderer, defaultLocale: string) {
     try {
       await next();
     } catch (caught) {
-      const err = withStorageFailures(ctx, caught);
+      const err = asKnownError(ctx, caught);
       const known = err instanceof SesameError;
       const status = known ? err.status : (err as { status?: number; expose?: boolean }).expose ? ((err as { status: number }).status ?? 500) : 500;
       const code = known ? err.code : status === 500 ? 'server_error' : 'invalid_request';

@@ -15,6 +15,7 @@ import { sesameClientMetadata } from './client-metadata.js';
 import { webOrigins } from '../api/cors.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
+import { trustProxies } from '../http/forwarded.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -121,7 +122,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // Mounted, the provider runs on our app's context (ctx.ip comes from there); set alike anyway.
+  trustProxies(provider, config.proxyHops);
   registerGrants(provider, deps);
   // oidc-provider reports what went wrong as events; log them with the request id, never the token.
   const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) => {

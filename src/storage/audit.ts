@@ -1,5 +1,8 @@
-// The audit log: one row per security event, with who, from where and why.
-import { randomUUID } from 'node:crypto';
+// The audit log: one row per security event, with who, from where and why. Anonymous traffic can
+// repeat a refusal at will, so identical refusals (types ending in .failed, .refused or _limited)
+// within REPEAT_WINDOW count on one row (`count`, `lastAt`) instead of adding rows; successes
+// (sent, login, link.used...) keep a row each. Rows older than the retention are swept.
+import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 
 export interface AuditEntry {
@@ -11,10 +14,42 @@ export interface AuditEntry {
   reason?: string | null;
 }
 
-export async function recordAudit(db: Db, entry: AuditEntry): Promise<void> {
-  await db.prisma.auditEvent.create({ data: { id: randomUUID(), ...entry } });
+/** Seconds after an event during which identical ones are counted on its row. */
+export const REPEAT_WINDOW = 60;
+
+const REFUSAL = /(\.failed|\.refused|_limited)$/;
+
+function repeatKey(entry: AuditEntry): string {
+  const fields = [entry.type, entry.clientId, entry.userId, entry.identifier, entry.ip, entry.reason].map((v) => v ?? null);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url');
+}
+
+// One statement finds and counts on the newest identical row of the window. Two requests racing
+// with no such row yet may both insert: a few rows more, never a lost count.
+const COUNT_REPEAT =
+  'UPDATE "AuditEvent" SET "count" = "count" + 1, "lastAt" = ? WHERE "id" = ' +
+  '(SELECT "id" FROM "AuditEvent" WHERE "repeatKey" = ? AND "createdAt" >= ? ORDER BY "createdAt" DESC LIMIT 1)';
+
+export async function recordAudit(db: Db, entry: AuditEntry, now = new Date()): Promise<void> {
+  if (!REFUSAL.test(entry.type)) {
+    await db.prisma.auditEvent.create({ data: { id: randomUUID(), ...entry, createdAt: now } });
+    return;
+  }
+  const key = repeatKey(entry);
+  const windowStart = new Date(now.getTime() - REPEAT_WINDOW * 1000);
+  if ((await db.sql.run(COUNT_REPEAT, [now, key, windowStart])) > 0) return;
+  await db.prisma.auditEvent.create({ data: { id: randomUUID(), ...entry, repeatKey: key, createdAt: now } });
 }
 
 export function listAudit(db: Db, take = 100) {
   return db.prisma.auditEvent.findMany({ orderBy: { createdAt: 'desc' }, take });
+}
+
+/** Deletes events whose latest occurrence is older than `retentionSeconds`. */
+export async function sweepAudit(db: Db, retentionSeconds: number, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionSeconds * 1000);
+  const { count } = await db.prisma.auditEvent.deleteMany({
+    where: { createdAt: { lt: cutoff }, OR: [{ lastAt: null }, { lastAt: { lt: cutoff } }] },
+  });
+  return count;
 }

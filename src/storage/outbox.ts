@@ -60,11 +60,14 @@ export async function claimDueMessages(db: Db, limit: number, leaseSeconds: numb
   }));
 }
 
-/** Marks a message sent; bodies (which hold codes) are dropped unless `keepBody` (dev outbox). */
+// Subject, text and html hold the code or link; once a message is finished nobody needs them.
+const ERASED = { subject: null, text: '', html: null };
+
+/** Marks a message sent; its bodies are erased unless `keepBody` (captured for the dev outbox, never delivered). */
 export async function markSent(db: Db, id: string, keepBody: boolean, now = new Date()): Promise<void> {
   await db.prisma.outboxMessage.update({
     where: { id },
-    data: { status: 'sent', sentAt: now, lockedUntil: null, attempts: { increment: 1 }, ...(keepBody ? {} : { text: '', html: null }) },
+    data: { status: 'sent', sentAt: now, lockedUntil: null, attempts: { increment: 1 }, ...(keepBody ? {} : ERASED) },
   });
 }
 
@@ -72,11 +75,11 @@ export async function markSent(db: Db, id: string, keepBody: boolean, now = new 
 export async function markSkipped(db: Db, id: string, reason: string): Promise<void> {
   await db.prisma.outboxMessage.update({
     where: { id },
-    data: { status: 'skipped', lockedUntil: null, lastError: reason.slice(0, 500), text: '', html: null },
+    data: { status: 'skipped', lockedUntil: null, lastError: reason.slice(0, 500), ...ERASED },
   });
 }
 
-/** Records a failed attempt: retried at `retryAt`, or given up when `retryAt` is null. */
+/** Records a failed attempt: retried at `retryAt`, or given up (bodies erased) when `retryAt` is null. */
 export async function markFailed(db: Db, id: string, error: string, retryAt: Date | null): Promise<void> {
   await db.prisma.outboxMessage.update({
     where: { id },
@@ -84,7 +87,7 @@ export async function markFailed(db: Db, id: string, error: string, retryAt: Dat
       attempts: { increment: 1 },
       lastError: error.slice(0, 500),
       lockedUntil: null,
-      ...(retryAt ? { nextAttemptAt: retryAt } : { status: 'failed' }),
+      ...(retryAt ? { nextAttemptAt: retryAt } : { status: 'failed', ...ERASED }),
     },
   });
 }

@@ -1,4 +1,5 @@
-// Periodic removal of expired rows, so tables stay the size of live state.
+// Periodic removal of expired rows, so tables stay the size of live state (and the audit log the
+// size of its retention).
 import type { Db } from './db.js';
 import { sweepOidcPayloads } from './oidc-adapter.js';
 import { sweepCodes } from './codes.js';
@@ -7,8 +8,14 @@ import { sweepOutbox } from './outbox.js';
 import { sweepTickets } from './login-tickets.js';
 import { sweepLinks } from './magic-links.js';
 import { sweepExternalStates } from './external.js';
+import { sweepAudit } from './audit.js';
 
-export async function sweepExpired(db: Db, now = new Date()) {
+export interface SweepPolicy {
+  /** Seconds audit events are kept. */
+  auditRetention: number;
+}
+
+export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()) {
   return {
     oidc: await sweepOidcPayloads(db, now),
     codes: await sweepCodes(db, now),
@@ -17,5 +24,6 @@ export async function sweepExpired(db: Db, now = new Date()) {
     tickets: await sweepTickets(db, now),
     links: await sweepLinks(db, now),
     externalStates: await sweepExternalStates(db, now),
+    audit: await sweepAudit(db, policy.auditRetention, now),
   };
 }

@@ -57,4 +57,36 @@ describe('loadConfig', () => {
     expect(ok.devOutbox).toBe(false);
     expect(ok.production).toBe(true);
   });
+
+  it('turns the dev outbox on only when nothing is really delivered', () => {
+    const dev = { SESAME_CONFIG: configFile({}) };
+    expect(loadConfig(dev).devOutbox).toBe(true);
+    expect(loadConfig({ ...dev, SMTP_URL: 'smtp://mail:25' }).devOutbox).toBe(false);
+    const webhook = { connections: [{ id: 'email', type: 'email', delivery: { type: 'webhook', url: 'https://hooks.example/x', secret: 's'.repeat(32) } }] };
+    expect(loadConfig(dev, webhook).devOutbox).toBe(false);
+    const sms = (provider: Record<string, unknown>) => ({ connections: [{ id: 'sms', type: 'sms', allowedCountries: ['US'], provider }] });
+    expect(loadConfig(dev, sms({ type: 'capture' })).devOutbox).toBe(true);
+    expect(loadConfig(dev, sms({ type: 'http', url: 'https://sms.example/send' })).devOutbox).toBe(false);
+    expect(() => loadConfig({ ...dev, SMTP_URL: 'smtp://mail:25' }, { devOutbox: true })).toThrowError(
+      'devOutbox: the dev outbox shows codes, so it cannot be enabled while messages are really delivered (smtpUrl, a webhook or an SMS provider)',
+    );
+    expect(loadConfig(dev, { devOutbox: false }).devOutbox).toBe(false);
+  });
+
+  it('reads the trusted proxy hops from TRUST_PROXY or trustProxy (true is one hop)', () => {
+    const dev = { SESAME_CONFIG: configFile({}) };
+    expect(loadConfig(dev).proxyHops).toBe(0);
+    for (const [value, hops] of [['1', 1], ['true', 1], ['yes', 1], ['2', 2], ['0', 0], ['false', 0], ['no', 0]] as const) {
+      expect(loadConfig({ ...dev, TRUST_PROXY: value }).proxyHops, value).toBe(hops);
+    }
+    expect(loadConfig({ SESAME_CONFIG: configFile({ trustProxy: true }) }).proxyHops).toBe(1);
+    expect(loadConfig({ SESAME_CONFIG: configFile({ trustProxy: 3 }) }).proxyHops).toBe(3);
+    expect(() => loadConfig({ SESAME_CONFIG: configFile({ trustProxy: -1 }) })).toThrowError(/^invalid configuration at trustProxy: /);
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    expect(() => loadConfig({ SESAME_CONFIG: configFile({ http: { headersTimeout: 40, requestTimeout: 30 } }) })).toThrowError(
+      'invalid configuration at http.headersTimeout: must not exceed http.requestTimeout',
+    );
+  });
 });

@@ -194,15 +194,18 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
   /** The same return URL the real SDK makes (a new assertion each time, see sdkLoginUrl). */
   const authressUrl = (accessKey: string, h: { state: string; redirectUri: string }, userId: string) => sdkLoginUrl(accessKey, h.redirectUri, h.state, userId);
 
-  /** Opens `url` at Sesame: a 400 page with the reason's exact message, and one new audit row for it. */
+  /**
+   * Opens `url` at Sesame: a 400 page with the reason's exact message, and one more audit event for
+   * it (a new row, or one more on the row of the same refusal within the minute).
+   */
   async function refused(url: string, reason: Reason, serviceClientId: string | null = null, browser = new FormClient()) {
-    const before = new Set((await failures()).map((row) => row.id));
+    const before = new Map((await failures()).map((row) => [row.id, row.count]));
     const page = await browser.request(url);
     expect(page.status).toBe(400);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(alertText(page.html)).toBe(MESSAGES[reason]);
-    const added = (await failures()).filter((row) => !before.has(row.id));
-    expect(added).toHaveLength(1);
+    const added = (await failures()).filter((row) => row.count !== (before.get(row.id) ?? 0));
+    expect(added.map((row) => row.count - (before.get(row.id) ?? 0))).toEqual([1]);
     expect(added[0]).toMatchObject({ type: 'external.failed', reason, clientId: serviceClientId });
     return page;
   }

@@ -447,7 +447,7 @@ describe('SMS through the delivery worker (SQLite outbox)', () => {
       },
     );
     const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-    worker = new DeliveryWorker(db, deliveryChannel(config, db), { maxAttempts: 5, pollInterval: 50, keepBodies: false }, log);
+    worker = new DeliveryWorker(db, deliveryChannel(config, db), { maxAttempts: 5, pollInterval: 50 }, log);
   });
   beforeEach(async () => {
     logs = [];

@@ -64,7 +64,7 @@ describe('delivery worker over SMTP', () => {
   let db: Db;
   let logs: Array<Record<string, unknown> & { msg: string; level: number }>;
   const cleanup: Array<() => unknown> = [];
-  const options: WorkerOptions = { maxAttempts: 3, pollInterval: 50, keepBodies: false };
+  const options: WorkerOptions = { maxAttempts: 3, pollInterval: 50 };
 
   /** A worker over `smtp` (its own channel, optionally its own database handle). */
   function worker(url: string, overrides: Partial<WorkerOptions> = {}, handle = db): DeliveryWorker {

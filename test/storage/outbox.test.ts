@@ -100,22 +100,22 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     }
   });
 
-  it('markSent drops the bodies unless keepBody', async () => {
+  it('markSent erases subject and bodies (they hold the code) unless keepBody', async () => {
     const dropped = await enqueueMessage(db, message(1, { html: '<b>code 1</b>' }));
     const kept = await enqueueMessage(db, message(2, { html: '<b>code 2</b>' }));
     await claimDueMessages(db, 10, 60, later(0));
     await markSent(db, dropped, false, later(1000));
     await markSent(db, kept, true, later(2000));
     expect(await rowOf(dropped)).toEqual(expect.objectContaining({
-      status: 'sent', sentAt: later(1000), attempts: 1, lockedUntil: null, text: '', html: null, recipient: 'user1@example.com', subject: 'Your code 1',
+      status: 'sent', sentAt: later(1000), attempts: 1, lockedUntil: null, text: '', html: null, recipient: 'user1@example.com', subject: null,
     }));
     expect(await rowOf(kept)).toEqual(expect.objectContaining({
-      status: 'sent', sentAt: later(2000), attempts: 1, lockedUntil: null, text: 'code 2', html: '<b>code 2</b>',
+      status: 'sent', sentAt: later(2000), attempts: 1, lockedUntil: null, subject: 'Your code 2', text: 'code 2', html: '<b>code 2</b>',
     }));
     expect(await claimDueMessages(db, 10, 60, later(DAY))).toEqual([]);
   });
 
-  it('markFailed with retryAt reschedules; with null gives up', async () => {
+  it('markFailed with retryAt reschedules (bodies kept for the retry); with null gives up and erases them', async () => {
     const retried = await enqueueMessage(db, message(1));
     const givenUp = await enqueueMessage(db, message(2));
     await claimDueMessages(db, 10, 60, later(0));
@@ -123,10 +123,10 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     await markFailed(db, givenUp, `550 ${'x'.repeat(600)}`, null);
 
     expect(await rowOf(retried)).toEqual(expect.objectContaining({
-      status: 'pending', attempts: 1, lastError: 'connection refused', nextAttemptAt: later(120_000), lockedUntil: null, text: 'code 1', sentAt: null,
+      status: 'pending', attempts: 1, lastError: 'connection refused', nextAttemptAt: later(120_000), lockedUntil: null, subject: 'Your code 1', text: 'code 1', sentAt: null,
     }));
     const failed = await rowOf(givenUp);
-    expect(failed).toEqual(expect.objectContaining({ status: 'failed', attempts: 1, lockedUntil: null, sentAt: null }));
+    expect(failed).toEqual(expect.objectContaining({ status: 'failed', attempts: 1, lockedUntil: null, sentAt: null, subject: null, text: '', html: null }));
     expect(failed.lastError).toBe(`550 ${'x'.repeat(496)}`);
 
     // Released even though the 60 s lease had not run out, but only once the retry is due.

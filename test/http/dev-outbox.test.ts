@@ -1,0 +1,99 @@
+// The dev outbox shows every code, so an attacker who can read it signs in as anyone: it exists
+// only when nothing is really delivered, answers only requesters on this machine (by TCP address,
+// whatever the headers say), and rows of really delivered messages keep no code.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../helpers/databases.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { postJson, requestFrom } from '../helpers/http-from.js';
+import { maskedPeer } from '../helpers/masked-peer.js';
+import { capturingLogger } from '../helpers/logs.js';
+import { apiFixture } from '../api/fixture.js';
+
+const NATIVE = apiFixture.clients[0]!;
+// What any path nobody serves answers.
+const NOT_FOUND = [404, 'Not Found'];
+
+async function sendCode(t: TestSesame, email: string) {
+  const res = await postJson(`${t.url}/passwordless/start`, { client_id: NATIVE.client_id, client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' });
+  expect([res.status, JSON.parse(res.text)]).toEqual([200, { _id: expect.stringMatching(/^[0-9a-f]{24}$/), email, email_verified: false }]);
+}
+
+/** Polls until `find` returns something (the worker sends in the background). */
+async function eventually<T>(find: () => Promise<T | null | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const found = await find();
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const whole = (answer: { status: number; text: string }) => [answer.status, answer.text];
+
+describe.each(ENGINES)('dev outbox on %s', (engine) => {
+  describe('with SMTP configured', () => {
+    let t: TestSesame;
+    beforeAll(async () => {
+      t = await startTestSesame(engine, apiFixture);
+    });
+    afterAll(() => t?.stop());
+
+    it('is not served, and a delivered message keeps no code in its row', async () => {
+      await sendCode(t, 'delivered@example.com');
+      const mail = await t.mail.next('delivered@example.com');
+      const code = /^(\d{6}) /.exec(mail.subject)![1]!;
+      const db = t.sesame.services.db.prisma;
+      const row = await eventually(() => db.outboxMessage.findFirst({ where: { recipient: 'delivered@example.com', status: 'sent' } }), 'the sent row');
+      expect({ subject: row.subject, text: row.text, html: row.html }).toEqual({ subject: null, text: '', html: null });
+      expect(JSON.stringify(await db.outboxMessage.findMany())).not.toContain(code);
+      expect(whole(await requestFrom(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } }))).toEqual(NOT_FOUND);
+    });
+  });
+
+  describe('without SMTP (nothing delivered)', () => {
+    let t: TestSesame;
+    const { logger, lines } = capturingLogger('info');
+    beforeAll(async () => {
+      // trustProxy on: a forwarded 127.0.0.1 must still not open the outbox.
+      t = await startTestSesame(engine, { ...apiFixture, smtpUrl: undefined, trustProxy: true }, { logger });
+    });
+    afterAll(() => t?.stop());
+
+    it('says so at startup', () => {
+      const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string; path?: string }).filter((l) => l.path === '/dev/outbox');
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          level: 40,
+          msg: 'dev outbox on: no message is delivered; each is kept with its code and shown at /dev/outbox to requesters on this machine. Set smtpUrl (or devOutbox: false) for real use',
+        }),
+      ]);
+    });
+
+    it('shows captured codes to a requester on this machine', async () => {
+      await sendCode(t, 'captured@example.com');
+      const message = await eventually(async () => {
+        const answer = await requestFrom(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } });
+        expect(answer.status).toBe(200);
+        const { messages } = JSON.parse(answer.text) as { messages: Array<{ recipient: string; status: string; subject: string; text: string }> };
+        return messages.find((m) => m.recipient === 'captured@example.com' && m.status === 'sent');
+      }, 'the captured message');
+      expect(message.subject).toMatch(/^\d{6} is your Sesame sign-in code$/);
+      expect(message.text).toContain(message.subject.slice(0, 6));
+    });
+
+    it('does not exist for a peer elsewhere, even one claiming 127.0.0.1 through X-Forwarded-For', async () => {
+      const elsewhere = await maskedPeer(t.sesame.server, '203.0.113.9');
+      try {
+        for (const headers of [{} as Record<string, string>, { 'x-forwarded-for': '127.0.0.1' }, { 'x-forwarded-for': '127.0.0.1, 127.0.0.1' }]) {
+          const answer = await requestFrom(`${elsewhere.url}/dev/outbox`, { headers: { accept: 'application/json', ...headers } });
+          expect(whole(answer)).toEqual(NOT_FOUND);
+          expect(answer.text).not.toContain('captured@example.com');
+        }
+        expect(whole(await requestFrom(`${elsewhere.url}/dev/outbox`))).toEqual(NOT_FOUND);
+        expect(whole(await requestFrom(`${elsewhere.url}/dev/nothing-here`))).toEqual(NOT_FOUND);
+      } finally {
+        await elsewhere.close();
+      }
+    });
+  });
+});
