@@ -12,7 +12,7 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode } from '../passwordless/sms-login.js';
 import type { SmsConnection } from '../config/schema.js';
-import { apiFlowKey } from '../passwordless/flows.js';
+import { apiFlowKey, sealNetwork } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
 import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
@@ -107,8 +107,9 @@ export function passwordlessRouter(s: Services): Router {
       if (!confidential && typeof authParams.code_challenge !== 'string') {
         throw bad('invalid_request', 'Public clients must send authParams.code_challenge (PKCE) for links.');
       }
-      // `network` names the flow the code belongs to, so the link works from any device.
-      const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, network, response_type: 'code', redirect_uri: redirectUri };
+      // `network` names the flow the code belongs to (sealed), so the link works from any device.
+      const sealed = sealNetwork(s.codeKeys[0]!, rp.clientId, email, network);
+      const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, network: sealed, response_type: 'code', redirect_uri: redirectUri };
       for (const name of AUTHORIZE_PARAMS) {
         const value = authParams[name];
         if (typeof value === 'string' && !(name in query)) query[name] = value;

@@ -11,7 +11,7 @@ import { SesameError } from '../http/errors.js';
 import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
-import { apiFlowKey } from '../passwordless/flows.js';
+import { apiFlowKey, openNetwork } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode } from '../passwordless/email-login.js';
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
@@ -51,7 +51,13 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     }
     // /authorize would refuse a public client without PKCE; say so before the code is used up.
     if (client.clientAuthMethod === 'none' && !fields.get('code_challenge')) throw new SesameError(400, 'invalid_request', 'link.pkce_required');
-    return { client, email };
+    // The network of the flow the code was sent for: sealed in an emailed link (see
+    // passwordless/flows.ts); absent when auth0-js sends here the code its user typed in the app,
+    // on the device that asked for it.
+    const sealed = fields.get('network');
+    const network = sealed === undefined ? requesterNetwork(ctx.ip) : openNetwork(s.codeKeys, client.clientId, email, sealed);
+    if (!network) throw new SesameError(400, 'invalid_request', 'link.bad_request');
+    return { client, email, network };
   }
 
   router.get('/verify_redirect', async function confirmLinkPage(ctx) {
@@ -74,10 +80,9 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!cookieTokenValid(ctx, CSRF_COOKIE, body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
     const fields = pick(body);
-    const { client, email } = await linkClient(ctx, fields);
+    const { client, email, network } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
-    // The link names the network its code was sent for (API flows are keyed by it); it opens anywhere.
-    const flowKey = apiFlowKey(client.clientId, email, fields.get('network') ?? requesterNetwork(ctx.ip));
+    const flowKey = apiFlowKey(client.clientId, email, network);
     const result = await checkEmailCode(s, flowKey, fields.get('verification_code')!, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });

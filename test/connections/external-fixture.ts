@@ -96,17 +96,21 @@ export function alertText(html: string): string {
   return match[1]!.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'").replace(/&#34;|&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').trim();
 }
 
-/** Opens `url` in `browser`: a 400 page with exactly `message`, and one new `external.failed` row for `reason`. */
+/**
+ * Opens `url` in `browser`: a 400 page with exactly `message`, and one more `external.failed` event
+ * for `reason` (a new row, or one more on the row of the same refusal within the minute).
+ */
 export async function refused({ t }: ExternalSesame, url: string, reason: string, message: string, serviceClientId: string | null, browser = new FormClient()) {
   const failures = () => t.sesame.services.db.prisma.auditEvent.findMany({ where: { type: 'external.failed' } });
-  const before = new Set((await failures()).map((row) => row.id));
+  const before = new Map((await failures()).map((row) => [row.id, row.count]));
   const page = await browser.request(url);
   expect({ status: page.status, type: page.headers.get('content-type'), alert: alertText(page.html) }).toEqual({
     status: 400,
     type: 'text/html; charset=utf-8',
     alert: message,
   });
-  const added = (await failures()).filter((row) => !before.has(row.id));
-  expect(added).toEqual([expect.objectContaining({ type: 'external.failed', reason, clientId: serviceClientId })]);
+  const added = (await failures()).filter((row) => row.count !== (before.get(row.id) ?? 0));
+  expect(added.map((row) => row.count - (before.get(row.id) ?? 0))).toEqual([1]);
+  expect(added[0]).toMatchObject({ type: 'external.failed', reason, clientId: serviceClientId });
   return page;
 }

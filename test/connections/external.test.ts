@@ -293,11 +293,13 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
     });
 
     it('accepts an assertion signed by hand per PROTOCOLS.md (jose), and one 10 s past exp (30 s leeway)', async () => {
+      // A user no other test signs in: an assertion carries no jti, so the same user signed in within
+      // the same second through the same key would be a replay of an identical assertion.
       const h = await handOff();
-      const claims = await finishAtRp(h, await signed(corp.accessKey, h, 'user-1'));
+      const claims = await finishAtRp(h, await signed(corp.accessKey, h, 'user-by-hand'));
       const late = await handOff();
       const iat = Math.floor(Date.now() / 1000) - 70;
-      const lateClaims = await finishAtRp(late, await signed(corp.accessKey, late, 'user-1', { claims: { iat, exp: iat + 60 } }));
+      const lateClaims = await finishAtRp(late, await signed(corp.accessKey, late, 'user-by-hand', { claims: { iat, exp: iat + 60 } }));
       expect(lateClaims.sub).toBe(claims.sub);
     });
 

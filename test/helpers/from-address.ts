@@ -1,6 +1,7 @@
-// A fetch that sends from a chosen loopback address (Linux routes all of 127.0.0.0/8 to lo), so a
-// test can be several requesters on several networks (127.1.0.x and 127.2.0.x are different /24s)
-// without any proxy header. Only what the tests use: method, headers, a string body, manual redirects.
+// Requests sent from a chosen loopback address (Linux routes all of 127.0.0.0/8 to lo), so a test
+// can be several requesters on several networks (127.1.0.x and 127.2.0.x are different /24s)
+// without any proxy header: a fetch for clients that take one (fetchFrom), and plain requests that
+// return the status, headers and text (requestFrom, postJson).
 import { request } from 'node:http';
 
 export function fetchFrom(localAddress: string): typeof fetch {
@@ -36,14 +37,41 @@ export function fetchFrom(localAddress: string): typeof fetch {
 
 export interface Answer {
   status: number;
-  headers: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
   text: string;
 }
 
-/** Sends `body` as JSON (when given) from `localAddress` and reads the whole answer. */
-export async function requestFrom(localAddress: string, url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
-  const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers };
-  const res = await fetchFrom(localAddress)(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
-  return { status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() };
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Local address to send from; 127.0.0.1 by default. */
+  from?: string;
+}
+
+export function requestFrom(url: string, options: RequestOptions = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: { ...(options.body !== undefined && { 'content-length': String(Buffer.byteLength(options.body)) }), ...options.headers },
+        localAddress: options.from,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** POSTs `body` as JSON from `from`. */
+export function postJson(url: string, body: unknown, options: Omit<RequestOptions, 'body' | 'method'> = {}): Promise<Answer> {
+  return requestFrom(url, { ...options, method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...options.headers } });
 }

@@ -6,7 +6,7 @@
 // country's low conversion is alerted on (warn line `sms_low_conversion`, `slowed: false`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
-import { requestFrom } from '../helpers/from-address.js';
+import { postJson } from '../helpers/from-address.js';
 import { capturingLogger } from '../helpers/logs.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { parsePhone, phonePrefix } from '../../src/passwordless/identifiers.js';
@@ -41,7 +41,7 @@ describe.each(ENGINES)('SMS conversion guard per prefix and network on %s', (eng
 
   /** `/passwordless/start` of the public client, from `address`. */
   async function start(address: string, phone_number: string) {
-    const answer = await requestFrom(address, `${t.url}/passwordless/start`, { body: { client_id: 'spa', connection: 'sms', phone_number } });
+    const answer = await postJson(`${t.url}/passwordless/start`, { client_id: 'spa', connection: 'sms', phone_number }, { from: address });
     return { status: answer.status, retryAfter: answer.headers['retry-after'], body: JSON.parse(answer.text) as unknown };
   }
   const accepted = (phone_number: string) => ({

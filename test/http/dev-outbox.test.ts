@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { postJson, requestFrom } from '../helpers/http-from.js';
+import { postJson, requestFrom } from '../helpers/from-address.js';
 import { maskedPeer } from '../helpers/masked-peer.js';
 import { capturingLogger } from '../helpers/logs.js';
 import { apiFixture } from '../api/fixture.js';

@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { requestFrom } from '../helpers/http-from.js';
+import { requestFrom } from '../helpers/from-address.js';
 
 interface Outcome {
   received: string;

@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { capturingLogger } from '../helpers/logs.js';
-import { requestFrom } from '../helpers/http-from.js';
+import { requestFrom } from '../helpers/from-address.js';
 import { apiFixture } from '../api/fixture.js';
 
 const NATIVE = apiFixture.clients[0]!;
