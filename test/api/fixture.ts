@@ -1,4 +1,8 @@
-// Configuration fixture of the Auth0-compatible API tests.
+// Configuration fixture of the Auth0-compatible API tests, and the emailed link they start from.
+import { expect } from 'vitest';
+import type { TestSesame } from '../helpers/sesame.js';
+import { linkFrom } from '../helpers/smtp.js';
+
 export const OTP = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 export const SESAME_OTP = 'urn:sesame:params:oauth:grant-type:passwordless-otp';
 export const CALLBACK = 'http://127.0.0.1:9/cb';
@@ -33,3 +37,15 @@ export const apiFixture = {
   ],
   apis: [{ identifier: 'https://api.example', scopes: ['read', 'write'] }],
 };
+
+/** Sends an Auth0-style sign-in link to `email` for the `native` client; the verify_redirect URL from the mail. */
+export async function sendEmailLink(t: TestSesame, email: string, authParams: Record<string, string>): Promise<string> {
+  const native = apiFixture.clients[0]!;
+  const res = await fetch(`${t.url}/passwordless/start`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_id: native.client_id, client_secret: native.client_secret, connection: 'email', email, authParams }),
+  });
+  expect(res.status).toBe(200);
+  return linkFrom(await t.mail.next(email), '/passwordless/verify_redirect');
+}

@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient, findForm } from '../helpers/form-client.js';
-import { CALLBACK, apiFixture } from './fixture.js';
+import { CALLBACK, apiFixture, sendEmailLink } from './fixture.js';
 
 const NATIVE = apiFixture.clients[0]!;
 const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
@@ -18,18 +18,7 @@ describe('passwordless links', () => {
   });
   afterAll(() => t?.stop());
 
-  async function sendLink(email: string, authParams: Record<string, string>) {
-    const res = await fetch(`${t.url}/passwordless/start`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, authParams }),
-    });
-    expect(res.status).toBe(200);
-    const mail = await t.mail.next(email);
-    const url = /https?:\/\/\S+\/passwordless\/verify_redirect\?[^\s"<]+/.exec(mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '='))?.[0];
-    expect(url).toBeDefined();
-    return url!.replace(/&amp;/g, '&');
-  }
+  const sendLink = (email: string, authParams: Record<string, string>) => sendEmailLink(t, email, authParams);
 
   it('shows a confirm page on GET and HEAD, then signs in on the explicit confirm', async () => {
     const verifier = oidc.randomPKCECodeVerifier();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient, findForm } from '../helpers/form-client.js';
-import { CALLBACK, apiFixture } from './fixture.js';
+import { CALLBACK, apiFixture, sendEmailLink } from './fixture.js';
 
 const NATIVE = apiFixture.clients[0]!;
 
@@ -21,16 +21,7 @@ describe.each(ENGINES)('login tickets of email links on %s', (engine) => {
   afterAll(() => t?.stop());
 
   /** The attacker's own emailed link, sent through /passwordless/start with authorization parameters. */
-  async function linkFor(email: string, authParams: Record<string, string>) {
-    const res = await fetch(`${t.url}/passwordless/start`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, authParams }),
-    });
-    expect(res.status).toBe(200);
-    const mail = await t.mail.next(email);
-    return /https?:\/\/\S+\/passwordless\/verify_redirect\?[^\s"<]+/.exec(mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '='))![0].replace(/&amp;/g, '&');
-  }
+  const linkFor = (email: string, authParams: Record<string, string>) => sendEmailLink(t, email, authParams);
 
   it('does not sign a victim in with the URL an attacker got from confirming their own link', async () => {
     const verifier = oidc.randomPKCECodeVerifier();
