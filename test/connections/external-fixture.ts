@@ -18,42 +18,63 @@ export interface ExternalSesame {
   config: oidc.Configuration;
 }
 
-export async function startExternalSesame(engine: Engine, connections: Record<string, unknown>[]): Promise<ExternalSesame> {
-  const t = await startTestSesame(engine, { ...oidcFixture, connections: [{ id: 'email', type: 'email' }, ...connections] });
+/** A Sesame with the email connection and `connections`; `config` adds settings (signUp, databaseUrl...). */
+export async function startExternalSesame(engine: Engine, connections: Record<string, unknown>[], config: Record<string, unknown> = {}): Promise<ExternalSesame> {
+  const t = await startTestSesame(engine, { ...oidcFixture, ...config, connections: [{ id: 'email', type: 'email' }, ...connections] });
   return { t, config: await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret) };
 }
 
 export interface HandOff {
   started: Started;
+  /** The operator URL Sesame sent the browser to. */
+  at: URL;
   state: string;
   redirectUri: string;
 }
 
-/** An authorization request with `connection=<id>`, up to Sesame's redirect to the operator. */
-export async function handOff({ t, config }: ExternalSesame, connection: string): Promise<HandOff> {
+/** An authorization request with `connection=<id>`, up to Sesame's redirect to the operator at `operatorLogin`. */
+export async function handOff({ t, config }: ExternalSesame, connection: string, operatorLogin = OPERATOR_LOGIN): Promise<HandOff> {
   const started = await startLogin(t, config, { connection });
-  expect(started.page.status).toBe(303);
-  const at = new URL(started.page.location!);
-  expect(`${at.origin}${at.pathname}`).toBe(OPERATOR_LOGIN);
-  return { started, state: at.searchParams.get('state')!, redirectUri: at.searchParams.get('redirect_uri')! };
+  return { started, ...operatorRedirect(started.page, operatorLogin) };
 }
 
+/** Sesame's 303 to the operator at `operatorLogin`: the URL, and the state and redirect_uri it carries. */
+export function operatorRedirect(page: { status: number; location?: string }, operatorLogin = OPERATOR_LOGIN): Omit<HandOff, 'started'> {
+  expect(page.status).toBe(303);
+  expect(page.location).toBeDefined();
+  const at = new URL(page.location!);
+  expect(`${at.origin}${at.pathname}`).toBe(operatorLogin);
+  return { at, state: at.searchParams.get('state')!, redirectUri: at.searchParams.get('redirect_uri')! };
+}
+
+/** The parts of an access key `clientId.keyId.accountId.base64(PKCS#8 Ed25519)`. */
 function decodeAccessKey(accessKey: string): { clientId: string; keyId: string; accountId: string; key: KeyObject } {
   const [clientId, keyId, accountId, der] = accessKey.split('.');
   return { clientId: clientId!, keyId: keyId!, accountId: accountId!, key: createPrivateKey({ key: Buffer.from(der!, 'base64'), format: 'der', type: 'pkcs8' }) };
 }
 
-/** A return URL signed with jose like the SDK's (PROTOCOLS.md section 2); `claims` overrides or, with undefined, removes claims. */
-export async function signedUrl(accessKey: string, h: { state: string; redirectUri: string }, userId: string, claims: Record<string, unknown> = {}): Promise<string> {
+/**
+ * A return URL signed with jose like the SDK's (PROTOCOLS.md section 2); `claims` overrides or, with
+ * undefined, removes claims; `change` alters the JWT header, the query's iss or the signing key.
+ */
+export async function signedUrl(
+  accessKey: string,
+  h: { state: string; redirectUri: string },
+  userId: string,
+  claims: Record<string, unknown> = {},
+  change: { header?: Record<string, unknown>; iss?: string; key?: KeyObject } = {},
+): Promise<string> {
   const { clientId, keyId, accountId, key } = decodeAccessKey(accessKey);
   const url = new URL(h.redirectUri);
   const issuer = `${url.origin}/v1/clients/${encodeURIComponent(clientId)}`;
   const iat = Math.floor(Date.now() / 1000);
   const all: Record<string, unknown> = { aud: `${accountId}.accounts.authress.io`, iss: issuer, sub: userId, client_id: clientId, iat, exp: iat + 60, max_age: 60, scope: 'openid', ...claims };
   for (const [name, value] of Object.entries(all)) if (value === undefined) delete all[name];
-  const code = await new SignJWT(all).setProtectedHeader({ alg: 'EdDSA', kid: keyId, typ: 'oauth-authz-req+jwt' }).sign(key);
+  const code = await new SignJWT(all)
+    .setProtectedHeader({ alg: 'EdDSA', kid: keyId, typ: 'oauth-authz-req+jwt', ...change.header } as { alg: string })
+    .sign(change.key ?? key);
   url.searchParams.set('code', code);
-  url.searchParams.set('iss', issuer);
+  url.searchParams.set('iss', change.iss ?? issuer);
   url.searchParams.set('state', h.state);
   return url.href;
 }

@@ -4,22 +4,32 @@
 // service-client key issued by the real CLI; Sesame checks it and finishes the OIDC sign-in. Every
 // refusal is a 400 page naming the problem and an `external.failed` audit row with the reason.
 import { execFile } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as oidc from 'openid-client';
-import { SignJWT } from 'jose';
+import type * as oidc from 'openid-client';
 import { ServiceClientTokenProvider } from '@authress/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import type { TestSesame } from '../helpers/sesame.js';
 import { FormClient, findForm, type Page } from '../helpers/form-client.js';
-import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { startLogin, type Started } from '../helpers/login.js';
 import { sdkLoginUrl, startOperatorLogin, type OperatorLogin } from '../helpers/operator-login.js';
-import { oidcFixture } from '../oidc/fixture.js';
 import { createServiceClient } from '../../src/connections/external.js';
+import {
+  alertText,
+  finishAtRp as redeemAtRp,
+  handOff as handOffAt,
+  operatorRedirect,
+  refused as refusedAt,
+  signedUrl,
+  signInByCode,
+  startExternalSesame,
+  type ExternalSesame,
+  type HandOff,
+} from './external-fixture.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -55,31 +65,12 @@ interface CliResult {
   stderr: string;
 }
 
-/** The text of the page's `role="alert"` element, entities decoded. */
-function alertText(html: string): string {
-  const match = /<[a-z]+\b[^>]*role="alert"[^>]*>([\s\S]*?)<\/[a-z]+>/.exec(html);
-  if (!match) throw new Error(`no role="alert" in page:\n${html.slice(0, 2000)}`);
-  return match[1]!
-    .replace(/<[^>]+>/g, '')
-    .replace(/&#39;/g, "'")
-    .replace(/&#34;|&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .trim();
-}
-
-/** The parts of an access key `clientId.keyId.accountId.base64(PKCS#8 Ed25519)`. */
-function decodeAccessKey(accessKey: string): { clientId: string; keyId: string; accountId: string; key: KeyObject } {
-  const [clientId, keyId, accountId, der] = accessKey.split('.');
-  return { clientId: clientId!, keyId: keyId!, accountId: accountId!, key: createPrivateKey({ key: Buffer.from(der!, 'base64'), format: 'der', type: 'pkcs8' }) };
-}
-
 describe('external connections on sqlite', { timeout: 180_000 }, () => {
   let operator: OperatorLogin;
   let db: TestDatabase;
   let dir: string;
   let configFile: string;
+  let sesame: ExternalSesame;
   let t: TestSesame;
   let config: oidc.Configuration;
   let corp: Issued;
@@ -113,33 +104,26 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
     return issued;
   }
 
-  const failures = () => t.sesame.services.db.prisma.auditEvent.findMany({ where: { type: 'external.failed' } });
-
-  interface HandOff {
-    started: Started;
-    /** The operator URL Sesame sent the browser to. */
-    at: URL;
-    state: string;
-    redirectUri: string;
+  interface FormHandOff extends HandOff {
     /** The operator's login form. */
     loginPage: Page;
   }
 
   /** An authorization request with `connection=corp` (or through `begin`), up to the operator's form. */
-  async function handOff(params: Record<string, string> = {}, begin?: (started: Started) => Promise<Page & { location?: string }>): Promise<HandOff> {
+  async function handOff(params: Record<string, string> = {}, begin?: (started: Started) => Promise<Page & { location?: string }>): Promise<FormHandOff> {
     const started = await startLogin(t, config, begin ? params : { connection: 'corp', ...params });
-    const page = begin ? await begin(started) : started.page;
-    expect(page.status).toBe(303);
-    expect(page.location).toBeDefined();
-    const at = new URL(page.location!);
-    expect(`${at.origin}${at.pathname}`).toBe(operator.loginUrl);
-    const loginPage = await started.browser.follow(at.href, `${operator.url}/`);
+    return toOperatorForm({ started, ...operatorRedirect(begin ? await begin(started) : started.page, operator.loginUrl) });
+  }
+
+  /** Follows Sesame's redirect on to the operator's login form. */
+  async function toOperatorForm(h: HandOff): Promise<FormHandOff> {
+    const loginPage = await h.started.browser.follow(h.at.href, `${operator.url}/`);
     expect(loginPage.status).toBe(200);
-    return { started, at, state: at.searchParams.get('state')!, redirectUri: at.searchParams.get('redirect_uri')!, loginPage };
+    return { ...h, loginPage };
   }
 
   /** The operator's form submitted as `userId`: returns where the operator sends the browser back to. */
-  async function operatorSignIn(h: HandOff, userId: string): Promise<string> {
+  async function operatorSignIn(h: FormHandOff, userId: string): Promise<string> {
     const back = await h.started.browser.submit(h.loginPage, '/login', { user_id: userId }, `${operator.url}/`);
     expect(back.status).toBe(302);
     const location = new URL(back.location!);
@@ -150,16 +134,9 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
     return location.href;
   }
 
-  /** Follows the operator's return URL through Sesame to the RP and redeems the code there. */
+  /** Follows the operator's return URL through Sesame to the RP and redeems the code there (an ID token of this Sesame for this sign-in). */
   async function finishAtRp(h: HandOff, returnUrl: string) {
-    const result = await h.started.browser.follow(returnUrl, `${t.url}/`);
-    expect(result.location, `ended at ${result.url} (${result.status}): ${result.html.slice(0, 500)}`).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-      pkceCodeVerifier: h.started.verifier,
-      expectedState: h.started.state,
-      expectedNonce: h.started.nonce,
-    });
-    const claims = tokens.claims()!;
+    const claims = await redeemAtRp(sesame, h, returnUrl);
     expect(claims).toMatchObject({ iss: t.issuer, aud: 'app', nonce: h.started.nonce });
     return claims;
   }
@@ -170,27 +147,6 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
     return finishAtRp(h, await operatorSignIn(h, userId));
   }
 
-  /** A return URL signed here with jose (PROTOCOLS.md section 2), with claims, header or query changed. */
-  async function signed(
-    accessKey: string,
-    h: { state: string; redirectUri: string },
-    userId: string,
-    change: { claims?: Record<string, unknown>; header?: Record<string, unknown>; iss?: string; key?: KeyObject } = {},
-  ): Promise<string> {
-    const { clientId, keyId, accountId, key } = decodeAccessKey(accessKey);
-    const url = new URL(h.redirectUri);
-    const issuer = `${url.origin}/v1/clients/${encodeURIComponent(clientId)}`;
-    const iat = Math.floor(Date.now() / 1000);
-    const claims = { aud: `${accountId}.accounts.authress.io`, iss: issuer, sub: userId, client_id: clientId, iat, exp: iat + 60, max_age: 60, scope: 'openid', ...change.claims };
-    const code = await new SignJWT(claims)
-      .setProtectedHeader({ alg: 'EdDSA', kid: keyId, typ: 'oauth-authz-req+jwt', ...change.header } as { alg: string })
-      .sign(change.key ?? key);
-    url.searchParams.set('code', code);
-    url.searchParams.set('iss', change.iss ?? issuer);
-    url.searchParams.set('state', h.state);
-    return url.href;
-  }
-
   /** The same return URL the real SDK makes (a new assertion each time, see sdkLoginUrl). */
   const authressUrl = (accessKey: string, h: { state: string; redirectUri: string }, userId: string) => sdkLoginUrl(accessKey, h.redirectUri, h.state, userId);
 
@@ -198,16 +154,8 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
    * Opens `url` at Sesame: a 400 page with the reason's exact message, and one more audit event for
    * it (a new row, or one more on the row of the same refusal within the minute).
    */
-  async function refused(url: string, reason: Reason, serviceClientId: string | null = null, browser = new FormClient()) {
-    const before = new Map((await failures()).map((row) => [row.id, row.count]));
-    const page = await browser.request(url);
-    expect(page.status).toBe(400);
-    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(alertText(page.html)).toBe(MESSAGES[reason]);
-    const added = (await failures()).filter((row) => row.count !== (before.get(row.id) ?? 0));
-    expect(added.map((row) => row.count - (before.get(row.id) ?? 0))).toEqual([1]);
-    expect(added[0]).toMatchObject({ type: 'external.failed', reason, clientId: serviceClientId });
-    return page;
+  function refused(url: string, reason: Reason, serviceClientId: string | null = null, browser = new FormClient()) {
+    return refusedAt(sesame, url, reason, MESSAGES[reason], serviceClientId, browser);
   }
 
   beforeAll(async () => {
@@ -222,14 +170,15 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
       accountId,
       trustEmails: id === 'corp',
     });
-    const connections = [{ id: 'email', type: 'email' }, external('corp', 'Corp login', 'acme', 'acct1'), external('other', 'Other login', 'other', 'acct2')];
+    const externals = [external('corp', 'Corp login', 'acme', 'acct1'), external('other', 'Other login', 'other', 'acct2')];
     db = await createTestDatabase('sqlite');
     dir = mkdtempSync(join(tmpdir(), 'sesame-external-'));
     configFile = join(dir, 'sesame.json');
-    writeFileSync(configFile, JSON.stringify({ connections }));
-    t = await startTestSesame('sqlite', { ...oidcFixture, connections, databaseUrl: db.url });
+    // The CLI reads the same connections as the server (startExternalSesame adds the email one).
+    writeFileSync(configFile, JSON.stringify({ connections: [{ id: 'email', type: 'email' }, ...externals] }));
+    sesame = await startExternalSesame('sqlite', externals, { databaseUrl: db.url });
+    ({ t, config } = sesame);
     callbackUrl = (connection) => `${t.issuer.replace(/\/$/, '')}/connections/${connection}/callback`;
-    config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
     [corp, other] = await Promise.all([createKey('corp'), createKey('other')]);
     operator.settings.accessKey = corp.accessKey;
   });
@@ -296,10 +245,10 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
       // A user no other test signs in: an assertion carries no jti, so the same user signed in within
       // the same second through the same key would be a replay of an identical assertion.
       const h = await handOff();
-      const claims = await finishAtRp(h, await signed(corp.accessKey, h, 'user-by-hand'));
+      const claims = await finishAtRp(h, await signedUrl(corp.accessKey, h, 'user-by-hand'));
       const late = await handOff();
       const iat = Math.floor(Date.now() / 1000) - 70;
-      const lateClaims = await finishAtRp(late, await signed(corp.accessKey, late, 'user-by-hand', { claims: { iat, exp: iat + 60 } }));
+      const lateClaims = await finishAtRp(late, await signedUrl(corp.accessKey, late, 'user-by-hand', { iat, exp: iat + 60 }));
       expect(lateClaims.sub).toBe(claims.sub);
     });
 
@@ -312,13 +261,7 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
         expect(pat).toMatchObject({ email: 'pat.lee@example.com', email_verified: true, name: 'Pat Lee' });
 
         // An email someone else already has stays theirs: the assertion cannot take the account over.
-        const owner = await startLogin(t, config);
-        const { result } = await signInWithEmail(t, owner, 'taken@example.com');
-        const ownerClaims = (await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-          pkceCodeVerifier: owner.verifier,
-          expectedState: owner.state,
-          expectedNonce: owner.nonce,
-        })).claims()!;
+        const ownerClaims = await signInByCode(sesame, 'taken@example.com');
         operator.settings.profile = { email: 'Taken@Example.com', name: 'Mallory' };
         const mallory = await signIn('mallory');
         expect(mallory.sub).not.toBe(ownerClaims.sub);
@@ -353,18 +296,18 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
     it('refuses an expired assertion (exp beyond the 30 s leeway)', async () => {
       const h = await handOff();
       const iat = Math.floor(Date.now() / 1000) - 120;
-      await refused(await signed(corp.accessKey, h, 'user-1', { claims: { iat, exp: iat + 60 } }), 'expired', corp.clientId);
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', { iat, exp: iat + 60 }), 'expired', corp.clientId);
     });
 
     it('refuses a wrong audience', async () => {
       const h = await handOff();
-      await refused(await signed(corp.accessKey, h, 'user-1', { claims: { aud: 'acct2.accounts.authress.io' } }), 'wrong_audience', corp.clientId);
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', { aud: 'acct2.accounts.authress.io' }), 'wrong_audience', corp.clientId);
     });
 
     it('refuses a wrong issuer: in the query, in the JWT, or in both (SDK with another custom domain)', async () => {
       const h = await handOff();
-      await refused(await signed(corp.accessKey, h, 'user-1', { iss: `http://127.0.0.1:1/v1/clients/${corp.clientId}` }), 'wrong_issuer', corp.clientId);
-      await refused(await signed(corp.accessKey, h, 'user-1', { claims: { iss: `https://login.example.com/v1/clients/${corp.clientId}` } }), 'wrong_issuer', corp.clientId);
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', {}, { iss: `http://127.0.0.1:1/v1/clients/${corp.clientId}` }), 'wrong_issuer', corp.clientId);
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', { iss: `https://login.example.com/v1/clients/${corp.clientId}` }), 'wrong_issuer', corp.clientId);
       const elsewhere = await new ServiceClientTokenProvider(corp.accessKey, 'https://login.example.com').generateUserLoginUrl(h.redirectUri, h.state, corp.clientId, 'user-1');
       await refused(elsewhere, 'wrong_issuer', corp.clientId);
     });
@@ -455,10 +398,10 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
       const url = new URL(await authressUrl(corp.accessKey, h, 'user-1'));
       url.searchParams.set('code', 'not-a-jwt');
       await refused(url.href, 'malformed');
-      await refused(await signed(corp.accessKey, h, 'user-1', { header: { typ: 'JWT' } }), 'malformed');
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', {}, { header: { typ: 'JWT' } }), 'malformed');
       const stranger = generateKeyPairSync('ed25519').privateKey;
-      await refused(await signed(corp.accessKey, h, 'user-1', { header: { kid: 'key_unknown' }, key: stranger }), 'unknown_key');
-      await refused(await signed(corp.accessKey, h, 'user-1', { claims: { client_id: other.clientId } }), 'wrong_client', corp.clientId);
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', {}, { header: { kid: 'key_unknown' }, key: stranger }), 'unknown_key');
+      await refused(await signedUrl(corp.accessKey, h, 'user-1', { client_id: other.clientId }), 'wrong_client', corp.clientId);
     });
   });
 
@@ -493,16 +436,13 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
 
   it('refuses a new user id when sign-up is closed (signUp: existing-only)', async () => {
     const corpConnection = { id: 'corp', type: 'external' as const, name: 'Corp login', authorizationUrl: `${operator.loginUrl}?tenant=acme`, accountId: 'acct1' };
-    const closed = await startTestSesame('sqlite', { ...oidcFixture, signUp: 'existing-only', connections: [{ id: 'email', type: 'email' }, corpConnection] });
+    const closed = await startExternalSesame('sqlite', [corpConnection], { signUp: 'existing-only' });
     const saved = operator.settings.accessKey;
     try {
-      const closedDb = closed.sesame.services.db;
+      const closedDb = closed.t.sesame.services.db;
       operator.settings.accessKey = (await createServiceClient(closedDb, corpConnection)).accessKey;
-      const closedConfig = await rpConfig(closed, 'app', oidcFixture.clients[0]!.client_secret);
-      const started = await startLogin(closed, closedConfig, { connection: 'corp' });
-      const loginPage = await started.browser.follow(started.page.location!, `${operator.url}/`);
-      const back = await started.browser.submit(loginPage, '/login', { user_id: 'newcomer' }, `${operator.url}/`);
-      const page = await started.browser.request(back.location!);
+      const h = await toOperatorForm(await handOffAt(closed, 'corp', operator.loginUrl));
+      const page = await h.started.browser.request(await operatorSignIn(h, 'newcomer'));
       expect(page.status).toBe(400);
       expect(alertText(page.html)).toBe(MESSAGES.no_account);
       const rows = await closedDb.prisma.auditEvent.findMany({ where: { type: 'external.failed' } });
@@ -510,7 +450,7 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
       expect(await closedDb.prisma.user.count()).toBe(0);
     } finally {
       operator.settings.accessKey = saved;
-      await closed.stop();
+      await closed.t.stop();
     }
   });
 });
