@@ -1,6 +1,6 @@
 // Starts and stops a Sesame instance: database, migrations, keys, provider, worker, HTTP server.
 import { createHmac } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
 import { openDb, type Db } from './storage/db.js';
@@ -11,6 +11,7 @@ import { sweepExpired } from './storage/sweep.js';
 import { createRenderer } from './http/render.js';
 import { createApp } from './http/app.js';
 import { createServer, listen } from './http/listen.js';
+import { answerWhileStarting } from './http/health.js';
 import { createProvider } from './oidc/provider.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
@@ -28,6 +29,11 @@ export interface StartOptions {
    */
   issuerFromPort?: boolean;
   logger?: Logger;
+  /**
+   * Open the port only once ready (a cluster worker: its siblings serve meanwhile, and the primary
+   * has migrated already). Otherwise the port opens at once and requests get 503 until ready.
+   */
+  listenWhenReady?: boolean;
 }
 
 export interface RunningSesame {
@@ -67,7 +73,10 @@ export function deliveryChannel(config: LoadedConfig, db: Db): Channel & { close
 export async function startSesame(options: StartOptions = {}): Promise<RunningSesame> {
   let config = loadConfig(options.env ?? process.env, options.overrides);
   const server = createServer(config);
-  const port = await listen(server, config.port, config.host);
+  // Requests that arrive before the app exists are answered at once, never left without a handler.
+  let handle: RequestListener = answerWhileStarting;
+  server.on('request', (req, res) => handle(req, res));
+  let port = options.listenWhenReady ? config.port : await listen(server, config.port, config.host);
   // With TLS, the name the test certificate is issued to; 127.0.0.1 otherwise.
   const origin = config.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   if (options.issuerFromPort && !options.overrides?.issuer) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: origin });
@@ -96,7 +105,8 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
       internalUrl: origin,
       wakeWorker,
     };
-    server.on('request', createApp(services).callback());
+    handle = createApp(services).callback();
+    if (options.listenWhenReady) port = await listen(server, config.port, config.host);
     worker.start();
     const sweeper = setInterval(() => {
       sweepExpired(services.db, { auditRetention: config.audit.retention })

@@ -47,7 +47,8 @@ export const serveCommand: Command = {
       return;
     }
     const logger = cluster.isWorker ? createLogger(config.logLevel, { worker: cluster.worker!.id }) : undefined;
-    const running = await startSesame({ overrides, logger });
+    // A worker joins the shared port only when ready, so its siblings keep serving while it starts.
+    const running = await startSesame({ overrides, logger, listenWhenReady: cluster.isWorker });
     onShutdown(running.stop);
   },
 };

@@ -1,6 +1,7 @@
 // A TCP proxy in front of a real server (PostgreSQL), for tests that cut the network under a running
 // Sesame: `cut()` resets every open connection and stops listening (new connections are refused, as
-// with a database that is down), `restore()` listens again on the same port.
+// with a database that is down), `restore()` listens again on the same port. `hold()` accepts but
+// forwards nothing until `release()`, like a database that is still starting.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { freePort } from './net.js';
 
@@ -13,6 +14,12 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accepts connections again, on the same port. */
   restore(): Promise<void>;
+  /** New connections are accepted but not forwarded (their bytes wait) until release(). */
+  hold(): void;
+  /** Forwards the held connections and every new one. */
+  release(): void;
+  /** Connections waiting in hold() right now. */
+  held(): number;
   /** Connections accepted so far (each is piped to one upstream connection). */
   accepted(): number;
   /** Connections open right now. */
@@ -25,6 +32,8 @@ export async function startTcpProxy(target: { host: string; port: number }, port
   const sockets = new Set<Socket>();
   let accepted = 0;
   let server: Server | undefined;
+  let holding = false;
+  const waiting: Socket[] = [];
 
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -37,6 +46,12 @@ export async function startTcpProxy(target: { host: string; port: number }, port
     accepted++;
     track(client);
     client.pause();
+    if (holding) waiting.push(client);
+    else forward(client);
+  };
+
+  const forward = (client: Socket) => {
+    if (client.destroyed) return;
     const upstream = connect({ host: target.host, port: target.port });
     track(upstream);
     upstream.once('connect', () => {
@@ -89,6 +104,14 @@ export async function startTcpProxy(target: { host: string; port: number }, port
     async restore() {
       if (!server) await listen();
     },
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+      for (const client of waiting.splice(0)) forward(client);
+    },
+    held: () => waiting.length,
     accepted: () => accepted,
     open: () => sockets.size,
     async close() {
