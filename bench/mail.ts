@@ -25,6 +25,8 @@ export async function startBenchMail(): Promise<BenchMail> {
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
+    // smtp-server looks up each client's address in DNS by default: a query that leaves the machine.
+    disableReverseLookup: true,
     logger: false,
     onData(stream, session, callback) {
       const to = session.envelope.rcptTo.map((r) => r.address.toLowerCase());

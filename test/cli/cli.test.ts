@@ -25,8 +25,11 @@ interface Result {
 function sesame(databaseUrl: string, configFile: string, args: string[]): Promise<Result> {
   const env = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', SESAME_CONFIG: configFile, NODE_ENV: 'test' };
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env, timeout: 20_000 }, (err, stdout, stderr) => {
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    // No timeout of its own: a Node process booting tsx on a loaded machine can take many seconds, and
+    // the test's timeout already bounds a command that hangs. A kill shows as its signal in stderr.
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (err, stdout, stderr) => {
+      const killed = err && typeof err.code !== 'number' ? `\n(killed: ${err.signal ?? err.message})` : '';
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr: stderr + killed });
     });
   });
 }
@@ -83,8 +86,11 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
     expect(lastJson(await run('links', 'revoke', '--email', 'welcome@example.com', '--json'))).toEqual({ revoked: 1 });
   });
 
-  it('prints usage for --help at the top level and for every command', async () => {
-    const results = await Promise.all([run('--help'), ...COMMANDS.map((c) => run(c, '--help'))]);
+  // One after another: eight Node processes booting at once on two busy cores took longer than any
+  // sensible per-command limit. Each takes a few seconds under load, hence the test's own timeout.
+  it('prints usage for --help at the top level and for every command', { timeout: 300_000 }, async () => {
+    const results: Result[] = [];
+    for (const args of [['--help'], ...COMMANDS.map((c) => [c, '--help'])]) results.push(await run(...args));
     results.forEach((r, i) => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toBe('');
@@ -196,7 +202,7 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
   });
 });
 
-describe('sesame CLI on postgresql', { timeout: 60_000 }, () => {
+describe('sesame CLI on postgresql', { timeout: 120_000 }, () => {
   let db: TestDatabase;
   let dir: string;
   beforeAll(async () => {

@@ -80,7 +80,7 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
   function cli(...args: string[]): Promise<CliResult> {
     const env = { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent', SESAME_CONFIG: configFile, NODE_ENV: 'test' };
     return new Promise((done) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (err, stdout, stderr) => {
         done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
       });
     });

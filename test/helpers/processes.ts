@@ -36,7 +36,7 @@ export interface ServeOptions {
   port?: number;
   /** Issuer: by default http://127.0.0.1:<port>. Instances meant to act as one service share one. */
   issuer?: string;
-  /** How long to wait for /readyz (ms). */
+  /** How long to wait for /readyz (ms); generous, since tsx and migrations are slow on a loaded machine. */
   readyTimeout?: number;
 }
 
@@ -66,9 +66,10 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const alive = () => child.exitCode === null && child.signalCode === null;
 
-  const deadline = Date.now() + (o.readyTimeout ?? 30_000);
+  const deadline = Date.now() + (o.readyTimeout ?? 90_000);
   for (;;) {
-    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    // A starting server answers at once (503); the limit only bounds a slow database ping under load.
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.ok, () => false);
     if (ok) break;
     if (!alive() || Date.now() > deadline) {
       child.kill('SIGKILL');

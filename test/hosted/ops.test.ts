@@ -40,10 +40,20 @@ describe('operations', () => {
     const started = await startLogin(t, await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret));
     const page = await started.browser.submit(started.page, '/email', { email: 'outbox@example.com' }, t.url);
     expect(page.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 500));
-    const res = await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } });
-    const { messages } = (await res.json()) as { messages: Array<{ recipient: string; subject: string; status: string; text: string }> };
-    const message = messages.find((m) => m.recipient === 'outbox@example.com')!;
+    // The worker delivers in the background: wait until it has, not a fixed time.
+    type Outboxed = { recipient: string; subject: string; status: string; text: string };
+    const sent = async () => {
+      const res = await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } });
+      const { messages } = (await res.json()) as { messages: Outboxed[] };
+      return messages.find((m) => m.recipient === 'outbox@example.com' && m.status === 'sent');
+    };
+    const deadline = Date.now() + 30_000;
+    let message = await sent();
+    while (!message && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      message = await sent();
+    }
+    if (!message) throw new Error('the code was not delivered to /dev/outbox within 30 s');
     expect(message.status).toBe('sent');
     expect(message.subject).toMatch(/^(\d{6}) is your Sesame sign-in code$/);
     expect(message.text).toContain(/^(\d{6})/.exec(message.subject)![1]);
@@ -54,7 +64,7 @@ describe('operations', () => {
 
 
 describe('sesame serve', () => {
-  it('starts, becomes ready and exits 0 on SIGTERM', async () => {
+  it('starts, becomes ready and exits 0 on SIGTERM', { timeout: 120_000 }, async () => {
     const database = await createTestDatabase('sqlite');
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', String(port)], {
@@ -66,7 +76,9 @@ describe('sesame serve', () => {
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      for (let i = 0; i < 100 && !output.includes('sesame listening'); i++) await new Promise((r) => setTimeout(r, 100));
+      // Booting tsx and migrating take a while on a loaded machine: wait for the log line, generously.
+      const deadline = Date.now() + 90_000;
+      while (!output.includes('sesame listening') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(output).toContain('sesame listening');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);

@@ -25,10 +25,15 @@ describe('signing key rotation', () => {
 
     const stored = await rotateSigningKeys(t.sesame.services.db, 3600);
     const fresh = stored.filter((k) => !k.retiredAt).map((k) => k.kid);
-    await new Promise((r) => setTimeout(r, 1500));
-
-    const published = await jwks();
-    expect(published.map((k) => k.kid).sort()).toEqual([...fresh, ...oldKeys.map((k) => k.kid)].sort());
+    // The key check runs every second; wait for its reload rather than a fixed time (slow under load).
+    const expected = [...fresh, ...oldKeys.map((k) => k.kid)].sort();
+    const deadline = Date.now() + 30_000;
+    let published = await jwks();
+    while (published.length !== expected.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      published = await jwks();
+    }
+    expect(published.map((k) => k.kid).sort()).toEqual(expected);
     const after = await oidc.clientCredentialsGrant(config, { audience: 'https://api.example' });
     const newKid = decodeProtectedHeader(after.access_token).kid;
     expect(fresh).toContain(newKid);
