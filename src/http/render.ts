@@ -1,4 +1,6 @@
-// Renders EJS pages inside views/layout.ejs with the request's translator; escaping is EJS's <%= %>.
+// Renders EJS pages inside views/layout.ejs with the request's translator. `<%= %>` escapes HTML in
+// pages and HTML email parts only: subjects, email text parts and SMS are plain text, where an
+// entity would break a link (`&amp;token=`) or show up as is (`n&#39;avez`).
 import ejs from 'ejs';
 import { join } from 'node:path';
 import { viewsDir } from '../paths.js';
@@ -17,9 +19,26 @@ export interface Renderer {
   text(template: string, locale: string, locals: Record<string, unknown>): Promise<string>;
 }
 
+/** `<%= %>` in a plain-text template: the value as is (EJS's own escape also turns null into ''). */
+function plainText(value: unknown): string {
+  return value == null ? '' : String(value);
+}
+
+/** Subjects (`*.subject.ejs`) and text parts (`*.text.ejs`) are plain text; everything else is HTML. */
+function isPlainText(file: string): boolean {
+  return file.endsWith('.text.ejs') || file.endsWith('.subject.ejs');
+}
+
 export function createRenderer(options: { productName: string; cache: boolean }): Renderer {
+  // EJS caches a compiled template by file name with the escape it was compiled with; a file is
+  // always either plain text or HTML, so one cache serves both.
   const render = (file: string, data: Record<string, unknown>) =>
-    ejs.renderFile(join(viewsDir, file), data, { cache: options.cache, async: false, rmWhitespace: false });
+    ejs.renderFile(join(viewsDir, file), data, {
+      cache: options.cache,
+      async: false,
+      rmWhitespace: false,
+      ...(isPlainText(file) && { escape: plainText }),
+    });
   const common = (locale: string, t: Translate) => ({ t, locale, productName: options.productName });
   return {
     async page(template, locale, locals) {

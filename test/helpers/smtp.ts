@@ -1,6 +1,7 @@
 // A real SMTP server (smtp-server) that keeps every message it receives, for reading codes from mail.
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
+import { parseMail, partOf } from './mime.js';
 
 export interface ReceivedMail {
   to: string[];
@@ -95,11 +96,14 @@ export function codeFrom(mail: ReceivedMail): string {
   return match[1]!;
 }
 
-/** The first URL with `path` in a mail (quoted-printable soft breaks and =3D undone). */
+/**
+ * The URL with `path` in a mail's text part, as a text-only reader sees and opens it (MIME decoded
+ * by mime.ts; the text part is plain text, so no HTML entity is undone here).
+ */
 export function linkFrom(mail: ReceivedMail, path: string): string {
-  const raw = mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const text = partOf(parseMail(mail.raw), 'text/plain');
   const escaped = path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const url = new RegExp(`https?://[^\\s"<]+${escaped}\\?[^\\s"<]+`).exec(raw)?.[0];
+  const url = new RegExp(`https?://\\S+${escaped}\\?\\S+`).exec(text)?.[0];
   if (!url) throw new Error(`no ${path} link in mail: ${mail.subject}`);
-  return url.replace(/&amp;/g, '&');
+  return url;
 }
