@@ -133,20 +133,15 @@ describe('private_key_jwt with a remote jwks_uri', () => {
       body: JSON.stringify({ client_id: 'remote', client_assertion: clientAssertion, client_assertion_type: ASSERTION, connection: 'email', email, send: 'code' }),
     });
 
+  /** A client assertion of `remote` with key id `kid`, signed by `signer`. */
+  const remoteAssertion = (kid: string, signer: CryptoKey) =>
+    new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setIssuer('remote').setSubject('remote').setAudience(`${t.issuer}/`).setJti(randomUUID()).setIssuedAt().setExpirationTime('2m').sign(signer);
+
   it('fetches the key set once for many junk assertions, and still accepts a real one', async () => {
     // Junk: well-formed, signed by a key the client never published, each with a new kid.
     const junkKey = (await generateKeyPair('RS256')).privateKey;
     for (let i = 0; i < 12; i++) {
-      const junk = await new SignJWT({})
-        .setProtectedHeader({ alg: 'RS256', kid: `junk-${i}` })
-        .setIssuer('remote')
-        .setSubject('remote')
-        .setAudience(`${t.issuer}/`)
-        .setJti(randomUUID())
-        .setIssuedAt()
-        .setExpirationTime('2m')
-        .sign(junkKey);
-      const res = await start(junk, `junk${i}@example.com`);
+      const res = await start(await remoteAssertion(`junk-${i}`, junkKey), `junk${i}@example.com`);
       expect([res.status, await res.json()]).toEqual([
         401,
         { error: 'invalid_client', error_description: 'Client assertion rejected: no applicable key found in the JSON Web Key Set' },
@@ -154,16 +149,7 @@ describe('private_key_jwt with a remote jwks_uri', () => {
     }
     expect(fetches).toBe(1);
 
-    const real = await new SignJWT({})
-      .setProtectedHeader({ alg: 'RS256', kid: 'real' })
-      .setIssuer('remote')
-      .setSubject('remote')
-      .setAudience(`${t.issuer}/`)
-      .setJti(randomUUID())
-      .setIssuedAt()
-      .setExpirationTime('2m')
-      .sign(key);
-    const ok = await start(real, 'remote@example.com');
+    const ok = await start(await remoteAssertion('real', key), 'remote@example.com');
     expect(ok.status).toBe(200);
     expect(fetches).toBe(1);
   });
