@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Renderer } from './render.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { SesameError, asKnownError } from './errors.js';
+import { errorPageLocals, placeOfPath, type AppLink } from './error-pages.js';
 
 /** Gives every request an id and a child logger, and logs one line when it ends (path only: query strings carry secrets). */
 export function requestLogger(log: Logger) {
@@ -75,7 +76,10 @@ function wantsJson(ctx: Context): boolean {
   return api || ctx.accepts('html', 'json') === 'json';
 }
 
-/** Renders our typed errors as JSON or the error page; unknown errors become a logged 500 without details. */
+/**
+ * Renders our typed errors as JSON or the error page; unknown errors become a logged 500 without
+ * details. A route that knows the client sets `ctx.state.app` (an AppLink) for the page's way back.
+ */
 export function errorHandler(renderer: Renderer, defaultLocale: string) {
   return async function handleErrors(ctx: Context, next: Next) {
     try {
@@ -94,8 +98,11 @@ export function errorHandler(renderer: Renderer, defaultLocale: string) {
         ctx.body = { error: code, error_description: known || status === 500 ? renderer.translate(locale, description) : description };
         return;
       }
+      const t = (key: string, vars?: Record<string, string | number>) => renderer.translate(locale, key, vars);
+      const app = (ctx.state.app as AppLink | undefined) ?? null;
       ctx.type = 'html';
-      ctx.body = await renderer.page('error', locale, { title: 'error.title', error: code, description: renderer.translate(locale, description) });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await renderer.page('error', locale, errorPageLocals(t, { code, description, place: placeOfPath(ctx.path), app, requestId: ctx.state.requestId }));
     }
   };
 }

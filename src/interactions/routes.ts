@@ -23,6 +23,8 @@ import { TICKET_COOKIE, loginLinkUrl, matchNumberOf, rememberFlow } from './link
 import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/provider.js';
 import { externalConnection } from '../connections/routes.js';
+import { markProgress, progressOf } from './progress.js';
+import { showGoneInteraction } from './gone.js';
 import { handOffUrl } from '../connections/external.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
@@ -52,17 +54,25 @@ export function interactionRouter(s: Services): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
+  // Every step answers for this browser and this moment only: Back must ask the server again
+  // (never the HTTP cache or back/forward cache), so a finished sign-in shows as finished.
+  router.use(async function noStore(ctx, next) {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
   async function loadInteraction(ctx: Context, next: Next) {
     let details: Details;
     try {
       details = await s.provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
-      if (err instanceof errors.SessionNotFound) {
-        throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
-      }
+      if (err instanceof errors.SessionNotFound) return showGoneInteraction(s, ctx);
       throw err;
     }
-    if (details.uid !== ctx.params.uid) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+    if (details.uid !== ctx.params.uid) return showGoneInteraction(s, ctx);
+    if (!progressOf(ctx, s.csrfKey, details.uid)) {
+      markProgress(ctx, s.csrfKey, details.uid, { clientId: String(details.params.client_id), state: 'open' }, s.config.tokens.interaction);
+    }
     const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
     const locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
     ctx.state.step = { details, locale, flowKey: interactionFlowKey(details.uid) } satisfies StepState;
@@ -139,7 +149,10 @@ export function interactionRouter(s: Services): Router {
   }
 
   async function finish(ctx: Context, result: Parameters<Services['provider']['interactionResult']>[2], merge = true) {
+    const { details } = ctx.state.step as StepState;
     const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };
+    markProgress(ctx, s.csrfKey, details.uid, progress, s.config.tokens.interaction);
     ctx.status = 303;
     ctx.redirect(returnTo);
   }

@@ -55,7 +55,7 @@ export function isFirstParty(client: { [key: string]: unknown } | undefined): bo
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, db } = deps;
   const apiScopes = config.apis.flatMap((api) => api.scopes);
-  const pages = providerPages(deps.renderer, config.ui.defaultLocale);
+  const pages = providerPages(deps.renderer, config.ui.defaultLocale, config.issuer);
 
   const accessTokenTtl = (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.tokens.accessToken;
 
