@@ -75,8 +75,9 @@ describe('an end user and the management API', () => {
     const problem =
       'a management_api client may only use the client_credentials grant, with grant_types ["client_credentials"] and response_types [] ' +
       "(got authorization_code): a user's sign-in must never reach the management API";
-    const alert = /role="alert">([^<]*)</.exec(started.page.html)?.[1]?.replace(/&#34;/g, '"').replace(/&#39;/g, "'");
-    expect([alert, started.page.html.includes('Error code: invalid_client_metadata')]).toEqual([problem, true]);
+    // The reason is for the operator: under the error page's technical details.
+    const detail = /<p class="detail">([^<]*)</.exec(started.page.html)?.[1]?.replace(/&#34;/g, '"').replace(/&#39;/g, "'");
+    expect([detail, started.page.html.includes('Error code: invalid_client_metadata')]).toEqual([problem, true]);
     // Nor can its client credentials reach the API: the client does not load at all.
     const token = await fetch(`${t.url}/oauth/token`, {
       method: 'POST',

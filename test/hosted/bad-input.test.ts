@@ -24,8 +24,9 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await res.text();
-    expect(alertOf(html)).toBe('client is invalid');
-    expect(html).toContain('Error code: invalid_client');
+    // The user reads what to do; the protocol's words are folded under the technical details.
+    expect(alertOf(html)).toBe('The sign-in request from the application does not match how it is registered here, so it cannot go on.');
+    expect(/<details[^>]*>[\s\S]*Error code: invalid_client[\s\S]*<p class="detail">client is invalid<\/p>[\s\S]*<\/details>/.test(html)).toBe(true);
     expect(html).not.toMatch(/at .*\.js:\d+/);
   });
 
