@@ -285,6 +285,23 @@ describe('error pages', () => {
     }
   });
 
+  it('a form sent to a made-up sign-in page never redirects anywhere, not even on this site', async () => {
+    for (const path of ['/interaction/%2F%2Fevil.example%2F/consent', '/interaction/https%3A%2F%2Fevil.example/consent', '/interaction/x/consent']) {
+      const res = await fetch(`${t.url}${path}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: `sesame.step=done.${Buffer.from('app').toString('base64url')}.${'A'.repeat(43)}` },
+        body: 'decision=allow&csrf=x',
+      });
+      expect({ path, status: res.status, location: res.headers.get('location'), heading: read(await res.text()).heading }).toEqual({
+        path,
+        status: 400,
+        location: null,
+        heading: 'This sign-in page is no longer valid',
+      });
+    }
+  });
+
   it('logout errors say the user may already be signed out, never link to the request (en, fr)', async () => {
     const res = await get(`/oidc/logout?${new URLSearchParams({ client_id: 'app', post_logout_redirect_uri: 'https://evil.example/bye' })}`);
     const html = await res.clone().text();
