@@ -108,7 +108,8 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
   it('signs a user in through Sesame, shows the claims, and signs out at the registered URI', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const problems = watchProblems(page);
+    // The refused logout is a 400 document by design; Chromium logs it as an error.
+    const problems = watchProblems(page, (text, url) => /status of 400\b/.test(text) && url.startsWith(`${t.url}/oidc/logout`));
     try {
       // The protected page sends the browser to Sesame's sign-in.
       await page.goto(`${apacheUrl}/protected/`);
@@ -133,6 +134,19 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
       ]);
       // REMOTE_USER is the email (OIDCRemoteUserClaim), as Apache's access log shows.
       expect(readFileSync(join(dir, 'access.log'), 'utf8')).toContain('ada@example.com "GET /protected/ HTTP/1.1" 200');
+
+      // A logout that names any other page (an open redirect, or a phishing page on the same
+      // host) is refused by Sesame, whatever the RP passed on. Apache has dropped its own session
+      // by then; Sesame's lives on, so the protected page signs the user in again without a code.
+      const elsewhere = await page.goto(`${apacheUrl}/protected/redirect_uri?logout=${encodeURIComponent(`${apacheUrl}/signed-out.html.evil`)}`);
+      const text = (await page.locator('main').textContent())!.replace(/\s+/g, ' ').trim();
+      expect([elsewhere!.status(), new URL(page.url()).origin, text]).toEqual([
+        400,
+        t.url,
+        'Sesame We could not complete this request post_logout_redirect_uri not registered Go back to the application you came from and start signing in again. Error code: invalid_request',
+      ]);
+      await page.goto(`${apacheUrl}/protected/`);
+      expect([page.url(), await page.locator('#secret').textContent()]).toEqual([`${apacheUrl}/protected/`, 'only for signed-in users']);
 
       // Sign out with the README's link: Sesame asks, then returns to the registered page.
       await page.goto(`${apacheUrl}/protected/redirect_uri?logout=${encodeURIComponent(`${apacheUrl}/signed-out.html`)}`);
