@@ -43,6 +43,18 @@ describe.skipIf(!installed)(`README ${RECIPE}${installed ? '' : ` (skipped: no $
     const exited = collect(child);
     try {
       const [, url] = await waitForOutput(child, /^Open (\S+)$/m, 'sign_in.py');
+      // The redirect URI must match exactly: a longer path, a trailing slash or another port never
+      // receives a code (Sesame shows an error page instead of redirecting anywhere).
+      for (const other of [`http://localhost:${port}/callback/../steal`, `http://localhost:${port}/callback/`, `http://localhost:${port + 1}/callback`]) {
+        const forged = new URL(url!);
+        forged.searchParams.set('redirect_uri', other);
+        const answer = await new FormClient().request(forged.toString());
+        expect([answer.status, answer.headers.get('location'), /<main[\s\S]*?<\/main>/.exec(answer.html)?.[0].replace(/<[^>]+>|\s+/g, ' ').replace(/ +/g, ' ').trim()]).toEqual([
+          400,
+          null,
+          "Sesame We could not complete this request redirect_uri did not match any of the client&#39;s registered redirect_uris Go back to the application you came from and start signing in again. Error code: invalid_redirect_uri",
+        ]);
+      }
       const back = await signInThrough(new FormClient(), url!, `http://localhost:${port}`, t.issuer, 'ada@example.com');
       expect([back.status, back.headers.get('content-type'), back.html]).toEqual([200, 'text/plain; charset=utf-8', 'Signed in as ada@example.com. You can close this tab.\n']);
     } catch (err) {
