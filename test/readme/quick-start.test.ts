@@ -13,36 +13,39 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { readmeBlock, sesameCommands } from './readme.js';
 import { collect, ROOT, secretFrom, sesameCli, signInThrough, waitForOutput } from './steps.js';
 
+const QUICK_START = '## Quick start';
+
 describe('README quick start', { timeout: 120_000 }, () => {
   let t: TestSesame;
   let dir: string;
+  let port: number;
+  let secret: string;
+  const local = (text: string) => text.replaceAll('http://localhost:3000', t.issuer).replaceAll('8080', String(port));
+
   beforeAll(async () => {
     // As after `npm start`: no SMTP_URL, so codes are read from /dev/outbox.
-    t = await startTestSesame('sqlite', { smtpUrl: undefined });
+    [t, port] = await Promise.all([startTestSesame('sqlite', { smtpUrl: undefined }), freePort()]);
     // sign-in.mjs sits in the clone, where `openid-client` resolves from node_modules.
     dir = mkdtempSync(join(tmpdir(), 'sesame-quick-start-'));
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    const commands = sesameCommands(QUICK_START);
+    expect(commands).toEqual([['clients', 'add', '--id', 'my-app', '--redirect-uri', 'http://localhost:8080/callback', '--first-party']]);
+    secret = secretFrom(await sesameCli(commands[0]!.map(local), t.database.url));
   });
   afterAll(async () => {
     await t?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('registers the client and signs in with the script as written', async () => {
-    const port = await freePort();
-    const local = (text: string) => text.replaceAll('http://localhost:3000', t.issuer).replaceAll('8080', String(port));
-
-    const commands = sesameCommands('## Quick start');
-    expect(commands).toEqual([['clients', 'add', '--id', 'my-app', '--redirect-uri', 'http://localhost:8080/callback', '--first-party']]);
-    const secret = secretFrom(await sesameCli(commands[0]!.map(local), t.database.url));
-
-    writeFileSync(join(dir, 'sign-in.mjs'), local(readmeBlock('## Quick start', 'js', 'authorizationCodeGrant')));
+  /** Runs `script` as sign-in.mjs, signs `email` in at the URL it prints; what it printed after that. */
+  async function signInWith(script: string, email: string): Promise<unknown> {
+    writeFileSync(join(dir, 'sign-in.mjs'), script);
     const child = spawn(process.execPath, ['sign-in.mjs'], { cwd: dir, env: { ...process.env, CLIENT_SECRET: secret }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = collect(child);
     try {
       const [, url] = await waitForOutput(child, /^Open (\S+)$/m, 'sign-in.mjs');
-      const back = await signInThrough(new FormClient(), url!, `http://localhost:${port}`, t.url, 'ada@example.com');
-      expect([back.status, back.html]).toEqual([200, 'Signed in as ada@example.com. You can close this tab.\n']);
+      const back = await signInThrough(new FormClient(), url!, `http://localhost:${port}`, t.url, email);
+      expect([back.status, back.html]).toEqual([200, `Signed in as ${email}. You can close this tab.\n`]);
     } catch (err) {
       child.kill();
       const ran = await exited;
@@ -50,19 +53,30 @@ describe('README quick start', { timeout: 120_000 }, () => {
     }
     const ran = await exited;
     expect([ran.code, ran.stderr]).toEqual([0, '']);
-    const printed = JSON.parse(ran.stdout.slice(ran.stdout.indexOf('\n') + 1));
+    return JSON.parse(ran.stdout.slice(ran.stdout.indexOf('\n') + 1));
+  }
+
+  const claims = (email: string) => {
     const seconds = expect.any(Number);
-    expect(printed).toEqual({
-      claims: {
-        sub: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        email: 'ada@example.com',
-        email_verified: true,
-        iss: t.issuer,
-        aud: 'my-app',
-        iat: seconds,
-        exp: seconds,
-      },
+    return { sub: expect.stringMatching(/^[0-9a-f-]{36}$/), email, email_verified: true, iss: t.issuer, aud: 'my-app', iat: seconds, exp: seconds };
+  };
+
+  it('signs in with the script as written: the ID token claims, offline_access and a refresh token', async () => {
+    const script = local(readmeBlock(QUICK_START, 'js', 'authorizationCodeGrant'));
+    expect(await signInWith(script, 'ada@example.com')).toEqual({
+      claims: claims('ada@example.com'),
       scope: 'openid email profile offline_access',
+      refresh_token: true,
+    });
+  });
+
+  it('is right that offline_access needs prompt=consent: without it the scope drops it, and the refresh token still comes', async () => {
+    const script = local(readmeBlock(QUICK_START, 'js', 'authorizationCodeGrant'));
+    const withoutConsent = script.replace("  prompt: 'consent',\n", '');
+    expect(withoutConsent).not.toBe(script);
+    expect(await signInWith(withoutConsent, 'grace@example.com')).toEqual({
+      claims: claims('grace@example.com'),
+      scope: 'openid email profile',
       refresh_token: true,
     });
   });
