@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Tests that start `sesame serve` child processes (several instances, workers, faults) spend their
 // time starting processes and waiting out retries and leases; they run after the others rather
 // than beside them, so the Chromium tests do not share 2 cores with a dozen booting servers.
-const PROCESS_TESTS = ['test/faults/**/*.test.ts', 'test/scale/**/*.test.ts'];
+// test/readme/ runs the README's recipes as their own processes (scripts, Apache, Python) too.
+const PROCESS_TESTS = ['test/faults/**/*.test.ts', 'test/scale/**/*.test.ts', 'test/readme/**/*.test.ts'];
 
 export default defineConfig({
   test: {

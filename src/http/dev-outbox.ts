@@ -8,6 +8,14 @@ import { listMessages } from '../storage/outbox.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { peerIsLoopback } from './forwarded.js';
 
+type Row = Awaited<ReturnType<typeof listMessages>>[number];
+
+/** The JSON form documented in the README: what a script reads, not the worker's bookkeeping. */
+function asJson(m: Row) {
+  const { id, channel, recipient, subject, text, html, status, createdAt, sentAt } = m;
+  return { id, channel, recipient, subject, text, html, status, createdAt, sentAt };
+}
+
 export function devOutboxRouter(s: Services): Router {
   const router = new Router();
   router.get('/dev/outbox', async function showOutbox(ctx, next) {
@@ -15,7 +23,7 @@ export function devOutboxRouter(s: Services): Router {
     if (!peerIsLoopback(ctx)) return next();
     const messages = await listMessages(s.db, 50);
     if (ctx.accepts('html', 'json') === 'json') {
-      ctx.body = { messages };
+      ctx.body = { messages: messages.map(asJson) };
       return;
     }
     const locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);

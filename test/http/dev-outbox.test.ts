@@ -69,16 +69,31 @@ describe.each(ENGINES)('dev outbox on %s', (engine) => {
       ]);
     });
 
-    it('shows captured codes to a requester on this machine', async () => {
+    it('shows captured codes to a requester on this machine, as JSON in the README\'s shape', async () => {
       await sendCode(t, 'captured@example.com');
-      const message = await eventually(async () => {
+      const answer = await eventually(async () => {
         const answer = await requestFrom(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } });
-        expect(answer.status).toBe(200);
-        const { messages } = JSON.parse(answer.text) as { messages: Array<{ recipient: string; status: string; subject: string; text: string }> };
-        return messages.find((m) => m.recipient === 'captured@example.com' && m.status === 'sent');
+        expect([answer.status, answer.headers['content-type']]).toEqual([200, 'application/json; charset=utf-8']);
+        const { messages } = JSON.parse(answer.text) as { messages: Array<{ recipient: string; status: string }> };
+        return messages.some((m) => m.recipient === 'captured@example.com' && m.status === 'sent') ? answer : undefined;
       }, 'the captured message');
-      expect(message.subject).toMatch(/^\d{6} is your Sesame sign-in code$/);
-      expect(message.text).toContain(message.subject.slice(0, 6));
+      const { messages } = JSON.parse(answer.text) as { messages: Array<{ subject: string }> };
+      const code = /^(\d{6}) /.exec(messages[0]!.subject)?.[1] ?? 'no code in the subject';
+      const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      // Only the documented fields: the worker's leases and retries are not part of the answer.
+      expect(messages).toEqual([
+        {
+          id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          channel: 'email',
+          recipient: 'captured@example.com',
+          subject: `${code} is your Sesame sign-in code`,
+          text: expect.stringContaining(code),
+          html: expect.stringContaining(code),
+          status: 'sent',
+          createdAt: iso,
+          sentAt: iso,
+        },
+      ]);
     });
 
     it('does not exist for a peer elsewhere, even one claiming 127.0.0.1 through X-Forwarded-For', async () => {
