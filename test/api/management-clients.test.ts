@@ -4,6 +4,8 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { ENGINES } from '../helpers/databases.js';
+import { findStoredClient } from '../../src/storage/clients.js';
 import { capturingLogger } from '../helpers/logs.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
 
@@ -24,12 +26,12 @@ const fixture = {
 /** How the config clients list: their metadata with the schema's defaults, minus the secret. */
 const configView = (id: string) => expect.objectContaining({ client_id: id, source: 'config', createdAt: null });
 
-describe('relying parties in the management API', () => {
+describe.each(ENGINES)('relying parties in the management API on %s', (engine) => {
   let t: TestSesame;
   let token: string;
   const { logger, lines } = capturingLogger('debug');
   beforeAll(async () => {
-    t = await startTestSesame('sqlite', fixture, { logger });
+    t = await startTestSesame(engine, fixture, { logger });
     token = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
   });
   afterAll(() => t?.stop());
@@ -258,5 +260,19 @@ describe('relying parties in the management API', () => {
       ['client.secret_rotated', 'management_api'],
       ['client.removed', 'management_api'],
     ]);
+  });
+
+  it('issues a secret when a public client turns confidential, and drops it when it turns public again', async () => {
+    expect((await api('POST', '/clients', { client_id: 'flip', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' })).body.client_secret).toBeNull();
+    const confidential = await api('PATCH', '/clients/flip', { token_endpoint_auth_method: 'client_secret_basic' });
+    expect([confidential.status, confidential.body.client_secret]).toEqual([200, expect.stringMatching(/^[\w-]{43}$/)]);
+    expect((await basicToken('flip', confidential.body.client_secret)).status).toBe(403); // authenticated; just not this grant
+    expect((await findStoredClient(t.sesame.services.db, 'flip'))!.metadata.client_secret).toBe(confidential.body.client_secret);
+    const kept = await api('PATCH', '/clients/flip', { client_name: 'Flip' });
+    expect([kept.status, 'client_secret' in kept.body]).toEqual([200, false]);
+    expect((await basicToken('flip', confidential.body.client_secret)).status).toBe(403);
+    expect((await api('PATCH', '/clients/flip', { token_endpoint_auth_method: 'none' })).body.client_secret).toBeUndefined();
+    expect((await findStoredClient(t.sesame.services.db, 'flip'))!.metadata).not.toHaveProperty('client_secret');
+    expect((await basicToken('flip', confidential.body.client_secret)).status).toBe(401);
   });
 });
