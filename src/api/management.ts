@@ -1,5 +1,6 @@
 // The management API (/api/v1), JSON only: operator links (welcome, custom) and their revocation,
-// the same as `sesame links`; service clients of external connections (management-service-clients.ts).
+// the same as `sesame links`; service clients of external connections (management-service-clients.ts);
+// relying parties, the same as `sesame clients` (management-clients.ts).
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
@@ -9,6 +10,7 @@ import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/li
 import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
 import { requireAdmin } from './admin-auth.js';
 import { serviceClientRoutes } from './management-service-clients.js';
+import { clientRoutes } from './management-clients.js';
 
 export function managementRouter(s: Services): Router {
   const router = new Router({ prefix: '/api/v1' });
@@ -47,5 +49,6 @@ export function managementRouter(s: Services): Router {
   });
 
   serviceClientRoutes(router, s);
+  clientRoutes(router, s);
   return router;
 }

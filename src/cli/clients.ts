@@ -1,91 +1,124 @@
-// `sesame clients add|list|remove`: relying parties kept in the database.
-import { randomBytes } from 'node:crypto';
-import Provider from 'oidc-provider';
-import { sesameClientMetadata } from '../oidc/client-metadata.js';
-import { deleteClient, insertClient, listClients } from '../storage/clients.js';
-import { type Command, UsageError, output, withDb } from './common.js';
+// `sesame clients add|update|rotate-secret|list|remove`: relying parties kept in the database, through
+// the same operations as /api/v1/clients (oidc/client-registry.ts); config-file clients are listed.
+import type { LoadedConfig } from '../config/load.js';
+import type { Db } from '../storage/db.js';
+import type Provider from 'oidc-provider';
+import {
+  ClientRegistryError,
+  type ClientChanges,
+  type Registry,
+  createClient,
+  listRegisteredClients,
+  removeClient,
+  rotateClientSecret,
+  updateClient,
+} from '../oidc/client-registry.js';
+import { type Command, UsageError, output, withProvider } from './common.js';
 
-/** Lets oidc-provider validate the metadata exactly as it will when the client is used. */
-async function validateMetadata(issuer: string, metadata: Record<string, unknown>): Promise<void> {
-  // The probe has no adapter or keys of its own; its development-only warnings would reach stderr.
-  const warn = console.warn;
-  console.warn = () => undefined;
-  let probe: Provider;
+// Flags that fill one metadata list each: set on add, added to the list on update.
+const LIST_FLAGS = { 'redirect-uri': 'redirect_uris', 'post-logout-redirect-uri': 'post_logout_redirect_uris', 'web-origin': 'web_origins', grant: 'grant_types' } as const;
+
+function parseMetadata(text: unknown): Record<string, unknown> {
+  if (text === undefined) return {};
+  let parsed: unknown;
   try {
-    probe = new Provider(issuer, {
-      clients: [metadata as never],
-      extraClientMetadata: sesameClientMetadata,
-      features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
-    });
-  } finally {
-    console.warn = warn;
-  }
-  try {
-    await probe.Client.find(String(metadata.client_id));
+    parsed = JSON.parse(String(text));
   } catch (err) {
-    const e = err as { error_description?: string; message: string };
-    throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
+    throw new UsageError(`--metadata: not valid JSON (${(err as Error).message})`);
   }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--metadata: expected a JSON object of client metadata');
+  return parsed as Record<string, unknown>;
+}
+
+/** The flags as metadata changes; `--metadata` keys replace, and a key given both ways is refused. */
+function changesFrom(values: Record<string, unknown>, listsAppend: boolean): ClientChanges {
+  const metadata = parseMetadata(values.metadata);
+  const set: Record<string, unknown> = {};
+  const append: Record<string, string[]> = {};
+  const take = (flag: string, key: string, value: unknown, into: Record<string, unknown>) => {
+    if (key in metadata) throw new UsageError(`--${flag} and --metadata both set ${key}; use one`);
+    into[key] = value;
+  };
+  for (const [flag, key] of Object.entries(LIST_FLAGS)) {
+    const given = values[flag] as string[] | undefined;
+    if (given) take(flag, key, given, listsAppend ? append : set);
+  }
+  if (values.name !== undefined) take('name', 'client_name', values.name, set);
+  if (values.public === true) take('public', 'token_endpoint_auth_method', 'none', set);
+  if (values['first-party'] === true) take('first-party', 'first_party', true, set);
+  return { set: { ...metadata, ...set }, append };
+}
+
+async function withRegistry<T>(fn: (r: Registry) => Promise<T>): Promise<T> {
+  return withProvider((db: Db, config: LoadedConfig, provider: Provider) => fn({ db, config, provider, via: 'cli' }));
 }
 
 export const clientsCommand: Command = {
   summary: [
-    'Manage relying parties stored in the database (config-file clients are listed by the config).',
-    '  add     --id <id> --redirect-uri <uri> [...]   prints the client secret once',
-    '  list    lists stored clients',
-    '  remove  <id>',
+    'Manage relying parties stored in the database; config-file clients are listed (change those in the file).',
+    '  add --id <id> [options]        prints the client secret once (none with --public: PKCE instead)',
+    '  update <id> [options]          keeps the secret; list flags add to the lists, --name and',
+    '                                 --metadata keys replace (null removes a key)',
+    '  rotate-secret <id>             prints the new secret once; the old one stops working at once',
+    '  list                           stored and config clients, with their source',
+    '  remove <id>',
+    "  --metadata '<json>'            any oidc-provider client metadata, e.g.",
+    '                                 \'{"token_endpoint_auth_method":"client_secret_post","id_token_signed_response_alg":"ES256"}\'',
+    '  --web-origin <origin>          browser origin allowed to call /oauth/token and the APIs (CORS)',
   ].join('\n'),
-  usage: 'add|list|remove [options]',
+  usage: 'add|update|rotate-secret|list|remove [<id>] [options]',
   options: {
     id: { type: 'string' },
     name: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
+    'web-origin': { type: 'string', multiple: true },
     grant: { type: 'string', multiple: true },
     public: { type: 'boolean' },
     'first-party': { type: 'boolean' },
+    metadata: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, positionals }) {
     const [action, target] = positionals;
     const json = values.json === true;
-    if (action === 'list') {
-      const clients = await withDb((db) => listClients(db));
-      const rows = clients.map((c) => ({ client_id: c.clientId, redirect_uris: c.metadata.redirect_uris, createdAt: c.createdAt }));
-      return output(json, { clients: rows }, rows.length ? rows.map((r) => `${r.client_id}\t${(r.redirect_uris as string[]).join(' ')}`) : ['no clients']);
-    }
-    if (action === 'remove') {
-      if (!target) throw new UsageError('clients remove: give the client id');
-      const removed = await withDb((db) => deleteClient(db, target));
-      if (!removed) throw new UsageError(`clients remove: no stored client ${target}`);
-      return output(json, { removed: target }, [`removed ${target}`]);
-    }
-    if (action !== 'add') throw new UsageError('clients: expected add, list or remove');
-    const clientId = values.id as string | undefined;
-    if (!clientId) throw new UsageError('clients add: --id is required');
-    const redirectUris = (values['redirect-uri'] as string[] | undefined) ?? [];
-    const grants = (values.grant as string[] | undefined) ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials']);
-    const isPublic = values.public === true;
-    const secret = isPublic ? undefined : randomBytes(32).toString('base64url');
-    const metadata: Record<string, unknown> = {
-      client_id: clientId,
-      ...(values.name ? { client_name: values.name } : {}),
-      ...(secret ? { client_secret: secret } : { token_endpoint_auth_method: 'none' }),
-      redirect_uris: redirectUris,
-      post_logout_redirect_uris: (values['post-logout-redirect-uri'] as string[] | undefined) ?? [],
-      grant_types: grants,
-      response_types: grants.includes('authorization_code') ? ['code'] : [],
-      first_party: values['first-party'] === true,
-    };
-    await withDb(async (db, config) => {
-      await validateMetadata(config.issuer, metadata);
-      if (config.clients.some((c) => c.client_id === clientId) || !(await insertClient(db, clientId, metadata))) {
-        throw new UsageError(`clients add: a client ${clientId} already exists`);
+    try {
+      if (action === 'list') {
+        const clients = await withRegistry(listRegisteredClients);
+        const lines = clients.map((c) => `${c.client_id}\t${c.source}\t${((c.redirect_uris as string[] | undefined) ?? []).join(' ')}`);
+        return output(json, { clients }, lines.length ? lines : ['no clients']);
       }
-    });
-    output(json, { client_id: clientId, client_secret: secret ?? null }, [
-      `added client ${clientId}`,
-      ...(secret ? [`client_secret: ${secret}`, '(shown once; store it now)'] : ['public client: PKCE required']),
-    ]);
+      if (action === 'add') {
+        const clientId = values.id as string | undefined;
+        if (!clientId) throw new UsageError('clients add: --id is required');
+        const { set, append } = changesFrom(values, false);
+        if ('client_id' in set!) throw new UsageError('clients add: give the id with --id, not in --metadata');
+        const added = await withRegistry((r) => createClient(r, { ...set, ...append, client_id: clientId }));
+        return output(json, added, [
+          `added client ${clientId}`,
+          ...(added.client_secret ? [`client_secret: ${added.client_secret}`, '(shown once; store it now)'] : ['public client: PKCE required']),
+        ]);
+      }
+      if (!['update', 'rotate-secret', 'remove'].includes(action ?? '')) throw new UsageError('clients: expected add, update, rotate-secret, list or remove');
+      if (!target) throw new UsageError(`clients ${action}: give the client id`);
+      if (action === 'update') {
+        const changes = changesFrom(values, true);
+        if (!Object.keys(changes.set!).length && !Object.keys(changes.append!).length) throw new UsageError('clients update: nothing to change; give options (see --help)');
+        const updated = await withRegistry((r) => updateClient(r, target, changes));
+        return output(json, { client_id: target, client_secret: updated.client_secret }, [
+          `updated client ${target}`,
+          ...(updated.client_secret ? [`client_secret: ${updated.client_secret}`, '(now confidential; shown once; store it now)'] : []),
+        ]);
+      }
+      if (action === 'rotate-secret') {
+        const rotated = await withRegistry((r) => rotateClientSecret(r, target));
+        return output(json, rotated, [`new secret for ${target}`, `client_secret: ${rotated.client_secret}`, '(shown once; the old secret no longer works)']);
+      }
+      await withRegistry((r) => removeClient(r, target));
+      return output(json, { removed: target }, [`removed ${target}`]);
+    } catch (err) {
+      if (err instanceof ClientRegistryError) throw new UsageError(`clients ${action}: ${err.message}`);
+      throw err;
+    }
   },
 };

@@ -4,6 +4,10 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { prepare } from '../server.js';
 import type { Db } from '../storage/db.js';
+import { loadSigningJwks } from '../storage/signing-keys.js';
+import { createRenderer } from '../http/render.js';
+import { createProvider } from '../oidc/provider.js';
+import type Provider from 'oidc-provider';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -28,13 +32,30 @@ export function parse(command: Command, argv: string[]) {
 
 /** Opens the database the configuration names (migrating it) for a command, and closes it after. */
 export async function withDb<T>(fn: (db: Db, config: LoadedConfig) => Promise<T>): Promise<T> {
+  return withPrepared((prepared, config) => fn(prepared.db, config));
+}
+
+/**
+ * withDb plus the provider `sesame serve` would build from the same configuration and database, for
+ * commands that must judge client metadata exactly as the server will when it loads the client.
+ */
+export async function withProvider<T>(fn: (db: Db, config: LoadedConfig, provider: Provider) => Promise<T>): Promise<T> {
+  return withPrepared(async ({ db, cookieKeys, codeKeys }, config, log) => {
+    const renderer = createRenderer({ productName: config.ui.productName, cache: false });
+    const jwks = await loadSigningJwks(db);
+    const provider = createProvider({ config, db, log, renderer, jwks, cookieKeys, codeKeys, wakeWorker: () => undefined });
+    return fn(db, config, provider);
+  });
+}
+
+async function withPrepared<T>(fn: (prepared: Awaited<ReturnType<typeof prepare>>, config: LoadedConfig, log: ReturnType<typeof createLogger>) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const { db } = await prepare(config, log);
+  const prepared = await prepare(config, log);
   try {
-    return await fn(db, config);
+    return await fn(prepared, config, log);
   } finally {
-    await db.close();
+    await prepared.db.close();
   }
 }
 

@@ -38,7 +38,7 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
   if (key === 'userfront' && value === true && (metadata.token_endpoint_auth_method !== 'none' || !grants?.includes(LOGIN_TICKET))) {
     throw new errors.InvalidClientMetadata(`a userfront tenant must be public (token_endpoint_auth_method none) and allow the ${LOGIN_TICKET} grant`);
   }
-  if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && new URL(o).origin === o))) {
+  if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && URL.canParse(o) && new URL(o).origin === o))) {
     throw new errors.InvalidClientMetadata('web_origins must be a list of origins like https://app.example.com');
   }
 }

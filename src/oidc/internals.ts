@@ -27,3 +27,11 @@ export function issueTokens(
 }
 
 export const internalsLoaded = typeof internalIssueTokens === 'function' && Object.keys(grantHelpers).length > 0;
+
+/**
+ * Whether oidc-provider wants a client_secret for `metadata` (secret-based client authentication,
+ * HS* signing or symmetric encryption): its own static `Client.needsSecret`, untyped in its types.
+ */
+export function clientNeedsSecret(provider: Provider, metadata: Record<string, unknown>): boolean {
+  return (provider.Client as unknown as { needsSecret(metadata: Record<string, unknown>): boolean }).needsSecret(metadata);
+}

@@ -1,4 +1,5 @@
-// Clients registered with `sesame clients add`, stored as oidc-provider metadata JSON.
+// Clients registered with `sesame clients` or /api/v1/clients, stored as oidc-provider metadata JSON
+// (the secret in it as is: oidc-provider compares it, and HS256 tokens are keyed with it).
 import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 
@@ -20,6 +21,18 @@ export async function insertClient(db: Db, clientId: string, metadata: Record<st
     if ((err as { code?: string }).code === 'P2002') return { count: 0 };
     throw err;
   });
+  return count === 1;
+}
+
+/** One stored client with `version`, the stored text that a conditional update must still find. */
+export async function findStoredClient(db: Db, clientId: string): Promise<(StoredClient & { version: string }) | undefined> {
+  const row = await db.prisma.client.findUnique({ where: { clientId } });
+  return row ? { clientId: row.clientId, metadata: JSON.parse(row.metadata) as Record<string, unknown>, createdAt: row.createdAt, version: row.metadata } : undefined;
+}
+
+/** Replaces a client's metadata only if it is still `version`; false when it changed or went meanwhile. */
+export async function replaceClientMetadata(db: Db, clientId: string, version: string, metadata: Record<string, unknown>): Promise<boolean> {
+  const { count } = await db.prisma.client.updateMany({ where: { clientId, metadata: version }, data: { metadata: JSON.stringify(metadata) } });
   return count === 1;
 }
 

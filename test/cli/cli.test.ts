@@ -1,54 +1,18 @@
 // The `sesame` command as operators run it: a real child process on a real database, then a real
 // server on that same database using what the CLI stored (clients, rotated keys).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { type Result, failure, lastJson, sesame } from '../helpers/cli.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const COMMANDS = ['serve', 'migrate', 'worker', 'clients', 'keys', 'links', 'users'];
 const API = 'https://api.example';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sesame(databaseUrl: string, configFile: string, args: string[]): Promise<Result> {
-  const env = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', SESAME_CONFIG: configFile, NODE_ENV: 'test' };
-  return new Promise((done) => {
-    // No timeout of its own: a Node process booting tsx on a loaded machine can take many seconds, and
-    // the test's timeout already bounds a command that hangs. A kill shows as its signal in stderr.
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env }, (err, stdout, stderr) => {
-      const killed = err && typeof err.code !== 'number' ? `\n(killed: ${err.signal ?? err.message})` : '';
-      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr: stderr + killed });
-    });
-  });
-}
-
-/** The JSON object a `--json` command prints on its last line. */
-function lastJson(result: Result): any {
-  expect(result.stderr).toBe('');
-  expect(result.code).toBe(0);
-  return JSON.parse(result.stdout.trimEnd().split('\n').at(-1)!);
-}
-
-/** A failure: exit 1 and exactly one `sesame: ` line on stderr; returns that line. */
-function failure(result: Result): string {
-  expect(result.code).toBe(1);
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^sesame: \S/);
-  return lines[0]!;
-}
 
 // Each command is a fresh Node process (~1-2 s); on a loaded machine a few in a row take a while.
 describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
@@ -121,7 +85,17 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
     expect(failure(bad)).toContain('redirect_uris');
     expect(bad.stdout).toBe('');
     const { clients } = lastJson(await run('clients', 'list', '--json'));
-    expect(clients).toEqual([{ client_id: 'web', redirect_uris: ['https://web.example/cb'], createdAt: expect.any(String) }]);
+    expect(clients).toEqual([
+      {
+        client_id: 'web',
+        source: 'database',
+        redirect_uris: ['https://web.example/cb'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        first_party: true,
+        createdAt: expect.any(String),
+      },
+    ]);
   });
 
   it('lists one active RS256 key and one active ES256 key', async () => {
@@ -220,6 +194,16 @@ describe('sesame CLI on postgresql', { timeout: 120_000 }, () => {
     const added = lastJson(await run('clients', 'add', '--id', 'web', '--redirect-uri', 'https://web.example/cb', '--first-party', '--json'));
     expect(added).toEqual({ client_id: 'web', client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     const { clients } = lastJson(await run('clients', 'list', '--json'));
-    expect(clients).toEqual([{ client_id: 'web', redirect_uris: ['https://web.example/cb'], createdAt: expect.any(String) }]);
+    expect(clients).toEqual([
+      {
+        client_id: 'web',
+        source: 'database',
+        redirect_uris: ['https://web.example/cb'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        first_party: true,
+        createdAt: expect.any(String),
+      },
+    ]);
   });
 });

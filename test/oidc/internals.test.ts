@@ -2,7 +2,8 @@
 // them fails here first, in one place.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { internalsLoaded } from '../../src/oidc/internals.js';
+import Provider from 'oidc-provider';
+import { clientNeedsSecret, internalsLoaded } from '../../src/oidc/internals.js';
 
 describe('oidc-provider internals seam', () => {
   it('loads the grant helpers and issueTokens', () => {
@@ -18,5 +19,18 @@ describe('oidc-provider internals seam', () => {
     const { execFileSync } = await import('node:child_process');
     const hits = execFileSync('grep', ['-rl', 'oidc-provider/lib', 'src'], { encoding: 'utf8' }).trim().split('\n');
     expect(hits).toEqual(['src/oidc/internals.ts']);
+  });
+});
+
+describe('clientNeedsSecret', () => {
+  it('asks for a secret for secret-based authentication and HS* signing only', () => {
+    const provider = new Provider('http://127.0.0.1:9', { features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } } });
+    expect([
+      clientNeedsSecret(provider, {}),
+      clientNeedsSecret(provider, { token_endpoint_auth_method: 'client_secret_post' }),
+      clientNeedsSecret(provider, { token_endpoint_auth_method: 'none' }),
+      clientNeedsSecret(provider, { token_endpoint_auth_method: 'private_key_jwt' }),
+      clientNeedsSecret(provider, { token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'HS256' }),
+    ]).toEqual([true, true, false, false, true]);
   });
 });
