@@ -86,7 +86,8 @@ describe('express-openid-connect with its defaults', () => {
     await t?.stop();
   });
 
-  it('signs in through the hosted pages, shows the claims on a protected route, and logs out at Sesame', async () => {
+  // Generous: Chromium, two servers and a mail round trip on a machine shared with other test files.
+  it('signs in through the hosted pages, shows the claims on a protected route, and logs out at Sesame', { timeout: 120_000 }, async () => {
     const page = await context.newPage();
     const problems = watchProblems(page);
     const requests: string[] = [];
@@ -122,7 +123,7 @@ describe('express-openid-connect with its defaults', () => {
     expect(problems).toEqual([]);
   });
 
-  it("keeps the Sesame session on a cross-site POST to /authorize and /oidc/logout (the 303 to GET carries SameSite=Lax cookies)", async () => {
+  it("keeps the Sesame session on a cross-site POST to /authorize and /oidc/logout (the 303 to GET carries SameSite=Lax cookies)", { timeout: 120_000 }, async () => {
     const page = await context.newPage();
     const problems = watchProblems(page);
     const requests: string[] = [];
