@@ -3,7 +3,7 @@
 // signoutRedirect. Then the constraint of silent renew: the iframe gets the session only when the
 // app is on the same site as Sesame (here 127.0.0.1, any port); from another site (the same app
 // opened as http://localhost) the SameSite=Lax session cookie stays home and the answer is
-// login_required, so such apps renew with refresh tokens instead.
+// login_required, so such apps renew with refresh tokens instead (tested last).
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, watchProblems } from '../helpers/browser.js';
@@ -15,6 +15,7 @@ import { codeFrom } from '../helpers/smtp.js';
 describe('oidc-client-ts in Chromium', () => {
   let t: TestSesame;
   let spa: OidcSpa;
+  let refreshing: OidcSpa;
   let browser: Browser;
   let sameSite: string;
   let crossSite: string;
@@ -23,7 +24,11 @@ describe('oidc-client-ts in Chromium', () => {
   beforeAll(async () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    [browser, spa] = await Promise.all([launchChromium(), startOidcSpa({ authority: issuer, clientId: 'spa' })]);
+    [browser, spa, refreshing] = await Promise.all([
+      launchChromium(),
+      startOidcSpa({ authority: issuer, clientId: 'spa' }),
+      startOidcSpa({ authority: issuer, clientId: 'spa-refresh' }),
+    ]);
     sameSite = `http://127.0.0.1:${spa.port}`;
     crossSite = `http://localhost:${spa.port}`;
     const origins = [sameSite, crossSite];
@@ -36,7 +41,17 @@ describe('oidc-client-ts in Chromium', () => {
       token_endpoint_auth_method: 'none',
       first_party: true,
     };
-    t = await startTestSesame('sqlite', { port, clients: [client] }, { issuer });
+    // The same app on another site, allowed refresh tokens.
+    const other = `http://localhost:${refreshing.port}`;
+    const refreshClient = {
+      ...client,
+      client_id: 'spa-refresh',
+      redirect_uris: [`${other}/callback.html`],
+      post_logout_redirect_uris: [`${other}/`],
+      web_origins: [other],
+      grant_types: ['authorization_code', 'refresh_token'],
+    };
+    t = await startTestSesame('sqlite', { port, clients: [client, refreshClient] }, { issuer });
   });
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close();
@@ -44,6 +59,7 @@ describe('oidc-client-ts in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await spa?.close();
+    await refreshing?.close();
     await t?.stop();
   });
 
@@ -108,6 +124,19 @@ describe('oidc-client-ts in Chromium', () => {
     expect(user).toMatchObject({ profile: { email: 'grace@example.com' } });
     await page.getByRole('button', { name: 'Renew' }).click();
     expect(await result(page, 'error')).toEqual({ message: 'End-User authentication is required', error: 'login_required' });
+    expect(problems).toEqual([]);
+  });
+
+  it('renews from another site with a refresh token, no iframe', { timeout: 120_000 }, async () => {
+    const { page, problems, sesame } = await open(`http://localhost:${refreshing.port}`);
+    const user = await signIn(page, 'lin@example.com');
+    expect(user).toMatchObject({ profile: { email: 'lin@example.com' }, has_refresh_token: true });
+    sesame.length = 0;
+    await page.getByRole('button', { name: 'Renew' }).click();
+    const renewed = await result(page, 'renewed');
+    expect(renewed).toMatchObject({ profile: { email: 'lin@example.com' }, has_refresh_token: true });
+    expect(sesame.filter((r) => !r.startsWith('GET /.well-known/'))).toEqual(['POST /oauth/token']);
+    expect(page.frames()).toHaveLength(1);
     expect(problems).toEqual([]);
   });
 });
