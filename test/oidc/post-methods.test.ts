@@ -5,6 +5,7 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { insertClient } from '../../src/storage/clients.js';
 import { FormClient, findForm } from '../helpers/form-client.js';
 import { signInWithEmail } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -155,5 +156,22 @@ describe('POST at the authorization and logout endpoints', () => {
       ),
     );
     expect(() => loadConfig({}, { clients: [{ ...spa, client_secret: 'x'.repeat(32) }] })).not.toThrow();
+  });
+
+  it('refuses a public client stored in the database that lists id_token (oidc-provider runs our validator)', async () => {
+    await insertClient(t.sesame.services.db, 'stored-spa', {
+      client_id: 'stored-spa',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [REDIRECT],
+      response_types: ['id_token'],
+      grant_types: ['implicit'],
+    });
+    const response = await fetch(`${t.url}/authorize?${new URLSearchParams({ ...codeRequest, client_id: 'stored-spa', response_type: 'id_token' })}`, { redirect: 'manual' });
+    expect(response.status).toBe(400);
+    const html = await response.text();
+    expect(message(html)).toBe(
+      'response_types id_token return an ID token through the browser and are for confidential clients only; a public client (token_endpoint_auth_method none) uses response_types [&#34;code&#34;] with PKCE',
+    );
+    expect(html).toContain('Error code: invalid_client_metadata');
   });
 });
