@@ -29,6 +29,7 @@ export function postAsGet(paths: readonly string[]) {
     const query = new URLSearchParams(ctx.request.rawBody ?? '');
     ctx.status = 303;
     ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(`${ctx.path}?${query}`);
+    // Relative to the endpoint itself (`authorize?…`), so it holds behind a proxy that adds a path prefix.
+    ctx.redirect(`${ctx.path.slice(ctx.path.lastIndexOf('/') + 1)}?${query}`);
   };
 }
