@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configSchema, type Config } from './schema.js';
-import { managementClientProblem } from '../oidc/client-metadata.js';
+import { frontChannelIdTokenProblem, managementClientProblem } from '../oidc/client-metadata.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -108,6 +108,9 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
     ids.add(c.client_id);
     const problem = managementClientProblem(c);
     if (problem) throw new ConfigError(`invalid configuration at clients.${i}.management_api: ${problem}`);
+    // A config client without a secret is public (see oidc/provider.ts).
+    const idTokenProblem = frontChannelIdTokenProblem({ ...c, token_endpoint_auth_method: c.token_endpoint_auth_method ?? (c.client_secret ? undefined : 'none') });
+    if (idTokenProblem) throw new ConfigError(`invalid configuration at clients.${i}.response_types: ${idTokenProblem}`);
   }
   const proxyHops = config.trustProxy === true ? 1 : config.trustProxy === false ? 0 : config.trustProxy;
   return deepFreeze({ ...config, production, devOutbox, proxyHops });

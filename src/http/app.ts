@@ -15,6 +15,7 @@ import { managementRouter } from '../api/management.js';
 import { userfrontRouter } from '../api/userfront.js';
 import { auth0TokenErrors } from '../api/auth0-errors.js';
 import { ROUTES } from '../oidc/provider.js';
+import { postAsGet } from './post-as-get.js';
 
 export function createApp(s: Services): Koa {
   const app = new Koa();
@@ -41,6 +42,7 @@ export function createApp(s: Services): Koa {
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();
   app.use(auth0TokenErrors);
+  app.use(postAsGet([ROUTES.authorization, ROUTES.end_session]));
   app.use(function oidcProvider(ctx, next) {
     let handler = mounted.get(s.provider);
     if (!handler) mounted.set(s.provider, (handler = mount(s.provider)));

@@ -24,6 +24,19 @@ export function managementClientProblem(metadata: { management_api?: unknown; gr
   return undefined;
 }
 
+/**
+ * Why `metadata` may not use a response type that returns an ID token from the authorization
+ * endpoint (id_token, code id_token), or undefined when it may. As at Auth0, only a confidential
+ * client: the ID token then travels through the browser, and a public client (SPA, native) has the
+ * code flow with PKCE, which keeps it off the front channel.
+ */
+export function frontChannelIdTokenProblem(metadata: { response_types?: unknown; token_endpoint_auth_method?: unknown }): string | undefined {
+  const responseTypes = Array.isArray(metadata.response_types) ? (metadata.response_types as unknown[]) : [];
+  const frontChannel = responseTypes.filter((t) => typeof t === 'string' && t.split(' ').includes('id_token'));
+  if (!frontChannel.length || (metadata.token_endpoint_auth_method ?? 'client_secret_basic') !== 'none') return undefined;
+  return `response_types ${frontChannel.join(', ')} return an ID token through the browser and are for confidential clients only; a public client (token_endpoint_auth_method none) uses response_types ["code"] with PKCE`;
+}
+
 // InvalidClientMetadata, not Error: a bad client stored in the database must answer 400, not 500.
 function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, metadata: Record<string, unknown>): void {
   if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
@@ -31,6 +44,11 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
   }
   if (key === 'management_api') {
     const problem = managementClientProblem(metadata);
+    if (problem) throw new errors.InvalidClientMetadata(problem);
+  }
+  // Checked once per client: first_party is one of the keys the validator is called for on every client.
+  if (key === 'first_party') {
+    const problem = frontChannelIdTokenProblem(metadata);
     if (problem) throw new errors.InvalidClientMetadata(problem);
   }
   // The Userfront API gets a tenant's tokens from the token endpoint with no secret to send.

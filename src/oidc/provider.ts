@@ -92,7 +92,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     // (the ticket itself is in a cookie, see passwordless/login-tickets.ts).
     // connection: an external connection to hand the sign-in to (Auth0's parameter).
     extraParams: ['audience', 'ticket_ref', 'connection'],
-    responseTypes: ['code'],
+    // code for everyone; id_token and code id_token (front-channel ID token, as Auth0 offers for
+    // express-openid-connect's default) only for confidential clients, see client-metadata.ts.
+    // No response type returns an access token in the front channel.
+    responseTypes: ['code', 'id_token', 'code id_token'],
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,
     extraTokenClaims: userfrontTokenClaims(config.issuer),
