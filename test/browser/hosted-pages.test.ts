@@ -173,7 +173,7 @@ describe('hosted pages in Chromium', () => {
     expect(await page.title()).toMatch(/^Connexion · /);
     await checkFits(page, 360);
     await askForCode(page, 'marie@example.fr', 'Adresse e-mail', 'Recevoir un code par e-mail', 'Code de connexion');
-    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Consultez vos e-mails');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Consultez vos e\u2011mails');
     expect(await page.getByText(/^Vous pourrez demander un nouveau code dans \d+ s\.$/).isVisible()).toBe(true);
     expect(await page.getByRole('button', { name: 'Utiliser une autre adresse' }).isVisible()).toBe(true);
     await checkFits(page, 360);
