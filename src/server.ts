@@ -13,6 +13,7 @@ import { createApp } from './http/app.js';
 import { createServer, listen } from './http/listen.js';
 import { answerWhileStarting } from './http/health.js';
 import { createProvider } from './oidc/provider.js';
+import { unnamedClientWarnings } from './oidc/client-metadata.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
@@ -85,7 +86,8 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
   try {
     const prepared = await prepare(config, log);
     const db = (opened = prepared.db);
-    const renderer = createRenderer({ productName: config.ui.productName, cache: config.production });
+    const onUnnamedClient = unnamedClientWarnings(log, config.clients);
+    const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient });
     const jwks = await loadSigningJwks(db);
     const channel = deliveryChannel(config, db);
     const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));

@@ -69,7 +69,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     ctx.type = 'html';
     ctx.body = await s.renderer.page('verify-link', locale(ctx, fields), {
       title: 'link.title',
-      clientName: client.clientName ?? client.clientId,
+      clientName: s.renderer.clientName(locale(ctx, fields), client),
       email,
       csrf,
       fields: [...fields.entries()],

@@ -17,6 +17,11 @@ export interface Renderer {
   translate(locale: string, key: string, vars?: Record<string, string | number>): string;
   /** A plain-text message (SMS) from views/sms/<template>.text.ejs. */
   text(template: string, locale: string, locals: Record<string, unknown>): Promise<string>;
+  /**
+   * What pages call `client`: its client_name, else "the application" in `locale` (never the raw
+   * client_id); '' without a client.
+   */
+  clientName(locale: string, client: { clientId: string; clientName?: string | undefined } | undefined): string;
 }
 
 /** `<%= %>` in a plain-text template: the value as is (EJS's own escape also turns null into ''). */
@@ -29,7 +34,14 @@ function isPlainText(file: string): boolean {
   return file.endsWith('.text.ejs') || file.endsWith('.subject.ejs');
 }
 
-export function createRenderer(options: { productName: string; cache: boolean }): Renderer {
+export interface RendererOptions {
+  productName: string;
+  cache: boolean;
+  /** Told each time a page names a client that has no client_name (see oidc/client-metadata.ts). */
+  onUnnamedClient?: (clientId: string) => void;
+}
+
+export function createRenderer(options: RendererOptions): Renderer {
   // EJS caches a compiled template by file name with the escape it was compiled with; a file is
   // always either plain text or HTML, so one cache serves both.
   const render = (file: string, data: Record<string, unknown>) =>
@@ -60,6 +72,12 @@ export function createRenderer(options: { productName: string; cache: boolean })
     translate: (locale, key, vars) => translator(locale)(key, vars),
     async text(template, locale, locals) {
       return (await render(`sms/${template}.text.ejs`, { ...common(locale, translator(locale)), ...locals })).trim();
+    },
+    clientName(locale, client) {
+      if (!client) return '';
+      if (client.clientName) return client.clientName;
+      options.onUnnamedClient?.(client.clientId);
+      return translator(locale)('client.unnamed');
     },
   };
 }

@@ -37,7 +37,7 @@ export function magicLinkRouter(s: Services): Router {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await s.renderer.page(template, ctx.state.locale as string, {
       title: 'magic.title',
-      clientName: client?.clientName ?? client?.clientId ?? '',
+      clientName: s.renderer.clientName(ctx.state.locale as string, client),
       email: link.email,
       origin: { ip: link.requestIp, from: link.requestFrom, minutes: Math.max(0, Math.round((Date.now() - link.createdAt.getTime()) / 60_000)) },
       error: null,

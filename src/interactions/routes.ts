@@ -109,7 +109,7 @@ export function interactionRouter(s: Services): Router {
       title: `${template}.title`,
       uid: details.uid,
       csrf: csrfToken(s.csrfKey, details.uid),
-      clientName: client?.clientName ?? client?.clientId ?? '',
+      clientName: s.renderer.clientName(locale, client),
       sms: smsConnection(s.config) !== undefined,
       externals: s.config.connections.filter((c) => c.type === 'external').map((c) => ({ id: c.id, name: (c as { name: string }).name })),
       error: null,
@@ -241,7 +241,11 @@ export function interactionRouter(s: Services): Router {
     if (!sent.ok) {
       const { error, status } = refusal(sent);
       if (status === 429) ctx.set('Retry-After', String(sent.retryAfter));
-      return render(ctx, 'email', { email: identifier.value, error, retryAfter: sent.retryAfter }, status);
+      // A code for this address is already on its way in this sign-in (a double click, Back and
+      // submit again): the page takes that code rather than only saying "wait".
+      const codeSent = status === 429 && (await findLiveCode(s.db, (ctx.state.step as StepState).flowKey))?.identifier === identifier.value;
+      const message = codeSent ? { notice: 'code.wait_have_code' } : { error };
+      return render(ctx, 'email', { email: identifier.value, ...message, retryAfter: sent.retryAfter, codeSent }, status);
     }
     ctx.status = 303;
     ctx.redirect(`/interaction/${ctx.params.uid}`);

@@ -2,6 +2,7 @@
 // rules that hold between them. oidc-provider runs the validator on every client it loads (config
 // file, database, `sesame clients add`), and the config schema runs the management rule too.
 import { errors, type Configuration } from 'oidc-provider';
+import type { Logger } from '../log.js';
 import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 
 export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront'] as const;
@@ -66,3 +67,25 @@ export const sesameClientMetadata = {
   properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS],
   validator: validateSesameMetadata as NonNullable<Configuration['extraClientMetadata']>['validator'],
 };
+
+/**
+ * Pages name a client without `client_name` in plain words ("the application"): its client_id
+ * ("continue to my-app") means nothing to the person signing in. This tells the operator, once per
+ * client: at startup for config-file clients that users sign in to, and when first shown for
+ * clients added to the database. Returns the function that reports a client shown without a name.
+ */
+export function unnamedClientWarnings(log: Logger, configClients: ReadonlyArray<Record<string, unknown>>): (clientId: string) => void {
+  const warned = new Set<string>();
+  const warn = (clientId: string) => {
+    if (warned.has(clientId)) return;
+    warned.add(clientId);
+    log.warn({ clientId }, `client ${clientId} has no client_name: sign-in pages call it "the application"; set client_name to the name users know it by`);
+  };
+  for (const client of configClients) {
+    const grants = Array.isArray(client.grant_types) ? (client.grant_types as unknown[]) : ['authorization_code'];
+    // A client-credentials-only client (a management client) never puts anyone on a page.
+    const showsPages = grants.some((g) => g !== 'client_credentials');
+    if (showsPages && !client.client_name && typeof client.client_id === 'string') warn(client.client_id);
+  }
+  return warn;
+}

@@ -80,7 +80,7 @@ export function providerPages(renderer: Renderer, defaultLocale: string, issuer:
       ctx.body = await renderer.page('logout', locale, {
         title: 'logout.title',
         form,
-        clientName: client?.clientName ?? client?.clientId ?? null,
+        clientName: renderer.clientName(locale, client),
       });
     },
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {

@@ -4,6 +4,7 @@
 import * as oidc from 'openid-client';
 import { type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
+import { axeBothSchemes } from '../helpers/accessibility.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
@@ -173,7 +174,7 @@ describe('hosted pages in Chromium', () => {
     expect(await page.title()).toMatch(/^Connexion · /);
     await checkFits(page, 360);
     await askForCode(page, 'marie@example.fr', 'Adresse e-mail', 'Recevoir un code par e-mail', 'Code de connexion');
-    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Consultez vos e-mails');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Consultez vos e\u2011mails');
     expect(await page.getByText(/^Vous pourrez demander un nouveau code dans \d+ s\.$/).isVisible()).toBe(true);
     expect(await page.getByRole('button', { name: 'Utiliser une autre adresse' }).isVisible()).toBe(true);
     await checkFits(page, 360);
@@ -185,6 +186,8 @@ describe('hosted pages in Chromium', () => {
     const { page } = walk;
     await checkFits(page, 360);
     await checkForms(page);
+    // The email-only variant of the first step (accessibility.test.ts walks the email-or-phone one).
+    expect(await axeBothSchemes(page, 'email only')).toEqual([]);
     // A long address (no break opportunities) in the code page's lead must not widen the page.
     const email = 'firstname.middlename.lastname.department@subdomain.example.com';
     const code = await askForCode(page, email);

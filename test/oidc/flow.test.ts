@@ -106,7 +106,7 @@ describe.each(ENGINES)('OIDC flow on %s', (engine) => {
     expect(started.page.html).toContain('lang="fr"');
     const { result } = await signInWithEmail(t, started, 'linus@example.com');
     expect(result.status).toBe(200);
-    expect(result.html).toContain('Partner souhaite accéder à votre compte');
+    expect(result.html).toContain('<h1>Autoriser Partner à accéder à votre compte\u00a0?</h1>');
     // A sign-in form replayed at the consent step cannot sign in again: it goes back to the current step.
     const consentForm = findForm(result.html, '/consent');
     const replay = await started.browser.request(new URL(consentForm.action.replace(/consent$/, 'email'), t.url).toString(), {
