@@ -90,7 +90,7 @@ export interface ErrorPageInput {
 export function errorPageLocals(t: Translate, input: ErrorPageInput) {
   const found = errorEntry(input.kind ?? input.code, input.place);
   const key = `errorpage.${found.id}`;
-  const app = input.app?.name ?? t('app.generic');
+  const app = input.app?.name ?? t('client.unnamed');
   const description = input.description ?? '';
   // A key of ours is a plain sentence already written for the user; anything else is protocol text.
   const ours = description !== '' && t(description) !== description;

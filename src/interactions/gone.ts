@@ -19,7 +19,7 @@ export async function showGoneInteraction(s: Services, ctx: Context): Promise<vo
   const t = (key: string, vars?: Record<string, string | number>) => s.renderer.translate(locale, key, vars);
   // A client removed since has no name or link any more; the page still says what happened.
   const client = await s.provider.Client.find(progress.clientId).catch(() => undefined);
-  const app = appLink(client, t, s.config.issuer) ?? { name: t('app.generic'), url: null };
+  const app = appLink(client, t, s.config.issuer) ?? { name: t('client.unnamed'), url: null };
   if (progress.state === 'open') {
     ctx.state.app = app;
     throw new SesameError(400, 'interaction_expired', 'error.interaction_timed_out');

@@ -17,7 +17,7 @@ function localeOf(ctx: KoaContextWithOIDC, fallback: string): string {
 
 /** How pages name a client: its registered client_name, else "the application" in the page's language. */
 export function displayName(client: ClientLike | undefined | null, t: Translate): string {
-  return client?.clientName || t('app.generic');
+  return client?.clientName || t('client.unnamed');
 }
 
 /** An http(s) URL as text, or null: client metadata is checked on load, and checked again here. */
