@@ -243,7 +243,7 @@ describe('accessibility of every page', () => {
       const welcome = await createOperatorLink(db, codeKeys, { type: 'welcome', email: `welcome${n}@example.com`, clientId: 'noname', ttl: 3600 });
       await other.goto(linkUrl(t.issuer, welcome.uuid, welcome.token));
       await other.getByRole('button', { name: words.continueLink }).click();
-      await other.getByText(lang === 'fr' ? /vous connecter à l’application\.$/ : /sign in to the application\.$/).waitFor();
+      await other.getByText(lang === 'fr' ? /vous connecter à l'application\.$/ : /sign in to the application\.$/).waitFor();
       problems.push(...(await audit(other, 'address confirmed')));
       expect(problems).toEqual([]);
     }, WALK_TIMEOUT);

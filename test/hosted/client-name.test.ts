@@ -1,4 +1,4 @@
-// A client registered without client_name (issue 12): pages say "the application" ("l’application")
+// A client registered without client_name (issue 12): pages say "the application" ("l'application")
 // instead of its raw client_id, and the operator is told once per client to set client_name: at
 // startup for config-file clients users sign in to, when first shown for clients added to the
 // database (`sesame clients add` without --name). SQLite only: nothing here depends on the engine.
@@ -52,7 +52,7 @@ describe('clients without client_name', () => {
     expect(leadOf(en.page.html)).toBe('to continue to the application');
     expect(en.page.html).not.toContain('nameless');
     const fr = await emailPage('nameless-first', { 'accept-language': 'fr' });
-    expect(leadOf(fr.page.html)).toBe('pour continuer vers l’application');
+    expect(leadOf(fr.page.html)).toBe('pour continuer vers l'application');
     expect(leadOf((await emailPage('named')).page.html)).toBe('to continue to Named App');
 
     // The consent page of a third-party client.
