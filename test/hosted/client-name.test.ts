@@ -52,7 +52,7 @@ describe('clients without client_name', () => {
     expect(leadOf(en.page.html)).toBe('to continue to the application');
     expect(en.page.html).not.toContain('nameless');
     const fr = await emailPage('nameless-first', { 'accept-language': 'fr' });
-    expect(leadOf(fr.page.html)).toBe('pour continuer vers l'application');
+    expect(leadOf(fr.page.html)).toBe("pour continuer vers l'application");
     expect(leadOf((await emailPage('named')).page.html)).toBe('to continue to Named App');
 
     // The consent page of a third-party client.
