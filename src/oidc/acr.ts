@@ -47,16 +47,17 @@ interface AcrRequest {
   essential: boolean;
 }
 
-/** The acr values a request asks for: an essential `acr` claim (claims parameter) wins over `acr_values`. */
+/**
+ * The acr values a request asks for: an essential `acr` claim (claims parameter) wins over
+ * `acr_values`, which wins over a voluntary `acr` claim with values.
+ */
 export function requestedAcrs(params: Record<string, unknown>): AcrRequest | null {
   const claim = idTokenAcrClaim(params.claims);
-  if (claim?.essential === true) {
-    const values = Array.isArray(claim.values) ? claim.values : typeof claim.value === 'string' ? [claim.value] : [];
-    const strings = values.filter((v): v is string => typeof v === 'string');
-    if (strings.length) return { values: strings, essential: true };
-  }
+  const values = Array.isArray(claim?.values) ? claim.values : typeof claim?.value === 'string' ? [claim.value] : [];
+  const claimed = values.filter((v): v is string => typeof v === 'string');
+  if (claimed.length && claim?.essential === true) return { values: claimed, essential: true };
   if (typeof params.acr_values === 'string' && params.acr_values.trim()) return { values: params.acr_values.trim().split(/\s+/), essential: false };
-  return null;
+  return claimed.length ? { values: claimed, essential: false } : null;
 }
 
 function idTokenAcrClaim(claims: unknown): Record<string, unknown> | undefined {

@@ -65,16 +65,13 @@ export function createProvider(deps: ProviderDeps): Provider {
     clients: clientMetadata(config.clients),
     findAccount: accountFinder(db),
     // acr and amr ride with openid so every ID token says how the user signed in (oidc-provider
-    // adds them only when listed); userinfo never has them (they are not account claims).
-    // auth_time, sid and iss: oidc-provider's own defaults, which a claims list replaces.
+    // adds them only when asked for otherwise); userinfo never has them (not account claims).
+    // oidc-provider merges its own defaults (auth_time, sid, iss) into this.
     claims: {
       openid: ['sub', 'acr', 'amr'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
       profile: ['name'],
-      auth_time: null,
-      sid: null,
-      iss: null,
     },
     acrValues: ACR_VALUES,
     scopes: ['openid', 'offline_access', 'email', 'phone', 'profile', ...apiScopes],

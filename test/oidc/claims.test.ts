@@ -186,6 +186,25 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
     expect(claims).toMatchObject({ acr: ACR.email, amr: ['email', 'otp'] });
   });
 
+  it('reads a voluntary acr claim with values like acr_values', async () => {
+    const started = await startLogin(t, app, { claims: JSON.stringify({ id_token: { acr: { values: [ACR.external] } } }) });
+    expect(started.page.html).toContain('Continue with Corp login');
+    expect(started.page.html).not.toContain('/email"');
+  });
+
+  it('puts auth_time in the ID token when max_age asks for it', async () => {
+    const started = await startLogin(t, app, { max_age: '3600' });
+    const { result } = await signInWithEmail(t, started, nextEmail());
+    expect(result.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+    const tokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+      maxAge: 3600,
+    });
+    expect(Math.abs(Number(tokens.claims()!.auth_time) - Date.now() / 1000)).toBeLessThan(120);
+  });
+
   it('answers an essential acr nobody can meet with unmet_authentication_requirements', async () => {
     const claims = JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:example:loa:3'] } } });
     expect(await refusedAtAuthorize({ claims, state: 'unmet' })).toEqual({
