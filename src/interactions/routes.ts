@@ -24,7 +24,7 @@ import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/provider.js';
 import { externalConnection } from '../connections/routes.js';
 import { handOffUrl } from '../connections/external.js';
-import { AMR, codeAmr, loginResult, offeredMethods, type Method } from '../oidc/acr.js';
+import { AMR, availableMethods, codeAmr, loginResult, offeredMethods, type Method } from '../oidc/acr.js';
 import { asksForName } from './name-step.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
@@ -94,8 +94,7 @@ export function interactionRouter(s: Services): Router {
 
   /** The sign-in methods this request may use (acr_values, essential acr claim); `unmet` when none can do. */
   function methods(ctx: Context) {
-    const available: Method[] = ['email', ...(smsConnection(s.config) ? ['sms' as const] : []), ...(s.config.connections.some((c) => c.type === 'external') ? ['external' as const] : [])];
-    return offeredMethods((ctx.state.step as StepState).details.params, available);
+    return offeredMethods((ctx.state.step as StepState).details.params, availableMethods(s.config.connections));
   }
 
   async function render(ctx: Context, template: string, locals: Record<string, unknown>, status = 200) {

@@ -71,6 +71,12 @@ function idTokenAcrClaim(claims: unknown): Record<string, unknown> | undefined {
   }
 }
 
+/** The methods a configuration has: email always (as the hosted pages), SMS and external when configured. */
+export function availableMethods(connections: ReadonlyArray<{ type: string }>): Method[] {
+  const has = (type: string) => connections.some((c) => c.type === type);
+  return ['email', ...(has('sms') ? ['sms' as const] : []), ...(has('external') ? ['external' as const] : [])];
+}
+
 /**
  * The methods the hosted pages offer: those of `available` whose acr was asked for. When none of
  * the asked ones can be met, every available method (acr_values is voluntary), or `unmet` when
