@@ -47,7 +47,7 @@ export function userfrontSessions(s: Services) {
   }
 
   /** Signs `userId` in to `tenant`: a login ticket, redeemed at the token endpoint for the tenant's audience. */
-  async function signIn(ctx: Context, tenant: Tenant, userId: string, amr: string[]) {
+  async function signIn(ctx: Context, tenant: Tenant, userId: string, amr: readonly string[]) {
     const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, tenant.clientId, amr, AT_TOKEN_ENDPOINT);
     const answer = await tokenEndpoint({
       grant_type: LOGIN_TICKET,

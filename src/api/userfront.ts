@@ -18,6 +18,7 @@ import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
 import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors, type Tenant } from './userfront-tenant.js';
 import { userfrontSessions } from './userfront-tokens.js';
+import { AMR, codeAmr } from '../oidc/acr.js';
 
 const LINK_ERRORS = {
   invalid: 'Invalid login link.',
@@ -110,7 +111,7 @@ export function userfrontRouter(s: Services): Router {
     const user = await upsertVerifiedEmailUser(s.db, link.email);
     if (!(await useLink(s.db, link, user.id))) throw unauthorized(LINK_ERRORS.used);
     await recordAudit(s.db, { type: 'link.used', clientId: rp.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'userfront' });
-    ctx.body = await sessions.signIn(ctx, rp, user.id, ['email']);
+    ctx.body = await sessions.signIn(ctx, rp, user.id, AMR.emailLink);
   });
 
   router.post('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function sendCode(ctx) {
@@ -144,7 +145,7 @@ export function userfrontRouter(s: Services): Router {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw unauthorized('Invalid or expired verification code.');
     }
-    ctx.body = await sessions.signIn(ctx, rp, result.user.id, ['otp']);
+    ctx.body = await sessions.signIn(ctx, rp, result.user.id, codeAmr(target.channel === 'sms'));
   });
 
   router.get('/auth/refresh', userfrontErrors, async function refresh(ctx) {

@@ -15,6 +15,7 @@ import { apiFlowKey, openNetwork } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode } from '../passwordless/email-login.js';
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
+import { codeAmr } from '../oidc/acr.js';
 import { setTicketCookie } from '../interactions/links.js';
 
 /** Authorization parameters carried from /passwordless/start's authParams through the link to /authorize. */
@@ -90,7 +91,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     }
     ctx.cookies.set(CSRF_COOKIE, null, { path: '/passwordless' });
     const ref = newTicketRef();
-    setTicketCookie(ctx, await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, ['email', 'otp'], atRequest(ref)));
+    setTicketCookie(ctx, await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, codeAmr(false), atRequest(ref)));
     const query = new URLSearchParams({ client_id: client.clientId, ticket_ref: ref });
     for (const name of AUTHORIZE_PARAMS) {
       const value = fields.get(name);

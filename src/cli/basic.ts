@@ -1,4 +1,4 @@
-// `sesame serve`, `sesame migrate`, `sesame worker` and `sesame users`.
+// `sesame serve`, `sesame migrate`, `sesame worker` and `sesame users` (list, set-name, link).
 import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { runPrimary, workerCount } from '../cluster.js';
@@ -7,6 +7,9 @@ import { deliveryChannel, prepare, startSesame } from '../server.js';
 import { migrate } from '../storage/migrate.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { linkExternalIdentity } from '../storage/external.js';
+import { findUserByEmail, setName } from '../storage/users.js';
+import { normalizeEmail } from '../passwordless/identifiers.js';
+import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 
 function onShutdown(stop: () => Promise<void>) {
@@ -88,21 +91,38 @@ export const workerCommand: Command = {
 
 export const usersCommand: Command = {
   summary:
-    'List users; link an external identity to an account.\n' +
-    '  list    users, newest first\n' +
+    'List users; name one; link an external identity to an account.\n' +
+    '  list      users, newest first\n' +
+    `  set-name  <userId|email> <name>   the name (the profile scope's \`name\` claim; 1 to ${MAX_NAME_LENGTH} characters)\n` +
     '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
     '          now on (e.g. the account that proved the email its assertion claimed); its former account stays',
-  usage: 'list [--json] | link <userId> --connection <id> --subject <sub> [--json]',
+  usage: 'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]',
   options: { json: { type: 'boolean' }, connection: { type: 'string' }, subject: { type: 'string' } },
   async run({ values, positionals }) {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list or link');
+    if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name or link');
     const users = await withDb((db) =>
       db.prisma.user.findMany({ orderBy: { createdAt: 'desc' }, take: 1000, select: { id: true, email: true, emailVerified: true, createdAt: true } }),
     );
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },
 };
+
+/** `sesame users set-name`: the operator's way to give an account the name its tokens carry. */
+async function setUserName(values: Record<string, unknown>, args: string[]): Promise<void> {
+  if (args.length !== 2) throw new UsageError('users set-name: expected <userId|email> <name> (quote a name with spaces)');
+  const name = parseName(args[1]);
+  if (!name) throw new UsageError(`users set-name: the name must be 1 to ${MAX_NAME_LENGTH} characters, without control characters or line breaks`);
+  const who = args[0]!;
+  const email = who.includes('@') ? normalizeEmail(who) : undefined;
+  const userId = await withDb(async (db) => {
+    const id = email ? (await findUserByEmail(db, email))?.id : who;
+    return id && (await setName(db, id, name)) ? id : null;
+  });
+  if (!userId) throw new UsageError(`users set-name: no user "${who}"`);
+  output(values.json === true, { userId, name }, [`${userId} is now named ${JSON.stringify(name)}`]);
+}
 
 /** `sesame users link`: asserted emails are never trusted on their own, so joining accounts is the operator's call. */
 async function linkUser(values: Record<string, unknown>, userId: string | undefined): Promise<void> {

@@ -10,6 +10,7 @@ import type { ExternalConnection } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
 import { hitWindow } from '../storage/counters.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
+import { parseName } from '../passwordless/names.js';
 import {
   consumeExternalState,
   findExternalState,
@@ -201,13 +202,12 @@ async function useAssertionOnce(db: Db, code: string): Promise<boolean> {
 
 /**
  * Profile claims only from keys the operator allowed to assert them (Sesame's helper sends them).
- * An email that is not one (after trimming and lower-casing) is dropped, the sign-in goes on.
+ * An email that is not one (after trimming and lower-casing), or a name that is not one (names.ts),
+ * is dropped; the sign-in goes on.
  */
 function assertedProfile(allowProfile: boolean, payload: Record<string, unknown>): { email?: string; name?: string } {
   const claimed = allowProfile ? (payload[PROFILE_CLAIM] as Record<string, unknown> | undefined) : undefined;
   const email = normalizeEmail(claimed?.email);
-  return {
-    ...(email ? { email } : {}),
-    ...(typeof claimed?.name === 'string' && claimed.name.trim() ? { name: claimed.name.trim() } : {}),
-  };
+  const name = parseName(claimed?.name);
+  return { ...(email ? { email } : {}), ...(name ? { name } : {}) };
 }

@@ -14,6 +14,7 @@ import { findUserByEmail } from '../storage/users.js';
 import { atInteraction, issueLoginTicket } from '../passwordless/login-tickets.js';
 import { setTicketCookie } from '../interactions/links.js';
 import { checkAssertion } from './external.js';
+import { AMR } from '../oidc/acr.js';
 
 export function externalConnection(s: Services, id: unknown): ExternalConnection | undefined {
   return s.config.connections.find((c): c is ExternalConnection => c.type === 'external' && c.id === id);
@@ -44,7 +45,7 @@ export function connectionsRouter(s: Services): Router {
       throw new SesameError(400, 'external_no_account', 'external.no_account');
     }
     await recordAudit(s.db, { type: 'login', ...audit, clientId: result.clientId, userId, reason: `external ${connection.id} via ${result.serviceClientId}` });
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, result.clientId, ['ext'], atInteraction(result.interactionUid));
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, result.clientId, AMR.external, atInteraction(result.interactionUid));
     setTicketCookie(ctx, ticket);
     ctx.status = 303;
     ctx.redirect(`/interaction/${result.interactionUid}`);

@@ -10,6 +10,7 @@ import { trustProxies } from './forwarded.js';
 import { interactionRouter } from '../interactions/routes.js';
 import { passwordlessRouter } from '../api/passwordless.js';
 import { magicLinkRouter } from '../interactions/magic-link-routes.js';
+import { nameStepRouter } from '../interactions/name-step.js';
 import { connectionsRouter } from '../connections/routes.js';
 import { managementRouter } from '../api/management.js';
 import { userfrontRouter } from '../api/userfront.js';
@@ -28,7 +29,7 @@ export function createApp(s: Services): Koa {
   app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
-  const routers = [healthRouter(s.db), interactionRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
+  const routers = [healthRouter(s.db), interactionRouter(s), nameStepRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
   // oidc-provider's endpoints carry most of the traffic (tokens, userinfo, introspection) and none
   // of our routes match them, so they skip our routers' matching (a measurable share of a request).
   const providerOnly = new Set(

@@ -15,6 +15,7 @@ import { checkLink, pickNumber, useLink } from '../passwordless/links.js';
 import type { LinkRow } from '../storage/magic-links.js';
 import { flowCookieName, flowProof, setTicketCookie } from './links.js';
 import { AT_CLIENT_START, issueLoginTicket } from '../passwordless/login-tickets.js';
+import { AMR } from '../oidc/acr.js';
 
 const CSRF_COOKIE = 'sesame.magic';
 const REASONS = { invalid: 'magic.invalid', used: 'magic.used', expired: 'magic.expired' } as const;
@@ -71,7 +72,7 @@ export function magicLinkRouter(s: Services): Router {
    * authorization request, which redeems a one-minute ticket cookie instead of asking again.
    */
   async function signInHere(ctx: Context, link: LinkRow, userId: string, target: { clientId: string; uri: string }) {
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, ['email'], AT_CLIENT_START);
+    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, AMR.emailLink, AT_CLIENT_START);
     setTicketCookie(ctx, ticket);
     const url = new URL(target.uri);
     url.searchParams.set('iss', s.config.issuer);

@@ -26,6 +26,8 @@ import { externalConnection } from '../connections/routes.js';
 import { markProgress, progressOf } from './progress.js';
 import { showGoneInteraction } from './gone.js';
 import { handOffUrl } from '../connections/external.js';
+import { AMR, availableMethods, codeAmr, loginResult, offeredMethods, type Method } from '../oidc/acr.js';
+import { asksForName } from './name-step.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
@@ -100,9 +102,15 @@ export function interactionRouter(s: Services): Router {
   }
   const login = requirePrompt('login');
 
+  /** The sign-in methods this request may use (acr_values, essential acr claim); `unmet` when none can do. */
+  function methods(ctx: Context) {
+    return offeredMethods((ctx.state.step as StepState).details.params, availableMethods(s.config.connections));
+  }
+
   async function render(ctx: Context, template: string, locals: Record<string, unknown>, status = 200) {
     const { details, locale } = ctx.state.step as StepState;
     const client = await s.provider.Client.find(String(details.params.client_id));
+    const may = (m: Method) => methodAllowed(ctx, m);
     ctx.status = status;
     ctx.type = 'html';
     ctx.body = await s.renderer.page(template, locale, {
@@ -110,8 +118,8 @@ export function interactionRouter(s: Services): Router {
       uid: details.uid,
       csrf: csrfToken(s.csrfKey, details.uid),
       clientName: s.renderer.clientName(locale, client),
-      sms: smsConnection(s.config) !== undefined,
-      externals: s.config.connections.filter((c) => c.type === 'external').map((c) => ({ id: c.id, name: (c as { name: string }).name })),
+      identifierKind: may('email') ? (may('sms') ? 'either' : 'email') : may('sms') ? 'phone' : null,
+      externals: may('external') ? s.config.connections.filter((c) => c.type === 'external').map((c) => ({ id: c.id, name: (c as { name: string }).name })) : [],
       error: null,
       notice: null,
       ...locals,
@@ -143,6 +151,11 @@ export function interactionRouter(s: Services): Router {
     return { error: 'code.wait', status: 429 };
   }
 
+  function methodAllowed(ctx: Context, method: Method) {
+    const offered = methods(ctx);
+    return offered !== 'unmet' && offered.includes(method);
+  }
+
   function requester(ctx: Context) {
     const { details, locale } = ctx.state.step as StepState;
     return { ip: ctx.ip, clientId: String(details.params.client_id), locale, browser: browserIdOf(ctx) };
@@ -154,7 +167,8 @@ export function interactionRouter(s: Services): Router {
     const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };
     markProgress(ctx, s.csrfKey, details.uid, progress, s.config.tokens.interaction);
     ctx.status = 303;
-    ctx.redirect(returnTo);
+    // A new account's first sign-in may stop at the optional name step before going on.
+    ctx.redirect(result.login && (await asksForName(s, details, result.login.accountId, result.login.amr ?? [])) ? `/interaction/${details.uid}/name` : returnTo);
   }
 
   router.get('/', loadInteraction, async function showStep(ctx) {
@@ -162,17 +176,21 @@ export function interactionRouter(s: Services): Router {
     if (details.prompt.name === 'consent') {
       const client = await s.provider.Client.find(String(details.params.client_id));
       if (isFirstParty(client?.metadata())) return finish(ctx, { consent: { grantId: await approveConsent(s.provider, details) } });
-      return render(ctx, 'consent', consentView(details));
+      return render(ctx, 'consent', await consentView(s.db, details));
+    }
+    const offered = methods(ctx);
+    if (offered === 'unmet') {
+      return finish(ctx, { error: 'unmet_authentication_requirements', error_description: 'none of the requested acr values can be met' }, false);
     }
     // This browser proved a code or link a moment ago (an email link, an external connection, an
     // operator link): its ticket cookie signs in, but only in the interaction the ticket is bound to.
     const redeemed = await redeemTicketCookie(ctx);
-    if (redeemed) return finish(ctx, { login: { accountId: redeemed.userId, amr: redeemed.amr, remember: true } }, false);
+    if (redeemed) return finish(ctx, { login: loginResult(redeemed.userId, redeemed.amr) }, false);
     // The sign-in link was used here or approved from another device.
     const approvedUser = await redeemLinkApproval(s.db, flowKey);
-    if (approvedUser) return finish(ctx, { login: { accountId: approvedUser, amr: ['email'], remember: true } }, false);
+    if (approvedUser) return finish(ctx, { login: loginResult(approvedUser, AMR.emailLink) }, false);
     // The RP asked for an external connection: hand the sign-in over right away.
-    const external = externalConnection(s, details.params.connection);
+    const external = offered.includes('external') ? externalConnection(s, details.params.connection) : undefined;
     if (external) return handOff(ctx, external.id);
     const live = await findLiveCode(s.db, flowKey);
     if (live) return renderCodeStep(ctx, live.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });
@@ -201,6 +219,7 @@ export function interactionRouter(s: Services): Router {
     const { details } = ctx.state.step as StepState;
     const connection = externalConnection(s, connectionId);
     if (!connection) throw new SesameError(404, 'unknown_connection', 'external.unknown_connection');
+    if (!methodAllowed(ctx, 'external')) throw new SesameError(400, 'method_not_allowed', 'identifier.method');
     const param = (name: string) => (typeof details.params[name] === 'string' ? (details.params[name] as string) : undefined);
     const url = await handOffUrl(
       s.db,
@@ -237,6 +256,10 @@ export function interactionRouter(s: Services): Router {
     if (!identifier) {
       return render(ctx, 'email', { email: typeof raw === 'string' ? raw : '', error: sms ? 'identifier.invalid' : 'email.invalid' }, 400);
     }
+    // The page offers only the methods the request's acr allows; a hand-made form gets no further.
+    if (!methodAllowed(ctx, isPhoneIdentifier(identifier.value) ? 'sms' : 'email')) {
+      return render(ctx, 'email', { email: identifier.value, error: 'identifier.method' }, 400);
+    }
     const sent = await send(ctx, identifier.value);
     if (!sent.ok) {
       const { error, status } = refusal(sent);
@@ -263,7 +286,7 @@ export function interactionRouter(s: Services): Router {
     const who = { ...requester(ctx), browser: ensureBrowserId(ctx, s.config.codes.trustedBrowserTtl) };
     const result = await checkEmailCode(s, flowKey, code, who);
     if (result.ok) {
-      return finish(ctx, { login: { accountId: result.user.id, amr: ['email', 'otp'], remember: true } }, false);
+      return finish(ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false);
     }
     if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
     const status = result.reason === 'delayed' ? 429 : 400;

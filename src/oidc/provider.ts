@@ -16,6 +16,7 @@ import { webOrigins } from '../api/cors.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../http/forwarded.js';
+import { ACR_VALUES } from './acr.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -63,7 +64,16 @@ export function createProvider(deps: ProviderDeps): Provider {
     adapter: singleUseAdapter(db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked')),
     clients: clientMetadata(config.clients),
     findAccount: accountFinder(db),
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], phone: ['phone_number', 'phone_number_verified'], profile: ['name'] },
+    // acr and amr ride with openid so every ID token says how the user signed in (oidc-provider
+    // adds them only when asked for otherwise); userinfo never has them (not account claims).
+    // oidc-provider merges its own defaults (auth_time, sid, iss) into this.
+    claims: {
+      openid: ['sub', 'acr', 'amr'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+      profile: ['name'],
+    },
+    acrValues: ACR_VALUES,
     scopes: ['openid', 'offline_access', 'email', 'phone', 'profile', ...apiScopes],
     cookies: {
       keys: deps.cookieKeys,
@@ -74,6 +84,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256'], requestObjectSigningAlgValues: ['RS256', 'ES256'] },
     features: {
       devInteractions: { enabled: false },
+      // Claims per destination (id_token / userinfo); only claims the grant covers are released.
+      claimsParameter: { enabled: true },
       // A client may introspect and revoke only the tokens issued to it.
       introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       revocation: {

@@ -21,7 +21,7 @@ export const atInteraction = (uid: string) => `interaction:${uid}`;
 /** Redeemed only by the interaction of the authorization request carrying `ticket_ref=ref`. */
 export const atRequest = (ref: string) => `request:${ref}`;
 
-export async function issueLoginTicket(db: Db, key: string, userId: string, clientId: string, amr: string[], boundTo: string): Promise<string> {
+export async function issueLoginTicket(db: Db, key: string, userId: string, clientId: string, amr: readonly string[], boundTo: string): Promise<string> {
   const ticket = randomBytes(32).toString('base64url');
   await insertTicket(db, { id: idOf(key, ticket), userId, clientId, amr: amr.join(' '), boundTo, expiresAt: new Date(Date.now() + TTL_MS) });
   return ticket;

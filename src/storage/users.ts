@@ -72,3 +72,18 @@ export function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
     }),
   );
 }
+
+/** True for an account created at or after `since` that has no name yet (the sign-up name step). */
+export async function isNewNamelessUser(db: Db, id: string, since: Date): Promise<boolean> {
+  return (await db.prisma.user.count({ where: { id, name: null, createdAt: { gte: since } } })) === 1;
+}
+
+/** Sets the name of an account that has none; false when it has one already (or is gone). */
+export async function setNameIfUnset(db: Db, id: string, name: string): Promise<boolean> {
+  return (await db.prisma.user.updateMany({ where: { id, name: null }, data: { name } })).count === 1;
+}
+
+/** Sets (or replaces) an account's name; false when there is no such account. */
+export async function setName(db: Db, id: string, name: string): Promise<boolean> {
+  return (await db.prisma.user.updateMany({ where: { id }, data: { name } })).count === 1;
+}

@@ -41,7 +41,7 @@ describe('Userfront-compatible code endpoints over SMS', () => {
     expect(login.status).toBe(200);
     expect(login.body.message).toBe('OK');
     const user = await t.sesame.services.db.prisma.user.findUniqueOrThrow({ where: { phoneNumber: '+16502530000' } });
-    expect(decodeJwt(login.body.tokens.id.value).sub).toBe(user.id);
+    expect(decodeJwt(login.body.tokens.id.value)).toMatchObject({ sub: user.id, acr: 'urn:sesame:acr:sms', amr: ['sms', 'otp'] });
     expect(user.phoneVerified).toBe(true);
   });
 

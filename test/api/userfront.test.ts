@@ -98,7 +98,7 @@ describe('Userfront-compatible API', () => {
       iat: expect.any(Number),
       exp: expect.any(Number),
     });
-    expect(decodeJwt(id.value)).toMatchObject({ iss: t.issuer, sub: user!.id, aud: 'demo1234', email, email_verified: true });
+    expect(decodeJwt(id.value)).toMatchObject({ iss: t.issuer, sub: user!.id, aud: 'demo1234', email, email_verified: true, acr: 'urn:sesame:acr:email', amr: ['email'] });
 
     // Single use: the same link again, and a wrong token.
     const again = await call('PUT', '/tenants/demo1234/auth/link', link);
@@ -170,7 +170,7 @@ describe('Userfront-compatible API', () => {
     expect([refused.status, refused.body]).toEqual([401, error(401, 'Unauthorized', 'Invalid or expired verification code.')]);
     const login = await call('PUT', '/tenants/demo1234/auth/code', { channel: 'email', email, verificationCode: code });
     expect([login.status, login.body]).toEqual([200, loginAnswer()]);
-    expect(decodeJwt((login.body.tokens as Tokens).id.value)).toMatchObject({ email, email_verified: true });
+    expect(decodeJwt((login.body.tokens as Tokens).id.value)).toMatchObject({ email, email_verified: true, acr: 'urn:sesame:acr:email', amr: ['email', 'otp'] });
     const reused = await call('PUT', '/tenants/demo1234/auth/code', { channel: 'email', email, verificationCode: code });
     expect([reused.status, reused.body]).toEqual([401, error(401, 'Unauthorized', 'Invalid or expired verification code.')]);
 

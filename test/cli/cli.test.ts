@@ -10,6 +10,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
 import { type Result, failure, lastJson, sesame } from '../helpers/cli.js';
+import { openDb } from '../../src/storage/db.js';
+import { migrate } from '../../src/storage/migrate.js';
 
 const COMMANDS = ['serve', 'migrate', 'worker', 'clients', 'keys', 'links', 'users'];
 const API = 'https://api.example';
@@ -48,6 +50,25 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
       'sesame: --ttl: expected a duration like 90s, 30m, 2h or 3d (got "soon")',
     );
     expect(lastJson(await run('links', 'revoke', '--email', 'welcome@example.com', '--json'))).toEqual({ revoked: 1 });
+  });
+
+  it('names a user by id or email, refusing bad names and unknown users with one line', { timeout: 300_000 }, async () => {
+    await migrate(db.url);
+    const store = openDb(db.url);
+    try {
+      await store.prisma.user.create({ data: { id: 'u-named', email: 'named@example.com', emailVerified: true } });
+      expect(lastJson(await run('users', 'set-name', 'Named@Example.com', '  Ada Lovelace ', '--json'))).toEqual({ userId: 'u-named', name: 'Ada Lovelace' });
+      expect(lastJson(await run('users', 'set-name', 'u-named', '<b>Grace</b>', '--json'))).toEqual({ userId: 'u-named', name: '<b>Grace</b>' });
+      expect((await store.prisma.user.findUniqueOrThrow({ where: { id: 'u-named' } })).name).toBe('<b>Grace</b>');
+      expect(failure(await run('users', 'set-name', 'u-named', 'a\tb'))).toBe(
+        'sesame: users set-name: the name must be 1 to 100 characters, without control characters or line breaks',
+      );
+      expect(failure(await run('users', 'set-name', 'nobody@example.com', 'Ada'))).toBe('sesame: users set-name: no user "nobody@example.com"');
+      expect(failure(await run('users', 'set-name', 'u-named'))).toBe('sesame: users set-name: expected <userId|email> <name> (quote a name with spaces)');
+      expect((await store.prisma.user.findUniqueOrThrow({ where: { id: 'u-named' } })).name).toBe('<b>Grace</b>');
+    } finally {
+      await store.close();
+    }
   });
 
   // One after another: eight Node processes booting at once on two busy cores took longer than any

@@ -34,7 +34,8 @@ export interface HandOff {
 
 /** An authorization request with `connection=<id>`, up to Sesame's redirect to the operator at `operatorLogin`. */
 export async function handOff({ t, config }: ExternalSesame, connection: string, operatorLogin = OPERATOR_LOGIN): Promise<HandOff> {
-  const started = await startLogin(t, config, { connection });
+  // profile: asserted names reach the ID token (an external sign-in never stops at the name step).
+  const started = await startLogin(t, config, { connection, scope: 'openid email profile' });
   return { started, ...operatorRedirect(started.page, operatorLogin) };
 }
 

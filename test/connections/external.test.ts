@@ -111,7 +111,8 @@ describe('external connections on sqlite', { timeout: 180_000 }, () => {
 
   /** An authorization request with `connection=corp` (or through `begin`), up to the operator's form. */
   async function handOff(params: Record<string, string> = {}, begin?: (started: Started) => Promise<Page & { location?: string }>): Promise<FormHandOff> {
-    const started = await startLogin(t, config, begin ? params : { connection: 'corp', ...params });
+    // profile: asserted names reach the ID token (an external sign-in never stops at the name step).
+    const started = await startLogin(t, config, { scope: 'openid email profile', ...(begin ? params : { connection: 'corp', ...params }) });
     return toOperatorForm({ started, ...operatorRedirect(begin ? await begin(started) : started.page, operator.loginUrl) });
   }
 

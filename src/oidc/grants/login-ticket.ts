@@ -6,6 +6,7 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../storage/db.js';
 import { AT_TOKEN_ENDPOINT, redeemLoginTicket } from '../../passwordless/login-tickets.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
+import { acrOf } from '../acr.js';
 
 export const grantType = 'urn:sesame:params:oauth:grant-type:login-ticket';
 export const parameters = ['login_ticket', 'scope'];
@@ -34,6 +35,7 @@ export function loginTicketHandler(deps: { db: Db; codeKeys: string[] }) {
     // An unsaved authorization code is the "source" the built-in grants issue tokens from.
     const source = new provider.AuthorizationCode({
       accountId: redeemed.userId,
+      acr: acrOf(redeemed.amr),
       amr: redeemed.amr,
       authTime: Math.floor(Date.now() / 1000),
       client,

@@ -9,6 +9,7 @@ import { apiFlowKey } from '../../passwordless/flows.js';
 import { requesterNetwork } from '../../passwordless/requester-network.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 import { requesterIp } from '../../http/forwarded.js';
+import { acrOf, codeAmr } from '../acr.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
@@ -79,9 +80,11 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     await grant.save();
 
     // An unsaved authorization code is the "source" the built-in grants issue tokens from.
+    const amr = codeAmr(sms);
     const source = new provider.AuthorizationCode({
       accountId: result.user.id,
-      amr: ['otp'],
+      acr: acrOf(amr),
+      amr,
       authTime: Math.floor(Date.now() / 1000),
       client,
       grantId: grant.jti,

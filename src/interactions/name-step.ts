@@ -1,0 +1,95 @@
+// The optional sign-up step "What should we call you?". The profile scope promises a `name`, and a
+// passwordless account starts without one: right after a new account's first sign-in through the
+// hosted pages by a code or link, when the client asked for `profile`, the login pauses here once
+// (an external connection's own login service asserts the name, so it is not asked). The step acts
+// only on the account this interaction's own login result names (never a form field) and only
+// while that account has no name; skipping or saving continues where the login was going.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import { errors } from 'oidc-provider';
+import type { Services } from '../services.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { csrfToken, csrfValid } from '../http/csrf.js';
+import { SesameError } from '../http/errors.js';
+import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
+import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
+
+type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
+
+function asksForProfile(details: Details): boolean {
+  return typeof details.params.scope === 'string' && details.params.scope.split(' ').includes('profile');
+}
+
+/**
+ * Whether this interaction's login stops at the name step: a client asking for profile, a sign-in
+ * by code or link (`amr`), and an account made during this sign-in that is still nameless.
+ */
+export async function asksForName(s: Services, details: Details, accountId: string, amr: readonly string[]): Promise<boolean> {
+  if (!asksForProfile(details) || amr.includes('ext') || typeof details.iat !== 'number') return false;
+  return isNewNamelessUser(s.db, accountId, new Date(details.iat * 1000));
+}
+
+export function nameStepRouter(s: Services): Router {
+  const router = new Router({ prefix: '/interaction/:uid/name' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
+
+  /** This browser's interaction and the account its login result names; null when there is no login to name. */
+  async function signedIn(ctx: Context): Promise<{ details: Details; accountId: string; amr: string[] } | null> {
+    let details: Details;
+    try {
+      details = await s.provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+      throw err;
+    }
+    if (details.uid !== ctx.params.uid) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+    const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
+    ctx.state.locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
+    const login = details.result?.login;
+    return typeof login?.accountId === 'string' ? { details, accountId: login.accountId, amr: login.amr ?? [] } : null;
+  }
+
+  async function page(ctx: Context, details: Details, locals: { name: string; error: string | null }, status = 200) {
+    const client = await s.provider.Client.find(String(details.params.client_id));
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await s.renderer.page('name', ctx.state.locale as string, {
+      title: 'name.title',
+      uid: details.uid,
+      csrf: csrfToken(s.csrfKey, details.uid),
+      clientName: s.renderer.clientName(ctx.state.locale as string, client),
+      maxLength: MAX_NAME_LENGTH,
+      notice: null,
+      ...locals,
+    });
+  }
+
+  function goOn(ctx: Context, to: string) {
+    ctx.status = 303;
+    ctx.redirect(to);
+  }
+
+  router.get('/', async function showNameStep(ctx) {
+    const found = await signedIn(ctx);
+    if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
+    if (!(await asksForName(s, found.details, found.accountId, found.amr))) return goOn(ctx, found.details.returnTo);
+    return page(ctx, found.details, { name: '', error: null });
+  });
+
+  router.post('/', form, async function submitName(ctx) {
+    const found = await signedIn(ctx);
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
+    if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
+    const { details, accountId, amr } = found;
+    if (body.decision === 'skip' || !(await asksForName(s, details, accountId, amr))) return goOn(ctx, details.returnTo);
+    const name = parseName(body.name);
+    if (!name) return page(ctx, details, { name: typeof body.name === 'string' ? body.name.slice(0, 4 * MAX_NAME_LENGTH) : '', error: 'name.invalid' }, 400);
+    await setNameIfUnset(s.db, accountId, name);
+    return goOn(ctx, details.returnTo);
+  });
+
+  return router;
+}

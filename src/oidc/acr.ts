@@ -1,0 +1,91 @@
+// How a user signed in, as ID tokens say it: `acr` names what was proven (one Sesame URN per
+// channel: an inbox, a phone, an external login service) and `amr` how (RFC 8176 values where one
+// fits). Every way in that issues ID tokens takes its values from here, so one method reads the
+// same whether it came through the hosted pages, a magic link, a grant or an external connection.
+// Also: which methods the hosted pages offer for a request's `acr_values` / essential `acr` claim.
+
+export const ACR = {
+  email: 'urn:sesame:acr:email',
+  sms: 'urn:sesame:acr:sms',
+  external: 'urn:sesame:acr:external',
+} as const;
+
+export type Method = keyof typeof ACR;
+export const ACR_VALUES: string[] = Object.values(ACR);
+
+/**
+ * amr per way in. A code and a link in one email prove the same inbox, so they share the email
+ * acr; amr tells them apart (`otp` for a typed code). `email` and `ext` are Sesame's own values
+ * (RFC 8176 has none for an inbox or a federated login).
+ */
+export const AMR = {
+  emailCode: ['email', 'otp'],
+  emailLink: ['email'],
+  smsCode: ['sms', 'otp'],
+  external: ['ext'],
+} as const;
+
+/** The amr of a one-time code sent by text (`phone`) or by email. */
+export function codeAmr(phone: boolean): string[] {
+  return [...(phone ? AMR.smsCode : AMR.emailCode)];
+}
+
+/** The acr an amr stands for (login tickets store amr only). */
+export function acrOf(amr: readonly string[]): string {
+  if (amr.includes('sms')) return ACR.sms;
+  if (amr.includes('ext')) return ACR.external;
+  return ACR.email;
+}
+
+/** oidc-provider's login result for the hosted pages: account, amr and the acr they mean. */
+export function loginResult(accountId: string, amr: readonly string[]) {
+  return { accountId, amr: [...amr], acr: acrOf(amr), remember: true };
+}
+
+interface AcrRequest {
+  values: string[];
+  essential: boolean;
+}
+
+/**
+ * The acr values a request asks for: an essential `acr` claim (claims parameter) wins over
+ * `acr_values`, which wins over a voluntary `acr` claim with values.
+ */
+export function requestedAcrs(params: Record<string, unknown>): AcrRequest | null {
+  const claim = idTokenAcrClaim(params.claims);
+  const values = Array.isArray(claim?.values) ? claim.values : typeof claim?.value === 'string' ? [claim.value] : [];
+  const claimed = values.filter((v): v is string => typeof v === 'string');
+  if (claimed.length && claim?.essential === true) return { values: claimed, essential: true };
+  if (typeof params.acr_values === 'string' && params.acr_values.trim()) return { values: params.acr_values.trim().split(/\s+/), essential: false };
+  return claimed.length ? { values: claimed, essential: false } : null;
+}
+
+function idTokenAcrClaim(claims: unknown): Record<string, unknown> | undefined {
+  if (typeof claims !== 'string') return undefined;
+  try {
+    const acr = (JSON.parse(claims) as { id_token?: { acr?: unknown } } | null)?.id_token?.acr;
+    return acr && typeof acr === 'object' ? (acr as Record<string, unknown>) : undefined;
+  } catch {
+    // oidc-provider refused bad JSON at the authorization endpoint already.
+    return undefined;
+  }
+}
+
+/** The methods a configuration has: email always (as the hosted pages), SMS and external when configured. */
+export function availableMethods(connections: ReadonlyArray<{ type: string }>): Method[] {
+  const has = (type: string) => connections.some((c) => c.type === type);
+  return ['email', ...(has('sms') ? ['sms' as const] : []), ...(has('external') ? ['external' as const] : [])];
+}
+
+/**
+ * The methods the hosted pages offer: those of `available` whose acr was asked for. When none of
+ * the asked ones can be met, every available method (acr_values is voluntary), or `unmet` when
+ * the acr claim is essential.
+ */
+export function offeredMethods(params: Record<string, unknown>, available: Method[]): Method[] | 'unmet' {
+  const requested = requestedAcrs(params);
+  if (!requested) return available;
+  const matching = available.filter((m) => requested.values.includes(ACR[m]));
+  if (matching.length) return matching;
+  return requested.essential ? 'unmet' : available;
+}
