@@ -10,12 +10,15 @@ export interface WaitOptions {
   what?: string;
 }
 
+/** What `check` returns once it holds: anything but a falsy value. */
+export type Held<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 /** Polls `check` until it returns something truthy, and resolves with that; throws after `timeout`. */
-export async function waitFor<T>(check: () => T | Promise<T>, { timeout = 30_000, interval = 50, what = 'a condition' }: WaitOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(check: () => T | Promise<T>, { timeout = 30_000, interval = 50, what = 'a condition' }: WaitOptions = {}): Promise<Held<T>> {
   const deadline = Date.now() + timeout;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value as Held<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
