@@ -11,9 +11,12 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { linkFrom } from '../helpers/smtp.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const wrongNumber = (n: string) => String(((Number(n) - 9) % 90) + 10);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Nothing here watches a page for a while to see that something does not happen: the pages' clocks
+// are Playwright's (clock.install), so a test runs their timers forward itself, at once, instead.
 
 /** A sign-in waiting at the code page of context `device`, and the link from its email. */
 interface Waiting {
@@ -27,7 +30,8 @@ interface Waiting {
   nonce: string;
 }
 
-describe('magic links in Chromium', () => {
+// Chromium and the server share 2 loaded cores here: a sign-in takes a few seconds, sometimes 20.
+describe('magic links in Chromium', { timeout: 90_000 }, () => {
   let t: TestSesame;
   let browser: Browser;
   let config: oidc.Configuration;
@@ -86,7 +90,7 @@ describe('magic links in Chromium', () => {
    * The next request of `context` to the RP's redirect_uri (nothing serves 127.0.0.1:9, and
    * page.route cannot fulfil a redirected request). Context-wide: it may come from any tab.
    */
-  function rpCallback(context: BrowserContext, timeout = 10_000) {
+  function rpCallback(context: BrowserContext, timeout = 30_000) {
     return context.waitForEvent('request', { predicate: (r) => r.url().startsWith(`${REDIRECT}?`), timeout }).then((r) => new URL(r.url()));
   }
 
@@ -138,6 +142,17 @@ describe('magic links in Chromium', () => {
 
   it('finishes the sign-in with one click when the link opens in the browser that started it', async () => {
     const a = await device('A');
+    await a.clock.install();
+    // The page's own count of its status requests, made as each fetch starts (none in flight unseen).
+    await a.addInitScript(() => {
+      const page = window as unknown as { statusFetches: number; fetch: typeof fetch };
+      const real = page.fetch;
+      page.statusFetches = 0;
+      page.fetch = (input, init) => {
+        if (String(input).endsWith('/status')) page.statusFetches++;
+        return real.call(window, input, init);
+      };
+    });
     const waiting = await startSignIn(a);
     const tab = await openLink(a, waiting);
     const atRp = rpCallback(a);
@@ -147,10 +162,22 @@ describe('magic links in Chromium', () => {
     await redeem(waiting, await atRp);
     expect((await fetch(waiting.link)).status).toBe(400);
     await ended;
-    let polls = 0;
-    waiting.page.on('request', (r) => void (polls += r.url().endsWith('/status') ? 1 : 0));
-    await sleep(2_500);
-    expect(polls).toBe(0);
+    const fetches = () => waiting.page.evaluate(() => (window as unknown as { statusFetches: number }).statusFetches);
+    // The page polls every 2 s: once it has read the "ended" answer (which may take a moment after
+    // Playwright saw it), 2 s of page time pass without a fetch. A page that never stops never gets
+    // there, and the wait fails.
+    await waitFor(
+      async () => {
+        const before = await fetches();
+        await waiting.page.clock.runFor(2_000);
+        return (await fetches()) === before;
+      },
+      { timeout: 20_000, what: 'the waiting page to stop asking for its status' },
+    );
+    // And it stays stopped: a minute of page time, 30 polls if it were still asking.
+    const stoppedAt = await fetches();
+    await waiting.page.clock.runFor(60_000);
+    expect(await fetches()).toBe(stoppedAt);
     expect(problems).toEqual([]);
   });
 
@@ -158,7 +185,7 @@ describe('magic links in Chromium', () => {
     const a = await device('A');
     const waiting = await startSignIn(a);
     const b = await device('B');
-    const atRp = rpCallback(a, 20_000).then((url) => ({ url, at: Date.now() }));
+    const atRp = rpCallback(a).then((url) => ({ url, at: Date.now() }));
 
     const page = await approveOn(b, waiting, waiting.number);
     await page.getByRole('heading', { level: 1, name: 'Sign\u2011in approved' }).waitFor();
@@ -192,6 +219,10 @@ describe('magic links in Chromium', () => {
 
   it('without JavaScript the waiting device moves on only when the user clicks continue', async () => {
     const a = await device('A', { javaScriptEnabled: false });
+    const refreshing: string[] = [];
+    a.on('response', (r) => {
+      if (r.headers()['refresh'] !== undefined) refreshing.push(r.url());
+    });
     const waiting = await startSignIn(a);
     const waitingUrl = waiting.page.url();
     let atRpEarly = false;
@@ -202,7 +233,10 @@ describe('magic links in Chromium', () => {
     const page = await approveOn(b, waiting, waiting.number);
     await page.getByRole('heading', { level: 1, name: 'Sign\u2011in approved' }).waitFor();
 
-    await sleep(3_000);
+    // With scripts off, only a refresh (a Refresh header or a <meta http-equiv="refresh">) could
+    // move the page by itself. It has neither, so there is nothing to wait and watch for.
+    expect(refreshing).toEqual([]);
+    expect(await waiting.page.locator('meta[http-equiv="refresh" i]').count()).toBe(0);
     expect(atRpEarly).toBe(false);
     expect(waiting.page.url()).toBe(waitingUrl);
     const atRp = rpCallback(a);
@@ -225,14 +259,16 @@ describe('magic links in Chromium', () => {
     expect(get.status).toBe(200);
     expect(await get.text()).toContain('Sign in with this link');
 
-    // (b) A browser that renders the page, runs its scripts and looks around for 3 s.
+    // (b) A browser that renders the page, runs its scripts and looks around for an hour of page
+    // time: its clock is run forward, so every timer a script set fires now, not in real time.
     const scanner = await device('scanner');
+    await scanner.clock.install();
     const posts: string[] = [];
     scanner.on('request', (r) => {
       if (r.method() !== 'GET') posts.push(`${r.method()} ${r.url()}`);
     });
     const scanned = await openLink(scanner, waiting);
-    await sleep(3_000);
+    await scanned.clock.runFor(3_600_000);
     expect(posts).toEqual([]);
     expect(new URL(scanned.url()).pathname).toBe('/login/link');
     expect(await scanned.getByRole('button', { name: 'Continue' }).isVisible()).toBe(true);

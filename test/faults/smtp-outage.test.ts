@@ -35,6 +35,7 @@ describe('SMTP server down for a minute', () => {
     const firstSend = Date.now();
     for (const email of emails) expect(await startCode(s.url, email)).toMatchObject({ status: 200, body: { email } });
 
+    // The outage itself: the minute is the scenario (retries across a long outage), not a wait.
     await sleep(DOWN_MS - (Date.now() - firstSend));
     const retries = logged(s.logs(), 'message delivery failed, will retry');
     // Five or six attempts each by now (0, 1, 3, 7, 15, 31 s), every one failed and rescheduled.
@@ -45,14 +46,18 @@ describe('SMTP server down for a minute', () => {
     sink = await startMailSink(smtpPort);
     // The next attempt of each is at about 63 s after its first.
     const mails = await Promise.all(emails.map((email) => sink!.next(email, 40_000)));
-    await sleep(10 * POLL + 2000);
-    for (const email of emails) expect([email, sink.to(email).length]).toEqual([email, 1]);
-    expect(sink.messages).toHaveLength(RECIPIENTS);
-    expect(logged(s.logs(), 'message given up')).toEqual([]);
-    expect(logged(s.logs(), 'message delivered')).toHaveLength(RECIPIENTS);
 
     // The late codes still sign in (10 minute lifetime).
     const res = await otpGrant(s.url, emails[0]!, codeFrom(mails[0]!));
     expect(res.status).toBe(200);
+
+    // Each exactly once. A duplicate would come from a later delivery pass; rather than watch for a
+    // while, stop the server (it finishes the pass it is in first, and the sink has a message before
+    // its sender hears back): after that nothing can send, so the counts are final.
+    expect(await s.stop()).toBe(0);
+    for (const email of emails) expect([email, sink.to(email).length]).toEqual([email, 1]);
+    expect(sink.messages).toHaveLength(RECIPIENTS);
+    expect(logged(s.logs(), 'message given up')).toEqual([]);
+    expect(logged(s.logs(), 'message delivered')).toHaveLength(RECIPIENTS);
   });
 });

@@ -79,7 +79,8 @@ function brief(l: Record<string, unknown>) {
   return { ...rest, ...(err && { err: { type: err.type, code: err.code, message: String(err.message ?? '').trim().split('\n').at(-1)?.slice(0, 200) } }) };
 }
 
-describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok ? '' : ` (skipped: ${mountable.reason})`}`, () => {
+// A serve child, a mount and strace on 2 loaded cores: each test may take well over the default 30 s.
+describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok ? '' : ` (skipped: ${mountable.reason})`}`, { timeout: 120_000 }, () => {
   let dir: string | undefined;
   let mounted = false;
   let s: ServeProcess | undefined;
@@ -161,7 +162,7 @@ describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok
     );
     expect.soft(causeLines(errors, /SQLITE_FULL|\bfull\b/i).length, `an error line naming the full disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`).toBeGreaterThan(0);
 
-    const seen = await recovers(10_000);
+    const seen = await recovers(30_000);
     expect(seen.at(-1)?.status, `answers after freeing space: ${JSON.stringify(seen.slice(-3))}`).toBe(200);
     await sendsAndSignsIn();
     expect(s!.child.pid).toBe(pid);
@@ -194,7 +195,7 @@ describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok
     );
     expect.soft(causeLines(errors, /SQLITE_READONLY|read-?only|EROFS/i).length, `an error line naming the read-only disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`).toBeGreaterThan(0);
 
-    const seen = await recovers(10_000);
+    const seen = await recovers(30_000);
     expect(seen.at(-1)?.status, `answers once writable again: ${JSON.stringify(seen.slice(-3))}`).toBe(200);
     await sendsAndSignsIn();
     expect(s!.child.pid).toBe(pid);
@@ -206,7 +207,7 @@ describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok
 function attached(tracer: ChildProcess, pid: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`strace did not attach to ${pid}: ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`strace did not attach to ${pid}: ${err}`)), 60_000);
     tracer.stderr!.on('data', (chunk: Buffer) => {
       err += chunk.toString();
       if (err.includes(`Process ${pid} attached`)) {

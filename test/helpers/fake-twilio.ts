@@ -125,7 +125,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
     messages,
     refused,
     provider: (from = TWILIO_FROM) => ({ type: 'twilio', accountSid, authToken, from, baseUrl: url }),
-    async next(to, timeoutMs = 10_000) {
+    async next(to, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = messages.find((m) => !taken.has(m) && m.to === to);

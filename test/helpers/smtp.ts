@@ -66,7 +66,7 @@ export async function startMailSink(port = 0): Promise<MailSink> {
     port: bound,
     messages,
     to: (to) => messages.filter((m) => m.to.includes(to)),
-    async next(to, timeoutMs = 10_000) {
+    async next(to, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = messages.find((m) => !taken.has(m) && m.to.includes(to));

@@ -10,6 +10,7 @@ import { startFakeTwilio, smsCode, type FakeTwilio } from '../helpers/fake-twili
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { upsertVerifiedPhoneUser } from '../../src/storage/users.js';
 import { apiFixture } from '../api/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NATIVE = apiFixture.clients[0]!;
 const KNOWN = ['+16502531001', '+16502531002', '+16502531003'];
@@ -100,9 +101,10 @@ describe.each(ENGINES)('SMS sends with sign-up closed on %s', (engine) => {
     t.sesame.worker.start();
     for (const number of KNOWN) expect(smsCode(await twilio.next(number, 30_000))).toMatch(/^\d{6}$/);
     // The worker handles messages in batches, so the other texts are decided by now or very soon.
-    while ((await prisma().outboxMessage.count({ where: { recipient: { in: UNKNOWN }, status: 'pending' } })) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(async () => (await prisma().outboxMessage.count({ where: { recipient: { in: UNKNOWN }, status: 'pending' } })) === 0, {
+      timeout: 20_000,
+      what: 'the texts to unknown numbers to be decided',
+    });
     const dropped = await prisma().outboxMessage.findMany({ where: { recipient: { in: UNKNOWN } }, select: { recipient: true, status: true, lastError: true, text: true }, orderBy: { recipient: 'asc' } });
     expect(dropped).toEqual(UNKNOWN.map((recipient) => ({ recipient, status: 'skipped', lastError: 'no account', text: '' })));
     expect(twilio.messages.map((m) => m.to).sort()).toEqual(KNOWN);

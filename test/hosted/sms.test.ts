@@ -6,6 +6,7 @@ import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
 import { oidcFixture } from '../oidc/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
 
@@ -24,12 +25,11 @@ describe.each(ENGINES)('SMS sign-in on %s', (engine) => {
 
   /** The text captured for `to` (the capture provider keeps it in the outbox). */
   async function smsTo(to: string): Promise<string> {
-    for (let i = 0; i < 50; i++) {
-      const row = await t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } });
-      if (row) return row.text;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no SMS to ${to}`);
+    const row = await waitFor(
+      () => t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } }),
+      { timeout: 20_000, what: `an SMS to ${to}` },
+    );
+    return row.text;
   }
 
   it('signs in with a phone number typed in national format', async () => {

@@ -8,6 +8,7 @@ import { postJson, requestFrom } from '../helpers/from-address.js';
 import { maskedPeer } from '../helpers/masked-peer.js';
 import { capturingLogger } from '../helpers/logs.js';
 import { apiFixture } from '../api/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NATIVE = apiFixture.clients[0]!;
 // What any path nobody serves answers.
@@ -16,16 +17,6 @@ const NOT_FOUND = [404, 'Not Found'];
 async function sendCode(t: TestSesame, email: string) {
   const res = await postJson(`${t.url}/passwordless/start`, { client_id: NATIVE.client_id, client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' });
   expect([res.status, JSON.parse(res.text)]).toEqual([200, { _id: expect.stringMatching(/^[0-9a-f]{24}$/), email, email_verified: false }]);
-}
-
-/** Polls until `find` returns something (the worker sends in the background). */
-async function eventually<T>(find: () => Promise<T | null | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const found = await find();
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const whole = (answer: { status: number; text: string }) => [answer.status, answer.text];
@@ -43,7 +34,7 @@ describe.each(ENGINES)('dev outbox on %s', (engine) => {
       const mail = await t.mail.next('delivered@example.com');
       const code = /^(\d{6}) /.exec(mail.subject)![1]!;
       const db = t.sesame.services.db.prisma;
-      const row = await eventually(() => db.outboxMessage.findFirst({ where: { recipient: 'delivered@example.com', status: 'sent' } }), 'the sent row');
+      const row = await waitFor(() => db.outboxMessage.findFirst({ where: { recipient: 'delivered@example.com', status: 'sent' } }), { what: 'the sent row' });
       expect({ subject: row.subject, text: row.text, html: row.html }).toEqual({ subject: null, text: '', html: null });
       expect(JSON.stringify(await db.outboxMessage.findMany())).not.toContain(code);
       expect(whole(await requestFrom(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } }))).toEqual(NOT_FOUND);
@@ -71,12 +62,15 @@ describe.each(ENGINES)('dev outbox on %s', (engine) => {
 
     it('shows captured codes to a requester on this machine, as JSON in the README\'s shape', async () => {
       await sendCode(t, 'captured@example.com');
-      const answer = await eventually(async () => {
-        const answer = await requestFrom(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } });
-        expect([answer.status, answer.headers['content-type']]).toEqual([200, 'application/json; charset=utf-8']);
-        const { messages } = JSON.parse(answer.text) as { messages: Array<{ recipient: string; status: string }> };
-        return messages.some((m) => m.recipient === 'captured@example.com' && m.status === 'sent') ? answer : undefined;
-      }, 'the captured message');
+      const answer = await waitFor(
+        async () => {
+          const answer = await requestFrom(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } });
+          expect([answer.status, answer.headers['content-type']]).toEqual([200, 'application/json; charset=utf-8']);
+          const { messages } = JSON.parse(answer.text) as { messages: Array<{ recipient: string; status: string }> };
+          return messages.some((m) => m.recipient === 'captured@example.com' && m.status === 'sent') ? answer : undefined;
+        },
+        { what: 'the captured message' },
+      );
       const { messages } = JSON.parse(answer.text) as { messages: Array<{ subject: string }> };
       const code = /^(\d{6}) /.exec(messages[0]!.subject)?.[1] ?? 'no code in the subject';
       const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

@@ -7,6 +7,7 @@ import { startSesame, type RunningSesame } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { freePort } from '../helpers/net.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 
 const STARTING = { error: 'temporarily_unavailable', error_description: 'Sesame is starting; try again in a few seconds.' };
 
@@ -20,15 +21,6 @@ interface Answer {
 async function request(url: string, init: RequestInit = {}): Promise<Answer> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
-}
-
-/** Polls until `check` holds (no fixed sleep: the condition decides). */
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('requests during startup', () => {
@@ -55,7 +47,7 @@ describe('requests during startup', () => {
     });
     starting.then((r) => (running = r), () => {});
     // The start is now stuck on the database: it has connected and waits for an answer.
-    await until(() => proxy!.held() > 0, 'the start to reach the database');
+    await waitFor(() => proxy!.held() > 0, { what: 'the start to reach the database' });
 
     expect(await request(`${url}/readyz`)).toEqual({ status: 503, retryAfter: '2', body: STARTING });
     expect(await request(`${url}/.well-known/openid-configuration`)).toEqual({ status: 503, retryAfter: '2', body: STARTING });

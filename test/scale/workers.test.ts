@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { childPids, exited, startServe, waitForLog, type ServeProcess } from '../helpers/processes.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const OTP = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 const APP = { client_id: 'app', client_secret: 'app-secret-app-secret-app-secret' };
@@ -24,16 +25,6 @@ function freshGet(url: string, path: string, requestId: string): Promise<{ statu
     req.on('error', reject);
     req.end();
   });
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (engine) => {
@@ -73,15 +64,18 @@ describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (e
     const answers = [];
     for (const id of ids) answers.push(await freshGet(proc.url, '/healthz', id));
     expect(answers.map((a) => a.status)).toEqual(ids.map(() => 200));
-    const lines = await until(`request logs of ${ids.length} requests`, () => {
-      const byId = new Map(proc.logs().filter((l) => l.msg === 'request' && ids.includes(l.requestId as string)).map((l) => [l.requestId, l]));
-      return byId.size === ids.length && ids.map((id) => byId.get(id)!);
-    });
+    const lines = await waitFor(
+      () => {
+        const byId = new Map(proc.logs().filter((l) => l.msg === 'request' && ids.includes(l.requestId as string)).map((l) => [l.requestId, l]));
+        return byId.size === ids.length && ids.map((id) => byId.get(id)!);
+      },
+      { what: `request logs of ${ids.length} requests` },
+    );
     return lines.map((l) => l.worker as number);
   }
 
   it('hands requests on one port to both workers', async () => {
-    await until('two workers listening', () => listening().length >= 2);
+    await waitFor(() => listening().length >= 2, { what: 'two workers listening' });
     expect(listening().map((l) => l.worker).sort()).toEqual([1, 2]);
     const workers = await servedBy(40);
     expect([...new Set(workers)].sort()).toEqual([1, 2]);
@@ -124,11 +118,14 @@ describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (e
     survivorId = old[0]!;
 
     // A third worker takes the dead one's place and gets requests too.
-    await until('a third worker listening', () => listening().some((l) => l.worker === 3));
-    const after = await until('two workers again', () => {
-      const pids = childPids(proc.child.pid!);
-      return pids.length === 2 && pids;
-    });
+    await waitFor(() => listening().some((l) => l.worker === 3), { what: 'a third worker listening' });
+    const after = await waitFor(
+      () => {
+        const pids = childPids(proc.child.pid!);
+        return pids.length === 2 && pids;
+      },
+      { what: 'two workers again' },
+    );
     expect(after).not.toContain(victim);
     expect(exited(victim)).toBe(true);
     const survivor = before[1]!;
