@@ -17,6 +17,7 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 import { createOperatorLink, linkUrl } from '../../src/passwordless/links.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PHONE = { width: 360, height: 740 };
 // Each page is checked four times over (axe in two schemes, headings); on a busy machine a walk takes minutes.
@@ -108,17 +109,15 @@ describe('accessibility of every page', () => {
 
     /** The next message to `recipient` in the dev outbox (the page's JSON form), waiting for the worker. */
     async function nextMessage(recipient: string): Promise<OutboxMessage> {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const { messages } = (await (await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } })).json()) as { messages: OutboxMessage[] };
-        const found = messages.reverse().find((m) => m.recipient === recipient && !taken.has(m.id));
-        if (found) {
-          taken.add(found.id);
-          return found;
-        }
-        if (Date.now() > deadline) throw new Error(`no message to ${recipient} in the outbox`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const found = await waitFor(
+        async () => {
+          const { messages } = (await (await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } })).json()) as { messages: OutboxMessage[] };
+          return messages.reverse().find((m) => m.recipient === recipient && !taken.has(m.id));
+        },
+        { interval: 100, what: `a message to ${recipient} in the outbox` },
+      );
+      taken.add(found.id);
+      return found;
     }
     const codeIn = (m: OutboxMessage) => /\b(\d{6})\b/.exec(`${m.subject ?? ''} ${m.text ?? ''}`)![1]!;
     const linkIn = (m: OutboxMessage) => /https?:\/\/\S+\/login\/link\?\S+/.exec(m.text ?? '')![0];

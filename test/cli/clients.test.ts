@@ -28,6 +28,13 @@ async function originServer(): Promise<{ origin: string; server: Server }> {
 }
 
 // Each command is a fresh Node process; on a loaded machine one takes many seconds, hence the timeouts.
+// One process at a time: nine Node processes at once starve a loaded 2-core machine.
+async function inTurn<T>(steps: Array<() => Promise<T>>): Promise<T[]> {
+  const results: T[] = [];
+  for (const step of steps) results.push(await step());
+  return results;
+}
+
 describe('sesame clients', { timeout: 600_000 }, () => {
   let db: TestDatabase;
   let dir: string;
@@ -73,16 +80,16 @@ describe('sesame clients', { timeout: 600_000 }, () => {
   });
 
   it('refuses bad JSON, bad metadata, a flag clashing with --metadata, a config id and a management client users sign in to, with one line', async () => {
-    const results = await Promise.all([
-      run('clients', 'add', '--id', 'x', '--metadata', '{"client_name":'),
-      run('clients', 'add', '--id', 'x', '--metadata', '["a"]'),
-      run('clients', 'add', '--id', 'x', '--redirect-uri', CALLBACK, '--metadata', '{"id_token_signed_response_alg":"HS999"}'),
-      run('clients', 'add', '--id', 'x', '--web-origin', 'https://a.example', '--metadata', '{"web_origins":["https://b.example"]}'),
-      run('clients', 'add', '--id', 'x', '--web-origin', 'not an origin'),
-      run('clients', 'add', '--id', 'cfg', '--redirect-uri', CALLBACK),
-      run('clients', 'add', '--id', 'console', '--redirect-uri', CALLBACK, '--metadata', '{"management_api":true}'),
-      run('clients', 'update', 'm2m', '--metadata', '{"client_id":"other"}'),
-      run('clients', 'update', 'm2m'),
+    const results = await inTurn([
+      () => run('clients', 'add', '--id', 'x', '--metadata', '{"client_name":'),
+      () => run('clients', 'add', '--id', 'x', '--metadata', '["a"]'),
+      () => run('clients', 'add', '--id', 'x', '--redirect-uri', CALLBACK, '--metadata', '{"id_token_signed_response_alg":"HS999"}'),
+      () => run('clients', 'add', '--id', 'x', '--web-origin', 'https://a.example', '--metadata', '{"web_origins":["https://b.example"]}'),
+      () => run('clients', 'add', '--id', 'x', '--web-origin', 'not an origin'),
+      () => run('clients', 'add', '--id', 'cfg', '--redirect-uri', CALLBACK),
+      () => run('clients', 'add', '--id', 'console', '--redirect-uri', CALLBACK, '--metadata', '{"management_api":true}'),
+      () => run('clients', 'update', 'm2m', '--metadata', '{"client_id":"other"}'),
+      () => run('clients', 'update', 'm2m'),
     ]);
     expect(results.map(failure)).toEqual([
       expect.stringMatching(/^sesame: --metadata: not valid JSON \(.+\)$/),
@@ -100,7 +107,7 @@ describe('sesame clients', { timeout: 600_000 }, () => {
   });
 
   it('refuses to update, rotate or remove a config client, saying to edit the config file', async () => {
-    const results = await Promise.all([run('clients', 'update', 'cfg', '--name', 'x'), run('clients', 'rotate-secret', 'cfg'), run('clients', 'remove', 'cfg')]);
+    const results = await inTurn([() => run('clients', 'update', 'cfg', '--name', 'x'), () => run('clients', 'rotate-secret', 'cfg'), () => run('clients', 'remove', 'cfg')]);
     expect(results.map(failure)).toEqual(
       ['update', 'rotate-secret', 'remove'].map((action) => `sesame: clients ${action}: client cfg comes from the configuration file; edit the config file to change it`),
     );

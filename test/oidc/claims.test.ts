@@ -13,6 +13,7 @@ import { createServiceClient } from '../../src/connections/external.js';
 import { finishAtRp, handOff, OPERATOR_LOGIN, signedUrl } from '../connections/external-fixture.js';
 import { OTP, apiFixture } from '../api/fixture.js';
 import { REDIRECT, oidcFixture } from './fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ACR = { email: 'urn:sesame:acr:email', sms: 'urn:sesame:acr:sms', external: 'urn:sesame:acr:external' };
 const APP_SECRET = oidcFixture.clients[0]!.client_secret;
@@ -43,12 +44,11 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
 
   /** The text the capture provider keeps for `to`, waiting for the request to have queued it. */
   async function smsCodeTo(to: string): Promise<string> {
-    for (let i = 0; i < 100; i++) {
-      const row = await t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } });
-      if (row) return /^(\d{6})/.exec(row.text)![1]!;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no SMS to ${to}`);
+    const row = await waitFor(
+      () => t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } }),
+      { what: `an SMS to ${to}` },
+    );
+    return /^(\d{6})/.exec(row.text)![1]!;
   }
 
   async function redeem(config: oidc.Configuration, started: Awaited<ReturnType<typeof startLogin>>, location: string | undefined) {
