@@ -9,7 +9,10 @@ import { codeFrom } from '../helpers/smtp.js';
 import { oidcFixture } from '../oidc/fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
-const fixture = { ...oidcFixture, codes: { resendCooldown: 1 } };
+// Long enough that the resend right after the email arrived is still early on a loaded machine
+// (delivery alone can take over a second there); the tests poll for its end, never sleep.
+const COOLDOWN = 5;
+const fixture = { ...oidcFixture, codes: { resendCooldown: COOLDOWN } };
 
 describe.each(ENGINES)('hosted code step on %s', (engine) => {
   let t: TestSesame;
@@ -87,8 +90,10 @@ describe.each(ENGINES)('hosted code step on %s', (engine) => {
     const { started, codePage, email, code } = await atCodeStep();
     const early = await started.browser.submit(codePage, '/resend', {}, t.url);
     expect(early.status).toBe(429);
-    expect(early.headers.get('retry-after')).toBe('1');
-    expect(messageOf(early)).toBe('You can ask for another code in 1 s.');
+    const left = Number(early.headers.get('retry-after'));
+    expect(left).toBeGreaterThanOrEqual(1);
+    expect(left).toBeLessThanOrEqual(COOLDOWN);
+    expect(messageOf(early)).toBe(`You can ask for another code in ${left} s.`);
     const resent = await afterWait(started, codePage, '/resend', {});
     expect(resent.status).toBe(200);
     const newest = codeFrom(await t.mail.next(email));
@@ -98,9 +103,9 @@ describe.each(ENGINES)('hosted code step on %s', (engine) => {
     }
     const done = await started.browser.submit(resent, '/code', { code: newest }, t.url);
     expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    // Replaying the used code on the same page finds no live code.
+    // Replaying the used code on the same page signs nothing in: the finished page says so.
     const again = await started.browser.submit(resent, '/code', { code: newest }, t.url);
-    expect(again.status).toBe(400);
+    expect([again.status, again.location, /<h1>([^<]*)<\/h1>/.exec(again.html)?.[1]]).toEqual([200, undefined, 'You are signed in']);
   });
 
   it('lets exactly one of 20 parallel submissions of the right code sign in', async () => {

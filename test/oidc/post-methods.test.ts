@@ -39,7 +39,8 @@ describe('POST at the authorization and logout endpoints', () => {
   afterAll(() => t?.stop());
 
   /** The error page's message, or the JSON error. */
-  const message = (html: string) => /<p class="message error" role="alert">([^<]*)<\/p>/.exec(html)?.[1]?.replaceAll('&#39;', "'");
+  // The error page's protocol-level words, folded under its technical details.
+  const message = (html: string) => /<details[^>]*>[\s\S]*<p class="detail">([^<]*)<\/p>[\s\S]*<\/details>/.exec(html)?.[1]?.replaceAll('&#39;', "'");
 
   it('answers a form POST to /authorize with 303 to the same request as GET, parameters in order', async () => {
     const response = await fetch(`${t.url}/authorize`, { method: 'POST', headers: FORM, body: new URLSearchParams(codeRequest), redirect: 'manual' });
