@@ -3,7 +3,8 @@
 // hosted pages by a code or link, when the client asked for `profile`, the login pauses here once
 // (an external connection's own login service asserts the name, so it is not asked). The step acts
 // only on the account this interaction's own login result names (never a form field) and only
-// while that account has no name; skipping or saving continues where the login was going.
+// while that account has no name; skipping or saving continues where the login was going. Back from
+// the app lands here once the interaction is gone: like the other steps, the page says signed in.
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -12,6 +13,7 @@ import type { Services } from '../services.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../http/errors.js';
+import { showGoneInteraction } from './gone.js';
 import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 
@@ -34,16 +36,19 @@ export function nameStepRouter(s: Services): Router {
   const router = new Router({ prefix: '/interaction/:uid/name' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
 
-  /** This browser's interaction and the account its login result names; null when there is no login to name. */
-  async function signedIn(ctx: Context): Promise<{ details: Details; accountId: string; amr: string[] } | null> {
+  /**
+   * This browser's interaction and the account its login result names; null when there is no login
+   * to name; 'gone' when this browser has no such interaction (finished, expired, another browser).
+   */
+  async function signedIn(ctx: Context): Promise<{ details: Details; accountId: string; amr: string[] } | null | 'gone'> {
     let details: Details;
     try {
       details = await s.provider.interactionDetails(ctx.req, ctx.res);
     } catch (err) {
-      if (err instanceof errors.SessionNotFound) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+      if (err instanceof errors.SessionNotFound) return 'gone';
       throw err;
     }
-    if (details.uid !== ctx.params.uid) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+    if (details.uid !== ctx.params.uid) return 'gone';
     const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
     ctx.state.locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
     const login = details.result?.login;
@@ -54,7 +59,6 @@ export function nameStepRouter(s: Services): Router {
     const client = await s.provider.Client.find(String(details.params.client_id));
     ctx.status = status;
     ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
     ctx.body = await s.renderer.page('name', ctx.state.locale as string, {
       title: 'name.title',
       uid: details.uid,
@@ -71,8 +75,15 @@ export function nameStepRouter(s: Services): Router {
     ctx.redirect(to);
   }
 
+  // Answered by the server every time (never a cache), so Back shows what became of the sign-in.
+  router.use(async function noStore(ctx, next) {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
   router.get('/', async function showNameStep(ctx) {
     const found = await signedIn(ctx);
+    if (found === 'gone') return showGoneInteraction(s, ctx);
     if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
     if (!(await asksForName(s, found.details, found.accountId, found.amr))) return goOn(ctx, found.details.returnTo);
     return page(ctx, found.details, { name: '', error: null });
@@ -80,6 +91,8 @@ export function nameStepRouter(s: Services): Router {
 
   router.post('/', form, async function submitName(ctx) {
     const found = await signedIn(ctx);
+    // A late post (Back, another tab) changes nothing: "signed in" for this browser, else expired.
+    if (found === 'gone') return showGoneInteraction(s, ctx);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
     if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);

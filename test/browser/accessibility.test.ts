@@ -8,6 +8,8 @@
 // only "You can ask for another code in 29 s." with the email form, while the code was in the inbox
 // and nothing on the page could take it. That page now offers "I already have a code". "Send a new
 // code" during the wait was never a dead end: it answers the code page, code field included.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,17 +26,31 @@ const PHONE = { width: 360, height: 740 };
 const WALK_TIMEOUT = 300_000;
 const NONAME = { client_id: 'noname', redirect_uris: [REDIRECT], grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', first_party: true };
 
+/** An app with pages the browser can reach (its home is client_uri, so Sesame's pages link back to it). */
+async function startShop(): Promise<{ server: Server; origin: string }> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,"></head><body><h1>Shop</h1></body></html>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 /** What each language's pages say where the walk needs to find a control. */
 const WORDS = {
   en: {
     identifier: 'Email or phone number', send: 'Send me a code', code: 'Sign-in code', signIn: 'Sign in', allow: 'Allow',
     otherDevice: 'Signing in on another device?', continueLink: 'Continue', number: 'Number shown on your other device',
     approve: 'Approve sign-in', haveCode: 'I already have a code', logoutYes: 'Yes, sign me out', signedOut: 'You are signed out',
+    nameHeading: 'What should we call you?', name: 'Your name', nameSave: 'Continue', nameSkip: 'Skip', signedIn: 'You are signed in',
+    continueTo: 'Continue to Shop', backTo: 'Back to Shop', details: 'Technical details',
   },
   fr: {
     identifier: 'Adresse e-mail ou numéro de téléphone', send: 'Recevoir un code', code: 'Code de connexion', signIn: 'Se connecter', allow: 'Autoriser',
     otherDevice: 'Vous vous connectez sur un autre appareil\u00a0?', continueLink: 'Continuer', number: 'Nombre affiché sur votre autre appareil',
     approve: 'Approuver la connexion', haveCode: 'J’ai déjà un code', logoutYes: 'Oui, me déconnecter', signedOut: 'Vous êtes déconnecté',
+    nameHeading: 'Comment devons\u2011nous vous appeler\u00a0?', name: 'Votre nom', nameSave: 'Continuer', nameSkip: 'Passer', signedIn: 'Vous êtes connecté',
+    continueTo: 'Continuer vers Shop', backTo: 'Retour à Shop', details: 'Détails techniques',
   },
 };
 
@@ -50,14 +66,22 @@ describe('accessibility of every page', () => {
   let browser: Browser;
   let partner: oidc.Configuration;
   let app: oidc.Configuration;
+  let shop: oidc.Configuration;
+  let shopSite: { server: Server; origin: string };
   let n = 0;
   const contexts: BrowserContext[] = [];
   const taken = new Set<string>();
 
   beforeAll(async () => {
+    shopSite = await startShop();
+    // Two redirect URIs: a request naming neither cannot be answered at the app, so it gets a page.
+    const SHOP = {
+      client_id: 'shop', client_name: 'Shop', client_uri: `${shopSite.origin}/home`, redirect_uris: [`${shopSite.origin}/cb`, `${shopSite.origin}/other`],
+      grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', first_party: true,
+    };
     const config = {
       ...oidcFixture,
-      clients: [...oidcFixture.clients, NONAME],
+      clients: [...oidcFixture.clients, NONAME, SHOP],
       // Nothing really delivered: the dev outbox is on and is where codes and links are read.
       smtpUrl: undefined,
       connections: [
@@ -69,6 +93,7 @@ describe('accessibility of every page', () => {
     [t, browser] = await Promise.all([startTestSesame('sqlite', config), launchChromium()]);
     partner = await rpConfig(t, 'partner', oidcFixture.clients[1]!.client_secret);
     app = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
+    shop = await rpConfig(t, 'shop');
   });
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close();
@@ -76,6 +101,7 @@ describe('accessibility of every page', () => {
   afterAll(async () => {
     await browser?.close();
     await t?.stop();
+    await new Promise((resolve) => shopSite?.server.close(resolve));
   });
 
   it('the checks find what they look for: low contrast, a heading cut after a hyphen', async () => {
@@ -264,6 +290,60 @@ describe('accessibility of every page', () => {
 
       expect((await page.goto(`${t.url}/dev/outbox`))?.status()).toBe(200);
       problems.push(...(await audit(page, 'dev outbox')));
+      expect(problems).toEqual([]);
+    }, WALK_TIMEOUT);
+
+    it('a new account: the name step (invalid name too), then Back from the app: "you are signed in"', async () => {
+      const page = await authorize(await phone(), shop, { redirect_uri: `${shopSite.origin}/cb`, scope: 'openid email profile' });
+      const email = `named${++n}-${lang}@example.com`;
+      await askForCode(page, email);
+      await page.getByLabel(words.code).fill(codeIn(await nextMessage(email)));
+      await page.getByRole('button', { name: words.signIn, exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: words.nameHeading }).waitFor();
+      const problems = await audit(page, 'name step');
+
+      await page.getByLabel(words.name).fill(' ');
+      await page.getByRole('button', { name: words.nameSave, exact: true }).click();
+      await page.getByRole('alert').waitFor();
+      problems.push(...(await audit(page, 'name step, invalid name')));
+
+      // Opened again by address: Back to a page a POST answered would ask to resend the form instead.
+      expect((await page.goto(page.url()))?.status()).toBe(200);
+      await page.getByRole('button', { name: words.nameSkip, exact: true }).click();
+      await page.waitForURL(`${shopSite.origin}/cb?**`);
+      // Back from the app lands on the name step's address, which now says the sign-in is done.
+      await page.goBack();
+      await page.getByRole('heading', { level: 1, name: words.signedIn }).waitFor();
+      expect(await page.getByRole('link', { name: words.continueTo }).getAttribute('href')).toBe(`${shopSite.origin}/home`);
+      problems.push(...(await audit(page, 'signed in, after Back')));
+      expect(problems).toEqual([]);
+    }, WALK_TIMEOUT);
+
+    it('error pages with "Technical details" open and a way back to the app', async () => {
+      const context = await phone();
+      const problems: string[] = [];
+      /** Opens the page's technical details, checks its link back to the shop, audits it. */
+      async function withDetailsOpen(page: Page, name: string) {
+        await page.getByText(words.details).click();
+        await page.locator('details.technical[open] .code').waitFor();
+        expect(await page.getByRole('link', { name: words.backTo }).getAttribute('href')).toBe(`${shopSite.origin}/home`);
+        problems.push(...(await audit(page, name)));
+      }
+
+      // oidc-provider's page: a request of a known app naming neither of its two redirect URIs.
+      const page = await context.newPage();
+      const { url } = await newAuthorization(shop, { scope: 'openid' });
+      url.searchParams.delete('redirect_uri');
+      expect((await page.goto(url.href))?.status()).toBe(400);
+      await withDetailsOpen(page, 'bad request, details open');
+
+      // Sesame's page: a sign-in page that expired (its interaction gone, this browser's cookie left).
+      const signIn = await authorize(context, shop, { redirect_uri: `${shopSite.origin}/cb` });
+      const uid = new URL(signIn.url()).pathname.split('/')[2]!;
+      const { count } = await t.sesame.services.db.prisma.oidcPayload.updateMany({ where: { model: 'Interaction', id: uid }, data: { expiresAt: new Date(Date.now() - 1000) } });
+      expect(count).toBe(1);
+      expect((await signIn.reload())?.status()).toBe(400);
+      await withDetailsOpen(signIn, 'expired sign-in page, details open');
       expect(problems).toEqual([]);
     }, WALK_TIMEOUT);
   });

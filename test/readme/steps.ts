@@ -77,15 +77,24 @@ export async function codeFromOutbox(sesameUrl: string, email: string): Promise<
 /**
  * From `startUrl` (a page of the relying party at `rp` that sends the browser to Sesame, or Sesame's
  * authorization URL itself), through the email and code steps, back to `rp`: returns the RP's
- * answer to the redirect (its callback, its own redirects followed).
+ * answer to the redirect (its callback, its own redirects followed). A new account asked for the
+ * profile scope meets "What should we call you?": it gives `name`, or skips without one.
  */
-export async function signInThrough(browser: FormClient, startUrl: string, rp: string, sesameUrl: string, email: string): Promise<Page & { location?: string }> {
+export async function signInThrough(browser: FormClient, startUrl: string, rp: string, sesameUrl: string, email: string, name?: string): Promise<Page & { location?: string }> {
+  return browser.follow(await signInUntilRedirect(browser, startUrl, rp, sesameUrl, email, name), rp);
+}
+
+/** signInThrough up to the redirect back to `rp`, not followed: the URL (with the code) Sesame sends the browser to. */
+export async function signInUntilRedirect(browser: FormClient, startUrl: string, rp: string, sesameUrl: string, email: string, name?: string): Promise<string> {
   const start = await browser.follow(startUrl, new URL(startUrl).origin);
   const emailPage = start.location ? await browser.follow(start.location, sesameUrl) : start;
   expect([emailPage.status, emailPage.url.startsWith(`${sesameUrl}/interaction/`)]).toEqual([200, true]);
   const codePage = await browser.submit(emailPage, '/email', { email }, sesameUrl);
   expect(codePage.html).toContain('autocomplete="one-time-code"');
-  const back = await browser.submit(codePage, '/code', { code: await codeFromOutbox(sesameUrl, email) }, sesameUrl);
+  let back = await browser.submit(codePage, '/code', { code: await codeFromOutbox(sesameUrl, email) }, sesameUrl);
+  if (!back.location && /<form method="post" action="\/interaction\/[\w-]+\/name"/.test(back.html)) {
+    back = await browser.submit(back, '/name', name === undefined ? { decision: 'skip' } : { decision: 'save', name }, sesameUrl);
+  }
   if (!back.location?.startsWith(`${rp}/`)) throw new Error(`sign-in did not return to ${rp}: ${back.status} ${back.location ?? back.html.slice(0, 500)}`);
-  return browser.follow(back.location, rp);
+  return back.location;
 }
