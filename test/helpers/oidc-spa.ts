@@ -34,7 +34,7 @@ function show(kind, value) {
   out.dataset.kind = kind;
 }
 const failed = (err) => show('error', { message: err.message, error: err.error });
-const tokens = (user) => user && { profile: user.profile, id_token: user.id_token, has_refresh_token: Boolean(user.refresh_token) };
+const tokens = (user) => user && { profile: user.profile, id_token: user.id_token, access_token: user.access_token, has_refresh_token: Boolean(user.refresh_token) };
 const on = (id, action) => document.getElementById(id)?.addEventListener('click', () => { out.dataset.kind = 'pending'; action(); });
 if (config.page === 'callback') manager.signinRedirectCallback().then(() => location.replace('/'), failed);
 else if (config.page === 'silent') manager.signinSilentCallback();

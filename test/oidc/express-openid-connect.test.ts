@@ -102,11 +102,21 @@ describe('express-openid-connect with its defaults', () => {
     await page.getByLabel('Sign-in code').waitFor();
     await page.getByLabel('Sign-in code').fill(codeFrom(await t.mail.next('ada@example.com')));
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    // The library asks for `profile` by default, so a new account is asked its name once.
+    await page.getByLabel('Your name').fill('Ada Lovelace');
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(`${baseURL}/profile`);
     // The ID token came back by a cross-site form POST to the app's callback.
     expect(requests).toContain(`POST ${baseURL}/callback`);
     const user = JSON.parse((await page.locator('body').innerText()).trim()) as Record<string, unknown>;
-    expect(user).toEqual({ sub: expect.any(String), email: 'ada@example.com', email_verified: true });
+    expect(user).toEqual({
+      sub: expect.any(String),
+      email: 'ada@example.com',
+      email_verified: true,
+      name: 'Ada Lovelace',
+      acr: 'urn:sesame:acr:email',
+      amr: ['email', 'otp'],
+    });
 
     // RP logout → Sesame's end_session (confirmation) → back to the app, which asks to sign in again.
     await page.goto(`${baseURL}/logout`);
@@ -117,6 +127,7 @@ describe('express-openid-connect with its defaults', () => {
     expect(requests.filter((r) => r.startsWith('POST')).map((r) => r.replace(/\/interaction\/[^/]+/, '/interaction/…'))).toEqual([
       `POST ${t.issuer}/interaction/…/email`,
       `POST ${t.issuer}/interaction/…/code`,
+      `POST ${t.issuer}/interaction/…/name`,
       `POST ${baseURL}/callback`,
       `POST ${t.issuer}/oidc/logout/confirm`,
     ]);
@@ -136,6 +147,7 @@ describe('express-openid-connect with its defaults', () => {
     await page.getByLabel('Sign-in code').waitFor();
     await page.getByLabel('Sign-in code').fill(codeFrom(await t.mail.next('grace@example.com')));
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('button', { name: 'Skip' }).click();
     await page.waitForURL(`${baseURL}/profile`);
 
     // The app's page posts an authorization request to Sesame (another site): no sign-in page, the
