@@ -9,10 +9,11 @@ import { ensureSecretList } from './storage/secrets.js';
 import { ensureSigningKeys, loadSigningJwks } from './storage/signing-keys.js';
 import { sweepExpired } from './storage/sweep.js';
 import { createRenderer } from './http/render.js';
-import { createApp } from './http/app.js';
+import { createApp } from './app.js';
 import { createServer, listen } from './http/listen.js';
 import { answerWhileStarting } from './http/health.js';
 import { createProvider } from './oidc/provider.js';
+import { providerPages } from './http/provider-pages.js';
 import { unnamedClientWarnings } from './oidc/client-metadata.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
@@ -88,12 +89,13 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const db = (opened = prepared.db);
     const onUnnamedClient = unnamedClientWarnings(log, config.clients);
     const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient });
+    const pages = providerPages(renderer, config.ui.defaultLocale, config.issuer);
     const jwks = await loadSigningJwks(db);
     const channel = deliveryChannel(config, db);
     const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
     const wakeWorker = () => worker.wake();
     const buildProvider = (keys: typeof jwks) =>
-      createProvider({ config, db, log, renderer, jwks: keys, cookieKeys: prepared.cookieKeys, codeKeys: prepared.codeKeys, wakeWorker });
+      createProvider({ config, db, log, renderer, pages, jwks: keys, cookieKeys: prepared.cookieKeys, codeKeys: prepared.codeKeys, wakeWorker });
     const provider = buildProvider(jwks);
     const services: Services = {
       config,

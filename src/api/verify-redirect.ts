@@ -16,7 +16,7 @@ import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode } from '../passwordless/email-login.js';
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
 import { codeAmr } from '../oidc/acr.js';
-import { setTicketCookie } from '../interactions/links.js';
+import { setTicketCookie } from '../http/ticket-cookie.js';
 
 /** Authorization parameters carried from /passwordless/start's authParams through the link to /authorize. */
 export const AUTHORIZE_PARAMS = [

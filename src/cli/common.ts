@@ -7,6 +7,7 @@ import type { Db } from '../storage/db.js';
 import { loadSigningJwks } from '../storage/signing-keys.js';
 import { createRenderer } from '../http/render.js';
 import { createProvider } from '../oidc/provider.js';
+import { providerPages } from '../http/provider-pages.js';
 import type Provider from 'oidc-provider';
 
 export class UsageError extends Error {
@@ -43,7 +44,7 @@ export async function withProvider<T>(fn: (db: Db, config: LoadedConfig, provide
   return withPrepared(async ({ db, cookieKeys, codeKeys }, config, log) => {
     const renderer = createRenderer({ productName: config.ui.productName, cache: false });
     const jwks = await loadSigningJwks(db);
-    const provider = createProvider({ config, db, log, renderer, jwks, cookieKeys, codeKeys, wakeWorker: () => undefined });
+    const provider = createProvider({ config, db, log, renderer, pages: providerPages(renderer, config.ui.defaultLocale, config.issuer), jwks, cookieKeys, codeKeys, wakeWorker: () => undefined });
     return fn(db, config, provider);
   });
 }

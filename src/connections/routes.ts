@@ -12,7 +12,7 @@ import { recordAudit } from '../storage/audit.js';
 import { externalUser } from '../storage/external.js';
 import { findUserByEmail } from '../storage/users.js';
 import { atInteraction, issueLoginTicket } from '../passwordless/login-tickets.js';
-import { setTicketCookie } from '../interactions/links.js';
+import { setTicketCookie } from '../http/ticket-cookie.js';
 import { checkAssertion } from './external.js';
 import { AMR } from '../oidc/acr.js';
 

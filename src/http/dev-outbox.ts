@@ -3,10 +3,12 @@
 // requesters on this machine, by their TCP address: proxy headers never count, since they are
 // whatever the client wrote. Never in production.
 import Router from '@koa/router';
-import type { Services } from '../services.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Db } from '../storage/db.js';
+import type { Renderer } from './render.js';
 import { listMessages } from '../storage/outbox.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { peerIsLoopback } from './forwarded.js';
+import { peerIsLoopback } from '../passwordless/requester-network.js';
 
 type Row = Awaited<ReturnType<typeof listMessages>>[number];
 
@@ -16,7 +18,14 @@ function asJson(m: Row) {
   return { id, channel, recipient, subject, text, html, status, createdAt, sentAt };
 }
 
-export function devOutboxRouter(s: Services): Router {
+/** What the page uses (the composition root passes its Services, which fit). */
+export interface DevOutboxDeps {
+  config: LoadedConfig;
+  db: Db;
+  renderer: Renderer;
+}
+
+export function devOutboxRouter(s: DevOutboxDeps): Router {
   const router = new Router();
   router.get('/dev/outbox', async function showOutbox(ctx, next) {
     // To anyone else the page does not exist: the same answer as with the outbox off.

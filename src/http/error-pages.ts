@@ -2,7 +2,7 @@
 // logout, hosted sign-in, link, external connection) to a heading, what happened in plain words and
 // what to do next, in the page's language. The protocol code and description stay on the page,
 // folded under "Technical details", for whoever has to fix the app. Both error renderers (ours in
-// middleware.ts, oidc-provider's in oidc/pages.ts) build their page here.
+// middleware.ts, oidc-provider's in http/provider-pages.ts) build their page here.
 import type { Translate } from '../i18n/i18n.js';
 
 export type ErrorPlace = 'authorization' | 'logout' | 'logout_confirm' | 'interaction' | 'link' | 'connection' | 'other';
@@ -66,7 +66,7 @@ export function errorEntry(code: string, place: ErrorPlace): Entry {
   return known ?? (place === 'authorization' ? BAD_REQUEST : GENERIC);
 }
 
-/** Where a page of ours is, from its path (oidc-provider's pages say it by route, see oidc/pages.ts). */
+/** Where a page of ours is, from its path (oidc-provider's pages say it by route, see http/provider-pages.ts). */
 export function placeOfPath(path: string): ErrorPlace {
   if (path.startsWith('/interaction/')) return 'interaction';
   if (path === '/login/link' || path.startsWith('/login/link/') || path === '/passwordless/verify_redirect') return 'link';

@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { SesameError } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
-import { appLink } from '../oidc/pages.js';
+import { appLink } from '../http/provider-pages.js';
 import { progressOf } from './progress.js';
 
 export async function showGoneInteraction(s: Services, ctx: Context): Promise<void> {

@@ -12,14 +12,6 @@ import { describeBrowser } from '../http/user-agent.js';
 export function flowCookieName(s: Services, flowKey: string): string {
   return `sesame.flow.${flowProof(s, flowKey).slice(0, 12)}`;
 }
-/** Carries a login ticket in the browser that earned it to the interaction that redeems it. */
-export const TICKET_COOKIE = 'sesame.ticket';
-
-/** Hands a login ticket to this browser only: HttpOnly, one minute, sent to hosted interactions. */
-export function setTicketCookie(ctx: Context, ticket: string): void {
-  ctx.cookies.set(TICKET_COOKIE, ticket, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: false, maxAge: 60_000 });
-}
-
 /** Value of the flow cookie for a sign-in: only our server can make it. */
 export function flowProof(s: Services, flowKey: string): string {
   return createHmac('sha256', s.csrfKey).update(`flow\u0000${flowKey}`).digest('base64url');

@@ -13,7 +13,8 @@ import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
 import { checkLink, pickNumber, useLink } from '../passwordless/links.js';
 import type { LinkRow } from '../storage/magic-links.js';
-import { flowCookieName, flowProof, setTicketCookie } from './links.js';
+import { flowCookieName, flowProof } from './links.js';
+import { setTicketCookie } from '../http/ticket-cookie.js';
 import { AT_CLIENT_START, issueLoginTicket } from '../passwordless/login-tickets.js';
 import { AMR } from '../oidc/acr.js';
 

@@ -8,14 +8,13 @@ import type { Db } from '../storage/db.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
-import { providerPages } from './pages.js';
-import type { Renderer } from '../http/render.js';
 import { registerGrants } from './grants/register.js';
 import { sesameClientMetadata } from './client-metadata.js';
 import { webOrigins } from '../api/cors.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
-import { trustProxies } from '../http/forwarded.js';
+import { trustProxies } from '../passwordless/requester-network.js';
+import type { MessageRenderer } from '../passwordless/email-login.js';
 import { ACR_VALUES } from './acr.js';
 
 export const ROUTES = {
@@ -29,11 +28,20 @@ export const ROUTES = {
   pushed_authorization_request: '/oauth/par',
 } as const;
 
+/** oidc-provider's own pages (error, logout confirmation, logged out): http/provider-pages.ts renders them. */
+export interface ProviderPages {
+  renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, err?: Error): Promise<void>;
+  logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void>;
+  postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void>;
+}
+
 export interface ProviderDeps {
   config: LoadedConfig;
   db: Db;
   log: Logger;
-  renderer: Renderer;
+  /** For the codes the grants' dependencies may send (see passwordless/email-login.ts). */
+  renderer: MessageRenderer;
+  pages: ProviderPages;
   jwks: JWK[];
   cookieKeys: string[];
   codeKeys: string[];
@@ -56,7 +64,7 @@ export function isFirstParty(client: { [key: string]: unknown } | undefined): bo
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, db } = deps;
   const apiScopes = config.apis.flatMap((api) => api.scopes);
-  const pages = providerPages(deps.renderer, config.ui.defaultLocale, config.issuer);
+  const { pages } = deps;
 
   const accessTokenTtl = (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.tokens.accessToken;
 

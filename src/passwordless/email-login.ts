@@ -2,7 +2,6 @@
 // Userfront-style APIs): send a code by email (SMS sends: sms-login.ts), check any code, find or
 // create the user of the verified email address or phone number.
 import type { LoadedConfig } from '../config/load.js';
-import type { Renderer } from '../http/render.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { recordAudit } from '../storage/audit.js';
@@ -15,11 +14,20 @@ import { issueCode, verifyCode } from './codes.js';
 import { webhookPayload } from '../delivery/webhook.js';
 import { checkSend, reserveVerify, settleVerify, trustBrowser, type ThrottlePolicy } from './throttle.js';
 
+/**
+ * What sending a code needs of rendering: messages, not pages. http/render.ts's Renderer fits; it
+ * is declared here so that this domain module does not import the HTTP layer.
+ */
+export interface MessageRenderer {
+  email(template: string, locale: string, locals: Record<string, unknown>): Promise<{ subject: string; text: string; html: string }>;
+  text(template: string, locale: string, locals: Record<string, unknown>): Promise<string>;
+}
+
 export interface EmailLoginDeps {
   config: LoadedConfig;
   db: Db;
   log: Logger;
-  renderer: Renderer;
+  renderer: MessageRenderer;
   codeKeys: string[];
   wakeWorker(): void;
 }

@@ -1,7 +1,49 @@
 // The network a requester's address belongs to, for limits keyed by source: one customer usually
 // holds a whole IPv4 /24 (or sits behind one) and an IPv6 /64 (one subscriber's LAN), so rotating
 // addresses inside it must not make a new source. Unparseable input is its own network rather than an error.
-import { isIPv4, isIPv6 } from 'node:net';
+// Also the requester's own address, read in one place by the app, the provider, the grants and the
+// API routes: behind `trustProxy` proxies, the X-Forwarded-For entry the outermost trusted proxy
+// appended (the Nth from the right), never one the client wrote. Requests are typed by what is read
+// of them, so this module stays free of Koa.
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+
+/**
+ * Makes `ctx.ip` the address the outermost of `hops` trusted proxies saw: Koa keeps only the last
+ * `maxIpsCount` X-Forwarded-For entries, and `ctx.ip` is the first of those. Entries further left
+ * were written by the client (or a proxy we do not know) and can be anything. `app` is a Koa app
+ * (or the oidc-provider, which is one).
+ */
+export function trustProxies(app: { proxy: boolean; maxIpsCount: number }, hops: number): void {
+  app.proxy = hops > 0;
+  app.maxIpsCount = hops;
+}
+
+/** Whether the TCP peer (not any header) is this machine: 127.0.0.0/8, ::1 or their IPv4-mapped form. */
+export function peerIsLoopback(ctx: { req: { socket: { remoteAddress?: string | undefined } } }): boolean {
+  const address = (ctx.req.socket.remoteAddress ?? '').replace(/^::ffff:/i, '');
+  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
+}
+
+/** What `requesterIp` reads of a request: a Koa context fits, without this module knowing Koa. */
+export interface RequestAddress {
+  /** The peer address, already resolved through trusted proxies (see trustProxies). */
+  ip: string;
+  get(field: string): string;
+  state: { log?: { warn(fields: object, message: string): void } };
+}
+
+/**
+ * The end user's IP for limits and audit: `ctx.ip`, or Auth0's `auth0-forwarded-for` header when
+ * an authenticated client flagged `trust_forwarded_for` sends it; from anyone else it is ignored and logged.
+ */
+export function requesterIp(ctx: RequestAddress, client?: { trust_forwarded_for?: unknown; token_endpoint_auth_method?: unknown }): string {
+  const forwarded = ctx.get('auth0-forwarded-for').trim();
+  if (!forwarded) return ctx.ip;
+  const trusted = client?.trust_forwarded_for === true && client.token_endpoint_auth_method !== 'none';
+  if (trusted && isIP(forwarded)) return forwarded;
+  ctx.state.log?.warn({ ip: ctx.ip, trusted }, 'auth0-forwarded-for ignored');
+  return ctx.ip;
+}
 
 /** The requester network of `ip`: `a.b.c.0/24` for IPv4 (also IPv4-mapped IPv6), `w:x:y:z::/64` for IPv6. */
 export function requesterNetwork(ip: string): string {

@@ -6,9 +6,8 @@ import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
-import { requesterNetwork } from '../../passwordless/requester-network.js';
+import { requesterIp, requesterNetwork } from '../../passwordless/requester-network.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
-import { requesterIp } from '../../http/forwarded.js';
 import { acrOf, codeAmr } from '../acr.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];

@@ -1,22 +1,23 @@
-// The Koa app: our middleware and routes first, oidc-provider mounted last for its endpoints.
+// The composition root of the web app: the only module that imports every surface (hosted pages,
+// APIs, connections, the provider). Our middleware and routes first, oidc-provider mounted last.
 import Koa from 'koa';
 import mount from 'koa-mount';
-import type { Services } from '../services.js';
-import { assets } from './assets.js';
-import { devOutboxRouter } from './dev-outbox.js';
-import { healthRouter } from './health.js';
-import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './middleware.js';
-import { trustProxies } from './forwarded.js';
-import { interactionRouter } from '../interactions/routes.js';
-import { passwordlessRouter } from '../api/passwordless.js';
-import { magicLinkRouter } from '../interactions/magic-link-routes.js';
-import { nameStepRouter } from '../interactions/name-step.js';
-import { connectionsRouter } from '../connections/routes.js';
-import { managementRouter } from '../api/management.js';
-import { userfrontRouter } from '../api/userfront.js';
-import { auth0TokenErrors } from '../api/auth0-errors.js';
-import { ROUTES } from '../oidc/provider.js';
-import { postAsGet } from './post-as-get.js';
+import type { Services } from './services.js';
+import { assets } from './http/assets.js';
+import { devOutboxRouter } from './http/dev-outbox.js';
+import { healthRouter } from './http/health.js';
+import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
+import { trustProxies } from './passwordless/requester-network.js';
+import { interactionRouter } from './interactions/routes.js';
+import { passwordlessRouter } from './api/passwordless.js';
+import { magicLinkRouter } from './interactions/magic-link-routes.js';
+import { nameStepRouter } from './interactions/name-step.js';
+import { connectionsRouter } from './connections/routes.js';
+import { managementRouter } from './api/management.js';
+import { userfrontRouter } from './api/userfront.js';
+import { auth0TokenErrors } from './api/auth0-errors.js';
+import { ROUTES } from './oidc/provider.js';
+import { postAsGet } from './http/post-as-get.js';
 
 export function createApp(s: Services): Koa {
   const app = new Koa();

@@ -1,9 +1,11 @@
 // oidc-provider's own pages (error, logout confirmation, logged out) rendered with our templates,
-// and how pages name a client and link back to it.
+// and how pages name a client and link back to it. The composition root hands these to
+// createProvider (oidc/provider.ts), so the provider's configuration does not import rendering.
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { negotiateLocale, type Translate } from '../i18n/i18n.js';
-import type { Renderer } from '../http/render.js';
-import { errorPageLocals, type AppLink, type ErrorPlace } from '../http/error-pages.js';
+import type { ProviderPages } from '../oidc/provider.js';
+import type { Renderer } from './render.js';
+import { errorPageLocals, type AppLink, type ErrorPlace } from './error-pages.js';
 
 interface ClientLike {
   clientName?: string;
@@ -53,7 +55,7 @@ function placeOfRoute(route: string | undefined): ErrorPlace {
   return 'other';
 }
 
-export function providerPages(renderer: Renderer, defaultLocale: string, issuer: string) {
+export function providerPages(renderer: Renderer, defaultLocale: string, issuer: string): ProviderPages {
   return {
     async renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, err?: Error) {
       const locale = localeOf(ctx, defaultLocale);
