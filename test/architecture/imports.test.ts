@@ -158,6 +158,16 @@ describe('import layers of src/', () => {
   });
 });
 
+describe('ARCHITECTURE.md', () => {
+  it('draws the layers in the order of src/layers.ts', () => {
+    const text = readFileSync(join(repo, 'ARCHITECTURE.md'), 'utf8');
+    const drawing = /## Layers[\s\S]*?```\n([\s\S]*?)```/.exec(text)?.[1] ?? '';
+    // A layer's label starts a line of the drawing: `  name/  what it holds`.
+    const labels = [...drawing.matchAll(/^ {2}([a-z]+)\/? +/gm)].map((m) => m[1]);
+    expect(labels).toEqual(LAYERS.map((layer) => layer.name));
+  });
+});
+
 describe('the checks themselves', () => {
   const graph = new Map([
     ['src/passwordless/a.ts', ['src/http/b.ts', 'src/storage/c.ts']],
