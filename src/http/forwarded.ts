@@ -1,7 +1,7 @@
 // The end user's IP for limits and audit. Behind `trustProxy` proxies, the X-Forwarded-For entry
 // the outermost trusted proxy appended (the Nth from the right), never one the client wrote.
-// Auth0's `auth0-forwarded-for` header is honoured only for authenticated clients flagged
-// `trust_forwarded_for`; from anyone else it is ignored and logged.
+// Auth0's `auth0-forwarded-for` header is honoured only when the caller says so: for authenticated
+// clients flagged `trust_forwarded_for` (client-metadata.ts); from anyone else it is ignored and logged.
 import { isIP } from 'node:net';
 import type Koa from 'koa';
 import type { Context } from 'koa';
@@ -16,10 +16,9 @@ export function trustProxies(app: Koa, hops: number): void {
   app.maxIpsCount = hops;
 }
 
-export function requesterIp(ctx: Context, client?: { trust_forwarded_for?: unknown; token_endpoint_auth_method?: unknown }): string {
+export function requesterIp(ctx: Context, trusted = false): string {
   const forwarded = ctx.get('auth0-forwarded-for').trim();
   if (!forwarded) return ctx.ip;
-  const trusted = client?.trust_forwarded_for === true && client.token_endpoint_auth_method !== 'none';
   if (trusted && isIP(forwarded)) return forwarded;
   ctx.state.log?.warn({ ip: ctx.ip, trusted }, 'auth0-forwarded-for ignored');
   return ctx.ip;

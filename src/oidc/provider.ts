@@ -11,8 +11,7 @@ import { resourceIndicators } from './resources.js';
 import { providerPages } from './pages.js';
 import type { Renderer } from '../http/render.js';
 import { registerGrants } from './grants/register.js';
-import { sesameClientMetadata } from './client-metadata.js';
-import { webOrigins } from '../api/cors.js';
+import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../http/forwarded.js';
@@ -47,10 +46,6 @@ function clientMetadata(clients: readonly ClientConfig[]) {
     if (!c.client_secret && metadata.token_endpoint_auth_method === undefined) metadata.token_endpoint_auth_method = 'none';
     return metadata as Configuration['clients'] extends (infer T)[] | undefined ? T : never;
   });
-}
-
-export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
-  return client?.first_party === true;
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
