@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto';
 import type { RequestListener, Server } from 'node:http';
 import { loadConfig, type LoadedConfig } from './config/load.js';
+import { connectionById } from './config/connections.js';
 import { createLogger, type Logger } from './log.js';
 import { openDb, type Db } from './storage/db.js';
 import { migrate } from './storage/migrate.js';
@@ -62,10 +63,10 @@ export async function prepare(config: LoadedConfig, log: Logger) {
 export function deliveryChannel(config: LoadedConfig, db: Db): Channel & { close?(): void } {
   const email = config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
   const webhook = webhookChannel((id) => {
-    const connection = config.connections.find((c) => c.id === id);
+    const connection = connectionById(config, id);
     return connection?.type === 'email' ? connection.delivery : undefined;
   });
-  const sms = config.signUp === 'open' ? smsChannel(config.connections) : textAccountsOnly(smsChannel(config.connections), db);
+  const sms = config.signUp === 'open' ? smsChannel(config) : textAccountsOnly(smsChannel(config), db);
   return {
     send: (message) => (message.channel === 'sms' ? sms : message.channel === 'webhook' ? webhook : email).send(message),
     close: () => (email as { close?(): void }).close?.(),

@@ -5,6 +5,7 @@
 import type { Context, Next } from 'koa';
 import type { Services } from '../services.js';
 import { managementAudience } from '../oidc/resources.js';
+import { isManagementClient } from '../oidc/client-metadata.js';
 import { SesameError } from '../http/errors.js';
 
 export function requireAdmin(s: Services) {
@@ -24,7 +25,7 @@ export function requireAdmin(s: Services) {
     if (token.aud !== audience) throw invalid('not issued for the management API');
     // Checked live, so un-flagging or removing a client ends its tokens at once.
     const client = token.clientId ? await s.provider.Client.find(token.clientId).catch(() => undefined) : undefined;
-    if (client?.metadata().management_api !== true) throw invalid('its client may no longer use the management API');
+    if (!isManagementClient(client?.metadata())) throw invalid('its client may no longer use the management API');
     if (!token.scope?.split(' ').includes('admin')) {
       throw new SesameError(403, 'insufficient_scope', 'The access token lacks the admin scope.');
     }

@@ -2,13 +2,12 @@
 // token endpoint accepts: client_secret_post, client_secret_basic, private_key_jwt, or none for
 // public clients. Errors are OAuth-shaped.
 import type Provider from 'oidc-provider';
+import type { Client } from '../oidc/client-metadata.js';
 import type { Context } from 'koa';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Db } from '../storage/db.js';
 import { hitWindow } from '../storage/counters.js';
 import { SesameError } from '../http/errors.js';
-
-type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 
 export interface AuthenticatedClient {
   client: Client;

@@ -2,16 +2,10 @@
 // (`web_origins`, Auth0's "Allowed Web Origins"). Preflights carry no client id, so they pass for
 // an origin some client registered; the real request must come from one of its own client's.
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
 import type { Services } from '../services.js';
 import { listClients } from '../storage/clients.js';
 import { SesameError } from '../http/errors.js';
-
-type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
-
-export function webOrigins(metadata: Record<string, unknown>): string[] {
-  return Array.isArray(metadata.web_origins) ? metadata.web_origins.filter((o): o is string => typeof o === 'string') : [];
-}
+import { webOrigins, type Client } from '../oidc/client-metadata.js';
 
 function allowOrigin(ctx: Context, origin: string) {
   ctx.set('Access-Control-Allow-Origin', origin);

@@ -3,14 +3,14 @@
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
-import type { ExternalConnection } from '../config/schema.js';
+import { externalConnection } from '../config/connections.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { createServiceClient, rotateServiceClient } from '../connections/external.js';
 import { findServiceClient, listServiceClients, revokeService } from '../storage/external.js';
 
 export function serviceClientRoutes(router: Router, s: Services): void {
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
-  const external = (id: unknown) => s.config.connections.find((c): c is ExternalConnection => c.type === 'external' && c.id === id);
+  const external = (id: unknown) => externalConnection(s.config, id);
 
   router.post('/service-clients', json, async function createOne(ctx) {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;

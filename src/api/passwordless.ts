@@ -11,6 +11,8 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode } from '../passwordless/sms-login.js';
 import type { SmsConnection } from '../config/schema.js';
+import { connectionById } from '../config/connections.js';
+import { trustsForwardedFor, type Client } from '../oidc/client-metadata.js';
 import { apiFlowKey, sealNetwork } from '../passwordless/flows.js';
 import { requesterIp, requesterNetwork } from '../passwordless/requester-network.js';
 import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
@@ -43,7 +45,7 @@ export function passwordlessRouter(s: Services): Router {
 
   function connectionOf(body: Record<string, unknown>) {
     const id = body.connection;
-    const connection = s.config.connections.find((c) => c.id === id);
+    const connection = connectionById(s.config, id);
     if (!connection) throw bad('bad.connection', `Connection "${String(id ?? '')}" does not exist or is not enabled.`);
     return connection;
   }
@@ -55,12 +57,12 @@ export function passwordlessRouter(s: Services): Router {
   }
 
   /** `connection: sms` (Auth0's shape): a code to `phone_number`; links go by email only. */
-  async function startSms(ctx: Context, body: Record<string, unknown>, rp: { clientId: string; grantTypeAllowed(g: string): boolean; metadata(): Record<string, unknown> }, confidential: boolean, connection: SmsConnection) {
+  async function startSms(ctx: Context, body: Record<string, unknown>, rp: Client, confidential: boolean, connection: SmsConnection) {
     if ((body.send ?? 'code') !== 'code') throw bad('bad.send', 'Links are sent by email only; use send "code" with sms.');
     const phone = parsePhone(body.phone_number, connection.defaultCountry);
     if (!phone) throw bad('bad.phone_number', 'Please provide a valid phone number in E.164 format, like +14155550100.');
     if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError(403, 'unauthorized_client', `Grant type '${OTP_GRANTS[0]}' not allowed for the client.`);
-    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
+    const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
     const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { value: phone.e164, country: phone.country }, who, connection.id);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
@@ -97,7 +99,7 @@ export function passwordlessRouter(s: Services): Router {
     }
     const uiLocales = typeof authParams.ui_locales === 'string' ? authParams.ui_locales : undefined;
     const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
-    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale };
+    const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale };
     const network = requesterNetwork(who.ip);
     let linkFor: ((code: string) => string) | undefined;
     if (send === 'link') {
@@ -136,7 +138,7 @@ export function passwordlessRouter(s: Services): Router {
     const email = normalizeEmail(body.email);
     const code = body.verification_code;
     if (!email || typeof code !== 'string') throw bad('invalid_request', 'email and verification_code are required.');
-    const who = { ip: requesterIp(ctx, confidential ? rp.metadata() : undefined), clientId: rp.clientId, locale: 'en' };
+    const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: 'en' };
     const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), code, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');

@@ -2,13 +2,10 @@
 // the tenant id), the app pages Userfront's answers point to, CORS and Userfront's error shape.
 import { STATUS_CODES } from 'node:http';
 import type { Context, Next } from 'koa';
-import type Provider from 'oidc-provider';
 import type { Services } from '../services.js';
 import { SesameError, asKnownError } from '../http/errors.js';
-import { isUserfrontTenant } from '../oidc/userfront-tenants.js';
+import { isUserfrontTenant, type Client } from '../oidc/client-metadata.js';
 import { corsFor } from './cors.js';
-
-export type Tenant = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 
 export const unauthorized = (message: string) => new SesameError(401, 'unauthorized', message);
 export const bad = (message: string) => new SesameError(400, 'bad_request', message);
@@ -17,7 +14,7 @@ export const bad = (message: string) => new SesameError(400, 'bad_request', mess
  * The tenant `id`, or undefined when no client is a Userfront tenant by that id. A client whose
  * metadata is invalid (oidc-provider checks it on first use) throws: a server error, logged.
  */
-export async function findTenant(s: Services, id: string): Promise<Tenant | undefined> {
+export async function findTenant(s: Services, id: string): Promise<Client | undefined> {
   const client = await s.provider.Client.find(id).catch((err: unknown) => {
     // oidc-provider reports bad metadata as a 400 (right for its own endpoints); here it is the
     // operator's mistake that the SDK's user cannot fix.
@@ -32,17 +29,17 @@ const uri = (value: unknown) => (typeof value === 'string' ? value : undefined);
 const first = (value: unknown) => (Array.isArray(value) ? uri(value[0]) : undefined);
 
 /** Where emailed links lead (Userfront's login page): the app page that calls the SDK's loginWithLink. */
-export function loginPage(tenant: Tenant): string | undefined {
+export function loginPage(tenant: Client): string | undefined {
   const metadata = tenant.metadata();
   return uri(metadata.initiate_login_uri) ?? first(metadata.redirect_uris);
 }
 
 /** Userfront's "after-login path"; the SDK keeps only its path and stays on the app's origin. */
-export function afterLogin(tenant: Tenant): string {
+export function afterLogin(tenant: Client): string {
   return first(tenant.metadata().redirect_uris) ?? '/';
 }
 
-export function afterLogout(tenant: Tenant): string {
+export function afterLogout(tenant: Client): string {
   const metadata = tenant.metadata();
   return first(metadata.post_logout_redirect_uris) ?? uri(metadata.initiate_login_uri) ?? '/';
 }

@@ -8,10 +8,11 @@ import { postForm, type LoopbackAnswer } from '../http/loopback.js';
 import { ROUTES } from '../oidc/provider.js';
 import { grantType as LOGIN_TICKET } from '../oidc/grants/login-ticket.js';
 import { tenantAudience } from '../oidc/userfront-tenants.js';
+import type { Client } from '../oidc/client-metadata.js';
 import { AT_TOKEN_ENDPOINT, issueLoginTicket } from '../passwordless/login-tickets.js';
 import { loadSigningJwks } from '../storage/signing-keys.js';
 import { recordAudit } from '../storage/audit.js';
-import { afterLogin, afterLogout, findTenant, loginPage, unauthorized, userfrontCors, type Tenant } from './userfront-tenant.js';
+import { afterLogin, afterLogout, findTenant, loginPage, unauthorized, userfrontCors } from './userfront-tenant.js';
 
 const DAY = 86_400;
 
@@ -31,7 +32,7 @@ export function userfrontSessions(s: Services) {
   const tokenEndpoint = (form: Record<string, string>) => postForm(s.internalUrl, s.config.issuer, ROUTES.token, form);
 
   /** Userfront's login answer. Cookies are Secure when the app's page is https, like Userfront's live mode. */
-  function loginAnswer(ctx: Context, tenant: Tenant, answer: LoopbackAnswer) {
+  function loginAnswer(ctx: Context, tenant: Client, answer: LoopbackAnswer) {
     const body = answer.body as { access_token: string; id_token: string; refresh_token?: string; expires_in: number };
     const secure = (ctx.get('origin') || loginPage(tenant) || '').startsWith('https:');
     const cookie = (seconds: number, sameSite = 'Lax') => ({ secure, sameSite, expires: seconds / DAY });
@@ -47,7 +48,7 @@ export function userfrontSessions(s: Services) {
   }
 
   /** Signs `userId` in to `tenant`: a login ticket, redeemed at the token endpoint for the tenant's audience. */
-  async function signIn(ctx: Context, tenant: Tenant, userId: string, amr: readonly string[]) {
+  async function signIn(ctx: Context, tenant: Client, userId: string, amr: readonly string[]) {
     const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, tenant.clientId, amr, AT_TOKEN_ENDPOINT);
     const answer = await tokenEndpoint({
       grant_type: LOGIN_TICKET,

@@ -11,12 +11,14 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode, smsConnection } from '../passwordless/sms-login.js';
+import { sendSmsCode } from '../passwordless/sms-login.js';
+import { smsConnection } from '../config/connections.js';
+import type { Client } from '../oidc/client-metadata.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
 import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
-import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors, type Tenant } from './userfront-tenant.js';
+import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors } from './userfront-tenant.js';
 import { userfrontSessions } from './userfront-tokens.js';
 import { AMR, codeAmr } from '../oidc/acr.js';
 
@@ -57,7 +59,7 @@ export function userfrontRouter(s: Services): Router {
   const sessions = userfrontSessions(s);
   const locale = (ctx: Context) => negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
 
-  async function tenant(ctx: Context): Promise<Tenant> {
+  async function tenant(ctx: Context): Promise<Client> {
     const found = await findTenant(s, ctx.params.tenantId!);
     if (!found) throw new SesameError(404, 'not_found', 'Tenant not found.');
     await cors.checkActualOrigin(ctx, found);
@@ -65,7 +67,7 @@ export function userfrontRouter(s: Services): Router {
   }
 
   /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
-  async function send(ctx: Context, rp: Tenant, email: string, options: SendOptions) {
+  async function send(ctx: Context, rp: Client, email: string, options: SendOptions) {
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
     const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
       ...options,

@@ -1,13 +1,14 @@
 // `sesame service-clients create|list|rotate|revoke`: the keys operators' login services sign
 // external-connection assertions with (Authress access-key format, shown once).
 import type { ExternalConnection } from '../config/schema.js';
+import { externalConnection } from '../config/connections.js';
 import type { LoadedConfig } from '../config/load.js';
 import { createServiceClient, rotateServiceClient } from '../connections/external.js';
 import { findServiceClient, listServiceClients, revokeService } from '../storage/external.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 
 function connectionNamed(config: LoadedConfig, id: unknown): ExternalConnection {
-  const connection = config.connections.find((c): c is ExternalConnection => c.type === 'external' && c.id === id);
+  const connection = externalConnection(config, id);
   if (!connection) throw new UsageError(`no external connection "${String(id ?? '')}" in the configuration`);
   return connection;
 }

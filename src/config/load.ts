@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configSchema, type Config } from './schema.js';
+import { emailConnections, smsConnections } from './connections.js';
 import { frontChannelIdTokenProblem, managementClientProblem } from '../oidc/client-metadata.js';
 
 export class ConfigError extends Error {
@@ -61,7 +62,7 @@ function proxySetting(value: string): number | boolean {
  */
 function deliversForReal(config: Config): boolean {
   if (config.smtpUrl) return true;
-  return config.connections.some((c) => (c.type === 'email' && c.delivery !== undefined) || (c.type === 'sms' && c.provider.type !== 'capture'));
+  return emailConnections(config).some((c) => c.delivery !== undefined) || smsConnections(config).some((c) => c.provider.type !== 'capture');
 }
 
 function deepFreeze<T>(value: T): T {
@@ -94,7 +95,7 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
     const issuer = new URL(config.issuer);
     const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname);
     if (issuer.protocol !== 'https:' && !local) throw new ConfigError(`issuer: must be https in production (got ${config.issuer})`);
-    if (config.connections.some((c) => c.type === 'email') && !config.smtpUrl) {
+    if (emailConnections(config).length && !config.smtpUrl) {
       throw new ConfigError('smtpUrl: SMTP_URL is required in production while the email connection is enabled');
     }
     if (devOutbox) throw new ConfigError('devOutbox: the dev outbox cannot be enabled in production');

@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import type { ExternalConnection } from '../config/schema.js';
+import { externalConnection } from '../config/connections.js';
 import { SesameError } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
@@ -16,17 +16,13 @@ import { setTicketCookie } from '../http/ticket-cookie.js';
 import { checkAssertion } from './external.js';
 import { AMR } from '../oidc/acr.js';
 
-export function externalConnection(s: Services, id: unknown): ExternalConnection | undefined {
-  return s.config.connections.find((c): c is ExternalConnection => c.type === 'external' && c.id === id);
-}
-
 export function connectionsRouter(s: Services): Router {
   const router = new Router({ prefix: '/connections' });
 
   router.get('/:id/callback', async function externalCallback(ctx: Context) {
     ctx.state.locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
     ctx.set('Cache-Control', 'no-store');
-    const connection = externalConnection(s, ctx.params.id);
+    const connection = externalConnection(s.config, ctx.params.id);
     if (!connection) throw new SesameError(404, 'unknown_connection', 'external.unknown_connection');
     const result = await checkAssertion(s.db, s.codeKeys[0]!, connection, ctx.query, s.config.issuer);
     const audit = { ip: ctx.ip, identifier: `${connection.id}:${result.ok ? result.subject : '?'}` };

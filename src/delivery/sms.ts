@@ -1,6 +1,7 @@
 // Routes outbox messages of channel 'sms' to the provider of the SMS connection they name, and
 // with sign-up closed, sends only to numbers of accounts.
-import type { Config, SmsConnection } from '../config/schema.js';
+import type { SmsConnection } from '../config/schema.js';
+import { smsConnections, type Connection } from '../config/connections.js';
 import type { Db } from '../storage/db.js';
 import { findUserByPhone } from '../storage/users.js';
 import { captureChannel } from './channels.js';
@@ -21,10 +22,8 @@ export function smsChannelFor(connection: SmsConnection, options: SmsChannelOpti
 }
 
 /** One channel for every SMS connection; a message naming no SMS connection is given up at once. */
-export function smsChannel(connections: readonly Config['connections'][number][], options: SmsChannelOptions = {}): Channel {
-  const byId = new Map(
-    connections.filter((c): c is SmsConnection => c.type === 'sms').map((c) => [c.id, smsChannelFor(c, options)] as const),
-  );
+export function smsChannel(config: { readonly connections: readonly Connection[] }, options: SmsChannelOptions = {}): Channel {
+  const byId = new Map(smsConnections(config).map((c) => [c.id, smsChannelFor(c, options)] as const));
   return {
     async send(message) {
       const channel = message.connectionId === undefined ? undefined : byId.get(message.connectionId);

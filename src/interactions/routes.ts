@@ -10,7 +10,7 @@ import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../http/errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
 import { isPhoneIdentifier, normalizeEmail, parseIdentifier, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode, smsConnection, type SmsSendResult } from '../passwordless/sms-login.js';
+import { sendSmsCode, type SmsSendResult } from '../passwordless/sms-login.js';
 import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
 import { sendCooldownLeft } from '../passwordless/throttle.js';
@@ -22,8 +22,8 @@ import { findApproval, revokeFlowLinks } from '../storage/magic-links.js';
 import { loginLinkUrl, matchNumberOf, rememberFlow } from './links.js';
 import { TICKET_COOKIE } from '../http/ticket-cookie.js';
 import { approveConsent, consentView } from './consent.js';
-import { isFirstParty } from '../oidc/provider.js';
-import { externalConnection } from '../connections/routes.js';
+import { isFirstParty } from '../oidc/client-metadata.js';
+import { externalConnection, externalConnections, smsConnection } from '../config/connections.js';
 import { markProgress, progressOf } from './progress.js';
 import { showGoneInteraction } from './gone.js';
 import { handOffUrl } from '../connections/external.js';
@@ -105,7 +105,7 @@ export function interactionRouter(s: Services): Router {
 
   /** The sign-in methods this request may use (acr_values, essential acr claim); `unmet` when none can do. */
   function methods(ctx: Context) {
-    return offeredMethods((ctx.state.step as StepState).details.params, availableMethods(s.config.connections));
+    return offeredMethods((ctx.state.step as StepState).details.params, availableMethods(s.config));
   }
 
   async function render(ctx: Context, template: string, locals: Record<string, unknown>, status = 200) {
@@ -120,7 +120,7 @@ export function interactionRouter(s: Services): Router {
       csrf: csrfToken(s.csrfKey, details.uid),
       clientName: s.renderer.clientName(locale, client),
       identifierKind: may('email') ? (may('sms') ? 'either' : 'email') : may('sms') ? 'phone' : null,
-      externals: may('external') ? s.config.connections.filter((c) => c.type === 'external').map((c) => ({ id: c.id, name: (c as { name: string }).name })) : [],
+      externals: may('external') ? externalConnections(s.config).map((c) => ({ id: c.id, name: c.name })) : [],
       error: null,
       notice: null,
       ...locals,
@@ -191,7 +191,7 @@ export function interactionRouter(s: Services): Router {
     const approvedUser = await redeemLinkApproval(s.db, flowKey);
     if (approvedUser) return finish(ctx, { login: loginResult(approvedUser, AMR.emailLink) }, false);
     // The RP asked for an external connection: hand the sign-in over right away.
-    const external = offered.includes('external') ? externalConnection(s, details.params.connection) : undefined;
+    const external = offered.includes('external') ? externalConnection(s.config, details.params.connection) : undefined;
     if (external) return handOff(ctx, external.id);
     const live = await findLiveCode(s.db, flowKey);
     if (live) return renderCodeStep(ctx, live.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });
@@ -218,7 +218,7 @@ export function interactionRouter(s: Services): Router {
   /** Sends the browser to an external connection's login UI with a state bound to this sign-in. */
   async function handOff(ctx: Context, connectionId: string) {
     const { details } = ctx.state.step as StepState;
-    const connection = externalConnection(s, connectionId);
+    const connection = externalConnection(s.config, connectionId);
     if (!connection) throw new SesameError(404, 'unknown_connection', 'external.unknown_connection');
     if (!methodAllowed(ctx, 'external')) throw new SesameError(400, 'method_not_allowed', 'identifier.method');
     const param = (name: string) => (typeof details.params[name] === 'string' ? (details.params[name] as string) : undefined);

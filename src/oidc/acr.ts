@@ -3,6 +3,7 @@
 // fits). Every way in that issues ID tokens takes its values from here, so one method reads the
 // same whether it came through the hosted pages, a magic link, a grant or an external connection.
 // Also: which methods the hosted pages offer for a request's `acr_values` / essential `acr` claim.
+import { externalConnections, smsConnections, type Connection } from '../config/connections.js';
 
 export const ACR = {
   email: 'urn:sesame:acr:email',
@@ -72,9 +73,10 @@ function idTokenAcrClaim(claims: unknown): Record<string, unknown> | undefined {
 }
 
 /** The methods a configuration has: email always (as the hosted pages), SMS and external when configured. */
-export function availableMethods(connections: ReadonlyArray<{ type: string }>): Method[] {
-  const has = (type: string) => connections.some((c) => c.type === type);
-  return ['email', ...(has('sms') ? ['sms' as const] : []), ...(has('external') ? ['external' as const] : [])];
+export function availableMethods(config: { readonly connections: readonly Connection[] }): Method[] {
+  const sms = smsConnections(config).length ? ['sms' as const] : [];
+  const external = externalConnections(config).length ? ['external' as const] : [];
+  return ['email', ...sms, ...external];
 }
 
 /**

@@ -1,12 +1,46 @@
-// Sesame's own client metadata (first_party, management_api, userfront, web_origins...) and the
-// rules that hold between them. oidc-provider runs the validator on every client it loads (config
-// file, database, `sesame clients add`), and the config schema runs the management rule too.
+// Sesame's own client metadata (first_party, management_api, userfront, web_origins...), the rules
+// that hold between them, and every question the rest of Sesame asks of a client. oidc-provider runs
+// the validator on every client it loads (config file, database, `sesame clients add`), and the
+// config schema runs the management rule too.
+import type Provider from 'oidc-provider';
 import { errors, type Configuration } from 'oidc-provider';
 import type { Logger } from '../log.js';
 import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 
 export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront'] as const;
 const SESAME_CLIENT_LISTS = ['web_origins'] as const;
+
+/** A client as oidc-provider loads it, from the config file or the database. */
+export type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+type Metadata = Record<string, unknown>;
+
+/** First-party clients skip the consent page: the operator vouches for them. */
+export function isFirstParty(metadata: Metadata | undefined): boolean {
+  return metadata?.first_party === true;
+}
+
+/** May obtain management API tokens (client credentials only, see managementClientProblem). */
+export function isManagementClient(metadata: Metadata | undefined): boolean {
+  return metadata?.management_api === true;
+}
+
+/** A Userfront tenant: its client_id is the tenant id. */
+export function isUserfrontTenant(metadata: Metadata | undefined): boolean {
+  return metadata?.userfront === true;
+}
+
+/**
+ * Whether Auth0's `auth0-forwarded-for` header from this client names the end user: only a client
+ * the operator flagged, and never a public one (anyone can act as a public client).
+ */
+export function trustsForwardedFor(metadata: Metadata | undefined): boolean {
+  return metadata?.trust_forwarded_for === true && metadata.token_endpoint_auth_method !== 'none';
+}
+
+/** The browser origins that may call Sesame's APIs for this client (Auth0's "Allowed Web Origins"). */
+export function webOrigins(metadata: Metadata): string[] {
+  return Array.isArray(metadata.web_origins) ? metadata.web_origins.filter((o): o is string => typeof o === 'string') : [];
+}
 
 /**
  * Why `metadata` may not be a management client, or undefined when it may. A token of any grant

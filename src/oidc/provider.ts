@@ -9,8 +9,7 @@ import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
 import { registerGrants } from './grants/register.js';
-import { sesameClientMetadata } from './client-metadata.js';
-import { webOrigins } from '../api/cors.js';
+import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../passwordless/requester-network.js';
@@ -55,10 +54,6 @@ function clientMetadata(clients: readonly ClientConfig[]) {
     if (!c.client_secret && metadata.token_endpoint_auth_method === undefined) metadata.token_endpoint_auth_method = 'none';
     return metadata as Configuration['clients'] extends (infer T)[] | undefined ? T : never;
   });
-}
-
-export function isFirstParty(client: { [key: string]: unknown } | undefined): boolean {
-  return client?.first_party === true;
 }
 
 export function createProvider(deps: ProviderDeps): Provider {

@@ -3,7 +3,8 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { ApiConfig } from '../config/schema.js';
-import { isUserfrontTenant, tenantOfAudience, tenantResourceServer } from './userfront-tenants.js';
+import { tenantOfAudience, tenantResourceServer } from './userfront-tenants.js';
+import { isManagementClient, isUserfrontTenant } from './client-metadata.js';
 
 /** The management API's audience, like Auth0's `https://<tenant>/api/v2/`. */
 export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/api/v1/`;
@@ -24,7 +25,7 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
     async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: { clientId: string; metadata(): Record<string, unknown> }): Promise<ResourceServer> {
       if (indicator === management) {
         // Only clients the operator flagged may even ask; everyone else is told it does not exist.
-        if (client.metadata().management_api !== true) throw new errors.InvalidTarget(`unknown audience or resource: ${indicator}`);
+        if (!isManagementClient(client.metadata())) throw new errors.InvalidTarget(`unknown audience or resource: ${indicator}`);
         // Never through a user's sign-in; client-metadata.ts already keeps management clients to
         // client credentials, this holds even for a client stored before that rule.
         if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials') {

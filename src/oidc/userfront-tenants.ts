@@ -8,10 +8,6 @@ const base = (issuer: string) => `${issuer.replace(/\/$/, '')}/v0/tenants/`;
 
 export const tenantAudience = (issuer: string, tenantId: string) => `${base(issuer)}${encodeURIComponent(tenantId)}`;
 
-export function isUserfrontTenant(metadata: Record<string, unknown>): boolean {
-  return metadata.userfront === true;
-}
-
 /** The tenant id an audience names, when it has the tenant shape; undefined otherwise. */
 export function tenantOfAudience(issuer: string, audience: string): string | undefined {
   const prefix = base(issuer);

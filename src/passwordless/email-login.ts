@@ -2,6 +2,7 @@
 // Userfront-style APIs): send a code by email (SMS sends: sms-login.ts), check any code, find or
 // create the user of the verified email address or phone number.
 import type { LoadedConfig } from '../config/load.js';
+import { emailConnection } from '../config/connections.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { recordAudit } from '../storage/audit.js';
@@ -97,8 +98,7 @@ export async function sendEmailCode(
   const message = known
     ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url })
     : await deps.renderer.email('no-account', who.locale, {});
-  const emailConnections = config.connections.filter((c) => c.type === 'email');
-  const connection = emailConnections.find((c) => c.id === (options.connectionId ?? 'email')) ?? emailConnections[0];
+  const connection = emailConnection(config, options.connectionId);
   if (connection?.delivery?.type === 'webhook') {
     const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });
     await enqueueMessage(db, { channel: 'webhook', connectionId: connection.id, recipient: email, subject: message.subject, text: JSON.stringify(body) });

@@ -36,10 +36,9 @@ export interface RequestAddress {
  * The end user's IP for limits and audit: `ctx.ip`, or Auth0's `auth0-forwarded-for` header when
  * an authenticated client flagged `trust_forwarded_for` sends it; from anyone else it is ignored and logged.
  */
-export function requesterIp(ctx: RequestAddress, client?: { trust_forwarded_for?: unknown; token_endpoint_auth_method?: unknown }): string {
+export function requesterIp(ctx: RequestAddress, trusted = false): string {
   const forwarded = ctx.get('auth0-forwarded-for').trim();
   if (!forwarded) return ctx.ip;
-  const trusted = client?.trust_forwarded_for === true && client.token_endpoint_auth_method !== 'none';
   if (trusted && isIP(forwarded)) return forwarded;
   ctx.state.log?.warn({ ip: ctx.ip, trusted }, 'auth0-forwarded-for ignored');
   return ctx.ip;

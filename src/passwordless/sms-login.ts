@@ -2,7 +2,7 @@
 // email-login.ts; what is SMS-only lives here: the country allow-list, caps per number prefix and
 // per IP, the kinds of numbers texted, the conversion guard against SMS pumping, and the WebOTP
 // line in the message.
-import type { SmsConnection } from '../config/schema.js';
+import { smsConnection } from '../config/connections.js';
 import { recordAudit } from '../storage/audit.js';
 import { hitWindow } from '../storage/counters.js';
 import { enqueueMessage } from '../storage/outbox.js';
@@ -14,12 +14,6 @@ import type { EmailLoginDeps, Requester, SendResult } from './email-login.js';
 
 /** `number_type`: a valid number of a kind the connection does not text (landline, toll-free, VoIP...). */
 export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'number_type' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
-
-/** The SMS connection `id` names (or the first one). */
-export function smsConnection(config: EmailLoginDeps['config'], id?: string): SmsConnection | undefined {
-  const sms = config.connections.filter((c): c is SmsConnection => c.type === 'sms');
-  return id ? sms.find((c) => c.id === id) : sms[0];
-}
 
 export async function sendSmsCode(
   deps: EmailLoginDeps,

@@ -5,6 +5,8 @@ import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
+import { connectionById } from '../../config/connections.js';
+import { trustsForwardedFor } from '../client-metadata.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
 import { requesterIp, requesterNetwork } from '../../passwordless/requester-network.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
@@ -50,7 +52,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const otp = param(ctx, 'otp');
     const realm = param(ctx, 'realm');
     if (!username || !otp || !realm) throw new errors.InvalidRequest('missing required parameter(s) (username, otp, realm)');
-    const connection = deps.config.connections.find((c) => c.id === realm);
+    const connection = connectionById(deps.config, realm);
     if (!connection) throw new errors.InvalidRequest(`realm "${realm}" is not enabled`);
     const identifier = connection.type === 'sms' ? parsePhone(username, connection.defaultCountry)?.e164 : normalizeEmail(username);
     const sms = connection.type === 'sms';
@@ -58,7 +60,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
     if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
 
-    const who = { ip: requesterIp(ctx, client.metadata()), clientId: client.clientId, locale: 'en' };
+    const who = { ip: requesterIp(ctx, trustsForwardedFor(client.metadata())), clientId: client.clientId, locale: 'en' };
     // The client-wide cap is counted inside, after the per-IP and per-address limits passed.
     const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier, requesterNetwork(who.ip)), otp, who, {
       checksPerClientPerMinute: deps.config.rateLimits.otpGrantsPerClientPerMinute,
