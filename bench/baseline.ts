@@ -92,6 +92,8 @@ app.use(async (ctx, next) => {
 });
 app.use(mount(provider));
 
-createServer(app.callback()).listen(config.port, '127.0.0.1');
+// Koa's callback answers its own errors (ctx.onerror); its promise only says when the response is done.
+const callback = app.callback();
+createServer((req, res) => void callback(req, res)).listen(config.port, '127.0.0.1');
 // Exit normally on SIGTERM, so that --cpu-prof (bench --cpu-prof) writes its profile.
 process.once('SIGTERM', () => process.exit(0));

@@ -110,7 +110,9 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
       internalUrl: origin,
       wakeWorker,
     };
-    handle = createApp(services).callback();
+    const callback = createApp(services).callback();
+    // Koa's callback answers its own errors (ctx.onerror); its promise only says when the response is done.
+    handle = (req, res) => void callback(req, res);
     if (options.listenWhenReady) port = await listen(server, config.port, config.host);
     worker.start();
     const sweeper = setInterval(() => {

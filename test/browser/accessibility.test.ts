@@ -10,7 +10,7 @@
 // code" during the wait was never a dead end: it answers the code page, code field included.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, newAuthorization } from '../helpers/browser.js';

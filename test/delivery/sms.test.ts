@@ -60,8 +60,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const server = createServer(handler);
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  // Node ignores what a request listener returns; a throw in `handler` still surfaces as an unhandled rejection.
+  const server = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     server,

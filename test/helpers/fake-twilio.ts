@@ -68,7 +68,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
       .end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
   };
 
-  const server = createServer(async (req, res) => {
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
     const raw = await readBody(req);
     const [user, ...rest] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
       .toString()
@@ -114,7 +114,9 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
         uri: `/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}.json`,
       }),
     );
-  });
+  };
+  // Node ignores what a request listener returns; a throw in `answer` still surfaces as an unhandled rejection.
+  const server = createServer((req, res) => void answer(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
-import { FormClient, findForm, type Page } from '../helpers/form-client.js';
+import { findForm, type Page } from '../helpers/form-client.js';
 import { appLink } from '../../src/http/provider-pages.js';
 import { translator } from '../../src/i18n/i18n.js';
 import { createRenderer } from '../../src/http/render.js';

@@ -25,7 +25,7 @@ const fixture = {
   ],
 };
 const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
-const numberOn = (page: Page) => /id="match-number">(\d{2})</.exec(page.html)?.[1]!;
+const numberOn = (page: Page) => /id="match-number">(\d{2})</.exec(page.html)![1]!;
 const wrongOf = (number: string) => String(((Number(number) - 9) % 90) + 10);
 
 describe.each(ENGINES)('sign in on this device instead on %s', (engine) => {

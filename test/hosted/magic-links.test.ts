@@ -61,7 +61,7 @@ describe.each(ENGINES)('magic links on %s', (engine) => {
     expect(match.html).toMatch(/That sign-in started 0 min ago from IP address (127\.0\.0\.1|::ffff:127\.0\.0\.1)\. If that was not you, do not approve it\./);
     const wrong = await phone.submit(match, '/login/link/approve', { number: 'ab' }, t.url);
     expect([wrong.status, alertOf(wrong.html)]).toEqual([400, 'Type the two-digit number your other device shows.']);
-    const status = async () => (await (await started.browser.request(`${t.url}${new URL(codePage.url).pathname}/status`)).html);
+    const status = async () => (await started.browser.request(`${t.url}${new URL(codePage.url).pathname}/status`)).html;
     expect(JSON.parse(await status())).toEqual({ approved: false });
 
     const approved = await phone.submit(wrong, '/login/link/approve', { number }, t.url);

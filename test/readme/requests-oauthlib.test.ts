@@ -56,7 +56,7 @@ describe.skipIf(!installed)(`README ${RECIPE}${installed ? '' : ` (skipped: no r
     const child = spawn(PYTHON, ['sign_in.py'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = collect(child);
     const rp = `http://localhost:${port}`;
-    let code = '';
+    let code: string;
     try {
       const [, url] = await waitForOutput(child, /^Open (\S+)$/m, 'sign_in.py');
       // requests-oauthlib's defaults: the code flow with state and no PKCE.

@@ -3,7 +3,7 @@
 // the code from the dev outbox's JSON form, as the quick start says.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
-import { FormClient, type Page } from '../helpers/form-client.js';
+import type { FormClient, Page } from '../helpers/form-client.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
