@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { auth } from 'express-openid-connect';
-import { type Browser, type BrowserContext } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, watchProblems } from '../helpers/browser.js';
 import { freePort } from '../helpers/net.js';
@@ -86,6 +86,27 @@ describe('express-openid-connect with its defaults', () => {
     await t?.stop();
   });
 
+  /**
+   * Opens the app's protected /profile and signs in at Sesame with an emailed code. The library asks
+   * for `profile` by default, so a new account is asked its name once: given, or skipped.
+   */
+  async function signInThroughApp(page: Page, email: string, name?: string): Promise<void> {
+    await page.goto(`${baseURL}/profile`);
+    await page.waitForURL(/\/interaction\//);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.getByLabel('Sign-in code').waitFor();
+    await page.getByLabel('Sign-in code').fill(codeFrom(await t.mail.next(email)));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    if (name) {
+      await page.getByLabel('Your name').fill(name);
+      await page.getByRole('button', { name: 'Continue' }).click();
+    } else {
+      await page.getByRole('button', { name: 'Skip' }).click();
+    }
+    await page.waitForURL(`${baseURL}/profile`);
+  }
+
   // Generous: Chromium, two servers and a mail round trip on a machine shared with other test files.
   it('signs in through the hosted pages, shows the claims on a protected route, and logs out at Sesame', { timeout: 120_000 }, async () => {
     const page = await context.newPage();
@@ -93,19 +114,8 @@ describe('express-openid-connect with its defaults', () => {
     const requests: string[] = [];
     page.on('request', (request) => requests.push(`${request.method()} ${request.url().split('?')[0]}`));
 
-    await page.goto(`${baseURL}/profile`);
-    await page.waitForURL(/\/interaction\//);
-    const authorize = requests.find((r) => r.startsWith(`GET ${t.issuer}/authorize`));
-    expect(authorize).toBeDefined();
-    await page.getByLabel('Email address').fill('ada@example.com');
-    await page.getByRole('button', { name: 'Email me a code' }).click();
-    await page.getByLabel('Sign-in code').waitFor();
-    await page.getByLabel('Sign-in code').fill(codeFrom(await t.mail.next('ada@example.com')));
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    // The library asks for `profile` by default, so a new account is asked its name once.
-    await page.getByLabel('Your name').fill('Ada Lovelace');
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await page.waitForURL(`${baseURL}/profile`);
+    await signInThroughApp(page, 'ada@example.com', 'Ada Lovelace');
+    expect(requests.find((r) => r.startsWith(`GET ${t.issuer}/authorize`))).toBeDefined();
     // The ID token came back by a cross-site form POST to the app's callback.
     expect(requests).toContain(`POST ${baseURL}/callback`);
     const user = JSON.parse((await page.locator('body').innerText()).trim()) as Record<string, unknown>;
@@ -140,15 +150,7 @@ describe('express-openid-connect with its defaults', () => {
     const requests: string[] = [];
     page.on('request', (request) => requests.push(`${request.method()} ${request.url().split('?')[0]}`));
     // Signed out by the test before: sign in again through the app.
-    await page.goto(`${baseURL}/profile`);
-    await page.waitForURL(/\/interaction\//);
-    await page.getByLabel('Email address').fill('grace@example.com');
-    await page.getByRole('button', { name: 'Email me a code' }).click();
-    await page.getByLabel('Sign-in code').waitFor();
-    await page.getByLabel('Sign-in code').fill(codeFrom(await t.mail.next('grace@example.com')));
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('button', { name: 'Skip' }).click();
-    await page.waitForURL(`${baseURL}/profile`);
+    await signInThroughApp(page, 'grace@example.com');
 
     // The app's page posts an authorization request to Sesame (another site): no sign-in page, the
     // ID token comes straight back by form_post.

@@ -3,15 +3,14 @@
 // signing in with the code from the dev outbox. The one change: free ports for 3000 and 8080. Sesame's
 // issuer stays http://localhost:<port>, since Authlib refuses plain http anywhere else.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormClient } from '../helpers/form-client.js';
 import { freePort } from '../helpers/net.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import type { TestSesame } from '../helpers/sesame.js';
 import { readmeBlock, sesameCommands } from './readme.js';
-import { collect, secretFrom, sesameCli, signInThrough, waitForOutput } from './steps.js';
+import { collect, secretFrom, sesameCli, signInThrough, startPythonSesame, waitForOutput } from './steps.js';
 
 const PYTHON = '/usr/bin/python3';
 const RECIPE = '### Python (authlib)';
@@ -20,15 +19,11 @@ const installed = existsSync(PYTHON);
 describe.skipIf(!installed)(`README ${RECIPE}${installed ? '' : ` (skipped: no ${PYTHON})`}`, { timeout: 120_000 }, () => {
   let t: TestSesame;
   let dir: string;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    const port = await freePort();
-    t = await startTestSesame('sqlite', { smtpUrl: undefined, port }, { issuer: `http://localhost:${port}` });
-    dir = mkdtempSync(join(tmpdir(), 'sesame-python-'));
+    ({ t, dir, stop } = await startPythonSesame('sesame-python-'));
   });
-  afterAll(async () => {
-    await t?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stop?.());
 
   it('registers the client and signs in with the script as written, the ID token checked', async () => {
     const port = await freePort();

@@ -3,15 +3,14 @@
 // the ID token never checked, so the script trusts userinfo). The one change: free ports for 3000
 // and 8080. Without PKCE the code alone must be worth nothing: the test tries it as a thief would.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormClient } from '../helpers/form-client.js';
 import { freePort } from '../helpers/net.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import type { TestSesame } from '../helpers/sesame.js';
 import { readmeBlock, readmeSection, sesameCommands } from './readme.js';
-import { collect, secretFrom, sesameCli, signInUntilRedirect, waitForOutput } from './steps.js';
+import { collect, secretFrom, sesameCli, signInUntilRedirect, startPythonSesame, waitForOutput } from './steps.js';
 
 const PYTHON = '/usr/bin/python3';
 const RECIPE = '### Python (requests-oauthlib)';
@@ -20,15 +19,11 @@ const installed = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import request
 describe.skipIf(!installed)(`README ${RECIPE}${installed ? '' : ` (skipped: no requests_oauthlib for ${PYTHON})`}`, { timeout: 120_000 }, () => {
   let t: TestSesame;
   let dir: string;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    const port = await freePort();
-    t = await startTestSesame('sqlite', { smtpUrl: undefined, port }, { issuer: `http://localhost:${port}` });
-    dir = mkdtempSync(join(tmpdir(), 'sesame-requests-oauthlib-'));
+    ({ t, dir, stop } = await startPythonSesame('sesame-requests-oauthlib-'));
   });
-  afterAll(async () => {
-    await t?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stop?.());
 
   /** A token request for `code` as someone other than the app would send it. */
   async function redeem(code: string, redirectUri: string, auth: Record<string, string>) {

@@ -2,8 +2,13 @@
 // built dist/), run a program and wait for a line it prints, and sign in on the hosted pages with
 // the code from the dev outbox's JSON form, as the quick start says.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { FormClient, Page } from '../helpers/form-client.js';
+import { freePort } from '../helpers/net.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -97,4 +102,22 @@ export async function signInUntilRedirect(browser: FormClient, startUrl: string,
   }
   if (!back.location?.startsWith(`${rp}/`)) throw new Error(`sign-in did not return to ${rp}: ${back.status} ${back.location ?? back.html.slice(0, 500)}`);
   return back.location;
+}
+
+/**
+ * A Sesame for the Python recipes, at http://localhost:<port> (Python's OAuth libraries refuse
+ * plain http anywhere else), and a temporary folder for the script. `stop()` removes both.
+ */
+export async function startPythonSesame(prefix: string): Promise<{ t: TestSesame; dir: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const t = await startTestSesame('sqlite', { smtpUrl: undefined, port }, { issuer: `http://localhost:${port}` });
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    t,
+    dir,
+    async stop() {
+      await t.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
