@@ -1,8 +1,9 @@
 // Debian's Chromium driven by playwright-core, with the flags this closed network needs (no
 // background traffic, no downloads), and the start of a sign-in in a page. Never `npx playwright install`.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { authorizationRequest } from './authorization.js';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
@@ -21,16 +22,7 @@ export interface Walk {
 
 /** An authorization URL with fresh PKCE (S256), state and nonce; `params` has redirect_uri and scope. */
 export async function newAuthorization(config: oidc.Configuration, params: Record<string, string>) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...params,
-  });
+  const { url, verifier, state, nonce } = await authorizationRequest(config, params);
   return { url, verifier, state, nonce };
 }
 
