@@ -2,7 +2,7 @@
 // many codes from one IP on purpose), and small HTTP helpers that never throw on a status.
 import { expect } from 'vitest';
 import { apiFixture, OTP } from '../api/fixture.js';
-import { waitFor } from '../helpers/wait.js';
+import { pollUntil, waitFor } from '../helpers/wait.js';
 
 export { OTP };
 export const NATIVE = apiFixture.clients[0]!;
@@ -177,13 +177,13 @@ export async function watchOutage(url: string, cutAt: number, outageMs: number):
 /** Polls `/readyz` until 200 or `limitMs` after `restoredAt`; `recoveredAfter` is undefined if it never came. */
 export async function waitForReady(url: string, restoredAt: number, limitMs: number): Promise<{ recoveredAfter?: number; readyAfter: Answer[] }> {
   const readyAfter: Answer[] = [];
-  while (Date.now() - restoredAt < limitMs) {
+  const ready = async () => {
     const r = await get(`${url}/readyz`);
     readyAfter.push(r);
-    if (r.status === 200) return { recoveredAfter: Date.now() - restoredAt, readyAfter };
-    await sleep(200);
-  }
-  return { readyAfter };
+    return r.status === 200 && { recoveredAfter: Date.now() - restoredAt };
+  };
+  const recovered = await pollUntil(ready, { timeout: limitMs - (Date.now() - restoredAt), interval: 200 });
+  return { ...recovered, readyAfter };
 }
 
 /** Waits for three answers of each kind sent after the recovery (the checks look at the last three), then stops the load. */

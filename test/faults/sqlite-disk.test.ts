@@ -21,7 +21,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, type ServeProcess } from '../helpers/processes.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
-import { UNAVAILABLE, faultFixture, otpGrant, sleep, startCode, type Answer } from './fixture.js';
+import { pollUntil } from '../helpers/wait.js';
+import { UNAVAILABLE, faultFixture, otpGrant, startCode, type Answer } from './fixture.js';
 
 const SIZE = '16m';
 
@@ -119,18 +120,16 @@ describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok
   /** Polls with code sends until one answers 200 (the disk is usable again), at most `ms`. */
   async function recovers(ms: number): Promise<Answer[]> {
     const seen: Answer[] = [];
-    const deadline = Date.now() + ms;
-    for (;;) {
+    const sends = async () => {
       const email = nextEmail();
       const res = await startCode(s!.url, email);
       seen.push(res);
-      if (res.status === 200) {
-        await sink!.next(email, 15_000);
-        return seen;
-      }
-      if (Date.now() > deadline) return seen;
-      await sleep(250);
-    }
+      if (res.status === 200) await sink!.next(email, 15_000);
+      return res.status === 200;
+    };
+    // The caller asserts on the answers seen, so a deadline passing is reported there.
+    await pollUntil(sends, { timeout: ms, interval: 250 });
+    return seen;
   }
 
   it('full disk: writes answer 503 temporarily_unavailable, logged as such; freeing space recovers', async () => {

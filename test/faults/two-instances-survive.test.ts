@@ -18,7 +18,7 @@ import { startServe, type ServeProcess } from '../helpers/processes.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { RoundRobin, type Instance } from '../scale/round-robin.js';
-import { waitFor } from '../helpers/wait.js';
+import { pollUntil, waitFor } from '../helpers/wait.js';
 import { authorizationRequest } from '../helpers/authorization.js';
 import {
   NATIVE,
@@ -31,7 +31,6 @@ import {
   introspect,
   logged,
   otpGrant,
-  sleep,
   startCode,
   startLoad,
   summary as summarize,
@@ -214,12 +213,13 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     // (5) Every message arrives at B's sink, once. Waited for until each has arrived and the outbox
     // (read directly) records every one as sent: a message whose lease is still running (A held it
     // when it died, or B could not record it during the outage) may yet be sent after its 60 s lease.
-    const deadline = Date.now() + 120_000;
-    let rows = await outbox(schema, recipients);
-    while (Date.now() < deadline && (recipients.some((email) => sink!.to(email).length === 0) || rows.some((r) => r.status !== 'sent'))) {
-      await sleep(250);
+    let rows: Awaited<ReturnType<typeof outbox>> = [];
+    const arrived = async () => {
       rows = await outbox(schema, recipients);
-    }
+      return recipients.every((email) => sink!.to(email).length > 0) && rows.every((r) => r.status === 'sent');
+    };
+    // A deadline passing is not the failure to report: the expect below names the missing mail and the outbox.
+    await pollUntil(arrived, { timeout: 120_000, interval: 250 });
     // None lost: the sign-ins below need every code. (Checked for duplicates at the end, once B has stopped.)
     expect(recipients.filter((email) => sink!.to(email).length === 0), `no mail; outbox: ${JSON.stringify(rows)}`).toEqual([]);
     const mails = new Map(recipients.map((email) => [email, sink!.to(email)[0]!]));

@@ -10,6 +10,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { ServiceClientTokenProvider } from '@authress/sdk';
 import { generateUserLoginUrl, type Profile } from 'sesame/connect';
+import { waitFor } from './wait.js';
 
 export type OperatorMode = 'authress' | 'sesame';
 
@@ -66,7 +67,7 @@ const lastSigned = new Map<string, number>();
 export async function sdkLoginUrl(accessKey: string, redirectUri: string, state: string, userId: string): Promise<string> {
   const key = `${accessKey}\u0000${userId}`;
   // The SDK's iat is Math.round(Date.now() / 1000).
-  while (Math.round(Date.now() / 1000) <= (lastSigned.get(key) ?? 0)) await new Promise((resolve) => setTimeout(resolve, 25));
+  await waitFor(() => Math.round(Date.now() / 1000) > (lastSigned.get(key) ?? 0), { interval: 25, what: 'the next second' });
   const url = await new ServiceClientTokenProvider(accessKey).generateUserLoginUrl(redirectUri, state, accessKey.split('.')[0]!, userId);
   const code = new URL(url).searchParams.get('code')!;
   lastSigned.set(key, (JSON.parse(Buffer.from(code.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat);

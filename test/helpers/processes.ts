@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort } from './net.js';
+import { waitFor } from './wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 // The children run in a temporary directory, where a bare `--import tsx` would not resolve.
@@ -66,16 +67,17 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const alive = () => child.exitCode === null && child.signalCode === null;
 
-  const deadline = Date.now() + (o.readyTimeout ?? 90_000);
-  for (;;) {
+  const ready = async () => {
     // A starting server answers at once (503); the limit only bounds a slow database ping under load.
     const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (!alive() || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`sesame serve on ${port} did not become ready (exit ${child.exitCode}):\n${out.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+    if (!ok && !alive()) throw new Error('exited');
+    return ok;
+  };
+  try {
+    await waitFor(ready, { timeout: o.readyTimeout ?? 90_000, interval: 100 });
+  } catch {
+    child.kill('SIGKILL');
+    throw new Error(`sesame serve on ${port} did not become ready (exit ${child.exitCode}):\n${out.slice(-3000)}`);
   }
   return {
     url,
@@ -110,13 +112,7 @@ export async function waitForLog(
   match: (line: Record<string, unknown>) => boolean,
   timeoutMs = 10_000,
 ): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = proc.logs().find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms; last output:\n${proc.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(() => proc.logs().find(match), { timeout: timeoutMs, what: 'a matching log line', detail: () => `last output:\n${proc.output().slice(-3000)}` });
 }
 
 /** Pids of the direct children of `pid` (the workers of a `serve --workers` primary), from /proc. */

@@ -7,6 +7,7 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { createTestDatabase } from '../helpers/databases.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
 import { oidcFixture } from '../oidc/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('operations', () => {
   let t: TestSesame;
@@ -47,13 +48,7 @@ describe('operations', () => {
       const { messages } = (await res.json()) as { messages: Outboxed[] };
       return messages.find((m) => m.recipient === 'outbox@example.com' && m.status === 'sent');
     };
-    const deadline = Date.now() + 30_000;
-    let message = await sent();
-    while (!message && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      message = await sent();
-    }
-    if (!message) throw new Error('the code was not delivered to /dev/outbox within 30 s');
+    const message = await waitFor(sent, { timeout: 30_000, interval: 100, what: 'the code delivered to /dev/outbox' });
     expect(message.status).toBe('sent');
     expect(message.subject).toMatch(/^(\d{6}) is your Sesame sign-in code$/);
     expect(message.text).toContain(/^(\d{6})/.exec(message.subject)![1]);
@@ -77,8 +72,7 @@ describe('sesame serve', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
       // Booting tsx and migrating take a while on a loaded machine: wait for the log line, generously.
-      const deadline = Date.now() + 90_000;
-      while (!output.includes('sesame listening') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitFor(() => output.includes('sesame listening') || child.exitCode !== null, { timeout: 90_000, interval: 100, what: 'sesame listening', detail: () => output });
       expect(output).toContain('sesame listening');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../../src/storage/signing-keys.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
+import { waitFor } from '../helpers/wait.js';
 import { oidcFixture } from './fixture.js';
 
 describe('signing key rotation', () => {
@@ -27,12 +28,10 @@ describe('signing key rotation', () => {
     const fresh = stored.filter((k) => !k.retiredAt).map((k) => k.kid);
     // The key check runs every second; wait for its reload rather than a fixed time (slow under load).
     const expected = [...fresh, ...oldKeys.map((k) => k.kid)].sort();
-    const deadline = Date.now() + 30_000;
-    let published = await jwks();
-    while (published.length !== expected.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      published = await jwks();
-    }
+    const published = await waitFor(async () => {
+      const keys = await jwks();
+      return keys.length === expected.length && keys;
+    }, { timeout: 30_000, interval: 100, what: 'the reloaded key set' });
     expect(published.map((k) => k.kid).sort()).toEqual(expected);
     const after = await oidc.clientCredentialsGrant(config, { audience: 'https://api.example' });
     const newKid = decodeProtectedHeader(after.access_token).kid;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, watchProblems } from '../helpers/browser.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { waitFor } from '../helpers/wait.js';
 import { readmeBlock, sesameCommands } from './readme.js';
 import { codeFromOutbox, secretFrom, sesameCli } from './steps.js';
 
@@ -83,16 +84,16 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
     apache.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     exited = new Promise((resolve) => apache!.once('exit', () => resolve()));
     // Ready when it answers; a configuration error ends the process instead.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
+    const failed = () => {
+      const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
+      return new Error(`apache2 did not start (exit ${apache!.exitCode}):\n${output}\n${log}`);
+    };
+    const answers = async () => {
       const answered = await fetch(`${apacheUrl}/signed-out.html`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status, () => 0);
-      if (answered === 200) break;
-      if (apache.exitCode !== null || Date.now() > deadline) {
-        const log = existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
-        throw new Error(`apache2 did not start (exit ${apache.exitCode}):\n${output}\n${log}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      if (answered !== 200 && apache!.exitCode !== null) throw failed();
+      return answered === 200;
+    };
+    await waitFor(answers, { timeout: 60_000, interval: 100 }).catch(() => Promise.reject(failed()));
   });
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import type { FormClient, Page } from '../helpers/form-client.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { waitFor } from '../helpers/wait.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -68,15 +69,13 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, what: string
 
 /** The newest code the dev outbox holds for `email`, read from its JSON form like a script would. */
 export async function codeFromOutbox(sesameUrl: string, email: string): Promise<string> {
-  for (let i = 0; i < 600; i++) {
+  return waitFor(async () => {
     const answer = await fetch(`${sesameUrl}/dev/outbox`, { headers: { accept: 'application/json' } });
     expect(answer.status).toBe(200);
     const { messages } = (await answer.json()) as { messages: Array<{ recipient: string; status: string; subject: string }> };
     const sent = messages.find((m) => m.recipient === email && m.status === 'sent');
-    if (sent) return /^(\d{6}) /.exec(sent.subject)![1]!;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no code for ${email} in the dev outbox`);
+    return sent && /^(\d{6}) /.exec(sent.subject)![1]!;
+  }, { timeout: 30_000, what: `a code for ${email} in the dev outbox` });
 }
 
 /**

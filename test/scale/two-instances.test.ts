@@ -251,12 +251,10 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
 
   it('serves on B, within seconds, keys rotated with the CLI; tokens A signs with them verify against B', async () => {
     // Before: one key set on both (however the simultaneous first start went).
-    const deadline = Date.now() + 5000;
-    let before = await kidsOf(A);
-    while (JSON.stringify(before) !== JSON.stringify(await kidsOf(B)) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      before = await kidsOf(A);
-    }
+    const before = await waitFor(async () => {
+      const kids = await kidsOf(A);
+      return JSON.stringify(kids) === JSON.stringify(await kidsOf(B)) && kids;
+    }, { timeout: 5000, interval: 100, what: 'one key set on A and B' });
     expect(await kidsOf(B)).toEqual(before);
     // A token signed before the rotation, to check it still verifies after.
     const earlyEmail = nextEmail('early');
@@ -272,17 +270,14 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
     const rotatedAt = Date.now();
     const seenBy: Record<string, number> = {};
     for (const instance of [B, A]) {
-      for (;;) {
-        const kids = await kidsOf(instance);
-        if (fresh.every((k) => kids.includes(k.kid))) {
-          seenBy[instance.name] = Date.now() - rotatedAt;
-          // The retired keys stay published while tokens they signed may live.
-          expect(kids).toEqual(expect.arrayContaining(before));
-          break;
-        }
-        if (Date.now() - rotatedAt > 5000) throw new Error(`${instance.name} did not serve the rotated keys within 5 s; it serves ${kids.join(', ')}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      let kids: string[] = [];
+      await waitFor(async () => {
+        kids = await kidsOf(instance);
+        return fresh.every((k) => kids.includes(k.kid));
+      }, { timeout: Math.max(0, 5000 - (Date.now() - rotatedAt)), interval: 100, what: `${instance.name} serving the rotated keys within 5 s of the rotation`, detail: () => `it serves ${kids.join(', ')}` });
+      seenBy[instance.name] = Date.now() - rotatedAt;
+      // The retired keys stay published while tokens they signed may live.
+      expect(kids).toEqual(expect.arrayContaining(before));
     }
     expect(seenBy.B).toBeLessThan(5000);
 
