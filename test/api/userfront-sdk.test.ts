@@ -4,9 +4,9 @@
 // tokens as cookies with the options Sesame gave, refreshes, and logs out (the grant is revoked).
 // Both servers speak HTTPS with the run's test certificate, as a live Userfront app would.
 import { decodeJwt } from 'jose';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { useBrowser } from '../helpers/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
@@ -24,15 +24,11 @@ interface Opened {
 describe('@userfront/core in Chromium against Sesame', () => {
   let t: TestSesame;
   let app: UserfrontApp;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const chromium = useBrowser();
 
   beforeAll(async () => {
     const port = await freePort();
-    [app, browser] = await Promise.all([
-      startUserfrontApp({ sesamePort: port, tenantId: TENANT }),
-      launchChromium(),
-    ]);
+    app = await startUserfrontApp({ sesamePort: port, tenantId: TENANT });
     const tenant = {
       client_id: TENANT,
       client_name: 'Demo',
@@ -47,19 +43,14 @@ describe('@userfront/core in Chromium against Sesame', () => {
     };
     t = await startTestSesame('sqlite', { clients: [tenant], port }, { tls: true, issuer: `https://localhost:${port}/` });
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await app?.close();
     await t?.stop();
   });
 
   /** The app's `path` in a fresh context (Chromium does not know the test CA: ignoreHTTPSErrors). */
   async function open(path: string): Promise<Opened> {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    contexts.push(context);
+    const context = await chromium.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {

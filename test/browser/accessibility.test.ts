@@ -11,9 +11,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, newAuthorization } from '../helpers/browser.js';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newAuthorization, useBrowser } from '../helpers/browser.js';
 import { axeBothSchemes, axeViolations, brokenHeadings } from '../helpers/accessibility.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
@@ -63,13 +63,12 @@ interface OutboxMessage {
 
 describe('accessibility of every page', () => {
   let t: TestSesame;
-  let browser: Browser;
+  const chromium = useBrowser();
   let partner: oidc.Configuration;
   let app: oidc.Configuration;
   let shop: oidc.Configuration;
   let shopSite: { server: Server; origin: string };
   let n = 0;
-  const contexts: BrowserContext[] = [];
   const taken = new Set<string>();
 
   beforeAll(async () => {
@@ -90,23 +89,18 @@ describe('accessibility of every page', () => {
         { id: 'corp', type: 'external', name: 'Corp login', authorizationUrl: 'http://127.0.0.1:9/login', accountId: 'acct1' },
       ],
     };
-    [t, browser] = await Promise.all([startTestSesame('sqlite', config), launchChromium()]);
+    t = await startTestSesame('sqlite', config);
     partner = await rpConfig(t, 'partner', oidcFixture.clients[1]!.client_secret);
     app = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
     shop = await rpConfig(t, 'shop');
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
     await new Promise((resolve) => shopSite?.server.close(resolve));
   });
 
   it('the checks find what they look for: low contrast, a heading cut after a hyphen', async () => {
-    const context = await browser.newContext({ viewport: PHONE });
-    contexts.push(context);
+    const context = await chromium.newContext({ viewport: PHONE });
     const page = await context.newPage();
     await page.setContent(
       `<html lang="fr"><head><title>x</title></head><body><main><h1 style="width: 8em; font: 24px sans-serif">Consultez vos e-mails</h1><p style="color: #999; background: #fff">faible</p></main></body></html>`,
@@ -119,8 +113,7 @@ describe('accessibility of every page', () => {
     const words = WORDS[lang];
 
     async function phone(): Promise<BrowserContext> {
-      const context = await browser.newContext({ locale: lang === 'fr' ? 'fr-FR' : 'en-US', viewport: PHONE });
-      contexts.push(context);
+      const context = await chromium.newContext({ locale: lang === 'fr' ? 'fr-FR' : 'en-US', viewport: PHONE });
       return context;
     }
 

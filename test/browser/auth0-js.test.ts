@@ -5,9 +5,9 @@
 // auth0-js sends no PKCE by itself; Sesame requires PKCE from public clients, so the app passes a
 // code challenge to passwordlessVerify (and without one the sign-in ends in invalid_request).
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page, Request } from 'playwright-core';
+import { useBrowser } from '../helpers/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -29,34 +29,25 @@ interface App {
 describe('auth0-js passwordless in Chromium', () => {
   let t: TestSesame;
   let app: WebApp;
-  let browser: Browser;
+  const chromium = useBrowser();
   let rp: oidc.Configuration;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     const port = await freePort();
-    [app, browser] = await Promise.all([
-      startWebApp({ domain: `localhost:${port}`, clientId: 'spa' }),
-      launchChromium(),
-    ]);
+    app = await startWebApp({ domain: `localhost:${port}`, clientId: 'spa' });
     const clients = apiFixture.clients.map((c) => (c.client_id === 'spa' ? { ...c, redirect_uris: [app.callback], web_origins: [app.origin] } : c));
     t = await startTestSesame('sqlite', { ...apiFixture, clients, port }, { tls: true, issuer: `https://localhost:${port}/` });
     // Node trusts the test CA (NODE_EXTRA_CA_CERTS), so no insecure-request escape hatch here.
     rp = await oidc.discovery(new URL(t.issuer), 'spa', undefined, oidc.None());
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await app?.close();
     await t?.stop();
   });
 
   /** The app's page in a fresh context (Chromium does not know the test CA: ignoreHTTPSErrors). */
   async function open(): Promise<App> {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    contexts.push(context);
+    const context = await chromium.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
     const opened: App = { page, problems: [], console: [], api: [] };
     page.on('console', (message) => {

@@ -3,9 +3,9 @@
 // page left open in another tab does not fail when its "Allow" is pressed late.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, openAuthorization } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuthorization, useBrowser } from '../helpers/browser.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -24,9 +24,8 @@ async function startRp(): Promise<{ server: Server; origin: string }> {
 
 describe('Back after signing in (Chromium)', () => {
   let t: TestSesame;
-  let browser: Browser;
+  const chromium = useBrowser();
   let rp: { server: Server; origin: string };
-  const contexts: BrowserContext[] = [];
   const secrets = { shop: 'shop-secret-shop-secret-shop-secret', first: 'first-secret-first-secret-first-xx' };
 
   beforeAll(async () => {
@@ -37,20 +36,15 @@ describe('Back after signing in (Chromium)', () => {
         { client_id: 'first', client_secret: secrets.first, client_name: 'First', redirect_uris: [`${rp.origin}/cb`], first_party: true },
       ],
     };
-    [t, browser] = await Promise.all([startTestSesame('sqlite', fixture), launchChromium()]);
-  });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
+    t = await startTestSesame('sqlite', fixture);
   });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
     await new Promise((resolve) => rp?.server.close(resolve));
   });
 
   async function open(clientId: 'shop' | 'first', options: { javaScriptEnabled?: boolean } = {}) {
-    const context = await browser.newContext(options);
-    contexts.push(context);
+    const context = await chromium.newContext(options);
     const config = await rpConfig(t, clientId, secrets[clientId]);
     return openAuthorization(context, config, { redirect_uri: `${rp.origin}/cb`, scope: 'openid email' });
   }

@@ -4,9 +4,9 @@
 // JavaScript), and scanners (fetch, HEAD, a browser that renders the page and runs its scripts)
 // that never use the link. SQLite is enough: test/hosted/magic-links.test.ts covers both engines.
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
-import { launchChromium, newAuthorization } from '../helpers/browser.js';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
+import { newAuthorization, useBrowser } from '../helpers/browser.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { linkFrom } from '../helpers/smtp.js';
@@ -33,33 +33,24 @@ interface Waiting {
 // Chromium and the server share 2 loaded cores here: a sign-in takes a few seconds, sometimes 20.
 describe('magic links in Chromium', { timeout: 90_000 }, () => {
   let t: TestSesame;
-  let browser: Browser;
+  const chromium = useBrowser();
   let config: oidc.Configuration;
   let n = 0;
-  const contexts: BrowserContext[] = [];
   /** Console errors (CSP violations included) and uncaught page errors of every context. */
   const problems: string[] = [];
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([
-      startTestSesame('sqlite', oidcFixture),
-      launchChromium(),
-    ]);
+    t = await startTestSesame('sqlite', oidcFixture);
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });
   beforeEach(() => void (problems.length = 0));
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
   });
 
   /** A new "device": a browser context whose console errors and page errors land in `problems`. */
   async function device(name: string, options: BrowserContextOptions = {}): Promise<BrowserContext> {
-    const context = await browser.newContext(options);
-    contexts.push(context);
+    const context = await chromium.newContext(options);
     context.on('console', (message) => {
       // A wrong or malformed number answers a 400 page by design; Chromium logs that.
       const { url } = message.location();

@@ -4,9 +4,9 @@
 // app is on the same site as Sesame (here 127.0.0.1, any port); from another site (the same app
 // opened as http://localhost) the SameSite=Lax session cookie stays home and the answer is
 // login_required, so such apps renew with refresh tokens instead (tested last).
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchProblems } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBrowser, watchProblems } from '../helpers/browser.js';
 import { freePort } from '../helpers/net.js';
 import { startOidcSpa, type OidcSpa } from '../helpers/oidc-spa.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -16,16 +16,14 @@ describe('oidc-client-ts in Chromium', () => {
   let t: TestSesame;
   let spa: OidcSpa;
   let refreshing: OidcSpa;
-  let browser: Browser;
+  const chromium = useBrowser();
   let sameSite: string;
   let crossSite: string;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    [browser, spa, refreshing] = await Promise.all([
-      launchChromium(),
+    [spa, refreshing] = await Promise.all([
       startOidcSpa({ authority: issuer, clientId: 'spa' }),
       startOidcSpa({ authority: issuer, clientId: 'spa-refresh' }),
     ]);
@@ -53,19 +51,14 @@ describe('oidc-client-ts in Chromium', () => {
     };
     t = await startTestSesame('sqlite', { port, clients: [client, refreshClient] }, { issuer });
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await spa?.close();
     await refreshing?.close();
     await t?.stop();
   });
 
   async function open(origin: string) {
-    const context = await browser.newContext();
-    contexts.push(context);
+    const context = await chromium.newContext();
     const page = await context.newPage();
     const problems = watchProblems(page);
     const sesame: string[] = [];

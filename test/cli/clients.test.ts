@@ -9,12 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
-import { launchChromium } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser.js';
 import { failure, lastJson, sesame } from '../helpers/cli.js';
 
 const CALLBACK = 'http://127.0.0.1:9/cb';
@@ -40,7 +39,7 @@ describe('sesame clients', { timeout: 600_000 }, () => {
   let dir: string;
   let config: string;
   let t: TestSesame | undefined;
-  let browser: Browser | undefined;
+  const chromium = useBrowser();
   const origins: Array<{ origin: string; server: Server }> = [];
   let m2mSecret: string;
   const run = (...args: string[]) => sesame(db.url, config, args);
@@ -53,7 +52,6 @@ describe('sesame clients', { timeout: 600_000 }, () => {
     origins.push(await originServer(), await originServer());
   });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
     await db?.drop();
     for (const { server } of origins) server.close();
@@ -137,7 +135,6 @@ describe('sesame clients', { timeout: 600_000 }, () => {
 
   it('a running server applies CLI changes on the next request: CORS from a new web origin, a kept secret, a rotated one', async () => {
     t = await startTestSesame('sqlite', { ...CONFIG, databaseUrl: db.url });
-    browser = await launchChromium();
     const [a, b] = origins;
     const rp = await oidc.discovery(new URL(t.issuer), 'spa', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     const code = async (email: string) => {
@@ -148,7 +145,7 @@ describe('sesame clients', { timeout: 600_000 }, () => {
     };
     // The token request as an SPA makes it (auth0-spa-js sends Auth0-Client: a preflighted request).
     const fromOrigin = async (origin: string, body: string) => {
-      const page = await browser!.newPage();
+      const page = await (await chromium.newContext()).newPage();
       await page.goto(origin);
       const answer = await page.evaluate(
         async ({ url, form }) => {

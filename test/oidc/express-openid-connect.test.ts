@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { auth } from 'express-openid-connect';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchProblems } from '../helpers/browser.js';
+import { useBrowser, watchProblems } from '../helpers/browser.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -25,7 +25,7 @@ describe('express-openid-connect with its defaults', () => {
   let t: TestSesame;
   let server: Server;
   let baseURL: string;
-  let browser: Browser;
+  const chromium = useBrowser();
   let context: BrowserContext;
 
   beforeAll(async () => {
@@ -75,12 +75,11 @@ describe('express-openid-connect with its defaults', () => {
     app.get('/', (_req, res) => {
       res.type('html').send('<!doctype html><title>Home</title><h1>Home</h1>');
     });
-    browser = await launchChromium();
+    // One context shared by both tests, as before (useBrowser's own contexts close after each test); it closes with the browser.
     // Chromium does not know the test CA (Node does, through NODE_EXTRA_CA_CERTS).
-    context = await browser.newContext({ ignoreHTTPSErrors: true });
+    context = await (await chromium.browser()).newContext({ ignoreHTTPSErrors: true });
   });
   afterAll(async () => {
-    await browser?.close();
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
     await t?.stop();

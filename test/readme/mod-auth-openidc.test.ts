@@ -8,9 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchProblems } from '../helpers/browser.js';
+import { useBrowser, watchProblems } from '../helpers/browser.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { waitFor } from '../helpers/wait.js';
@@ -49,14 +48,14 @@ const title = `README ${RECIPE}${installed ? '' : ` (skipped: ${APACHE} or ${MOD
 
 describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
   let t: TestSesame;
-  let browser: Browser;
+  const chromium = useBrowser();
   let apache: ChildProcess | undefined;
   let dir: string;
   let apacheUrl: string;
   let exited: Promise<void>;
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([startTestSesame('sqlite', { smtpUrl: undefined }), launchChromium()]);
+    t = await startTestSesame('sqlite', { smtpUrl: undefined });
     const port = await freePort();
     apacheUrl = `http://localhost:${port}`;
     const local = (text: string) => text.replaceAll('http://localhost:3000', t.issuer).replaceAll('8081', String(port));
@@ -101,13 +100,12 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
       apache.kill('SIGTERM');
       await exited;
     }
-    await browser?.close();
     await t?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('signs a user in through Sesame, shows the claims, and signs out at the registered URI', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.newContext();
     const page = await context.newPage();
     // The refused logout is a 400 document by design; Chromium logs it as an error.
     const problems = watchProblems(page, (text, url) => /status of 400\b/.test(text) && url.startsWith(`${t.url}/oidc/logout`));
