@@ -10,7 +10,6 @@ const OVERSIZED = [
   'test/connections/external.test.ts',
   'test/delivery/sms.test.ts',
   'test/faults/two-instances-survive.test.ts',
-  'test/hosted/error-pages.test.ts',
   'test/scale/two-instances.test.ts',
 ];
 
