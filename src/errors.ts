@@ -116,6 +116,6 @@ export class SesameError extends Error {
 }
 
 /** The error for an SMS send refused before sending, or undefined for a limit (the caller words those). */
-export function smsRefusal(reason: string): ErrorName | undefined {
+export function smsRefusal(reason: string): (typeof SMS_REFUSALS)[keyof typeof SMS_REFUSALS] | undefined {
   return Object.hasOwn(SMS_REFUSALS, reason) ? SMS_REFUSALS[reason as keyof typeof SMS_REFUSALS] : undefined;
 }

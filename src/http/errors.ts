@@ -94,12 +94,3 @@ export function oauthJsonErrors(renderer: Renderer, defaultLocale: string) {
     ctx.body = oauthErrorBody(renderer, errorLocale(ctx, defaultLocale), err);
   });
 }
-
-/** Temporary: the old (status, code, message key) signature, for src/interactions until its throw sites name catalogue entries. */
-class LegacySesameError extends SesameError {
-  constructor(status: number, code: string, key: string) {
-    super('invalidRequest');
-    Object.assign(this, { status, code, key, message: key, description: undefined });
-  }
-}
-export { LegacySesameError as SesameError };
