@@ -21,6 +21,7 @@ import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
 import { smsChannel, textAccountsOnly } from './delivery/sms.js';
 import type { Services } from './services.js';
+import { maySignUp } from './passwordless/sign-up.js';
 
 export interface StartOptions {
   env?: Record<string, string | undefined>;
@@ -66,7 +67,7 @@ export function deliveryChannel(config: LoadedConfig, db: Db): Channel & { close
     const connection = connectionById(config, id);
     return connection?.type === 'email' ? connection.delivery : undefined;
   });
-  const sms = config.signUp === 'open' ? smsChannel(config) : textAccountsOnly(smsChannel(config), db);
+  const sms = maySignUp(config.signUp) ? smsChannel(config) : textAccountsOnly(smsChannel(config), db);
   return {
     send: (message) => (message.channel === 'sms' ? sms : message.channel === 'webhook' ? webhook : email).send(message),
     close: () => (email as { close?(): void }).close?.(),

@@ -10,7 +10,7 @@ import { SesameError, smsRefusal } from '../errors.js';
 import { tooManyRequests } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
-import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
+import { resolveUser } from '../passwordless/sign-up.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode } from '../passwordless/sms-login.js';
 import { smsConnection } from '../config/connections.js';
@@ -116,8 +116,8 @@ async function loginWithLink(api: UserfrontApi, ctx: PathContext) {
   const { link } = checked;
   // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.
   if (link.clientId !== rp.clientId || link.flowKey) throw unauthorized(LINK_ERRORS.invalid);
-  if (s.config.signUp !== 'open' && !(await findUserByEmail(s.db, link.email))) throw unauthorized(LINK_ERRORS.invalid);
-  const user = await upsertVerifiedEmailUser(s.db, link.email);
+  const user = await resolveUser(s.db, link.email, s.config.signUp);
+  if (!user) throw unauthorized(LINK_ERRORS.invalid);
   if (!(await useLink(s.db, link, user.id))) throw unauthorized(LINK_ERRORS.used);
   await recordAudit(s.db, { type: 'link.used', clientId: rp.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'userfront' });
   ctx.body = await api.sessions.signIn(ctx, rp, user.id, AMR.emailLink);

@@ -11,6 +11,7 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { externalUser } from '../storage/external.js';
 import { findUserByEmail } from '../storage/users.js';
+import { maySignUp } from '../passwordless/sign-up.js';
 import { atInteraction, issueLoginTicket } from '../passwordless/login-tickets.js';
 import { setTicketCookie } from '../http/ticket-cookie.js';
 import { checkAssertion } from './external.js';
@@ -35,7 +36,7 @@ export function connectionsRouter(s: Services): Router {
     // account, or an assertion could take an account over.
     const asserted = connection.trustEmails ? result.profile.email : undefined;
     const email = asserted && !(await findUserByEmail(s.db, asserted)) ? asserted : undefined;
-    const userId = await externalUser(s.db, connection.id, result.subject, s.config.signUp === 'open', { ...result.profile, email });
+    const userId = await externalUser(s.db, connection.id, result.subject, maySignUp(s.config.signUp), { ...result.profile, email });
     if (!userId) {
       await recordAudit(s.db, { type: 'external.failed', ...audit, clientId: result.serviceClientId, reason: 'no_account' });
       throw new SesameError('externalRefused', { reason: 'no_account' });

@@ -8,7 +8,8 @@ import type { Db } from '../storage/db.js';
 import { recordAudit } from '../storage/audit.js';
 import { findLiveCode } from '../storage/codes.js';
 import { enqueueMessage } from '../storage/outbox.js';
-import { findUserByEmail, findUserByPhone, upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../storage/users.js';
+import { findUserByEmail, type User } from '../storage/users.js';
+import { maySignUp, resolveUser } from './sign-up.js';
 import { isPhoneIdentifier } from './identifiers.js';
 import { recordSmsVerified } from './sms-guard.js';
 import { issueCode, verifyCode } from './codes.js';
@@ -91,7 +92,7 @@ export async function sendEmailCode(
   }
   const { code, expiresAt } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
   const user = await findUserByEmail(db, email);
-  const known = config.signUp === 'open' || user !== null;
+  const known = maySignUp(config.signUp) || user !== null;
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
@@ -148,13 +149,12 @@ export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code
   const { row } = tested;
   const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
   const phone = isPhoneIdentifier(row.identifier);
-  const existing = phone ? await findUserByPhone(db, row.identifier) : await findUserByEmail(db, row.identifier);
-  if (!existing && config.signUp !== 'open') {
+  const user = await resolveUser(db, row.identifier, config.signUp);
+  if (!user) {
     // Only reachable by guessing a code that was never sent; answer like any wrong code.
     await recordAudit(db, { type: 'code.failed', ...audit, reason: 'no_account' });
     return { ok: false, reason: 'wrong' };
   }
-  const user = phone ? await upsertVerifiedPhoneUser(db, row.identifier) : await upsertVerifiedEmailUser(db, row.identifier);
   if (phone) await recordSmsVerified(db, row.identifier);
   // The browser proved the inbox: from now on it has its own limits for this address.
   if (who.browser) await trustBrowser(db, config.codes, row.identifier, who.browser);
