@@ -9,13 +9,12 @@ import type { Services } from '../services.js';
 import { SesameError, tooManyRequests } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode } from '../passwordless/sms-login.js';
 import type { SmsConnection } from '../config/schema.js';
 import { connectionById } from '../config/connections.js';
 import { trustsForwardedFor, type Client } from '../oidc/client-metadata.js';
 import { apiFlowKey, sealNetwork } from '../passwordless/flows.js';
 import { requesterIp, requesterNetwork } from '../passwordless/requester-network.js';
-import { peekEmailCode, sendEmailCode } from '../passwordless/email-login.js';
+import { peekCode, sendCode } from '../passwordless/one-time-codes.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
 import { authenticateClient } from './client-auth.js';
 import { corsFor } from './cors.js';
@@ -63,7 +62,7 @@ export function passwordlessRouter(s: Services): Router {
     if (!phone) throw bad('bad.phone_number', 'Please provide a valid phone number in E.164 format, like +14155550100.');
     if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError(403, 'unauthorized_client', `Grant type '${OTP_GRANTS[0]}' not allowed for the client.`);
     const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { value: phone.e164, country: phone.country }, who, connection.id);
+    const sent = await sendCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { phone: phone.e164, country: phone.country }, who, { connectionId: connection.id });
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
       if (sent.reason === 'number_type') throw bad('bad.phone_number', NOT_TEXTABLE);
@@ -118,7 +117,7 @@ export function passwordlessRouter(s: Services): Router {
       linkFor = (code) => `${issuerBase}/passwordless/verify_redirect?${new URLSearchParams({ ...query, verification_code: code })}`;
     }
 
-    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, network), email, who, {
+    const sent = await sendCode(s, apiFlowKey(rp.clientId, email, network), { email }, who, {
       link: linkFor,
       template: linkFor ? 'link' : 'code',
       connectionId: String(body.connection),
@@ -139,7 +138,7 @@ export function passwordlessRouter(s: Services): Router {
     const code = body.verification_code;
     if (!email || typeof code !== 'string') throw bad('invalid_request', 'email and verification_code are required.');
     const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: 'en' };
-    const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), code, who);
+    const result = await peekCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), code, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw new SesameError(403, 'invalid_grant', 'Wrong email or verification code.');

@@ -11,12 +11,11 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode } from '../passwordless/sms-login.js';
 import { smsConnection } from '../config/connections.js';
 import type { Client } from '../oidc/client-metadata.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
-import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
+import { checkCode, sendCode as sendOneTimeCode, type SendOptions } from '../passwordless/one-time-codes.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
 import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors } from './userfront-tenant.js';
 import { userfrontSessions } from './userfront-tokens.js';
@@ -69,7 +68,7 @@ export function userfrontRouter(s: Services): Router {
   /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
   async function send(ctx: Context, rp: Client, email: string, options: SendOptions) {
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
+    const sent = await sendOneTimeCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), { email }, who, {
       ...options,
       sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
       sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
@@ -125,7 +124,7 @@ export function userfrontRouter(s: Services): Router {
       return;
     }
     const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
+    const sent = await sendOneTimeCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), { phone: target.value, country: target.country }, who);
     if (!sent.ok) {
       if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
       if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
@@ -142,7 +141,7 @@ export function userfrontRouter(s: Services): Router {
     const target = targetOf(s.config, body);
     const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
     if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
+    const result = await checkCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
       throw unauthorized('Invalid or expired verification code.');

@@ -13,7 +13,7 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey, openNetwork } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
-import { checkEmailCode } from '../passwordless/email-login.js';
+import { checkCode } from '../passwordless/one-time-codes.js';
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
 import { codeAmr } from '../oidc/acr.js';
 import { setTicketCookie } from '../http/ticket-cookie.js';
@@ -84,7 +84,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     const { client, email, network } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
     const flowKey = apiFlowKey(client.clientId, email, network);
-    const result = await checkEmailCode(s, flowKey, fields.get('verification_code')!, who);
+    const result = await checkCode(s, flowKey, fields.get('verification_code')!, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });
       throw new SesameError(400, 'invalid_grant', 'link.failed');

@@ -10,11 +10,10 @@ import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../http/errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
 import { isPhoneIdentifier, normalizeEmail, parseIdentifier, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode, type SmsSendResult } from '../passwordless/sms-login.js';
-import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
+import { checkCode, sendCode, type CheckResult, type SmsSendResult } from '../passwordless/one-time-codes.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
 import { sendCooldownLeft } from '../passwordless/throttle.js';
-import { throttlePolicy } from '../passwordless/email-login.js';
+import { throttlePolicy } from '../passwordless/one-time-codes.js';
 import { browserIdOf, ensureBrowserId } from './browser-id.js';
 import { AT_CLIENT_START, atInteraction, atRequest, redeemLoginTicket } from '../passwordless/login-tickets.js';
 import { redeemLinkApproval } from '../passwordless/links.js';
@@ -140,8 +139,8 @@ export function interactionRouter(s: Services): Router {
   function send(ctx: Context, identifier: string): Promise<SmsSendResult> {
     const { flowKey } = ctx.state.step as StepState;
     const who = requester(ctx);
-    if (isPhoneIdentifier(identifier)) return sendSmsCode(s, flowKey, { value: identifier, country: parsePhone(identifier)?.country }, who);
-    return sendEmailCode(s, flowKey, identifier, who, { link: () => loginLinkUrl(ctx, s, flowKey, identifier, who.clientId) });
+    if (isPhoneIdentifier(identifier)) return sendCode(s, flowKey, { phone: identifier, country: parsePhone(identifier)?.country }, who);
+    return sendCode(s, flowKey, { email: identifier }, who, { link: () => loginLinkUrl(ctx, s, flowKey, identifier, who.clientId) });
   }
 
   /** The page answer to a refused send: which message, which status. */
@@ -285,7 +284,7 @@ export function interactionRouter(s: Services): Router {
     }
     // The id is in place before the check, so a right code marks this browser as the address's own.
     const who = { ...requester(ctx), browser: ensureBrowserId(ctx, s.config.codes.trustedBrowserTtl) };
-    const result = await checkEmailCode(s, flowKey, code, who);
+    const result = await checkCode(s, flowKey, code, who);
     if (result.ok) {
       return finish(ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false);
     }

@@ -13,7 +13,7 @@ import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../passwordless/requester-network.js';
-import type { MessageRenderer } from '../passwordless/email-login.js';
+import type { MessageRenderer } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
 
 export const ROUTES = {
@@ -38,7 +38,7 @@ export interface ProviderDeps {
   config: LoadedConfig;
   db: Db;
   log: Logger;
-  /** For the codes the grants' dependencies may send (see passwordless/email-login.ts). */
+  /** For the codes the grants' dependencies may send (see passwordless/one-time-codes.ts). */
   renderer: MessageRenderer;
   pages: ProviderPages;
   jwks: JWK[];

@@ -3,7 +3,7 @@
 // machinery so refresh, userinfo, introspection and revocation treat them like any other.
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
+import { checkCode, type CodeCheckDeps } from '../../passwordless/one-time-codes.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
 import { connectionById } from '../../config/connections.js';
 import { trustsForwardedFor } from '../client-metadata.js';
@@ -44,7 +44,7 @@ function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySet<string> }) {
+export function passwordlessOtpHandler(deps: CodeCheckDeps & { apis: ReadonlySet<string> }) {
   return async function passwordlessOtp(ctx: KoaContextWithOIDC): Promise<void> {
     const provider = ctx.oidc.provider as Provider;
     const client = ctx.oidc.client!;
@@ -62,7 +62,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
 
     const who = { ip: requesterIp(ctx, trustsForwardedFor(client.metadata())), clientId: client.clientId, locale: 'en' };
     // The client-wide cap is counted inside, after the per-IP and per-address limits passed.
-    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier, requesterNetwork(who.ip)), otp, who, {
+    const result = await checkCode(deps, apiFlowKey(client.clientId, identifier, requesterNetwork(who.ip)), otp, who, {
       checksPerClientPerMinute: deps.config.rateLimits.otpGrantsPerClientPerMinute,
     });
     if (!result.ok) {
