@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { openDb, type Db } from './storage/db.js';
 import { migrate } from './storage/migrate.js';
 import { ensureSecretList } from './storage/secrets.js';
+import { keyring } from './passwordless/keyring.js';
 import { ensureSigningKeys, loadSigningJwks } from './storage/signing-keys.js';
 import { sweepExpired } from './storage/sweep.js';
 import { createRenderer } from './http/render.js';
@@ -56,7 +57,7 @@ export async function prepare(config: LoadedConfig, log: Logger) {
   await ensureSigningKeys(db);
   const cookieKeys = config.secrets.cookieKeys ? [...config.secrets.cookieKeys] : await ensureSecretList(db, 'cookie-keys');
   const codeKeys = config.secrets.codeKeys ? [...config.secrets.codeKeys] : await ensureSecretList(db, 'code-keys');
-  return { db, cookieKeys, codeKeys };
+  return { db, cookieKeys, keyring: keyring(codeKeys) };
 }
 
 /** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL, texts to their connection's provider (with sign-up closed, only numbers of accounts). */
@@ -96,7 +97,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
     const wakeWorker = () => worker.wake();
     const buildProvider = (keys: typeof jwks) =>
-      createProvider({ config, db, log, renderer, pages, jwks: keys, cookieKeys: prepared.cookieKeys, codeKeys: prepared.codeKeys, wakeWorker });
+      createProvider({ config, db, log, renderer, pages, jwks: keys, cookieKeys: prepared.cookieKeys, keyring: prepared.keyring, wakeWorker });
     const provider = buildProvider(jwks);
     const services: Services = {
       config,
@@ -104,7 +105,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
       log,
       renderer,
       provider,
-      codeKeys: prepared.codeKeys,
+      keyring: prepared.keyring,
       cookieKeys: prepared.cookieKeys,
       csrfKey: createHmac('sha256', prepared.cookieKeys[0]!).update('csrf').digest('base64url'),
       internalUrl: origin,

@@ -4,6 +4,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { Renderer } from './http/render.js';
 import type { Logger } from './log.js';
 import type { Db } from './storage/db.js';
+import type { Keyring } from './passwordless/keyring.js';
 
 export interface Services {
   config: LoadedConfig;
@@ -11,8 +12,8 @@ export interface Services {
   log: Logger;
   renderer: Renderer;
   provider: Provider;
-  /** HMAC keys for codes at rest, newest first. */
-  codeKeys: string[];
+  /** The code keys: MACs of codes, links, login tickets and sealed state. */
+  keyring: Keyring;
   /** Cookie signing keys, newest first (shared with the mounted provider). */
   cookieKeys: string[];
   /** Key for CSRF tokens of our forms. */

@@ -108,7 +108,7 @@ export function passwordlessRouter(s: Services): Router {
         throw bad('invalid_request', 'Public clients must send authParams.code_challenge (PKCE) for links.');
       }
       // `network` names the flow the code belongs to (sealed), so the link works from any device.
-      const sealed = sealNetwork(s.codeKeys[0]!, rp.clientId, email, network);
+      const sealed = sealNetwork(s.keyring, rp.clientId, email, network);
       const query: Record<string, string> = { client_id: rp.clientId, connection: String(body.connection), email, network: sealed, response_type: 'code', redirect_uri: redirectUri };
       for (const name of AUTHORIZE_PARAMS) {
         const value = authParams[name];

@@ -49,7 +49,7 @@ export function userfrontSessions(s: Services) {
 
   /** Signs `userId` in to `tenant`: a login ticket, redeemed at the token endpoint for the tenant's audience. */
   async function signIn(ctx: Context, tenant: Client, userId: string, amr: readonly string[]) {
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, tenant.clientId, amr, AT_TOKEN_ENDPOINT);
+    const ticket = await issueLoginTicket(s.db, s.keyring, userId, tenant.clientId, amr, AT_TOKEN_ENDPOINT);
     const answer = await tokenEndpoint({
       grant_type: LOGIN_TICKET,
       login_ticket: ticket,

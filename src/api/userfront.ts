@@ -89,7 +89,7 @@ export function userfrontRouter(s: Services): Router {
     if (!page) throw new SesameError(500, 'misconfigured', `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.`);
     // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
     const link = async () => {
-      const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
+      const made = await createOperatorLink(s.db, s.keyring, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
       const url = new URL(page);
       url.searchParams.set('token', made.token);
       url.searchParams.set('uuid', made.uuid);
@@ -103,7 +103,7 @@ export function userfrontRouter(s: Services): Router {
     const rp = await tenant(ctx);
     refusePkce(ctx);
     const body = bodyOf(ctx);
-    const checked = await checkLink(s.db, s.codeKeys, body.uuid, body.token);
+    const checked = await checkLink(s.db, s.keyring, body.uuid, body.token);
     if (!checked.ok) throw unauthorized(LINK_ERRORS[checked.reason]);
     const { link } = checked;
     // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.

@@ -56,7 +56,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     // passwordless/flows.ts); absent when auth0-js sends here the code its user typed in the app,
     // on the device that asked for it.
     const sealed = fields.get('network');
-    const network = sealed === undefined ? requesterNetwork(ctx.ip) : openNetwork(s.codeKeys, client.clientId, email, sealed);
+    const network = sealed === undefined ? requesterNetwork(ctx.ip) : openNetwork(s.keyring, client.clientId, email, sealed);
     if (!network) throw new SesameError(400, 'invalid_request', 'link.bad_request');
     return { client, email, network };
   }
@@ -91,7 +91,7 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     }
     ctx.cookies.set(CSRF_COOKIE, null, { path: '/passwordless' });
     const ref = newTicketRef();
-    setTicketCookie(ctx, await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, codeAmr(false), atRequest(ref)));
+    setTicketCookie(ctx, await issueLoginTicket(s.db, s.keyring, result.user.id, client.clientId, codeAmr(false), atRequest(ref)));
     const query = new URLSearchParams({ client_id: client.clientId, ticket_ref: ref });
     for (const name of AUTHORIZE_PARAMS) {
       const value = fields.get(name);

@@ -27,7 +27,7 @@ export function magicLinkRouter(s: Services): Router {
 
   async function liveLink(ctx: Context, source: Record<string, unknown>): Promise<LinkRow> {
     ctx.state.locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
-    const checked = await checkLink(s.db, s.codeKeys, source.uuid, source.token);
+    const checked = await checkLink(s.db, s.keyring, source.uuid, source.token);
     if (!checked.ok) throw new SesameError(400, `link_${checked.reason}`, REASONS[checked.reason]);
     return checked.link;
   }
@@ -73,7 +73,7 @@ export function magicLinkRouter(s: Services): Router {
    * authorization request, which redeems a one-minute ticket cookie instead of asking again.
    */
   async function signInHere(ctx: Context, link: LinkRow, userId: string, target: { clientId: string; uri: string }) {
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, AMR.emailLink, AT_CLIENT_START);
+    const ticket = await issueLoginTicket(s.db, s.keyring, userId, target.clientId, AMR.emailLink, AT_CLIENT_START);
     setTicketCookie(ctx, ticket);
     const url = new URL(target.uri);
     url.searchParams.set('iss', s.config.issuer);

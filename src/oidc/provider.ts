@@ -15,6 +15,7 @@ import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../passwordless/requester-network.js';
 import type { MessageRenderer } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
+import type { Keyring } from '../passwordless/keyring.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -43,7 +44,7 @@ export interface ProviderDeps {
   pages: ProviderPages;
   jwks: JWK[];
   cookieKeys: string[];
-  codeKeys: string[];
+  keyring: Keyring;
   wakeWorker(): void;
 }
 

@@ -5,6 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { emailConnection, smsConnection } from '../config/connections.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
+import type { Keyring } from './keyring.js';
 import { recordAudit } from '../storage/audit.js';
 import { findLiveCode } from '../storage/codes.js';
 import { hitWindow } from '../storage/counters.js';
@@ -29,7 +30,7 @@ export interface MessageRenderer {
 export interface CodeCheckDeps {
   config: LoadedConfig;
   db: Db;
-  codeKeys: string[];
+  keyring: Keyring;
 }
 
 /** What sending a code needs: checking's, plus rendering, logging and the outbox worker's nudge. */
@@ -112,7 +113,7 @@ async function sendByEmail(
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
-  const { code, expiresAt } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
+  const { code, expiresAt } = await issueCode(db, config.codes, deps.keyring, flowKey, email);
   const user = await findUserByEmail(db, email);
   const known = config.signUp === 'open' || user !== null;
   const minutes = Math.round(config.codes.ttl / 60);
@@ -172,7 +173,7 @@ async function sendBySms(deps: CodeSendDeps, flowKey: string, to: SmsRecipient, 
     return { ok: false, reason: 'slowed', retryAfter: slowed };
   }
 
-  const { code } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, phone.value);
+  const { code } = await issueCode(db, config.codes, deps.keyring, flowKey, phone.value);
   // The same work for every number, known or not, so timing tells nothing: with sign-up closed,
   // the worker drops texts to numbers without an account (textAccountsOnly), after the answer.
   // Such codes are never verified, so they count against the prefix's conversion like any other.
@@ -200,7 +201,7 @@ async function testCode(deps: CodeCheckDeps, flowKey: string, code: string, who:
   const limited = await reserveVerify(db, throttlePolicy(config, undefined, client), row?.identifier, who);
   if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter } satisfies Failure;
   if (!row) return { ok: false, reason: 'missing' } satisfies Failure;
-  const result = await verifyCode(db, config.codes, { keys: deps.codeKeys }, row, code, new Date(), consume);
+  const result = await verifyCode(db, config.codes, deps.keyring, row, code, new Date(), consume);
   if (!result.ok) {
     await recordAudit(db, { type: 'code.failed', clientId: who.clientId, identifier: row.identifier, ip: who.ip, reason: result.reason });
     return { ok: false, reason: result.reason, attemptsLeft: result.attemptsLeft } satisfies Failure;

@@ -4,6 +4,7 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../storage/db.js';
+import type { Keyring } from '../../passwordless/keyring.js';
 import { AT_TOKEN_ENDPOINT, redeemLoginTicket } from '../../passwordless/login-tickets.js';
 import { boundGrantHelpers, issueTokens } from '../internals.js';
 import { acrOf } from '../acr.js';
@@ -13,7 +14,7 @@ export const parameters = ['login_ticket', 'scope'];
 
 const OIDC_SCOPES = new Set(['openid', 'email', 'profile', 'offline_access']);
 
-export function loginTicketHandler(deps: { db: Db; codeKeys: string[] }) {
+export function loginTicketHandler(deps: { db: Db; keyring: Keyring }) {
   return async function loginTicket(ctx: KoaContextWithOIDC): Promise<void> {
     const provider = ctx.oidc.provider as Provider;
     const client = ctx.oidc.client!;
@@ -23,7 +24,7 @@ export function loginTicketHandler(deps: { db: Db; codeKeys: string[] }) {
     const resource = params.resource;
     if (resource !== undefined && typeof resource !== 'string') throw new errors.InvalidTarget('only a single resource indicator value must be requested');
 
-    const redeemed = await redeemLoginTicket(deps.db, deps.codeKeys[0]!, ticket, client.clientId, [AT_TOKEN_ENDPOINT]);
+    const redeemed = await redeemLoginTicket(deps.db, deps.keyring, ticket, client.clientId, [AT_TOKEN_ENDPOINT]);
     if (!redeemed) throw new errors.InvalidGrant('login ticket invalid, expired, used or issued to another client');
 
     const requested = [...new Set((typeof params.scope === 'string' ? params.scope : 'openid').split(' ').filter(Boolean))];
