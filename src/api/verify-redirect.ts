@@ -13,7 +13,7 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey, openNetwork } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
-import { checkCode } from '../passwordless/one-time-codes.js';
+import { checkCode, type CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
 import { codeAmr } from '../oidc/acr.js';
 import { setTicketCookie } from '../http/ticket-cookie.js';
@@ -26,6 +26,9 @@ export const AUTHORIZE_PARAMS = [
 const LINK_PARAMS = ['client_id', 'connection', 'email', 'network', 'verification_code', ...AUTHORIZE_PARAMS] as const;
 const CSRF_COOKIE = 'sesame.link';
 
+/** What the link pages use: code checks, the provider (clients), pages. */
+export type VerifyRedirectDeps = CodeCheckDeps & Pick<Services, 'provider' | 'renderer'>;
+
 function pick(source: Record<string, unknown>): Map<string, string> {
   const fields = new Map<string, string>();
   for (const name of LINK_PARAMS) {
@@ -35,7 +38,7 @@ function pick(source: Record<string, unknown>): Map<string, string> {
   return fields;
 }
 
-export function verifyRedirectRoutes(router: Router, s: Services): void {
+export function verifyRedirectRoutes(router: Router, s: VerifyRedirectDeps): void {
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const locale = (ctx: Context, fields: Map<string, string>) =>
     negotiateLocale(fields.get('ui_locales'), ctx.get('accept-language'), s.config.ui.defaultLocale);

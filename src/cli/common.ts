@@ -44,7 +44,7 @@ export async function withProvider<T>(fn: (db: Db, config: LoadedConfig, provide
   return withPrepared(async ({ db, cookieKeys, keyring }, config, log) => {
     const renderer = createRenderer({ productName: config.ui.productName, cache: false });
     const jwks = await loadSigningJwks(db);
-    const provider = createProvider({ config, db, log, renderer, pages: providerPages(renderer, config.ui.defaultLocale, config.issuer), jwks, cookieKeys, keyring, wakeWorker: () => undefined });
+    const provider = createProvider({ config, db, log, pages: providerPages(renderer, config.ui.defaultLocale, config.issuer), jwks, cookieKeys, keyring });
     return fn(db, config, provider);
   });
 }
