@@ -91,7 +91,7 @@ type Prepared = Awaited<ReturnType<typeof prepare>>;
 type Jwks = Awaited<ReturnType<typeof loadSigningJwks>>;
 
 /** What requests need, built once from the configuration and the prepared database; the provider is rebuilt on key rotation. */
-async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepared, origin: string) {
+async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepared) {
   const { db, cookieKeys, keyring } = prepared;
   const onUnnamedClient = unnamedClientWarnings(log, config.clients);
   const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient });
@@ -109,7 +109,6 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
     keyring,
     cookieKeys,
     csrfKey: createHmac('sha256', cookieKeys[0]!).update('csrf').digest('base64url'),
-    internalUrl: origin,
     wakeWorker: () => worker.wake(),
   };
   return { services, worker, channel, jwks, buildProvider };
@@ -152,7 +151,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
   try {
     const prepared = await prepare(config, log);
     db = prepared.db;
-    const { services, worker, channel, jwks, buildProvider } = await buildServices(config, log, prepared, origin);
+    const { services, worker, channel, jwks, buildProvider } = await buildServices(config, log, prepared);
     const callback = createApp(services).callback();
     // Koa's callback answers its own errors (ctx.onerror); its promise only says when the response is done.
     opened.front.handle = (req, res) => void callback(req, res);
