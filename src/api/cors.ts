@@ -13,7 +13,7 @@ function allowOrigin(ctx: Context, origin: string) {
   ctx.vary('Origin');
 }
 
-export function corsFor(s: Services) {
+export function corsFor(s: Pick<Services, 'config' | 'db'>) {
   async function registeredAnywhere(origin: string): Promise<boolean> {
     if (s.config.clients.some((c) => webOrigins(c).includes(origin))) return true;
     return (await listClients(s.db)).some((c) => webOrigins(c.metadata).includes(origin));

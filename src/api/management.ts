@@ -32,7 +32,7 @@ export function managementRouter(s: Services): Router {
     }
     const clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
     if (clientId && !(await s.provider.Client.find(clientId).catch(() => undefined))) throw badRequest(`client_id ${clientId} does not exist.`);
-    const link = await createOperatorLink(s.db, s.codeKeys, { type, email, clientId, ttl });
+    const link = await createOperatorLink(s.db, s.keyring, { type, email, clientId, ttl });
     ctx.status = 201;
     ctx.body = { uuid: link.uuid, url: linkUrl(s.config.issuer, link.uuid, link.token), expiresAt: link.expiresAt.toISOString() };
   });

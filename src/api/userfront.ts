@@ -12,12 +12,11 @@ import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { resolveUser } from '../passwordless/sign-up.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode } from '../passwordless/sms-login.js';
 import { smsConnection } from '../config/connections.js';
 import type { Client } from '../oidc/client-metadata.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
-import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
+import { checkCode, sendCode as sendOneTimeCode, type SendOptions } from '../passwordless/one-time-codes.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
 import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors } from './userfront-tenant.js';
 import { userfrontSessions } from './userfront-tokens.js';
@@ -76,7 +75,7 @@ async function tenant({ s, cors }: UserfrontApi, ctx: PathContext): Promise<Clie
 /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
 async function send(s: Services, ctx: Context, rp: Client, email: string, options: SendOptions) {
   const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
-  const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
+  const sent = await sendOneTimeCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), { email }, who, {
     ...options,
     sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
     sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
@@ -95,7 +94,7 @@ async function sendLoginLink(api: UserfrontApi, ctx: PathContext) {
   if (!page) throw new SesameError('misconfigured', { detail: `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.` });
   // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
   const link = async () => {
-    const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
+    const made = await createOperatorLink(s.db, s.keyring, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
     const url = new URL(page);
     url.searchParams.set('token', made.token);
     url.searchParams.set('uuid', made.uuid);
@@ -111,7 +110,7 @@ async function loginWithLink(api: UserfrontApi, ctx: PathContext) {
   const rp = await tenant(api, ctx);
   refusePkce(ctx);
   const body = bodyOf(ctx);
-  const checked = await checkLink(s.db, s.codeKeys, body.uuid, body.token);
+  const checked = await checkLink(s.db, s.keyring, body.uuid, body.token);
   if (!checked.ok) throw unauthorized(LINK_ERRORS[checked.reason]);
   const { link } = checked;
   // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.
@@ -134,7 +133,7 @@ async function sendCode(api: UserfrontApi, ctx: PathContext) {
     return;
   }
   const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
-  const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
+  const sent = await sendOneTimeCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), { phone: target.value, country: target.country }, who);
   if (!sent.ok) {
     const refused = smsRefusal(sent.reason);
     if (refused) throw new SesameError(refused);
@@ -152,7 +151,7 @@ async function loginWithCode(api: UserfrontApi, ctx: PathContext) {
   const target = targetOf(s.config, body);
   const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
   if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-  const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) });
+  const result = await checkCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) });
   if (!result.ok) {
     if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
     throw unauthorized('Invalid or expired verification code.');

@@ -25,7 +25,7 @@ export function connectionsRouter(s: Services): Router {
     ctx.set('Cache-Control', 'no-store');
     const connection = externalConnection(s.config, ctx.params.id);
     if (!connection) throw new SesameError('unknownConnection');
-    const result = await checkAssertion(s.db, s.codeKeys[0]!, connection, ctx.query, s.config.issuer);
+    const result = await checkAssertion(s.db, s.keyring.current().secret, connection, ctx.query, s.config.issuer);
     const audit = { ip: ctx.ip, identifier: `${connection.id}:${result.ok ? result.subject : '?'}` };
     if (!result.ok) {
       await recordAudit(s.db, { type: 'external.failed', ...audit, clientId: result.serviceClientId ?? null, reason: result.reason });
@@ -42,7 +42,7 @@ export function connectionsRouter(s: Services): Router {
       throw new SesameError('externalRefused', { reason: 'no_account' });
     }
     await recordAudit(s.db, { type: 'login', ...audit, clientId: result.clientId, userId, reason: `external ${connection.id} via ${result.serviceClientId}` });
-    const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, result.clientId, AMR.external, atInteraction(result.interactionUid));
+    const ticket = await issueLoginTicket(s.db, s.keyring, userId, result.clientId, AMR.external, atInteraction(result.interactionUid));
     setTicketCookie(ctx, ticket);
     ctx.status = 303;
     ctx.redirect(`/interaction/${result.interactionUid}`);

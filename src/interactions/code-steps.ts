@@ -6,8 +6,7 @@ import { ERRORS, smsRefusal } from '../errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
 import { revokeFlowLinks } from '../storage/magic-links.js';
 import { isPhoneIdentifier, parseIdentifier, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode, type SmsSendResult } from '../passwordless/sms-login.js';
-import { checkEmailCode, sendEmailCode, type CheckResult } from '../passwordless/email-login.js';
+import { checkCode, sendCode, type CheckResult, type SmsSendResult } from '../passwordless/one-time-codes.js';
 import { smsConnection } from '../config/connections.js';
 import { codeAmr, loginResult } from '../oidc/acr.js';
 import { ensureBrowserId } from './browser-id.js';
@@ -33,8 +32,8 @@ export async function retireFlow(db: Services['db'], flowKey: string) {
 function send(s: Services, ctx: FlowContext, identifier: string): Promise<SmsSendResult> {
   const { flowKey } = ctx.state.step;
   const who = requester(ctx);
-  if (isPhoneIdentifier(identifier)) return sendSmsCode(s, flowKey, { value: identifier, country: parsePhone(identifier)?.country }, who);
-  return sendEmailCode(s, flowKey, identifier, who, { link: () => loginLinkUrl(ctx, s, flowKey, identifier, who.clientId) });
+  if (isPhoneIdentifier(identifier)) return sendCode(s, flowKey, { phone: identifier, country: parsePhone(identifier)?.country }, who);
+  return sendCode(s, flowKey, { email: identifier }, who, { link: () => loginLinkUrl(ctx, s, flowKey, identifier, who.clientId) });
 }
 
 /** The page answer to a refused send: which message, which status. */
@@ -80,7 +79,7 @@ export async function submitCode(s: Services, ctx: FlowContext) {
   }
   // The id is in place before the check, so a right code marks this browser as the address's own.
   const who = { ...requester(ctx), browser: ensureBrowserId(ctx, s.config.codes.trustedBrowserTtl) };
-  const result = await checkEmailCode(s, flowKey, code, who);
+  const result = await checkCode(s, flowKey, code, who);
   if (result.ok) {
     return finish(s, ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false);
   }

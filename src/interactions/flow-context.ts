@@ -10,7 +10,7 @@ import { SesameError } from '../errors.js';
 import { isPhoneIdentifier } from '../passwordless/identifiers.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
 import { sendCooldownLeft } from '../passwordless/throttle.js';
-import { throttlePolicy } from '../passwordless/email-login.js';
+import { throttlePolicy } from '../passwordless/one-time-codes.js';
 import { externalConnections } from '../config/connections.js';
 import { availableMethods, offeredMethods, type Method } from '../oidc/acr.js';
 import { browserIdOf } from './browser-id.js';

@@ -29,7 +29,7 @@ type LinkContext = Context & { state: LinkState };
 
 async function liveLink(s: Services, ctx: LinkContext, source: Record<string, unknown>): Promise<LinkRow> {
   ctx.state.locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
-  const checked = await checkLink(s.db, s.codeKeys, source.uuid, source.token);
+  const checked = await checkLink(s.db, s.keyring, source.uuid, source.token);
   if (!checked.ok) throw new SesameError('linkRefused', { reason: checked.reason });
   return checked.link;
 }
@@ -74,7 +74,7 @@ async function initiateUri(s: Services, link: LinkRow): Promise<{ clientId: stri
  * authorization request, which redeems a one-minute ticket cookie instead of asking again.
  */
 async function signInHere(s: Services, ctx: LinkContext, link: LinkRow, userId: string, target: { clientId: string; uri: string }) {
-  const ticket = await issueLoginTicket(s.db, s.codeKeys[0]!, userId, target.clientId, AMR.emailLink, AT_CLIENT_START);
+  const ticket = await issueLoginTicket(s.db, s.keyring, userId, target.clientId, AMR.emailLink, AT_CLIENT_START);
   setTicketCookie(ctx, ticket);
   const url = new URL(target.uri);
   url.searchParams.set('iss', s.config.issuer);

@@ -31,7 +31,7 @@ async function redeemTicketCookie(s: Services, ctx: FlowContext) {
   if (!ticket) return null;
   const places = [atInteraction(details.uid), AT_CLIENT_START];
   if (typeof details.params.ticket_ref === 'string') places.push(atRequest(details.params.ticket_ref));
-  const redeemed = await redeemLoginTicket(s.db, s.codeKeys[0]!, ticket, String(details.params.client_id), places);
+  const redeemed = await redeemLoginTicket(s.db, s.keyring, ticket, String(details.params.client_id), places);
   if (redeemed) ctx.cookies.set(TICKET_COOKIE, null, { path: '/interaction' });
   return redeemed;
 }
@@ -93,7 +93,7 @@ async function handOff(s: Services, ctx: FlowContext, connectionId: string) {
   const param = (name: string) => (typeof details.params[name] === 'string' ? (details.params[name] as string) : undefined);
   const url = await handOffUrl(
     s.db,
-    s.codeKeys[0]!,
+    s.keyring.current().secret,
     connection,
     { interactionUid: details.uid, clientId: String(details.params.client_id), loginHint: param('login_hint'), uiLocales: param('ui_locales') },
     s.config.issuer,

@@ -1,10 +1,8 @@
 // The oidc-provider instance: Auth0-style paths, our storage, keys, accounts, resource servers and
 // pages. Everything protocol-level is oidc-provider's; this file only configures it.
 import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
-import type { LoadedConfig } from '../config/load.js';
 import type { ClientConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Db } from '../storage/db.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
@@ -13,7 +11,7 @@ import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../passwordless/requester-network.js';
-import type { MessageRenderer } from '../passwordless/email-login.js';
+import type { CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
 
 export const ROUTES = {
@@ -34,17 +32,12 @@ export interface ProviderPages {
   postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void>;
 }
 
-export interface ProviderDeps {
-  config: LoadedConfig;
-  db: Db;
+/** config, db and keyring (CodeCheckDeps) are also what the custom grants check codes and tickets with. */
+export interface ProviderDeps extends CodeCheckDeps {
   log: Logger;
-  /** For the codes the grants' dependencies may send (see passwordless/email-login.ts). */
-  renderer: MessageRenderer;
   pages: ProviderPages;
   jwks: JWK[];
   cookieKeys: string[];
-  codeKeys: string[];
-  wakeWorker(): void;
 }
 
 /** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */

@@ -3,6 +3,7 @@
 // client to another, and a send from another network (same public client, same address) never
 // retires the code the requester is using. Keys are made and read only here (encode/decode).
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Keyring } from './keyring.js';
 
 /** The sign-in a code or login link belongs to. */
 export type Flow =
@@ -45,18 +46,18 @@ const sealOf = (key: string, clientId: string, identifier: string, network: stri
  * the code key: a hand-made link naming someone else's network would otherwise spend the tries of
  * the code that person is typing.
  */
-export function sealNetwork(key: string, clientId: string, identifier: string, network: string): string {
-  return `${network}~${sealOf(key, clientId, identifier, network)}`;
+export function sealNetwork(keys: Keyring, clientId: string, identifier: string, network: string): string {
+  return `${network}~${sealOf(keys.current().secret, clientId, identifier, network)}`;
 }
 
 /** The network a link's sealed value names, when one of `keys` sealed it for this client and identifier. */
-export function openNetwork(keys: readonly string[], clientId: string, identifier: string, sealed: string): string | undefined {
+export function openNetwork(keys: Keyring, clientId: string, identifier: string, sealed: string): string | undefined {
   const at = sealed.lastIndexOf('~');
   if (at < 0) return undefined;
   const network = sealed.slice(0, at);
   const given = Buffer.from(sealed.slice(at + 1));
-  const valid = keys.some((key) => {
-    const expected = Buffer.from(sealOf(key, clientId, identifier, network));
+  const valid = keys.all().some((key) => {
+    const expected = Buffer.from(sealOf(key.secret, clientId, identifier, network));
     return expected.length === given.length && timingSafeEqual(expected, given);
   });
   return valid ? network : undefined;
