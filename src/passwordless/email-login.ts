@@ -83,7 +83,7 @@ export async function sendEmailCode(
   options: SendOptions = {},
 ): Promise<SendResult> {
   const { config, db } = deps;
-  const client = options.sendsPerClientPerHour ? { key: `send-client:${who.clientId}`, max: options.sendsPerClientPerHour, window: 3600 } : undefined;
+  const client = options.sendsPerClientPerHour ? { clientId: who.clientId, max: options.sendsPerClientPerHour } : undefined;
   const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
@@ -121,7 +121,7 @@ async function testCode(deps: EmailLoginDeps, flowKey: string, code: string, who
   const { config, db } = deps;
   const row = await findLiveCode(db, flowKey);
   const perMinute = options.checksPerClientPerMinute;
-  const client = perMinute ? { key: `otp-client:${who.clientId}`, max: perMinute, window: 60 } : undefined;
+  const client = perMinute ? { clientId: who.clientId, max: perMinute } : undefined;
   const limited = await reserveVerify(db, throttlePolicy(config, undefined, client), row?.identifier, who);
   if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter } satisfies Failure;
   if (!row) return { ok: false, reason: 'missing' } satisfies Failure;

@@ -4,7 +4,8 @@
 // line in the message.
 import { smsConnection } from '../config/connections.js';
 import { recordAudit } from '../storage/audit.js';
-import { hitWindow } from '../storage/counters.js';
+import { check } from '../risk/check.js';
+import { SMS_PER_PREFIX } from '../risk/limits.js';
 import { enqueueMessage } from '../storage/outbox.js';
 import { issueCode } from './codes.js';
 import { parsePhone, phonePrefix } from './identifiers.js';
@@ -44,7 +45,7 @@ export async function sendSmsCode(
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
   const prefix = phonePrefix(phone.value);
-  if ((await hitWindow(db, `sms-prefix:${prefix}`, 3600)) > connection.sendsPerPrefixPerHour) {
+  if ((await check(db, SMS_PER_PREFIX, [prefix], connection)).kind !== 'allow') {
     deps.log.warn({ alert: 'sms_prefix_cap', prefix, ip: who.ip, clientId: who.clientId }, 'SMS sends to this number prefix hit their hourly cap');
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'prefix' });
     return { ok: false, reason: 'prefix', retryAfter: 3600 };
