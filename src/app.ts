@@ -6,7 +6,9 @@ import type { Services } from './services.js';
 import { assets } from './http/assets.js';
 import { devOutboxRouter } from './http/dev-outbox.js';
 import { healthRouter } from './http/health.js';
-import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
+import { errorsByFamily, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
+import { oauthJsonErrors } from './http/errors.js';
+import { pageErrors } from './http/error-pages.js';
 import { trustProxies } from './passwordless/requester-network.js';
 import { interactionRouter } from './interactions/routes.js';
 import { passwordlessRouter } from './api/passwordless.js';
@@ -15,7 +17,7 @@ import { nameStepRouter } from './interactions/name-step.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
 import { userfrontRouter } from './api/userfront.js';
-import { auth0TokenErrors } from './api/auth0-errors.js';
+import { auth0ApiErrors, auth0TokenErrors } from './api/auth0-errors.js';
 import { ROUTES } from './oidc/provider.js';
 import { postAsGet } from './http/post-as-get.js';
 
@@ -27,7 +29,7 @@ export function createApp(s: Services): Koa {
   app.silent = true;
   app.use(requestLogger(s.log));
   app.use(securityHeaders(s.config.issuer));
-  app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
+  app.use(routeErrors(s));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
   const routers = [healthRouter(s.db), interactionRouter(s), nameStepRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
@@ -51,4 +53,20 @@ export function createApp(s: Services): Koa {
     return handler(ctx, next);
   });
   return app;
+}
+
+/**
+ * Each route family's error format, picked here where the routers are mounted: the management API
+ * answers OAuth JSON, the Auth0-style API Auth0's JSON (its link landing page is a page), Userfront
+ * its own shape (userfrontErrors, on each of its routes); everything else the error page.
+ */
+function routeErrors(s: Services): Koa.Middleware {
+  const locale = s.config.ui.defaultLocale;
+  return errorsByFamily(
+    [
+      { matches: (path) => path.startsWith('/api/'), handler: oauthJsonErrors(s.renderer, locale) },
+      { matches: (path) => path.startsWith('/passwordless/') && path !== '/passwordless/verify_redirect', handler: auth0ApiErrors(s.renderer, locale) },
+    ],
+    pageErrors(s.renderer, locale),
+  );
 }

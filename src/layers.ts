@@ -26,5 +26,5 @@ export const LAYERS: readonly Layer[] = [
   { name: 'delivery', paths: ['src/delivery/**'], holds: 'outbox worker and channels: SMTP, SMS, webhook, capture' },
   { name: 'storage', paths: ['src/storage/**'], holds: 'the only code that touches Prisma or SQL' },
   { name: 'config', paths: ['src/config/**'], holds: 'the config schema and its loader' },
-  { name: 'base', paths: ['src/i18n/**', 'src/log.ts', 'src/paths.ts', 'src/layers.ts'], holds: 'leaves every layer may use: translations, logging, file locations' },
+  { name: 'base', paths: ['src/i18n/**', 'src/log.ts', 'src/paths.ts', 'src/errors.ts', 'src/layers.ts'], holds: 'leaves every layer may use: translations, logging, file locations, the error catalogue' },
 ];

@@ -8,7 +8,7 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey 
 import type { Db } from '../storage/db.js';
 import { firstUse } from '../risk/replay.js';
 import { CLIENT_ASSERTION } from '../risk/limits.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 
 export interface AuthenticatedClient {
   client: Client;
@@ -16,7 +16,7 @@ export interface AuthenticatedClient {
   confidential: boolean;
 }
 
-const invalidClient = (message: string) => new SesameError(401, 'invalid_client', message);
+const invalidClient = (detail: string) => new SesameError('invalidClient', { detail });
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 function basicCredentials(ctx: Context): { id: string; secret: string } | undefined {
@@ -79,7 +79,7 @@ export async function authenticateClient(
 ): Promise<AuthenticatedClient> {
   const basic = basicCredentials(ctx);
   const clientId = typeof body.client_id === 'string' ? body.client_id : basic?.id;
-  if (!clientId) throw new SesameError(400, 'invalid_request', 'Missing required parameter: client_id');
+  if (!clientId) throw new SesameError('invalidRequest', { detail: 'Missing required parameter: client_id' });
   let client: Client | undefined;
   try {
     client = await provider.Client.find(clientId);

@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
-import { SesameError, badRequest, notFound } from '../http/errors.js';
+import { badRequest, notFound } from '../http/errors.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/links.js';
 import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
@@ -44,7 +44,7 @@ export function managementRouter(s: Services): Router {
 
   router.post('/links/revoke', json, async function revokeAllOf(ctx) {
     const email = normalizeEmail((ctx.request.body as Record<string, unknown> | undefined)?.email);
-    if (!email) throw new SesameError(400, 'invalid_request', 'email must be a valid email address.');
+    if (!email) throw badRequest('email must be a valid email address.');
     ctx.body = { revoked: await revokeLinksOf(s.db, email) };
   });
 

@@ -6,7 +6,8 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError, tooManyRequests } from '../http/errors.js';
+import { SesameError, smsRefusal, type ErrorName } from '../errors.js';
+import { tooManyRequests } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode } from '../passwordless/sms-login.js';
@@ -21,8 +22,7 @@ import { authenticateClient } from './client-auth.js';
 import { corsFor } from './cors.js';
 import { verifyRedirectRoutes, AUTHORIZE_PARAMS } from './verify-redirect.js';
 
-const bad = (error: string, description: string) => new SesameError(400, error, description);
-const NOT_TEXTABLE = 'Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.';
+const bad = (kind: ErrorName, detail?: string) => new SesameError(kind, { detail });
 
 function asObject(value: unknown): Record<string, unknown> {
   if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
@@ -30,7 +30,7 @@ function asObject(value: unknown): Record<string, unknown> {
     try {
       return asObject(JSON.parse(value));
     } catch {
-      throw bad('invalid_request', 'authParams must be an object.');
+      throw bad('invalidRequest', 'authParams must be an object.');
     }
   }
   return {};
@@ -46,28 +46,27 @@ export function passwordlessRouter(s: Services): Router {
   function connectionOf(body: Record<string, unknown>) {
     const id = body.connection;
     const connection = connectionById(s.config, id);
-    if (!connection) throw bad('bad.connection', `Connection "${String(id ?? '')}" does not exist or is not enabled.`);
+    if (!connection) throw bad('auth0BadConnection', `Connection "${String(id ?? '')}" does not exist or is not enabled.`);
     return connection;
   }
 
   function emailConnection(body: Record<string, unknown>) {
     const connection = connectionOf(body);
-    if (connection.type !== 'email') throw bad('bad.connection', `Connection "${connection.id}" does not accept email addresses.`);
+    if (connection.type !== 'email') throw bad('auth0BadConnection', `Connection "${connection.id}" does not accept email addresses.`);
     return connection;
   }
 
   /** `connection: sms` (Auth0's shape): a code to `phone_number`; links go by email only. */
   async function startSms(ctx: Context, body: Record<string, unknown>, rp: Client, confidential: boolean, connection: SmsConnection) {
-    if ((body.send ?? 'code') !== 'code') throw bad('bad.send', 'Links are sent by email only; use send "code" with sms.');
+    if ((body.send ?? 'code') !== 'code') throw bad('auth0BadSend', 'Links are sent by email only; use send "code" with sms.');
     const phone = parsePhone(body.phone_number, connection.defaultCountry);
-    if (!phone) throw bad('bad.phone_number', 'Please provide a valid phone number in E.164 format, like +14155550100.');
-    if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError(403, 'unauthorized_client', `Grant type '${OTP_GRANTS[0]}' not allowed for the client.`);
+    if (!phone) throw bad('auth0BadPhone');
+    if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError('unauthorizedClient', { detail: `Grant type '${OTP_GRANTS[0]}' not allowed for the client.` });
     const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
     const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { value: phone.e164, country: phone.country }, who, connection.id);
     if (!sent.ok) {
-      if (sent.reason === 'country') throw bad('bad.phone_number', 'Codes cannot be sent to phone numbers in this country.');
-      if (sent.reason === 'number_type') throw bad('bad.phone_number', NOT_TEXTABLE);
-      if (sent.reason === 'disabled') throw bad('bad.connection', 'SMS is not enabled.');
+      const refused = smsRefusal(sent.reason);
+      if (refused) throw new SesameError(refused);
       throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} s before asking for another code.`);
     }
     ctx.body = { _id: randomBytes(12).toString('hex'), phone_number: phone.e164, phone_verified: false };
@@ -88,14 +87,14 @@ export function passwordlessRouter(s: Services): Router {
     const connection = connectionOf(body);
     if (connection.type === 'sms') return startSms(ctx, body, rp, confidential, connection);
     const send = body.send ?? 'link';
-    if (send !== 'link' && send !== 'code') throw bad('bad.send', 'send must be "link" or "code".');
+    if (send !== 'link' && send !== 'code') throw bad('auth0BadSend');
     const email = normalizeEmail(body.email);
-    if (!email) throw bad('bad.email', 'Please provide a valid email address.');
+    if (!email) throw bad('auth0BadEmail');
     const authParams = asObject(body.authParams);
 
     const allowed = send === 'code' ? OTP_GRANTS.some((g) => rp.grantTypeAllowed(g)) : rp.grantTypeAllowed('authorization_code');
     if (!allowed) {
-      throw new SesameError(403, 'unauthorized_client', `Grant type '${send === 'code' ? OTP_GRANTS[0] : 'authorization_code'}' not allowed for the client.`);
+      throw new SesameError('unauthorizedClient', { detail: `Grant type '${send === 'code' ? OTP_GRANTS[0] : 'authorization_code'}' not allowed for the client.` });
     }
     const uiLocales = typeof authParams.ui_locales === 'string' ? authParams.ui_locales : undefined;
     const locale = negotiateLocale(uiLocales, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale);
@@ -104,9 +103,9 @@ export function passwordlessRouter(s: Services): Router {
     let linkFor: ((code: string) => string) | undefined;
     if (send === 'link') {
       const redirectUri = typeof authParams.redirect_uri === 'string' ? authParams.redirect_uri : rp.redirectUris?.[0];
-      if (!redirectUri || !rp.redirectUriAllowed(redirectUri)) throw bad('invalid_request', 'redirect_uri is not registered for this client.');
+      if (!redirectUri || !rp.redirectUriAllowed(redirectUri)) throw bad('invalidRequest', 'redirect_uri is not registered for this client.');
       if (!confidential && typeof authParams.code_challenge !== 'string') {
-        throw bad('invalid_request', 'Public clients must send authParams.code_challenge (PKCE) for links.');
+        throw bad('invalidRequest', 'Public clients must send authParams.code_challenge (PKCE) for links.');
       }
       // `network` names the flow the code belongs to (sealed), so the link works from any device.
       const sealed = sealNetwork(s.codeKeys[0]!, rp.clientId, email, network);
@@ -137,12 +136,12 @@ export function passwordlessRouter(s: Services): Router {
     emailConnection(body);
     const email = normalizeEmail(body.email);
     const code = body.verification_code;
-    if (!email || typeof code !== 'string') throw bad('invalid_request', 'email and verification_code are required.');
+    if (!email || typeof code !== 'string') throw bad('invalidRequest', 'email and verification_code are required.');
     const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: 'en' };
     const result = await peekEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), code, who);
     if (!result.ok) {
       if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
-      throw new SesameError(403, 'invalid_grant', 'Wrong email or verification code.');
+      throw new SesameError('auth0WrongCode');
     }
     ctx.body = {};
   });

@@ -6,7 +6,8 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError, tooManyRequests } from '../http/errors.js';
+import { SesameError, smsRefusal } from '../errors.js';
+import { tooManyRequests } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
 import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
@@ -36,7 +37,7 @@ type CodeTarget = { channel: 'email'; value: string } | { channel: 'sms'; value:
 function targetOf(config: Services['config'], body: Record<string, unknown>): CodeTarget {
   if (body.channel === 'sms') {
     const connection = smsConnection(config);
-    if (!connection) throw bad('SMS is not enabled.');
+    if (!connection) throw new SesameError('smsDisabled');
     const phone = parsePhone(body.phoneNumber, connection.defaultCountry);
     if (!phone) throw bad('Please provide a valid phone number, like +14155550100.');
     return { channel: 'sms', value: phone.e164, country: phone.country };
@@ -67,7 +68,7 @@ const localeOf = (s: Services, ctx: Context) => negotiateLocale(undefined, ctx.g
 /** The tenant named in the path, its origin checked. */
 async function tenant({ s, cors }: UserfrontApi, ctx: PathContext): Promise<Client> {
   const found = await findTenant(s, ctx.params.tenantId!);
-  if (!found) throw new SesameError(404, 'not_found', 'Tenant not found.');
+  if (!found) throw new SesameError('notFound', { detail: 'Tenant not found.' });
   await cors.checkActualOrigin(ctx, found);
   return found;
 }
@@ -91,7 +92,7 @@ async function sendLoginLink(api: UserfrontApi, ctx: PathContext) {
   const email = normalizeEmail(bodyOf(ctx).email);
   if (!email) throw bad('Please provide a valid email address.');
   const page = loginPage(rp);
-  if (!page) throw new SesameError(500, 'misconfigured', `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.`);
+  if (!page) throw new SesameError('misconfigured', { detail: `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.` });
   // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
   const link = async () => {
     const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
@@ -135,9 +136,8 @@ async function sendCode(api: UserfrontApi, ctx: PathContext) {
   const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
   const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
   if (!sent.ok) {
-    if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
-    if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
-    if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
+    const refused = smsRefusal(sent.reason);
+    if (refused) throw new SesameError(refused);
     throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
   }
   ctx.body = { message: 'OK', result: { channel: 'sms', phoneNumber: target.value } };

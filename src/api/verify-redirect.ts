@@ -7,7 +7,7 @@ import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
@@ -48,16 +48,16 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     const email = normalizeEmail(fields.get('email'));
     const redirectUri = fields.get('redirect_uri');
     if (!client || !email || !fields.get('verification_code') || !redirectUri || !client.redirectUriAllowed(redirectUri)) {
-      throw new SesameError(400, 'invalid_request', 'link.bad_request');
+      throw new SesameError('linkBadRequest');
     }
     // /authorize would refuse a public client without PKCE; say so before the code is used up.
-    if (client.clientAuthMethod === 'none' && !fields.get('code_challenge')) throw new SesameError(400, 'invalid_request', 'link.pkce_required');
+    if (client.clientAuthMethod === 'none' && !fields.get('code_challenge')) throw new SesameError('linkPkceRequired');
     // The network of the flow the code was sent for: sealed in an emailed link (see
     // passwordless/flows.ts); absent when auth0-js sends here the code its user typed in the app,
     // on the device that asked for it.
     const sealed = fields.get('network');
     const network = sealed === undefined ? requesterNetwork(ctx.ip) : openNetwork(s.codeKeys, client.clientId, email, sealed);
-    if (!network) throw new SesameError(400, 'invalid_request', 'link.bad_request');
+    if (!network) throw new SesameError('linkBadRequest');
     return { client, email, network };
   }
 
@@ -79,15 +79,15 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
 
   router.post('/verify_redirect', form, async function useLink(ctx) {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!cookieTokenValid(ctx, CSRF_COOKIE, body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
+    if (!cookieTokenValid(ctx, CSRF_COOKIE, body.csrf)) throw new SesameError('csrf');
     const fields = pick(body);
     const { client, email, network } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
     const flowKey = apiFlowKey(client.clientId, email, network);
     const result = await checkEmailCode(s, flowKey, fields.get('verification_code')!, who);
     if (!result.ok) {
-      if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });
-      throw new SesameError(400, 'invalid_grant', 'link.failed');
+      if (result.reason === 'delayed') throw new SesameError('linkDelayed', { retryAfter: result.retryAfter ?? 1 });
+      throw new SesameError('linkFailed');
     }
     ctx.cookies.set(CSRF_COOKIE, null, { path: '/passwordless' });
     const ref = newTicketRef();

@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
@@ -19,7 +19,6 @@ import { AT_CLIENT_START, issueLoginTicket } from '../passwordless/login-tickets
 import { AMR } from '../oidc/acr.js';
 
 const CSRF_COOKIE = 'sesame.magic';
-const REASONS = { invalid: 'magic.invalid', used: 'magic.used', expired: 'magic.expired' } as const;
 
 export function magicLinkRouter(s: Services): Router {
   const router = new Router({ prefix: '/login/link' });
@@ -28,7 +27,7 @@ export function magicLinkRouter(s: Services): Router {
   async function liveLink(ctx: Context, source: Record<string, unknown>): Promise<LinkRow> {
     ctx.state.locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
     const checked = await checkLink(s.db, s.codeKeys, source.uuid, source.token);
-    if (!checked.ok) throw new SesameError(400, `link_${checked.reason}`, REASONS[checked.reason]);
+    if (!checked.ok) throw new SesameError('linkRefused', { reason: checked.reason });
     return checked.link;
   }
 
@@ -52,13 +51,13 @@ export function magicLinkRouter(s: Services): Router {
   async function userOf(link: LinkRow) {
     if (s.config.signUp === 'open') return upsertVerifiedEmailUser(s.db, link.email);
     const user = await findUserByEmail(s.db, link.email);
-    if (!user) throw new SesameError(400, 'link_invalid', 'magic.invalid');
+    if (!user) throw new SesameError('linkRefused', { reason: 'invalid' });
     return upsertVerifiedEmailUser(s.db, link.email);
   }
 
   const tokens = (ctx: Context, link: LinkRow, token: string) => ({ csrf: issueCookieToken(ctx, CSRF_COOKIE, '/login'), uuid: link.id, token });
   const requireCsrf = (ctx: Context) => {
-    if (!cookieTokenValid(ctx, CSRF_COOKIE, (ctx.request.body as Record<string, unknown>).csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
+    if (!cookieTokenValid(ctx, CSRF_COOKIE, (ctx.request.body as Record<string, unknown>).csrf)) throw new SesameError('csrf');
   };
 
   /** The client's third-party-initiated login URI, when the link names a client that has one. */
@@ -85,7 +84,7 @@ export function magicLinkRouter(s: Services): Router {
   /** A welcome or custom link: it confirms the address, and signs in here when the client can start it. */
   async function useOperatorLink(ctx: Context, link: LinkRow) {
     const user = await userOf(link);
-    if (!(await useLink(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
+    if (!(await useLink(s.db, link, user.id))) throw new SesameError('linkRefused', { reason: 'used' });
     await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: link.type });
     const target = await initiateUri(link);
     return target ? signInHere(ctx, link, user.id, target) : page(ctx, link, 'magic-link-verified');
@@ -107,7 +106,7 @@ export function magicLinkRouter(s: Services): Router {
       return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), here });
     }
     const user = await userOf(link);
-    if (!(await useLink(s.db, link, user.id))) throw new SesameError(400, 'link_used', 'magic.used');
+    if (!(await useLink(s.db, link, user.id))) throw new SesameError('linkRefused', { reason: 'used' });
     await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip });
     ctx.status = 303;
     ctx.redirect(`/interaction/${link.flowKey!.slice(2)}`);
@@ -125,7 +124,7 @@ export function magicLinkRouter(s: Services): Router {
     const body = ctx.request.body as Record<string, unknown>;
     const link = await liveLink(ctx, body);
     const target = await initiateUri(link);
-    if (!link.flowKey || (use === 'here' && !target)) throw new SesameError(400, 'link_invalid', 'magic.invalid');
+    if (!link.flowKey || (use === 'here' && !target)) throw new SesameError('linkRefused', { reason: 'invalid' });
     const number = typeof body.number === 'string' ? body.number.trim() : '';
     if (!/^[0-9]{2}$/.test(number)) {
       return page(ctx, link, 'magic-link-match', { ...tokens(ctx, link, String(body.token)), here: target !== null, error: 'magic.match_format' }, 400);
@@ -134,8 +133,8 @@ export function magicLinkRouter(s: Services): Router {
     const audit = { clientId: link.clientId, identifier: link.email, ip: ctx.ip };
     if (!picked.ok) {
       await recordAudit(s.db, { type: 'link.failed', ...audit, reason: `number_${picked.reason}` });
-      if (picked.reason === 'wrong') throw new SesameError(400, 'link_number_wrong', 'magic.match_ended');
-      throw new SesameError(400, 'link_used', 'magic.used');
+      if (picked.reason === 'wrong') throw new SesameError('linkNumberWrong');
+      throw new SesameError('linkRefused', { reason: 'used' });
     }
     if (use === 'here') {
       await recordAudit(s.db, { type: 'link.used', ...audit, userId: picked.userId, reason: 'this_device' });

@@ -12,7 +12,7 @@ import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { showGoneInteraction } from './gone.js';
 import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
@@ -94,7 +94,7 @@ export function nameStepRouter(s: Services): Router {
     // A late post (Back, another tab) changes nothing: "signed in" for this browser, else expired.
     if (found === 'gone') return showGoneInteraction(s, ctx);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
+    if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError('csrf');
     if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
     const { details, accountId, amr } = found;
     if (body.decision === 'skip' || !(await asksForName(s, details, accountId, amr))) return goOn(ctx, details.returnTo);

@@ -7,7 +7,7 @@ import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
-import { SesameError } from '../http/errors.js';
+import { ERRORS, SesameError, smsRefusal } from '../errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
 import { isPhoneIdentifier, normalizeEmail, parseIdentifier, parsePhone } from '../passwordless/identifiers.js';
 import { sendSmsCode, type SmsSendResult } from '../passwordless/sms-login.js';
@@ -86,7 +86,7 @@ export function interactionRouter(s: Services): Router {
   async function requireCsrf(ctx: Context, next: Next) {
     const body = ctx.request.body as Record<string, unknown> | undefined;
     if (!csrfValid(s.csrfKey, ctx.params.uid!, body?.csrf)) {
-      throw new SesameError(403, 'csrf', 'error.csrf');
+      throw new SesameError('csrf');
     }
     await next();
   }
@@ -146,9 +146,8 @@ export function interactionRouter(s: Services): Router {
 
   /** The page answer to a refused send: which message, which status. */
   function refusal(sent: Exclude<SmsSendResult, { ok: true }>): { error: string; status: number } {
-    if (sent.reason === 'country') return { error: 'phone.country', status: 400 };
-    if (sent.reason === 'number_type') return { error: 'phone.type', status: 400 };
-    if (sent.reason === 'disabled') return { error: 'phone.disabled', status: 400 };
+    const refused = smsRefusal(sent.reason);
+    if (refused) return { error: ERRORS[refused].key, status: ERRORS[refused].status };
     return { error: 'code.wait', status: 429 };
   }
 
@@ -219,8 +218,8 @@ export function interactionRouter(s: Services): Router {
   async function handOff(ctx: Context, connectionId: string) {
     const { details } = ctx.state.step as StepState;
     const connection = externalConnection(s.config, connectionId);
-    if (!connection) throw new SesameError(404, 'unknown_connection', 'external.unknown_connection');
-    if (!methodAllowed(ctx, 'external')) throw new SesameError(400, 'method_not_allowed', 'identifier.method');
+    if (!connection) throw new SesameError('unknownConnection');
+    if (!methodAllowed(ctx, 'external')) throw new SesameError('methodNotAllowed');
     const param = (name: string) => (typeof details.params[name] === 'string' ? (details.params[name] as string) : undefined);
     const url = await handOffUrl(
       s.db,
