@@ -22,6 +22,7 @@ export const LAYERS: readonly Layer[] = [
   { name: 'http', paths: ['src/http/**', 'src/services.ts'], holds: 'HTTP plumbing shared by the routers: middleware, errors, rendering, CSRF, cookies, proxies; services.ts is what handlers get' },
   { name: 'oidc', paths: ['src/oidc/**'], holds: 'oidc-provider configuration, client metadata, accounts, custom grants, the internals seam' },
   { name: 'passwordless', paths: ['src/passwordless/**'], holds: 'domain logic without Koa: codes, links, login tickets, identifiers, throttles' },
+  { name: 'risk', paths: ['src/risk/**'], holds: 'limits: every limit by name (key, window, ceiling), check() turning one into a decision, replay checks, the code-send and SMS-pumping policies' },
   { name: 'delivery', paths: ['src/delivery/**'], holds: 'outbox worker and channels: SMTP, SMS, webhook, capture' },
   { name: 'storage', paths: ['src/storage/**'], holds: 'the only code that touches Prisma or SQL' },
   { name: 'config', paths: ['src/config/**'], holds: 'the config schema and its loader' },

@@ -6,7 +6,8 @@ import type { Client } from '../oidc/client-metadata.js';
 import type { Context } from 'koa';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Db } from '../storage/db.js';
-import { hitWindow } from '../storage/counters.js';
+import { firstUse } from '../risk/replay.js';
+import { CLIENT_ASSERTION } from '../risk/limits.js';
 import { SesameError } from '../errors.js';
 
 export interface AuthenticatedClient {
@@ -61,9 +62,8 @@ async function verifyAssertion(db: Db, client: Client, assertion: string, audien
     const { payload } = await jwtVerify(assertion, keys, { issuer: client.clientId, subject: client.clientId, audience: audiences, maxTokenAge: ASSERTION_MAX_AGE });
     if (!payload.jti || !payload.exp) throw new Error('jti and exp are required');
     // A client assertion is single use (RFC 7523). Its jti is remembered for as long as its iat is
-    // accepted at all: a fixed window, because hitWindow measures back from each call, so a window
-    // shrinking towards exp would forget the first use halfway.
-    if ((await hitWindow(db, `assertion:${client.clientId}:${payload.jti}`, ASSERTION_MAX_AGE + 1)) > 1) throw new Error('assertion replayed');
+    // accepted at all (risk/limits.ts, CLIENT_ASSERTION).
+    if (!(await firstUse(db, CLIENT_ASSERTION, [client.clientId, payload.jti], { maxAge: ASSERTION_MAX_AGE }))) throw new Error('assertion replayed');
   } catch (err) {
     throw invalidClient(`Client assertion rejected: ${(err as Error).message}`);
   }

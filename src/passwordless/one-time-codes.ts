@@ -8,9 +8,10 @@ import type { Db } from '../storage/db.js';
 import type { Keyring } from './keyring.js';
 import { recordAudit } from '../storage/audit.js';
 import { findLiveCode } from '../storage/codes.js';
-import { hitWindow } from '../storage/counters.js';
+import { check } from '../risk/check.js';
+import { SMS_PER_PREFIX } from '../risk/limits.js';
 import { enqueueMessage } from '../storage/outbox.js';
-import { findUserByEmail, findUserByPhone, upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../storage/users.js';
+import { findUserByEmail, type User } from '../storage/users.js';
 import { maySignUp, resolveUser } from './sign-up.js';
 import { isPhoneIdentifier, parsePhone, phonePrefix } from './identifiers.js';
 import { conversionDelay, recordSmsSent, recordSmsVerified } from './sms-guard.js';
@@ -108,7 +109,7 @@ async function sendByEmail(
   options: SendOptions,
 ): Promise<SendResult> {
   const { config, db } = deps;
-  const client = options.sendsPerClientPerHour ? { key: `send-client:${who.clientId}`, max: options.sendsPerClientPerHour, window: 3600 } : undefined;
+  const client = options.sendsPerClientPerHour ? { clientId: who.clientId, max: options.sendsPerClientPerHour } : undefined;
   const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
@@ -163,7 +164,7 @@ async function sendBySms(deps: CodeSendDeps, flowKey: string, to: SmsRecipient, 
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
   const prefix = phonePrefix(phone.value);
-  if ((await hitWindow(db, `sms-prefix:${prefix}`, 3600)) > connection.sendsPerPrefixPerHour) {
+  if ((await check(db, SMS_PER_PREFIX, [prefix], connection)).kind !== 'allow') {
     deps.log.warn({ alert: 'sms_prefix_cap', prefix, ip: who.ip, clientId: who.clientId }, 'SMS sends to this number prefix hit their hourly cap');
     await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'prefix' });
     return { ok: false, reason: 'prefix', retryAfter: 3600 };
@@ -198,7 +199,7 @@ async function testCode(deps: CodeCheckDeps, flowKey: string, code: string, who:
   const { config, db } = deps;
   const row = await findLiveCode(db, flowKey);
   const perMinute = options.checksPerClientPerMinute;
-  const client = perMinute ? { key: `otp-client:${who.clientId}`, max: perMinute, window: 60 } : undefined;
+  const client = perMinute ? { clientId: who.clientId, max: perMinute } : undefined;
   const limited = await reserveVerify(db, throttlePolicy(config, undefined, client), row?.identifier, who);
   if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter } satisfies Failure;
   if (!row) return { ok: false, reason: 'missing' } satisfies Failure;
