@@ -1,5 +1,5 @@
 // The `features` switches: which compatibility surfaces run, and what each one owns (routes are
-// mounted by app.ts, grants registered by oidc/grants/register.ts, both asking this file).
+// mounted by app.ts, grants registered by oidc/provider.ts from GRANTS, both asking this file).
 import { z } from 'zod';
 
 /**

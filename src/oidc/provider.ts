@@ -8,14 +8,14 @@ import type { Db } from '../storage/db.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
-import { registerGrants } from './grants/register.js';
+import { GRANTS, registerGrants } from './grants/register.js';
 import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
 import { StorageUnavailable } from '../storage/unavailable.js';
 import { trustProxies } from '../passwordless/requester-network.js';
 import type { MessageRenderer } from '../passwordless/email-login.js';
 import { ACR_VALUES } from './acr.js';
-import { clientFeatureProblem } from '../config/features.js';
+import { clientFeatureProblem, grantTypeEnabled } from '../config/features.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -72,7 +72,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Mounted, the provider runs on our app's context (ctx.ip comes from there); set alike anyway.
   trustProxies(provider, deps.config.proxyHops);
   // Only the grants of enabled features (see config/features.ts): discovery lists what is registered.
-  registerGrants(provider, deps);
+  registerGrants(provider, deps, GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type))));
   logProviderErrors(provider, deps.log);
   return provider;
 }
