@@ -1,7 +1,9 @@
 // The composition root of the web app: the only module that imports every surface (hosted pages,
 // APIs, connections, the provider). Our middleware and routes first, oidc-provider mounted last.
+// Which APIs are mounted follows the config's `features` switches.
 import Koa from 'koa';
 import mount from 'koa-mount';
+import type Router from '@koa/router';
 import type { Services } from './services.js';
 import { assets } from './http/assets.js';
 import { devOutboxRouter } from './http/dev-outbox.js';
@@ -21,6 +23,23 @@ import { auth0ApiErrors, auth0TokenErrors } from './api/auth0-errors.js';
 import { ROUTES } from './oidc/provider.js';
 import { postAsGet } from './http/post-as-get.js';
 
+/** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
+function enabledRouters(s: Services): Router[] {
+  const { features, devOutbox } = s.config;
+  const when = (on: boolean, router: () => Router) => (on ? [router()] : []);
+  return [
+    healthRouter(s.db),
+    interactionRouter(s),
+    nameStepRouter(s),
+    magicLinkRouter(s),
+    ...when(features.externalConnections.enabled, () => connectionsRouter(s)),
+    ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),
+    ...when(features.userfront.enabled, () => userfrontRouter(s)),
+    ...when(features.management.enabled, () => managementRouter(s)),
+    ...when(devOutbox, () => devOutboxRouter(s)),
+  ];
+}
+
 export function createApp(s: Services): Koa {
   const app = new Koa();
   trustProxies(app, s.config.proxyHops);
@@ -32,7 +51,7 @@ export function createApp(s: Services): Koa {
   app.use(routeErrors(s));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
-  const routers = [healthRouter(s.db), interactionRouter(s), nameStepRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
+  const routers = enabledRouters(s);
   // oidc-provider's endpoints carry most of the traffic (tokens, userinfo, introspection) and none
   // of our routes match them, so they skip our routers' matching (a measurable share of a request).
   const providerOnly = new Set(

@@ -14,7 +14,7 @@ export const LAYERS: readonly Layer[] = [
   {
     name: 'root',
     paths: ['src/app.ts', 'src/server.ts', 'src/cluster.ts', 'src/cli.ts', 'src/cli/**', 'src/connect.ts'],
-    holds: 'composition: builds each part from the config and wires them (app.ts mounts every router), the CLI, the cluster, the sesame/connect library',
+    holds: 'composition: builds each part from the config and wires them (app.ts mounts the routers of enabled features), the CLI, the cluster, the sesame/connect library',
   },
   { name: 'api', paths: ['src/api/**'], holds: 'JSON surfaces: /passwordless/* (Auth0 style), Userfront, management API, CORS' },
   { name: 'interactions', paths: ['src/interactions/**'], holds: 'hosted pages bound to the oidc-provider Interaction, magic-link pages' },

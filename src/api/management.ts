@@ -48,7 +48,7 @@ export function managementRouter(s: Services): Router {
     ctx.body = { revoked: await revokeLinksOf(s.db, email) };
   });
 
-  serviceClientRoutes(router, s);
+  if (s.config.features.externalConnections.enabled) serviceClientRoutes(router, s);
   clientRoutes(router, s);
   return router;
 }
