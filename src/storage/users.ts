@@ -1,33 +1,30 @@
 // Users: created on their first verified sign-in (under the sign-up policy).
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import { readBool } from './sql.js';
+import type { User as UserModel } from './generated/sqlite/client.js';
+import { columnList, readBool, sqlStatement, type RawRow } from './sql.js';
 
-export interface User {
-  id: string;
-  email: string | null;
-  emailVerified: boolean;
-  phoneNumber: string | null;
-  phoneVerified: boolean;
-  name: string | null;
-}
-
+// The columns a User carries in the code, for Prisma's `select` and the hand-written statement alike.
 const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, phoneVerified: true, name: true } as const;
+type UserColumn = keyof typeof fields;
 
-/** On every userinfo, token and introspection request: sql.ts rather than Prisma. */
+export type User = Pick<UserModel, UserColumn>;
+
+// On every userinfo, token and introspection request: sql.ts rather than Prisma.
+export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(
+  `SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "id" = ?`,
+);
+
 export async function findUserById(db: Db, id: string): Promise<User | null> {
-  const row = await db.sql.one<Record<keyof User, unknown>>(
-    'SELECT "id", "email", "emailVerified", "phoneNumber", "phoneVerified", "name" FROM "User" WHERE "id" = ?',
-    [id],
-  );
+  const row = await db.sql.one(FIND_USER_BY_ID, [id]);
   if (!row) return null;
   return {
-    id: row.id as string,
-    email: row.email as string | null,
+    id: row.id,
+    email: row.email,
     emailVerified: readBool(row.emailVerified),
-    phoneNumber: row.phoneNumber as string | null,
+    phoneNumber: row.phoneNumber,
     phoneVerified: readBool(row.phoneVerified),
-    name: row.name as string | null,
+    name: row.name,
   };
 }
 
