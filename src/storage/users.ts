@@ -70,6 +70,26 @@ export function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
   );
 }
 
+/** Whether an account with this id exists. */
+export async function userExists(db: Db, id: string): Promise<boolean> {
+  return (await db.prisma.user.findUnique({ where: { id }, select: { id: true } })) !== null;
+}
+
+/** The newest accounts first, for the operator's `sesame users list`. */
+export function listUsers(db: Db, take = 1000) {
+  return db.prisma.user.findMany({ orderBy: { createdAt: 'desc' }, take, select: { id: true, email: true, emailVerified: true, createdAt: true } });
+}
+
+/** A new account of an external identity, unsaved: the caller runs it in one transaction with the identity. */
+export function newExternalUser(db: Db, id: string, profile: { email?: string; name?: string }) {
+  return db.prisma.user.create({ data: { id, name: profile.name ?? null, email: profile.email ?? null, emailVerified: profile.email !== undefined } });
+}
+
+/** Refreshes an account from its external identity's latest profile (only the name is taken). */
+export async function refreshExternalUser(db: Db, id: string, profile: { name?: string }): Promise<void> {
+  await db.prisma.user.update({ where: { id }, data: { ...(profile.name ? { name: profile.name } : {}) } });
+}
+
 /** True for an account created at or after `since` that has no name yet (the sign-up name step). */
 export async function isNewNamelessUser(db: Db, id: string, since: Date): Promise<boolean> {
   return (await db.prisma.user.count({ where: { id, name: null, createdAt: { gte: since } } })) === 1;
