@@ -17,6 +17,9 @@ export default defineConfig({
     pool: 'forks',
     // Makes the test CA and certificate (test/helpers/tls.ts) before any worker starts.
     globalSetup: ['test/global-setup.ts'],
+    // Loopback only: any other connection or DNS lookup fails loudly, in the workers and in every
+    // Node child they spawn (the file puts itself in NODE_OPTIONS).
+    setupFiles: ['test/helpers/block-network.mjs'],
     projects: [
       { extends: true, test: { name: 'in-process', include: ['test/**/*.test.ts'], exclude: PROCESS_TESTS, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'processes', include: PROCESS_TESTS, sequence: { groupOrder: 1 } } },

@@ -107,7 +107,6 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
       codeKeys: prepared.codeKeys,
       cookieKeys: prepared.cookieKeys,
       csrfKey: createHmac('sha256', prepared.cookieKeys[0]!).update('csrf').digest('base64url'),
-      internalUrl: origin,
       wakeWorker,
     };
     const callback = createApp(services).callback();

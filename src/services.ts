@@ -17,11 +17,6 @@ export interface Services {
   cookieKeys: string[];
   /** Key for CSRF tokens of our forms. */
   csrfKey: string;
-  /**
-   * This server over loopback, http://127.0.0.1:<bound port> (https://localhost:<port> with `tls`),
-   * for routes that call Sesame's own endpoints (the Userfront API uses the token endpoint).
-   */
-  internalUrl: string;
   /** Asks the in-process delivery worker to look at the outbox now. */
   wakeWorker(): void;
 }

@@ -52,111 +52,127 @@ function refusePkce(ctx: Context) {
   if (ctx.query.code_challenge !== undefined) throw bad('PKCE mode (code_challenge) is not supported.');
 }
 
+/** A request whose route named parameters (the tenant id). */
+type PathContext = Context & { params: Record<string, string> };
+
+/** What the handlers share, built once per router. */
+interface UserfrontApi {
+  s: Services;
+  cors: ReturnType<typeof userfrontCors>;
+  sessions: ReturnType<typeof userfrontSessions>;
+}
+
+const localeOf = (s: Services, ctx: Context) => negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
+
+/** The tenant named in the path, its origin checked. */
+async function tenant({ s, cors }: UserfrontApi, ctx: PathContext): Promise<Client> {
+  const found = await findTenant(s, ctx.params.tenantId!);
+  if (!found) throw new SesameError(404, 'not_found', 'Tenant not found.');
+  await cors.checkActualOrigin(ctx, found);
+  return found;
+}
+
+/** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
+async function send(s: Services, ctx: Context, rp: Client, email: string, options: SendOptions) {
+  const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
+  const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
+    ...options,
+    sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
+    sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
+  });
+  if (!sent.ok && sent.reason === 'client') throw tooManyRequests(sent.retryAfter, 'This application has sent too many messages; try again later.');
+  if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
+}
+
+/** POST auth/link: mails a link to the app's login page (and a code with it). */
+async function sendLoginLink(api: UserfrontApi, ctx: PathContext) {
+  const { s } = api;
+  const rp = await tenant(api, ctx);
+  const email = normalizeEmail(bodyOf(ctx).email);
+  if (!email) throw bad('Please provide a valid email address.');
+  const page = loginPage(rp);
+  if (!page) throw new SesameError(500, 'misconfigured', `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.`);
+  // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
+  const link = async () => {
+    const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
+    const url = new URL(page);
+    url.searchParams.set('token', made.token);
+    url.searchParams.set('uuid', made.uuid);
+    return url.toString();
+  };
+  await send(s, ctx, rp, email, { link, template: 'link' });
+  ctx.body = { message: 'OK', result: { email } };
+}
+
+/** PUT auth/link with {token, uuid}: the link used once, the user signed in. */
+async function loginWithLink(api: UserfrontApi, ctx: PathContext) {
+  const { s } = api;
+  const rp = await tenant(api, ctx);
+  refusePkce(ctx);
+  const body = bodyOf(ctx);
+  const checked = await checkLink(s.db, s.codeKeys, body.uuid, body.token);
+  if (!checked.ok) throw unauthorized(LINK_ERRORS[checked.reason]);
+  const { link } = checked;
+  // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.
+  if (link.clientId !== rp.clientId || link.flowKey) throw unauthorized(LINK_ERRORS.invalid);
+  if (s.config.signUp !== 'open' && !(await findUserByEmail(s.db, link.email))) throw unauthorized(LINK_ERRORS.invalid);
+  const user = await upsertVerifiedEmailUser(s.db, link.email);
+  if (!(await useLink(s.db, link, user.id))) throw unauthorized(LINK_ERRORS.used);
+  await recordAudit(s.db, { type: 'link.used', clientId: rp.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'userfront' });
+  ctx.body = await api.sessions.signIn(ctx, rp, user.id, AMR.emailLink);
+}
+
+/** POST auth/code: a code by email, or by SMS when an SMS connection exists. */
+async function sendCode(api: UserfrontApi, ctx: PathContext) {
+  const { s } = api;
+  const rp = await tenant(api, ctx);
+  const target = targetOf(s.config, bodyOf(ctx));
+  if (target.channel === 'email') {
+    await send(s, ctx, rp, target.value, { template: 'code' });
+    ctx.body = { message: 'OK', result: { channel: 'email', email: target.value } };
+    return;
+  }
+  const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
+  const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
+  if (!sent.ok) {
+    if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
+    if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
+    if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
+    throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
+  }
+  ctx.body = { message: 'OK', result: { channel: 'sms', phoneNumber: target.value } };
+}
+
+/** PUT auth/code with the verification code: the code checked, the user signed in. */
+async function loginWithCode(api: UserfrontApi, ctx: PathContext) {
+  const { s } = api;
+  const rp = await tenant(api, ctx);
+  refusePkce(ctx);
+  const body = bodyOf(ctx);
+  const target = targetOf(s.config, body);
+  const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
+  if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
+  const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) });
+  if (!result.ok) {
+    if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
+    throw unauthorized('Invalid or expired verification code.');
+  }
+  ctx.body = await api.sessions.signIn(ctx, rp, result.user.id, codeAmr(target.channel === 'sms'));
+}
+
 export function userfrontRouter(s: Services): Router {
   const router = new Router({ prefix: '/v0' });
   const parse = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
-  const cors = userfrontCors(s);
-  const sessions = userfrontSessions(s);
-  const locale = (ctx: Context) => negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
-
-  async function tenant(ctx: Context): Promise<Client> {
-    const found = await findTenant(s, ctx.params.tenantId!);
-    if (!found) throw new SesameError(404, 'not_found', 'Tenant not found.');
-    await cors.checkActualOrigin(ctx, found);
-    return found;
-  }
-
-  /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
-  async function send(ctx: Context, rp: Client, email: string, options: SendOptions) {
-    const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
-      ...options,
-      sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
-      sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
-    });
-    if (!sent.ok && sent.reason === 'client') throw tooManyRequests(sent.retryAfter, 'This application has sent too many messages; try again later.');
-    if (!sent.ok) throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
-  }
+  const api: UserfrontApi = { s, cors: userfrontCors(s), sessions: userfrontSessions(s) };
 
   for (const path of ['/tenants/:tenantId/auth/link', '/tenants/:tenantId/auth/code', '/auth/refresh', '/auth/logout']) {
-    router.options(path, cors.preflight);
+    router.options(path, api.cors.preflight);
   }
-
-  router.post('/tenants/:tenantId/auth/link', userfrontErrors, parse, async function sendLoginLink(ctx) {
-    const rp = await tenant(ctx);
-    const email = normalizeEmail(bodyOf(ctx).email);
-    if (!email) throw bad('Please provide a valid email address.');
-    const page = loginPage(rp);
-    if (!page) throw new SesameError(500, 'misconfigured', `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.`);
-    // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
-    const link = async () => {
-      const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
-      const url = new URL(page);
-      url.searchParams.set('token', made.token);
-      url.searchParams.set('uuid', made.uuid);
-      return url.toString();
-    };
-    await send(ctx, rp, email, { link, template: 'link' });
-    ctx.body = { message: 'OK', result: { email } };
-  });
-
-  router.put('/tenants/:tenantId/auth/link', userfrontErrors, parse, async function loginWithLink(ctx) {
-    const rp = await tenant(ctx);
-    refusePkce(ctx);
-    const body = bodyOf(ctx);
-    const checked = await checkLink(s.db, s.codeKeys, body.uuid, body.token);
-    if (!checked.ok) throw unauthorized(LINK_ERRORS[checked.reason]);
-    const { link } = checked;
-    // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.
-    if (link.clientId !== rp.clientId || link.flowKey) throw unauthorized(LINK_ERRORS.invalid);
-    if (s.config.signUp !== 'open' && !(await findUserByEmail(s.db, link.email))) throw unauthorized(LINK_ERRORS.invalid);
-    const user = await upsertVerifiedEmailUser(s.db, link.email);
-    if (!(await useLink(s.db, link, user.id))) throw unauthorized(LINK_ERRORS.used);
-    await recordAudit(s.db, { type: 'link.used', clientId: rp.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'userfront' });
-    ctx.body = await sessions.signIn(ctx, rp, user.id, AMR.emailLink);
-  });
-
-  router.post('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function sendCode(ctx) {
-    const rp = await tenant(ctx);
-    const target = targetOf(s.config, bodyOf(ctx));
-    if (target.channel === 'email') {
-      await send(ctx, rp, target.value, { template: 'code' });
-      ctx.body = { message: 'OK', result: { channel: 'email', email: target.value } };
-      return;
-    }
-    const who = { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) };
-    const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
-    if (!sent.ok) {
-      if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
-      if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
-      if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
-      throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
-    }
-    ctx.body = { message: 'OK', result: { channel: 'sms', phoneNumber: target.value } };
-  });
-
-  router.put('/tenants/:tenantId/auth/code', userfrontErrors, parse, async function loginWithCode(ctx) {
-    const rp = await tenant(ctx);
-    refusePkce(ctx);
-    const body = bodyOf(ctx);
-    const target = targetOf(s.config, body);
-    const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
-    if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-    const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: locale(ctx) });
-    if (!result.ok) {
-      if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
-      throw unauthorized('Invalid or expired verification code.');
-    }
-    ctx.body = await sessions.signIn(ctx, rp, result.user.id, codeAmr(target.channel === 'sms'));
-  });
-
-  router.get('/auth/refresh', userfrontErrors, async function refresh(ctx) {
-    await sessions.refresh(ctx);
-  });
-
-  router.get('/auth/logout', userfrontErrors, async function logout(ctx) {
-    await sessions.logout(ctx);
-  });
-
+  router.post('/tenants/:tenantId/auth/link', userfrontErrors, parse, sendLoginLink.bind(undefined, api));
+  router.put('/tenants/:tenantId/auth/link', userfrontErrors, parse, loginWithLink.bind(undefined, api));
+  router.post('/tenants/:tenantId/auth/code', userfrontErrors, parse, sendCode.bind(undefined, api));
+  router.put('/tenants/:tenantId/auth/code', userfrontErrors, parse, loginWithCode.bind(undefined, api));
+  router.get('/auth/refresh', userfrontErrors, api.sessions.refresh);
+  router.get('/auth/logout', userfrontErrors, api.sessions.logout);
   return router;
 }

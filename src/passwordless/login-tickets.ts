@@ -1,5 +1,5 @@
 // A login ticket carries "this user just proved a code or link for this client" to the one place
-// that may act on it: the token endpoint (Userfront API, over loopback), the interaction that
+// that may act on it: the token endpoint (the login-ticket grant), the interaction that
 // started an external sign-in, the authorization request a confirmed email link starts, or the
 // client-started sign-in after an operator link. Browser tickets travel only in an HttpOnly cookie,
 // never in a URL, so a ticket cannot be handed to someone else's browser (login CSRF).

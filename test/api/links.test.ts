@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient, findForm } from '../helpers/form-client.js';
 import { CALLBACK, apiFixture, sendEmailLink } from './fixture.js';
+import { authorizationParams } from '../helpers/authorization.js';
 
 const NATIVE = apiFixture.clients[0]!;
 const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
@@ -21,15 +22,8 @@ describe('passwordless links', () => {
   const sendLink = (email: string, authParams: Record<string, string>) => sendEmailLink(t, email, authParams);
 
   it('shows a confirm page on GET and HEAD, then signs in on the explicit confirm', async () => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const link = await sendLink('link@example.com', {
-      redirect_uri: CALLBACK,
-      scope: 'openid email',
-      state: 'st4te',
-      nonce: 'n0nce',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
+    const { params, verifier } = await authorizationParams({ redirect_uri: CALLBACK, scope: 'openid email', state: 'st4te', nonce: 'n0nce' });
+    const link = await sendLink('link@example.com', params);
     expect(new URL(link).searchParams.get('verification_code')).toMatch(/^\d{6}$/);
     // A mail scanner opening the link twice, with HEAD too, changes nothing.
     const scanner = new FormClient();

@@ -8,6 +8,7 @@ import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient, findForm } from '../helpers/form-client.js';
 import { CALLBACK, apiFixture, sendEmailLink } from './fixture.js';
+import { authorizationParams } from '../helpers/authorization.js';
 
 const NATIVE = apiFixture.clients[0]!;
 
@@ -24,11 +25,7 @@ describe.each(ENGINES)('login tickets of email links on %s', (engine) => {
   const linkFor = (email: string, authParams: Record<string, string>) => sendEmailLink(t, email, authParams);
 
   it('does not sign a victim in with the URL an attacker got from confirming their own link', async () => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const authParams = {
-      redirect_uri: CALLBACK, scope: 'openid email', state: 'attacker-state', nonce: 'attacker-nonce',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    };
+    const { params: authParams, verifier } = await authorizationParams({ redirect_uri: CALLBACK, scope: 'openid email', state: 'attacker-state', nonce: 'attacker-nonce' });
     const link = await linkFor(`attacker-${engine}@example.com`, authParams);
     const attacker = new FormClient();
     const page = await attacker.request(link);

@@ -3,9 +3,8 @@
 // (test/helpers/operator-login.ts, signing with the real @authress/sdk), the user types a user id,
 // and the browser comes back through Sesame to the RP's redirect_uri with a code.
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { startOperatorLogin, type OperatorLogin } from '../helpers/operator-login.js';
@@ -17,31 +16,25 @@ import type { ExternalConnection } from '../../src/config/schema.js';
 describe('external connection in Chromium', () => {
   let t: TestSesame;
   let operator: OperatorLogin;
-  let browser: Browser;
   let config: oidc.Configuration;
-  const contexts: BrowserContext[] = [];
+  const chromium = useBrowser();
 
   beforeAll(async () => {
-    [operator, browser] = await Promise.all([startOperatorLogin(), launchChromium()]);
+    operator = await startOperatorLogin();
     const corp: ExternalConnection = { id: 'corp', type: 'external', name: 'Corp login', authorizationUrl: `${operator.loginUrl}?tenant=acme`, accountId: 'acct1', trustEmails: false };
     t = await startTestSesame('sqlite', { ...oidcFixture, connections: [{ id: 'email', type: 'email' }, corp] });
     // The CLI's way of issuing a key (test/connections/external.test.ts runs the CLI itself).
     operator.settings.accessKey = (await createServiceClient(t.sesame.services.db, corp)).accessKey;
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
     await operator?.stop();
   });
 
   /** A fresh browser context at a new authorization request (PKCE S256) with `params`. */
   async function open(params: Record<string, string>): Promise<Walk> {
-    const context = await browser.newContext();
-    contexts.push(context);
+    const context = await chromium.newContext();
     return openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid email profile', ...params });
   }
 

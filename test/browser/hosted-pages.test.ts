@@ -2,10 +2,10 @@
 // authorization code walk with and without JavaScript, a wrong code, French, a phone-sized screen
 // and the form markup. SQLite is enough: nothing on these pages depends on the database engine.
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
+import type { BrowserContextOptions, Page } from 'playwright-core';
+import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
 import { axeBothSchemes } from '../helpers/accessibility.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -17,29 +17,20 @@ const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padSt
 
 describe('hosted pages in Chromium', () => {
   let t: TestSesame;
-  let browser: Browser;
   let config: oidc.Configuration;
-  const contexts: BrowserContext[] = [];
+  const chromium = useBrowser();
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([
-      startTestSesame('sqlite', oidcFixture),
-      launchChromium(),
-    ]);
+    t = await startTestSesame('sqlite', oidcFixture);
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
   });
 
   /** A fresh browser context at a new authorization request (PKCE S256), collecting console and page errors. */
   async function open(options: BrowserContextOptions = {}): Promise<Walk> {
-    const context = await browser.newContext(options);
-    contexts.push(context);
+    const context = await chromium.newContext(options);
     // A step re-rendered with a message is a 400/429 document by design; Chromium logs it as an error.
     const expected = (text: string, url: string) => /status of (400|429)\b/.test(text) && /\/interaction\/[^/]+\/(email|code|resend)$/.test(url);
     return openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid email' }, expected);

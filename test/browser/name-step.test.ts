@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContextOptions } from 'playwright-core';
+import type { BrowserContextOptions } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
+import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -15,22 +15,21 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 
 describe('name step in Chromium', () => {
   let t: TestSesame;
-  let browser: Browser;
+  const chromium = useBrowser();
   let config: oidc.Configuration;
   let n = 0;
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([startTestSesame('sqlite', oidcFixture), launchChromium()]);
+    t = await startTestSesame('sqlite', oidcFixture);
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
   });
 
   /** A new account's sign-in in a fresh context, up to the name step. */
   async function atNameStep(options: BrowserContextOptions): Promise<Walk> {
-    const context = await browser.newContext(options);
+    const context = await chromium.newContext(options);
     const walk = await openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid email profile' });
     const email = `chromium-name${++n}@example.com`;
     await walk.page.getByLabel('Email address').fill(email);

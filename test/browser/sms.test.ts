@@ -3,9 +3,9 @@
 // national format, the code read from the text (WebOTP line included), back at the RP with the
 // phone claims; and in French, where the text is written in the page's language.
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
-import { launchChromium, openAuthorization, type Walk } from '../helpers/browser.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContextOptions } from 'playwright-core';
+import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTwilio, smsCode, TWILIO_FROM, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { rpConfig } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -16,38 +16,29 @@ import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 describe('sign-in by phone in Chromium (Twilio channel)', () => {
   let t: TestSesame;
   let twilio: FakeTwilio;
-  let browser: Browser;
   let config: oidc.Configuration;
   let host: string;
-  const contexts: BrowserContext[] = [];
+  const chromium = useBrowser();
 
   beforeAll(async () => {
     twilio = await startFakeTwilio();
-    [t, browser] = await Promise.all([
-      startTestSesame('sqlite', {
-        ...oidcFixture,
-        connections: [
-          { id: 'email', type: 'email' },
-          { id: 'sms', type: 'sms', allowedCountries: ['US', 'GB'], defaultCountry: 'US', provider: twilio.provider() },
-        ],
-      }),
-      launchChromium(),
-    ]);
+    t = await startTestSesame('sqlite', {
+      ...oidcFixture,
+      connections: [
+        { id: 'email', type: 'email' },
+        { id: 'sms', type: 'sms', allowedCountries: ['US', 'GB'], defaultCountry: 'US', provider: twilio.provider() },
+      ],
+    });
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
     host = new URL(t.issuer).hostname;
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
   afterAll(async () => {
-    await browser?.close();
     await t?.stop();
     await twilio?.close();
   });
 
   async function open(options: BrowserContextOptions = {}): Promise<Walk> {
-    const context = await browser.newContext(options);
-    contexts.push(context);
+    const context = await chromium.newContext(options);
     return openAuthorization(context, config, { redirect_uri: REDIRECT, scope: 'openid phone' });
   }
 

@@ -1,9 +1,9 @@
-// SMS delivery against local servers: one that speaks Twilio's Messages API (Basic auth, form body,
-// 201 with a message SID, Twilio-shaped errors) and a generic gateway receiver that checks the
+// SMS delivery against local servers: one that speaks Twilio's Messages API (test/helpers/fake-twilio.ts:
+// Basic auth, form body, 201 with a message SID, Twilio-shaped errors) and a generic gateway receiver that checks the
 // HMAC signature. The channels are driven directly, then through the real DeliveryWorker over a
 // migrated SQLite outbox, routed by the server's deliveryChannel. Time is moved by setting
 // nextAttemptAt in the past, never by sleeping.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -17,6 +17,7 @@ import { openDb, type Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { enqueueMessage, type ClaimedMessage } from '../../src/storage/outbox.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { freePort } from '../helpers/net.js';
 
 const ACCOUNT_SID = `AC${'a1'.repeat(16)}`;
@@ -75,116 +76,8 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => Pr
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// A Twilio Messages API stand-in
-
-interface TwilioRequest {
-  username: string;
-  to: string | null;
-  from: string | null;
-  messagingServiceSid: string | null;
-  body: string | null;
-  contentType: string | undefined;
-}
-
-interface TwilioError {
-  code: number;
-  message: string;
-}
-
-interface FakeTwilio {
-  url: string;
-  /** Every request that reached the Messages resource with valid credentials. */
-  requests: TwilioRequest[];
-  /** SIDs of the messages accepted (201). */
-  accepted: string[];
-  /** Numbers Twilio refuses with a 400, and how. */
-  reject: Map<string, TwilioError>;
-  /** Answer the next n requests with 500. */
-  failNext: number;
-  /** Answer the next n requests with 429. */
-  throttleNext: number;
-  /** Never answer (for timeouts). */
-  hang: boolean;
-  close(): Promise<void>;
-}
-
-const twilioError = (res: ServerResponse, status: number, code: number, message: string) =>
-  res
-    .writeHead(status, { 'content-type': 'application/json' })
-    .end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
-
-async function startTwilio(): Promise<FakeTwilio> {
-  const credentials = new Map([
-    [ACCOUNT_SID, AUTH_TOKEN],
-    [API_KEY_SID, API_KEY_SECRET],
-  ]);
-  const state = { requests: [] as TwilioRequest[], accepted: [] as string[], reject: new Map<string, TwilioError>(), failNext: 0, throttleNext: 0, hang: false };
-  const http = await listen(async (req, res) => {
-    const raw = await readBody(req);
-    if (state.hang) return;
-    const [user, ...rest] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
-      .toString()
-      .split(':');
-    const password = rest.join(':');
-    if (!user || credentials.get(user) !== password) return twilioError(res, 401, 20003, 'Authenticate');
-    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.url ?? '');
-    if (req.method !== 'POST' || !match || match[1] !== ACCOUNT_SID) {
-      return twilioError(res, 404, 20404, `The requested resource ${req.url} was not found`);
-    }
-    const form = new URLSearchParams(raw);
-    const seen: TwilioRequest = {
-      username: user,
-      to: form.get('To'),
-      from: form.get('From'),
-      messagingServiceSid: form.get('MessagingServiceSid'),
-      body: form.get('Body'),
-      contentType: req.headers['content-type'],
-    };
-    state.requests.push(seen);
-    if (state.failNext > 0) {
-      state.failNext--;
-      return twilioError(res, 500, 20500, 'Internal Server Error');
-    }
-    if (state.throttleNext > 0) {
-      state.throttleNext--;
-      return twilioError(res, 429, 20429, 'Too Many Requests');
-    }
-    if (!seen.to) return twilioError(res, 400, 21604, "A 'To' phone number is required.");
-    if (!seen.body) return twilioError(res, 400, 21602, 'Message body is required.');
-    if (!seen.from && !seen.messagingServiceSid) return twilioError(res, 400, 21603, "A 'From' phone number is required.");
-    if (!/^\+[1-9]\d{6,14}$/.test(seen.to)) return twilioError(res, 400, 21211, `The 'To' number ${seen.to} is not a valid phone number.`);
-    const rejected = state.reject.get(seen.to);
-    if (rejected) return twilioError(res, 400, rejected.code, rejected.message.replace('{body}', seen.body).replace('{password}', password));
-    const sid = `SM${randomBytes(16).toString('hex')}`;
-    state.accepted.push(sid);
-    const now = new Date().toUTCString();
-    res.writeHead(201, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        account_sid: ACCOUNT_SID,
-        api_version: '2010-04-01',
-        body: seen.body,
-        date_created: now,
-        date_sent: null,
-        date_updated: now,
-        direction: 'outbound-api',
-        error_code: null,
-        error_message: null,
-        from: seen.from,
-        messaging_service_sid: seen.messagingServiceSid,
-        num_media: '0',
-        num_segments: '1',
-        price: null,
-        price_unit: 'USD',
-        sid,
-        status: seen.messagingServiceSid && !seen.from ? 'accepted' : 'queued',
-        to: seen.to,
-        uri: `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages/${sid}.json`,
-      }),
-    );
-  });
-  return Object.assign(state, { url: http.url, close: http.close });
-}
+/** The Twilio stand-in (test/helpers/fake-twilio.ts) with this file's credentials and an API key. */
+const startTwilio = (): Promise<FakeTwilio> => startFakeTwilio({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeys: { [API_KEY_SID]: API_KEY_SECRET } });
 
 // ---------------------------------------------------------------------------------------------
 // A generic gateway receiver

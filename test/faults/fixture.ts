@@ -2,6 +2,7 @@
 // many codes from one IP on purpose), and small HTTP helpers that never throw on a status.
 import { expect } from 'vitest';
 import { apiFixture, OTP } from '../api/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 export { OTP };
 export const NATIVE = apiFixture.clients[0]!;
@@ -107,4 +108,109 @@ export function get(url: string): Promise<Answer> {
 /** Log lines with this message (pino's `msg`). */
 export function logged(lines: Array<Record<string, unknown>>, msg: string): Array<Record<string, unknown>> {
   return lines.filter((l) => l.msg === msg);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outage tests' shape: a load loop per kind of request, phases around a cut, /readyz watched.
+
+export type Phase = 'before' | 'outage' | 'recovering' | 'after';
+
+export interface Sample<K extends string> {
+  kind: K;
+  /** Phase when the request was sent. */
+  phase: Phase;
+  at: number;
+  ms: number;
+  answer?: Answer;
+  /** A request that never got an HTTP answer (reset, refused, timeout). */
+  error?: string;
+  email?: string;
+}
+
+export interface Load<K extends string> {
+  kinds: K[];
+  samples: Array<Sample<K>>;
+  /** The phase the next requests are sent in. */
+  phase: Phase;
+  /** Ends the loops after the request each is in. */
+  stop(): Promise<void>;
+}
+
+/** One loop per kind, each sending its request again `paceMs` after the last answer, until stopped. */
+export function startLoad<K extends string>(requests: Record<K, () => Promise<{ answer: Answer; email?: string }>>, paceMs: number): Load<K> {
+  const kinds = Object.keys(requests) as K[];
+  let running = true;
+  const load: Load<K> = { kinds, samples: [], phase: 'before', stop: async () => {
+    running = false;
+    await Promise.all(loops);
+  } };
+  const loops = kinds.map(async (kind) => {
+    while (running) {
+      const sample: Sample<K> = { kind, phase: load.phase, at: Date.now(), ms: 0 };
+      try {
+        Object.assign(sample, await requests[kind]());
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        sample.error = `${(err as Error).name}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`;
+      }
+      sample.ms = Date.now() - sample.at;
+      load.samples.push(sample);
+      await sleep(paceMs); // paces the load; not a wait for anything
+    }
+  });
+  return load;
+}
+
+/** `/readyz` (with ms since the cut) and `/healthz` every 250 ms until `outageMs` after `cutAt`. */
+export async function watchOutage(url: string, cutAt: number, outageMs: number): Promise<{ ready: Array<Answer & { at: number }>; live: Answer[] }> {
+  const ready: Array<Answer & { at: number }> = [];
+  const live: Answer[] = [];
+  while (Date.now() - cutAt < outageMs) {
+    const [r, l] = await Promise.all([get(`${url}/readyz`), get(`${url}/healthz`)]);
+    ready.push({ ...r, at: Date.now() - cutAt });
+    live.push(l);
+    await sleep(250); // samples the outage's whole length: the test asserts on every answer in it
+  }
+  return { ready, live };
+}
+
+/** Polls `/readyz` until 200 or `limitMs` after `restoredAt`; `recoveredAfter` is undefined if it never came. */
+export async function waitForReady(url: string, restoredAt: number, limitMs: number): Promise<{ recoveredAfter?: number; readyAfter: Answer[] }> {
+  const readyAfter: Answer[] = [];
+  while (Date.now() - restoredAt < limitMs) {
+    const r = await get(`${url}/readyz`);
+    readyAfter.push(r);
+    if (r.status === 200) return { recoveredAfter: Date.now() - restoredAt, readyAfter };
+    await sleep(200);
+  }
+  return { readyAfter };
+}
+
+/** Waits for three answers of each kind sent after the recovery (the checks look at the last three), then stops the load. */
+export async function finishLoad<K extends string>(load: Load<K>): Promise<void> {
+  await waitFor(() => load.kinds.every((kind) => load.samples.filter((x) => x.kind === kind && x.phase === 'after').length >= 3), {
+    timeout: 60_000,
+    what: 'three answers of each kind after the recovery',
+  });
+  await load.stop();
+}
+
+/** Counts of samples by phase, kind and status (or socket error), for assertion messages. */
+export function summary<K extends string>(samples: Array<Sample<K>>): Record<string, number> {
+  return samples.reduce<Record<string, number>>((acc, x) => {
+    const key = `${x.phase} ${x.kind} ${x.error ? 'socket error' : x.answer!.status}`;
+    acc[key] = (acc[key] ?? 0) + 1;
+    return acc;
+  }, {});
+}
+
+/** During the outage: /healthz always 200, /readyz 503 within 3 s of the cut and from then on. */
+export function expectReadinessDuringOutage(ready: Array<Answer & { at: number }>, live: Answer[]): void {
+  expect.soft(live.map((l) => l.status), '/healthz during the outage').toEqual(live.map(() => 200));
+  const firstDown = ready.findIndex((r) => r.status === 503);
+  expect.soft(firstDown, `a /readyz answered 503 during the outage: ${JSON.stringify(ready)}`).toBeGreaterThanOrEqual(0);
+  if (firstDown >= 0) {
+    expect.soft(ready[firstDown]!.at, 'ms from the cut to the first /readyz 503').toBeLessThan(3000);
+    expect.soft(ready.slice(firstDown).map((r) => ({ status: r.status, body: r.body })), '/readyz once down').toEqual(ready.slice(firstDown).map(() => ({ status: 503, body: NOT_READY })));
+  }
 }

@@ -7,7 +7,6 @@
 // message once, and the sign-ins started on A finish on B with the codes from the mail.
 // The cut is timed to land while B has a message in flight (accepted by its SMTP server, not yet
 // recorded as sent): the worst moment for "exactly once", made deterministic instead of left to luck.
-import * as oidc from 'openid-client';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,21 +19,26 @@ import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { RoundRobin, type Instance } from '../scale/round-robin.js';
 import { waitFor } from '../helpers/wait.js';
+import { authorizationRequest } from '../helpers/authorization.js';
 import {
   NATIVE,
-  NOT_READY,
   UNAVAILABLE,
   answer,
   clientCredentials,
+  expectReadinessDuringOutage,
   faultFixture,
-  get,
+  finishLoad,
   introspect,
   logged,
   otpGrant,
   sleep,
   startCode,
+  startLoad,
+  summary as summarize,
   userinfo,
-  type Answer,
+  waitForReady,
+  watchOutage,
+  type Sample as FaultSample,
 } from './fixture.js';
 
 const POLL = 200;
@@ -45,18 +49,7 @@ const OUTAGE_MS = 5000;
 const RECOVERY_MS = 30_000;
 
 type Kind = 'client_credentials' | 'introspect' | 'otp grant (wrong code)';
-type Phase = 'before' | 'outage' | 'recovering' | 'after';
-
-interface Sample {
-  kind: Kind;
-  /** Phase when the request was sent. */
-  phase: Phase;
-  at: number;
-  ms: number;
-  answer?: Answer;
-  /** A request that never got an HTTP answer (reset, refused, timeout). */
-  error?: string;
-}
+type Sample = FaultSample<Kind>;
 
 const alertOf = (page: Page) => /role="alert"[^>]*>([^<]*)</.exec(page.html)?.[1]?.trim();
 const WRONG_CODE = { error: 'invalid_grant', error_description: 'Wrong email or verification code.' };
@@ -112,20 +105,8 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     for (let i = 0; i < SIGN_INS; i++) {
       const browser = new FormClient();
       const email = `survive-hosted${i}@example.com`;
-      const verifier = oidc.randomPKCECodeVerifier();
-      const nonce = oidc.randomNonce();
-      const state = oidc.randomState();
-      const query = new URLSearchParams({
-        client_id: NATIVE.client_id,
-        response_type: 'code',
-        redirect_uri: CALLBACK,
-        scope: 'openid email',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-      });
-      const emailPage = await rr.follow(browser, `${issuer}/authorize?${query}`, issuer, {}, B);
+      const { url, verifier, nonce, state } = await authorizationRequest(issuer, { client_id: NATIVE.client_id, redirect_uri: CALLBACK, scope: 'openid email' });
+      const emailPage = await rr.follow(browser, url.href, issuer, {}, B);
       expect([email, emailPage.status, emailPage.html.includes('name="email"')], `trail ${rr.trail.join(' ')}`).toEqual([email, 200, true]);
       const mark = rr.trail.length;
       const codePage = await rr.submit(browser, emailPage, '/email', { email }, issuer, A);
@@ -164,30 +145,16 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
       introspect: { status: 200, body: expect.objectContaining({ active: true, client_id: 'backend' }) },
       'otp grant (wrong code)': { status: 403, body: WRONG_CODE },
     };
-    const requests: Record<Kind, () => Promise<Answer>> = {
-      client_credentials: () => clientCredentials(B.url),
-      introspect: () => introspect(B.url, clientToken),
-      // An address that never asked for a code: a database read, answered 403 normally.
-      'otp grant (wrong code)': () => otpGrant(B.url, 'nobody-asked@example.com', '000000'),
-    };
-    let phase: Phase = 'before';
-    let running = true;
-    const samples: Sample[] = [];
-    const loops = (Object.keys(requests) as Kind[]).map(async (kind) => {
-      while (running) {
-        const sample: Sample = { kind, phase, at: Date.now(), ms: 0 };
-        try {
-          sample.answer = await requests[kind]();
-        } catch (err) {
-          const cause = (err as { cause?: { code?: string } }).cause?.code;
-          sample.error = `${(err as Error).name}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`;
-        }
-        sample.ms = Date.now() - sample.at;
-        samples.push(sample);
-        await sleep(100); // paces the load; not a wait for anything
-      }
-    });
-    const kinds = Object.keys(requests) as Kind[];
+    const load = startLoad<Kind>(
+      {
+        client_credentials: async () => ({ answer: await clientCredentials(B.url) }),
+        introspect: async () => ({ answer: await introspect(B.url, clientToken) }),
+        // An address that never asked for a code: a database read, answered 403 normally.
+        'otp grant (wrong code)': async () => ({ answer: await otpGrant(B.url, 'nobody-asked@example.com', '000000') }),
+      },
+      100,
+    );
+    const { kinds, samples } = load;
     // Some answers from before the cut, to compare with.
     await waitFor(() => kinds.every((kind) => samples.some((x) => x.kind === kind)), { what: 'an answer of each kind before the cut' });
     // The cut lands while B has a message in flight: the moment B's SMTP server has accepted one,
@@ -198,48 +165,20 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
       ? await Promise.race(waiting.map((email) => sink!.next(email, 75_000).then(() => email, () => undefined)))
       : undefined;
     const cutAt = Date.now();
-    phase = 'outage';
+    load.phase = 'outage';
     const cutting = proxy.cut();
     console.info(`cut ${cutAt - killedAt} ms after the kill, ${inFlight ? `as the message to ${inFlight} reached B's sink` : 'with no message in flight'}`);
     await cutting;
-    const ready: Array<Answer & { at: number }> = [];
-    const live: Answer[] = [];
-    while (Date.now() - cutAt < OUTAGE_MS) {
-      const [r, l] = await Promise.all([get(`${B.url}/readyz`), get(`${B.url}/healthz`)]);
-      ready.push({ ...r, at: Date.now() - cutAt });
-      live.push(l);
-      await sleep(250);
-    }
+    const { ready, live } = await watchOutage(B.url, cutAt, OUTAGE_MS);
 
     // (4) Restore: B is ready again by itself, in the same process.
     await proxy.restore();
-    phase = 'recovering';
-    const restoredAt = Date.now();
-    let recoveredAfter: number | undefined;
-    const readyAfter: Answer[] = [];
-    while (Date.now() - restoredAt < RECOVERY_MS) {
-      const r = await get(`${B.url}/readyz`);
-      readyAfter.push(r);
-      if (r.status === 200) {
-        recoveredAfter = Date.now() - restoredAt;
-        break;
-      }
-      await sleep(200);
-    }
-    phase = 'after';
-    // A few answers of each kind after the recovery (the checks below look at the last three).
-    await waitFor(() => kinds.every((kind) => samples.filter((x) => x.kind === kind && x.phase === 'after').length >= 3), {
-      timeout: 60_000,
-      what: 'three answers of each kind after the recovery',
-    });
-    running = false;
-    await Promise.all(loops);
+    load.phase = 'recovering';
+    const { recoveredAfter, readyAfter } = await waitForReady(B.url, Date.now(), RECOVERY_MS);
+    load.phase = 'after';
+    await finishLoad(load);
 
-    const summary = samples.reduce<Record<string, number>>((acc, x) => {
-      const key = `${x.phase} ${x.kind} ${x.error ? 'socket error' : x.answer!.status}`;
-      acc[key] = (acc[key] ?? 0) + 1;
-      return acc;
-    }, {});
+    const summary = summarize(samples);
     const show = (x: Sample) => ({
       kind: x.kind,
       phase: x.phase,
@@ -249,13 +188,7 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     console.info(`requests to B around the outage: ${JSON.stringify(summary)}; ready again ${recoveredAfter} ms after the restore`);
 
     // /readyz and /healthz during the outage.
-    expect.soft(live.map((l) => l.status), '/healthz during the outage').toEqual(live.map(() => 200));
-    const firstDown = ready.findIndex((r) => r.status === 503);
-    expect.soft(firstDown, `a /readyz answered 503 during the outage: ${JSON.stringify(ready)}`).toBeGreaterThanOrEqual(0);
-    if (firstDown >= 0) {
-      expect.soft(ready[firstDown]!.at, 'ms from the cut to the first /readyz 503').toBeLessThan(3000);
-      expect.soft(ready.slice(firstDown).map((r) => ({ status: r.status, body: r.body })), '/readyz once down').toEqual(ready.slice(firstDown).map(() => ({ status: 503, body: NOT_READY })));
-    }
+    expectReadinessDuringOutage(ready, live);
     expect(recoveredAfter, `/readyz after the restore: ${JSON.stringify(readyAfter.slice(-3))}`).toBeDefined();
     expect(procB.child.exitCode).toBeNull();
     expect(procB.child.pid).toBe(pidB);
@@ -272,7 +205,7 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     const settledBefore = samples.filter((x) => x.at + x.ms < cutAt);
     expect.soft(settledBefore.filter((x) => x.answer?.status !== normal[x.kind].status).map(show), 'answered before the cut').toEqual([]);
     expect.soft(samples.filter((x) => x.phase === 'outage' && x.answer?.status === 503).length, `503s during the outage: ${JSON.stringify(summary)}`).toBeGreaterThan(0);
-    for (const kind of Object.keys(requests) as Kind[]) {
+    for (const kind of kinds) {
       const after = samples.filter((x) => x.kind === kind && x.phase === 'after');
       expect(after.length, kind).toBeGreaterThan(0);
       expect(after.slice(-3).map(show), `${kind} after recovery`).toEqual(after.slice(-3).map(() => expect.objectContaining({ status: normal[kind].status })));

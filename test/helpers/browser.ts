@@ -1,13 +1,50 @@
 // Debian's Chromium driven by playwright-core, with the flags this closed network needs (no
 // background traffic, no downloads), and the start of a sign-in in a page. Never `npx playwright install`.
-import * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import type * as oidc from 'openid-client';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { authorizationRequest } from './authorization.js';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+export interface ChromiumSession {
+  /** The file's one Chromium (launched in beforeAll; read it inside hooks and tests). */
+  browser(): Promise<Browser>;
+  /** A fresh context, closed after the test that opened it. */
+  newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
+}
+
+/**
+ * One Chromium per test file: launched in beforeAll (without holding up the file's other beforeAll
+ * work, such as starting Sesame), a new context per test closed after it, the browser closed in afterAll.
+ */
+export function useBrowser(): ChromiumSession {
+  let launching: Promise<Browser> | undefined;
+  const contexts: BrowserContext[] = [];
+  const browser = () => launching ?? Promise.reject(new Error('useBrowser(): Chromium is launched in beforeAll'));
+  beforeAll(() => {
+    launching = launchChromium();
+    // Failures surface where the browser is used; this keeps an unused failed launch from going unhandled.
+    launching.catch(() => undefined);
+  });
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+  afterAll(async () => {
+    await (await launching?.catch(() => undefined))?.close();
+  });
+  return {
+    browser,
+    async newContext(options) {
+      const context = await (await browser()).newContext(options);
+      contexts.push(context);
+      return context;
+    },
+  };
 }
 
 export interface Walk {
@@ -21,16 +58,7 @@ export interface Walk {
 
 /** An authorization URL with fresh PKCE (S256), state and nonce; `params` has redirect_uri and scope. */
 export async function newAuthorization(config: oidc.Configuration, params: Record<string, string>) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-    ...params,
-  });
+  const { url, verifier, state, nonce } = await authorizationRequest(config, params);
   return { url, verifier, state, nonce };
 }
 

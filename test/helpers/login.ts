@@ -1,6 +1,7 @@
 // Drives the hosted pages with the form client: authorize → email → code from mail → back at the RP.
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
+import { authorizationRequest } from './authorization.js';
 import { FormClient, type Page } from './form-client.js';
 import { codeFrom } from './smtp.js';
 import type { TestSesame } from './sesame.js';
@@ -22,17 +23,10 @@ export interface Started {
 
 /** Starts an authorization request and returns the first hosted page (the email step). */
 export async function startLogin(t: TestSesame, config: oidc.Configuration, params: Record<string, string> = {}, browser = new FormClient()): Promise<Started> {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
+  const { url, verifier, state, nonce } = await authorizationRequest(config, {
     redirect_uri: 'http://127.0.0.1:9/cb',
     // No profile: a new account would stop at the optional name step (test/oidc/claims.test.ts).
     scope: 'openid email',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
     ...params,
   });
   const page = await browser.follow(url.toString(), t.url);

@@ -13,6 +13,7 @@ import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { testCertificates } from '../helpers/tls.js';
 import { oidcFixture, REDIRECT } from './fixture.js';
+import { authorizationRequest } from '../helpers/authorization.js';
 
 const app = oidcFixture.clients[0]!;
 
@@ -78,17 +79,7 @@ describe('Sesame over HTTPS', () => {
   });
 
   it('marks session cookies Secure', async () => {
-    const authorize = new URL('authorize', issuer);
-    const verifier = oidc.randomPKCECodeVerifier();
-    authorize.search = new URLSearchParams({
-      client_id: 'app',
-      response_type: 'code',
-      redirect_uri: REDIRECT,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: oidc.randomState(),
-    }).toString();
+    const { url: authorize } = await authorizationRequest(issuer, { client_id: 'app', redirect_uri: REDIRECT, scope: 'openid email' });
     const res = await fetch(authorize, { redirect: 'manual' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toMatch(/^\/interaction\//);

@@ -2,7 +2,6 @@
 // behind a round-robin "load balancer": a sign-in may touch both on every step, codes, attempt
 // counters and rate limits are shared, keys rotated through one are served by the other, and the
 // two delivery workers never send a message twice.
-import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { runCli, startServe, type ServeProcess } from '../helpers/processes.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 import { RoundRobin, type Instance } from './round-robin.js';
+import { authorizationRequest } from '../helpers/authorization.js';
 
 const OTP = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 const CALLBACK = 'http://127.0.0.1:9/cb';
@@ -95,20 +95,8 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
 
   /** An authorization request of `app` started on `first`, at its email step; hops alternate. */
   async function authorize(rr: RoundRobin, browser: FormClient, first: Instance) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const nonce = oidc.randomNonce();
-    const state = oidc.randomState();
-    const query = new URLSearchParams({
-      client_id: APP.client_id,
-      response_type: 'code',
-      redirect_uri: CALLBACK,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
-    const page = await rr.follow(browser, `${issuer}/authorize?${query}`, issuer, {}, first);
+    const { url, verifier, nonce, state } = await authorizationRequest(issuer, { client_id: APP.client_id, redirect_uri: CALLBACK, scope: 'openid email' });
+    const page = await rr.follow(browser, url.href, issuer, {}, first);
     expect(page.status).toBe(200);
     expect(page.html).toContain('name="email"');
     return { page, verifier, nonce, state };

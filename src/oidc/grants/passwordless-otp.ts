@@ -1,7 +1,6 @@
 // The passwordless OTP grant (Auth0's `http://auth0.com/oauth/grant-type/passwordless/otp`, also
-// under Sesame's own URN): username + otp + realm in, tokens out, issued by oidc-provider's own
-// machinery so refresh, userinfo, introspection and revocation treat them like any other.
-import type Provider from 'oidc-provider';
+// under Sesame's own URN): username + otp + realm in, tokens out, issued like every grant of ours
+// (grants/issue.ts) so refresh, userinfo, introspection and revocation treat them like any other.
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
@@ -9,11 +8,13 @@ import { connectionById } from '../../config/connections.js';
 import { trustsForwardedFor } from '../client-metadata.js';
 import { apiFlowKey } from '../../passwordless/flows.js';
 import { requesterIp, requesterNetwork } from '../../passwordless/requester-network.js';
-import { boundGrantHelpers, issueTokens } from '../internals.js';
-import { acrOf, codeAmr } from '../acr.js';
+import { codeAmr } from '../acr.js';
+import { issueForAccount, type IssuedAs } from './issue.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
+// Both URNs record Auth0's in the tokens they issue.
+const issuedAs: IssuedAs = { gty: grantTypes[0]!, entityLabel: 'passwordless otp' };
 
 /** Auth0's answer to a wrong or used code: 403 invalid_grant, same words whatever the cause (per connection type). */
 class WrongOtp extends errors.OIDCProviderError {
@@ -44,9 +45,9 @@ function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySet<string> }) {
+export function handler(deps: EmailLoginDeps) {
+  const apis = new Set(deps.config.apis.map((api) => api.identifier));
   return async function passwordlessOtp(ctx: KoaContextWithOIDC): Promise<void> {
-    const provider = ctx.oidc.provider as Provider;
     const client = ctx.oidc.client!;
     const username = param(ctx, 'username');
     const otp = param(ctx, 'otp');
@@ -58,7 +59,7 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
     const sms = connection.type === 'sms';
     if (!identifier) throw new WrongOtp(sms);
     const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
-    if (audience && !deps.apis.has(audience)) throw new UnknownAudience(audience);
+    if (audience && !apis.has(audience)) throw new UnknownAudience(audience);
 
     const who = { ip: requesterIp(ctx, trustsForwardedFor(client.metadata())), clientId: client.clientId, locale: 'en' };
     // The client-wide cap is counted inside, after the per-IP and per-address limits passed.
@@ -73,27 +74,6 @@ export function passwordlessOtpHandler(deps: EmailLoginDeps & { apis: ReadonlySe
       throw new WrongOtp(sms);
     }
 
-    const requested = new Set((param(ctx, 'scope') ?? 'openid').split(' ').filter(Boolean));
-    const grant = new provider.Grant({ accountId: result.user.id, clientId: client.clientId });
-    const oidcScopes = [...requested].filter((s) => ['openid', 'email', 'phone', 'profile', 'offline_access'].includes(s));
-    grant.addOIDCScope(oidcScopes.join(' '));
-    if (audience) grant.addResourceScope(audience, [...requested].join(' '));
-    await grant.save();
-
-    // An unsaved authorization code is the "source" the built-in grants issue tokens from.
-    const amr = codeAmr(sms);
-    const source = new provider.AuthorizationCode({
-      accountId: result.user.id,
-      acr: acrOf(amr),
-      amr,
-      authTime: Math.floor(Date.now() / 1000),
-      client,
-      grantId: grant.jti,
-      scope: [...requested].join(' '),
-      resource: audience,
-      expiresWithSession: false,
-    } as never);
-    ctx.oidc.entity('Grant', grant);
-    await issueTokens(provider, boundGrantHelpers(provider), ctx, source, grant, { gty: grantTypes[0]!, entityLabel: 'passwordless otp' });
+    await issueForAccount(ctx, { accountId: result.user.id, amr: codeAmr(sms), scope: param(ctx, 'scope') ?? 'openid', resource: audience }, issuedAs);
   };
 }
