@@ -2,6 +2,7 @@
 // pages. Everything protocol-level is oidc-provider's; this file only configures it.
 import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ClientConfig } from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
