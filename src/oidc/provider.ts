@@ -10,7 +10,7 @@ import { resourceIndicators } from './resources.js';
 import { GRANTS, registerGrants } from './grants/register.js';
 import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
-import { StorageUnavailable } from '../storage/unavailable.js';
+import { ProviderStorageUnavailable } from './storage-errors.js';
 import { trustProxies } from '../passwordless/requester-network.js';
 import type { CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
@@ -174,7 +174,7 @@ function clientMetadataRules(config: LoadedConfig): NonNullable<Configuration['e
 function logProviderErrors(provider: Provider, log: Logger): void {
   const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) => {
     const requestId = ctx?.state?.requestId;
-    if (err instanceof StorageUnavailable) log.error({ event, reason: err.reason, requestId }, 'storage unavailable');
+    if (err instanceof ProviderStorageUnavailable) log.error({ event, reason: err.reason, requestId }, 'storage unavailable');
     else log[level]({ event, error: err.name, reason: err.message, requestId }, 'oidc error');
   };
   provider.on('server_error', report('server_error', 'error'));

@@ -1,5 +1,6 @@
-// An unreachable database surfaces as StorageUnavailable (503 temporarily_unavailable) from both
-// Prisma and the hand-written statements, with the cause named; other failures pass unchanged.
+// An unreachable database surfaces as StorageUnavailable from both Prisma and the hand-written
+// statements, with the cause named and no HTTP in it (the layers above answer it as a 503; see
+// test/faults/); other failures pass unchanged.
 import { describe, expect, it } from 'vitest';
 import { openDb, ping } from '../../src/storage/db.js';
 import { StorageUnavailable, storageUnavailable } from '../../src/storage/unavailable.js';
@@ -16,8 +17,10 @@ describe('an unreachable PostgreSQL', () => {
       const viaSql = await db.sql.one(sqlStatement('SELECT 1'), []).catch((err: unknown) => err);
       for (const err of [viaPrisma, viaSql]) {
         expect(err).toBeInstanceOf(StorageUnavailable);
-        expect(err).toMatchObject({ message: 'temporarily_unavailable', status: 503, statusCode: 503, expose: true });
-        expect((err as StorageUnavailable).reason).toMatch(/^database unreachable \((P1001|ECONNREFUSED)\)$/);
+        const { reason, message } = err as StorageUnavailable;
+        expect(reason).toMatch(/^database unreachable \((P1001|ECONNREFUSED)\)$/);
+        expect(message).toBe(`storage unavailable: ${reason}`);
+        expect(Object.keys(err as object).filter((key) => ['status', 'statusCode', 'expose', 'error_description'].includes(key))).toEqual([]);
       }
       expect(await ping(db)).toBe(false);
     } finally {

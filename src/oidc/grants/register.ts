@@ -5,6 +5,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { CodeCheckDeps } from '../../passwordless/one-time-codes.js';
+import { providerCall } from '../storage-errors.js';
 import * as passwordlessOtp from './passwordless-otp.js';
 import * as loginTicket from './login-ticket.js';
 
@@ -20,7 +21,8 @@ export const GRANTS: readonly GrantModule[] = [passwordlessOtp, loginTicket];
 
 export function registerGrants(provider: Provider, deps: CodeCheckDeps, grants: readonly GrantModule[] = GRANTS): void {
   for (const grant of grants) {
-    const handler = grant.handler(deps);
+    // Storage failures inside a grant answer as oidc-provider's 503, like the adapter's.
+    const handler = providerCall(grant.handler(deps));
     for (const type of grant.grantTypes) provider.registerGrantType(type, handler, [...grant.parameters, 'resource']);
   }
 }
