@@ -38,6 +38,11 @@ export default defineConfig(
     },
   },
   {
+    // A function of src/ that needs more than 60 lines is doing several steps: name each one.
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     files: ['scripts/**/*.mjs'],
     extends: [js.configs.recommended],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },

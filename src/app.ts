@@ -1,12 +1,16 @@
 // The composition root of the web app: the only module that imports every surface (hosted pages,
 // APIs, connections, the provider). Our middleware and routes first, oidc-provider mounted last.
+// Which APIs are mounted follows the config's `features` switches.
 import Koa from 'koa';
 import mount from 'koa-mount';
+import type Router from '@koa/router';
 import type { Services } from './services.js';
 import { assets } from './http/assets.js';
 import { devOutboxRouter } from './http/dev-outbox.js';
 import { healthRouter } from './http/health.js';
-import { errorHandler, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
+import { errorsByFamily, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
+import { oauthJsonErrors } from './http/errors.js';
+import { pageErrors } from './http/error-pages.js';
 import { trustProxies } from './passwordless/requester-network.js';
 import { interactionRouter } from './interactions/routes.js';
 import { passwordlessRouter } from './api/passwordless.js';
@@ -15,9 +19,26 @@ import { nameStepRouter } from './interactions/name-step.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
 import { userfrontRouter } from './api/userfront.js';
-import { auth0TokenErrors } from './api/auth0-errors.js';
+import { auth0ApiErrors, auth0TokenErrors } from './api/auth0-errors.js';
 import { ROUTES } from './oidc/provider.js';
 import { postAsGet } from './http/post-as-get.js';
+
+/** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
+function enabledRouters(s: Services): Router[] {
+  const { features, devOutbox } = s.config;
+  const when = (on: boolean, router: () => Router) => (on ? [router()] : []);
+  return [
+    healthRouter(s.db),
+    interactionRouter(s),
+    nameStepRouter(s),
+    magicLinkRouter(s),
+    ...when(features.externalConnections.enabled, () => connectionsRouter(s)),
+    ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),
+    ...when(features.userfront.enabled, () => userfrontRouter(s)),
+    ...when(features.management.enabled, () => managementRouter(s)),
+    ...when(devOutbox, () => devOutboxRouter(s)),
+  ];
+}
 
 export function createApp(s: Services): Koa {
   const app = new Koa();
@@ -27,10 +48,10 @@ export function createApp(s: Services): Koa {
   app.silent = true;
   app.use(requestLogger(s.log));
   app.use(securityHeaders(s.config.issuer));
-  app.use(errorHandler(s.renderer, s.config.ui.defaultLocale));
+  app.use(routeErrors(s));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
-  const routers = [healthRouter(s.db), interactionRouter(s), nameStepRouter(s), magicLinkRouter(s), connectionsRouter(s), passwordlessRouter(s), userfrontRouter(s), managementRouter(s), ...(s.config.devOutbox ? [devOutboxRouter(s)] : [])];
+  const routers = enabledRouters(s);
   // oidc-provider's endpoints carry most of the traffic (tokens, userinfo, introspection) and none
   // of our routes match them, so they skip our routers' matching (a measurable share of a request).
   const providerOnly = new Set(
@@ -51,4 +72,20 @@ export function createApp(s: Services): Koa {
     return handler(ctx, next);
   });
   return app;
+}
+
+/**
+ * Each route family's error format, picked here where the routers are mounted: the management API
+ * answers OAuth JSON, the Auth0-style API Auth0's JSON (its link landing page is a page), Userfront
+ * its own shape (userfrontErrors, on each of its routes); everything else the error page.
+ */
+function routeErrors(s: Services): Koa.Middleware {
+  const locale = s.config.ui.defaultLocale;
+  return errorsByFamily(
+    [
+      { matches: (path) => path.startsWith('/api/'), handler: oauthJsonErrors(s.renderer, locale) },
+      { matches: (path) => path.startsWith('/passwordless/') && path !== '/passwordless/verify_redirect', handler: auth0ApiErrors(s.renderer, locale) },
+    ],
+    pageErrors(s.renderer, locale),
+  );
 }

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.js';
 import { openDb, type Db } from './storage/db.js';
 import { migrate } from './storage/migrate.js';
 import { ensureSecretList } from './storage/secrets.js';
+import { keyring } from './passwordless/keyring.js';
 import { ensureSigningKeys, loadSigningJwks } from './storage/signing-keys.js';
 import { sweepExpired } from './storage/sweep.js';
 import { createRenderer } from './http/render.js';
@@ -21,6 +22,7 @@ import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
 import { smsChannel, textAccountsOnly } from './delivery/sms.js';
 import type { Services } from './services.js';
+import { maySignUp } from './passwordless/sign-up.js';
 
 export interface StartOptions {
   env?: Record<string, string | undefined>;
@@ -56,7 +58,7 @@ export async function prepare(config: LoadedConfig, log: Logger) {
   await ensureSigningKeys(db);
   const cookieKeys = config.secrets.cookieKeys ? [...config.secrets.cookieKeys] : await ensureSecretList(db, 'cookie-keys');
   const codeKeys = config.secrets.codeKeys ? [...config.secrets.codeKeys] : await ensureSecretList(db, 'code-keys');
-  return { db, cookieKeys, codeKeys };
+  return { db, cookieKeys, keyring: keyring(codeKeys) };
 }
 
 /** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL, texts to their connection's provider (with sign-up closed, only numbers of accounts). */
@@ -66,103 +68,120 @@ export function deliveryChannel(config: LoadedConfig, db: Db): Channel & { close
     const connection = connectionById(config, id);
     return connection?.type === 'email' ? connection.delivery : undefined;
   });
-  const sms = config.signUp === 'open' ? smsChannel(config) : textAccountsOnly(smsChannel(config), db);
+  const sms = maySignUp(config.signUp) ? smsChannel(config) : textAccountsOnly(smsChannel(config), db);
   return {
     send: (message) => (message.channel === 'sms' ? sms : message.channel === 'webhook' ? webhook : email).send(message),
     close: () => (email as { close?(): void }).close?.(),
   };
 }
 
-export async function startSesame(options: StartOptions = {}): Promise<RunningSesame> {
+/** The HTTP server, listening at once unless told to wait; requests that arrive before the app exists are answered (503), never left without a handler. */
+async function openServer(options: StartOptions) {
   let config = loadConfig(options.env ?? process.env, options.overrides);
   const server = createServer(config);
-  // Requests that arrive before the app exists are answered at once, never left without a handler.
-  let handle: RequestListener = answerWhileStarting;
-  server.on('request', (req, res) => handle(req, res));
-  let port = options.listenWhenReady ? config.port : await listen(server, config.port, config.host);
+  const front: { handle: RequestListener } = { handle: answerWhileStarting };
+  server.on('request', (req, res) => front.handle(req, res));
+  const port = options.listenWhenReady ? config.port : await listen(server, config.port, config.host);
   // With TLS, the name the test certificate is issued to; 127.0.0.1 otherwise.
   const origin = config.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   if (options.issuerFromPort && !options.overrides?.issuer) config = loadConfig(options.env ?? process.env, { ...options.overrides, issuer: origin });
+  return { config, server, front, port, origin };
+}
+
+type Prepared = Awaited<ReturnType<typeof prepare>>;
+type Jwks = Awaited<ReturnType<typeof loadSigningJwks>>;
+
+/** What requests need, built once from the configuration and the prepared database; the provider is rebuilt on key rotation. */
+async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepared) {
+  const { db, cookieKeys, keyring } = prepared;
+  const onUnnamedClient = unnamedClientWarnings(log, config.clients);
+  const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient });
+  const pages = providerPages(renderer, config.ui.defaultLocale, config.issuer);
+  const jwks = await loadSigningJwks(db);
+  const channel = deliveryChannel(config, db);
+  const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
+  const buildProvider = (keys: Jwks) => createProvider({ config, db, log, pages, jwks: keys, cookieKeys, keyring });
+  const services: Services = {
+    config,
+    db,
+    log,
+    renderer,
+    provider: buildProvider(jwks),
+    keyring,
+    cookieKeys,
+    csrfKey: createHmac('sha256', cookieKeys[0]!).update('csrf').digest('base64url'),
+    wakeWorker: () => worker.wake(),
+  };
+  return { services, worker, channel, jwks, buildProvider };
+}
+
+/** The periodic jobs: sweeping expired rows, and a new provider when the signing keys change. Returns their stop. */
+function startTimers(services: Services, jwks: Jwks, buildProvider: (keys: Jwks) => Services['provider']): () => void {
+  const { config, log } = services;
+  const sweeper = setInterval(() => {
+    sweepExpired(services.db, { auditRetention: config.audit.retention })
+      .then((swept) => log.debug({ swept }, 'expired rows swept'))
+      .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
+  }, config.sweepInterval * 1000);
+  sweeper.unref();
+  // Keys rotated by `sesame keys rotate` (on any instance) are picked up here without a restart.
+  let keyIds = jwks.map((k) => k.kid).join(',');
+  const keyWatch = setInterval(() => {
+    loadSigningJwks(services.db)
+      .then((current) => {
+        const ids = current.map((k) => k.kid).join(',');
+        if (ids === keyIds) return;
+        services.provider = buildProvider(current);
+        keyIds = ids;
+        log.info({ kids: current.map((k) => k.kid) }, 'signing keys changed; provider reloaded');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'signing key check failed'));
+  }, config.keyCheckInterval * 1000);
+  keyWatch.unref();
+  return () => {
+    clearInterval(sweeper);
+    clearInterval(keyWatch);
+  };
+}
+
+export async function startSesame(options: StartOptions = {}): Promise<RunningSesame> {
+  const opened = await openServer(options);
+  const { config, server, origin } = opened;
   const log = options.logger ?? createLogger(config.logLevel);
-  let opened: Db | undefined;
+  let db: Db | undefined;
   try {
     const prepared = await prepare(config, log);
-    const db = (opened = prepared.db);
-    const onUnnamedClient = unnamedClientWarnings(log, config.clients);
-    const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient });
-    const pages = providerPages(renderer, config.ui.defaultLocale, config.issuer);
-    const jwks = await loadSigningJwks(db);
-    const channel = deliveryChannel(config, db);
-    const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
-    const wakeWorker = () => worker.wake();
-    const buildProvider = (keys: typeof jwks) =>
-      createProvider({ config, db, log, renderer, pages, jwks: keys, cookieKeys: prepared.cookieKeys, codeKeys: prepared.codeKeys, wakeWorker });
-    const provider = buildProvider(jwks);
-    const services: Services = {
-      config,
-      db,
-      log,
-      renderer,
-      provider,
-      codeKeys: prepared.codeKeys,
-      cookieKeys: prepared.cookieKeys,
-      csrfKey: createHmac('sha256', prepared.cookieKeys[0]!).update('csrf').digest('base64url'),
-      wakeWorker,
-    };
+    db = prepared.db;
+    const { services, worker, channel, jwks, buildProvider } = await buildServices(config, log, prepared);
     const callback = createApp(services).callback();
     // Koa's callback answers its own errors (ctx.onerror); its promise only says when the response is done.
-    handle = (req, res) => void callback(req, res);
-    if (options.listenWhenReady) port = await listen(server, config.port, config.host);
+    opened.front.handle = (req, res) => void callback(req, res);
+    const port = options.listenWhenReady ? await listen(server, config.port, config.host) : opened.port;
     worker.start();
-    const sweeper = setInterval(() => {
-      sweepExpired(services.db, { auditRetention: config.audit.retention })
-        .then((swept) => log.debug({ swept }, 'expired rows swept'))
-        .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
-    }, config.sweepInterval * 1000);
-    sweeper.unref();
-    // Keys rotated by `sesame keys rotate` (on any instance) are picked up here without a restart.
-    let keyIds = jwks.map((k) => k.kid).join(',');
-    const keyWatch = setInterval(() => {
-      loadSigningJwks(services.db)
-        .then((current) => {
-          const ids = current.map((k) => k.kid).join(',');
-          if (ids === keyIds) return;
-          services.provider = buildProvider(current);
-          keyIds = ids;
-          log.info({ kids: current.map((k) => k.kid) }, 'signing keys changed; provider reloaded');
-        })
-        .catch((err: unknown) => log.warn({ err }, 'signing key check failed'));
-    }, config.keyCheckInterval * 1000);
-    keyWatch.unref();
-    log.info({ issuer: config.issuer, port, database: db.provider }, 'sesame listening');
+    const stopTimers = startTimers(services, jwks, buildProvider);
+    log.info({ issuer: config.issuer, port, database: prepared.db.provider }, 'sesame listening');
     if (config.devOutbox) {
       log.warn(
         { path: '/dev/outbox' },
         'dev outbox on: no message is delivered; each is kept with its code and shown at /dev/outbox to requesters on this machine. Set smtpUrl (or devOutbox: false) for real use',
       );
     }
-    return {
-      url: origin,
-      server,
-      services,
-      worker,
-      async stop() {
-        clearInterval(sweeper);
-        clearInterval(keyWatch);
-        // Stop accepting, let requests in flight finish, then stop the worker and the database.
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        await worker.stop();
-        channel.close?.();
-        await db.close();
-        log.info('sesame stopped');
-      },
+    const stop = async () => {
+      stopTimers();
+      // Stop accepting, let requests in flight finish, then stop the worker and the database.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await worker.stop();
+      channel.close?.();
+      await prepared.db.close();
+      log.info('sesame stopped');
     };
+    return { url: origin, server, services, worker, stop };
   } catch (err) {
     server.close();
-    await opened?.close();
+    await db?.close();
     throw err;
   }
 }

@@ -1,22 +1,15 @@
-// What request handlers get: configuration, storage, rendering, the provider and a worker nudge.
+// What the composition root builds once and hands to the routers. Each router or factory declares
+// the part it uses (a Pick of this, or a smaller interface of a lower layer that this satisfies).
 import type Provider from 'oidc-provider';
-import type { LoadedConfig } from './config/load.js';
 import type { Renderer } from './http/render.js';
-import type { Logger } from './log.js';
-import type { Db } from './storage/db.js';
+import type { CodeSendDeps } from './passwordless/one-time-codes.js';
 
-export interface Services {
-  config: LoadedConfig;
-  db: Db;
-  log: Logger;
+/** Configuration, storage, logging, the keyring and the worker nudge come from CodeSendDeps. */
+export interface Services extends CodeSendDeps {
   renderer: Renderer;
   provider: Provider;
-  /** HMAC keys for codes at rest, newest first. */
-  codeKeys: string[];
   /** Cookie signing keys, newest first (shared with the mounted provider). */
   cookieKeys: string[];
   /** Key for CSRF tokens of our forms. */
   csrfKey: string;
-  /** Asks the in-process delivery worker to look at the outbox now. */
-  wakeWorker(): void;
 }

@@ -6,17 +6,17 @@ import type { Context, Next } from 'koa';
 import type { Services } from '../services.js';
 import { managementAudience } from '../oidc/resources.js';
 import { isManagementClient } from '../oidc/client-metadata.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 
 export function requireAdmin(s: Services) {
   const audience = managementAudience(s.config.issuer);
   const challenge = { 'WWW-Authenticate': `Bearer realm="${audience}"` };
-  const invalid = (why: string) => new SesameError(401, 'invalid_token', `The access token is not valid: ${why}.`, challenge);
+  const invalid = (why: string) => new SesameError('invalidToken', { detail: `The access token is not valid: ${why}.`, headers: challenge });
 
   return async function adminBearer(ctx: Context, next: Next) {
     const [scheme, value] = ctx.get('authorization').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !value) {
-      throw new SesameError(401, 'invalid_token', 'A bearer token for the management API is required.', challenge);
+      throw new SesameError('invalidToken', { detail: 'A bearer token for the management API is required.', headers: challenge });
     }
     // The ClientCredentials model holds only client-credentials tokens: a user's access token (any
     // format, any audience) is simply not found here.
@@ -27,7 +27,7 @@ export function requireAdmin(s: Services) {
     const client = token.clientId ? await s.provider.Client.find(token.clientId).catch(() => undefined) : undefined;
     if (!isManagementClient(client?.metadata())) throw invalid('its client may no longer use the management API');
     if (!token.scope?.split(' ').includes('admin')) {
-      throw new SesameError(403, 'insufficient_scope', 'The access token lacks the admin scope.');
+      throw new SesameError('insufficientScope');
     }
     await next();
   };

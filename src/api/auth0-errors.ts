@@ -1,8 +1,12 @@
-// Where oidc-provider's wording differs from Auth0's on the token endpoint, answer like Auth0 so
-// SDK error handling written against Auth0 keeps working. One place, applied after the provider.
+// Auth0's error format: our /passwordless/* routes answer in it (auth0ApiErrors), and where
+// oidc-provider's wording differs from Auth0's on the token endpoint we answer like Auth0, so SDK
+// error handling written against Auth0 keeps working.
 import type { Context, Next } from 'koa';
+import type { Renderer } from '../http/render.js';
+import { catchErrors, errorLocale, oauthErrorBody } from '../http/errors.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
 
+/** Rewrites oidc-provider's answer where Auth0 says it otherwise; applied after the provider. */
 export async function auth0TokenErrors(ctx: Context, next: Next) {
   await next();
   if (ctx.path !== '/oauth/token' || ctx.status !== 400) return;
@@ -12,4 +16,14 @@ export async function auth0TokenErrors(ctx: Context, next: Next) {
     ctx.status = 403;
     ctx.body = { error: 'unauthorized_client', error_description: `Grant type '${grantType}' not allowed for the client.` };
   }
+}
+
+/**
+ * Errors of the Auth0-style API: Auth0 answers with OAuth's body (`error`, `error_description`),
+ * its own codes (`bad.connection`, `bad.phone_number`...) in `error`, and English descriptions.
+ */
+export function auth0ApiErrors(renderer: Renderer, defaultLocale: string) {
+  return catchErrors(function renderAuth0Error(ctx, err) {
+    ctx.body = oauthErrorBody(renderer, errorLocale(ctx, defaultLocale), err);
+  });
 }

@@ -6,8 +6,9 @@ import type { Client } from '../oidc/client-metadata.js';
 import type { Context } from 'koa';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Db } from '../storage/db.js';
-import { hitWindow } from '../storage/counters.js';
-import { SesameError } from '../http/errors.js';
+import { firstUse } from '../risk/replay.js';
+import { CLIENT_ASSERTION } from '../risk/limits.js';
+import { SesameError } from '../errors.js';
 
 export interface AuthenticatedClient {
   client: Client;
@@ -15,7 +16,7 @@ export interface AuthenticatedClient {
   confidential: boolean;
 }
 
-const invalidClient = (message: string) => new SesameError(401, 'invalid_client', message);
+const invalidClient = (detail: string) => new SesameError('invalidClient', { detail });
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 function basicCredentials(ctx: Context): { id: string; secret: string } | undefined {
@@ -61,9 +62,8 @@ async function verifyAssertion(db: Db, client: Client, assertion: string, audien
     const { payload } = await jwtVerify(assertion, keys, { issuer: client.clientId, subject: client.clientId, audience: audiences, maxTokenAge: ASSERTION_MAX_AGE });
     if (!payload.jti || !payload.exp) throw new Error('jti and exp are required');
     // A client assertion is single use (RFC 7523). Its jti is remembered for as long as its iat is
-    // accepted at all: a fixed window, because hitWindow measures back from each call, so a window
-    // shrinking towards exp would forget the first use halfway.
-    if ((await hitWindow(db, `assertion:${client.clientId}:${payload.jti}`, ASSERTION_MAX_AGE + 1)) > 1) throw new Error('assertion replayed');
+    // accepted at all (risk/limits.ts, CLIENT_ASSERTION).
+    if (!(await firstUse(db, CLIENT_ASSERTION, [client.clientId, payload.jti], { maxAge: ASSERTION_MAX_AGE }))) throw new Error('assertion replayed');
   } catch (err) {
     throw invalidClient(`Client assertion rejected: ${(err as Error).message}`);
   }
@@ -79,7 +79,7 @@ export async function authenticateClient(
 ): Promise<AuthenticatedClient> {
   const basic = basicCredentials(ctx);
   const clientId = typeof body.client_id === 'string' ? body.client_id : basic?.id;
-  if (!clientId) throw new SesameError(400, 'invalid_request', 'Missing required parameter: client_id');
+  if (!clientId) throw new SesameError('invalidRequest', { detail: 'Missing required parameter: client_id' });
   let client: Client | undefined;
   try {
     client = await provider.Client.find(clientId);

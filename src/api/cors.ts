@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { listClients } from '../storage/clients.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { webOrigins, type Client } from '../oidc/client-metadata.js';
 
 function allowOrigin(ctx: Context, origin: string) {
@@ -13,7 +13,7 @@ function allowOrigin(ctx: Context, origin: string) {
   ctx.vary('Origin');
 }
 
-export function corsFor(s: Services) {
+export function corsFor(s: Pick<Services, 'config' | 'db'>) {
   async function registeredAnywhere(origin: string): Promise<boolean> {
     if (s.config.clients.some((c) => webOrigins(c).includes(origin))) return true;
     return (await listClients(s.db)).some((c) => webOrigins(c.metadata).includes(origin));
@@ -34,7 +34,7 @@ export function corsFor(s: Services) {
       const origin = ctx.get('origin');
       if (!origin) return;
       if (!webOrigins(client.metadata()).includes(origin)) {
-        throw new SesameError(403, 'access_denied', `Origin ${origin} is not allowed for this client; add it to its web_origins.`);
+        throw new SesameError('originNotAllowed', { detail: `Origin ${origin} is not allowed for this client; add it to its web_origins.` });
       }
       allowOrigin(ctx, origin);
     },

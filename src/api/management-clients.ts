@@ -5,7 +5,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import {
   ClientRegistryError,
   type Registry,
@@ -17,14 +17,14 @@ import {
   updateClient,
 } from '../oidc/client-registry.js';
 
-const STATUS = { invalid_request: 400, invalid_client_metadata: 400, conflict: 409, not_found: 404 } as const;
+const ERROR_OF = { invalid_request: 'invalidRequest', invalid_client_metadata: 'invalidClientMetadata', conflict: 'conflict', not_found: 'notFound' } as const;
 
 /** Runs a registry operation, its refusals as our JSON errors. */
 async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof ClientRegistryError) throw new SesameError(STATUS[err.problem], err.problem, `${err.message}.`);
+    if (err instanceof ClientRegistryError) throw new SesameError(ERROR_OF[err.problem], { detail: `${err.message}.` });
     throw err;
   }
 }

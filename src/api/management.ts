@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
-import { SesameError, badRequest, notFound } from '../http/errors.js';
+import { badRequest, notFound } from '../http/errors.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/links.js';
 import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
@@ -32,7 +32,7 @@ export function managementRouter(s: Services): Router {
     }
     const clientId = typeof body.client_id === 'string' ? body.client_id : undefined;
     if (clientId && !(await s.provider.Client.find(clientId).catch(() => undefined))) throw badRequest(`client_id ${clientId} does not exist.`);
-    const link = await createOperatorLink(s.db, s.codeKeys, { type, email, clientId, ttl });
+    const link = await createOperatorLink(s.db, s.keyring, { type, email, clientId, ttl });
     ctx.status = 201;
     ctx.body = { uuid: link.uuid, url: linkUrl(s.config.issuer, link.uuid, link.token), expiresAt: link.expiresAt.toISOString() };
   });
@@ -44,11 +44,11 @@ export function managementRouter(s: Services): Router {
 
   router.post('/links/revoke', json, async function revokeAllOf(ctx) {
     const email = normalizeEmail((ctx.request.body as Record<string, unknown> | undefined)?.email);
-    if (!email) throw new SesameError(400, 'invalid_request', 'email must be a valid email address.');
+    if (!email) throw badRequest('email must be a valid email address.');
     ctx.body = { revoked: await revokeLinksOf(s.db, email) };
   });
 
-  serviceClientRoutes(router, s);
+  if (s.config.features.externalConnections.enabled) serviceClientRoutes(router, s);
   clientRoutes(router, s);
   return router;
 }

@@ -1,14 +1,15 @@
 // What the Userfront routes share: the tenant (a client flagged `userfront: true`, its client_id
 // the tenant id), the app pages Userfront's answers point to, CORS and Userfront's error shape.
 import { STATUS_CODES } from 'node:http';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError, asKnownError } from '../http/errors.js';
+import { ERRORS, SesameError } from '../errors.js';
+import { catchErrors } from '../http/errors.js';
 import { isUserfrontTenant, type Client } from '../oidc/client-metadata.js';
 import { corsFor } from './cors.js';
 
-export const unauthorized = (message: string) => new SesameError(401, 'unauthorized', message);
-export const bad = (message: string) => new SesameError(400, 'bad_request', message);
+export const unauthorized = (detail: string) => new SesameError('unauthorized', { detail });
+export const bad = (detail: string) => new SesameError('badRequest', { detail });
 
 /**
  * The tenant `id`, or undefined when no client is a Userfront tenant by that id. A client whose
@@ -58,22 +59,16 @@ export function userfrontCors(s: Services) {
   };
 }
 
+// Userfront's own wording for server errors (its API says this much and no more).
+const USERFRONT_SERVER = 'An internal server error occurred.';
+const USERFRONT_UNAVAILABLE = 'Service temporarily unavailable. Try again in a minute.';
+
 /**
  * Errors in Userfront's shape (Boom's: statusCode, error, message), which the SDK turns into
- * `new Error(message)`. Server errors are logged and say nothing more.
+ * `new Error(message)`. Server errors say nothing more than their kind.
  */
-export async function userfrontErrors(ctx: Context, next: Next) {
-  try {
-    await next();
-  } catch (caught) {
-    const err = asKnownError(ctx, caught);
-    const known = err instanceof SesameError;
-    // Other errors that say they are safe to show (http-errors' `expose`) keep their status.
-    const exposed = !known && (err as { expose?: boolean }).expose === true;
-    const status = known || exposed ? (err as { status: number }).status : 500;
-    if (status >= 500 && !known) (ctx.state.log ?? console).error({ err }, 'unhandled error');
-    if (known) for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-    ctx.status = status;
-    ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status < 500 ? (err as Error).message : status === 503 ? 'Service temporarily unavailable. Try again in a minute.' : 'An internal server error occurred.' };
-  }
-}
+export const userfrontErrors = catchErrors(function renderUserfrontError(ctx, err) {
+  const { status } = err;
+  const message = status < 500 ? (err.description ?? err.message) : status === ERRORS.unavailable.status ? USERFRONT_UNAVAILABLE : USERFRONT_SERVER;
+  ctx.body = { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+});

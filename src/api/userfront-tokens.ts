@@ -13,6 +13,7 @@ import type { Client } from '../oidc/client-metadata.js';
 import { loadSigningJwks } from '../storage/signing-keys.js';
 import { recordAudit } from '../storage/audit.js';
 import { afterLogin, afterLogout, findTenant, loginPage, unauthorized, userfrontCors } from './userfront-tenant.js';
+import { ProviderStorageUnavailable } from '../oidc/storage-errors.js';
 
 const DAY = 86_400;
 
@@ -47,6 +48,7 @@ async function signIn(s: Services, ctx: Context, tenant: Client, userId: string,
   const signedIn = { accountId: userId, amr, scope: 'openid email profile', resource: tenantAudience(s.config.issuer, tenant.clientId) };
   const body = await issueForClient(s.provider, ctx.req, tenant, signedIn, LOGIN_TICKET).catch((err: unknown) => {
     // A refusal here is the operator's or Sesame's fault, never the user's: a server error.
+    if (err instanceof ProviderStorageUnavailable) throw err.cause; // storage down: the 503 of our routes
     if (err instanceof errors.OIDCProviderError) throw new Error(`tenant tokens refused: ${err.error} ${err.error_description ?? ''}`);
     throw err;
   });

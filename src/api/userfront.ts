@@ -6,17 +6,17 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError, tooManyRequests } from '../http/errors.js';
+import { SesameError, smsRefusal } from '../errors.js';
+import { tooManyRequests } from '../http/errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { recordAudit } from '../storage/audit.js';
-import { findUserByEmail, upsertVerifiedEmailUser } from '../storage/users.js';
+import { resolveUser } from '../passwordless/sign-up.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
-import { sendSmsCode } from '../passwordless/sms-login.js';
 import { smsConnection } from '../config/connections.js';
 import type { Client } from '../oidc/client-metadata.js';
 import { apiFlowKey } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
-import { checkEmailCode, sendEmailCode, type SendOptions } from '../passwordless/email-login.js';
+import { checkCode, sendCode as sendOneTimeCode, type SendOptions } from '../passwordless/one-time-codes.js';
 import { checkLink, createOperatorLink, useLink } from '../passwordless/links.js';
 import { bad, findTenant, loginPage, unauthorized, userfrontCors, userfrontErrors } from './userfront-tenant.js';
 import { userfrontSessions } from './userfront-tokens.js';
@@ -36,7 +36,7 @@ type CodeTarget = { channel: 'email'; value: string } | { channel: 'sms'; value:
 function targetOf(config: Services['config'], body: Record<string, unknown>): CodeTarget {
   if (body.channel === 'sms') {
     const connection = smsConnection(config);
-    if (!connection) throw bad('SMS is not enabled.');
+    if (!connection) throw new SesameError('smsDisabled');
     const phone = parsePhone(body.phoneNumber, connection.defaultCountry);
     if (!phone) throw bad('Please provide a valid phone number, like +14155550100.');
     return { channel: 'sms', value: phone.e164, country: phone.country };
@@ -67,7 +67,7 @@ const localeOf = (s: Services, ctx: Context) => negotiateLocale(undefined, ctx.g
 /** The tenant named in the path, its origin checked. */
 async function tenant({ s, cors }: UserfrontApi, ctx: PathContext): Promise<Client> {
   const found = await findTenant(s, ctx.params.tenantId!);
-  if (!found) throw new SesameError(404, 'not_found', 'Tenant not found.');
+  if (!found) throw new SesameError('notFound', { detail: 'Tenant not found.' });
   await cors.checkActualOrigin(ctx, found);
   return found;
 }
@@ -75,7 +75,7 @@ async function tenant({ s, cors }: UserfrontApi, ctx: PathContext): Promise<Clie
 /** Sends a code (and, with `link`, a link) under the public-client limits; the same for known and unknown addresses. */
 async function send(s: Services, ctx: Context, rp: Client, email: string, options: SendOptions) {
   const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
-  const sent = await sendEmailCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), email, who, {
+  const sent = await sendOneTimeCode(s, apiFlowKey(rp.clientId, email, requesterNetwork(who.ip)), { email }, who, {
     ...options,
     sendsPerIpPerHour: s.config.rateLimits.publicSendsPerIpPerHour,
     sendsPerClientPerHour: s.config.rateLimits.sendsPerClientPerHour,
@@ -91,10 +91,10 @@ async function sendLoginLink(api: UserfrontApi, ctx: PathContext) {
   const email = normalizeEmail(bodyOf(ctx).email);
   if (!email) throw bad('Please provide a valid email address.');
   const page = loginPage(rp);
-  if (!page) throw new SesameError(500, 'misconfigured', `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.`);
+  if (!page) throw new SesameError('misconfigured', { detail: `Tenant ${rp.clientId} has no initiate_login_uri or redirect_uris for login links.` });
   // Userfront's link: the app's login page with ?token=&uuid=, where the app calls loginWithLink.
   const link = async () => {
-    const made = await createOperatorLink(s.db, s.codeKeys, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
+    const made = await createOperatorLink(s.db, s.keyring, { type: 'login', email, clientId: rp.clientId, ttl: s.config.links.loginTtl });
     const url = new URL(page);
     url.searchParams.set('token', made.token);
     url.searchParams.set('uuid', made.uuid);
@@ -110,13 +110,13 @@ async function loginWithLink(api: UserfrontApi, ctx: PathContext) {
   const rp = await tenant(api, ctx);
   refusePkce(ctx);
   const body = bodyOf(ctx);
-  const checked = await checkLink(s.db, s.codeKeys, body.uuid, body.token);
+  const checked = await checkLink(s.db, s.keyring, body.uuid, body.token);
   if (!checked.ok) throw unauthorized(LINK_ERRORS[checked.reason]);
   const { link } = checked;
   // Links of a hosted sign-in belong to that sign-in; links for another client, to that client.
   if (link.clientId !== rp.clientId || link.flowKey) throw unauthorized(LINK_ERRORS.invalid);
-  if (s.config.signUp !== 'open' && !(await findUserByEmail(s.db, link.email))) throw unauthorized(LINK_ERRORS.invalid);
-  const user = await upsertVerifiedEmailUser(s.db, link.email);
+  const user = await resolveUser(s.db, link.email, s.config.signUp);
+  if (!user) throw unauthorized(LINK_ERRORS.invalid);
   if (!(await useLink(s.db, link, user.id))) throw unauthorized(LINK_ERRORS.used);
   await recordAudit(s.db, { type: 'link.used', clientId: rp.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: 'userfront' });
   ctx.body = await api.sessions.signIn(ctx, rp, user.id, AMR.emailLink);
@@ -133,11 +133,10 @@ async function sendCode(api: UserfrontApi, ctx: PathContext) {
     return;
   }
   const who = { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) };
-  const sent = await sendSmsCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), target, who);
+  const sent = await sendOneTimeCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(who.ip)), { phone: target.value, country: target.country }, who);
   if (!sent.ok) {
-    if (sent.reason === 'country') throw bad('Codes cannot be sent to phone numbers in this country.');
-    if (sent.reason === 'number_type') throw bad('Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.');
-    if (sent.reason === 'disabled') throw bad('SMS is not enabled.');
+    const refused = smsRefusal(sent.reason);
+    if (refused) throw new SesameError(refused);
     throw tooManyRequests(sent.retryAfter, `Too many requests; wait ${sent.retryAfter} seconds before asking again.`);
   }
   ctx.body = { message: 'OK', result: { channel: 'sms', phoneNumber: target.value } };
@@ -152,7 +151,7 @@ async function loginWithCode(api: UserfrontApi, ctx: PathContext) {
   const target = targetOf(s.config, body);
   const code = typeof body.verificationCode === 'number' ? String(body.verificationCode) : body.verificationCode;
   if (typeof code !== 'string' || !code) throw bad('verificationCode is required.');
-  const result = await checkEmailCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) });
+  const result = await checkCode(s, apiFlowKey(rp.clientId, target.value, requesterNetwork(ctx.ip)), code, { ip: ctx.ip, clientId: rp.clientId, locale: localeOf(s, ctx) });
   if (!result.ok) {
     if (result.reason === 'delayed') throw tooManyRequests(result.retryAfter ?? 1, 'Too many failed attempts. Wait before trying again.');
     throw unauthorized('Invalid or expired verification code.');

@@ -7,13 +7,13 @@ import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { cookieTokenValid, issueCookieToken } from '../http/csrf.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { apiFlowKey, openNetwork } from '../passwordless/flows.js';
 import { requesterNetwork } from '../passwordless/requester-network.js';
-import { checkEmailCode } from '../passwordless/email-login.js';
+import { checkCode, type CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
 import { codeAmr } from '../oidc/acr.js';
 import { setTicketCookie } from '../http/ticket-cookie.js';
@@ -26,6 +26,9 @@ export const AUTHORIZE_PARAMS = [
 const LINK_PARAMS = ['client_id', 'connection', 'email', 'network', 'verification_code', ...AUTHORIZE_PARAMS] as const;
 const CSRF_COOKIE = 'sesame.link';
 
+/** What the link pages use: code checks, the provider (clients), pages. */
+export type VerifyRedirectDeps = CodeCheckDeps & Pick<Services, 'provider' | 'renderer'>;
+
 function pick(source: Record<string, unknown>): Map<string, string> {
   const fields = new Map<string, string>();
   for (const name of LINK_PARAMS) {
@@ -35,7 +38,7 @@ function pick(source: Record<string, unknown>): Map<string, string> {
   return fields;
 }
 
-export function verifyRedirectRoutes(router: Router, s: Services): void {
+export function verifyRedirectRoutes(router: Router, s: VerifyRedirectDeps): void {
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const locale = (ctx: Context, fields: Map<string, string>) =>
     negotiateLocale(fields.get('ui_locales'), ctx.get('accept-language'), s.config.ui.defaultLocale);
@@ -48,16 +51,16 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
     const email = normalizeEmail(fields.get('email'));
     const redirectUri = fields.get('redirect_uri');
     if (!client || !email || !fields.get('verification_code') || !redirectUri || !client.redirectUriAllowed(redirectUri)) {
-      throw new SesameError(400, 'invalid_request', 'link.bad_request');
+      throw new SesameError('linkBadRequest');
     }
     // /authorize would refuse a public client without PKCE; say so before the code is used up.
-    if (client.clientAuthMethod === 'none' && !fields.get('code_challenge')) throw new SesameError(400, 'invalid_request', 'link.pkce_required');
+    if (client.clientAuthMethod === 'none' && !fields.get('code_challenge')) throw new SesameError('linkPkceRequired');
     // The network of the flow the code was sent for: sealed in an emailed link (see
     // passwordless/flows.ts); absent when auth0-js sends here the code its user typed in the app,
     // on the device that asked for it.
     const sealed = fields.get('network');
-    const network = sealed === undefined ? requesterNetwork(ctx.ip) : openNetwork(s.codeKeys, client.clientId, email, sealed);
-    if (!network) throw new SesameError(400, 'invalid_request', 'link.bad_request');
+    const network = sealed === undefined ? requesterNetwork(ctx.ip) : openNetwork(s.keyring, client.clientId, email, sealed);
+    if (!network) throw new SesameError('linkBadRequest');
     return { client, email, network };
   }
 
@@ -79,19 +82,19 @@ export function verifyRedirectRoutes(router: Router, s: Services): void {
 
   router.post('/verify_redirect', form, async function useLink(ctx) {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!cookieTokenValid(ctx, CSRF_COOKIE, body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
+    if (!cookieTokenValid(ctx, CSRF_COOKIE, body.csrf)) throw new SesameError('csrf');
     const fields = pick(body);
     const { client, email, network } = await linkClient(ctx, fields);
     const who = { ip: ctx.ip, clientId: client.clientId, locale: locale(ctx, fields) };
     const flowKey = apiFlowKey(client.clientId, email, network);
-    const result = await checkEmailCode(s, flowKey, fields.get('verification_code')!, who);
+    const result = await checkCode(s, flowKey, fields.get('verification_code')!, who);
     if (!result.ok) {
-      if (result.reason === 'delayed') throw new SesameError(429, 'too_many_attempts', 'link.delayed', { 'Retry-After': String(result.retryAfter ?? 1) });
-      throw new SesameError(400, 'invalid_grant', 'link.failed');
+      if (result.reason === 'delayed') throw new SesameError('linkDelayed', { retryAfter: result.retryAfter ?? 1 });
+      throw new SesameError('linkFailed');
     }
     ctx.cookies.set(CSRF_COOKIE, null, { path: '/passwordless' });
     const ref = newTicketRef();
-    setTicketCookie(ctx, await issueLoginTicket(s.db, s.codeKeys[0]!, result.user.id, client.clientId, codeAmr(false), atRequest(ref)));
+    setTicketCookie(ctx, await issueLoginTicket(s.db, s.keyring, result.user.id, client.clientId, codeAmr(false), atRequest(ref)));
     const query = new URLSearchParams({ client_id: client.clientId, ticket_ref: ref });
     for (const name of AUTHORIZE_PARAMS) {
       const value = fields.get(name);

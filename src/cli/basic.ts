@@ -7,7 +7,7 @@ import { deliveryChannel, prepare, startSesame } from '../server.js';
 import { migrate } from '../storage/migrate.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { linkExternalIdentity } from '../storage/external.js';
-import { findUserByEmail, setName } from '../storage/users.js';
+import { findUserByEmail, listUsers, setName } from '../storage/users.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
@@ -102,9 +102,7 @@ export const usersCommand: Command = {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
     if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name or link');
-    const users = await withDb((db) =>
-      db.prisma.user.findMany({ orderBy: { createdAt: 'desc' }, take: 1000, select: { id: true, email: true, emailVerified: true, createdAt: true } }),
-    );
+    const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },
 };

@@ -4,6 +4,7 @@ import { createOperatorLink, linkUrl, operatorLinkTtl, type OperatorLinkType } f
 import { findClientMetadata } from '../storage/clients.js';
 import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
 import { ensureSecretList } from '../storage/secrets.js';
+import { keyring } from '../passwordless/keyring.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -57,7 +58,7 @@ export const linksCommand: Command = {
         throw new UsageError(`links create: no client ${clientId}`);
       }
       const keys = config.secrets.codeKeys ? [...config.secrets.codeKeys] : await ensureSecretList(db, 'code-keys');
-      const link = await createOperatorLink(db, keys, { type: type as OperatorLinkType, email, clientId, ttl });
+      const link = await createOperatorLink(db, keyring(keys), { type: type as OperatorLinkType, email, clientId, ttl });
       return { url: linkUrl(config.issuer, link.uuid, link.token), expiresAt: link.expiresAt.toISOString(), uuid: link.uuid };
     });
     output(json, { url: created.url, expiresAt: created.expiresAt }, [created.url, `expires ${created.expiresAt} (uuid ${created.uuid})`]);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configSchema, type Config } from './schema.js';
 import { emailConnections, smsConnections } from './connections.js';
+import { clientFeatureProblem, connectionFeatureProblem } from './features.js';
 import { frontChannelIdTokenProblem, managementClientProblem } from '../oidc/client-metadata.js';
 
 export class ConfigError extends Error {
@@ -73,6 +74,30 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Connections of a switched-off feature are refused rather than silently unused. */
+function checkConnections(config: Config): void {
+  for (const [i, c] of config.connections.entries()) {
+    const problem = connectionFeatureProblem(config, c);
+    if (problem) throw new ConfigError(`invalid configuration at connections.${i}: ${problem}`);
+  }
+}
+
+/** Rules across clients and features that oidc-provider would otherwise only apply when it loads them. */
+function checkClients(config: Config): void {
+  const ids = new Set<string>();
+  for (const [i, c] of config.clients.entries()) {
+    if (ids.has(c.client_id)) throw new ConfigError(`invalid configuration at clients.${i}.client_id: duplicate ${c.client_id}`);
+    ids.add(c.client_id);
+    const featureProblem = clientFeatureProblem(config, c);
+    if (featureProblem) throw new ConfigError(`invalid configuration at clients.${i}.${featureProblem.key}: ${featureProblem.message}`);
+    const problem = managementClientProblem(c);
+    if (problem) throw new ConfigError(`invalid configuration at clients.${i}.management_api: ${problem}`);
+    // A config client without a secret is public (see oidc/provider.ts).
+    const idTokenProblem = frontChannelIdTokenProblem({ ...c, token_endpoint_auth_method: c.token_endpoint_auth_method ?? (c.client_secret ? undefined : 'none') });
+    if (idTokenProblem) throw new ConfigError(`invalid configuration at clients.${i}.response_types: ${idTokenProblem}`);
+  }
+}
+
 /** Parses and checks a configuration; `overrides` (tests, CLI flags) win over file and env. */
 export function loadConfig(env: Env = process.env, overrides: Record<string, unknown> = {}): LoadedConfig {
   const raw = { ...readFile(env), ...envOverrides(env), ...overrides };
@@ -103,16 +128,8 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   if (devOutbox && realDelivery) {
     throw new ConfigError('devOutbox: the dev outbox shows codes, so it cannot be enabled while messages are really delivered (smtpUrl, a webhook or an SMS provider)');
   }
-  const ids = new Set<string>();
-  for (const [i, c] of config.clients.entries()) {
-    if (ids.has(c.client_id)) throw new ConfigError(`invalid configuration at clients.${i}.client_id: duplicate ${c.client_id}`);
-    ids.add(c.client_id);
-    const problem = managementClientProblem(c);
-    if (problem) throw new ConfigError(`invalid configuration at clients.${i}.management_api: ${problem}`);
-    // A config client without a secret is public (see oidc/provider.ts).
-    const idTokenProblem = frontChannelIdTokenProblem({ ...c, token_endpoint_auth_method: c.token_endpoint_auth_method ?? (c.client_secret ? undefined : 'none') });
-    if (idTokenProblem) throw new ConfigError(`invalid configuration at clients.${i}.response_types: ${idTokenProblem}`);
-  }
+  checkConnections(config);
+  checkClients(config);
   const proxyHops = config.trustProxy === true ? 1 : config.trustProxy === false ? 0 : config.trustProxy;
   return deepFreeze({ ...config, production, devOutbox, proxyHops });
 }

@@ -8,7 +8,8 @@ import { createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:c
 import { decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify, type JWK } from 'jose';
 import type { ExternalConnection } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
-import { hitWindow } from '../storage/counters.js';
+import { firstUse } from '../risk/replay.js';
+import { EXTERNAL_ASSERTION } from '../risk/limits.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { parseName } from '../passwordless/names.js';
 import {
@@ -25,11 +26,6 @@ const STATE_TTL_MS = 10 * 60_000;
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** The longest an assertion may live, from `iat` (the SDK makes 60 s ones). */
 const MAX_AGE_SECONDS = 120;
-/**
- * How long a used assertion is remembered: it is accepted only from iat - skew to iat + max age +
- * skew, so a fixed window of that span (counted from its first use) covers every later use.
- */
-const REMEMBER_SECONDS = MAX_AGE_SECONDS + 2 * CLOCK_TOLERANCE_SECONDS + 1;
 
 /** The claim of Sesame's own helper (`sesame/connect`) that carries profile claims. */
 export const PROFILE_CLAIM = 'sesame_profile';
@@ -195,9 +191,8 @@ export async function checkAssertion(
 async function useAssertionOnce(db: Db, code: string): Promise<boolean> {
   const signed = code.slice(0, code.lastIndexOf('.'));
   const hash = createHash('sha256').update(signed).digest('base64url');
-  // A fixed window, not "until exp": hitWindow measures the window back from each call, so one
-  // shrinking with exp would forget the first use halfway.
-  return (await hitWindow(db, `external-assertion:${hash}`, REMEMBER_SECONDS)) === 1;
+  // Remembered for as long as an assertion can be accepted (risk/limits.ts, EXTERNAL_ASSERTION).
+  return firstUse(db, EXTERNAL_ASSERTION, [hash], { maxAge: MAX_AGE_SECONDS, skew: CLOCK_TOLERANCE_SECONDS });
 }
 
 /**

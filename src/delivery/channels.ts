@@ -1,6 +1,7 @@
 // Delivery channels: SMTP through nodemailer, or capture (kept in the outbox for /dev/outbox).
 import nodemailer from 'nodemailer';
 import type { Channel } from './worker.js';
+import { DeliveryError } from './errors.js';
 
 export function smtpChannel(smtpUrl: string, from: string): Channel & { close(): void } {
   const transport = nodemailer.createTransport(smtpUrl);
@@ -12,7 +13,7 @@ export function smtpChannel(smtpUrl: string, from: string): Channel & { close():
       } catch (err) {
         const code = (err as { responseCode?: number }).responseCode;
         // 5xx means the server refused for good (bad address, policy); retrying won't help.
-        throw Object.assign(new Error((err as Error).message), { permanent: code !== undefined && code >= 500 && code < 600 });
+        throw new DeliveryError((err as Error).message, code !== undefined && code >= 500 && code < 600);
       }
     },
     close: () => transport.close(),

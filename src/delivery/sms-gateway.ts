@@ -6,7 +6,8 @@
 import type { SmsProvider } from '../config/schema.js';
 import type { ClaimedMessage } from '../storage/outbox.js';
 import { signWebhook } from './webhook.js';
-import { isPermanentStatus, request, type SmsChannelOptions } from './sms-twilio.js';
+import { request, type SmsChannelOptions } from './sms-twilio.js';
+import { DeliveryError, isPermanentStatus } from './errors.js';
 import type { Channel } from './worker.js';
 
 export type GatewayProvider = Extract<SmsProvider, { type: 'http' }>;
@@ -38,10 +39,7 @@ export function gatewayChannel(provider: GatewayProvider, options: SmsChannelOpt
       await response.body?.cancel();
       if (response.ok) return 'sent';
       // The answer's body is not quoted: a gateway may echo the text, which holds the code.
-      throw Object.assign(new Error(`gateway answered ${response.status}`), {
-        permanent: isPermanentStatus(response.status),
-        status: response.status,
-      });
+      throw new DeliveryError(`gateway answered ${response.status}`, isPermanentStatus(response.status), { status: response.status });
     },
   };
 }

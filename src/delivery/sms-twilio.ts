@@ -6,6 +6,7 @@
 // carry the text (it holds the code) or credentials.
 import type { SmsProvider } from '../config/schema.js';
 import type { ClaimedMessage } from '../storage/outbox.js';
+import { DeliveryError, isPermanentStatus } from './errors.js';
 import type { Channel } from './worker.js';
 
 export type TwilioProvider = Extract<SmsProvider, { type: 'twilio' }>;
@@ -47,19 +48,13 @@ export function twilioChannel(provider: TwilioProvider, options: SmsChannelOptio
       const invalidRecipient = status === 400 && error.code !== undefined && TWILIO_RECIPIENT_ERRORS.has(error.code);
       const detail = error.code !== undefined ? ` ${error.code}${error.message ? `: ${error.message}` : ''}` : '';
       // 401/403/404 (credentials, account) and 400 (bad number, bad sender) stay wrong on retry.
-      throw Object.assign(new Error(redact(`twilio ${status}${detail}`, message, secrets)), {
-        permanent: invalidRecipient || isPermanentStatus(status),
+      throw new DeliveryError(redact(`twilio ${status}${detail}`, message, secrets), invalidRecipient || isPermanentStatus(status), {
         invalidRecipient,
         status,
         providerCode: error.code,
       });
     },
   };
-}
-
-/** Other 4xx (malformed request, bad sender) will not get better by retrying; 408 and 429 will. */
-export function isPermanentStatus(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
 /** Runs a fetch; a timeout or network failure becomes a short, retryable error. */
@@ -69,7 +64,7 @@ export async function request(name: string, run: () => Promise<Response>): Promi
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timed out' : `failed: ${e.cause?.code ?? e.name}`;
-    throw Object.assign(new Error(`${name} request ${reason}`), { permanent: false });
+    throw new DeliveryError(`${name} request ${reason}`, false);
   }
 }
 

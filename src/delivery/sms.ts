@@ -8,6 +8,7 @@ import { captureChannel } from './channels.js';
 import { gatewayChannel } from './sms-gateway.js';
 import { twilioChannel, type SmsChannelOptions } from './sms-twilio.js';
 import type { Channel } from './worker.js';
+import { DeliveryError } from './errors.js';
 
 export function smsChannelFor(connection: SmsConnection, options: SmsChannelOptions = {}): Channel {
   const provider = connection.provider;
@@ -27,7 +28,7 @@ export function smsChannel(config: { readonly connections: readonly Connection[]
   return {
     async send(message) {
       const channel = message.connectionId === undefined ? undefined : byId.get(message.connectionId);
-      if (!channel) throw Object.assign(new Error(`no SMS connection ${message.connectionId ?? '(none)'}`), { permanent: true });
+      if (!channel) throw new DeliveryError(`no SMS connection ${message.connectionId ?? '(none)'}`, true);
       return channel.send(message);
     },
   };

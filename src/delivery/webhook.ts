@@ -5,6 +5,7 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookDelivery } from '../config/schema.js';
 import type { Channel } from './worker.js';
+import { DeliveryError, isPermanentStatus } from './errors.js';
 
 export function signWebhook(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)): string {
   return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
@@ -46,7 +47,7 @@ export function webhookChannel(deliveryOf: (connectionId: string | undefined) =>
   return {
     async send(message) {
       const delivery = deliveryOf(message.connectionId);
-      if (!delivery) throw Object.assign(new Error(`no webhook configured for connection ${message.connectionId ?? '(none)'}`), { permanent: true });
+      if (!delivery) throw new DeliveryError(`no webhook configured for connection ${message.connectionId ?? '(none)'}`, true);
       const response = await fetch(delivery.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-sesame-signature': signWebhook(delivery.secret, message.text), 'x-sesame-message-id': message.id },
@@ -55,8 +56,7 @@ export function webhookChannel(deliveryOf: (connectionId: string | undefined) =>
       });
       await response.body?.cancel();
       if (response.ok) return 'sent';
-      const permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
-      throw Object.assign(new Error(`webhook answered ${response.status}`), { permanent });
+      throw new DeliveryError(`webhook answered ${response.status}`, isPermanentStatus(response.status));
     },
   };
 }

@@ -3,6 +3,7 @@
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { claimDueMessages, markFailed, markSent, markSkipped, type ClaimedMessage } from '../storage/outbox.js';
+import { DeliveryError } from './errors.js';
 
 /** A message a channel chose not to send (`reason` is recorded); it is never retried. */
 export interface Skipped {
@@ -13,7 +14,7 @@ export interface Skipped {
 export type Outcome = 'sent' | 'captured';
 
 export interface Channel {
-  /** Sends or throws (an error with `permanent: true` is not retried), or declines with Skipped. */
+  /** Sends or throws a DeliveryError (a `permanent` one is not retried), or declines with Skipped. */
   send(message: ClaimedMessage): Promise<Outcome | Skipped>;
 }
 
@@ -140,7 +141,7 @@ export class DeliveryWorker {
   /** Not sent: retried later, or given up. (Unrecorded, the lease runs out and it is retried then.) */
   private async recordFailure(message: ClaimedMessage, attempt: number, err: unknown): Promise<void> {
     const reason = (err as Error).message;
-    const permanent = (err as { permanent?: boolean }).permanent === true;
+    const permanent = err instanceof DeliveryError && err.permanent;
     if (permanent || attempt >= this.options.maxAttempts) {
       await markFailed(this.db, message.id, reason, null);
       this.log.error({ messageId: message.id, attempt, reason }, 'message given up');

@@ -1,9 +1,12 @@
 // What an error page says: one table from an error code and the place it happened (authorization,
 // logout, hosted sign-in, link, external connection) to a heading, what happened in plain words and
 // what to do next, in the page's language. The protocol code and description stay on the page,
-// folded under "Technical details", for whoever has to fix the app. Both error renderers (ours in
-// middleware.ts, oidc-provider's in http/provider-pages.ts) build their page here.
+// folded under "Technical details", for whoever has to fix the app. Both error renderers (ours,
+// pageErrors below, and oidc-provider's in http/provider-pages.ts) build their page here.
+import type { Context } from 'koa';
 import type { Translate } from '../i18n/i18n.js';
+import type { Renderer } from './render.js';
+import { catchErrors, errorLocale, oauthErrorBody } from './errors.js';
 
 export type ErrorPlace = 'authorization' | 'logout' | 'logout_confirm' | 'interaction' | 'link' | 'connection' | 'other';
 
@@ -104,4 +107,24 @@ export function errorPageLocals(t: Translate, input: ErrorPageInput) {
     detail: ours ? null : description || null,
     requestId: input.requestId ?? null,
   };
+}
+
+/**
+ * Errors of the routes people open in a browser: the error page, or OAuth JSON for a caller that
+ * prefers JSON. A route that knows the client sets `ctx.state.app` (an AppLink) for the way back.
+ */
+export function pageErrors(renderer: Renderer, defaultLocale: string) {
+  return catchErrors(async function renderErrorPage(ctx: Context, err) {
+    const locale = errorLocale(ctx, defaultLocale);
+    if (ctx.accepts('html', 'json') === 'json') {
+      ctx.body = oauthErrorBody(renderer, locale, err);
+      return;
+    }
+    const t: Translate = (key, vars) => renderer.translate(locale, key, vars);
+    const app = (ctx.state.app as AppLink | undefined) ?? null;
+    const description = err.key ?? err.description;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await renderer.page('error', locale, errorPageLocals(t, { code: err.code, description, place: placeOfPath(ctx.path), app, requestId: ctx.state.requestId as string | undefined }));
+  });
 }

@@ -1,11 +1,8 @@
-// Cross-cutting middleware: request ids and logs, security headers, issuer-pinned origin, errors.
+// Cross-cutting middleware: request ids and logs, security headers, issuer-pinned origin, and the
+// choice of error handler by route family.
 import { randomUUID } from 'node:crypto';
-import type { Context, Next } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from '../log.js';
-import type { Renderer } from './render.js';
-import { negotiateLocale } from '../i18n/i18n.js';
-import { SesameError, asKnownError } from './errors.js';
-import { errorPageLocals, placeOfPath, type AppLink } from './error-pages.js';
 
 /** Gives every request an id and a child logger, and logs one line when it ends (path only: query strings carry secrets). */
 export function requestLogger(log: Logger) {
@@ -70,39 +67,20 @@ export function pinOriginToIssuer(issuer: string) {
   };
 }
 
-function wantsJson(ctx: Context): boolean {
-  // The passwordless API speaks JSON, except the link landing page that people open in a browser.
-  const api = ctx.path.startsWith('/api/') || (ctx.path.startsWith('/passwordless/') && ctx.path !== '/passwordless/verify_redirect');
-  return api || ctx.accepts('html', 'json') === 'json';
+/** A route family's error handler: the format its routes answer in (see app.ts). */
+export interface ErrorFamily {
+  matches: (path: string) => boolean;
+  handler: Middleware;
 }
 
 /**
- * Renders our typed errors as JSON or the error page; unknown errors become a logged 500 without
- * details. A route that knows the client sets `ctx.state.app` (an AppLink) for the page's way back.
+ * Sends each request's errors to the handler of its route family, the first that matches, or to
+ * `fallback` (the error page). Picked before the routers run, so an error thrown anywhere in the
+ * request (body parsing, storage) is answered in the route's format.
  */
-export function errorHandler(renderer: Renderer, defaultLocale: string) {
-  return async function handleErrors(ctx: Context, next: Next) {
-    try {
-      await next();
-    } catch (caught) {
-      const err = asKnownError(ctx, caught);
-      const known = err instanceof SesameError;
-      const status = known ? err.status : (err as { status?: number; expose?: boolean }).expose ? ((err as { status: number }).status ?? 500) : 500;
-      const code = known ? err.code : status === 500 ? 'server_error' : 'invalid_request';
-      if (status >= 500 && !known) (ctx.state.log ?? console).error({ err }, 'unhandled error');
-      if (known) for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
-      ctx.status = status;
-      const locale = ctx.state.locale ?? negotiateLocale(undefined, ctx.get('accept-language'), defaultLocale);
-      const description = known ? err.message : status === 500 ? 'error.server' : (err as Error).message;
-      if (wantsJson(ctx)) {
-        ctx.body = { error: code, error_description: known || status === 500 ? renderer.translate(locale, description) : description };
-        return;
-      }
-      const t = (key: string, vars?: Record<string, string | number>) => renderer.translate(locale, key, vars);
-      const app = (ctx.state.app as AppLink | undefined) ?? null;
-      ctx.type = 'html';
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = await renderer.page('error', locale, errorPageLocals(t, { code, description, place: placeOfPath(ctx.path), app, requestId: ctx.state.requestId }));
-    }
+export function errorsByFamily(families: readonly ErrorFamily[], fallback: Middleware) {
+  return function handleErrorsByFamily(ctx: Context, next: Next) {
+    const family = families.find((f) => f.matches(ctx.path));
+    return (family?.handler ?? fallback)(ctx, next);
   };
 }

@@ -5,7 +5,7 @@
 // to sign in again; one this browser never had stays the plain "expired or another browser" page.
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { appLink } from '../http/provider-pages.js';
 import { progressOf } from './progress.js';
@@ -15,14 +15,14 @@ export async function showGoneInteraction(s: Services, ctx: Context): Promise<vo
   const locale = negotiateLocale(undefined, ctx.get('accept-language'), s.config.ui.defaultLocale);
   ctx.state.locale = locale;
   const progress = progressOf(ctx, s.csrfKey, uid);
-  if (!progress) throw new SesameError(400, 'interaction_expired', 'error.interaction_expired');
+  if (!progress) throw new SesameError('interactionExpired');
   const t = (key: string, vars?: Record<string, string | number>) => s.renderer.translate(locale, key, vars);
   // A client removed since has no name or link any more; the page still says what happened.
   const client = await s.provider.Client.find(progress.clientId).catch(() => undefined);
   const app = appLink(client, t, s.config.issuer) ?? { name: t('client.unnamed'), url: null };
   if (progress.state === 'open') {
     ctx.state.app = app;
-    throw new SesameError(400, 'interaction_expired', 'error.interaction_timed_out');
+    throw new SesameError('interactionTimedOut');
   }
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
     ctx.status = 303;

@@ -32,7 +32,7 @@ export function rememberFlow(ctx: Context, s: Services, flowKey: string): void {
 /** Makes the login link of a hosted sign-in; returns its URL. */
 export async function loginLinkUrl(ctx: Context, s: Services, flowKey: string, email: string, clientId: string): Promise<string> {
   const origin = { requestIp: ctx.ip, requestFrom: describeBrowser(ctx.get('user-agent')) };
-  const link = await createLoginLink(s.db, s.codeKeys, { email, clientId, flowKey, ttl: s.config.links.loginTtl, ...origin });
+  const link = await createLoginLink(s.db, s.keyring, { email, clientId, flowKey, ttl: s.config.links.loginTtl, ...origin });
   return linkUrl(s.config.issuer, link.uuid, link.token);
 }
 

@@ -12,7 +12,7 @@ import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
-import { SesameError } from '../http/errors.js';
+import { SesameError } from '../errors.js';
 import { showGoneInteraction } from './gone.js';
 import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
@@ -32,48 +32,78 @@ export async function asksForName(s: Services, details: Details, accountId: stri
   return isNewNamelessUser(s.db, accountId, new Date(details.iat * 1000));
 }
 
-export function nameStepRouter(s: Services): Router {
-  const router = new Router({ prefix: '/interaction/:uid/name' });
+/** Set by `signedIn`, which every route calls first. */
+interface NameState {
+  locale: string;
+}
+type NameContext = Context & { state: NameState };
+type SignedIn = { details: Details; accountId: string; amr: string[] };
+
+/**
+ * This browser's interaction and the account its login result names; null when there is no login
+ * to name; 'gone' when this browser has no such interaction (finished, expired, another browser).
+ */
+async function signedIn(s: Services, ctx: NameContext): Promise<SignedIn | null | 'gone'> {
+  let details: Details;
+  try {
+    details = await s.provider.interactionDetails(ctx.req, ctx.res);
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound) return 'gone';
+    throw err;
+  }
+  if (details.uid !== ctx.params.uid) return 'gone';
+  const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
+  ctx.state.locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
+  const login = details.result?.login;
+  return typeof login?.accountId === 'string' ? { details, accountId: login.accountId, amr: login.amr ?? [] } : null;
+}
+
+async function page(s: Services, ctx: NameContext, details: Details, locals: { name: string; error: string | null }, status = 200) {
+  const client = await s.provider.Client.find(String(details.params.client_id));
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = await s.renderer.page('name', ctx.state.locale, {
+    title: 'name.title',
+    uid: details.uid,
+    csrf: csrfToken(s.csrfKey, details.uid),
+    clientName: s.renderer.clientName(ctx.state.locale, client),
+    maxLength: MAX_NAME_LENGTH,
+    notice: null,
+    ...locals,
+  });
+}
+
+function goOn(ctx: NameContext, to: string) {
+  ctx.status = 303;
+  ctx.redirect(to);
+}
+
+async function showNameStep(s: Services, ctx: NameContext) {
+  const found = await signedIn(s, ctx);
+  if (found === 'gone') return showGoneInteraction(s, ctx);
+  if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
+  if (!(await asksForName(s, found.details, found.accountId, found.amr))) return goOn(ctx, found.details.returnTo);
+  return page(s, ctx, found.details, { name: '', error: null });
+}
+
+async function submitName(s: Services, ctx: NameContext) {
+  const found = await signedIn(s, ctx);
+  // A late post (Back, another tab) changes nothing: "signed in" for this browser, else expired.
+  if (found === 'gone') return showGoneInteraction(s, ctx);
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError('csrf');
+  if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
+  const { details, accountId, amr } = found;
+  if (body.decision === 'skip' || !(await asksForName(s, details, accountId, amr))) return goOn(ctx, details.returnTo);
+  const name = parseName(body.name);
+  if (!name) return page(s, ctx, details, { name: typeof body.name === 'string' ? body.name.slice(0, 4 * MAX_NAME_LENGTH) : '', error: 'name.invalid' }, 400);
+  await setNameIfUnset(s.db, accountId, name);
+  return goOn(ctx, details.returnTo);
+}
+
+export function nameStepRouter(s: Services): Router<NameState> {
+  const router = new Router<NameState>({ prefix: '/interaction/:uid/name' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
-
-  /**
-   * This browser's interaction and the account its login result names; null when there is no login
-   * to name; 'gone' when this browser has no such interaction (finished, expired, another browser).
-   */
-  async function signedIn(ctx: Context): Promise<{ details: Details; accountId: string; amr: string[] } | null | 'gone'> {
-    let details: Details;
-    try {
-      details = await s.provider.interactionDetails(ctx.req, ctx.res);
-    } catch (err) {
-      if (err instanceof errors.SessionNotFound) return 'gone';
-      throw err;
-    }
-    if (details.uid !== ctx.params.uid) return 'gone';
-    const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
-    ctx.state.locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
-    const login = details.result?.login;
-    return typeof login?.accountId === 'string' ? { details, accountId: login.accountId, amr: login.amr ?? [] } : null;
-  }
-
-  async function page(ctx: Context, details: Details, locals: { name: string; error: string | null }, status = 200) {
-    const client = await s.provider.Client.find(String(details.params.client_id));
-    ctx.status = status;
-    ctx.type = 'html';
-    ctx.body = await s.renderer.page('name', ctx.state.locale as string, {
-      title: 'name.title',
-      uid: details.uid,
-      csrf: csrfToken(s.csrfKey, details.uid),
-      clientName: s.renderer.clientName(ctx.state.locale as string, client),
-      maxLength: MAX_NAME_LENGTH,
-      notice: null,
-      ...locals,
-    });
-  }
-
-  function goOn(ctx: Context, to: string) {
-    ctx.status = 303;
-    ctx.redirect(to);
-  }
 
   // Answered by the server every time (never a cache), so Back shows what became of the sign-in.
   router.use(async function noStore(ctx, next) {
@@ -81,28 +111,7 @@ export function nameStepRouter(s: Services): Router {
     await next();
   });
 
-  router.get('/', async function showNameStep(ctx) {
-    const found = await signedIn(ctx);
-    if (found === 'gone') return showGoneInteraction(s, ctx);
-    if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
-    if (!(await asksForName(s, found.details, found.accountId, found.amr))) return goOn(ctx, found.details.returnTo);
-    return page(ctx, found.details, { name: '', error: null });
-  });
-
-  router.post('/', form, async function submitName(ctx) {
-    const found = await signedIn(ctx);
-    // A late post (Back, another tab) changes nothing: "signed in" for this browser, else expired.
-    if (found === 'gone') return showGoneInteraction(s, ctx);
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError(403, 'csrf', 'error.csrf');
-    if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
-    const { details, accountId, amr } = found;
-    if (body.decision === 'skip' || !(await asksForName(s, details, accountId, amr))) return goOn(ctx, details.returnTo);
-    const name = parseName(body.name);
-    if (!name) return page(ctx, details, { name: typeof body.name === 'string' ? body.name.slice(0, 4 * MAX_NAME_LENGTH) : '', error: 'name.invalid' }, 400);
-    await setNameIfUnset(s.db, accountId, name);
-    return goOn(ctx, details.returnTo);
-  });
-
+  router.get('/', (ctx) => showNameStep(s, ctx));
+  router.post('/', form, (ctx) => submitName(s, ctx));
   return router;
 }

@@ -3,10 +3,11 @@
 import type { FindAccount } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import { findUserById } from '../storage/users.js';
+import { inProviderTerms } from './storage-errors.js';
 
 export function accountFinder(db: Db): FindAccount {
   return async function findAccount(_ctx, sub) {
-    const user = await findUserById(db, sub);
+    const user = await findUserById(db, sub).catch(inProviderTerms);
     if (!user) return undefined;
     return {
       accountId: user.id,

@@ -1,20 +1,20 @@
 // The oidc-provider instance: Auth0-style paths, our storage, keys, accounts, resource servers and
 // pages. Everything protocol-level is oidc-provider's; this file only configures it.
 import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
-import type { LoadedConfig } from '../config/load.js';
 import type { ClientConfig } from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import type { Db } from '../storage/db.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
 import { resourceIndicators } from './resources.js';
-import { registerGrants } from './grants/register.js';
+import { GRANTS, registerGrants } from './grants/register.js';
 import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
-import { StorageUnavailable } from '../storage/unavailable.js';
+import { ProviderStorageUnavailable } from './storage-errors.js';
 import { trustProxies } from '../passwordless/requester-network.js';
-import type { MessageRenderer } from '../passwordless/email-login.js';
+import type { CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
+import { clientFeatureProblem, grantTypeEnabled } from '../config/features.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -34,17 +34,12 @@ export interface ProviderPages {
   postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void>;
 }
 
-export interface ProviderDeps {
-  config: LoadedConfig;
-  db: Db;
+/** config, db and keyring (CodeCheckDeps) are also what the custom grants check codes and tickets with. */
+export interface ProviderDeps extends CodeCheckDeps {
   log: Logger;
-  /** For the codes the grants' dependencies may send (see passwordless/email-login.ts). */
-  renderer: MessageRenderer;
   pages: ProviderPages;
   jwks: JWK[];
   cookieKeys: string[];
-  codeKeys: string[];
-  wakeWorker(): void;
 }
 
 /** Config-file clients as oidc-provider metadata (Sesame keys included; they are extra metadata). */
@@ -56,28 +51,35 @@ function clientMetadata(clients: readonly ClientConfig[]) {
   });
 }
 
+// Claims per scope. acr and amr ride with openid so every ID token says how the user signed in
+// (oidc-provider adds them only when asked for otherwise); userinfo never has them (not account
+// claims). oidc-provider merges its own defaults (auth_time, sid, iss) into this.
+const CLAIMS = {
+  openid: ['sub', 'acr', 'amr'],
+  email: ['email', 'email_verified'],
+  phone: ['phone_number', 'phone_number_verified'],
+  profile: ['name'],
+};
+
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, db } = deps;
-  const apiScopes = config.apis.flatMap((api) => api.scopes);
-  const { pages } = deps;
+  const provider = new Provider(deps.config.issuer, providerConfiguration(deps));
+  // Mounted, the provider runs on our app's context (ctx.ip comes from there); set alike anyway.
+  trustProxies(provider, deps.config.proxyHops);
+  // Only the grants of enabled features (see config/features.ts): discovery lists what is registered.
+  registerGrants(provider, deps, GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type))));
+  logProviderErrors(provider, deps.log);
+  return provider;
+}
 
-  const accessTokenTtl = (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.tokens.accessToken;
-
-  const configuration: Configuration = {
+function providerConfiguration(deps: ProviderDeps): Configuration {
+  const { config, db, pages } = deps;
+  return {
     adapter: singleUseAdapter(db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked')),
     clients: clientMetadata(config.clients),
     findAccount: accountFinder(db),
-    // acr and amr ride with openid so every ID token says how the user signed in (oidc-provider
-    // adds them only when asked for otherwise); userinfo never has them (not account claims).
-    // oidc-provider merges its own defaults (auth_time, sid, iss) into this.
-    claims: {
-      openid: ['sub', 'acr', 'amr'],
-      email: ['email', 'email_verified'],
-      phone: ['phone_number', 'phone_number_verified'],
-      profile: ['name'],
-    },
+    claims: CLAIMS,
     acrValues: ACR_VALUES,
-    scopes: ['openid', 'offline_access', 'email', 'phone', 'profile', ...apiScopes],
+    scopes: ['openid', 'offline_access', 'email', 'phone', 'profile', ...config.apis.flatMap((api) => api.scopes)],
     cookies: {
       keys: deps.cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', signed: true },
@@ -85,24 +87,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     jwks: { keys: deps.jwks },
     enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256'], requestObjectSigningAlgValues: ['RS256', 'ES256'] },
-    features: {
-      devInteractions: { enabled: false },
-      // Claims per destination (id_token / userinfo); only claims the grant covers are released.
-      claimsParameter: { enabled: true },
-      // A client may introspect and revoke only the tokens issued to it.
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      revocation: {
-        enabled: true,
-        async allowedPolicy(_ctx, client, token) {
-          if (token.clientId === client.clientId) return true;
-          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
-        },
-      },
-      clientCredentials: { enabled: true },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
-      resourceIndicators: resourceIndicators(config.apis, config.issuer),
-    },
+    features: providerFeatures(config, pages),
     // audience: Auth0's name for resource. ticket_ref: which request a confirmed email link started
     // (the ticket itself is in a cookie, see passwordless/login-tickets.ts).
     // connection: an external connection to hand the sign-in to (Auth0's parameter).
@@ -114,7 +99,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Like Auth0, put the claims of the granted scopes (email, profile) in the ID token too.
     conformIdTokenClaims: false,
     extraTokenClaims: userfrontTokenClaims(config.issuer),
-    extraClientMetadata: sesameClientMetadata,
+    extraClientMetadata: clientMetadataRules(config),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // Like Keycloak, a client allowed the refresh_token grant gets a refresh token from the code
     // flow. Without offline_access it dies with the sign-in session; with it, it outlives it.
@@ -123,35 +108,77 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     rotateRefreshToken: true,
     routes: ROUTES,
-    ttl: {
-      // A token for an API lives as long as that API says (apis[].accessTokenTtl, management 10 min).
-      AccessToken: accessTokenTtl,
-      AuthorizationCode: 60,
-      ClientCredentials: accessTokenTtl,
-      IdToken: config.tokens.idToken,
-      Interaction: config.tokens.interaction,
-      Session: config.tokens.session,
-      Grant: config.tokens.refreshToken,
-      RefreshToken: config.tokens.refreshToken,
-    },
+    ttl: lifetimes(config),
     renderError: pages.renderError,
     // Browsers may call the token endpoint from the origins a client registered (Auth0's web origins).
     clientBasedCORS: (_ctx, origin, client) => webOrigins(client.metadata()).includes(origin),
   };
+}
 
-  const provider = new Provider(config.issuer, configuration);
-  // Mounted, the provider runs on our app's context (ctx.ip comes from there); set alike anyway.
-  trustProxies(provider, config.proxyHops);
-  registerGrants(provider, deps);
-  // oidc-provider reports what went wrong as events; log them with the request id, never the token.
+/** oidc-provider's own features (its `features`, not Sesame's switches of config/features.ts). */
+function providerFeatures(config: LoadedConfig, pages: ProviderPages): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    // Claims per destination (id_token / userinfo); only claims the grant covers are released.
+    claimsParameter: { enabled: true },
+    // A client may introspect and revoke only the tokens issued to it.
+    introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+    revocation: {
+      enabled: true,
+      async allowedPolicy(_ctx, client, token) {
+        if (token.clientId === client.clientId) return true;
+        throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+      },
+    },
+    clientCredentials: { enabled: true },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource: pages.logoutSource, postLogoutSuccessSource: pages.postLogoutSuccessSource },
+    resourceIndicators: resourceIndicators(config.apis, config.issuer),
+  };
+}
+
+function lifetimes(config: LoadedConfig): Configuration['ttl'] {
+  // A token for an API lives as long as that API says (apis[].accessTokenTtl, management 10 min).
+  const accessTokenTtl = (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? config.tokens.accessToken;
+  return {
+    AccessToken: accessTokenTtl,
+    AuthorizationCode: 60,
+    ClientCredentials: accessTokenTtl,
+    IdToken: config.tokens.idToken,
+    Interaction: config.tokens.interaction,
+    Session: config.tokens.session,
+    Grant: config.tokens.refreshToken,
+    RefreshToken: config.tokens.refreshToken,
+  };
+}
+
+/**
+ * Sesame's client metadata rules, plus the features: a client that needs a disabled feature is
+ * refused wherever it comes from (database, `sesame clients add`, /api/v1/clients), naming it.
+ */
+function clientMetadataRules(config: LoadedConfig): NonNullable<Configuration['extraClientMetadata']> {
+  return {
+    properties: sesameClientMetadata.properties,
+    validator(ctx, key, value, metadata) {
+      // Once per client, and before oidc-provider's own "grant_types can only contain" check.
+      if (key === 'first_party') {
+        const problem = clientFeatureProblem(config, metadata);
+        if (problem) throw new errors.InvalidClientMetadata(problem.message);
+      }
+      sesameClientMetadata.validator!(ctx, key, value, metadata);
+    },
+  };
+}
+
+/** oidc-provider reports what went wrong as events; log them with the request id, never the token. */
+function logProviderErrors(provider: Provider, log: Logger): void {
   const report = (event: string, level: 'warn' | 'error') => (ctx: KoaContextWithOIDC | undefined, err: Error) => {
     const requestId = ctx?.state?.requestId;
-    if (err instanceof StorageUnavailable) deps.log.error({ event, reason: err.reason, requestId }, 'storage unavailable');
-    else deps.log[level]({ event, error: err.name, reason: err.message, requestId }, 'oidc error');
+    if (err instanceof ProviderStorageUnavailable) log.error({ event, reason: err.reason, requestId }, 'storage unavailable');
+    else log[level]({ event, error: err.name, reason: err.message, requestId }, 'oidc error');
   };
   provider.on('server_error', report('server_error', 'error'));
   for (const event of ['authorization.error', 'grant.error', 'end_session.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {
     provider.on(event as 'grant.error', report(event, 'warn'));
   }
-  return provider;
 }

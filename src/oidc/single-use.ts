@@ -6,6 +6,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import { createAdapterClass } from '../storage/oidc-adapter.js';
+import { inProviderTerms } from './storage-errors.js';
 
 // oidc-provider's own wording for a reuse it detects (grant_source.js, refresh_token.js).
 const REUSE: Record<string, string> = {
@@ -15,7 +16,10 @@ const REUSE: Record<string, string> = {
   BackchannelAuthenticationRequest: 'backchannel authentication request already consumed',
 };
 
-/** The oidc-provider adapter: storage's, with a lost consume race turned into a detected reuse. */
+/**
+ * The oidc-provider adapter: storage's, with a lost consume race turned into a detected reuse and
+ * storage failures into oidc-provider's 503 (storage-errors.ts).
+ */
 export function singleUseAdapter(db: Db, onReuse: (model: string, grantId: string | undefined) => void): new (model: string) => Adapter {
   const Storage = createAdapterClass(db);
   return class SingleUseAdapter implements Adapter {
@@ -25,25 +29,29 @@ export function singleUseAdapter(db: Db, onReuse: (model: string, grantId: strin
     }
 
     upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-      return this.#storage.upsert(id, payload, expiresIn);
+      return this.#storage.upsert(id, payload, expiresIn).catch(inProviderTerms);
     }
     find(id: string) {
-      return this.#storage.find(id);
+      return this.#storage.find(id).catch(inProviderTerms);
     }
     findByUid(uid: string) {
-      return this.#storage.findByUid(uid);
+      return this.#storage.findByUid(uid).catch(inProviderTerms);
     }
     findByUserCode(userCode: string) {
-      return this.#storage.findByUserCode(userCode);
+      return this.#storage.findByUserCode(userCode).catch(inProviderTerms);
     }
     destroy(id: string) {
-      return this.#storage.destroy(id);
+      return this.#storage.destroy(id).catch(inProviderTerms);
     }
     revokeByGrantId(grantId: string) {
-      return this.#storage.revokeByGrantId(grantId);
+      return this.#storage.revokeByGrantId(grantId).catch(inProviderTerms);
     }
 
-    async consume(id: string): Promise<void> {
+    consume(id: string): Promise<void> {
+      return this.#consume(id).catch(inProviderTerms);
+    }
+
+    async #consume(id: string): Promise<void> {
       if (await this.#storage.consume(id)) return;
       const grantId = (await this.#storage.find(id))?.grantId;
       if (grantId) {

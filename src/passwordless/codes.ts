@@ -1,8 +1,9 @@
 // One-time codes: issue and verify. Codes are stored as HMAC(key, flow | identifier | code) under a
-// rotatable key list; verification spends an attempt before comparing, in constant time.
-import { createHash, createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+// rotatable keyring (keyring.ts); verification spends an attempt before comparing, in constant time.
+import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { consumeCode, insertCode, spendAttempt, type CodeRow } from '../storage/codes.js';
+import type { Keyring } from './keyring.js';
 
 export interface CodePolicy {
   length: number;
@@ -10,16 +11,9 @@ export interface CodePolicy {
   maxAttempts: number;
 }
 
-export interface CodeKeys {
-  /** Newest first; the first signs new codes, all verify. */
-  keys: string[];
-}
-
 export type VerifyResult =
   | { ok: true; identifier: string }
   | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used'; identifier?: string; attemptsLeft?: number };
-
-const keyIdOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
 
 function mac(key: string, flowKey: string, identifier: string, code: string): Buffer {
   return createHmac('sha256', key).update(`${flowKey}\u0000${identifier}\u0000${code}`).digest();
@@ -32,13 +26,13 @@ export function generateCode(length: number): string {
 }
 
 /** Creates a code for `identifier` in `flowKey`; returns the plaintext for the message only. */
-export async function issueCode(db: Db, policy: CodePolicy, secrets: CodeKeys, flowKey: string, identifier: string, now = new Date()) {
-  const key = secrets.keys[0]!;
+export async function issueCode(db: Db, policy: CodePolicy, keys: Keyring, flowKey: string, identifier: string, now = new Date()) {
+  const key = keys.current();
   const code = generateCode(policy.length);
   const expiresAt = new Date(now.getTime() + policy.ttl * 1000);
   await insertCode(
     db,
-    { id: randomUUID(), flowKey, identifier, keyId: keyIdOf(key), codeHash: mac(key, flowKey, identifier, code).toString('base64url'), expiresAt },
+    { id: randomUUID(), flowKey, identifier, keyId: key.id, codeHash: mac(key.secret, flowKey, identifier, code).toString('base64url'), expiresAt },
     now,
   );
   return { code, expiresAt };
@@ -48,7 +42,7 @@ export async function issueCode(db: Db, policy: CodePolicy, secrets: CodeKeys, f
 export async function verifyCode(
   db: Db,
   policy: CodePolicy,
-  secrets: CodeKeys,
+  keys: Keyring,
   row: CodeRow,
   code: string,
   now = new Date(),
@@ -57,10 +51,10 @@ export async function verifyCode(
   const { identifier, flowKey } = row;
   if (row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired', identifier };
   if (!(await spendAttempt(db, row.id, policy.maxAttempts))) return { ok: false, reason: 'exhausted', identifier };
-  const key = secrets.keys.find((k) => keyIdOf(k) === row.keyId);
+  const key = keys.find(row.keyId);
   const normalized = code.replace(/[\s-]/g, '');
   const expected = Buffer.from(row.codeHash, 'base64url');
-  const given = key ? mac(key, flowKey, identifier, normalized) : Buffer.alloc(expected.length);
+  const given = key ? mac(key.secret, flowKey, identifier, normalized) : Buffer.alloc(expected.length);
   if (!key || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, reason: 'wrong', identifier, attemptsLeft: Math.max(0, policy.maxAttempts - row.attempts - 1) };
   }

@@ -2,11 +2,11 @@
 // using one is an explicit POST. A login link opened in the browser that started the sign-in
 // finishes it; opened anywhere else it can only approve that sign-in after number matching, so a
 // scanner that fetches, renders or even clicks through the page never gets a session.
-import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { consumeLink, findApproval, findLink, insertLink, redeemApproval, revokeLink, type LinkRow } from '../storage/magic-links.js';
+import type { Keyring } from './keyring.js';
 
-const keyIdOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
 const mac = (key: string, id: string, token: string) => createHmac('sha256', key).update(`link\u0000${id}\u0000${token}`).digest();
 
 export interface NewLoginLink {
@@ -18,17 +18,17 @@ export interface NewLoginLink {
 /** Creates the login link of a hosted sign-in (replacing earlier ones of that sign-in). */
 export async function createLoginLink(
   db: Db,
-  keys: string[],
+  keys: Keyring,
   link: { email: string; clientId: string; flowKey: string; ttl: number; requestIp?: string; requestFrom?: string | null },
 ): Promise<NewLoginLink> {
-  const key = keys[0]!;
+  const key = keys.current();
   const uuid = randomUUID();
   const token = randomBytes(32).toString('base64url');
   const matchNumber = String(randomInt(10, 100));
   await insertLink(db, {
     id: uuid,
-    tokenHash: mac(key, uuid, token).toString('base64url'),
-    keyId: keyIdOf(key),
+    tokenHash: mac(key.secret, uuid, token).toString('base64url'),
+    keyId: key.id,
     type: 'login',
     email: link.email,
     clientId: link.clientId,
@@ -49,17 +49,17 @@ export type OperatorLinkType = 'welcome' | 'custom';
  */
 export async function createOperatorLink(
   db: Db,
-  keys: string[],
+  keys: Keyring,
   link: { type: OperatorLinkType | 'login'; email: string; clientId?: string; ttl: number },
 ): Promise<{ uuid: string; token: string; expiresAt: Date }> {
-  const key = keys[0]!;
+  const key = keys.current();
   const uuid = randomUUID();
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + link.ttl * 1000);
   await insertLink(db, {
     id: uuid,
-    tokenHash: mac(key, uuid, token).toString('base64url'),
-    keyId: keyIdOf(key),
+    tokenHash: mac(key.secret, uuid, token).toString('base64url'),
+    keyId: key.id,
     type: link.type,
     email: link.email,
     clientId: link.clientId ?? null,
@@ -93,13 +93,13 @@ export function linkUrl(issuer: string, uuid: string, token: string): string {
 export type LinkCheck = { ok: true; link: LinkRow } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
 
 /** The live link for `uuid` and `token`, compared in constant time. */
-export async function checkLink(db: Db, keys: string[], uuid: unknown, token: unknown, now = new Date()): Promise<LinkCheck> {
+export async function checkLink(db: Db, keys: Keyring, uuid: unknown, token: unknown, now = new Date()): Promise<LinkCheck> {
   if (typeof uuid !== 'string' || typeof token !== 'string' || uuid.length > 64 || token.length > 128) return { ok: false, reason: 'invalid' };
   const link = await findLink(db, uuid);
-  const key = link && keys.find((k) => keyIdOf(k) === link.keyId);
+  const key = link && keys.find(link.keyId);
   if (!link || !key) return { ok: false, reason: 'invalid' };
   const expected = Buffer.from(link.tokenHash, 'base64url');
-  const given = mac(key, uuid, token);
+  const given = mac(key.secret, uuid, token);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'invalid' };
   if (link.consumedAt || link.revokedAt) return { ok: false, reason: 'used' };
   if (link.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };

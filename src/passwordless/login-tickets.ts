@@ -7,9 +7,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { consumeTicket, insertTicket } from '../storage/login-tickets.js';
+import type { Keyring } from './keyring.js';
 
 const TTL_MS = 60_000;
-const idOf = (key: string, ticket: string) => createHmac('sha256', key).update(`ticket\u0000${ticket}`).digest('base64url');
+// Tickets live a minute: only the current key makes and finds them.
+const idOf = (keys: Keyring, ticket: string) => createHmac('sha256', keys.current().secret).update(`ticket\u0000${ticket}`).digest('base64url');
 
 /** Redeemed only by the login-ticket grant at the token endpoint. */
 export const AT_TOKEN_ENDPOINT = 'grant';
@@ -21,9 +23,9 @@ export const atInteraction = (uid: string) => `interaction:${uid}`;
 /** Redeemed only by the interaction of the authorization request carrying `ticket_ref=ref`. */
 export const atRequest = (ref: string) => `request:${ref}`;
 
-export async function issueLoginTicket(db: Db, key: string, userId: string, clientId: string, amr: readonly string[], boundTo: string): Promise<string> {
+export async function issueLoginTicket(db: Db, keys: Keyring, userId: string, clientId: string, amr: readonly string[], boundTo: string): Promise<string> {
   const ticket = randomBytes(32).toString('base64url');
-  await insertTicket(db, { id: idOf(key, ticket), userId, clientId, amr: amr.join(' '), boundTo, expiresAt: new Date(Date.now() + TTL_MS) });
+  await insertTicket(db, { id: idOf(keys, ticket), userId, clientId, amr: amr.join(' '), boundTo, expiresAt: new Date(Date.now() + TTL_MS) });
   return ticket;
 }
 
@@ -33,8 +35,8 @@ export function newTicketRef(): string {
 }
 
 /** The user of a live ticket issued to `clientId` and bound to one of `places`, consuming it; null otherwise. */
-export async function redeemLoginTicket(db: Db, key: string, ticket: string, clientId: string, places: string[]) {
-  const row = await consumeTicket(db, idOf(key, ticket), clientId, places);
+export async function redeemLoginTicket(db: Db, keys: Keyring, ticket: string, clientId: string, places: string[]) {
+  const row = await consumeTicket(db, idOf(keys, ticket), clientId, places);
   if (!row) return null;
   return { userId: row.userId, amr: row.amr.split(' ') };
 }

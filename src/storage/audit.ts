@@ -4,6 +4,7 @@
 // (sent, login, link.used...) keep a row each. Rows older than the retention are swept.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { sqlStatement } from './sql.js';
 
 export interface AuditEntry {
   type: string;
@@ -26,9 +27,10 @@ function repeatKey(entry: AuditEntry): string {
 
 // One statement finds and counts on the newest identical row of the window. Two requests racing
 // with no such row yet may both insert: a few rows more, never a lost count.
-const COUNT_REPEAT =
+export const COUNT_REPEAT = sqlStatement(
   'UPDATE "AuditEvent" SET "count" = "count" + 1, "lastAt" = ? WHERE "id" = ' +
-  '(SELECT "id" FROM "AuditEvent" WHERE "repeatKey" = ? AND "createdAt" >= ? ORDER BY "createdAt" DESC LIMIT 1)';
+    '(SELECT "id" FROM "AuditEvent" WHERE "repeatKey" = ? AND "createdAt" >= ? ORDER BY "createdAt" DESC LIMIT 1)',
+);
 
 export async function recordAudit(db: Db, entry: AuditEntry, now = new Date()): Promise<void> {
   if (!REFUSAL.test(entry.type)) {

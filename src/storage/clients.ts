@@ -2,6 +2,8 @@
 // (the secret in it as is: oidc-provider compares it, and HS256 tokens are keyed with it).
 import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
+import type { Client as ClientModel } from './generated/sqlite/client.js';
+import { sqlStatement, type RawRow } from './sql.js';
 
 export interface StoredClient {
   clientId: string;
@@ -9,9 +11,11 @@ export interface StoredClient {
   createdAt: Date;
 }
 
+// On every request that names a client: sql.ts rather than Prisma.
+export const FIND_CLIENT_METADATA = sqlStatement<RawRow<ClientModel, 'metadata'>>('SELECT "metadata" FROM "Client" WHERE "clientId" = ?');
+
 export async function findClientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
-  // On every request that names a client: sql.ts rather than Prisma.
-  const row = await db.sql.one<{ metadata: string }>('SELECT "metadata" FROM "Client" WHERE "clientId" = ?', [clientId]);
+  const row = await db.sql.one(FIND_CLIENT_METADATA, [clientId]);
   return row ? (JSON.parse(row.metadata) as AdapterPayload) : undefined;
 }
 

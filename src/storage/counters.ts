@@ -1,33 +1,36 @@
 // Counters shared by every instance through the database: fixed-window hits, cooldowns and
 // failure streaks. Each change is one statement, so parallel requests cannot both win.
 import type { Db } from './db.js';
-import { readDate } from './sql.js';
+import type { Counter } from './generated/sqlite/client.js';
+import { readDate, sqlStatement, type RawRow } from './sql.js';
 
 // hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
 // one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
-const HIT =
+export const HIT = sqlStatement<RawRow<Counter, 'count'>>(
   'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' +
   'ON CONFLICT ("key") DO UPDATE SET ' +
   '"count" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."count" + 1 ELSE 1 END, ' +
   '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
   '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
   '"lastAt" = excluded."lastAt" ' +
-  'RETURNING "count"';
+  'RETURNING "count"',
+);
 
 /** Counts one hit in the current window of `windowSeconds`; returns the count including it. */
 export async function hitWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
   const cutoff = new Date(now.getTime() - windowSeconds * 1000);
   const expiresAt = new Date(now.getTime() + windowSeconds * 1000);
-  const row = await db.sql.one<{ count: number }>(HIT, [key, now, now, expiresAt, cutoff, cutoff, cutoff]);
+  const row = await db.sql.one(HIT, [key, now, now, expiresAt, cutoff, cutoff, cutoff]);
   return Number(row!.count);
 }
 
 // Takes the cooldown only when the last action is old enough; otherwise the upsert changes nothing
 // and returns no row.
-const CLAIM =
+export const CLAIM = sqlStatement(
   'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 0, ?, ?, ?) ' +
   'ON CONFLICT ("key") DO UPDATE SET "lastAt" = excluded."lastAt", "expiresAt" = excluded."expiresAt" WHERE "Counter"."lastAt" <= ? ' +
-  'RETURNING "key"';
+  'RETURNING "key"',
+);
 
 /** The count of `key` in its current window of `windowSeconds` (0 when none). */
 export async function readWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
@@ -56,16 +59,19 @@ export async function cooldownLeft(db: Db, key: string, cooldownSeconds: number,
 // update that succeeds only if nobody changed the count meanwhile and the key is not blocked. It sets
 // the delay the attempt would earn as if it failed, so parallel guesses during a delay cannot all be
 // evaluated (PostgreSQL runs them truly in parallel); a success clears the streak afterwards.
-const READ_STREAK = 'SELECT "count", "windowStart", "blockedUntil" FROM "Counter" WHERE "key" = ?';
-const START_STREAK =
+export const READ_STREAK = sqlStatement<RawRow<Counter, 'count' | 'windowStart' | 'blockedUntil'>>('SELECT "count", "windowStart", "blockedUntil" FROM "Counter" WHERE "key" = ?');
+export const START_STREAK = sqlStatement(
   'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt", "blockedUntil") VALUES (?, 1, ?, ?, ?, ?) ' +
-  'ON CONFLICT ("key") DO NOTHING RETURNING "key"';
-const NEXT_IN_WINDOW =
+  'ON CONFLICT ("key") DO NOTHING RETURNING "key"',
+);
+export const NEXT_IN_WINDOW = sqlStatement(
   'UPDATE "Counter" SET "count" = ?, "lastAt" = ?, "blockedUntil" = ? ' +
-  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)';
-const RESTART_WINDOW =
+  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)',
+);
+export const RESTART_WINDOW = sqlStatement(
   'UPDATE "Counter" SET "count" = 1, "windowStart" = ?, "lastAt" = ?, "expiresAt" = ?, "blockedUntil" = ? ' +
-  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)';
+  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)',
+);
 
 export type Reservation = { ok: true; failures: number } | { ok: false; retryAfter: number };
 
@@ -88,7 +94,7 @@ export async function reserveFailure(
   };
   // Each lost race means another attempt was reserved; a few rounds settle any burst.
   for (let round = 0; round < 50; round++) {
-    const row = await db.sql.one<{ count: number; windowStart: unknown; blockedUntil: unknown }>(READ_STREAK, [key]);
+    const row = await db.sql.one(READ_STREAK, [key]);
     if (!row) {
       const expiresAt = new Date(now.getTime() + keepSeconds * 1000);
       if (await db.sql.one(START_STREAK, [key, now, now, expiresAt, blockUntil(1)])) return { ok: true, failures: 1 };
@@ -107,7 +113,7 @@ export async function reserveFailure(
   return { ok: false, retryAfter: 1 };
 }
 
-const UNHIT = 'UPDATE "Counter" SET "count" = "count" - 1 WHERE "key" = ? AND "count" > 0';
+export const UNHIT = sqlStatement('UPDATE "Counter" SET "count" = "count" - 1 WHERE "key" = ? AND "count" > 0');
 
 /** Takes back one hit of `hitWindow` (an attempt that turned out not to count). */
 export async function unhitWindow(db: Db, key: string): Promise<void> {

@@ -2,14 +2,13 @@
 // Everything else talks to the `Db` type; only src/storage/ touches Prisma.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { PrismaClient as SqliteClient } from './generated/sqlite/client.js';
 import { PrismaClient as PgClient } from './generated/postgresql/client.js';
 import { providerOf } from './migrate.js';
 import { postgresSql, sqliteSql, type Sql } from './sql.js';
+import { SqliteAdapter } from './sqlite-connection.js';
 import { rethrowStorage } from './unavailable.js';
 
 /** Both generated clients expose the same model API; we program against the SQLite one's types. */
@@ -38,24 +37,12 @@ export function openDb(databaseUrl: string): Db {
     rethrow = (err) => rethrowStorage(err, file);
     mkdirSync(dirname(file), { recursive: true });
     // WAL lets readers run beside the writer; the busy timeout rides out other processes' writes.
-    const adapter = new PrismaBetterSqlite3({ url: `file:${file}`, timeout: 5000 });
-    // sql.ts runs its statements on the connection the adapter opens (see sqliteSql for why).
-    let connection: Database.Database | undefined;
-    const connect = adapter.connect.bind(adapter);
-    adapter.connect = async () => {
-      const opened = await connect();
-      connection = (opened as unknown as { client?: Database.Database }).client;
-      // In WAL mode NORMAL syncs at checkpoints instead of at every commit: the file cannot be
-      // corrupted, and only commits of the last moments before a power cut (not a crash of
-      // Sesame) can be lost. FULL made each token request wait for three fsyncs.
-      connection?.pragma('synchronous = NORMAL');
-      return opened;
-    };
+    const adapter = new SqliteAdapter({ url: `file:${file}`, timeout: 5000 });
     prisma = new SqliteClient({ adapter });
+    // sql.ts runs its statements on the connection the adapter opens (see sqliteSql for why).
     sql = sqliteSql(async () => {
-      if (!connection) await prisma.$connect();
-      if (!(connection instanceof Database)) throw new Error('@prisma/adapter-better-sqlite3 no longer exposes its connection; check its version');
-      return connection;
+      if (!adapter.connection) await prisma.$connect();
+      return adapter.connection!;
     }, rethrow);
   } else {
     const url = new URL(databaseUrl);

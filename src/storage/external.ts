@@ -2,6 +2,7 @@
 // subjects, and pending hand-off states (single use by conditional update).
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { newExternalUser, refreshExternalUser, userExists } from './users.js';
 
 export interface ServiceKeyRow {
   kid: string;
@@ -79,14 +80,14 @@ export async function externalUser(db: Db, connectionId: string, subject: string
   const found = await db.prisma.externalIdentity.findUnique({ where: { connectionId_subject: { connectionId, subject } } });
   if (found) {
     if (profile.name || profile.email) {
-      await db.prisma.user.update({ where: { id: found.userId }, data: { ...(profile.name ? { name: profile.name } : {}) } });
+      await refreshExternalUser(db, found.userId, profile);
     }
     return found.userId;
   }
   if (!create) return null;
   const userId = randomUUID();
   await db.prisma.$transaction([
-    db.prisma.user.create({ data: { id: userId, name: profile.name ?? null, email: profile.email ?? null, emailVerified: profile.email !== undefined } }),
+    newExternalUser(db, userId, profile),
     db.prisma.externalIdentity.create({ data: { connectionId, subject, userId } }),
   ]);
   return userId;
@@ -104,7 +105,7 @@ export async function linkExternalIdentity(
 ): Promise<{ previousUserId: string } | 'unknown_identity' | 'unknown_user'> {
   const identity = await db.prisma.externalIdentity.findUnique({ where: { connectionId_subject: { connectionId, subject } } });
   if (!identity) return 'unknown_identity';
-  if (!(await db.prisma.user.findUnique({ where: { id: userId }, select: { id: true } }))) return 'unknown_user';
+  if (!(await userExists(db, userId))) return 'unknown_user';
   await db.prisma.externalIdentity.update({ where: { connectionId_subject: { connectionId, subject } }, data: { userId } });
   return { previousUserId: identity.userId };
 }

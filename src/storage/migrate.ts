@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { numberPlaceholders } from './placeholders.js';
 
 export type Provider = 'sqlite' | 'postgresql';
 type Row = Record<string, unknown>;
@@ -104,7 +105,7 @@ async function openPostgres(databaseUrl: string): Promise<Conn> {
     begin: 'BEGIN',
     now: () => new Date(),
     query: async (sql, params = []) =>
-      (await client.query(sql.split('?').reduce((acc, part, i) => `${acc}$${i}${part}`), params)).rows as Row[],
+      (await client.query(numberPlaceholders(sql), params)).rows as Row[],
     exec: async (sql) => void (await client.query(sql)),
     close: () => client.end(),
   };

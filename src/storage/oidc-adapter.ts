@@ -3,13 +3,10 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
-import { readDate } from './sql.js';
+import type { OidcPayload } from './generated/sqlite/client.js';
+import { readDate, sqlStatement, type RawRow } from './sql.js';
 
-interface PayloadRow {
-  payload: string;
-  consumedAt: unknown;
-  expiresAt: unknown;
-}
+type PayloadRow = RawRow<OidcPayload, 'payload' | 'consumedAt' | 'expiresAt'>;
 
 function toPayload(row: PayloadRow | undefined, now: number) {
   if (!row) return undefined;
@@ -23,10 +20,17 @@ function toPayload(row: PayloadRow | undefined, now: number) {
 
 // Every call here runs on token, userinfo and introspection requests, hence sql.ts, not Prisma.
 const SELECT = 'SELECT "payload", "consumedAt", "expiresAt" FROM "OidcPayload" WHERE "model" = ? AND';
-const UPSERT =
+export const FIND_PAYLOAD = sqlStatement<PayloadRow>(`${SELECT} "id" = ?`);
+export const FIND_PAYLOAD_BY_UID = sqlStatement<PayloadRow>(`${SELECT} "uid" = ? LIMIT 1`);
+export const FIND_PAYLOAD_BY_USER_CODE = sqlStatement<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`);
+export const UPSERT_PAYLOAD = sqlStatement(
   'INSERT INTO "OidcPayload" ("model", "id", "payload", "grantId", "userCode", "uid", "expiresAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-  'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
-  '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt"';
+    'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
+    '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt"',
+);
+export const CONSUME_PAYLOAD = sqlStatement('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL');
+export const DELETE_PAYLOAD = sqlStatement('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?');
+export const DELETE_GRANT_PAYLOADS = sqlStatement('DELETE FROM "OidcPayload" WHERE "grantId" = ?');
 
 export function createAdapterClass(db: Db) {
   const { sql } = db;
@@ -36,34 +40,34 @@ export function createAdapterClass(db: Db) {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-      await sql.run(UPSERT, [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt]);
+      await sql.run(UPSERT_PAYLOAD, [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt]);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return findClientMetadata(db, id);
-      return toPayload(await sql.one<PayloadRow>(`${SELECT} "id" = ?`, [this.model, id]), Date.now());
+      return toPayload(await sql.one(FIND_PAYLOAD, [this.model, id]), Date.now());
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await sql.one<PayloadRow>(`${SELECT} "uid" = ? LIMIT 1`, [this.model, uid]), Date.now());
+      return toPayload(await sql.one(FIND_PAYLOAD_BY_UID, [this.model, uid]), Date.now());
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await sql.one<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`, [this.model, userCode]), Date.now());
+      return toPayload(await sql.one(FIND_PAYLOAD_BY_USER_CODE, [this.model, userCode]), Date.now());
     }
 
     /** Stamps the row consumed; true only for the one call that did (a conditional update succeeds once). */
     async consume(id: string): Promise<boolean> {
-      const changed = await sql.run('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL', [new Date(), this.model, id]);
+      const changed = await sql.run(CONSUME_PAYLOAD, [new Date(), this.model, id]);
       return changed === 1;
     }
 
     async destroy(id: string): Promise<void> {
-      await sql.run('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?', [this.model, id]);
+      await sql.run(DELETE_PAYLOAD, [this.model, id]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await sql.run('DELETE FROM "OidcPayload" WHERE "grantId" = ?', [grantId]);
+      await sql.run(DELETE_GRANT_PAYLOADS, [grantId]);
     }
   };
 }

@@ -2,6 +2,8 @@
 // never send the same message at once and a crashed worker's lease simply runs out.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import type { OutboxMessage as OutboxMessageModel } from './generated/sqlite/client.js';
+import { columnList, sqlStatement, type RawRow } from './sql.js';
 
 export interface OutgoingMessage {
   /** email: through SMTP (or captured); webhook: `text` is the JSON body POSTed for the connection. */
@@ -32,34 +34,29 @@ export async function enqueueMessage(db: Db, message: OutgoingMessage): Promise<
 // `WHERE id IN (sub-select)` the planner may run the locking sub-select again (a rescan), leaving
 // rows locked but not leased that the other workers skip: under load, 10 claimers left 14 of 60
 // messages unclaimed (test/storage/outbox.test.ts).
-const RETURNED = '"id", "channel", "connectionId", "recipient", "subject", "text", "html", "attempts"';
+const CLAIMED = ['id', 'channel', 'connectionId', 'recipient', 'subject', 'text', 'html', 'attempts'] as const;
+type ClaimedRow = RawRow<OutboxMessageModel, (typeof CLAIMED)[number]>;
+const RETURNED = columnList<OutboxMessageModel>(CLAIMED);
 const DUE = '"status" = \'pending\' AND "nextAttemptAt" <= ? AND ("lockedUntil" IS NULL OR "lockedUntil" <= ?)';
-const CLAIM_SQLITE =
+export const CLAIM_SQLITE = sqlStatement<ClaimedRow>(
   `UPDATE "OutboxMessage" SET "lockedUntil" = ? WHERE "id" IN (SELECT "id" FROM "OutboxMessage" WHERE ${DUE} ORDER BY "nextAttemptAt" LIMIT ?) ` +
-  `RETURNING ${RETURNED}`;
-const CLAIM_POSTGRES =
+    `RETURNING ${RETURNED}`,
+  ['sqlite'],
+);
+export const CLAIM_POSTGRES = sqlStatement<ClaimedRow>(
   `WITH picked AS MATERIALIZED (SELECT "id" FROM "OutboxMessage" WHERE ${DUE} ORDER BY "nextAttemptAt" LIMIT ? FOR UPDATE SKIP LOCKED) ` +
-  `UPDATE "OutboxMessage" AS o SET "lockedUntil" = ? FROM picked WHERE o."id" = picked."id" ` +
-  `RETURNING ${RETURNED.split(', ').map((column) => `o.${column}`).join(', ')}`;
-
-interface ClaimedRow {
-  id: string;
-  channel: string;
-  connectionId: string | null;
-  recipient: string;
-  subject: string | null;
-  text: string;
-  html: string | null;
-  attempts: number;
-}
+    `UPDATE "OutboxMessage" AS o SET "lockedUntil" = ? FROM picked WHERE o."id" = picked."id" ` +
+    `RETURNING ${RETURNED.split(', ').map((column) => `o.${column}`).join(', ')}`,
+  ['postgresql'],
+);
 
 /** Claims up to `limit` due messages for `leaseSeconds`. */
 export async function claimDueMessages(db: Db, limit: number, leaseSeconds: number, now = new Date()): Promise<ClaimedMessage[]> {
   const lease = new Date(now.getTime() + leaseSeconds * 1000);
   const rows =
     db.provider === 'postgresql'
-      ? await db.sql.all<ClaimedRow>(CLAIM_POSTGRES, [now, now, limit, lease])
-      : await db.sql.all<ClaimedRow>(CLAIM_SQLITE, [lease, now, now, limit]);
+      ? await db.sql.all(CLAIM_POSTGRES, [now, now, limit, lease])
+      : await db.sql.all(CLAIM_SQLITE, [lease, now, now, limit]);
   return rows.map((row) => ({
     id: row.id,
     channel: row.channel === 'webhook' || row.channel === 'sms' ? row.channel : 'email',

@@ -2,6 +2,7 @@
 // algorithm signs; retired keys stay published until the tokens they signed have expired.
 import { exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK } from 'jose';
 import type { Db } from './db.js';
+import { sqlStatement } from './sql.js';
 
 export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
 
@@ -23,6 +24,11 @@ async function newKey(alg: (typeof SIGNING_ALGS)[number]) {
 const hasActive = async (db: Pick<Db['prisma'], 'signingKey'>, alg: string) => (await db.signingKey.count({ where: { alg, retiredAt: null } })) > 0;
 // Any constant: it only has to differ from the migrator's lock key.
 const FIRST_KEYS_LOCK = 7_351_940_113;
+// SQLite's way: the insert itself checks there is still no active key (one writer at a time).
+export const INSERT_FIRST_KEY = sqlStatement(
+  'INSERT INTO "SigningKey" ("kid", "alg", "jwk", "createdAt") SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "SigningKey" WHERE "alg" = ? AND "retiredAt" IS NULL)',
+  ['sqlite'],
+);
 
 /**
  * Makes sure one active key per algorithm exists. Instances starting together on an empty database
@@ -35,10 +41,7 @@ export async function ensureSigningKeys(db: Db): Promise<void> {
     if (await hasActive(db.prisma, alg)) continue;
     const key = await newKey(alg);
     if (db.provider === 'sqlite') {
-      await db.sql.run(
-        'INSERT INTO "SigningKey" ("kid", "alg", "jwk", "createdAt") SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "SigningKey" WHERE "alg" = ? AND "retiredAt" IS NULL)',
-        [key.kid, key.alg, key.jwk, new Date(), alg],
-      );
+      await db.sql.run(INSERT_FIRST_KEY, [key.kid, key.alg, key.jwk, new Date(), alg]);
     } else {
       await db.prisma.$transaction(async (tx) => {
         await tx.$queryRawUnsafe(`SELECT pg_advisory_xact_lock(${FIRST_KEYS_LOCK})::text`);

@@ -2,23 +2,66 @@
 // id, rate-limit counters) and for what Prisma cannot say (the outbox claim's FOR UPDATE SKIP
 // LOCKED). Through Prisma's client each statement cost about 0.3 ms of CPU, most of a userinfo call
 // (profiled in bench/); a statement prepared once on the driver costs a few microseconds. The rest
-// of storage stays on Prisma. Statements use `?` placeholders and quoted identifiers, which both
-// engines read; PostgreSQL gets them renumbered as $1, $2, ...
+// of storage stays on Prisma. Each statement is defined once, at module load, with `sqlStatement`
+// in the storage file of its table; test/storage/sql-contract.test.ts checks them all.
 import type Database from 'better-sqlite3';
-import type { Statement } from 'better-sqlite3';
+import type { Statement as Prepared } from 'better-sqlite3';
 import pg from 'pg';
+import type { Provider } from './migrate.js';
+import { numberPlaceholders } from './placeholders.js';
 import { rethrowStorage } from './unavailable.js';
 
 export type Param = string | number | boolean | Date | null;
 export type Row = Record<string, unknown>;
 
+/** A column of Prisma type V as a driver returns it: SQLite gives a DateTime as text and a Boolean as 0/1. */
+export type RawValue<V> = V extends Date ? Date | string : V extends boolean ? boolean | number : V;
+/** The row a statement returns: `columns` of the generated Prisma model type M, as the driver hands them over. */
+export type RawRow<M, K extends keyof M> = { [P in K]: RawValue<M[P]> };
+
+/** One hand-written statement, in both dialects, made once when its module loads. */
+export interface Statement<R = Row> {
+  /** As written: `?` placeholders and quoted identifiers, which SQLite runs as is. */
+  readonly text: string;
+  /** The same with `$1, $2, ...` for PostgreSQL. */
+  readonly postgres: string;
+  /** Its prepared-statement name on PostgreSQL connections. */
+  readonly name: string;
+  /** The engines it is written for (the outbox claim has one version per engine). */
+  readonly engines: readonly Provider[];
+  /** Type only: the row it returns. */
+  readonly row?: R;
+}
+
+const defined: Statement<unknown>[] = [];
+
+/**
+ * Defines a statement; call it at module load (a top-level `export const`), never per call. `R` is
+ * the row it returns, derived from the generated Prisma model (`RawRow<Model, 'column' | ...>`).
+ */
+export function sqlStatement<R = Row>(text: string, engines: readonly Provider[] = ['sqlite', 'postgresql']): Statement<R> {
+  const statement: Statement<R> = { text, postgres: numberPlaceholders(text), name: `sesame_${defined.length}`, engines };
+  defined.push(statement);
+  return statement;
+}
+
+/** `"a", "b", ...`: a column list from the names of a model's fields (typed, so a typo fails tsc). */
+export function columnList<M>(columns: readonly (keyof M & string)[]): string {
+  return columns.map((column) => `"${column}"`).join(', ');
+}
+
+/** Every statement defined so far (those of the modules loaded), for the contract test. */
+export function definedStatements(): readonly Statement<unknown>[] {
+  return defined;
+}
+
 export interface Sql {
   /** The first row, or undefined. */
-  one<T = Row>(text: string, params: Param[]): Promise<T | undefined>;
+  one<R>(statement: Statement<R>, params: Param[]): Promise<R | undefined>;
   /** Every row. */
-  all<T = Row>(text: string, params: Param[]): Promise<T[]>;
+  all<R>(statement: Statement<R>, params: Param[]): Promise<R[]>;
   /** Runs a write; returns how many rows it changed. */
-  run(text: string, params: Param[]): Promise<number>;
+  run(statement: Statement<unknown>, params: Param[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -41,36 +84,36 @@ export function readBool(value: unknown): boolean {
  */
 export function sqliteSql(connection: () => Promise<Database.Database>, rethrow: (err: unknown) => never): Sql {
   let cachedFor: Database.Database | undefined;
-  const statements = new Map<string, Statement>();
-  const statement = async (text: string) => {
+  const prepared = new Map<Statement<unknown>, Prepared>();
+  const prepare = async (statement: Statement<unknown>) => {
     const database = await connection();
     if (database !== cachedFor) {
-      statements.clear();
+      prepared.clear();
       cachedFor = database;
     }
-    let prepared = statements.get(text);
-    if (!prepared) {
+    let ready = prepared.get(statement);
+    if (!ready) {
       // Prisma's adapter turns on BigInt integers for the connection; ours are small.
-      statements.set(text, (prepared = database.prepare(text).safeIntegers(false)));
+      prepared.set(statement, (ready = database.prepare(statement.text).safeIntegers(false)));
     }
-    return prepared;
+    return ready;
   };
   const bind = (params: Param[]) =>
     params.map((p) => (p instanceof Date ? p.toISOString().replace('Z', '+00:00') : typeof p === 'boolean' ? Number(p) : p));
-  const execute = async <T>(text: string, work: (prepared: Statement) => T): Promise<T> => {
+  const execute = async <T>(statement: Statement<unknown>, work: (ready: Prepared) => T): Promise<T> => {
     try {
-      return work(await statement(text));
+      return work(await prepare(statement));
     } catch (err) {
       return rethrow(err);
     }
   };
   return {
-    one: <T>(text: string, params: Param[]) => execute(text, (p) => p.get(...bind(params)) as T | undefined),
-    all: <T>(text: string, params: Param[]) => execute(text, (p) => p.all(...bind(params)) as T[]),
-    run: (text, params) => execute(text, (p) => p.run(...bind(params)).changes),
+    one: <R>(statement: Statement<R>, params: Param[]) => execute(statement, (p) => p.get(...bind(params)) as R | undefined),
+    all: <R>(statement: Statement<R>, params: Param[]) => execute(statement, (p) => p.all(...bind(params)) as R[]),
+    run: (statement, params) => execute(statement, (p) => p.run(...bind(params)).changes),
     async close() {
       // The connection is Prisma's; Db.close ends it.
-      statements.clear();
+      prepared.clear();
       cachedFor = undefined;
     },
   };
@@ -85,20 +128,14 @@ const types = {
 
 /** Statements on the pool Prisma's adapter uses too, prepared once per connection (named). */
 export function postgresSql(pool: pg.Pool): Sql {
-  const named = new Map<string, { name: string; text: string }>();
-  const query = (text: string, params: Param[]) => {
-    let q = named.get(text);
-    if (!q) {
-      let n = 0;
-      named.set(text, (q = { name: `sesame_${named.size}`, text: text.replace(/\?/g, () => `$${++n}`) }));
-    }
+  const query = (statement: Statement<unknown>, params: Param[]) => {
     const values = params.map((p) => (p instanceof Date ? p.toISOString().slice(0, -1) : p));
-    return pool.query({ ...q, values, types }).catch(rethrowStorage);
+    return pool.query({ name: statement.name, text: statement.postgres, values, types }).catch(rethrowStorage);
   };
   return {
-    one: async <T>(text: string, params: Param[]) => (await query(text, params)).rows[0] as T | undefined,
-    all: async <T>(text: string, params: Param[]) => (await query(text, params)).rows as T[],
-    run: async (text, params) => (await query(text, params)).rowCount ?? 0,
+    one: async <R>(statement: Statement<R>, params: Param[]) => (await query(statement, params)).rows[0] as R | undefined,
+    all: async <R>(statement: Statement<R>, params: Param[]) => (await query(statement, params)).rows as R[],
+    run: async (statement, params) => (await query(statement, params)).rowCount ?? 0,
     async close() {
       // The pool is Prisma's too; Db.close ends it.
     },

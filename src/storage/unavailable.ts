@@ -1,25 +1,21 @@
 // Storage failures that belong to the environment, not to the request: the database unreachable or
-// restarting, its disk full or read-only. Storage turns them into StorageUnavailable, which both our
-// error handler and oidc-provider's answer as 503 temporarily_unavailable (never a 500, never a
-// success that lost the write), and logs name the cause. Everything recovers on its own: the pool
+// restarting, its disk full or read-only. Storage turns them into StorageUnavailable, a plain error
+// with the cause for the logs; the layers above answer it as 503 temporarily_unavailable (never a
+// 500, never a success that lost the write): http/errors.ts for our routes, oidc/storage-errors.ts
+// for oidc-provider's. Everything recovers on its own: the pool
 // opens new connections once PostgreSQL is back; SQLite writes again once the disk is.
 import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class StorageUnavailable extends Error {
   override name = 'StorageUnavailable';
-  // The shape oidc-provider renders for exposed errors: `message` is the OAuth error code.
-  readonly expose = true;
-  readonly status = 503;
-  readonly statusCode = 503;
-  readonly error_description = 'The service cannot use its database right now. Try again in a minute.';
 
   constructor(
     /** What broke, for the logs: e.g. "database unreachable (ECONNREFUSED)", "disk full (SQLITE_FULL)". */
     readonly reason: string,
     cause: unknown,
   ) {
-    super('temporarily_unavailable', { cause });
+    super(`storage unavailable: ${reason}`, { cause });
   }
 }
 
@@ -77,7 +73,8 @@ function onReadOnlyDisk(sqliteFile: string): boolean {
  * a disk remounted read-only as SQLITE_IOERR_WRITE, not SQLITE_READONLY).
  */
 export function storageUnavailable(err: unknown, sqliteFile?: string): StorageUnavailable | undefined {
-  if (err instanceof StorageUnavailable) return err;
+  // Already classified, possibly wrapped by a layer above (oidc-provider's 503 keeps it as its cause).
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof StorageUnavailable) return e;
   const codes = codesOf(err);
   for (const code of codes) {
     const sqlite = sqliteReason(code);

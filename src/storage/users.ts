@@ -1,33 +1,30 @@
 // Users: created on their first verified sign-in (under the sign-up policy).
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import { readBool } from './sql.js';
+import type { User as UserModel } from './generated/sqlite/client.js';
+import { columnList, readBool, sqlStatement, type RawRow } from './sql.js';
 
-export interface User {
-  id: string;
-  email: string | null;
-  emailVerified: boolean;
-  phoneNumber: string | null;
-  phoneVerified: boolean;
-  name: string | null;
-}
-
+// The columns a User carries in the code, for Prisma's `select` and the hand-written statement alike.
 const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, phoneVerified: true, name: true } as const;
+type UserColumn = keyof typeof fields;
 
-/** On every userinfo, token and introspection request: sql.ts rather than Prisma. */
+export type User = Pick<UserModel, UserColumn>;
+
+// On every userinfo, token and introspection request: sql.ts rather than Prisma.
+export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(
+  `SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "id" = ?`,
+);
+
 export async function findUserById(db: Db, id: string): Promise<User | null> {
-  const row = await db.sql.one<Record<keyof User, unknown>>(
-    'SELECT "id", "email", "emailVerified", "phoneNumber", "phoneVerified", "name" FROM "User" WHERE "id" = ?',
-    [id],
-  );
+  const row = await db.sql.one(FIND_USER_BY_ID, [id]);
   if (!row) return null;
   return {
-    id: row.id as string,
-    email: row.email as string | null,
+    id: row.id,
+    email: row.email,
     emailVerified: readBool(row.emailVerified),
-    phoneNumber: row.phoneNumber as string | null,
+    phoneNumber: row.phoneNumber,
     phoneVerified: readBool(row.phoneVerified),
-    name: row.name as string | null,
+    name: row.name,
   };
 }
 
@@ -71,6 +68,26 @@ export function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
       select: fields,
     }),
   );
+}
+
+/** Whether an account with this id exists. */
+export async function userExists(db: Db, id: string): Promise<boolean> {
+  return (await db.prisma.user.findUnique({ where: { id }, select: { id: true } })) !== null;
+}
+
+/** The newest accounts first, for the operator's `sesame users list`. */
+export function listUsers(db: Db, take = 1000) {
+  return db.prisma.user.findMany({ orderBy: { createdAt: 'desc' }, take, select: { id: true, email: true, emailVerified: true, createdAt: true } });
+}
+
+/** A new account of an external identity, unsaved: the caller runs it in one transaction with the identity. */
+export function newExternalUser(db: Db, id: string, profile: { email?: string; name?: string }) {
+  return db.prisma.user.create({ data: { id, name: profile.name ?? null, email: profile.email ?? null, emailVerified: profile.email !== undefined } });
+}
+
+/** Refreshes an account from its external identity's latest profile (only the name is taken). */
+export async function refreshExternalUser(db: Db, id: string, profile: { name?: string }): Promise<void> {
+  await db.prisma.user.update({ where: { id }, data: { ...(profile.name ? { name: profile.name } : {}) } });
 }
 
 /** True for an account created at or after `since` that has no name yet (the sign-up name step). */

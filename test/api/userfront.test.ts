@@ -239,7 +239,7 @@ describe('Userfront-compatible API', () => {
   });
 
   it('login-ticket grant: redeems a ticket once, for the client it was issued to; logout takes its opaque access token', async () => {
-    const { db, codeKeys } = t.sesame.services;
+    const { db, keyring } = t.sesame.services;
     const user = await db.prisma.user.findUniqueOrThrow({ where: { email: 'ada@example.com' } });
     const redeem = (ticket: string, clientId: string) =>
       fetch(`${t.url}/oauth/token`, {
@@ -248,13 +248,13 @@ describe('Userfront-compatible API', () => {
         body: new URLSearchParams({ grant_type: LOGIN_TICKET, login_ticket: ticket, client_id: clientId, scope: 'openid email' }),
       }).then(async (res) => [res.status, await res.json()] as const);
 
-    const ticket = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email'], AT_TOKEN_ENDPOINT);
+    const ticket = await issueLoginTicket(db, keyring, user.id, 'demo1234', ['email'], AT_TOKEN_ENDPOINT);
     const [wrongStatus, wrongBody] = await redeem(ticket, 'portal');
     expect([wrongStatus, wrongBody]).toEqual([400, { error: 'invalid_grant', error_description: 'grant request is invalid' }]);
     // A browser's ticket (bound to a hosted interaction) is no good at the token endpoint.
-    const browserTicket = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email'], atInteraction('some-interaction'));
+    const browserTicket = await issueLoginTicket(db, keyring, user.id, 'demo1234', ['email'], atInteraction('some-interaction'));
     expect(await redeem(browserTicket, 'demo1234')).toEqual([400, { error: 'invalid_grant', error_description: 'grant request is invalid' }]);
-    const other = await issueLoginTicket(db, codeKeys[0]!, user.id, 'demo1234', ['email'], AT_TOKEN_ENDPOINT);
+    const other = await issueLoginTicket(db, keyring, user.id, 'demo1234', ['email'], AT_TOKEN_ENDPOINT);
     const [status, body] = await redeem(other, 'demo1234');
     expect([status, body]).toEqual([
       200,

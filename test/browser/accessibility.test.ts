@@ -252,13 +252,13 @@ describe('accessibility of every page', () => {
       expect((await other.goto(link))?.status()).toBe(400);
       problems.push(...(await audit(other, 'link used')));
 
-      const { db, codeKeys } = t.sesame.services;
-      const expired = await createOperatorLink(db, codeKeys, { type: 'custom', email, ttl: -60 });
+      const { db, keyring } = t.sesame.services;
+      const expired = await createOperatorLink(db, keyring, { type: 'custom', email, ttl: -60 });
       expect((await other.goto(linkUrl(t.issuer, expired.uuid, expired.token)))?.status()).toBe(400);
       problems.push(...(await audit(other, 'link expired')));
 
       // A welcome link of a client without client_name: the page names it in plain words.
-      const welcome = await createOperatorLink(db, codeKeys, { type: 'welcome', email: `welcome${n}@example.com`, clientId: 'noname', ttl: 3600 });
+      const welcome = await createOperatorLink(db, keyring, { type: 'welcome', email: `welcome${n}@example.com`, clientId: 'noname', ttl: 3600 });
       await other.goto(linkUrl(t.issuer, welcome.uuid, welcome.token));
       await other.getByRole('button', { name: words.continueLink }).click();
       await other.getByText(lang === 'fr' ? /vous connecter à l'application\.$/ : /sign in to the application\.$/).waitFor();

@@ -1,4 +1,4 @@
-// The SMS pumping guard, end to end through /passwordless/start (the hosted pages share sendSmsCode):
+// The SMS pumping guard, end to end through /passwordless/start (the hosted pages share sendCode):
 // once 20 codes to one number prefix went unused, the next send from the same requester network
 // still goes (the guard claims that network's one slot a minute on the prefix) and the one after is
 // refused with 429, with warn lines `sms_low_conversion` for the prefix and the country; codes to

@@ -27,7 +27,7 @@ describe('custom grants', () => {
     fetch(`${t.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) }).then(
       async (res) => [res.status, await res.json()] as const,
     );
-  const ticket = async (userId: string) => issueLoginTicket(t.sesame.services.db, t.sesame.services.codeKeys[0]!, userId, 'tickets', ['sms', 'otp'], AT_TOKEN_ENDPOINT);
+  const ticket = async (userId: string) => issueLoginTicket(t.sesame.services.db, t.sesame.services.keyring, userId, 'tickets', ['sms', 'otp'], AT_TOKEN_ENDPOINT);
 
   it('login-ticket grant: phone is an OIDC scope, its claims in the ID token', async () => {
     await t.sesame.services.db.prisma.user.create({ data: { id: 'phone-user', phoneNumber: '+14155550100', phoneVerified: true } });

@@ -1,7 +1,8 @@
 // Contract of one-time codes (storage + issue/verify) and shared counters, on SQLite and PostgreSQL.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type CodePolicy, issueCode, verifyCode } from '../../src/passwordless/codes.js';
+import { keyring, type Keyring } from '../../src/passwordless/keyring.js';
 import { consumeCode, findLiveCode, insertCode, spendAttempt } from '../../src/storage/codes.js';
 import { blockedFor, claimCooldown, clearCounter, hitWindow, reserveFailure, sweepCounters, unhitWindow } from '../../src/storage/counters.js';
 import type { Db } from '../../src/storage/db.js';
@@ -11,8 +12,10 @@ const uniq = (prefix: string) => `${prefix}-${randomUUID()}`;
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms);
 const POLICY: CodePolicy = { length: 6, ttl: 600, maxAttempts: 5 };
-const K1 = { keys: ['first-code-key-0123456789abcdef'] };
-const K2 = { keys: ['second-code-key-fedcba9876543210'] };
+const SECRET1 = 'first-code-key-0123456789abcdef';
+const SECRET2 = 'second-code-key-fedcba9876543210';
+const K1 = keyring([SECRET1]);
+const K2 = keyring([SECRET2]);
 const wrongCode = (code: string) => code.replace(/^./, (d) => String((Number(d) + 1) % 10));
 
 describe.each(ENGINES)('one-time codes on %s', (engine) => {
@@ -110,7 +113,7 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
     // Same flow, identifier and code: the same key gives the same hash, another key a different one.
     const one: CodePolicy = { ...POLICY, length: 1 };
     const flow = uniq('flow');
-    const issue = async (keys: { keys: string[] }) => {
+    const issue = async (keys: Keyring) => {
       const { code } = await issueCode(db, one, keys, flow, 'd@example.com');
       return { code, row: (await live(flow))! };
     };
@@ -132,12 +135,19 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
     const { code } = await issueCode(db, POLICY, K1, flow, 'e@example.com');
     const old = (await live(flow))!;
     expect(await verifyCode(db, POLICY, K2, old, code)).toEqual({ ok: false, reason: 'wrong', identifier: 'e@example.com', attemptsLeft: 4 });
-    const rotated = { keys: [K2.keys[0]!, K1.keys[0]!] };
+    const rotated = keyring([SECRET2, SECRET1]);
     expect(await verifyCode(db, POLICY, rotated, (await live(flow))!, code)).toEqual({ ok: true, identifier: 'e@example.com' });
 
     const fresh = uniq('flow');
     await issueCode(db, POLICY, rotated, fresh, 'f@example.com');
     expect((await live(fresh))!.keyId).not.toBe(old.keyId);
+  });
+
+  it('names the key of a stored code by the first 12 hex digits of its SHA-256, as rows written before the keyring do', async () => {
+    const flow = uniq('flow');
+    await issueCode(db, POLICY, keyring([SECRET2, SECRET1]), flow, 'g@example.com');
+    expect((await live(flow))!.keyId).toBe(createHash('sha256').update(SECRET2).digest('hex').slice(0, 12));
+    expect(K1.find(createHash('sha256').update(SECRET1).digest('hex').slice(0, 12))?.secret).toBe(SECRET1);
   });
 });
 

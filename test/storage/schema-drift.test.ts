@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/storage/migrate.js';
+import { numberPlaceholders } from '../../src/storage/placeholders.js';
 import {
   type Catalog,
   type Provider,
@@ -73,8 +74,7 @@ function postgresHarness(): Harness {
         url: `${POSTGRES_BASE}?schema=${schema}`,
         catalog: () => readPostgresCatalog(client, schema),
         async run(sql, params = []) {
-          let i = 0;
-          await client.query(sql.replace(/_prisma_migrations/g, `"${schema}"._prisma_migrations`).replace(/\?/g, () => `$${++i}`), params);
+          await client.query(numberPlaceholders(sql.replace(/_prisma_migrations/g, `"${schema}"._prisma_migrations`)), params);
         },
       };
     },

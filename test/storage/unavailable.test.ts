@@ -1,9 +1,11 @@
-// An unreachable database surfaces as StorageUnavailable (503 temporarily_unavailable) from both
-// Prisma and the hand-written statements, with the cause named; other failures pass unchanged.
+// An unreachable database surfaces as StorageUnavailable from both Prisma and the hand-written
+// statements, with the cause named and no HTTP in it (the layers above answer it as a 503; see
+// test/faults/); other failures pass unchanged.
 import { describe, expect, it } from 'vitest';
 import { openDb, ping } from '../../src/storage/db.js';
 import { StorageUnavailable, storageUnavailable } from '../../src/storage/unavailable.js';
 import { insertClient } from '../../src/storage/clients.js';
+import { sqlStatement } from '../../src/storage/sql.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 import { freePort } from '../helpers/net.js';
 
@@ -12,11 +14,13 @@ describe('an unreachable PostgreSQL', () => {
     const db = openDb(`postgresql://postgres@127.0.0.1:${await freePort()}/test`);
     try {
       const viaPrisma = await db.prisma.user.findFirst().catch((err: unknown) => err);
-      const viaSql = await db.sql.one('SELECT 1', []).catch((err: unknown) => err);
+      const viaSql = await db.sql.one(sqlStatement('SELECT 1'), []).catch((err: unknown) => err);
       for (const err of [viaPrisma, viaSql]) {
         expect(err).toBeInstanceOf(StorageUnavailable);
-        expect(err).toMatchObject({ message: 'temporarily_unavailable', status: 503, statusCode: 503, expose: true });
-        expect((err as StorageUnavailable).reason).toMatch(/^database unreachable \((P1001|ECONNREFUSED)\)$/);
+        const { reason, message } = err as StorageUnavailable;
+        expect(reason).toMatch(/^database unreachable \((P1001|ECONNREFUSED)\)$/);
+        expect(message).toBe(`storage unavailable: ${reason}`);
+        expect(Object.keys(err as object).filter((key) => ['status', 'statusCode', 'expose', 'error_description'].includes(key))).toEqual([]);
       }
       expect(await ping(db)).toBe(false);
     } finally {
@@ -32,7 +36,7 @@ describe.each(ENGINES)('other storage failures on %s', (engine) => {
   it('pass unchanged: a duplicate key is still a duplicate, a bad statement still a bad statement', async () => {
     expect(await insertClient(db, 'dup', { client_id: 'dup' })).toBe(true);
     expect(await insertClient(db, 'dup', { client_id: 'dup' })).toBe(false);
-    const err = await db.sql.one('SELECT "nope" FROM "Client"', []).catch((e: unknown) => e);
+    const err = await db.sql.one(sqlStatement('SELECT "nope" FROM "Client"'), []).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(StorageUnavailable);
     expect(storageUnavailable(err)).toBeUndefined();

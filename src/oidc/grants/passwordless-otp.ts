@@ -2,7 +2,7 @@
 // under Sesame's own URN): username + otp + realm in, tokens out, issued like every grant of ours
 // (grants/issue.ts) so refresh, userinfo, introspection and revocation treat them like any other.
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { checkEmailCode, type EmailLoginDeps } from '../../passwordless/email-login.js';
+import { checkCode, type CodeCheckDeps } from '../../passwordless/one-time-codes.js';
 import { normalizeEmail, parsePhone } from '../../passwordless/identifiers.js';
 import { connectionById } from '../../config/connections.js';
 import { trustsForwardedFor } from '../client-metadata.js';
@@ -45,7 +45,7 @@ function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-export function handler(deps: EmailLoginDeps) {
+export function handler(deps: CodeCheckDeps) {
   const apis = new Set(deps.config.apis.map((api) => api.identifier));
   return async function passwordlessOtp(ctx: KoaContextWithOIDC): Promise<void> {
     const client = ctx.oidc.client!;
@@ -63,7 +63,7 @@ export function handler(deps: EmailLoginDeps) {
 
     const who = { ip: requesterIp(ctx, trustsForwardedFor(client.metadata())), clientId: client.clientId, locale: 'en' };
     // The client-wide cap is counted inside, after the per-IP and per-address limits passed.
-    const result = await checkEmailCode(deps, apiFlowKey(client.clientId, identifier, requesterNetwork(who.ip)), otp, who, {
+    const result = await checkCode(deps, apiFlowKey(client.clientId, identifier, requesterNetwork(who.ip)), otp, who, {
       checksPerClientPerMinute: deps.config.rateLimits.otpGrantsPerClientPerMinute,
     });
     if (!result.ok) {

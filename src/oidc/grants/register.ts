@@ -4,7 +4,8 @@
 // invalid_request by oidc-provider before a handler runs.
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { EmailLoginDeps } from '../../passwordless/email-login.js';
+import type { CodeCheckDeps } from '../../passwordless/one-time-codes.js';
+import { providerCall } from '../storage-errors.js';
 import * as passwordlessOtp from './passwordless-otp.js';
 import * as loginTicket from './login-ticket.js';
 
@@ -12,15 +13,16 @@ import * as loginTicket from './login-ticket.js';
 export interface GrantModule {
   grantTypes: readonly string[];
   parameters: readonly string[];
-  handler(deps: EmailLoginDeps): (ctx: KoaContextWithOIDC) => Promise<void>;
+  handler(deps: CodeCheckDeps): (ctx: KoaContextWithOIDC) => Promise<void>;
 }
 
 /** Every custom grant; register a subset by passing a filtered copy. */
 export const GRANTS: readonly GrantModule[] = [passwordlessOtp, loginTicket];
 
-export function registerGrants(provider: Provider, deps: EmailLoginDeps, grants: readonly GrantModule[] = GRANTS): void {
+export function registerGrants(provider: Provider, deps: CodeCheckDeps, grants: readonly GrantModule[] = GRANTS): void {
   for (const grant of grants) {
-    const handler = grant.handler(deps);
+    // Storage failures inside a grant answer as oidc-provider's 503, like the adapter's.
+    const handler = providerCall(grant.handler(deps));
     for (const type of grant.grantTypes) provider.registerGrantType(type, handler, [...grant.parameters, 'resource']);
   }
 }

@@ -1,16 +1,20 @@
 // Sign-in with one-time codes, independent of how the user arrived (hosted pages, the Auth0- and
-// Userfront-style APIs): send a code by email (SMS sends: sms-login.ts), check any code, find or
-// create the user of the verified email address or phone number.
+// Userfront-style APIs): send a code by email or SMS, check it, find or create the user of the
+// verified email address or phone number. SMS sends pass gates of their own first (sendBySms).
 import type { LoadedConfig } from '../config/load.js';
-import { emailConnection } from '../config/connections.js';
+import { emailConnection, smsConnection } from '../config/connections.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
+import type { Keyring } from './keyring.js';
 import { recordAudit } from '../storage/audit.js';
 import { findLiveCode } from '../storage/codes.js';
+import { check } from '../risk/check.js';
+import { SMS_PER_PREFIX } from '../risk/limits.js';
 import { enqueueMessage } from '../storage/outbox.js';
-import { findUserByEmail, findUserByPhone, upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../storage/users.js';
-import { isPhoneIdentifier } from './identifiers.js';
-import { recordSmsVerified } from './sms-guard.js';
+import { findUserByEmail, type User } from '../storage/users.js';
+import { maySignUp, resolveUser } from './sign-up.js';
+import { isPhoneIdentifier, parsePhone, phonePrefix } from './identifiers.js';
+import { conversionDelay, recordSmsSent, recordSmsVerified } from './sms-guard.js';
 import { issueCode, verifyCode } from './codes.js';
 import { webhookPayload } from '../delivery/webhook.js';
 import { checkSend, reserveVerify, settleVerify, trustBrowser, type ThrottlePolicy } from './throttle.js';
@@ -24,13 +28,25 @@ export interface MessageRenderer {
   text(template: string, locale: string, locals: Record<string, unknown>): Promise<string>;
 }
 
-export interface EmailLoginDeps {
+/** What checking a code needs. */
+export interface CodeCheckDeps {
   config: LoadedConfig;
   db: Db;
+  keyring: Keyring;
+}
+
+/** What sending a code needs: checking's, plus rendering, logging and the outbox worker's nudge. */
+export interface CodeSendDeps extends CodeCheckDeps {
   log: Logger;
   renderer: MessageRenderer;
-  codeKeys: string[];
   wakeWorker(): void;
+}
+
+/** Where a code goes: an email address, or a phone number (E.164) with its country. */
+export type CodeRecipient = { email: string } | SmsRecipient;
+export interface SmsRecipient {
+  phone: string;
+  country: string | undefined;
 }
 
 export interface Requester {
@@ -42,6 +58,9 @@ export interface Requester {
 }
 
 export type SendResult = { ok: true; resendIn: number } | { ok: false; reason: 'cooldown' | 'identifier' | 'ip' | 'client'; retryAfter: number };
+
+/** `number_type`: a valid number of a kind the connection does not text (landline, toll-free, VoIP...). */
+export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'number_type' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
 
 export type CheckResult =
   | { ok: true; user: User }
@@ -72,26 +91,33 @@ export function throttlePolicy(config: LoadedConfig, sendsPerIpPerHour?: number,
 }
 
 /**
- * Sends a sign-in code to `email` for `flowKey`. The answer is the same whether or not the email
- * belongs to a user: with sign-up closed, an unknown address gets a "no account" notice instead.
+ * Sends a sign-in code for `flowKey`: by SMS to a phone number (only `connectionId` of the options
+ * applies), by email otherwise. The answer is the same whether or not the recipient is a user:
+ * with sign-up closed, an unknown address gets a "no account" notice instead.
  */
-export async function sendEmailCode(
-  deps: EmailLoginDeps,
+export function sendCode(deps: CodeSendDeps, flowKey: string, to: { email: string }, who: Requester, options?: SendOptions): Promise<SendResult>;
+export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient, who: Requester, options?: Pick<SendOptions, 'connectionId'>): Promise<SmsSendResult>;
+export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient, who: Requester, options: SendOptions = {}): Promise<SmsSendResult> {
+  return 'phone' in to ? sendBySms(deps, flowKey, to, who, options.connectionId) : sendByEmail(deps, flowKey, to.email, who, options);
+}
+
+async function sendByEmail(
+  deps: CodeSendDeps,
   flowKey: string,
   email: string,
   who: Requester,
-  options: SendOptions = {},
+  options: SendOptions,
 ): Promise<SendResult> {
   const { config, db } = deps;
-  const client = options.sendsPerClientPerHour ? { key: `send-client:${who.clientId}`, max: options.sendsPerClientPerHour, window: 3600 } : undefined;
+  const client = options.sendsPerClientPerHour ? { clientId: who.clientId, max: options.sendsPerClientPerHour } : undefined;
   const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
-  const { code, expiresAt } = await issueCode(db, config.codes, { keys: deps.codeKeys }, flowKey, email);
+  const { code, expiresAt } = await issueCode(db, config.codes, deps.keyring, flowKey, email);
   const user = await findUserByEmail(db, email);
-  const known = config.signUp === 'open' || user !== null;
+  const known = maySignUp(config.signUp) || user !== null;
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
@@ -110,6 +136,58 @@ export async function sendEmailCode(
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 
+/**
+ * The SMS send: the gates first (country allow-list, the kinds of numbers texted, caps per IP and
+ * per number prefix, the conversion guard against SMS pumping), then the code and the text.
+ */
+async function sendBySms(deps: CodeSendDeps, flowKey: string, to: SmsRecipient, who: Requester, connectionId?: string): Promise<SmsSendResult> {
+  const phone = { value: to.phone, country: to.country };
+  const { config, db } = deps;
+  const connection = smsConnection(config, connectionId);
+  if (!connection) return { ok: false, reason: 'disabled', retryAfter: 0 };
+  const audit = { clientId: who.clientId, identifier: phone.value, ip: who.ip };
+  if (!phone.country || !connection.allowedCountries.includes(phone.country)) {
+    await recordAudit(db, { type: 'sms.refused', ...audit, reason: `country ${phone.country ?? 'unknown'}` });
+    return { ok: false, reason: 'country', retryAfter: 0 };
+  }
+  // Texts to numbers that cannot receive them, or that forward them to someone paid per message
+  // (personal, VoIP, pager ranges), cost money and sign no one in.
+  const type = parsePhone(phone.value)?.type;
+  if (!type || !(connection.numberTypes as readonly string[]).includes(type)) {
+    await recordAudit(db, { type: 'sms.refused', ...audit, reason: `number type ${type ?? 'unknown'}` });
+    return { ok: false, reason: 'number_type', retryAfter: 0 };
+  }
+  const policy = { ...config.codes, ...config.rateLimits, sendsPerIpPerHour: connection.sendsPerIpPerHour, ipBucket: 'sms' };
+  const limited = await checkSend(db, policy, phone.value, who);
+  if (limited.limited) {
+    await recordAudit(db, { type: 'code.send_limited', ...audit, reason: limited.reason });
+    return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
+  }
+  const prefix = phonePrefix(phone.value);
+  if ((await check(db, SMS_PER_PREFIX, [prefix], connection)).kind !== 'allow') {
+    deps.log.warn({ alert: 'sms_prefix_cap', prefix, ip: who.ip, clientId: who.clientId }, 'SMS sends to this number prefix hit their hourly cap');
+    await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'prefix' });
+    return { ok: false, reason: 'prefix', retryAfter: 3600 };
+  }
+  const slowed = await conversionDelay(db, phone.value, who.ip, connection.minConversion, deps.log);
+  if (slowed > 0) {
+    await recordAudit(db, { type: 'code.send_limited', ...audit, reason: 'conversion' });
+    return { ok: false, reason: 'slowed', retryAfter: slowed };
+  }
+
+  const { code } = await issueCode(db, config.codes, deps.keyring, flowKey, phone.value);
+  // The same work for every number, known or not, so timing tells nothing: with sign-up closed,
+  // the worker drops texts to numbers without an account (textAccountsOnly), after the answer.
+  // Such codes are never verified, so they count against the prefix's conversion like any other.
+  const host = new URL(config.issuer).hostname;
+  const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
+  await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
+  await recordSmsSent(db, phone.value);
+  deps.wakeWorker();
+  await recordAudit(db, { type: 'code.sent', ...audit, reason: 'sms' });
+  return { ok: true, resendIn: config.codes.resendCooldown };
+}
+
 type Failure = Exclude<CheckResult, { ok: true }>;
 
 /**
@@ -117,15 +195,15 @@ type Failure = Exclude<CheckResult, { ok: true }>;
  * verify step). The attempt is reserved as a failure before the compare (throttle.ts), so parallel
  * guesses cannot slip past a delay; a right code takes the reservation back.
  */
-async function testCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester, consume: boolean, options: CheckOptions) {
+async function testCode(deps: CodeCheckDeps, flowKey: string, code: string, who: Requester, consume: boolean, options: CheckOptions) {
   const { config, db } = deps;
   const row = await findLiveCode(db, flowKey);
   const perMinute = options.checksPerClientPerMinute;
-  const client = perMinute ? { key: `otp-client:${who.clientId}`, max: perMinute, window: 60 } : undefined;
+  const client = perMinute ? { clientId: who.clientId, max: perMinute } : undefined;
   const limited = await reserveVerify(db, throttlePolicy(config, undefined, client), row?.identifier, who);
   if (limited.limited) return { ok: false, reason: 'delayed', retryAfter: limited.retryAfter } satisfies Failure;
   if (!row) return { ok: false, reason: 'missing' } satisfies Failure;
-  const result = await verifyCode(db, config.codes, { keys: deps.codeKeys }, row, code, new Date(), consume);
+  const result = await verifyCode(db, config.codes, deps.keyring, row, code, new Date(), consume);
   if (!result.ok) {
     await recordAudit(db, { type: 'code.failed', clientId: who.clientId, identifier: row.identifier, ip: who.ip, reason: result.reason });
     return { ok: false, reason: result.reason, attemptsLeft: result.attemptsLeft } satisfies Failure;
@@ -135,26 +213,25 @@ async function testCode(deps: EmailLoginDeps, flowKey: string, code: string, who
 }
 
 /** Tells whether `code` is right for `flowKey` without using it up (it still costs an attempt). */
-export async function peekEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester): Promise<{ ok: true } | Failure> {
+export async function peekCode(deps: CodeCheckDeps, flowKey: string, code: string, who: Requester): Promise<{ ok: true } | Failure> {
   const tested = await testCode(deps, flowKey, code, who, false, {});
   return tested.ok ? { ok: true } : tested;
 }
 
 /** Checks a code for `flowKey`; on success the user (created under an open sign-up policy). */
-export async function checkEmailCode(deps: EmailLoginDeps, flowKey: string, code: string, who: Requester, options: CheckOptions = {}): Promise<CheckResult> {
+export async function checkCode(deps: CodeCheckDeps, flowKey: string, code: string, who: Requester, options: CheckOptions = {}): Promise<CheckResult> {
   const { config, db } = deps;
   const tested = await testCode(deps, flowKey, code, who, true, options);
   if (!tested.ok) return tested;
   const { row } = tested;
   const audit = { clientId: who.clientId, identifier: row.identifier, ip: who.ip };
   const phone = isPhoneIdentifier(row.identifier);
-  const existing = phone ? await findUserByPhone(db, row.identifier) : await findUserByEmail(db, row.identifier);
-  if (!existing && config.signUp !== 'open') {
+  const user = await resolveUser(db, row.identifier, config.signUp);
+  if (!user) {
     // Only reachable by guessing a code that was never sent; answer like any wrong code.
     await recordAudit(db, { type: 'code.failed', ...audit, reason: 'no_account' });
     return { ok: false, reason: 'wrong' };
   }
-  const user = phone ? await upsertVerifiedPhoneUser(db, row.identifier) : await upsertVerifiedEmailUser(db, row.identifier);
   if (phone) await recordSmsVerified(db, row.identifier);
   // The browser proved the inbox: from now on it has its own limits for this address.
   if (who.browser) await trustBrowser(db, config.codes, row.identifier, who.browser);

@@ -1,0 +1,90 @@
+// The `features` switches: which compatibility surfaces run, and what each one owns (routes are
+// mounted by app.ts, grants registered by oidc/provider.ts from GRANTS, both asking this file).
+import { z } from 'zod';
+
+/**
+ * One switch: `enabled` (on by default, so a config without `features` runs every surface as
+ * before), with the feature's own options beside it when it has some, as oidc-provider's `features.*`.
+ */
+const feature = (what: string) =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(true).describe(what),
+    })
+    .prefault({});
+
+export const featuresSchema = z
+  .strictObject({
+    auth0Api: feature(
+      'Auth0-compatible passwordless API: POST /passwordless/start, /passwordless/verify, /passwordless/verify_redirect, and the passwordless OTP grant (http://auth0.com/oauth/grant-type/passwordless/otp and its Sesame URN).',
+    ),
+    userfront: feature(
+      'Userfront-compatible API (/v0/tenants/{tenant}/auth/*, /v0/auth/refresh, /v0/auth/logout), the login-ticket grant it redeems, and clients with `userfront: true` (tenants).',
+    ),
+    management: feature('Management API (/api/v1: links, clients, service clients) and clients with `management_api: true`.'),
+    externalConnections: feature(
+      'External connections (`connections` of type external): the hand-off from the sign-in page, /connections/{id}/callback and /api/v1/service-clients. Off: configuring one is an error.',
+    ),
+  })
+  .prefault({})
+  .describe('Surfaces that can be switched off: a disabled one has no routes, no grant at the token endpoint and no entry in discovery.');
+
+export type Features = z.infer<typeof featuresSchema>;
+export type FeatureName = keyof Features;
+
+/**
+ * The custom grant types each feature brings. The same URNs are exported by the grant modules in
+ * oidc/grants/ (a layer above, which this file may not import); test/config/features.test.ts
+ * checks the two lists agree.
+ */
+export const FEATURE_GRANT_TYPES: Readonly<Record<FeatureName, readonly string[]>> = {
+  auth0Api: ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'],
+  userfront: ['urn:sesame:params:oauth:grant-type:login-ticket'],
+  management: [],
+  externalConnections: [],
+};
+
+/** Sesame client keys that only mean something while their feature runs. */
+const FEATURE_CLIENT_KEYS: ReadonlyArray<readonly [key: string, feature: FeatureName]> = [
+  ['management_api', 'management'],
+  ['userfront', 'userfront'],
+];
+
+type HasFeatures = { readonly features: Features };
+
+const disabled = (feature: FeatureName) => `the ${feature} feature, which is disabled (features.${feature}.enabled is false)`;
+
+/** The feature a grant type belongs to; undefined for oidc-provider's own grants, which always run. */
+export function featureOfGrantType(grantType: string): FeatureName | undefined {
+  return (Object.keys(FEATURE_GRANT_TYPES) as FeatureName[]).find((name) => FEATURE_GRANT_TYPES[name].includes(grantType));
+}
+
+/** Whether the token endpoint offers `grantType` under this configuration. */
+export function grantTypeEnabled(config: HasFeatures, grantType: string): boolean {
+  const feature = featureOfGrantType(grantType);
+  return feature === undefined || config.features[feature].enabled;
+}
+
+/**
+ * Why a client may not exist while some features are off (a grant type or a Sesame key of a
+ * disabled feature), with the metadata key at fault; undefined when it may.
+ */
+export function clientFeatureProblem(config: HasFeatures, metadata: Record<string, unknown>): { key: string; message: string } | undefined {
+  const grants = Array.isArray(metadata.grant_types) ? (metadata.grant_types as unknown[]) : [];
+  for (const grant of grants) {
+    const feature = typeof grant === 'string' ? featureOfGrantType(grant) : undefined;
+    if (feature && !config.features[feature].enabled) return { key: 'grant_types', message: `grant type ${String(grant)} belongs to ${disabled(feature)}` };
+  }
+  for (const [key, feature] of FEATURE_CLIENT_KEYS) {
+    if (metadata[key] === true && !config.features[feature].enabled) return { key, message: `${key} needs ${disabled(feature)}` };
+  }
+  return undefined;
+}
+
+/** Why a configured connection may not exist while its feature is off; undefined when it may. */
+export function connectionFeatureProblem(config: HasFeatures, connection: { readonly id: string; readonly type: string }): string | undefined {
+  if (connection.type === 'external' && !config.features.externalConnections.enabled) {
+    return `external connection ${connection.id} needs ${disabled('externalConnections')}`;
+  }
+  return undefined;
+}

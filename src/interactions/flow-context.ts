@@ -1,0 +1,123 @@
+// What every hosted sign-in handler shares: the typed router state (the loaded interaction, its
+// locale and flow key), the middleware that loads it, and the page answers (render, finish).
+import type { RouterContext } from '@koa/router';
+import type { Next } from 'koa';
+import { errors } from 'oidc-provider';
+import type { Services } from '../services.js';
+import { negotiateLocale } from '../i18n/i18n.js';
+import { csrfToken, csrfValid } from '../http/csrf.js';
+import { SesameError } from '../errors.js';
+import { isPhoneIdentifier } from '../passwordless/identifiers.js';
+import { interactionFlowKey } from '../passwordless/flows.js';
+import { sendCooldownLeft } from '../passwordless/throttle.js';
+import { throttlePolicy } from '../passwordless/one-time-codes.js';
+import { externalConnections } from '../config/connections.js';
+import { availableMethods, offeredMethods, type Method } from '../oidc/acr.js';
+import { browserIdOf } from './browser-id.js';
+import { matchNumberOf, rememberFlow } from './links.js';
+import { markProgress, progressOf } from './progress.js';
+import { showGoneInteraction } from './gone.js';
+import { asksForName } from './name-step.js';
+
+export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
+type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
+
+/** Set by `loadInteraction`, which runs first on every route of the interaction router that reads it. */
+export interface FlowState {
+  step: { details: Details; locale: string; flowKey: string };
+  locale: string;
+}
+
+export type FlowContext = RouterContext<FlowState>;
+
+export function loadInteraction(s: Services) {
+  return async function loadInteraction(ctx: FlowContext, next: Next) {
+    let details: Details;
+    try {
+      details = await s.provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound) return showGoneInteraction(s, ctx);
+      throw err;
+    }
+    if (details.uid !== ctx.params.uid) return showGoneInteraction(s, ctx);
+    if (!progressOf(ctx, s.csrfKey, details.uid)) {
+      markProgress(ctx, s.csrfKey, details.uid, { clientId: String(details.params.client_id), state: 'open' }, s.config.tokens.interaction);
+    }
+    const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
+    const locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
+    ctx.state.step = { details, locale, flowKey: interactionFlowKey(details.uid) };
+    ctx.state.locale = locale;
+    await next();
+  };
+}
+
+export function requireCsrf(s: Services) {
+  return async function requireCsrf(ctx: FlowContext, next: Next) {
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    if (!csrfValid(s.csrfKey, ctx.params.uid!, body?.csrf)) {
+      throw new SesameError('csrf');
+    }
+    await next();
+  };
+}
+
+/** Steps of one prompt only; a stale form of another step goes back to the current one. */
+export function requirePrompt(name: 'login' | 'consent') {
+  return async function onPrompt(ctx: FlowContext, next: Next) {
+    if (ctx.state.step.details.prompt.name !== name) {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${ctx.params.uid}`);
+    }
+    await next();
+  };
+}
+
+/** Whether this request may sign in with `method` (acr_values, essential acr claim). */
+export function methodAllowed(s: Services, ctx: FlowContext, method: Method): boolean {
+  const offered = offeredMethods(ctx.state.step.details.params, availableMethods(s.config));
+  return offered !== 'unmet' && offered.includes(method);
+}
+
+export function requester(ctx: FlowContext) {
+  const { details, locale } = ctx.state.step;
+  return { ip: ctx.ip, clientId: String(details.params.client_id), locale, browser: browserIdOf(ctx) };
+}
+
+export async function render(s: Services, ctx: FlowContext, template: string, locals: Record<string, unknown>, status = 200) {
+  const { details, locale } = ctx.state.step;
+  const client = await s.provider.Client.find(String(details.params.client_id));
+  const may = (m: Method) => methodAllowed(s, ctx, m);
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = await s.renderer.page(template, locale, {
+    title: `${template}.title`,
+    uid: details.uid,
+    csrf: csrfToken(s.csrfKey, details.uid),
+    clientName: s.renderer.clientName(locale, client),
+    identifierKind: may('email') ? (may('sms') ? 'either' : 'email') : may('sms') ? 'phone' : null,
+    externals: may('external') ? externalConnections(s.config).map((c) => ({ id: c.id, name: c.name })) : [],
+    error: null,
+    notice: null,
+    ...locals,
+  });
+}
+
+export async function renderCodeStep(s: Services, ctx: FlowContext, email: string, extra: Record<string, unknown> = {}, status = 200) {
+  const { flowKey } = ctx.state.step;
+  const resendIn = await sendCooldownLeft(s.db, throttlePolicy(s.config), email, requester(ctx));
+  rememberFlow(ctx, s, flowKey);
+  const matchNumber = await matchNumberOf(s, flowKey);
+  const phone = isPhoneIdentifier(email);
+  await render(s, ctx, 'code', { email, phone, resendIn, matchNumber, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
+}
+
+/** Hands the interaction's result to oidc-provider and sends the browser on (303). */
+export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true) {
+  const { details } = ctx.state.step;
+  const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };
+  markProgress(ctx, s.csrfKey, details.uid, progress, s.config.tokens.interaction);
+  ctx.status = 303;
+  // A new account's first sign-in may stop at the optional name step before going on.
+  ctx.redirect(result.login && (await asksForName(s, details, result.login.accountId, result.login.amr ?? [])) ? `/interaction/${details.uid}/name` : returnTo);
+}

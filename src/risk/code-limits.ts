@@ -1,0 +1,124 @@
+// Send and verify limits for one-time codes (DESIGN.md section 5). Limits that an attacker could
+// aim at a victim are keyed per (identifier, requester scope): the scope is the requester network
+// (IPv4 /24, IPv6 /64), or the browser itself when it recently signed in as that identifier. Per
+// identifier there are only ceilings that a scope with a clean record gets past, so someone without
+// the victim's inbox cannot stop the victim's own browser from getting and using a code, while
+// guessing stays bounded (per code, per scope with growing delays, per identifier per day).
+import type { Db } from '../storage/db.js';
+import { check, countOf, forget, takeBack, waitLeft, type Decision } from './check.js';
+import {
+  CHECKS_PER_CLIENT,
+  CHECKS_PER_IP,
+  FAILURE_STREAK,
+  FAILURES_PER_IDENTIFIER,
+  RESEND_COOLDOWN,
+  SENDS_PER_CLIENT,
+  SENDS_PER_IDENTIFIER,
+  SENDS_PER_IP,
+  SENDS_PER_SCOPE,
+  TRUSTED_BROWSER,
+  type CodeLimitSettings,
+  type Limit,
+  type LimitReason,
+} from './limits.js';
+
+/** Who asks: the IP, its network (passwordless/requester-network.ts) and, from the hosted pages, the browser's id. */
+export interface Asker {
+  ip: string;
+  network: string;
+  browser?: string;
+}
+
+export type Refused = { limited: true; retryAfter: number; reason: LimitReason };
+export type Limited = { limited: false } | Refused;
+
+/** An attempt reserved by `reserveVerify`; `settleVerify` takes it back when the code was right. */
+export interface VerifyReservation {
+  streak?: [identifier: string, scope: string];
+  day?: [identifier: string];
+}
+
+type Settings = CodeLimitSettings;
+
+/** The limited answer for a decision that is not an allow. */
+function limitedBy(limit: Pick<Limit, 'reason'>, decision: Exclude<Decision, { kind: 'allow' }>): Refused {
+  return { limited: true, retryAfter: decision.retryAfter, reason: limit.reason! };
+}
+
+/** The scope limits are keyed by, and whether it is a browser trusted for `identifier`. */
+async function scopeOf(db: Db, p: Settings, identifier: string, who: Asker, now: Date) {
+  if (who.browser && (await countOf(db, TRUSTED_BROWSER, [identifier, who.browser], p, now)) > 0) {
+    return { scope: `b:${who.browser}`, trusted: true };
+  }
+  return { scope: `n:${who.network}`, trusted: false };
+}
+
+/** Remembers that `browser` signed in as `identifier`: it gets its own limits there for a while. */
+export async function trustBrowser(db: Db, p: Pick<Settings, 'trustedBrowserTtl'>, identifier: string, browser: string, now = new Date()) {
+  await forget(db, TRUSTED_BROWSER, [identifier, browser]);
+  await check(db, TRUSTED_BROWSER, [identifier, browser], p, now);
+}
+
+/** Called before sending a code; claims the cooldown when the send may go ahead. */
+export async function checkSend(db: Db, p: Settings, identifier: string, who: Asker, now = new Date()): Promise<Limited> {
+  const ip = await check(db, SENDS_PER_IP, [who.ip, p.ipBucket], p, now);
+  if (ip.kind !== 'allow') return limitedBy(SENDS_PER_IP, ip);
+  const { scope, trusted } = await scopeOf(db, p, identifier, who, now);
+  const cooldown = await check(db, RESEND_COOLDOWN, [identifier, scope], p, now);
+  if (cooldown.kind !== 'allow') return limitedBy(RESEND_COOLDOWN, cooldown);
+  const mine = await check(db, SENDS_PER_SCOPE, [identifier, scope], p, now);
+  if (mine.kind !== 'allow') return limitedBy(SENDS_PER_SCOPE, mine);
+  // Past the identifier's ceiling a scope still gets its first send of the hour, so a flood from
+  // other networks cannot keep the victim's own browser from getting a code.
+  const all = await check(db, SENDS_PER_IDENTIFIER, [identifier], p, now);
+  if (!trusted && all.kind !== 'allow' && mine.count > 1) return limitedBy(SENDS_PER_IDENTIFIER, all);
+  if (!p.client) return { limited: false };
+  const client = await check(db, SENDS_PER_CLIENT, [p.client.clientId], p.client, now);
+  return client.kind === 'allow' ? { limited: false } : limitedBy(SENDS_PER_CLIENT, client);
+}
+
+/** Seconds before this requester may send to `identifier` again (for the page's countdown). */
+export async function sendCooldownLeft(db: Db, p: Settings, identifier: string, who: Asker, now = new Date()): Promise<number> {
+  const { scope } = await scopeOf(db, p, identifier, who, now);
+  return waitLeft(db, RESEND_COOLDOWN, [identifier, scope], p, now);
+}
+
+/**
+ * Called before checking a code for `identifier` (undefined when the flow has no code): the per-IP
+ * rate, then the attempt is reserved as a failure of this scope (atomically, refused during its
+ * delay) and of the identifier's day; past the day's ceiling only a scope without failures may try.
+ * The client-wide cap comes last, so requests refused above never count against the client.
+ */
+export async function reserveVerify(
+  db: Db,
+  p: Settings,
+  identifier: string | undefined,
+  who: Asker,
+  now = new Date(),
+): Promise<Refused | { limited: false; reservation: VerifyReservation }> {
+  const ip = await check(db, CHECKS_PER_IP, [who.ip], p, now);
+  if (ip.kind !== 'allow') return limitedBy(CHECKS_PER_IP, ip);
+  const reservation: VerifyReservation = {};
+  if (identifier) {
+    const { scope, trusted } = await scopeOf(db, p, identifier, who, now);
+    reservation.streak = [identifier, scope];
+    const streak = await check(db, FAILURE_STREAK, reservation.streak, p, now);
+    if (streak.kind !== 'allow') return limitedBy(FAILURE_STREAK, streak);
+    if (!trusted) {
+      reservation.day = [identifier];
+      const today = await check(db, FAILURES_PER_IDENTIFIER, reservation.day, p, now);
+      if (today.kind !== 'allow' && streak.count > 1) return limitedBy(FAILURES_PER_IDENTIFIER, today);
+    }
+  }
+  if (p.client) {
+    const client = await check(db, CHECKS_PER_CLIENT, [p.client.clientId], p.client, now);
+    if (client.kind !== 'allow') return limitedBy(CHECKS_PER_CLIENT, client);
+  }
+  return { limited: false as const, reservation };
+}
+
+/** After a right code: the reserved attempt was no failure; the scope's streak starts over. */
+export async function settleVerify(db: Db, reservation: VerifyReservation): Promise<void> {
+  if (reservation.streak) await forget(db, FAILURE_STREAK, reservation.streak);
+  if (reservation.day) await takeBack(db, FAILURES_PER_IDENTIFIER, reservation.day);
+}
