@@ -6,11 +6,7 @@ import tseslint from 'typescript-eslint';
 
 // Files already over the length limit when the rule came in (issue 13). Each is to be split along
 // a real seam; remove it from this list when it is. Do not add to it.
-const OVERSIZED = [
-  'test/connections/external.test.ts',
-  'test/faults/two-instances-survive.test.ts',
-  'test/scale/two-instances.test.ts',
-];
+const OVERSIZED = ['test/connections/external.test.ts', 'test/faults/two-instances-survive.test.ts', 'test/scale/two-instances.test.ts'];
 
 export default defineConfig(
   { ignores: ['dist/**', 'node_modules/**', 'src/storage/generated/**', 'prisma/.generated/**', 'coverage/**'] },

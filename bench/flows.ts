@@ -81,8 +81,7 @@ export async function makePool(target: Target, size: number, mail: BenchMail, pa
 }
 
 /** The JSON body of POST /passwordless/start asking for a code by email (Auth0's shape). */
-export const startBody = (email: string) =>
-  JSON.stringify({ client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, connection: 'email', email, send: 'code' });
+export const startBody = (email: string) => JSON.stringify({ client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, connection: 'email', email, send: 'code' });
 
 /**
  * Asks Sesame for `size` codes through POST /passwordless/start and reads them from the mail. Each

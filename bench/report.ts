@@ -110,7 +110,9 @@ function errorsCheck(runs: Array<Pick<Measurement, 'errors' | 'non2xx' | 'status
 export function warningsOf(rows: Row[]): string[] {
   const noisy = rows.filter((r) => r.otherCpu > 33);
   if (!noisy.length) return [];
-  return [`other jobs used the CPUs during ${noisy.length} run(s) (${noisy.map((r) => `${r.scenario} on ${labelOf(r)}: ${r.otherCpu.toFixed(0)}%`).join(', ')}); rerun on a quiet machine`];
+  return [
+    `other jobs used the CPUs during ${noisy.length} run(s) (${noisy.map((r) => `${r.scenario} on ${labelOf(r)}: ${r.otherCpu.toFixed(0)}%`).join(', ')}); rerun on a quiet machine`,
+  ];
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -122,7 +124,9 @@ export function markdownTable(rows: Row[]): string {
   ];
   for (const r of rows) {
     const ratio = r.ratio === null ? '' : r.target === 'baseline' ? '1.00' : r.ratio.toFixed(2);
-    lines.push(`| ${r.scenario} | ${labelOf(r)} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} / ${r.non2xx}${r.inactive ? ` (+${r.inactive} inactive)` : ''} | ${ratio} | ${fmt(r.cpu)}% / ${r.target === 'postgresql' ? `${fmt(r.dbCpu)}%` : '-'} / ${fmt(r.otherCpu)}% | ${fmt(r.rssPeakMiB)} |`);
+    lines.push(
+      `| ${r.scenario} | ${labelOf(r)} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} / ${r.non2xx}${r.inactive ? ` (+${r.inactive} inactive)` : ''} | ${ratio} | ${fmt(r.cpu)}% / ${r.target === 'postgresql' ? `${fmt(r.dbCpu)}%` : '-'} / ${fmt(r.otherCpu)}% | ${fmt(r.rssPeakMiB)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -188,7 +192,10 @@ export function soakFigures(samples: SoakReport['samples'], rows: SoakReport['ro
     lastMiB,
     checks: [
       // Only growth counts: memory given back after the first minute is no leak.
-      { pass: maxAfter <= first.rssMiB * (1 + SOAK_GROWTH), what: `RSS on ${label} flat after the first minute: ${fmt(first.rssMiB)} MiB at ${first.seconds} s, at most ${fmt(maxAfter)} MiB after, ${fmt(lastMiB)} MiB last (target within +${SOAK_GROWTH * 100}%)` },
+      {
+        pass: maxAfter <= first.rssMiB * (1 + SOAK_GROWTH),
+        what: `RSS on ${label} flat after the first minute: ${fmt(first.rssMiB)} MiB at ${first.seconds} s, at most ${fmt(maxAfter)} MiB after, ${fmt(lastMiB)} MiB last (target within +${SOAK_GROWTH * 100}%)`,
+      },
       { pass: mb(maxMiB) <= MAX_RSS_MB, what: `RSS on ${label} over the soak: at most ${fmt(mb(maxMiB))} MB (target <= ${MAX_RSS_MB} MB)` },
       errorsCheck(rows.map((r) => ({ ...r, label: `${r.scenario} on ${label}` }))),
     ],

@@ -30,18 +30,7 @@ import {
 } from './report.js';
 import { measure, NEEDS_POOL, newState, SCENARIOS, SESAME_ONLY, waitQuiet, type Measurement } from './scenarios.js';
 import { soak, SOAK_CONFIG } from './soak.js';
-import {
-  generateSigningKeys,
-  makeWorkDir,
-  profiling,
-  ROOT,
-  sesameCommand,
-  startBaselineTarget,
-  startSesameTarget,
-  treeRssMiB,
-  type Target,
-  type TargetName,
-} from './targets.js';
+import { generateSigningKeys, makeWorkDir, profiling, ROOT, sesameCommand, startBaselineTarget, startSesameTarget, treeRssMiB, type Target, type TargetName } from './targets.js';
 
 const TARGET_NAMES: TargetName[] = ['baseline', 'sqlite', 'postgresql'];
 /**
@@ -73,19 +62,24 @@ function options() {
     },
   });
   if (values.help) {
-    console.log(`Usage: npm run bench -- [--duration <s>] [--connections <n>] [--only ${SCENARIOS.join(',')}]\n` +
-      `       [--targets ${TARGET_NAMES.join(',')}] [--warmup <s>] [--pool <users per target>] [--from auto|dist|src]\n` +
-      '       [--workers 1,2: run each Sesame once per worker count (`serve --workers N`); scaling lines against 1]\n' +
-      `       [--otp-pool <codes per target for otp_grant; default ${OTP_GRANTS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
-      '       [--quiet-wait <s>: before each run, wait at most this long for other jobs to leave the CPUs]\n' +
-      '       [--cpu-prof: each server writes a V8 CPU profile to bench/results/profiles/]\n' +
-      '       npm run bench -- --soak <minutes> [--targets sqlite] [--connections 20] [--workers 1]\n' +
-      '       (refresh + userinfo + client_credentials on one Sesame with expiring rows swept; RSS every 10 s)');
+    console.log(
+      `Usage: npm run bench -- [--duration <s>] [--connections <n>] [--only ${SCENARIOS.join(',')}]\n` +
+        `       [--targets ${TARGET_NAMES.join(',')}] [--warmup <s>] [--pool <users per target>] [--from auto|dist|src]\n` +
+        '       [--workers 1,2: run each Sesame once per worker count (`serve --workers N`); scaling lines against 1]\n' +
+        `       [--otp-pool <codes per target for otp_grant; default ${OTP_GRANTS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
+        '       [--quiet-wait <s>: before each run, wait at most this long for other jobs to leave the CPUs]\n' +
+        '       [--cpu-prof: each server writes a V8 CPU profile to bench/results/profiles/]\n' +
+        '       npm run bench -- --soak <minutes> [--targets sqlite] [--connections 20] [--workers 1]\n' +
+        '       (refresh + userinfo + client_credentials on one Sesame with expiring rows swept; RSS every 10 s)',
+    );
     process.exit(0);
   }
   const list = <T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] => {
     if (!raw) return [...all];
-    const picked = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const picked = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const p of picked) if (!all.includes(p as T)) throw new UsageError(`unknown ${what} "${p}" (one of ${all.join(', ')})`);
     return all.filter((a) => picked.includes(a));
   };
@@ -100,7 +94,8 @@ function options() {
   const targets = values.targets || !soak ? list(values.targets, TARGET_NAMES, 'target') : (['sqlite'] as TargetName[]);
   const workers = [...new Set(values.workers.split(',').map((w) => number(w.trim(), 'workers', 1)))].sort((a, b) => a - b);
   if (workers.some((w) => !Number.isInteger(w))) throw new UsageError('--workers must be whole numbers, like 1,2');
-  if (soak && (targets.length !== 1 || targets[0] === 'baseline' || workers.length !== 1)) throw new UsageError('--soak runs one Sesame: one of --targets sqlite or postgresql, one --workers count');
+  if (soak && (targets.length !== 1 || targets[0] === 'baseline' || workers.length !== 1))
+    throw new UsageError('--soak runs one Sesame: one of --targets sqlite or postgresql, one --workers count');
   const from = values.from as 'auto' | 'dist' | 'src';
   if (!['auto', 'dist', 'src'].includes(from)) throw new UsageError('--from must be auto, dist or src');
   return {
@@ -159,7 +154,9 @@ async function withTarget<T>(b: Bench, name: TargetName, workers: number, config
 async function signedInPool(b: Bench, target: Target): Promise<Tokens[]> {
   const started = performance.now();
   const pool = await makePool(target, b.o.pool, b.mail);
-  say(`[${labelOf({ target: target.name, workers: target.workers })}] ${pool.length} users signed in through the code flow in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  say(
+    `[${labelOf({ target: target.name, workers: target.workers })}] ${pool.length} users signed in through the code flow in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return pool;
 }
 
@@ -183,7 +180,9 @@ async function measureTarget(b: Bench, target: Target): Promise<{ measurements: 
     measurements.push(m);
     const dry = m.poolDry ? `, ${m.poolDry} with the pool dry` : '';
     const failure = m.failure ? ` (first failure: ${m.failure})` : '';
-    say(`[${label}] ${scenario.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(0)} ms  p99 ${m.p99.toFixed(0)} ms  errors ${m.errors}  non-2xx ${m.non2xx}${dry}  cpu ${m.cpu.toFixed(0)}% (others ${m.otherCpu.toFixed(0)}%)  rss ${m.rssPeakMiB.toFixed(0)} MiB${failure}`);
+    say(
+      `[${label}] ${scenario.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(0)} ms  p99 ${m.p99.toFixed(0)} ms  errors ${m.errors}  non-2xx ${m.non2xx}${dry}  cpu ${m.cpu.toFixed(0)}% (others ${m.otherCpu.toFixed(0)}%)  rss ${m.rssPeakMiB.toFixed(0)} MiB${failure}`,
+    );
   }
   return { measurements, memory: { target: target.name, workers: target.workers, idleMiB, peakMiB: Math.max(idleMiB, ...measurements.map((m) => m.rssPeakMiB)) } };
 }

@@ -171,9 +171,7 @@ export interface Load {
 export async function cannon(target: Target, scenario: Exclude<Scenario, 'code_flow'>, state: State, connections: number, duration: number): Promise<Load> {
   const { url } = target;
   const results = await Promise.all(
-    Array.from({ length: connections }, (_, n) =>
-      autocannon({ url, connections: 1, duration, requests: [requestOf(scenario, target, state, n)], skipAggregateResult: true }),
-    ),
+    Array.from({ length: connections }, (_, n) => autocannon({ url, connections: 1, duration, requests: [requestOf(scenario, target, state, n)], skipAggregateResult: true })),
   );
   const result = autocannon.aggregateResult(results, { url, connections });
   return {
@@ -218,7 +216,16 @@ async function signInLoop(target: Target, mail: BenchMail, concurrency: number, 
   }
   await Promise.all(Array.from({ length: concurrency }, user));
   times.sort((a, b) => a - b);
-  return { requests: times.length, seconds: (performance.now() - started) / 1000, p50: percentile(times, 0.5), p99: percentile(times, 0.99), errors, non2xx: 0, statusCodes: {}, ...(failure ? { failure } : {}) };
+  return {
+    requests: times.length,
+    seconds: (performance.now() - started) / 1000,
+    p50: percentile(times, 0.5),
+    p99: percentile(times, 0.99),
+    errors,
+    non2xx: 0,
+    statusCodes: {},
+    ...(failure ? { failure } : {}),
+  };
 }
 
 export interface RunOptions {
@@ -273,9 +280,7 @@ export async function sampled<T>(target: Target, work: () => Promise<T>): Promis
 /** Warms up, then measures one scenario against one target. */
 export async function measure(target: Target, scenario: Scenario, state: State, mail: BenchMail, o: RunOptions): Promise<Measurement> {
   const load = (seconds: number) =>
-    scenario === 'code_flow'
-      ? signInLoop(target, mail, Math.min(o.connections, CODE_FLOW_CONCURRENCY), seconds)
-      : cannon(target, scenario, state, o.connections, seconds);
+    scenario === 'code_flow' ? signInLoop(target, mail, Math.min(o.connections, CODE_FLOW_CONCURRENCY), seconds) : cannon(target, scenario, state, o.connections, seconds);
   if (o.warmup > 0) await load(o.warmup);
   state.dry = 0;
   state.inactive = 0;

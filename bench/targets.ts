@@ -90,7 +90,10 @@ async function waitReady(url: string, child: ChildProcess, logFile: string): Pro
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    const ok = await fetch(`${url}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -189,15 +192,19 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
   );
   const command = sesameCommand(o.from);
   const logFile = join(o.workDir, `sesame-${o.engine}-${workers}.log`);
-  const child = startChild(command.args, {
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    PORT: String(port),
-    SESAME_CONFIG: configFile,
-    SMTP_URL: o.smtpUrl,
-    LOG_LEVEL: 'warn',
-    ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}),
-  }, logFile);
+  const child = startChild(
+    command.args,
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      SESAME_CONFIG: configFile,
+      SMTP_URL: o.smtpUrl,
+      LOG_LEVEL: 'warn',
+      ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}),
+    },
+    logFile,
+  );
   try {
     await waitReady(url, child, logFile);
     if (workers > 1) await waitWorkers(child, workers, logFile);

@@ -15,9 +15,7 @@ const prismaCli = require.resolve('prisma/build/index.js');
 const source = readFileSync(join(root, 'prisma/schema.prisma'), 'utf8');
 const variants = {
   sqlite: source,
-  postgresql: source
-    .replace('provider = "sqlite"', 'provider = "postgresql"')
-    .replace('generated/sqlite', 'generated/postgresql'),
+  postgresql: source.replace('provider = "sqlite"', 'provider = "postgresql"').replace('generated/sqlite', 'generated/postgresql'),
 };
 
 const outDir = join(root, 'prisma/.generated');

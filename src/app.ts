@@ -55,7 +55,9 @@ export function createApp(s: Services): Koa {
   // oidc-provider's endpoints carry most of the traffic (tokens, userinfo, introspection) and none
   // of our routes match them, so they skip our routers' matching (a measurable share of a request).
   const providerOnly = new Set(
-    [...Object.values(ROUTES), '/.well-known/openid-configuration'].filter((path) => routers.every((r) => r.match(path, 'POST').path.length === 0 && r.match(path, 'GET').path.length === 0)),
+    [...Object.values(ROUTES), '/.well-known/openid-configuration'].filter((path) =>
+      routers.every((r) => r.match(path, 'POST').path.length === 0 && r.match(path, 'GET').path.length === 0),
+    ),
   );
   for (const router of routers) {
     for (const middleware of [router.routes(), router.allowedMethods()] as Koa.Middleware[]) {

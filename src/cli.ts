@@ -40,7 +40,7 @@ const overview = [
   'Commands:',
   ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(17)}${c.summary.split('\n')[0]}`),
   '',
-  'Run `sesame <command> --help` for a command\'s options.',
+  "Run `sesame <command> --help` for a command's options.",
 ].join('\n');
 
 async function main(argv: string[]): Promise<void> {

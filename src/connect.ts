@@ -23,14 +23,7 @@ function decodeAccessKey(accessKey: string) {
  * `code` (a 60-second, single-use EdDSA assertion that `userId` signed in, for this `state`), `iss`
  * and `state`.
  */
-export async function generateUserLoginUrl(
-  accessKey: string,
-  redirectUri: string,
-  state: string,
-  clientId: string,
-  userId: string,
-  profile?: Profile,
-): Promise<string> {
+export async function generateUserLoginUrl(accessKey: string, redirectUri: string, state: string, clientId: string, userId: string, profile?: Profile): Promise<string> {
   const decoded = decodeAccessKey(accessKey);
   if (clientId !== decoded.clientId) throw new Error('clientId does not match the access key');
   if (!state || !userId) throw new Error('state and userId are required');

@@ -9,11 +9,7 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
     level,
     base: { service: 'sesame', ...bindings },
     redact: {
-      paths: [
-        ...['code', 'otp', 'token', 'secret', 'password', 'body', 'rawBody'].flatMap((key) => [key, `*.${key}`]),
-        'headers.authorization',
-        'headers.cookie',
-      ],
+      paths: [...['code', 'otp', 'token', 'secret', 'password', 'body', 'rawBody'].flatMap((key) => [key, `*.${key}`]), 'headers.authorization', 'headers.cookie'],
       censor: '[redacted]',
     },
   };

@@ -70,13 +70,7 @@ async function verifyAssertion(db: Db, client: Client, assertion: string, audien
 }
 
 /** Finds and authenticates the calling client; public clients pass without a secret. */
-export async function authenticateClient(
-  provider: Provider,
-  db: Db,
-  ctx: Context,
-  body: Record<string, unknown>,
-  audiences: string[],
-): Promise<AuthenticatedClient> {
+export async function authenticateClient(provider: Provider, db: Db, ctx: Context, body: Record<string, unknown>, audiences: string[]): Promise<AuthenticatedClient> {
   const basic = basicCredentials(ctx);
   const clientId = typeof body.client_id === 'string' ? body.client_id : basic?.id;
   if (!clientId) throw new SesameError('invalidRequest', { detail: 'Missing required parameter: client_id' });

@@ -64,8 +64,14 @@ async function startSms(s: PasswordlessDeps, ctx: Context, body: Body, { rp, con
   const phone = parsePhone(body.phone_number, connection.defaultCountry);
   if (!phone) throw bad('auth0BadPhone');
   if (!OTP_GRANTS.some((g) => rp.grantTypeAllowed(g))) throw new SesameError('unauthorizedClient', { detail: `Grant type '${OTP_GRANTS[0]}' not allowed for the client.` });
-  const who = { ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())), clientId: rp.clientId, locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale) };
-  const sent = await sendCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { phone: phone.e164, country: phone.country }, who, { connectionId: connection.id });
+  const who = {
+    ip: requesterIp(ctx, confidential && trustsForwardedFor(rp.metadata())),
+    clientId: rp.clientId,
+    locale: negotiateLocale(undefined, ctx.get('x-request-language') || ctx.get('accept-language'), s.config.ui.defaultLocale),
+  };
+  const sent = await sendCode(s, apiFlowKey(rp.clientId, phone.e164, requesterNetwork(who.ip)), { phone: phone.e164, country: phone.country }, who, {
+    connectionId: connection.id,
+  });
   if (!sent.ok) {
     const refused = smsRefusal(sent.reason);
     if (refused) throw new SesameError(refused);

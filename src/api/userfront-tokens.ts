@@ -103,7 +103,6 @@ async function logout({ s, cors }: SessionDeps, ctx: Context) {
   ctx.body = { message: 'OK', redirectTo: afterLogout(tenant) };
 }
 
-
 interface SessionDeps {
   s: Services;
   cors: ReturnType<typeof userfrontCors>;

@@ -20,8 +20,18 @@ import { setTicketCookie } from '../http/ticket-cookie.js';
 
 /** Authorization parameters carried from /passwordless/start's authParams through the link to /authorize. */
 export const AUTHORIZE_PARAMS = [
-  'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method',
-  'audience', 'resource', 'ui_locales', 'response_mode', 'login_hint',
+  'response_type',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'audience',
+  'resource',
+  'ui_locales',
+  'response_mode',
+  'login_hint',
 ] as const;
 const LINK_PARAMS = ['client_id', 'connection', 'email', 'network', 'verification_code', ...AUTHORIZE_PARAMS] as const;
 const CSRF_COOKIE = 'sesame.link';
@@ -40,8 +50,7 @@ function pick(source: Record<string, unknown>): Map<string, string> {
 
 export function verifyRedirectRoutes(router: Router, s: VerifyRedirectDeps): void {
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
-  const locale = (ctx: Context, fields: Map<string, string>) =>
-    negotiateLocale(fields.get('ui_locales'), ctx.get('accept-language'), s.config.ui.defaultLocale);
+  const locale = (ctx: Context, fields: Map<string, string>) => negotiateLocale(fields.get('ui_locales'), ctx.get('accept-language'), s.config.ui.defaultLocale);
 
   /** The client of a link, and its redirect_uri checked against the registered ones. */
   async function linkClient(ctx: Context, fields: Map<string, string>) {

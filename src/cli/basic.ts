@@ -27,8 +27,8 @@ function onShutdown(stop: () => Promise<void>) {
 }
 
 export const serveCommand: Command = {
-  summary: 'Run the identity provider (migrates the database and delivers mail in-process).\n' +
-    '  --workers <n|auto>  processes on the one port (node:cluster); auto = one per core',
+  summary:
+    'Run the identity provider (migrates the database and delivers mail in-process).\n' + '  --workers <n|auto>  processes on the one port (node:cluster); auto = one per core',
   usage: '[--port <port>] [--workers <n|auto>]',
   options: { port: { type: 'string' }, workers: { type: 'string' } },
   async run({ values }) {

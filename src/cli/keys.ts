@@ -10,7 +10,9 @@ export function keyOverlapSeconds(config: LoadedConfig): number {
 }
 
 export const keysCommand: Command = {
-  summary: ['Manage signing keys (RS256 and ES256).', '  list    shows keys and their state', '  rotate  creates new keys; old ones stay published until their tokens expire'].join('\n'),
+  summary: ['Manage signing keys (RS256 and ES256).', '  list    shows keys and their state', '  rotate  creates new keys; old ones stay published until their tokens expire'].join(
+    '\n',
+  ),
   usage: 'list|rotate [--json]',
   options: { json: { type: 'boolean' } },
   async run({ values, positionals }) {

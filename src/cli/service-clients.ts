@@ -39,9 +39,13 @@ export const serviceClientsCommand: Command = {
     }
     if (action === 'list') {
       const clients = await withDb((db) => listServiceClients(db, values.connection as string | undefined));
-      return output(json, { serviceClients: clients }, clients.length
-        ? clients.map((c) => `${c.clientId}\t${c.connectionId}\t${c.revokedAt ? 'revoked' : `${c.keys.filter((k) => !k.revokedAt).length} live key(s)`}`)
-        : ['no service clients']);
+      return output(
+        json,
+        { serviceClients: clients },
+        clients.length
+          ? clients.map((c) => `${c.clientId}\t${c.connectionId}\t${c.revokedAt ? 'revoked' : `${c.keys.filter((k) => !k.revokedAt).length} live key(s)`}`)
+          : ['no service clients'],
+      );
     }
     if (!clientId) throw new UsageError(`service-clients ${action ?? ''}: give the client id`);
     if (action === 'rotate') {

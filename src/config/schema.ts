@@ -24,10 +24,7 @@ export const clientSchema = z
       .boolean()
       .default(false)
       .describe('A Userfront tenant whose tenant id is its client_id: @userfront/core may call `/v0/tenants/{client_id}/auth/*`. Public, with the login-ticket grant.'),
-    trust_forwarded_for: z
-      .boolean()
-      .default(false)
-      .describe('Honour the auth0-forwarded-for header from this (authenticated) client.'),
+    trust_forwarded_for: z.boolean().default(false).describe('Honour the auth0-forwarded-for header from this (authenticated) client.'),
   })
   .describe('oidc-provider client metadata plus Sesame keys.');
 
@@ -65,10 +62,7 @@ const gatewaySchema = z.strictObject({
   method: z.enum(['POST', 'PUT']).default('POST'),
   headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers (e.g. an API key).'),
   format: z.enum(['json', 'form']).default('json').describe('Body encoding.'),
-  body: z
-    .record(z.string(), z.string())
-    .default({ to: '{{to}}', text: '{{text}}' })
-    .describe('Body fields; {{to}}, {{text}} and {{messageId}} are replaced.'),
+  body: z.record(z.string(), z.string()).default({ to: '{{to}}', text: '{{text}}' }).describe('Body fields; {{to}}, {{text}} and {{messageId}} are replaced.'),
   secret: z.string().min(32).optional().describe('HMAC key of the X-Sesame-Signature header, as for webhooks.'),
 });
 
@@ -84,7 +78,11 @@ const smsConnectionSchema = z.strictObject({
     .array(z.string().regex(/^[A-Z]{2}$/, 'ISO 3166 alpha-2 code, like US'))
     .min(1, 'an SMS connection needs a country allow-list')
     .describe('Countries codes may be sent to (required: SMS costs money and invites pumping).'),
-  defaultCountry: z.string().regex(/^[A-Z]{2}$/).optional().describe('Country of numbers typed in national format.'),
+  defaultCountry: z
+    .string()
+    .regex(/^[A-Z]{2}$/)
+    .optional()
+    .describe('Country of numbers typed in national format.'),
   provider: smsProviderSchema.describe('twilio, http (generic gateway) or capture (dev outbox).'),
   numberTypes: z
     .array(z.enum(SMS_NUMBER_TYPES))
@@ -106,7 +104,10 @@ const smsConnectionSchema = z.strictObject({
 });
 
 const externalConnectionSchema = z.strictObject({
-  id: z.string().regex(/^[\w-]+$/).describe('Connection name (the `connection` authorization parameter).'),
+  id: z
+    .string()
+    .regex(/^[\w-]+$/)
+    .describe('Connection name (the `connection` authorization parameter).'),
   type: z.literal('external'),
   name: z.string().min(1).describe('Button label on the sign-in page.'),
   authorizationUrl: z.url().describe("The operator's login UI; Sesame sends users there with state and redirect_uri."),
@@ -137,10 +138,7 @@ export const configSchema = z.strictObject({
   issuer: z.url().optional().describe('Public issuer URL (env SESAME_ISSUER); default http://localhost:<port> (https with `tls`). May end in a slash.'),
   port: z.number().int().min(0).max(65535).default(3000).describe('Port to listen on (env PORT).'),
   host: z.string().default('0.0.0.0').describe('Interface to listen on.'),
-  databaseUrl: z
-    .string()
-    .default('file:./data/sesame.db')
-    .describe('file:... for SQLite, postgresql://... for PostgreSQL (env DATABASE_URL).'),
+  databaseUrl: z.string().default('file:./data/sesame.db').describe('file:... for SQLite, postgresql://... for PostgreSQL (env DATABASE_URL).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (env LOG_LEVEL).'),
   tls: z
     .strictObject({
@@ -171,19 +169,17 @@ export const configSchema = z.strictObject({
   signUp: z.enum(['open', 'existing-only']).default('open').describe('open: first verified sign-in creates the user.'),
   clients: z.array(clientSchema).default([]).describe('Relying parties (more can be added with `sesame clients add`).'),
   apis: z.array(apiSchema).default([]).describe('Resource servers; their identifier is the audience of JWT access tokens.'),
-  connections: z.array(connectionSchema).default([{ id: 'email', type: 'email' }]).describe('Sign-in methods.'),
+  connections: z
+    .array(connectionSchema)
+    .default([{ id: 'email', type: 'email' }])
+    .describe('Sign-in methods.'),
   codes: z
     .strictObject({
       length: z.number().int().min(6).max(10).default(6).describe('Digits in a one-time code.'),
       ttl: seconds(600, 'Lifetime of a code, in seconds.'),
       maxAttempts: z.number().int().min(1).max(10).default(5).describe('Tries per code.'),
       resendCooldown: seconds(30, 'Seconds between two sends to one identifier from one requester network (or trusted browser).'),
-      sendsPerHour: z
-        .number()
-        .int()
-        .positive()
-        .default(10)
-        .describe('Sends to one identifier per hour from one requester network (IPv4 /24, IPv6 /64) or trusted browser.'),
+      sendsPerHour: z.number().int().positive().default(10).describe('Sends to one identifier per hour from one requester network (IPv4 /24, IPv6 /64) or trusted browser.'),
       sendsPerIdentifierPerHour: z
         .number()
         .int()
@@ -203,10 +199,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(100)
         .describe('Wrong codes per identifier per day from all requesters (NIST SP 800-63B); past it only networks without failures and trusted browsers may try.'),
-      trustedBrowserTtl: seconds(
-        30 * 86400,
-        'How long a browser that signed in with a code on the hosted pages keeps its own limits for that identifier, in seconds.',
-      ),
+      trustedBrowserTtl: seconds(30 * 86400, 'How long a browser that signed in with a code on the hosted pages keeps its own limits for that identifier, in seconds.'),
     })
     .prefault({})
     .describe('One-time code policy.'),
@@ -246,11 +239,7 @@ export const configSchema = z.strictObject({
   secrets: z
     .strictObject({
       cookieKeys: z.array(z.string().min(32)).min(1).optional().describe('Cookie signing keys, newest first. Generated and stored when absent.'),
-      codeKeys: z
-        .array(z.string().min(32))
-        .min(1)
-        .optional()
-        .describe('HMAC keys for codes at rest, newest first. Generated and stored when absent.'),
+      codeKeys: z.array(z.string().min(32)).min(1).optional().describe('HMAC keys for codes at rest, newest first. Generated and stored when absent.'),
     })
     .prefault({})
     .describe('Secrets.'),

@@ -12,14 +12,7 @@ import { firstUse } from '../risk/replay.js';
 import { EXTERNAL_ASSERTION } from '../risk/limits.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { parseName } from '../passwordless/names.js';
-import {
-  consumeExternalState,
-  findExternalState,
-  findServiceKey,
-  insertExternalState,
-  insertServiceClient,
-  insertServiceKey,
-} from '../storage/external.js';
+import { consumeExternalState, findExternalState, findServiceKey, insertExternalState, insertServiceClient, insertServiceKey } from '../storage/external.js';
 
 export const ASSERTION_TYPE = 'oauth-authz-req+jwt';
 const STATE_TTL_MS = 10 * 60_000;
@@ -47,7 +40,11 @@ export interface IssuedKey {
 }
 
 /** Creates a service client for `connection`; the access key is shown once and never stored. */
-export async function createServiceClient(db: Db, connection: Pick<ExternalConnection, 'id' | 'accountId'>, options: { allowProfile?: boolean; name?: string } = {}): Promise<IssuedKey> {
+export async function createServiceClient(
+  db: Db,
+  connection: Pick<ExternalConnection, 'id' | 'accountId'>,
+  options: { allowProfile?: boolean; name?: string } = {},
+): Promise<IssuedKey> {
   const clientId = id('sc_');
   const { row, pkcs8 } = newKey(options.allowProfile === true);
   await insertServiceClient(db, { id: clientId, connectionId: connection.id, name: options.name }, row);
@@ -180,7 +177,14 @@ export async function checkAssertion(
   if (payload.state !== undefined && payload.state !== state) return fail('wrong_state', serviceClientId);
   if (!(await useAssertionOnce(db, code))) return fail('assertion_used', serviceClientId);
   if (!(await consumeExternalState(db, pending.id))) return fail('state_used', serviceClientId);
-  return { ok: true, subject: payload.sub, interactionUid: pending.interactionUid, clientId: pending.clientId, serviceClientId, profile: assertedProfile(stored.allowProfile, payload) };
+  return {
+    ok: true,
+    subject: payload.sub,
+    interactionUid: pending.interactionUid,
+    clientId: pending.clientId,
+    serviceClientId,
+    profile: assertedProfile(stored.allowProfile, payload),
+  };
 }
 
 /**

@@ -33,9 +33,7 @@ export function gatewayChannel(provider: GatewayProvider, options: SmsChannelOpt
       for (const [name, value] of Object.entries(provider.headers)) headers.set(name, value);
       headers.set('x-sesame-message-id', message.id);
       if (provider.secret) headers.set('x-sesame-signature', signWebhook(provider.secret, body));
-      const response = await request('gateway', () =>
-        fetch(provider.url, { method: provider.method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) }),
-      );
+      const response = await request('gateway', () => fetch(provider.url, { method: provider.method, headers, body, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) }));
       await response.body?.cancel();
       if (response.ok) return 'sent';
       // The answer's body is not quoted: a gateway may echo the text, which holds the code.

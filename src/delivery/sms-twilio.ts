@@ -20,8 +20,7 @@ export interface SmsChannelOptions {
 export const TWILIO_RECIPIENT_ERRORS: ReadonlySet<number> = new Set([21211, 21614, 21408, 21610, 21612]);
 
 export function twilioChannel(provider: TwilioProvider, options: SmsChannelOptions = {}): Channel {
-  const [user, password] =
-    provider.apiKeySid && provider.apiKeySecret ? [provider.apiKeySid, provider.apiKeySecret] : [provider.accountSid, provider.authToken ?? ''];
+  const [user, password] = provider.apiKeySid && provider.apiKeySecret ? [provider.apiKeySid, provider.apiKeySecret] : [provider.accountSid, provider.authToken ?? ''];
   const authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const url = `${provider.baseUrl.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(provider.accountSid)}/Messages.json`;
   const secrets = [provider.authToken, provider.apiKeySecret].filter((s): s is string => !!s);

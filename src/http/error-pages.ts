@@ -125,6 +125,10 @@ export function pageErrors(renderer: Renderer, defaultLocale: string) {
     const description = err.key ?? err.description;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await renderer.page('error', locale, errorPageLocals(t, { code: err.code, description, place: placeOfPath(ctx.path), app, requestId: ctx.state.requestId as string | undefined }));
+    ctx.body = await renderer.page(
+      'error',
+      locale,
+      errorPageLocals(t, { code: err.code, description, place: placeOfPath(ctx.path), app, requestId: ctx.state.requestId as string | undefined }),
+    );
   });
 }

@@ -30,9 +30,7 @@ const STARTING_RETRY_AFTER = '2';
 export function answerWhileStarting(req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0];
   const [status, body] =
-    path === '/healthz'
-      ? [200, { status: 'starting' }]
-      : [503, { error: 'temporarily_unavailable', error_description: 'Sesame is starting; try again in a few seconds.' }];
+    path === '/healthz' ? [200, { status: 'starting' }] : [503, { error: 'temporarily_unavailable', error_description: 'Sesame is starting; try again in a few seconds.' }];
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': 'no-store',

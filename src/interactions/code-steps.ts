@@ -85,13 +85,7 @@ export async function submitCode(s: Services, ctx: FlowContext) {
   }
   if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
   const status = result.reason === 'delayed' ? 429 : 400;
-  return renderCodeStep(
-    s,
-    ctx,
-    live.identifier,
-    { error: CODE_MESSAGES[result.reason], attemptsLeft: result.attemptsLeft ?? null, retryAfter: result.retryAfter ?? null },
-    status,
-  );
+  return renderCodeStep(s, ctx, live.identifier, { error: CODE_MESSAGES[result.reason], attemptsLeft: result.attemptsLeft ?? null, retryAfter: result.retryAfter ?? null }, status);
 }
 
 export async function resendCode(s: Services, ctx: FlowContext) {

@@ -52,7 +52,13 @@ export function registeredGrant(provider: Provider, grantType: string): GrantHan
  * to check) and has a response of its own: nothing it sets reaches the caller's response. It emits
  * `grant.success` and `grant.error` like the token endpoint, so its refusals are logged alike.
  */
-export async function inTokenContext<T>(provider: Provider, req: IncomingMessage, client: Client, params: Record<string, string>, fn: (ctx: KoaContextWithOIDC) => Promise<T>): Promise<T> {
+export async function inTokenContext<T>(
+  provider: Provider,
+  req: IncomingMessage,
+  client: Client,
+  params: Record<string, string>,
+  fn: (ctx: KoaContextWithOIDC) => Promise<T>,
+): Promise<T> {
   const bare = Object.create(req, { headers: { value: {} }, rawHeaders: { value: [] } }) as IncomingMessage;
   const ctx = provider.createContext(bare, new ServerResponse(bare)) as unknown as KoaContextWithOIDC;
   const oidc = new provider.OIDCContext(ctx as never);

@@ -66,7 +66,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Mounted, the provider runs on our app's context (ctx.ip comes from there); set alike anyway.
   trustProxies(provider, deps.config.proxyHops);
   // Only the grants of enabled features (see config/features.ts): discovery lists what is registered.
-  registerGrants(provider, deps, GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type))));
+  registerGrants(
+    provider,
+    deps,
+    GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type))),
+  );
   logProviderErrors(provider, deps.log);
   return provider;
 }

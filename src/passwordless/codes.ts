@@ -12,8 +12,7 @@ export interface CodePolicy {
 }
 
 export type VerifyResult =
-  | { ok: true; identifier: string }
-  | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used'; identifier?: string; attemptsLeft?: number };
+  { ok: true; identifier: string } | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used'; identifier?: string; attemptsLeft?: number };
 
 function mac(key: string, flowKey: string, identifier: string, code: string): Buffer {
   return createHmac('sha256', key).update(`${flowKey}\u0000${identifier}\u0000${code}`).digest();
@@ -30,24 +29,12 @@ export async function issueCode(db: Db, policy: CodePolicy, keys: Keyring, flowK
   const key = keys.current();
   const code = generateCode(policy.length);
   const expiresAt = new Date(now.getTime() + policy.ttl * 1000);
-  await insertCode(
-    db,
-    { id: randomUUID(), flowKey, identifier, keyId: key.id, codeHash: mac(key.secret, flowKey, identifier, code).toString('base64url'), expiresAt },
-    now,
-  );
+  await insertCode(db, { id: randomUUID(), flowKey, identifier, keyId: key.id, codeHash: mac(key.secret, flowKey, identifier, code).toString('base64url'), expiresAt }, now);
   return { code, expiresAt };
 }
 
 /** Checks `code` against `row` (the flow's live code); consumes it on success (once, ever) unless `consume` is false. */
-export async function verifyCode(
-  db: Db,
-  policy: CodePolicy,
-  keys: Keyring,
-  row: CodeRow,
-  code: string,
-  now = new Date(),
-  consume = true,
-): Promise<VerifyResult> {
+export async function verifyCode(db: Db, policy: CodePolicy, keys: Keyring, row: CodeRow, code: string, now = new Date(), consume = true): Promise<VerifyResult> {
   const { identifier, flowKey } = row;
   if (row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired', identifier };
   if (!(await spendAttempt(db, row.id, policy.maxAttempts))) return { ok: false, reason: 'exhausted', identifier };

@@ -6,9 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Keyring } from './keyring.js';
 
 /** The sign-in a code or login link belongs to. */
-export type Flow =
-  | { kind: 'interaction'; uid: string }
-  | { kind: 'api'; clientId: string; network: string; identifier: string };
+export type Flow = { kind: 'interaction'; uid: string } | { kind: 'api'; clientId: string; network: string; identifier: string };
 
 /**
  * What a stored key names. An API flow's parts are not given back: client ids and IPv6 networks

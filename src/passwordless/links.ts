@@ -120,13 +120,7 @@ export type PickResult = { ok: true; userId: string } | { ok: false; reason: 'wr
  * sign-in gets one chance in 90, and then a page saying the link is over. Whichever of parallel
  * picks lands first decides (both outcomes are conditional updates of a live link).
  */
-export async function pickNumber(
-  db: Db,
-  link: LinkRow,
-  number: string,
-  userOf: () => Promise<string>,
-  use: 'approve' | 'elsewhere',
-): Promise<PickResult> {
+export async function pickNumber(db: Db, link: LinkRow, number: string, userOf: () => Promise<string>, use: 'approve' | 'elsewhere'): Promise<PickResult> {
   const expected = Buffer.from(link.matchNumber ?? '');
   const given = Buffer.from(number);
   if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {

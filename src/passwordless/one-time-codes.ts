@@ -63,8 +63,7 @@ export type SendResult = { ok: true; resendIn: number } | { ok: false; reason: '
 export type SmsSendResult = SendResult | { ok: false; reason: 'country' | 'number_type' | 'disabled' | 'prefix' | 'slowed'; retryAfter: number };
 
 export type CheckResult =
-  | { ok: true; user: User }
-  | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used' | 'delayed'; retryAfter?: number; attemptsLeft?: number };
+  { ok: true; user: User } | { ok: false; reason: 'missing' | 'expired' | 'exhausted' | 'wrong' | 'used' | 'delayed'; retryAfter?: number; attemptsLeft?: number };
 
 export interface SendOptions {
   /** Makes the sign-in link the message carries (beside the code), for a known address. */
@@ -101,13 +100,7 @@ export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient,
   return 'phone' in to ? sendBySms(deps, flowKey, to, who, options.connectionId) : sendByEmail(deps, flowKey, to.email, who, options);
 }
 
-async function sendByEmail(
-  deps: CodeSendDeps,
-  flowKey: string,
-  email: string,
-  who: Requester,
-  options: SendOptions,
-): Promise<SendResult> {
+async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, who: Requester, options: SendOptions): Promise<SendResult> {
   const { config, db } = deps;
   const client = options.sendsPerClientPerHour ? { clientId: who.clientId, max: options.sendsPerClientPerHour } : undefined;
   const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who);
@@ -121,9 +114,7 @@ async function sendByEmail(
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
-  const message = known
-    ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url })
-    : await deps.renderer.email('no-account', who.locale, {});
+  const message = known ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url }) : await deps.renderer.email('no-account', who.locale, {});
   const connection = emailConnection(config, options.connectionId);
   if (connection?.delivery?.type === 'webhook') {
     const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });

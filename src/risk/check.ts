@@ -11,9 +11,7 @@ import type { Limit } from './limits.js';
  * The risk-actions issue grows this union (challenge, review, block).
  */
 export type Decision =
-  | { kind: 'allow'; count: number }
-  | { kind: 'delay'; limit: string; retryAfter: number }
-  | { kind: 'refuse'; limit: string; retryAfter: number; count: number };
+  { kind: 'allow'; count: number } | { kind: 'delay'; limit: string; retryAfter: number } | { kind: 'refuse'; limit: string; retryAfter: number; count: number };
 
 /** Counts one action of `subject` against `limit` and decides. A `tally` is always allowed. */
 export async function check<S extends unknown[], P>(db: Db, limit: Limit<S, P>, subject: S, settings: P, now = new Date()): Promise<Decision> {

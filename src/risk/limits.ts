@@ -224,4 +224,3 @@ export const EXTERNAL_ASSERTION: Limit<[signedHash: string], { maxAge: number; s
   key: (signedHash) => `external-assertion:${signedHash}`,
   window: (accepted) => accepted.maxAge + 2 * accepted.skew + 1,
 };
-

@@ -8,12 +8,12 @@ import { readDate, sqlStatement, type RawRow } from './sql.js';
 // one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
 export const HIT = sqlStatement<RawRow<Counter, 'count'>>(
   'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' +
-  'ON CONFLICT ("key") DO UPDATE SET ' +
-  '"count" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."count" + 1 ELSE 1 END, ' +
-  '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
-  '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
-  '"lastAt" = excluded."lastAt" ' +
-  'RETURNING "count"',
+    'ON CONFLICT ("key") DO UPDATE SET ' +
+    '"count" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."count" + 1 ELSE 1 END, ' +
+    '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
+    '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
+    '"lastAt" = excluded."lastAt" ' +
+    'RETURNING "count"',
 );
 
 /** Counts one hit in the current window of `windowSeconds`; returns the count including it. */
@@ -28,8 +28,8 @@ export async function hitWindow(db: Db, key: string, windowSeconds: number, now 
 // and returns no row.
 export const CLAIM = sqlStatement(
   'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 0, ?, ?, ?) ' +
-  'ON CONFLICT ("key") DO UPDATE SET "lastAt" = excluded."lastAt", "expiresAt" = excluded."expiresAt" WHERE "Counter"."lastAt" <= ? ' +
-  'RETURNING "key"',
+    'ON CONFLICT ("key") DO UPDATE SET "lastAt" = excluded."lastAt", "expiresAt" = excluded."expiresAt" WHERE "Counter"."lastAt" <= ? ' +
+    'RETURNING "key"',
 );
 
 /** The count of `key` in its current window of `windowSeconds` (0 when none). */
@@ -61,16 +61,14 @@ export async function cooldownLeft(db: Db, key: string, cooldownSeconds: number,
 // evaluated (PostgreSQL runs them truly in parallel); a success clears the streak afterwards.
 export const READ_STREAK = sqlStatement<RawRow<Counter, 'count' | 'windowStart' | 'blockedUntil'>>('SELECT "count", "windowStart", "blockedUntil" FROM "Counter" WHERE "key" = ?');
 export const START_STREAK = sqlStatement(
-  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt", "blockedUntil") VALUES (?, 1, ?, ?, ?, ?) ' +
-  'ON CONFLICT ("key") DO NOTHING RETURNING "key"',
+  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt", "blockedUntil") VALUES (?, 1, ?, ?, ?, ?) ' + 'ON CONFLICT ("key") DO NOTHING RETURNING "key"',
 );
 export const NEXT_IN_WINDOW = sqlStatement(
-  'UPDATE "Counter" SET "count" = ?, "lastAt" = ?, "blockedUntil" = ? ' +
-  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)',
+  'UPDATE "Counter" SET "count" = ?, "lastAt" = ?, "blockedUntil" = ? ' + 'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)',
 );
 export const RESTART_WINDOW = sqlStatement(
   'UPDATE "Counter" SET "count" = 1, "windowStart" = ?, "lastAt" = ?, "expiresAt" = ?, "blockedUntil" = ? ' +
-  'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)',
+    'WHERE "key" = ? AND "count" = ? AND ("blockedUntil" IS NULL OR "blockedUntil" <= ?)',
 );
 
 export type Reservation = { ok: true; failures: number } | { ok: false; retryAfter: number };
@@ -80,13 +78,7 @@ export type Reservation = { ok: true; failures: number } | { ok: false; retryAft
  * `failures` is the streak including this attempt, and the key is already blocked for
  * `delayFor(failures)` seconds, as if the attempt failed. `clearCounter` undoes it on success.
  */
-export async function reserveFailure(
-  db: Db,
-  key: string,
-  keepSeconds: number,
-  delayFor: (failures: number) => number,
-  now = new Date(),
-): Promise<Reservation> {
+export async function reserveFailure(db: Db, key: string, keepSeconds: number, delayFor: (failures: number) => number, now = new Date()): Promise<Reservation> {
   const cutoff = now.getTime() - keepSeconds * 1000;
   const blockUntil = (failures: number) => {
     const delay = delayFor(failures);

@@ -86,10 +86,7 @@ export async function externalUser(db: Db, connectionId: string, subject: string
   }
   if (!create) return null;
   const userId = randomUUID();
-  await db.prisma.$transaction([
-    newExternalUser(db, userId, profile),
-    db.prisma.externalIdentity.create({ data: { connectionId, subject, userId } }),
-  ]);
+  await db.prisma.$transaction([newExternalUser(db, userId, profile), db.prisma.externalIdentity.create({ data: { connectionId, subject, userId } })]);
   return userId;
 }
 

@@ -25,9 +25,7 @@ type NewLink = Omit<LinkRow, 'attempts' | 'consumedAt' | 'revokedAt' | 'userId' 
 /** Stores a link; a new login link of a sign-in replaces that sign-in's earlier ones. */
 export async function insertLink(db: Db, row: NewLink, now = new Date()): Promise<void> {
   await db.prisma.$transaction([
-    ...(row.flowKey
-      ? [db.prisma.magicLink.updateMany({ where: { flowKey: row.flowKey, consumedAt: null, revokedAt: null }, data: { revokedAt: now } })]
-      : []),
+    ...(row.flowKey ? [db.prisma.magicLink.updateMany({ where: { flowKey: row.flowKey, consumedAt: null, revokedAt: null }, data: { revokedAt: now } })] : []),
     db.prisma.magicLink.create({ data: { ...row, createdAt: now } }),
   ]);
 }

@@ -66,8 +66,7 @@ function migrationsDir(provider: Provider): string {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 // Like Prisma, accept either line ending so a git checkout with autocrlf is not "modified".
-const matchesChecksum = (script: string, checksum: string) =>
-  [script, script.replace(/\r\n/g, '\n'), script.replace(/\r?\n/g, '\r\n')].some((s) => sha256(s) === checksum);
+const matchesChecksum = (script: string, checksum: string) => [script, script.replace(/\r\n/g, '\n'), script.replace(/\r?\n/g, '\r\n')].some((s) => sha256(s) === checksum);
 
 function openSqlite(databaseUrl: string): Conn {
   const file = resolve(process.cwd(), databaseUrl.slice('file:'.length).split('?')[0]!);
@@ -98,14 +97,10 @@ async function openPostgres(databaseUrl: string): Promise<Conn> {
   return {
     // Session-level lock, released when the connection closes; taken before CREATE SCHEMA, which races too.
     // Like Prisma, ?schema= selects (and creates) the schema everything lands in.
-    setup: [
-      `SELECT pg_advisory_lock(${ADVISORY_LOCK_KEY})`,
-      ...(schema ? [`CREATE SCHEMA IF NOT EXISTS ${ident}`, `SET search_path TO ${ident}`] : []),
-    ],
+    setup: [`SELECT pg_advisory_lock(${ADVISORY_LOCK_KEY})`, ...(schema ? [`CREATE SCHEMA IF NOT EXISTS ${ident}`, `SET search_path TO ${ident}`] : [])],
     begin: 'BEGIN',
     now: () => new Date(),
-    query: async (sql, params = []) =>
-      (await client.query(numberPlaceholders(sql), params)).rows as Row[],
+    query: async (sql, params = []) => (await client.query(numberPlaceholders(sql), params)).rows as Row[],
     exec: async (sql) => void (await client.query(sql)),
     close: () => client.end(),
   };
@@ -128,10 +123,8 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
     const rows = await conn.query('SELECT migration_name, checksum, finished_at FROM _prisma_migrations WHERE rolled_back_at IS NULL');
     for (const row of rows) {
       const name = String(row.migration_name);
-      if (!names.includes(name))
-        throw new Error(`Migration ${name} is applied to the database but missing from ${dir}; is this an older build?`);
-      if (row.finished_at == null)
-        throw new Error(`Migration ${name} failed part-way in an earlier run; repair it, then run \`prisma migrate resolve\``);
+      if (!names.includes(name)) throw new Error(`Migration ${name} is applied to the database but missing from ${dir}; is this an older build?`);
+      if (row.finished_at == null) throw new Error(`Migration ${name} failed part-way in an earlier run; repair it, then run \`prisma migrate resolve\``);
       if (!matchesChecksum(script(name), String(row.checksum)))
         throw new Error(`Migration ${name} was edited after it was applied (checksum mismatch); restore it and add a new one`);
       done.add(name);

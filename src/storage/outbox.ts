@@ -39,24 +39,22 @@ type ClaimedRow = RawRow<OutboxMessageModel, (typeof CLAIMED)[number]>;
 const RETURNED = columnList<OutboxMessageModel>(CLAIMED);
 const DUE = '"status" = \'pending\' AND "nextAttemptAt" <= ? AND ("lockedUntil" IS NULL OR "lockedUntil" <= ?)';
 export const CLAIM_SQLITE = sqlStatement<ClaimedRow>(
-  `UPDATE "OutboxMessage" SET "lockedUntil" = ? WHERE "id" IN (SELECT "id" FROM "OutboxMessage" WHERE ${DUE} ORDER BY "nextAttemptAt" LIMIT ?) ` +
-    `RETURNING ${RETURNED}`,
+  `UPDATE "OutboxMessage" SET "lockedUntil" = ? WHERE "id" IN (SELECT "id" FROM "OutboxMessage" WHERE ${DUE} ORDER BY "nextAttemptAt" LIMIT ?) ` + `RETURNING ${RETURNED}`,
   ['sqlite'],
 );
 export const CLAIM_POSTGRES = sqlStatement<ClaimedRow>(
   `WITH picked AS MATERIALIZED (SELECT "id" FROM "OutboxMessage" WHERE ${DUE} ORDER BY "nextAttemptAt" LIMIT ? FOR UPDATE SKIP LOCKED) ` +
     `UPDATE "OutboxMessage" AS o SET "lockedUntil" = ? FROM picked WHERE o."id" = picked."id" ` +
-    `RETURNING ${RETURNED.split(', ').map((column) => `o.${column}`).join(', ')}`,
+    `RETURNING ${RETURNED.split(', ')
+      .map((column) => `o.${column}`)
+      .join(', ')}`,
   ['postgresql'],
 );
 
 /** Claims up to `limit` due messages for `leaseSeconds`. */
 export async function claimDueMessages(db: Db, limit: number, leaseSeconds: number, now = new Date()): Promise<ClaimedMessage[]> {
   const lease = new Date(now.getTime() + leaseSeconds * 1000);
-  const rows =
-    db.provider === 'postgresql'
-      ? await db.sql.all(CLAIM_POSTGRES, [now, now, limit, lease])
-      : await db.sql.all(CLAIM_SQLITE, [lease, now, now, limit]);
+  const rows = db.provider === 'postgresql' ? await db.sql.all(CLAIM_POSTGRES, [now, now, limit, lease]) : await db.sql.all(CLAIM_SQLITE, [lease, now, now, limit]);
   return rows.map((row) => ({
     id: row.id,
     channel: row.channel === 'webhook' || row.channel === 'sms' ? row.channel : 'email',

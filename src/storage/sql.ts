@@ -98,8 +98,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
     }
     return ready;
   };
-  const bind = (params: Param[]) =>
-    params.map((p) => (p instanceof Date ? p.toISOString().replace('Z', '+00:00') : typeof p === 'boolean' ? Number(p) : p));
+  const bind = (params: Param[]) => params.map((p) => (p instanceof Date ? p.toISOString().replace('Z', '+00:00') : typeof p === 'boolean' ? Number(p) : p));
   const execute = async <T>(statement: Statement<unknown>, work: (ready: Prepared) => T): Promise<T> => {
     try {
       return work(await prepare(statement));

@@ -11,9 +11,7 @@ type UserColumn = keyof typeof fields;
 export type User = Pick<UserModel, UserColumn>;
 
 // On every userinfo, token and introspection request: sql.ts rather than Prisma.
-export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(
-  `SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "id" = ?`,
-);
+export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(`SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "id" = ?`);
 
 export async function findUserById(db: Db, id: string): Promise<User | null> {
   const row = await db.sql.one(FIND_USER_BY_ID, [id]);

@@ -73,12 +73,10 @@ describe('@auth0/auth0-auth-js AuthClient', () => {
     expect(Object.fromEntries(link.searchParams)).toMatchObject({ client_id: 'native', email, state: 'from-auth-js', redirect_uri: NATIVE.redirect_uris[0] });
   });
 
-  it('surfaces Sesame\'s errors in Auth0\'s shapes', async () => {
+  it("surfaces Sesame's errors in Auth0's shapes", async () => {
     const email = nextEmail();
     const wrongSecret = new AuthClient({ domain, clientId: NATIVE.client_id, clientSecret: 'not-the-secret' });
-    await expect(wrongSecret.passwordless.sendEmail({ email })).rejects.toEqual(
-      sdkError(PasswordlessStartError, 401, 'invalid_client', 'Client authentication failed.'),
-    );
+    await expect(wrongSecret.passwordless.sendEmail({ email })).rejects.toEqual(sdkError(PasswordlessStartError, 401, 'invalid_client', 'Client authentication failed.'));
     await expect(wrongSecret.getTokenByPasswordlessEmail({ email, code: '123456' })).rejects.toEqual(
       sdkError(PasswordlessVerifyError, 401, 'invalid_client', 'client authentication failed'),
     );
@@ -86,9 +84,7 @@ describe('@auth0/auth0-auth-js AuthClient', () => {
     const backend = new AuthClient({ domain, clientId: BACKEND.client_id, clientSecret: BACKEND.client_secret });
     const notAllowed = `Grant type '${OTP}' not allowed for the client.`;
     await expect(backend.passwordless.sendEmail({ email })).rejects.toEqual(sdkError(PasswordlessStartError, 403, 'unauthorized_client', notAllowed));
-    await expect(backend.getTokenByPasswordlessEmail({ email, code: '123456' })).rejects.toEqual(
-      sdkError(PasswordlessVerifyError, 403, 'unauthorized_client', notAllowed),
-    );
+    await expect(backend.getTokenByPasswordlessEmail({ email, code: '123456' })).rejects.toEqual(sdkError(PasswordlessVerifyError, 403, 'unauthorized_client', notAllowed));
 
     await auth0.passwordless.sendEmail({ email });
     const code = codeFrom(await t.mail.next(email));

@@ -115,13 +115,11 @@ describe('Auth0 legacy AuthenticationClient (auth0/legacy)', () => {
     expect(tokens.claims()).toMatchObject({ iss: t.issuer, aud: 'native', email, email_verified: true, nonce });
   });
 
-  it('surfaces Sesame\'s errors in Auth0\'s shapes', async () => {
+  it("surfaces Sesame's errors in Auth0's shapes", async () => {
     const email = nextEmail();
     const wrongSecret = new AuthenticationClient({ domain, clientId: NATIVE.client_id, clientSecret: 'not-the-secret' });
     await expect(wrongSecret.passwordless.sendEmail({ email, send: 'code' })).rejects.toEqual(authError(401, 'invalid_client', 'Client authentication failed.'));
-    await expect(wrongSecret.passwordless.loginWithEmail({ email, code: '123456' })).rejects.toEqual(
-      authError(401, 'invalid_client', 'client authentication failed'),
-    );
+    await expect(wrongSecret.passwordless.loginWithEmail({ email, code: '123456' })).rejects.toEqual(authError(401, 'invalid_client', 'client authentication failed'));
 
     const backend = new AuthenticationClient({ domain, clientId: BACKEND.client_id, clientSecret: BACKEND.client_secret });
     const notAllowed = authError(403, 'unauthorized_client', `Grant type '${OTP}' not allowed for the client.`);

@@ -63,9 +63,7 @@ describe('Auth0 legacy AuthenticationClient over SMS (auth0/legacy)', () => {
     expect(decodeJwt(data.id_token!)).toMatchObject({ iss: t.issuer, aud: 'native', sub: user.id, phone_number: phone, phone_number_verified: true });
 
     // The code is used up; the refresh token keeps the phone claims.
-    await expect(auth0.passwordless.loginWithSMS({ phone_number: phone, code })).rejects.toEqual(
-      authError(403, 'invalid_grant', 'Wrong phone number or verification code.'),
-    );
+    await expect(auth0.passwordless.loginWithSMS({ phone_number: phone, code })).rejects.toEqual(authError(403, 'invalid_grant', 'Wrong phone number or verification code.'));
     const refreshed = await auth0.oauth.refreshTokenGrant({ refresh_token: data.refresh_token! });
     expect(decodeJwt(refreshed.data.id_token!)).toMatchObject({ sub: user.id, phone_number: phone });
   });

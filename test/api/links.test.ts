@@ -48,18 +48,14 @@ describe('passwordless links', () => {
     expect(alertOf(again.html)).toBe('This sign-in link has expired or was already used. Go back to the app and ask for a new one.');
   });
 
-  it('refuses a hand-made link naming another network, so it cannot spend the tries of that network\'s code', async () => {
+  it("refuses a hand-made link naming another network, so it cannot spend the tries of that network's code", async () => {
     // The victim's link names (sealed) the network its code was sent for. An attacker who changes
     // the code, and forges a seal for a network of their choosing, only gets the "incomplete link"
     // page: the victim's code keeps all its tries and the victim's link still signs in.
     const link = await sendLink('sealed@example.com', { redirect_uri: CALLBACK });
     const network = new URL(link).searchParams.get('network')!;
     expect(network).toMatch(/^127\.0\.0\.0\/24~[\w-]{22}$/);
-    const forged = [
-      network.replace(/~.*/, ''),
-      `${network.replace(/~.*/, '')}~${'A'.repeat(22)}`,
-      network.replace('127.0.0.0/24', '127.9.9.0/24'),
-    ];
+    const forged = [network.replace(/~.*/, ''), `${network.replace(/~.*/, '')}~${'A'.repeat(22)}`, network.replace('127.0.0.0/24', '127.9.9.0/24')];
     for (const value of forged) {
       for (let i = 0; i < 6; i++) {
         const tampered = new URL(link);
@@ -77,7 +73,7 @@ describe('passwordless links', () => {
     expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
   });
 
-  it('refuses a confirm posted without the page\'s cookie, and links to unregistered redirect URIs', async () => {
+  it("refuses a confirm posted without the page's cookie, and links to unregistered redirect URIs", async () => {
     const link = await sendLink('csrf@example.com', { redirect_uri: CALLBACK });
     const page = await new FormClient().request(link);
     const form = findForm(page.html, '/passwordless/verify_redirect');

@@ -59,7 +59,7 @@ describe.each(ENGINES)('login tickets of email links on %s', (engine) => {
     expect(tokens.claims()).toMatchObject({ email: `attacker-${engine}@example.com` });
   });
 
-  it('redeems a link\'s ticket cookie only in the authorization request the link started', async () => {
+  it("redeems a link's ticket cookie only in the authorization request the link started", async () => {
     const link = await linkFor(`tab-${engine}@example.com`, { redirect_uri: CALLBACK, scope: 'openid' });
     const browser = new FormClient();
     const page = await browser.request(link);

@@ -79,7 +79,11 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
     const app = await oidc.discovery(new URL(t.issuer), 'app', undefined, oidc.ClientSecretPost(APP_SECRET), { execute: [oidc.allowInsecureRequests] });
     const started = await startLogin(t, app);
     const { result } = await signInWithEmail(t, started, 'mallory@example.com');
-    const userTokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    const userTokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
     const backendToken = await clientCredentials('backend', BACKEND_SECRET);
     const routes: Array<[string, string, unknown?]> = [
       ['GET', '/clients'],
@@ -89,11 +93,20 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
       ['POST', '/clients/app/rotate-secret'],
       ['DELETE', '/clients/app'],
     ];
-    const unknown = { error: 'invalid_token', error_description: 'The access token is not valid: unknown, expired or revoked, or not a client-credentials token of the management API.' };
+    const unknown = {
+      error: 'invalid_token',
+      error_description: 'The access token is not valid: unknown, expired or revoked, or not a client-credentials token of the management API.',
+    };
     for (const [method, path, body] of routes) {
-      expect(await api(method, path, body, null)).toEqual({ status: 401, body: { error: 'invalid_token', error_description: 'A bearer token for the management API is required.' } });
+      expect(await api(method, path, body, null)).toEqual({
+        status: 401,
+        body: { error: 'invalid_token', error_description: 'A bearer token for the management API is required.' },
+      });
       expect(await api(method, path, body, userTokens.access_token)).toEqual({ status: 401, body: unknown });
-      expect(await api(method, path, body, backendToken)).toEqual({ status: 401, body: { error: 'invalid_token', error_description: 'The access token is not valid: not issued for the management API.' } });
+      expect(await api(method, path, body, backendToken)).toEqual({
+        status: 401,
+        body: { error: 'invalid_token', error_description: 'The access token is not valid: not issued for the management API.' },
+      });
     }
     expect(await t.sesame.services.db.prisma.client.count()).toBe(0);
   });
@@ -104,7 +117,18 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
     expect(JSON.stringify(listed.body)).not.toMatch(/secret-/);
     expect(await api('GET', '/clients/app')).toEqual({
       status: 200,
-      body: { client_id: 'app', source: 'config', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], first_party: true, web_origins: [], management_api: false, userfront: false, trust_forwarded_for: false, createdAt: null },
+      body: {
+        client_id: 'app',
+        source: 'config',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code'],
+        first_party: true,
+        web_origins: [],
+        management_api: false,
+        userfront: false,
+        trust_forwarded_for: false,
+        createdAt: null,
+      },
     });
     expect(await api('GET', '/clients/nobody')).toEqual({ status: 404, body: { error: 'not_found', error_description: 'no client nobody.' } });
   });
@@ -133,7 +157,9 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
       body: { error: 'invalid_request', error_description: 'client_secret cannot be given: Sesame generates it (shown once) and rotate-secret replaces it.' },
     });
     expect(await api('POST', '/clients', { client_id: 'x', redirect_uris: ['not a url'] })).toEqual(invalid('invalid client: redirect_uris must only contain valid uris.'));
-    expect(await api('POST', '/clients', { client_id: 'x', web_origins: ['not a url'] })).toEqual(invalid('invalid client: web_origins must be a list of origins like https://app.example.com.'));
+    expect(await api('POST', '/clients', { client_id: 'x', web_origins: ['not a url'] })).toEqual(
+      invalid('invalid client: web_origins must be a list of origins like https://app.example.com.'),
+    );
     expect(await api('POST', '/clients', { client_id: 'x', redirect_uris: [CALLBACK], id_token_signed_response_alg: 'PS512' })).toEqual(
       invalid("invalid client: id_token_signed_response_alg must be 'ES256' or 'RS256'."),
     );
@@ -148,7 +174,14 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
   });
 
   it('creates a public SPA whose web origin and redirect URI changes apply to the next token request', async () => {
-    const created = await api('POST', '/clients', { client_id: 'spa', client_name: 'SPA', token_endpoint_auth_method: 'none', redirect_uris: [CALLBACK], web_origins: [ORIGIN_A], first_party: true });
+    const created = await api('POST', '/clients', {
+      client_id: 'spa',
+      client_name: 'SPA',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [CALLBACK],
+      web_origins: [ORIGIN_A],
+      first_party: true,
+    });
     expect(created).toEqual({
       status: 201,
       body: {
@@ -171,7 +204,10 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
     });
 
     const first = await spaCode(CALLBACK, 'first@example.com');
-    const preflight = await fetch(`${t.url}/oauth/token`, { method: 'OPTIONS', headers: { origin: ORIGIN_A, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    const preflight = await fetch(`${t.url}/oauth/token`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN_A, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
     expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-methods')]).toEqual([204, ORIGIN_A, 'POST']);
     const refused = await exchange(ORIGIN_B, CALLBACK, first);
     expect([refused.status, refused.headers.get('access-control-allow-origin'), await refused.json()]).toEqual([
@@ -239,10 +275,19 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
     const old = await post(secret);
     expect([old.status, (await old.json()).error]).toEqual([401, 'invalid_client']);
     expect((await post(rotated.body.client_secret)).status).toBe(200);
-    expect(await api('POST', '/clients/spa/rotate-secret')).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'client spa is public and has no secret.' } });
+    expect(await api('POST', '/clients/spa/rotate-secret')).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'client spa is public and has no secret.' },
+    });
 
     const listed = await api('GET', '/clients');
-    expect(listed.body.clients.map((c: { client_id: string; source: string }) => `${c.client_id}:${c.source}`)).toEqual(['ops:config', 'app:config', 'backend:config', 'spa:database', 'worker:database']);
+    expect(listed.body.clients.map((c: { client_id: string; source: string }) => `${c.client_id}:${c.source}`)).toEqual([
+      'ops:config',
+      'app:config',
+      'backend:config',
+      'spa:database',
+      'worker:database',
+    ]);
     for (const s of [secret, rotated.body.client_secret]) {
       expect(JSON.stringify(listed.body)).not.toContain(s);
       expect(JSON.stringify((await api('GET', '/clients/worker')).body)).not.toContain(s);

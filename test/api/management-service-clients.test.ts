@@ -35,14 +35,23 @@ describe('service clients in the management API', () => {
     const created = await api('POST', '/service-clients', { connection: 'corp' });
     expect(created).toEqual({
       status: 201,
-      body: { clientId: expect.stringMatching(/^sc_[0-9a-f]{18}$/), keyId: expect.stringMatching(/^key_[0-9a-f]{18}$/), accessKey: expect.stringMatching(/^sc_\w+\.key_\w+\.acct1\.[A-Za-z0-9+/=]+$/) },
+      body: {
+        clientId: expect.stringMatching(/^sc_[0-9a-f]{18}$/),
+        keyId: expect.stringMatching(/^key_[0-9a-f]{18}$/),
+        accessKey: expect.stringMatching(/^sc_\w+\.key_\w+\.acct1\.[A-Za-z0-9+/=]+$/),
+      },
     });
     const { clientId, keyId } = created.body!;
     const rotated = await api('POST', `/service-clients/${clientId}/keys`, {});
     expect([rotated.status, rotated.body!.clientId]).toEqual([201, clientId]);
     const listed = await api('GET', '/service-clients?connection=corp');
     expect(listed.body!.serviceClients).toEqual([
-      expect.objectContaining({ clientId, connectionId: 'corp', revokedAt: null, keys: [expect.objectContaining({ keyId, revokedAt: null }), expect.objectContaining({ keyId: rotated.body!.keyId, revokedAt: null })] }),
+      expect.objectContaining({
+        clientId,
+        connectionId: 'corp',
+        revokedAt: null,
+        keys: [expect.objectContaining({ keyId, revokedAt: null }), expect.objectContaining({ keyId: rotated.body!.keyId, revokedAt: null })],
+      }),
     ]);
     expect((await api('DELETE', `/service-clients/${clientId}/keys/${keyId}`)).status).toBe(204);
     expect((await api('DELETE', `/service-clients/${clientId}/keys/${keyId}`)).status).toBe(404);

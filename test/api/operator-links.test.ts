@@ -79,14 +79,16 @@ describe('operator links and the management API', () => {
     expect((await fetch(url)).status).toBe(400);
   });
 
-  it('signs in on this device through the client\'s initiate_login_uri', async () => {
+  it("signs in on this device through the client's initiate_login_uri", async () => {
     const res = await api('/links', { type: 'welcome', email: 'portal@example.com', client_id: 'portal' });
     const { url } = (await res.json()) as { url: string };
     const browser = new FormClient();
     const done = await browser.submit(await browser.request(url), '/login/link', {}, t.url);
     expect(done.location).toBe(`https://portal.example/login?iss=${encodeURIComponent(t.issuer)}&login_hint=portal%40example.com`);
     // The portal starts a normal authorization request; the ticket cookie signs the user in.
-    const portal = await oidc.discovery(new URL(t.issuer), 'portal', undefined, oidc.ClientSecretPost('portal-secret-portal-secret-portal'), { execute: [oidc.allowInsecureRequests] });
+    const portal = await oidc.discovery(new URL(t.issuer), 'portal', undefined, oidc.ClientSecretPost('portal-secret-portal-secret-portal'), {
+      execute: [oidc.allowInsecureRequests],
+    });
     const started = await startLogin(t, portal, { login_hint: 'portal@example.com' }, browser);
     expect(started.page.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
   });

@@ -51,7 +51,7 @@ describe.each(ENGINES)('passwordless API on %s', (engine) => {
     });
   });
 
-  it('accepts Sesame\'s own grant name too and answers wrong codes like Auth0', async () => {
+  it("accepts Sesame's own grant name too and answers wrong codes like Auth0", async () => {
     const email = nextEmail();
     const otp = await sendCode(email);
     const wrong = String((Number(otp) + 1) % 1_000_000).padStart(6, '0');
@@ -71,23 +71,49 @@ describe.each(ENGINES)('passwordless API on %s', (engine) => {
     // Each attempt is reserved as a failure before the compare, so on PostgreSQL (truly parallel)
     // the attempts past the free failures wait out a delay instead of being evaluated.
     for (const r of results) {
-      if (r.status === 'rejected') expect([['invalid_grant', 403], ['too_many_attempts', 429]]).toContainEqual([r.reason.error, r.reason.status]);
+      if (r.status === 'rejected')
+        expect([
+          ['invalid_grant', 403],
+          ['too_many_attempts', 429],
+        ]).toContainEqual([r.reason.error, r.reason.status]);
     }
   });
 
-  it('answers errors in Auth0\'s shapes', async () => {
+  it("answers errors in Auth0's shapes", async () => {
     const email = nextEmail();
     const cases: Array<[Response, number, Record<string, string>]> = [
-      [await start({ client_id: 'native', client_secret: 'wrong', connection: 'email', email, send: 'code' }), 401, { error: 'invalid_client', error_description: 'Client authentication failed.' }],
+      [
+        await start({ client_id: 'native', client_secret: 'wrong', connection: 'email', email, send: 'code' }),
+        401,
+        { error: 'invalid_client', error_description: 'Client authentication failed.' },
+      ],
       [await start({ client_id: 'nobody', connection: 'email', email }), 401, { error: 'invalid_client', error_description: 'Unknown client.' }],
-      [await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'sms', email }), 400, { error: 'bad.connection', error_description: 'Connection "sms" does not exist or is not enabled.' }],
-      [await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email: 'nope' }), 400, { error: 'bad.email', error_description: 'Please provide a valid email address.' }],
-      [await start({ client_id: 'backend', client_secret: 'backend-secret-backend-secret-xx', connection: 'email', email, send: 'code' }), 403, { error: 'unauthorized_client', error_description: `Grant type '${OTP}' not allowed for the client.` }],
-      [await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, authParams: { redirect_uri: 'https://evil.example/cb' } }), 400, { error: 'invalid_request', error_description: 'redirect_uri is not registered for this client.' }],
+      [
+        await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'sms', email }),
+        400,
+        { error: 'bad.connection', error_description: 'Connection "sms" does not exist or is not enabled.' },
+      ],
+      [
+        await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email: 'nope' }),
+        400,
+        { error: 'bad.email', error_description: 'Please provide a valid email address.' },
+      ],
+      [
+        await start({ client_id: 'backend', client_secret: 'backend-secret-backend-secret-xx', connection: 'email', email, send: 'code' }),
+        403,
+        { error: 'unauthorized_client', error_description: `Grant type '${OTP}' not allowed for the client.` },
+      ],
+      [
+        await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, authParams: { redirect_uri: 'https://evil.example/cb' } }),
+        400,
+        { error: 'invalid_request', error_description: 'redirect_uri is not registered for this client.' },
+      ],
     ];
     for (const [res, status, body] of cases) expect([res.status, await res.json()]).toEqual([status, body]);
 
-    const backend = await oidc.discovery(new URL(t.issuer), 'backend', undefined, oidc.ClientSecretPost('backend-secret-backend-secret-xx'), { execute: [oidc.allowInsecureRequests] });
+    const backend = await oidc.discovery(new URL(t.issuer), 'backend', undefined, oidc.ClientSecretPost('backend-secret-backend-secret-xx'), {
+      execute: [oidc.allowInsecureRequests],
+    });
     await expect(oidc.genericGrantRequest(backend, OTP, { username: email, otp: '123456', realm: 'email' })).rejects.toMatchObject({
       error: 'unauthorized_client',
       error_description: `Grant type '${OTP}' not allowed for the client.`,
@@ -106,7 +132,10 @@ describe.each(ENGINES)('passwordless API on %s', (engine) => {
     const again = await start({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' });
     expect(again.status).toBe(429);
     expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await again.json()).toEqual({ error: 'too_many_requests', error_description: expect.stringMatching(/^Too many requests; wait \d+ s before asking for another code\.$/) });
+    expect(await again.json()).toEqual({
+      error: 'too_many_requests',
+      error_description: expect.stringMatching(/^Too many requests; wait \d+ s before asking for another code\.$/),
+    });
   });
 
   it('honours auth0-forwarded-for only from a trusted confidential client', async () => {
@@ -125,7 +154,10 @@ describe.each(ENGINES)('passwordless API on %s', (engine) => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(WEB_ORIGIN);
     const foreign = await start({ client_id: 'spa', connection: 'email', email: nextEmail(), send: 'code' }, { origin: 'https://evil.example' });
-    expect([foreign.status, await foreign.json()]).toEqual([403, { error: 'access_denied', error_description: 'Origin https://evil.example is not allowed for this client; add it to its web_origins.' }]);
+    expect([foreign.status, await foreign.json()]).toEqual([
+      403,
+      { error: 'access_denied', error_description: 'Origin https://evil.example is not allowed for this client; add it to its web_origins.' },
+    ]);
     const email = nextEmail();
     const ok = await start({ client_id: 'spa', connection: 'email', email, send: 'code' }, { origin: WEB_ORIGIN });
     expect(ok.status).toBe(200);

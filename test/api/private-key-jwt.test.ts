@@ -80,7 +80,15 @@ describe('private_key_jwt', () => {
     // iat 200 s ago, exp in 100 s: used now, its record then moved back 150 s, as if first used
     // 150 s ago and replayed now (a window "until exp" would have forgotten it by now).
     const iat = Math.floor(Date.now() / 1000) - 200;
-    const signed = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer('signed').setSubject('signed').setAudience(`${t.issuer}/`).setJti(randomUUID()).setIssuedAt(iat).setExpirationTime(iat + 300).sign(key);
+    const signed = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuer('signed')
+      .setSubject('signed')
+      .setAudience(`${t.issuer}/`)
+      .setJti(randomUUID())
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 300)
+      .sign(key);
     expect((await start(signed, 'half1@example.com')).status).toBe(200);
     const counters = t.sesame.services.db.prisma.counter;
     const [row] = await counters.findMany({ where: { key: { startsWith: 'assertion:signed:' } }, orderBy: { lastAt: 'desc' }, take: 1 });
@@ -135,7 +143,15 @@ describe('private_key_jwt with a remote jwks_uri', () => {
 
   /** A client assertion of `remote` with key id `kid`, signed by `signer`. */
   const remoteAssertion = (kid: string, signer: CryptoKey) =>
-    new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setIssuer('remote').setSubject('remote').setAudience(`${t.issuer}/`).setJti(randomUUID()).setIssuedAt().setExpirationTime('2m').sign(signer);
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer('remote')
+      .setSubject('remote')
+      .setAudience(`${t.issuer}/`)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .sign(signer);
 
   it('fetches the key set once for many junk assertions, and still accepts a real one', async () => {
     // Junk: well-formed, signed by a key the client never published, each with a new kid.

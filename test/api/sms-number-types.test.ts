@@ -28,7 +28,8 @@ const ACCEPTED: Array<[string, string[]]> = [
   ['FIXED_LINE_OR_MOBILE', ['+16502530000', '+16502530001', '+16502530002']],
 ];
 
-const PAGE_MESSAGE = 'We can only send codes by text to mobile numbers, and this one is a landline, toll-free, VoIP or other kind of number. Use a mobile number or your email address.';
+const PAGE_MESSAGE =
+  'We can only send codes by text to mobile numbers, and this one is a landline, toll-free, VoIP or other kind of number. Use a mobile number or your email address.';
 const API_MESSAGE = 'Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.';
 
 const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
@@ -41,7 +42,14 @@ describe('SMS number types', () => {
       clients: [
         oidcFixture.clients[0],
         NATIVE,
-        { client_id: 'demo1234', userfront: true, token_endpoint_auth_method: 'none', response_types: [], grant_types: [LOGIN_TICKET, 'refresh_token'], redirect_uris: ['http://127.0.0.1:9/dashboard'] },
+        {
+          client_id: 'demo1234',
+          userfront: true,
+          token_endpoint_auth_method: 'none',
+          response_types: [],
+          grant_types: [LOGIN_TICKET, 'refresh_token'],
+          redirect_uris: ['http://127.0.0.1:9/dashboard'],
+        },
       ],
       connections: [
         { id: 'email', type: 'email' },
@@ -60,10 +68,13 @@ describe('SMS number types', () => {
       body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection, phone_number }),
     }).then(json);
   const userfrontStart = (phoneNumber: string) =>
-    fetch(`${t.url}/v0/tenants/demo1234/auth/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'sms', phoneNumber }) }).then(json);
+    fetch(`${t.url}/v0/tenants/demo1234/auth/code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'sms', phoneNumber }),
+    }).then(json);
   const texts = (recipient: string) => t.sesame.services.db.prisma.outboxMessage.count({ where: { channel: 'sms', recipient } });
-  const refusals = (identifier: string) =>
-    t.sesame.services.db.prisma.auditEvent.findMany({ where: { type: 'sms.refused', identifier }, select: { reason: true } });
+  const refusals = (identifier: string) => t.sesame.services.db.prisma.auditEvent.findMany({ where: { type: 'sms.refused', identifier }, select: { reason: true } });
 
   it('uses real numbers of each type', () => {
     for (const [number, type] of REFUSED) expect([number, parsePhone(number)?.type]).toEqual([number, type]);

@@ -135,7 +135,7 @@ describe('@userfront/core in Chromium against Sesame', () => {
     expect(problems).toEqual([]);
   });
 
-  it('gives a used link to the page as the SDK\'s error, with Sesame\'s message', async () => {
+  it("gives a used link to the page as the SDK's error, with Sesame's message", async () => {
     const email = 'linus@example.com';
     const start = await open('/login');
     await start.page.getByLabel('Email').fill(email);

@@ -136,7 +136,7 @@ describe('Userfront-compatible API', () => {
     expect(losers.map((a) => [a.status, a.body])).toEqual(Array(19).fill([401, error(401, 'Unauthorized', 'This login link was already used. Ask for a new one.')]));
   });
 
-  it('keeps a tenant\'s link to that tenant, and points links to initiate_login_uri with Secure cookies for an https app', async () => {
+  it("keeps a tenant's link to that tenant, and points links to initiate_login_uri with Secure cookies for an https app", async () => {
     const link = await mailedLink('portal', 'grace@example.com', 'https://portal.example/login');
     const elsewhere = await call('PUT', '/tenants/demo1234/auth/link', link);
     expect([elsewhere.status, elsewhere.body]).toEqual([401, error(401, 'Unauthorized', 'Invalid login link.')]);
@@ -147,7 +147,12 @@ describe('Userfront-compatible API', () => {
 
   it('answers 404 for an unknown tenant and for a client that is not a Userfront tenant', async () => {
     for (const id of ['nope', 'plain']) {
-      for (const [method, path] of [['POST', 'link'], ['PUT', 'link'], ['POST', 'code'], ['PUT', 'code']] as const) {
+      for (const [method, path] of [
+        ['POST', 'link'],
+        ['PUT', 'link'],
+        ['POST', 'code'],
+        ['PUT', 'code'],
+      ] as const) {
         const answer = await call(method, `/tenants/${id}/auth/${path}`, { email: 'x@example.com', channel: 'email' });
         expect([answer.status, answer.body]).toEqual([404, error(404, 'Not Found', 'Tenant not found.')]);
       }
@@ -218,7 +223,7 @@ describe('Userfront-compatible API', () => {
     expect([forged.status, forged.body]).toEqual([401, error(401, 'Unauthorized', 'Invalid access token.')]);
   });
 
-  it('allows the tenant\'s web origins (preflight and real request) and refuses others', async () => {
+  it("allows the tenant's web origins (preflight and real request) and refuses others", async () => {
     const preflight = await fetch(`${t.url}/v0/tenants/demo1234/auth/link`, {
       method: 'OPTIONS',
       headers: { origin: APP, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type,x-userfront-source' },
@@ -232,10 +237,7 @@ describe('Userfront-compatible API', () => {
     expect([allowed.status, allowed.headers.get('access-control-allow-origin')]).toEqual([200, APP]);
     await t.mail.next('cors@example.com');
     const foreign = await call('POST', '/tenants/demo1234/auth/link', { email: 'cors@example.com' }, { origin: 'https://evil.example' });
-    expect([foreign.status, foreign.body]).toEqual([
-      403,
-      error(403, 'Forbidden', 'Origin https://evil.example is not allowed for this client; add it to its web_origins.'),
-    ]);
+    expect([foreign.status, foreign.body]).toEqual([403, error(403, 'Forbidden', 'Origin https://evil.example is not allowed for this client; add it to its web_origins.')]);
   });
 
   it('login-ticket grant: redeems a ticket once, for the client it was issued to; logout takes its opaque access token', async () => {

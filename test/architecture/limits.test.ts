@@ -23,7 +23,12 @@ function sourceFiles(dir: string): string[] {
 /** The fixed start of every key the records build, e.g. `send-cool` (from `send-cool:<id>:<scope>`). */
 function keyPrefixes(): string[] {
   const records = Object.values(limits).filter((v): v is limits.Limit<string[], unknown> => typeof v === 'object' && v !== null && 'key' in v);
-  const prefixes = records.map((r) => r.key(...Array<string>(r.key.length).fill('\u0000')).split('\u0000')[0]!.replace(/[:-]$/, ''));
+  const prefixes = records.map((r) =>
+    r
+      .key(...Array<string>(r.key.length).fill('\u0000'))
+      .split('\u0000')[0]!
+      .replace(/[:-]$/, ''),
+  );
   return [...new Set(prefixes)].sort();
 }
 

@@ -8,8 +8,6 @@
 // only "You can ask for another code in 29 s." with the email form, while the code was in the inbox
 // and nothing on the page could take it. That page now offers "I already have a code". "Send a new
 // code" during the wait was never a dead end: it answers the code page, code field included.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type * as oidc from 'openid-client';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,48 +16,15 @@ import { axeBothSchemes, axeViolations, brokenHeadings } from '../helpers/access
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
+import type { Server } from 'node:http';
 import { createOperatorLink, linkUrl } from '../../src/passwordless/links.js';
 import { waitFor } from '../helpers/wait.js';
+import { WORDS, startShop, type OutboxMessage } from './accessibility-fixture.js';
 
 const PHONE = { width: 360, height: 740 };
 // Each page is checked four times over (axe in two schemes, headings); on a busy machine a walk takes minutes.
 const WALK_TIMEOUT = 300_000;
 const NONAME = { client_id: 'noname', redirect_uris: [REDIRECT], grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', first_party: true };
-
-/** An app with pages the browser can reach (its home is client_uri, so Sesame's pages link back to it). */
-async function startShop(): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title><link rel="icon" href="data:,"></head><body><h1>Shop</h1></body></html>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-/** What each language's pages say where the walk needs to find a control. */
-const WORDS = {
-  en: {
-    identifier: 'Email or phone number', send: 'Send me a code', code: 'Sign-in code', signIn: 'Sign in', allow: 'Allow',
-    otherDevice: 'Signing in on another device?', continueLink: 'Continue', number: 'Number shown on your other device',
-    approve: 'Approve sign-in', haveCode: 'I already have a code', logoutYes: 'Yes, sign me out', signedOut: 'You are signed out',
-    nameHeading: 'What should we call you?', name: 'Your name', nameSave: 'Continue', nameSkip: 'Skip', signedIn: 'You are signed in',
-    continueTo: 'Continue to Shop', backTo: 'Back to Shop', details: 'Technical details',
-  },
-  fr: {
-    identifier: 'Adresse e-mail ou numéro de téléphone', send: 'Recevoir un code', code: 'Code de connexion', signIn: 'Se connecter', allow: 'Autoriser',
-    otherDevice: 'Vous vous connectez sur un autre appareil\u00a0?', continueLink: 'Continuer', number: 'Nombre affiché sur votre autre appareil',
-    approve: 'Approuver la connexion', haveCode: 'J’ai déjà un code', logoutYes: 'Oui, me déconnecter', signedOut: 'Vous êtes déconnecté',
-    nameHeading: 'Comment devons\u2011nous vous appeler\u00a0?', name: 'Votre nom', nameSave: 'Continuer', nameSkip: 'Passer', signedIn: 'Vous êtes connecté',
-    continueTo: 'Continuer vers Shop', backTo: 'Retour à Shop', details: 'Détails techniques',
-  },
-};
-
-interface OutboxMessage {
-  id: string;
-  recipient: string;
-  subject: string | null;
-  text: string | null;
-}
 
 describe('accessibility of every page', () => {
   let t: TestSesame;
@@ -75,8 +40,13 @@ describe('accessibility of every page', () => {
     shopSite = await startShop();
     // Two redirect URIs: a request naming neither cannot be answered at the app, so it gets a page.
     const SHOP = {
-      client_id: 'shop', client_name: 'Shop', client_uri: `${shopSite.origin}/home`, redirect_uris: [`${shopSite.origin}/cb`, `${shopSite.origin}/other`],
-      grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', first_party: true,
+      client_id: 'shop',
+      client_name: 'Shop',
+      client_uri: `${shopSite.origin}/home`,
+      redirect_uris: [`${shopSite.origin}/cb`, `${shopSite.origin}/other`],
+      grant_types: ['authorization_code'],
+      token_endpoint_auth_method: 'none',
+      first_party: true,
     };
     const config = {
       ...oidcFixture,
@@ -130,7 +100,9 @@ describe('accessibility of every page', () => {
     async function nextMessage(recipient: string): Promise<OutboxMessage> {
       const found = await waitFor(
         async () => {
-          const { messages } = (await (await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } })).json()) as { messages: OutboxMessage[] };
+          const { messages } = (await (await fetch(`${t.url}/dev/outbox`, { headers: { accept: 'application/json' } })).json()) as {
+            messages: OutboxMessage[];
+          };
           return messages.reverse().find((m) => m.recipient === recipient && !taken.has(m.id));
         },
         { interval: 100, what: `a message to ${recipient} in the outbox` },
@@ -156,188 +128,215 @@ describe('accessibility of every page', () => {
       await page.getByLabel(words.code).waitFor();
     }
 
-    it('sign-in pages: email (error, external button), code (cooldown, other device, wrong code), "I already have a code", consent', async () => {
-      const context = await phone();
-      const page = await authorize(context, partner);
-      const problems = await audit(page, 'email');
-      expect(await page.getByRole('button', { name: /Corp login/ }).isVisible()).toBe(true);
+    it(
+      'sign-in pages: email (error, external button), code (cooldown, other device, wrong code), "I already have a code", consent',
+      async () => {
+        const context = await phone();
+        const page = await authorize(context, partner);
+        const problems = await audit(page, 'email');
+        expect(await page.getByRole('button', { name: /Corp login/ }).isVisible()).toBe(true);
 
-      await page.getByLabel(words.identifier).fill('not an address');
-      await page.getByRole('button', { name: words.send }).click();
-      await page.getByRole('alert').waitFor();
-      problems.push(...(await audit(page, 'email, invalid input')));
+        await page.getByLabel(words.identifier).fill('not an address');
+        await page.getByRole('button', { name: words.send }).click();
+        await page.getByRole('alert').waitFor();
+        problems.push(...(await audit(page, 'email, invalid input')));
 
-      // The first click of a double click: its send goes through (same browser cookies, same form).
-      const email = `a11y${++n}-${lang}@example.com`;
-      const form = page.locator('form[action$="/email"]');
-      const [action, csrf] = [await form.getAttribute('action'), await form.locator('input[name=csrf]').inputValue()];
-      const first = await context.request.post(`${t.url}${action}`, { form: { csrf, identifier: email }, maxRedirects: 0 });
-      expect(first.status()).toBe(303);
-      // The second click: the resend wait refuses it, and the page offers the code field.
-      await page.getByLabel(words.identifier).fill(email);
-      await page.getByRole('button', { name: words.send }).click();
-      await page.getByRole('heading', { name: words.haveCode }).waitFor();
-      expect(await page.getByLabel(words.code).isVisible()).toBe(true);
-      problems.push(...(await audit(page, 'email, code already sent')));
-      const code = codeIn(await nextMessage(email));
+        // The first click of a double click: its send goes through (same browser cookies, same form).
+        const email = `a11y${++n}-${lang}@example.com`;
+        const form = page.locator('form[action$="/email"]');
+        const [action, csrf] = [await form.getAttribute('action'), await form.locator('input[name=csrf]').inputValue()];
+        const first = await context.request.post(`${t.url}${action}`, { form: { csrf, identifier: email }, maxRedirects: 0 });
+        expect(first.status()).toBe(303);
+        // The second click: the resend wait refuses it, and the page offers the code field.
+        await page.getByLabel(words.identifier).fill(email);
+        await page.getByRole('button', { name: words.send }).click();
+        await page.getByRole('heading', { name: words.haveCode }).waitFor();
+        expect(await page.getByLabel(words.code).isVisible()).toBe(true);
+        problems.push(...(await audit(page, 'email, code already sent')));
+        const code = codeIn(await nextMessage(email));
 
-      // A wrong code from there shows the code step with its message.
-      await page.getByLabel(words.code).fill(String((Number(code) + 1) % 1_000_000).padStart(6, '0'));
-      await page.getByRole('button', { name: words.signIn, exact: true }).click();
-      await page.getByRole('alert').waitFor();
-      await page.getByText(words.otherDevice).click();
-      problems.push(...(await audit(page, 'code, wrong code, other device open')));
+        // A wrong code from there shows the code step with its message.
+        await page.getByLabel(words.code).fill(String((Number(code) + 1) % 1_000_000).padStart(6, '0'));
+        await page.getByRole('button', { name: words.signIn, exact: true }).click();
+        await page.getByRole('alert').waitFor();
+        await page.getByText(words.otherDevice).click();
+        problems.push(...(await audit(page, 'code, wrong code, other device open')));
 
-      // "Send a new code" during the wait (no script to disable it): the code page again, with the field.
-      await page.locator('form[action$="/resend"]').evaluate((form: HTMLFormElement) => form.submit());
-      await page.waitForURL(/\/resend$/);
-      expect(await page.getByLabel(words.code).isVisible()).toBe(true);
-      problems.push(...(await audit(page, 'code, resend refused during the wait')));
+        // "Send a new code" during the wait (no script to disable it): the code page again, with the field.
+        await page.locator('form[action$="/resend"]').evaluate((form: HTMLFormElement) => form.submit());
+        await page.waitForURL(/\/resend$/);
+        expect(await page.getByLabel(words.code).isVisible()).toBe(true);
+        problems.push(...(await audit(page, 'code, resend refused during the wait')));
 
-      await page.getByLabel(words.code).fill(code);
-      await page.getByRole('button', { name: words.signIn, exact: true }).click();
-      await page.getByRole('button', { name: words.allow }).waitFor();
-      problems.push(...(await audit(page, 'consent')));
-      const atRp = page.waitForRequest((request) => request.url().startsWith(`${REDIRECT}?`));
-      await page.getByRole('button', { name: words.allow }).click();
-      await atRp;
+        await page.getByLabel(words.code).fill(code);
+        await page.getByRole('button', { name: words.signIn, exact: true }).click();
+        await page.getByRole('button', { name: words.allow }).waitFor();
+        problems.push(...(await audit(page, 'consent')));
+        const atRp = page.waitForRequest((request) => request.url().startsWith(`${REDIRECT}?`));
+        await page.getByRole('button', { name: words.allow }).click();
+        await atRp;
 
-      // Signed in now, so logging out asks first (in a new tab: the first one is off to the RP).
-      const logout = await context.newPage();
-      expect((await logout.goto(`${t.url}/oidc/logout?client_id=partner`))?.status()).toBe(200);
-      problems.push(...(await audit(logout, 'logout')));
-      await logout.getByRole('button', { name: words.logoutYes }).click();
-      await logout.getByRole('heading', { level: 1, name: words.signedOut }).waitFor();
-      expect(problems).toEqual([]);
-    }, WALK_TIMEOUT);
+        // Signed in now, so logging out asks first (in a new tab: the first one is off to the RP).
+        const logout = await context.newPage();
+        expect((await logout.goto(`${t.url}/oidc/logout?client_id=partner`))?.status()).toBe(200);
+        problems.push(...(await audit(logout, 'logout')));
+        await logout.getByRole('button', { name: words.logoutYes }).click();
+        await logout.getByRole('heading', { level: 1, name: words.signedOut }).waitFor();
+        expect(problems).toEqual([]);
+      },
+      WALK_TIMEOUT,
+    );
 
-    it('the code page right after sending, by email and by SMS', async () => {
-      const context = await phone();
-      const page = await authorize(context, app);
-      const email = `fresh${++n}-${lang}@example.com`;
-      await askForCode(page, email);
-      const problems = await audit(page, 'code, countdown running');
-      await page.getByText(words.otherDevice).click();
-      problems.push(...(await audit(page, 'code, other device open')));
+    it(
+      'the code page right after sending, by email and by SMS',
+      async () => {
+        const context = await phone();
+        const page = await authorize(context, app);
+        const email = `fresh${++n}-${lang}@example.com`;
+        await askForCode(page, email);
+        const problems = await audit(page, 'code, countdown running');
+        await page.getByText(words.otherDevice).click();
+        problems.push(...(await audit(page, 'code, other device open')));
 
-      const sms = await authorize(context, app, { scope: 'openid phone' });
-      await askForCode(sms, `(650) 253-00${String(++n % 100).padStart(2, '0')}`);
-      problems.push(...(await audit(sms, 'code by SMS')));
-      expect(problems).toEqual([]);
-    }, WALK_TIMEOUT);
+        const sms = await authorize(context, app, { scope: 'openid phone' });
+        await askForCode(sms, `(650) 253-00${String(++n % 100).padStart(2, '0')}`);
+        problems.push(...(await audit(sms, 'code by SMS')));
+        expect(problems).toEqual([]);
+      },
+      WALK_TIMEOUT,
+    );
 
-    it('magic-link pages: landing, number, approved, used, expired, confirmed address', async () => {
-      const laptop = await phone();
-      const waiting = await authorize(laptop, app);
-      const email = `link${++n}-${lang}@example.com`;
-      await askForCode(waiting, email);
-      const link = linkIn(await nextMessage(email));
-      const number = (await waiting.locator('#match-number').textContent())!.trim();
+    it(
+      'magic-link pages: landing, number, approved, used, expired, confirmed address',
+      async () => {
+        const laptop = await phone();
+        const waiting = await authorize(laptop, app);
+        const email = `link${++n}-${lang}@example.com`;
+        await askForCode(waiting, email);
+        const link = linkIn(await nextMessage(email));
+        const number = (await waiting.locator('#match-number').textContent())!.trim();
 
-      const other = await (await phone()).newPage();
-      expect((await other.goto(link))?.status()).toBe(200);
-      const problems = await audit(other, 'link landing');
-      await other.getByRole('button', { name: words.continueLink }).click();
-      await other.getByLabel(words.number).waitFor();
-      problems.push(...(await audit(other, 'link number')));
-      await other.getByLabel(words.number).fill('x');
-      await other.getByRole('button', { name: words.approve }).click();
-      await other.getByRole('alert').waitFor();
-      problems.push(...(await audit(other, 'link number, bad input')));
-      await other.getByLabel(words.number).fill(number);
-      await other.getByRole('button', { name: words.approve }).click();
-      await other.getByLabel(words.number).waitFor({ state: 'detached' });
-      problems.push(...(await audit(other, 'link approved')));
+        const other = await (await phone()).newPage();
+        expect((await other.goto(link))?.status()).toBe(200);
+        const problems = await audit(other, 'link landing');
+        await other.getByRole('button', { name: words.continueLink }).click();
+        await other.getByLabel(words.number).waitFor();
+        problems.push(...(await audit(other, 'link number')));
+        await other.getByLabel(words.number).fill('x');
+        await other.getByRole('button', { name: words.approve }).click();
+        await other.getByRole('alert').waitFor();
+        problems.push(...(await audit(other, 'link number, bad input')));
+        await other.getByLabel(words.number).fill(number);
+        await other.getByRole('button', { name: words.approve }).click();
+        await other.getByLabel(words.number).waitFor({ state: 'detached' });
+        problems.push(...(await audit(other, 'link approved')));
 
-      expect((await other.goto(link))?.status()).toBe(400);
-      problems.push(...(await audit(other, 'link used')));
+        expect((await other.goto(link))?.status()).toBe(400);
+        problems.push(...(await audit(other, 'link used')));
 
-      const { db, keyring } = t.sesame.services;
-      const expired = await createOperatorLink(db, keyring, { type: 'custom', email, ttl: -60 });
-      expect((await other.goto(linkUrl(t.issuer, expired.uuid, expired.token)))?.status()).toBe(400);
-      problems.push(...(await audit(other, 'link expired')));
+        const { db, keyring } = t.sesame.services;
+        const expired = await createOperatorLink(db, keyring, { type: 'custom', email, ttl: -60 });
+        expect((await other.goto(linkUrl(t.issuer, expired.uuid, expired.token)))?.status()).toBe(400);
+        problems.push(...(await audit(other, 'link expired')));
 
-      // A welcome link of a client without client_name: the page names it in plain words.
-      const welcome = await createOperatorLink(db, keyring, { type: 'welcome', email: `welcome${n}@example.com`, clientId: 'noname', ttl: 3600 });
-      await other.goto(linkUrl(t.issuer, welcome.uuid, welcome.token));
-      await other.getByRole('button', { name: words.continueLink }).click();
-      await other.getByText(lang === 'fr' ? /vous connecter à l'application\.$/ : /sign in to the application\.$/).waitFor();
-      problems.push(...(await audit(other, 'address confirmed')));
-      expect(problems).toEqual([]);
-    }, WALK_TIMEOUT);
+        // A welcome link of a client without client_name: the page names it in plain words.
+        const welcome = await createOperatorLink(db, keyring, { type: 'welcome', email: `welcome${n}@example.com`, clientId: 'noname', ttl: 3600 });
+        await other.goto(linkUrl(t.issuer, welcome.uuid, welcome.token));
+        await other.getByRole('button', { name: words.continueLink }).click();
+        await other.getByText(lang === 'fr' ? /vous connecter à l'application\.$/ : /sign in to the application\.$/).waitFor();
+        problems.push(...(await audit(other, 'address confirmed')));
+        expect(problems).toEqual([]);
+      },
+      WALK_TIMEOUT,
+    );
 
-    it('signed out, error pages, the emailed-link confirm page and the dev outbox', async () => {
-      const page = await (await phone()).newPage();
-      // Without a session there is nothing to confirm: straight to "signed out".
-      expect((await page.goto(`${t.url}/oidc/logout?client_id=app`))?.status()).toBe(200);
-      const problems = await audit(page, 'logged out');
+    it(
+      'signed out, error pages, the emailed-link confirm page and the dev outbox',
+      async () => {
+        const page = await (await phone()).newPage();
+        // Without a session there is nothing to confirm: straight to "signed out".
+        expect((await page.goto(`${t.url}/oidc/logout?client_id=app`))?.status()).toBe(200);
+        const problems = await audit(page, 'logged out');
 
-      expect((await page.goto(`${t.url}/authorize?client_id=nobody&response_type=code&scope=openid`))?.status()).toBe(400);
-      problems.push(...(await audit(page, 'oidc-provider error')));
-      expect((await page.goto(`${t.url}/interaction/not-a-sign-in`))?.status()).toBe(400);
-      problems.push(...(await audit(page, 'Sesame error')));
+        expect((await page.goto(`${t.url}/authorize?client_id=nobody&response_type=code&scope=openid`))?.status()).toBe(400);
+        problems.push(...(await audit(page, 'oidc-provider error')));
+        expect((await page.goto(`${t.url}/interaction/not-a-sign-in`))?.status()).toBe(400);
+        problems.push(...(await audit(page, 'Sesame error')));
 
-      const verify = new URLSearchParams({ client_id: 'app', email: 'ada@example.com', verification_code: '123456', redirect_uri: REDIRECT });
-      expect((await page.goto(`${t.url}/passwordless/verify_redirect?${verify}`))?.status()).toBe(200);
-      problems.push(...(await audit(page, 'emailed link confirm')));
+        const verify = new URLSearchParams({ client_id: 'app', email: 'ada@example.com', verification_code: '123456', redirect_uri: REDIRECT });
+        expect((await page.goto(`${t.url}/passwordless/verify_redirect?${verify}`))?.status()).toBe(200);
+        problems.push(...(await audit(page, 'emailed link confirm')));
 
-      expect((await page.goto(`${t.url}/dev/outbox`))?.status()).toBe(200);
-      problems.push(...(await audit(page, 'dev outbox')));
-      expect(problems).toEqual([]);
-    }, WALK_TIMEOUT);
+        expect((await page.goto(`${t.url}/dev/outbox`))?.status()).toBe(200);
+        problems.push(...(await audit(page, 'dev outbox')));
+        expect(problems).toEqual([]);
+      },
+      WALK_TIMEOUT,
+    );
 
-    it('a new account: the name step (invalid name too), then Back from the app: "you are signed in"', async () => {
-      const page = await authorize(await phone(), shop, { redirect_uri: `${shopSite.origin}/cb`, scope: 'openid email profile' });
-      const email = `named${++n}-${lang}@example.com`;
-      await askForCode(page, email);
-      await page.getByLabel(words.code).fill(codeIn(await nextMessage(email)));
-      await page.getByRole('button', { name: words.signIn, exact: true }).click();
-      await page.getByRole('heading', { level: 1, name: words.nameHeading }).waitFor();
-      const problems = await audit(page, 'name step');
+    it(
+      'a new account: the name step (invalid name too), then Back from the app: "you are signed in"',
+      async () => {
+        const page = await authorize(await phone(), shop, { redirect_uri: `${shopSite.origin}/cb`, scope: 'openid email profile' });
+        const email = `named${++n}-${lang}@example.com`;
+        await askForCode(page, email);
+        await page.getByLabel(words.code).fill(codeIn(await nextMessage(email)));
+        await page.getByRole('button', { name: words.signIn, exact: true }).click();
+        await page.getByRole('heading', { level: 1, name: words.nameHeading }).waitFor();
+        const problems = await audit(page, 'name step');
 
-      await page.getByLabel(words.name).fill(' ');
-      await page.getByRole('button', { name: words.nameSave, exact: true }).click();
-      await page.getByRole('alert').waitFor();
-      problems.push(...(await audit(page, 'name step, invalid name')));
+        await page.getByLabel(words.name).fill(' ');
+        await page.getByRole('button', { name: words.nameSave, exact: true }).click();
+        await page.getByRole('alert').waitFor();
+        problems.push(...(await audit(page, 'name step, invalid name')));
 
-      // Opened again by address: Back to a page a POST answered would ask to resend the form instead.
-      expect((await page.goto(page.url()))?.status()).toBe(200);
-      await page.getByRole('button', { name: words.nameSkip, exact: true }).click();
-      await page.waitForURL(`${shopSite.origin}/cb?**`);
-      // Back from the app lands on the name step's address, which now says the sign-in is done.
-      await page.goBack();
-      await page.getByRole('heading', { level: 1, name: words.signedIn }).waitFor();
-      expect(await page.getByRole('link', { name: words.continueTo }).getAttribute('href')).toBe(`${shopSite.origin}/home`);
-      problems.push(...(await audit(page, 'signed in, after Back')));
-      expect(problems).toEqual([]);
-    }, WALK_TIMEOUT);
+        // Opened again by address: Back to a page a POST answered would ask to resend the form instead.
+        expect((await page.goto(page.url()))?.status()).toBe(200);
+        await page.getByRole('button', { name: words.nameSkip, exact: true }).click();
+        await page.waitForURL(`${shopSite.origin}/cb?**`);
+        // Back from the app lands on the name step's address, which now says the sign-in is done.
+        await page.goBack();
+        await page.getByRole('heading', { level: 1, name: words.signedIn }).waitFor();
+        expect(await page.getByRole('link', { name: words.continueTo }).getAttribute('href')).toBe(`${shopSite.origin}/home`);
+        problems.push(...(await audit(page, 'signed in, after Back')));
+        expect(problems).toEqual([]);
+      },
+      WALK_TIMEOUT,
+    );
 
-    it('error pages with "Technical details" open and a way back to the app', async () => {
-      const context = await phone();
-      const problems: string[] = [];
-      /** Opens the page's technical details, checks its link back to the shop, audits it. */
-      async function withDetailsOpen(page: Page, name: string) {
-        await page.getByText(words.details).click();
-        await page.locator('details.technical[open] .code').waitFor();
-        expect(await page.getByRole('link', { name: words.backTo }).getAttribute('href')).toBe(`${shopSite.origin}/home`);
-        problems.push(...(await audit(page, name)));
-      }
+    it(
+      'error pages with "Technical details" open and a way back to the app',
+      async () => {
+        const context = await phone();
+        const problems: string[] = [];
+        /** Opens the page's technical details, checks its link back to the shop, audits it. */
+        async function withDetailsOpen(page: Page, name: string) {
+          await page.getByText(words.details).click();
+          await page.locator('details.technical[open] .code').waitFor();
+          expect(await page.getByRole('link', { name: words.backTo }).getAttribute('href')).toBe(`${shopSite.origin}/home`);
+          problems.push(...(await audit(page, name)));
+        }
 
-      // oidc-provider's page: a request of a known app naming neither of its two redirect URIs.
-      const page = await context.newPage();
-      const { url } = await newAuthorization(shop, { scope: 'openid' });
-      url.searchParams.delete('redirect_uri');
-      expect((await page.goto(url.href))?.status()).toBe(400);
-      await withDetailsOpen(page, 'bad request, details open');
+        // oidc-provider's page: a request of a known app naming neither of its two redirect URIs.
+        const page = await context.newPage();
+        const { url } = await newAuthorization(shop, { scope: 'openid' });
+        url.searchParams.delete('redirect_uri');
+        expect((await page.goto(url.href))?.status()).toBe(400);
+        await withDetailsOpen(page, 'bad request, details open');
 
-      // Sesame's page: a sign-in page that expired (its interaction gone, this browser's cookie left).
-      const signIn = await authorize(context, shop, { redirect_uri: `${shopSite.origin}/cb` });
-      const uid = new URL(signIn.url()).pathname.split('/')[2]!;
-      const { count } = await t.sesame.services.db.prisma.oidcPayload.updateMany({ where: { model: 'Interaction', id: uid }, data: { expiresAt: new Date(Date.now() - 1000) } });
-      expect(count).toBe(1);
-      expect((await signIn.reload())?.status()).toBe(400);
-      await withDetailsOpen(signIn, 'expired sign-in page, details open');
-      expect(problems).toEqual([]);
-    }, WALK_TIMEOUT);
+        // Sesame's page: a sign-in page that expired (its interaction gone, this browser's cookie left).
+        const signIn = await authorize(context, shop, { redirect_uri: `${shopSite.origin}/cb` });
+        const uid = new URL(signIn.url()).pathname.split('/')[2]!;
+        const { count } = await t.sesame.services.db.prisma.oidcPayload.updateMany({
+          where: { model: 'Interaction', id: uid },
+          data: { expiresAt: new Date(Date.now() - 1000) },
+        });
+        expect(count).toBe(1);
+        expect((await signIn.reload())?.status()).toBe(400);
+        await withDetailsOpen(signIn, 'expired sign-in page, details open');
+        expect(problems).toEqual([]);
+      },
+      WALK_TIMEOUT,
+    );
   });
 });

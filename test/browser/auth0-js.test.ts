@@ -157,9 +157,7 @@ describe('auth0-js passwordless in Chromium', () => {
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL((url) => url.href.startsWith(`${t.url}/passwordless/verify_redirect?`));
     expect(new URL(page.url()).searchParams.has('code_challenge')).toBe(false);
-    expect((await page.getByRole('alert').textContent())?.trim()).toBe(
-      'This application must use PKCE (a code_challenge) for sign-in links. Ask its developers to update it.',
-    );
+    expect((await page.getByRole('alert').textContent())?.trim()).toBe('This application must use PKCE (a code_challenge) for sign-in links. Ask its developers to update it.');
     // The email code is still live: the app can retry with PKCE.
     const live = await t.sesame.services.db.prisma.oneTimeCode.findFirst({ where: { identifier: email, consumedAt: null, replacedAt: null } });
     expect(live).not.toBeNull();
@@ -167,7 +165,7 @@ describe('auth0-js passwordless in Chromium', () => {
     expect(opened.problems.filter((p) => !/status of 400/.test(p))).toEqual([]);
   });
 
-  it('gives a wrong code to the page callback as Auth0\'s error, with CORS on the error too', async () => {
+  it("gives a wrong code to the page callback as Auth0's error, with CORS on the error too", async () => {
     const opened = await open();
     const { page } = opened;
     const email = 'linus@example.com';

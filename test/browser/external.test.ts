@@ -12,7 +12,6 @@ import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 import { createServiceClient } from '../../src/connections/external.js';
 import type { ExternalConnection } from '../../src/config/schema.js';
 
-
 describe('external connection in Chromium', () => {
   let t: TestSesame;
   let operator: OperatorLogin;
@@ -21,7 +20,14 @@ describe('external connection in Chromium', () => {
 
   beforeAll(async () => {
     operator = await startOperatorLogin();
-    const corp: ExternalConnection = { id: 'corp', type: 'external', name: 'Corp login', authorizationUrl: `${operator.loginUrl}?tenant=acme`, accountId: 'acct1', trustEmails: false };
+    const corp: ExternalConnection = {
+      id: 'corp',
+      type: 'external',
+      name: 'Corp login',
+      authorizationUrl: `${operator.loginUrl}?tenant=acme`,
+      accountId: 'acct1',
+      trustEmails: false,
+    };
     t = await startTestSesame('sqlite', { ...oidcFixture, connections: [{ id: 'email', type: 'email' }, corp] });
     // The CLI's way of issuing a key (test/connections/external.test.ts runs the CLI itself).
     operator.settings.accessKey = (await createServiceClient(t.sesame.services.db, corp)).accessKey;

@@ -14,7 +14,6 @@ import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 const COUNTDOWN = /^You can ask for a new code in (\d+) s\.$/;
 const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
-
 describe('hosted pages in Chromium', () => {
   let t: TestSesame;
   let config: oidc.Configuration;

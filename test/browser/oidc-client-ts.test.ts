@@ -23,10 +23,7 @@ describe('oidc-client-ts in Chromium', () => {
   beforeAll(async () => {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    [spa, refreshing] = await Promise.all([
-      startOidcSpa({ authority: issuer, clientId: 'spa' }),
-      startOidcSpa({ authority: issuer, clientId: 'spa-refresh' }),
-    ]);
+    [spa, refreshing] = await Promise.all([startOidcSpa({ authority: issuer, clientId: 'spa' }), startOidcSpa({ authority: issuer, clientId: 'spa-refresh' })]);
     sameSite = `http://127.0.0.1:${spa.port}`;
     crossSite = `http://localhost:${spa.port}`;
     const origins = [sameSite, crossSite];
@@ -63,7 +60,8 @@ describe('oidc-client-ts in Chromium', () => {
     const problems = watchProblems(page);
     const sesame: string[] = [];
     page.on('request', (r) => {
-      if (r.url().startsWith(t.issuer)) sesame.push(`${r.method()} ${r.url().slice(t.issuer.length).split('?')[0]}${new URL(r.url()).searchParams.get('prompt') === 'none' ? ' prompt=none' : ''}`);
+      if (r.url().startsWith(t.issuer))
+        sesame.push(`${r.method()} ${r.url().slice(t.issuer.length).split('?')[0]}${new URL(r.url()).searchParams.get('prompt') === 'none' ? ' prompt=none' : ''}`);
     });
     await page.goto(`${origin}/`);
     await result(page, 'none');

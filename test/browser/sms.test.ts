@@ -11,8 +11,6 @@ import { rpConfig } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 
-
-
 describe('sign-in by phone in Chromium (Twilio channel)', () => {
   let t: TestSesame;
   let twilio: FakeTwilio;

@@ -61,7 +61,16 @@ describe('sesame clients', { timeout: 600_000 }, () => {
   it('describes every action and option in --help', async () => {
     const help = await run('clients', '--help');
     expect([help.code, help.stderr]).toEqual([0, '']);
-    for (const text of ['add --id <id>', 'update <id>', 'rotate-secret <id>', 'list ', 'remove <id>', '--web-origin <value> (repeatable)', '--metadata <value>', 'list flags add to the lists']) {
+    for (const text of [
+      'add --id <id>',
+      'update <id>',
+      'rotate-secret <id>',
+      'list ',
+      'remove <id>',
+      '--web-origin <value> (repeatable)',
+      '--metadata <value>',
+      'list flags add to the lists',
+    ]) {
       expect(help.stdout).toContain(text);
     }
   });
@@ -69,7 +78,21 @@ describe('sesame clients', { timeout: 600_000 }, () => {
   it('adds a --public SPA with --web-origin and --metadata, and a confidential client from --metadata alone', async () => {
     const [origin] = origins;
     const spa = lastJson(
-      await run('clients', 'add', '--id', 'spa', '--public', '--first-party', '--redirect-uri', CALLBACK, '--web-origin', origin!.origin, '--metadata', '{"id_token_signed_response_alg":"ES256"}', '--json'),
+      await run(
+        'clients',
+        'add',
+        '--id',
+        'spa',
+        '--public',
+        '--first-party',
+        '--redirect-uri',
+        CALLBACK,
+        '--web-origin',
+        origin!.origin,
+        '--metadata',
+        '{"id_token_signed_response_alg":"ES256"}',
+        '--json',
+      ),
     );
     expect(spa).toEqual({ client_id: 'spa', client_secret: null });
     const m2m = lastJson(await run('clients', 'add', '--id', 'm2m', '--metadata', '{"token_endpoint_auth_method":"client_secret_post","client_name":"M2M"}', '--json'));
@@ -116,7 +139,18 @@ describe('sesame clients', { timeout: 600_000 }, () => {
     expect([text.code, text.stderr, text.stdout]).toEqual([0, '', `cfg\tconfig\t${CALLBACK}\nspa\tdatabase\t${CALLBACK}\nm2m\tdatabase\t\n`]);
     const { clients } = lastJson(await run('clients', 'list', '--json'));
     expect(clients).toEqual([
-      { client_id: 'cfg', source: 'config', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], first_party: false, web_origins: [], management_api: false, userfront: false, trust_forwarded_for: false, createdAt: null },
+      {
+        client_id: 'cfg',
+        source: 'config',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code'],
+        first_party: false,
+        web_origins: [],
+        management_api: false,
+        userfront: false,
+        trust_forwarded_for: false,
+        createdAt: null,
+      },
       {
         client_id: 'spa',
         source: 'database',
@@ -129,7 +163,16 @@ describe('sesame clients', { timeout: 600_000 }, () => {
         response_types: ['code'],
         createdAt: expect.any(String),
       },
-      { client_id: 'm2m', source: 'database', token_endpoint_auth_method: 'client_secret_post', client_name: 'M2M', redirect_uris: [], grant_types: ['client_credentials'], response_types: [], createdAt: expect.any(String) },
+      {
+        client_id: 'm2m',
+        source: 'database',
+        token_endpoint_auth_method: 'client_secret_post',
+        client_name: 'M2M',
+        redirect_uris: [],
+        grant_types: ['client_credentials'],
+        response_types: [],
+        createdAt: expect.any(String),
+      },
     ]);
   });
 
@@ -140,7 +183,13 @@ describe('sesame clients', { timeout: 600_000 }, () => {
     const code = async (email: string) => {
       const started = await startLogin(t!, rp);
       const { result } = await signInWithEmail(t!, started, email);
-      const params = new URLSearchParams({ grant_type: 'authorization_code', client_id: 'spa', code: new URL(result.location!).searchParams.get('code')!, code_verifier: started.verifier, redirect_uri: CALLBACK });
+      const params = new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: 'spa',
+        code: new URL(result.location!).searchParams.get('code')!,
+        code_verifier: started.verifier,
+        redirect_uri: CALLBACK,
+      });
       return params.toString();
     };
     // The token request as an SPA makes it (auth0-spa-js sends Auth0-Client: a preflighted request).
@@ -162,8 +211,15 @@ describe('sesame clients', { timeout: 600_000 }, () => {
       return answer;
     };
 
-    const preflight = await fetch(`${t.url}/oauth/token`, { method: 'OPTIONS', headers: { origin: a!.origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'auth0-client,content-type' } });
-    expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-headers')]).toEqual([204, a!.origin, 'auth0-client,content-type']);
+    const preflight = await fetch(`${t.url}/oauth/token`, {
+      method: 'OPTIONS',
+      headers: { origin: a!.origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'auth0-client,content-type' },
+    });
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-headers')]).toEqual([
+      204,
+      a!.origin,
+      'auth0-client,content-type',
+    ]);
     const first = await code('spa-a@example.com');
     // From an origin the client did not register, the browser gets no readable answer (and the
     // server refused the request, so the code is still unused).

@@ -23,8 +23,14 @@ const ACME = { id: 'acme', type: 'external', name: 'Acme', authorizationUrl: 'ht
 
 /** What needs each feature in the fixture: left out when that feature is off. */
 const NEEDS: Record<FeatureName, { clients?: object[]; connections?: object[] }> = {
-  auth0Api: { clients: [{ client_id: 'native', client_secret: 'native-secret-native-secret-native', redirect_uris: [CALLBACK], grant_types: ['authorization_code', ...OTP_GRANTS] }] },
-  userfront: { clients: [{ client_id: 'demo', userfront: true, token_endpoint_auth_method: 'none', response_types: [], grant_types: [LOGIN_TICKET, 'refresh_token'], redirect_uris: [CALLBACK] }] },
+  auth0Api: {
+    clients: [{ client_id: 'native', client_secret: 'native-secret-native-secret-native', redirect_uris: [CALLBACK], grant_types: ['authorization_code', ...OTP_GRANTS] }],
+  },
+  userfront: {
+    clients: [
+      { client_id: 'demo', userfront: true, token_endpoint_auth_method: 'none', response_types: [], grant_types: [LOGIN_TICKET, 'refresh_token'], redirect_uris: [CALLBACK] },
+    ],
+  },
   management: { clients: [{ client_id: 'admin', client_secret: ADMIN_SECRET, management_api: true, grant_types: ['client_credentials'], response_types: [] }] },
   externalConnections: { connections: [ACME] },
 };
@@ -226,7 +232,12 @@ const DISCOVERY_BEFORE_FEATURES = {
   claims_supported: ['sub', 'acr', 'amr', 'email', 'email_verified', 'phone_number', 'phone_number_verified', 'name', 'sid', 'auth_time', 'iss'],
   code_challenge_methods_supported: ['S256'],
   end_session_endpoint: 'ISSUER/oidc/logout',
-  grant_types_supported: [...OWN_GRANTS, 'http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp', 'urn:sesame:params:oauth:grant-type:login-ticket'],
+  grant_types_supported: [
+    ...OWN_GRANTS,
+    'http://auth0.com/oauth/grant-type/passwordless/otp',
+    'urn:sesame:params:oauth:grant-type:passwordless-otp',
+    'urn:sesame:params:oauth:grant-type:login-ticket',
+  ],
   issuer: 'ISSUER',
   jwks_uri: 'ISSUER/.well-known/jwks.json',
   authorization_response_iss_parameter_supported: true,

@@ -16,8 +16,17 @@ describe('loadConfig', () => {
     const file = configFile({ port: 4000, codes: { ttl: 300 }, emailFrom: 'From File <a@b.c>' });
     const config = loadConfig({ SESAME_CONFIG: file, EMAIL_FROM: 'From Env <x@y.z>', SESAME_ISSUER: 'https://login.example/' });
     expect(config.port).toBe(4000);
-    expect(config.codes).toEqual({ length: 6, ttl: 300, maxAttempts: 5, resendCooldown: 30, sendsPerHour: 10, sendsPerIdentifierPerHour: 50, freeFailures: 5, maxFailureDelay: 900,
-      failuresPerIdentifierPerDay: 100, trustedBrowserTtl: 30 * 86400,
+    expect(config.codes).toEqual({
+      length: 6,
+      ttl: 300,
+      maxAttempts: 5,
+      resendCooldown: 30,
+      sendsPerHour: 10,
+      sendsPerIdentifierPerHour: 50,
+      freeFailures: 5,
+      maxFailureDelay: 900,
+      failuresPerIdentifierPerDay: 100,
+      trustedBrowserTtl: 30 * 86400,
     });
     expect(config.emailFrom).toBe('From Env <x@y.z>');
     expect(config.issuer).toBe('https://login.example/');
@@ -47,9 +56,7 @@ describe('loadConfig', () => {
     const file = configFile({});
     const prod = { NODE_ENV: 'production', SESAME_CONFIG: file };
     expect(() => loadConfig({ ...prod, SESAME_ISSUER: 'http://login.example' })).toThrowError('issuer: must be https in production (got http://login.example)');
-    expect(() => loadConfig({ ...prod, SESAME_ISSUER: 'https://login.example' })).toThrowError(
-      'smtpUrl: SMTP_URL is required in production while the email connection is enabled',
-    );
+    expect(() => loadConfig({ ...prod, SESAME_ISSUER: 'https://login.example' })).toThrowError('smtpUrl: SMTP_URL is required in production while the email connection is enabled');
     expect(() => loadConfig({ ...prod, SESAME_ISSUER: 'https://login.example', SMTP_URL: 'smtp://mail:25' }, { devOutbox: true })).toThrowError(
       'devOutbox: the dev outbox cannot be enabled in production',
     );
@@ -76,7 +83,15 @@ describe('loadConfig', () => {
   it('reads the trusted proxy hops from TRUST_PROXY or trustProxy (true is one hop)', () => {
     const dev = { SESAME_CONFIG: configFile({}) };
     expect(loadConfig(dev).proxyHops).toBe(0);
-    for (const [value, hops] of [['1', 1], ['true', 1], ['yes', 1], ['2', 2], ['0', 0], ['false', 0], ['no', 0]] as const) {
+    for (const [value, hops] of [
+      ['1', 1],
+      ['true', 1],
+      ['yes', 1],
+      ['2', 2],
+      ['0', 0],
+      ['false', 0],
+      ['no', 0],
+    ] as const) {
       expect(loadConfig({ ...dev, TRUST_PROXY: value }).proxyHops, value).toBe(hops);
     }
     expect(loadConfig({ SESAME_CONFIG: configFile({ trustProxy: true }) }).proxyHops).toBe(1);

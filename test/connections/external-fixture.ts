@@ -69,11 +69,19 @@ export async function signedUrl(
   const url = new URL(h.redirectUri);
   const issuer = `${url.origin}/v1/clients/${encodeURIComponent(clientId)}`;
   const iat = Math.floor(Date.now() / 1000);
-  const all: Record<string, unknown> = { aud: `${accountId}.accounts.authress.io`, iss: issuer, sub: userId, client_id: clientId, iat, exp: iat + 60, max_age: 60, scope: 'openid', ...claims };
+  const all: Record<string, unknown> = {
+    aud: `${accountId}.accounts.authress.io`,
+    iss: issuer,
+    sub: userId,
+    client_id: clientId,
+    iat,
+    exp: iat + 60,
+    max_age: 60,
+    scope: 'openid',
+    ...claims,
+  };
   for (const [name, value] of Object.entries(all)) if (value === undefined) delete all[name];
-  const code = await new SignJWT(all)
-    .setProtectedHeader({ alg: 'EdDSA', kid: keyId, typ: 'oauth-authz-req+jwt', ...change.header } as { alg: string })
-    .sign(change.key ?? key);
+  const code = await new SignJWT(all).setProtectedHeader({ alg: 'EdDSA', kid: keyId, typ: 'oauth-authz-req+jwt', ...change.header } as { alg: string }).sign(change.key ?? key);
   url.searchParams.set('code', code);
   url.searchParams.set('iss', change.iss ?? issuer);
   url.searchParams.set('state', h.state);
@@ -115,7 +123,14 @@ export async function signInByCode({ t, config }: ExternalSesame, email: string)
 export function alertText(html: string): string {
   const match = /<[a-z]+\b[^>]*role="alert"[^>]*>([\s\S]*?)<\/[a-z]+>/.exec(html);
   if (!match) throw new Error(`no role="alert" in page:\n${html.slice(0, 2000)}`);
-  return match[1]!.replace(/<[^>]+>/g, '').replace(/&#39;/g, "'").replace(/&#34;|&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').trim();
+  return match[1]!
+    .replace(/<[^>]+>/g, '')
+    .replace(/&#39;/g, "'")
+    .replace(/&#34;|&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .trim();
 }
 
 /**

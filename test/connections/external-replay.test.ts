@@ -94,14 +94,24 @@ describe.each(ENGINES)('external assertions on %s', { timeout: 180_000 }, (engin
     const cases: [string, () => Record<string, unknown>, string, string][] = [
       ['exp ten years ahead', () => ({ exp: now() + 10 * 365 * 86400 }), 'lifetime_too_long', 'The assertion lives longer than 2 minutes (exp too far after iat).'],
       ['no iat', () => ({ iat: undefined }), 'missing_iat', 'The assertion has no issued-at time (iat). Sign it with iat set to the current time.'],
-      ['an iat 5 minutes ahead', () => ({ iat: now() + 300, exp: now() + 360 }), 'issued_in_future', 'The assertion is issued in the future (iat). Check the clock of the sign-in service.'],
+      [
+        'an iat 5 minutes ahead',
+        () => ({ iat: now() + 300, exp: now() + 360 }),
+        'issued_in_future',
+        'The assertion is issued in the future (iat). Check the clock of the sign-in service.',
+      ],
       [
         'an iat 200 s old (exp still ahead)',
         () => ({ iat: now() - 200, exp: now() + 30 }),
         'too_old',
         'The assertion was issued more than 2 minutes ago. Send the user back as soon as the assertion is made.',
       ],
-      ['an array aud that includes the account', () => ({ aud: ['acct1.accounts.authress.io', 'acct2.accounts.authress.io'] }), 'wrong_audience', 'The assertion audience (aud) does not match this connection’s account id.'],
+      [
+        'an array aud that includes the account',
+        () => ({ aud: ['acct1.accounts.authress.io', 'acct2.accounts.authress.io'] }),
+        'wrong_audience',
+        'The assertion audience (aud) does not match this connection’s account id.',
+      ],
     ];
     it.each(cases)('%s', async (_name, claims, reason, message) => {
       const h = await handOff(s, 'corp');

@@ -39,7 +39,7 @@ describe.each(ENGINES)('external connection tickets on %s', (engine) => {
     return { config, url: back.location! };
   }
 
-  it('does not sign a victim in as the attacker through a callback URL opened in the victim\'s browser', async () => {
+  it("does not sign a victim in as the attacker through a callback URL opened in the victim's browser", async () => {
     const { config, url } = await returnUrl('attacker');
     const victim = new FormClient();
     // The callback hands the ticket to the attacker's interaction, which this browser does not hold.

@@ -154,7 +154,10 @@ describe('text of emails and SMS', () => {
     expect(text).toBe(TEXTS.noAccount[locale]);
   });
 
-  it.each([['en', '+16502533001'], ['fr', '+16502533002']] as const)('SMS code (%s)', async (locale, phone) => {
+  it.each([
+    ['en', '+16502533001'],
+    ['fr', '+16502533002'],
+  ] as const)('SMS code (%s)', async (locale, phone) => {
     await start(locale, { connection: 'sms', phone_number: phone });
     const { body } = await twilio.next(phone);
     expect(body).not.toMatch(ENTITY);

@@ -15,9 +15,7 @@ describe('Twilio channel', () => {
 
   it('sends with the auth token and a From number', async () => {
     await twilioChannel(twilioProvider(twilio.url)).send(message());
-    expect(twilio.requests).toEqual([
-      { username: ACCOUNT_SID, to: TO, from: FROM, messagingServiceSid: null, body: TEXT, contentType: 'application/x-www-form-urlencoded' },
-    ]);
+    expect(twilio.requests).toEqual([{ username: ACCOUNT_SID, to: TO, from: FROM, messagingServiceSid: null, body: TEXT, contentType: 'application/x-www-form-urlencoded' }]);
     expect(twilio.accepted).toHaveLength(1);
   });
 
@@ -43,7 +41,7 @@ describe('Twilio channel', () => {
 
   it.each([
     [21614, "'To' number is not a valid mobile number"],
-    [21408, 'Permission to send an SMS has not been enabled for the region indicated by the \'To\' number'],
+    [21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number"],
     [21610, 'Attempt to send to unsubscribed recipient'],
     [21612, "The 'To' phone number is not currently reachable via SMS"],
   ])('gives up at once on Twilio error %i', async (code, text) => {
@@ -55,9 +53,7 @@ describe('Twilio channel', () => {
   it('gives up at once on bad credentials and an unknown account, without quoting a credential', async () => {
     const badToken = await failure(twilioChannel(twilioProvider(twilio.url, { authToken: 'wrong-token-wrong-token' })).send(message()));
     expect(badToken).toMatchObject({ permanent: true, status: 401, message: 'twilio 401 20003: Authenticate' });
-    const badKey = await failure(
-      twilioChannel(twilioProvider(twilio.url, { authToken: undefined, apiKeySid: API_KEY_SID, apiKeySecret: 'not-the-secret' })).send(message()),
-    );
+    const badKey = await failure(twilioChannel(twilioProvider(twilio.url, { authToken: undefined, apiKeySid: API_KEY_SID, apiKeySecret: 'not-the-secret' })).send(message()));
     expect(badKey).toMatchObject({ permanent: true, status: 401 });
     const elsewhere = await failure(twilioChannel(twilioProvider(`${twilio.url}/nowhere`)).send(message()));
     expect(elsewhere).toMatchObject({ permanent: true, status: 404 });

@@ -11,7 +11,22 @@ import { migrate } from '../../src/storage/migrate.js';
 import { enqueueMessage } from '../../src/storage/outbox.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import type { FakeTwilio } from '../helpers/fake-twilio.js';
-import { ACCOUNT_SID, AUTH_TOKEN, API_KEY_SID, API_KEY_SECRET, SERVICE_SID, FROM, TO, CODE, TEXT, GATEWAY_SECRET, startTwilio, type FakeGateway, verify, startGateway } from './sms-fixture.js';
+import {
+  ACCOUNT_SID,
+  AUTH_TOKEN,
+  API_KEY_SID,
+  API_KEY_SECRET,
+  SERVICE_SID,
+  FROM,
+  TO,
+  CODE,
+  TEXT,
+  GATEWAY_SECRET,
+  startTwilio,
+  type FakeGateway,
+  verify,
+  startGateway,
+} from './sms-fixture.js';
 
 describe('SMS through the delivery worker (SQLite outbox)', () => {
   let database: TestDatabase;
@@ -21,8 +36,7 @@ describe('SMS through the delivery worker (SQLite outbox)', () => {
   let worker: DeliveryWorker;
   let logs: string[];
 
-  const enqueue = (connectionId = 'sms', recipient = TO) =>
-    enqueueMessage(db, { channel: 'sms', connectionId, recipient, subject: '', text: TEXT });
+  const enqueue = (connectionId = 'sms', recipient = TO) => enqueueMessage(db, { channel: 'sms', connectionId, recipient, subject: '', text: TEXT });
   const row = (id: string) => db.prisma.outboxMessage.findUniqueOrThrow({ where: { id } });
   /** Moves every retry into the past, as if the backoff had elapsed. */
   const elapse = () => db.prisma.outboxMessage.updateMany({ where: { status: 'pending' }, data: { nextAttemptAt: new Date(Date.now() - 1000) } });

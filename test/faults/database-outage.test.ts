@@ -119,14 +119,25 @@ describe('PostgreSQL outage under load', () => {
       kind: x.kind,
       phase: x.phase,
       ms: x.ms,
-      ...(x.error ? { error: x.error } : { status: x.answer!.status, body: typeof x.answer!.body === 'string' ? x.answer!.body.replace(/\s+/g, ' ').slice(0, 200) : x.answer!.body }),
+      ...(x.error
+        ? { error: x.error }
+        : { status: x.answer!.status, body: typeof x.answer!.body === 'string' ? x.answer!.body.replace(/\s+/g, ' ').slice(0, 200) : x.answer!.body }),
     });
     // Error lines (first few, messages cut short), to tell what failed inside Sesame.
     const errorLog = s!
       .logs()
       .filter((l) => (l.level as number) >= 50)
       .slice(0, 6)
-      .map((l) => ({ msg: l.msg, path: l.path, status: l.status, err: String((l.err as { message?: string } | undefined)?.message ?? '').trim().split('\n').at(-1)?.slice(0, 200) }));
+      .map((l) => ({
+        msg: l.msg,
+        path: l.path,
+        status: l.status,
+        err: String((l.err as { message?: string } | undefined)?.message ?? '')
+          .trim()
+          .split('\n')
+          .at(-1)
+          ?.slice(0, 200),
+      }));
 
     // /readyz and /healthz during the outage.
     expect.soft(ready.at(-1), 'last /readyz in the outage').toEqual({ status: 503, body: NOT_READY, contentType: expect.stringContaining('json'), at: expect.any(Number) });
@@ -150,7 +161,12 @@ describe('PostgreSQL outage under load', () => {
       if (x.kind === 'authorize (hosted page)') return !(a.contentType.includes('html') && /<html/i.test(String(a.body)));
       return !(a.contentType.includes('json') && isUnavailable(a.body));
     });
-    expect.soft(wrong.slice(0, 15).map(show), `unexpected answers (first 15 of ${wrong.length}); all samples: ${JSON.stringify(summary(samples))}; error logs: ${JSON.stringify(errorLog)}`).toEqual([]);
+    expect
+      .soft(
+        wrong.slice(0, 15).map(show),
+        `unexpected answers (first 15 of ${wrong.length}); all samples: ${JSON.stringify(summary(samples))}; error logs: ${JSON.stringify(errorLog)}`,
+      )
+      .toEqual([]);
     const unsettled = samples.filter((x) => x.at + x.ms < cutAt && x.answer?.status !== normal[x.kind]);
     expect.soft(unsettled.map(show), 'answered before the cut').toEqual([]);
     // The outage was seen: requests sent during it got 503s.

@@ -140,10 +140,15 @@ export interface Load<K extends string> {
 export function startLoad<K extends string>(requests: Record<K, () => Promise<{ answer: Answer; email?: string }>>, paceMs: number): Load<K> {
   const kinds = Object.keys(requests) as K[];
   let running = true;
-  const load: Load<K> = { kinds, samples: [], phase: 'before', stop: async () => {
-    running = false;
-    await Promise.all(loops);
-  } };
+  const load: Load<K> = {
+    kinds,
+    samples: [],
+    phase: 'before',
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
   const loops = kinds.map(async (kind) => {
     while (running) {
       const sample: Sample<K> = { kind, phase: load.phase, at: Date.now(), ms: 0 };
@@ -206,11 +211,21 @@ export function summary<K extends string>(samples: Array<Sample<K>>): Record<str
 
 /** During the outage: /healthz always 200, /readyz 503 within 3 s of the cut and from then on. */
 export function expectReadinessDuringOutage(ready: Array<Answer & { at: number }>, live: Answer[]): void {
-  expect.soft(live.map((l) => l.status), '/healthz during the outage').toEqual(live.map(() => 200));
+  expect
+    .soft(
+      live.map((l) => l.status),
+      '/healthz during the outage',
+    )
+    .toEqual(live.map(() => 200));
   const firstDown = ready.findIndex((r) => r.status === 503);
   expect.soft(firstDown, `a /readyz answered 503 during the outage: ${JSON.stringify(ready)}`).toBeGreaterThanOrEqual(0);
   if (firstDown >= 0) {
     expect.soft(ready[firstDown]!.at, 'ms from the cut to the first /readyz 503').toBeLessThan(3000);
-    expect.soft(ready.slice(firstDown).map((r) => ({ status: r.status, body: r.body })), '/readyz once down').toEqual(ready.slice(firstDown).map(() => ({ status: 503, body: NOT_READY })));
+    expect
+      .soft(
+        ready.slice(firstDown).map((r) => ({ status: r.status, body: r.body })),
+        '/readyz once down',
+      )
+      .toEqual(ready.slice(firstDown).map(() => ({ status: 503, body: NOT_READY })));
   }
 }

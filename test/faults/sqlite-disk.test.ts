@@ -77,7 +77,20 @@ function causeLines(lines: Array<Record<string, unknown>>, cause: RegExp) {
 function brief(l: Record<string, unknown>) {
   const err = l.err as { type?: string; code?: unknown; message?: string } | undefined;
   const { level: _level, time: _time, service: _service, pid: _pid, hostname: _hostname, requestId: _requestId, err: _err, ...rest } = l;
-  return { ...rest, ...(err && { err: { type: err.type, code: err.code, message: String(err.message ?? '').trim().split('\n').at(-1)?.slice(0, 200) } }) };
+  return {
+    ...rest,
+    ...(err && {
+      err: {
+        type: err.type,
+        code: err.code,
+        message: String(err.message ?? '')
+          .trim()
+          .split('\n')
+          .at(-1)
+          ?.slice(0, 200),
+      },
+    }),
+  };
 }
 
 // A serve child, a mount and strace on 2 loaded cores: each test may take well over the default 30 s.
@@ -155,11 +168,16 @@ describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok
     } finally {
       unlinkSync(filler);
     }
-    const errors = s!.logs().slice(logFrom).filter((l) => (l.level as number) >= 50);
-    expect.soft(answers, `answers on a full disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`).toEqual(
-      answers.map(() => ({ status: 503, body: UNAVAILABLE, contentType: expect.stringContaining('json') })),
-    );
-    expect.soft(causeLines(errors, /SQLITE_FULL|\bfull\b/i).length, `an error line naming the full disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`).toBeGreaterThan(0);
+    const errors = s!
+      .logs()
+      .slice(logFrom)
+      .filter((l) => (l.level as number) >= 50);
+    expect
+      .soft(answers, `answers on a full disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`)
+      .toEqual(answers.map(() => ({ status: 503, body: UNAVAILABLE, contentType: expect.stringContaining('json') })));
+    expect
+      .soft(causeLines(errors, /SQLITE_FULL|\bfull\b/i).length, `an error line naming the full disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`)
+      .toBeGreaterThan(0);
 
     const seen = await recovers(30_000);
     expect(seen.at(-1)?.status, `answers after freeing space: ${JSON.stringify(seen.slice(-3))}`).toBe(200);
@@ -168,38 +186,49 @@ describe.skipIf(!mountable.ok)(`SQLite on a full or read-only disk${mountable.ok
     expect(s!.child.exitCode).toBeNull();
   });
 
-  it.skipIf(!strace)(`read-only disk${strace ? '' : ' (skipped: strace is not installed)'}: writes answer 503 temporarily_unavailable, logged as such; writable again recovers`, async () => {
-    await sendsAndSignsIn();
-    const pid = s!.child.pid!;
-    const logFrom = s!.logs().length;
+  it.skipIf(!strace)(
+    `read-only disk${strace ? '' : ' (skipped: strace is not installed)'}: writes answer 503 temporarily_unavailable, logged as such; writable again recovers`,
+    async () => {
+      await sendsAndSignsIn();
+      const pid = s!.child.pid!;
+      const logFrom = s!.logs().length;
 
-    // The database files and their directory: writes, truncation, removal, creation and access()
-    // checks get EROFS, as on a read-only filesystem (access(W_OK) there says EROFS too; SQLite makes
-    // no access() calls on these paths once open). Reads and opens are left alone.
-    const files = [dir!, ...['sesame.db', 'sesame.db-wal', 'sesame.db-shm', 'sesame.db-journal'].map((f) => join(dir!, f))].flatMap((f) => ['-P', f]);
-    const calls = 'pwrite64,write,pwritev,pwritev2,ftruncate,fallocate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,access,faccessat,faccessat2';
-    const tracer = spawn('strace', ['-f', '-p', String(pid), '-e', `trace=${calls}`, '-e', `inject=${calls}:error=EROFS`, ...files, '-o', '/dev/null'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const answers: Answer[] = [];
-    try {
-      await attached(tracer, pid);
-      for (let i = 0; i < 5; i++) answers.push(await startCode(s!.url, nextEmail()));
-    } finally {
-      await detach(tracer);
-    }
-    const errors = s!.logs().slice(logFrom).filter((l) => (l.level as number) >= 50);
-    expect.soft(answers, `answers on a read-only disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`).toEqual(
-      answers.map(() => ({ status: 503, body: UNAVAILABLE, contentType: expect.stringContaining('json') })),
-    );
-    expect.soft(causeLines(errors, /SQLITE_READONLY|read-?only|EROFS/i).length, `an error line naming the read-only disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`).toBeGreaterThan(0);
+      // The database files and their directory: writes, truncation, removal, creation and access()
+      // checks get EROFS, as on a read-only filesystem (access(W_OK) there says EROFS too; SQLite makes
+      // no access() calls on these paths once open). Reads and opens are left alone.
+      const files = [dir!, ...['sesame.db', 'sesame.db-wal', 'sesame.db-shm', 'sesame.db-journal'].map((f) => join(dir!, f))].flatMap((f) => ['-P', f]);
+      const calls = 'pwrite64,write,pwritev,pwritev2,ftruncate,fallocate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,access,faccessat,faccessat2';
+      const tracer = spawn('strace', ['-f', '-p', String(pid), '-e', `trace=${calls}`, '-e', `inject=${calls}:error=EROFS`, ...files, '-o', '/dev/null'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const answers: Answer[] = [];
+      try {
+        await attached(tracer, pid);
+        for (let i = 0; i < 5; i++) answers.push(await startCode(s!.url, nextEmail()));
+      } finally {
+        await detach(tracer);
+      }
+      const errors = s!
+        .logs()
+        .slice(logFrom)
+        .filter((l) => (l.level as number) >= 50);
+      expect
+        .soft(answers, `answers on a read-only disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`)
+        .toEqual(answers.map(() => ({ status: 503, body: UNAVAILABLE, contentType: expect.stringContaining('json') })));
+      expect
+        .soft(
+          causeLines(errors, /SQLITE_READONLY|read-?only|EROFS/i).length,
+          `an error line naming the read-only disk; error lines: ${JSON.stringify(errors.slice(0, 6).map(brief))}`,
+        )
+        .toBeGreaterThan(0);
 
-    const seen = await recovers(30_000);
-    expect(seen.at(-1)?.status, `answers once writable again: ${JSON.stringify(seen.slice(-3))}`).toBe(200);
-    await sendsAndSignsIn();
-    expect(s!.child.pid).toBe(pid);
-    expect(s!.child.exitCode).toBeNull();
-  });
+      const seen = await recovers(30_000);
+      expect(seen.at(-1)?.status, `answers once writable again: ${JSON.stringify(seen.slice(-3))}`).toBe(200);
+      await sendsAndSignsIn();
+      expect(s!.child.pid).toBe(pid);
+      expect(s!.child.exitCode).toBeNull();
+    },
+  );
 });
 
 /** Resolves once strace reports it is attached to `pid` (its injections are active from then). */

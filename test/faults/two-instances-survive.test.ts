@@ -117,9 +117,7 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     // Auth0-style codes, all asked of A.
     const starts = Array.from({ length: STARTS }, (_, i) => `survive-start${i}@example.com`);
     const started = await Promise.all(starts.map((email) => startCode(A.url, email)));
-    expect(started.map((r) => [r.status, r.body])).toEqual(
-      starts.map((email) => [200, { _id: expect.stringMatching(/^[0-9a-f]{24}$/), email, email_verified: false }]),
-    );
+    expect(started.map((r) => [r.status, r.body])).toEqual(starts.map((email) => [200, { _id: expect.stringMatching(/^[0-9a-f]{24}$/), email, email_verified: false }]));
 
     // (2) SIGKILL A right away: its worker may be holding leases on messages it is failing to send.
     await procA.kill();
@@ -161,7 +159,14 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     // the sink's reply goes out). If nothing is left to deliver, the cut comes without waiting.
     const waiting = recipients.filter((email) => sink!.to(email).length === 0);
     const inFlight = waiting.length
-      ? await Promise.race(waiting.map((email) => sink!.next(email, 75_000).then(() => email, () => undefined)))
+      ? await Promise.race(
+          waiting.map((email) =>
+            sink!.next(email, 75_000).then(
+              () => email,
+              () => undefined,
+            ),
+          ),
+        )
       : undefined;
     const cutAt = Date.now();
     load.phase = 'outage';
@@ -221,7 +226,10 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     // A deadline passing is not the failure to report: the expect below names the missing mail and the outbox.
     await pollUntil(arrived, { timeout: 120_000, interval: 250 });
     // None lost: the sign-ins below need every code. (Checked for duplicates at the end, once B has stopped.)
-    expect(recipients.filter((email) => sink!.to(email).length === 0), `no mail; outbox: ${JSON.stringify(rows)}`).toEqual([]);
+    expect(
+      recipients.filter((email) => sink!.to(email).length === 0),
+      `no mail; outbox: ${JSON.stringify(rows)}`,
+    ).toEqual([]);
     const mails = new Map(recipients.map((email) => [email, sink!.to(email)[0]!]));
 
     // (6) The hosted sign-ins started on A finish on B, with the codes from the mail.
@@ -270,15 +278,26 @@ describe('two instances on PostgreSQL: SIGKILL of one, then a database outage', 
     rows = await outbox(schema, recipients);
     const show5 = (r: OutboxRow) => ({ recipient: r.recipient, id: r.id, status: r.status, attempts: r.attempts, lockedUntil: r.lockedUntil && r.lockedUntil.getTime() - cutAt });
     // For a failure message: what B logged about each message, and its first failed delivery pass.
-    const logB = procB
-      .logs()
-      .map((l) => ({ msg: l.msg, at: (l.time as number) - cutAt, messageId: l.messageId, attempt: l.attempt, err: String((l.err as { message?: string } | undefined)?.message ?? '').split('\n').at(-1) }));
+    const logB = procB.logs().map((l) => ({
+      msg: l.msg,
+      at: (l.time as number) - cutAt,
+      messageId: l.messageId,
+      attempt: l.attempt,
+      err: String((l.err as { message?: string } | undefined)?.message ?? '')
+        .split('\n')
+        .at(-1),
+    }));
     const trail =
       `outbox (lockedUntil in ms from the cut): ${JSON.stringify(rows.map(show5))}; ` +
       `B's delivery log (ms from the cut): ${JSON.stringify(logB.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('message ')))}; ` +
       `B's first failed delivery pass: ${JSON.stringify(logB.find((l) => l.msg === 'delivery pass failed'))}`;
     // None twice (soft, so every count is reported).
-    expect.soft(recipients.map((email) => [email, sink!.to(email).length]), trail).toEqual(recipients.map((email) => [email, 1]));
+    expect
+      .soft(
+        recipients.map((email) => [email, sink!.to(email).length]),
+        trail,
+      )
+      .toEqual(recipients.map((email) => [email, 1]));
     expect.soft(sink.messages).toHaveLength(recipients.length);
     // A could not deliver anything; B delivered each message once; none was given up.
     expect.soft(logged(procA.logs(), 'message delivered')).toEqual([]);

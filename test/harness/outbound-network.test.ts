@@ -11,7 +11,11 @@ import { describe, expect, it } from 'vitest';
 const BLOCKED = /^outbound network blocked in tests: (connection to|DNS lookup of) \S+ \(only loopback is allowed/;
 
 /** The message fetch's failure carries (undici wraps the socket's error in `cause`). */
-const fetchFailure = (url: string) => fetch(url).then(() => 'connected', (err: Error & { cause?: Error }) => err.cause?.message ?? err.message);
+const fetchFailure = (url: string) =>
+  fetch(url).then(
+    () => 'connected',
+    (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
+  );
 
 describe('outbound network in tests', () => {
   it('refuses fetch to a name and to an address outside this host', async () => {

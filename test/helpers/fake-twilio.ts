@@ -147,9 +147,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
 
   function fail(res: ServerResponse, status: number, code: number, message: string, to: string | null = null) {
     twilio.refused.push({ status, code, to });
-    res
-      .writeHead(status, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
   }
 
   // Node ignores what a request listener returns; a throw in `answer` still surfaces as an unhandled rejection.

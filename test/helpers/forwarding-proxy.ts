@@ -20,13 +20,10 @@ export async function startForwardingProxy(target: string, from = '127.0.0.1'): 
   const upstream = new URL(target);
   const server: Server = createServer((req, res) => {
     const headers = { ...req.headers, 'x-forwarded-for': appendedForwardedFor(req) };
-    const forwarded = request(
-      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, localAddress: from, agent: false },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
+    const forwarded = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, localAddress: from, agent: false }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
     forwarded.on('error', () => res.writeHead(502).end());
     req.pipe(forwarded);
   });

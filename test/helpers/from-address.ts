@@ -11,24 +11,20 @@ export function fetchFrom(localAddress: string): typeof fetch {
     const body = typeof init.body === 'string' ? init.body : init.body instanceof URLSearchParams ? init.body.toString() : undefined;
     if (init.body instanceof URLSearchParams && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded');
     return new Promise<Response>((resolve, reject) => {
-      const req = request(
-        url,
-        { method: init.method ?? 'GET', headers: Object.fromEntries(headers), localAddress },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const out = new Headers();
-            for (const [name, value] of Object.entries(res.headers)) {
-              for (const v of Array.isArray(value) ? value : [value ?? '']) out.append(name, v);
-            }
-            const status = res.statusCode!;
-            const text = Buffer.concat(chunks);
-            resolve(new Response([101, 204, 205, 304].includes(status) ? null : text, { status, headers: out }));
-          });
-        },
-      );
+      const req = request(url, { method: init.method ?? 'GET', headers: Object.fromEntries(headers), localAddress }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const out = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            for (const v of Array.isArray(value) ? value : [value ?? '']) out.append(name, v);
+          }
+          const status = res.statusCode!;
+          const text = Buffer.concat(chunks);
+          resolve(new Response([101, 204, 205, 304].includes(status) ? null : text, { status, headers: out }));
+        });
+      });
       req.on('error', reject);
       req.end(body);
     });

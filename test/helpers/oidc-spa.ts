@@ -14,7 +14,11 @@ export interface OidcSpa {
   close(): Promise<void>;
 }
 
-const BUNDLE = readFileSync(createRequire(import.meta.url).resolve('oidc-client-ts').replace(/dist\/.*$/, 'dist/browser/oidc-client-ts.min.js'));
+const BUNDLE = readFileSync(
+  createRequire(import.meta.url)
+    .resolve('oidc-client-ts')
+    .replace(/dist\/.*$/, 'dist/browser/oidc-client-ts.min.js'),
+);
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const APP_JS = `'use strict';
@@ -54,13 +58,20 @@ export async function startOidcSpa(options: { authority: string; clientId: strin
       res.end(body);
     };
     const page = (name: string, body = '') =>
-      send(200, 'text/html; charset=utf-8', `<!doctype html>
+      send(
+        200,
+        'text/html; charset=utf-8',
+        `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>SPA ${name}</title>
 <script src="/oidc-client-ts.min.js" defer></script><script src="/app.js" defer></script></head>
-<body data-page="${name}" data-authority="${escape(options.authority)}" data-client-id="${escape(options.clientId)}">${body}</body></html>`);
+<body data-page="${name}" data-authority="${escape(options.authority)}" data-client-id="${escape(options.clientId)}">${body}</body></html>`,
+      );
     if (path === '/') {
-      return page('home', `<button id="signin" type="button">Sign in</button> <button id="renew" type="button">Renew</button>
-<button id="signout" type="button">Sign out</button> <output id="result" data-kind="idle"></output>`);
+      return page(
+        'home',
+        `<button id="signin" type="button">Sign in</button> <button id="renew" type="button">Renew</button>
+<button id="signout" type="button">Sign out</button> <output id="result" data-kind="idle"></output>`,
+      );
     }
     if (path === '/callback.html') return page('callback', '<output id="result" data-kind="pending"></output>');
     if (path === '/silent.html') return page('silent');

@@ -39,9 +39,7 @@ const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;
 const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 
 function loginPage(query: URLSearchParams, error?: string): string {
-  const hidden = ['state', 'redirect_uri']
-    .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(query.get(name) ?? '')}">`)
-    .join('\n      ');
+  const hidden = ['state', 'redirect_uri'].map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(query.get(name) ?? '')}">`).join('\n      ');
   return `<!doctype html>
 <html lang="en">
   <head><meta charset="utf-8"><title>Operator login</title></head>
@@ -103,9 +101,7 @@ export async function startOperatorLogin(settings: Partial<OperatorSettings> = {
     // The operator knows its service client id; it is the first part of the access key.
     const clientId = accessKey.split('.')[0]!;
     const url =
-      mode === 'authress'
-        ? await sdkLoginUrl(accessKey, redirectUri, state, userId)
-        : await generateUserLoginUrl(accessKey, redirectUri, state, clientId, userId, profile);
+      mode === 'authress' ? await sdkLoginUrl(accessKey, redirectUri, state, userId) : await generateUserLoginUrl(accessKey, redirectUri, state, clientId, userId, profile);
     ctx.status = 302;
     ctx.redirect(url);
   });

@@ -69,7 +69,10 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
 
   const ready = async () => {
     // A starting server answers at once (503); the limit only bounds a slow database ping under load.
-    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (!ok && !alive()) throw new Error('exited');
     return ok;
   };
@@ -107,11 +110,7 @@ export async function startServe(o: ServeOptions): Promise<ServeProcess> {
 }
 
 /** Polls `proc`'s JSON log until a line matches; resolves with it. */
-export async function waitForLog(
-  proc: ServeProcess,
-  match: (line: Record<string, unknown>) => boolean,
-  timeoutMs = 10_000,
-): Promise<Record<string, unknown>> {
+export async function waitForLog(proc: ServeProcess, match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
   return waitFor(() => proc.logs().find(match), { timeout: timeoutMs, what: 'a matching log line', detail: () => `last output:\n${proc.output().slice(-3000)}` });
 }
 

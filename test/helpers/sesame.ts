@@ -27,11 +27,7 @@ export interface TestSesameOptions {
 }
 
 /** `config` is this test file's own configuration fixture (clients, policies...). */
-export async function startTestSesame(
-  engine: Engine,
-  config: Record<string, unknown> = {},
-  options: TestSesameOptions = {},
-): Promise<TestSesame> {
+export async function startTestSesame(engine: Engine, config: Record<string, unknown> = {}, options: TestSesameOptions = {}): Promise<TestSesame> {
   const certs = options.tls ? testCertificates() : undefined;
   const tls = certs && { certFile: certs.certFile, keyFile: certs.keyFile };
   const mail = await startMailSink();

@@ -44,9 +44,27 @@ export function ensureTestCertificates(dir: string): TestCertificates {
   const newCa = !existsSync(paths.caFile) || !existsSync(paths.caKeyFile);
   if (newCa) {
     openssl(
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=Sesame Test CA',
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-        '-keyout', 'ca-key.pem.tmp', '-out', 'ca.pem.tmp'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '30',
+        '-subj',
+        '/CN=Sesame Test CA',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout',
+        'ca-key.pem.tmp',
+        '-out',
+        'ca.pem.tmp',
+      ],
       dir,
     );
     // The key first: a CA file present means its key is too.
@@ -57,17 +75,17 @@ export function ensureTestCertificates(dir: string): TestCertificates {
   if (newCa || !existsSync(paths.certFile) || !existsSync(paths.keyFile)) {
     writeFileSync(
       join(dir, 'localhost.ext'),
-      ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1', ''].join('\n'),
+      [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '',
+      ].join('\n'),
     );
+    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-keyout', 'localhost-key.pem.tmp', '-out', 'localhost.csr'], dir);
     openssl(
-      ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost',
-        '-keyout', 'localhost-key.pem.tmp', '-out', 'localhost.csr'],
-      dir,
-    );
-    openssl(
-      ['x509', '-req', '-in', 'localhost.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '30',
-        '-extfile', 'localhost.ext', '-out', 'localhost.pem.tmp'],
+      ['x509', '-req', '-in', 'localhost.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '30', '-extfile', 'localhost.ext', '-out', 'localhost.pem.tmp'],
       dir,
     );
     renameSync(join(dir, 'localhost-key.pem.tmp'), paths.keyFile);

@@ -91,10 +91,14 @@ export async function startUserfrontApp(options: UserfrontAppOptions): Promise<U
       res.end(body);
     };
     const page = (title: string, body: string) =>
-      send(200, 'text/html; charset=utf-8', `<!doctype html>
+      send(
+        200,
+        'text/html; charset=utf-8',
+        `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <script src="/userfront-core.js" defer></script><script src="/app.js" defer></script></head>
-<body data-tenant-id="${escape(options.tenantId)}" data-base-url="${escape(`${sesame}/v0/`)}"><h1>${title}</h1>${body}</body></html>`);
+<body data-tenant-id="${escape(options.tenantId)}" data-base-url="${escape(`${sesame}/v0/`)}"><h1>${title}</h1>${body}</body></html>`,
+      );
     if (url.pathname === '/login') return page('Log in', LOGIN);
     if (url.pathname === '/dashboard') return page('Dashboard', DASHBOARD);
     if (url.pathname === '/app.js') return send(200, 'text/javascript; charset=utf-8', APP_JS);

@@ -86,20 +86,32 @@ export async function startWebApp(options: WebAppOptions): Promise<WebApp> {
     };
     if (url.pathname === '/') {
       const data = ` data-domain="${escape(options.domain)}" data-client-id="${escape(options.clientId)}" data-redirect-uri="${escape(`${origin}/callback`)}" data-scope="${escape(options.scope ?? 'openid email')}"`;
-      return send(200, 'text/html; charset=utf-8', page('Test SPA', `
+      return send(
+        200,
+        'text/html; charset=utf-8',
+        page(
+          'Test SPA',
+          `
 <label for="email">Email</label> <input id="email" type="email">
 <button id="start" type="button">Send code</button>
 <label for="code">Code</label> <input id="code" inputmode="numeric">
 <label><input id="pkce" type="checkbox" checked> PKCE</label>
 <button id="verify" type="button">Verify</button>
-<output id="result" data-kind="idle"></output>`, data));
+<output id="result" data-kind="idle"></output>`,
+          data,
+        ),
+      );
     }
     if (url.pathname === '/app.js') return send(200, 'text/javascript; charset=utf-8', APP_JS);
     if (url.pathname === '/auth0.min.js') return send(200, 'text/javascript; charset=utf-8', AUTH0_JS);
     if (url.pathname === '/callback') {
       received.push(url);
       const query = JSON.stringify(Object.fromEntries(url.searchParams));
-      return send(200, 'text/html; charset=utf-8', `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Callback</title></head><body><pre id="query">${escape(query)}</pre></body></html>`);
+      return send(
+        200,
+        'text/html; charset=utf-8',
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Callback</title></head><body><pre id="query">${escape(query)}</pre></body></html>`,
+      );
     }
     if (url.pathname === '/favicon.ico') return send(204, 'image/x-icon', '');
     return send(404, 'text/plain', 'not found');

@@ -93,7 +93,7 @@ describe.each(ENGINES)('bad input on %s', (engine) => {
     expect(alertOf(noCode.html)).toBe('That code is no longer valid. Enter your email to get a new one.');
   });
 
-  it('does not let another browser continue someone else\'s sign-in page', async () => {
+  it("does not let another browser continue someone else's sign-in page", async () => {
     const started = await startLogin(t, await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret));
     const other = new FormClient();
     const page = await other.request(started.page.url);

@@ -63,7 +63,12 @@ describe('the email step while a code is on its way', () => {
       await started.browser.submit(started.page, '/email', { email: address }, t.url);
       const again = await started.browser.submit(started.page, '/email', { email: address }, t.url);
       await t.mail.next(address);
-      pages.push(`${again.status} ${again.html.replaceAll(address, 'EMAIL').replace(/[\w-]{20,}/g, 'ID').replace(/in \d+ s\./, 'in N s.')}`);
+      pages.push(
+        `${again.status} ${again.html
+          .replaceAll(address, 'EMAIL')
+          .replace(/[\w-]{20,}/g, 'ID')
+          .replace(/in \d+ s\./, 'in N s.')}`,
+      );
     }
     expect(pages[0]).toContain('I already have a code');
     expect(pages[1]).toBe(pages[0]);

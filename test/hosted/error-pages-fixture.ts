@@ -11,11 +11,31 @@ export const fr = catalog('fr');
 export const REDIRECT = 'http://127.0.0.1:9/cb';
 export const fixture = {
   clients: [
-    { client_id: 'app', client_secret: 'app-secret-app-secret-app-secret', client_name: 'Test App', client_uri: 'https://app.example/home', redirect_uris: [REDIRECT], post_logout_redirect_uris: ['http://127.0.0.1:9/bye'], first_party: true },
-    { client_id: 'partner', client_secret: 'partner-secret-partner-secret-xx', client_name: 'Partner', initiate_login_uri: 'https://partner.example/login', redirect_uris: [REDIRECT] },
+    {
+      client_id: 'app',
+      client_secret: 'app-secret-app-secret-app-secret',
+      client_name: 'Test App',
+      client_uri: 'https://app.example/home',
+      redirect_uris: [REDIRECT],
+      post_logout_redirect_uris: ['http://127.0.0.1:9/bye'],
+      first_party: true,
+    },
+    {
+      client_id: 'partner',
+      client_secret: 'partner-secret-partner-secret-xx',
+      client_name: 'Partner',
+      initiate_login_uri: 'https://partner.example/login',
+      redirect_uris: [REDIRECT],
+    },
     { client_id: 'two', client_name: 'Two Doors', client_uri: 'https://two.example/', redirect_uris: [REDIRECT, 'http://127.0.0.1:9/other'], token_endpoint_auth_method: 'none' },
     { client_id: 'plain', client_secret: 'plain-secret-plain-secret-plain-x', redirect_uris: [REDIRECT], first_party: true },
-    { client_id: 'xss', client_name: '<img src=x onerror=alert(1)>', client_uri: 'https://xss.example/?q="><script>', redirect_uris: [REDIRECT, 'http://127.0.0.1:9/other'], token_endpoint_auth_method: 'none' },
+    {
+      client_id: 'xss',
+      client_name: '<img src=x onerror=alert(1)>',
+      client_uri: 'https://xss.example/?q="><script>',
+      redirect_uris: [REDIRECT, 'http://127.0.0.1:9/other'],
+      token_endpoint_auth_method: 'none',
+    },
   ],
 };
 

@@ -54,13 +54,24 @@ describe('error pages', () => {
         'Contact the owner of Test App. Signing in again will not help until they fix it.',
       ],
       links: [],
-      details: ['Technical details', 'Error code: invalid_redirect_uri', "redirect_uri did not match any of the client's registered redirect_uris", expect.stringMatching(REQUEST_ID)],
+      details: [
+        'Technical details',
+        'Error code: invalid_redirect_uri',
+        "redirect_uri did not match any of the client's registered redirect_uris",
+        expect.stringMatching(REQUEST_ID),
+      ],
     });
   });
 
   it('an incomplete request of a known client links back to its registered client_uri only', async () => {
     // Two redirect URIs and none named: oidc-provider cannot answer the app, so it shows a page.
-    const res = await authorize({ client_id: 'two', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', client_uri: 'https://evil.example/', post_logout_redirect_uri: 'https://evil.example/' });
+    const res = await authorize({
+      client_id: 'two',
+      code_challenge: 'x'.repeat(43),
+      code_challenge_method: 'S256',
+      client_uri: 'https://evil.example/',
+      post_logout_redirect_uri: 'https://evil.example/',
+    });
     expect(await page(res)).toEqual({
       status: 400,
       lang: 'en',
@@ -134,7 +145,10 @@ describe('error pages', () => {
       status: 404,
       lang: 'fr',
       heading: "La connexion via un autre service n'a pas abouti",
-      text: [fr['external.unknown_connection'], "Revenez à l'application et réessayez, ou connectez-vous autrement. Si le problème persiste, transmettez le contenu de cette page au responsable du site."],
+      text: [
+        fr['external.unknown_connection'],
+        "Revenez à l'application et réessayez, ou connectez-vous autrement. Si le problème persiste, transmettez le contenu de cette page au responsable du site.",
+      ],
       links: [],
       details: ['Détails techniques', "Code d'erreur : unknown_connection", expect.stringMatching(FR_REQUEST_ID)],
     });

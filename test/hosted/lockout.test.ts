@@ -59,7 +59,7 @@ describe.each(ENGINES)('code sign-in under attack from other networks on %s', (e
     );
   }
 
-  it('sends from other networks neither retire the victim\'s code nor stop the victim getting a new one', async () => {
+  it("sends from other networks neither retire the victim's code nor stop the victim getting a new one", async () => {
     const email = victimAddress();
     const tab1 = await browserAt('127.2.0.1');
     const first = await sendTo(tab1, email);
@@ -84,7 +84,7 @@ describe.each(ENGINES)('code sign-in under attack from other networks on %s', (e
     expect(done2.location).toMatch(SIGNED_IN);
   });
 
-  it('wrong codes from another network do not delay the victim\'s right code; the day ceiling still stops the guesser', async () => {
+  it("wrong codes from another network do not delay the victim's right code; the day ceiling still stops the guesser", async () => {
     const email = victimAddress();
     const victim = await browserAt('127.2.1.1');
     const codePage = await sendTo(victim, email);

@@ -57,8 +57,7 @@ describe.each(ENGINES)('sign in on this device instead on %s', (engine) => {
     return { email, laptop, codePage, link, phone, here };
   }
 
-  const statusOf = async (w: Awaited<ReturnType<typeof waiting>>) =>
-    JSON.parse((await w.laptop.browser.request(`${t.url}${new URL(w.codePage.url).pathname}/status`)).html);
+  const statusOf = async (w: Awaited<ReturnType<typeof waiting>>) => JSON.parse((await w.laptop.browser.request(`${t.url}${new URL(w.codePage.url).pathname}/status`)).html);
 
   it('starts a new sign-in here through the client with the number, and leaves the waiting one unapproved', async () => {
     const w = await waiting();

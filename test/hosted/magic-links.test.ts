@@ -12,7 +12,8 @@ import { oidcFixture } from '../oidc/fixture.js';
 const alertOf = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
 const numberOn = (page: Page) => /id="match-number">(\d{2})</.exec(page.html)?.[1];
 const wrongOf = (number: string) => String(((Number(number) - 9) % 90) + 10);
-const ENDED = 'That number does not match the one on your other device, so this link no longer works and no one was signed in. If you did not start this sign-in yourself, someone else may be trying to: ignore it. Otherwise start signing in again.';
+const ENDED =
+  'That number does not match the one on your other device, so this link no longer works and no one was signed in. If you did not start this sign-in yourself, someone else may be trying to: ignore it. Otherwise start signing in again.';
 
 describe.each(ENGINES)('magic links on %s', (engine) => {
   let t: TestSesame;

@@ -57,7 +57,6 @@ describe('operations', () => {
   });
 });
 
-
 describe('sesame serve', () => {
   it('starts, becomes ready and exits 0 on SIGTERM', { timeout: 120_000 }, async () => {
     const database = await createTestDatabase('sqlite');

@@ -47,7 +47,10 @@ describe('privacy', () => {
       const started = await startLogin(t, config);
       const page = await started.browser.submit(started.page, '/email', { email }, t.url);
       // The resend countdown is the time left when the page was made: on a busy machine 30 or 28.
-      const html = page.html.replace(email, 'EMAIL').replace(/[\w-]{20,}/g, 'ID').replace(/id="match-number">\d{2}</, 'id="match-number">NN<');
+      const html = page.html
+        .replace(email, 'EMAIL')
+        .replace(/[\w-]{20,}/g, 'ID')
+        .replace(/id="match-number">\d{2}</, 'id="match-number">NN<');
       pages.push({ status: page.status, html: html.replace(/(data-cooldown="|data-countdown="|code in )\d+/g, '$1N') });
     }
     expect(pages[0]).toEqual(pages[1]);

@@ -69,7 +69,10 @@ describe('error pages of a sign-in page gone, finished or made up', () => {
     await expire(partner.page.url);
     // A form sent from the expired page gets the same page.
     const form = findForm(partner.page.html, '/email');
-    const sent = await partner.browser.request(new URL(form.action, partner.page.url).toString(), { form: { ...form.fields, email: 'a@example.com' }, headers: { 'accept-language': 'fr' } });
+    const sent = await partner.browser.request(new URL(form.action, partner.page.url).toString(), {
+      form: { ...form.fields, email: 'a@example.com' },
+      headers: { 'accept-language': 'fr' },
+    });
     const back = `https://partner.example/login?iss=${encodeURIComponent(t.issuer)}`;
     expect({ status: sent.status, ...read(sent.html) }).toEqual({
       status: 400,
@@ -104,7 +107,9 @@ describe('error pages of a sign-in page gone, finished or made up', () => {
       expect({ url, status: again.status, cache: again.headers.get('cache-control'), ...read(again.html) }).toEqual({ url, cache: 'no-store', ...done });
     }
     // "Allow" on the stale consent page: no failure, the same page.
-    const stale = await started.browser.request(new URL(findForm(consent.html, '/consent').action, consent.url).toString(), { form: { ...findForm(consent.html, '/consent').fields, decision: 'allow' } });
+    const stale = await started.browser.request(new URL(findForm(consent.html, '/consent').action, consent.url).toString(), {
+      form: { ...findForm(consent.html, '/consent').fields, decision: 'allow' },
+    });
     expect([stale.status, stale.headers.get('location')]).toEqual([303, new URL(consent.url).pathname]);
     const landed = await started.browser.request(consent.url, { headers: { 'accept-language': 'fr' } });
     expect({ status: landed.status, ...read(landed.html) }).toEqual({
@@ -160,7 +165,11 @@ describe('error pages of a sign-in page gone, finished or made up', () => {
       const res = await fetch(`${t.url}${path}`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: `sesame.step=done.${Buffer.from('app').toString('base64url')}.${'A'.repeat(43)}` },
+        headers: {
+          accept: 'text/html',
+          'content-type': 'application/x-www-form-urlencoded',
+          cookie: `sesame.step=done.${Buffer.from('app').toString('base64url')}.${'A'.repeat(43)}`,
+        },
         body: 'decision=allow&csrf=x',
       });
       expect({ path, status: res.status, location: res.headers.get('location'), heading: read(await res.text()).heading }).toEqual({

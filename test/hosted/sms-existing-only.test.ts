@@ -105,7 +105,11 @@ describe.each(ENGINES)('SMS sends with sign-up closed on %s', (engine) => {
       timeout: 20_000,
       what: 'the texts to unknown numbers to be decided',
     });
-    const dropped = await prisma().outboxMessage.findMany({ where: { recipient: { in: UNKNOWN } }, select: { recipient: true, status: true, lastError: true, text: true }, orderBy: { recipient: 'asc' } });
+    const dropped = await prisma().outboxMessage.findMany({
+      where: { recipient: { in: UNKNOWN } },
+      select: { recipient: true, status: true, lastError: true, text: true },
+      orderBy: { recipient: 'asc' },
+    });
     expect(dropped).toEqual(UNKNOWN.map((recipient) => ({ recipient, status: 'skipped', lastError: 'no account', text: '' })));
     expect(twilio.messages.map((m) => m.to).sort()).toEqual(KNOWN);
   });

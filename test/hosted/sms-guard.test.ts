@@ -152,7 +152,10 @@ describe('SMS connection configuration', () => {
     return file;
   }
   const withSms = (sms: Record<string, unknown>) => ({
-    connections: [{ id: 'email', type: 'email' }, { id: 'sms', type: 'sms', provider: { type: 'capture' }, ...sms }],
+    connections: [
+      { id: 'email', type: 'email' },
+      { id: 'sms', type: 'sms', provider: { type: 'capture' }, ...sms },
+    ],
   });
 
   it.each([
@@ -160,7 +163,10 @@ describe('SMS connection configuration', () => {
     [{ allowedCountries: [] }, 'invalid configuration at connections.1.allowedCountries: an SMS connection needs a country allow-list'],
     [{ allowedCountries: ['us'] }, 'invalid configuration at connections.1.allowedCountries.0: ISO 3166 alpha-2 code, like US'],
     [{ allowedCountries: ['US'], minConversion: 1.5 }, 'invalid configuration at connections.1.minConversion: Too big: expected number to be <=1'],
-    [{ allowedCountries: ['US'], numberTypes: ['PREMIUM_RATE'] }, 'invalid configuration at connections.1.numberTypes.0: Invalid option: expected one of "MOBILE"|"FIXED_LINE_OR_MOBILE"|"FIXED_LINE"|"VOIP"|"PERSONAL_NUMBER"|"TOLL_FREE"|"PAGER"|"UAN"|"VOICEMAIL"'],
+    [
+      { allowedCountries: ['US'], numberTypes: ['PREMIUM_RATE'] },
+      'invalid configuration at connections.1.numberTypes.0: Invalid option: expected one of "MOBILE"|"FIXED_LINE_OR_MOBILE"|"FIXED_LINE"|"VOIP"|"PERSONAL_NUMBER"|"TOLL_FREE"|"PAGER"|"UAN"|"VOICEMAIL"',
+    ],
   ])('refuses an sms connection with %j', (sms, message) => {
     expect(() => loadConfig({ SESAME_CONFIG: configFile(withSms(sms)) })).toThrowError(new ConfigError(message));
     expect(() => loadConfig({}, withSms(sms))).toThrowError(ConfigError);

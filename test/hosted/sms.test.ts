@@ -25,10 +25,10 @@ describe.each(ENGINES)('SMS sign-in on %s', (engine) => {
 
   /** The text captured for `to` (the capture provider keeps it in the outbox). */
   async function smsTo(to: string): Promise<string> {
-    const row = await waitFor(
-      () => t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } }),
-      { timeout: 20_000, what: `an SMS to ${to}` },
-    );
+    const row = await waitFor(() => t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } }), {
+      timeout: 20_000,
+      what: `an SMS to ${to}`,
+    });
     return row.text;
   }
 

@@ -11,8 +11,14 @@ describe('the way back to an app', () => {
   const client = (metadata: Record<string, unknown>, clientName?: string) => ({ clientName, metadata: () => metadata });
 
   it('is the registered client_uri, else initiate_login_uri with iss, else none; never another scheme', () => {
-    expect(appLink(client({ client_uri: 'https://a.example/', initiate_login_uri: 'https://a.example/login' }, 'A'), t, 'https://id.example')).toEqual({ name: 'A', url: 'https://a.example/' });
-    expect(appLink(client({ initiate_login_uri: 'https://a.example/login?x=1' }), t, 'https://id.example')).toEqual({ name: 'the application', url: 'https://a.example/login?x=1&iss=https%3A%2F%2Fid.example' });
+    expect(appLink(client({ client_uri: 'https://a.example/', initiate_login_uri: 'https://a.example/login' }, 'A'), t, 'https://id.example')).toEqual({
+      name: 'A',
+      url: 'https://a.example/',
+    });
+    expect(appLink(client({ initiate_login_uri: 'https://a.example/login?x=1' }), t, 'https://id.example')).toEqual({
+      name: 'the application',
+      url: 'https://a.example/login?x=1&iss=https%3A%2F%2Fid.example',
+    });
     expect(appLink(client({}), t, 'https://id.example')).toEqual({ name: 'the application', url: null });
     for (const bad of ['javascript:alert(1)', 'data:text/html,x', '//evil.example', 'not a url', 42]) {
       expect(appLink(client({ client_uri: bad }, 'A'), t, 'https://id.example')).toEqual({ name: 'A', url: null });
@@ -23,12 +29,20 @@ describe('the way back to an app', () => {
   it('escapes a protocol description that carries HTML (it is shown as text under technical details)', async () => {
     const renderer = createRenderer({ productName: 'Sesame', cache: false });
     const description = '<script>alert(1)</script><a href="https://evil.example/">click</a>';
-    const html = await renderer.page('error', 'en', errorPageLocals(t, { code: 'invalid_request', description, place: 'authorization', app: { name: 'A', url: 'https://a.example/' } }));
+    const html = await renderer.page(
+      'error',
+      'en',
+      errorPageLocals(t, { code: 'invalid_request', description, place: 'authorization', app: { name: 'A', url: 'https://a.example/' } }),
+    );
     expect(html).not.toMatch(/<script>alert|evil\.example\/">/);
     expect(read(html)).toEqual({
       lang: 'en',
       heading: 'This sign-in request is not valid',
-      text: ['The request from A is incomplete or asks for something this service does not allow.', 'Go back to A and try again. If this keeps happening, contact its owner.', 'Back to A'],
+      text: [
+        'The request from A is incomplete or asks for something this service does not allow.',
+        'Go back to A and try again. If this keeps happening, contact its owner.',
+        'Back to A',
+      ],
       links: [{ href: 'https://a.example/', text: 'Back to A' }],
       details: ['Technical details', 'Error code: invalid_request', description],
     });

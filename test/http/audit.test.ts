@@ -49,7 +49,10 @@ describe.each(ENGINES)('audit log on %s', (engine) => {
     for (let i = 0; i < 2; i++) await recordAudit(db, { type: 'login', userId: 'u1', ip: '203.0.113.1' }, at);
     expect(await db.prisma.auditEvent.count({ where: { type: 'login', userId: 'u1' } })).toBe(2);
     const rows = await db.prisma.auditEvent.findMany({ where: { type: 'code.send_limited' }, orderBy: { ip: 'asc' } });
-    expect(rows.map(({ ip, count }) => ({ ip, count }))).toEqual([{ ip: '203.0.113.1', count: 2 }, { ip: '203.0.113.2', count: 1 }]);
+    expect(rows.map(({ ip, count }) => ({ ip, count }))).toEqual([
+      { ip: '203.0.113.1', count: 2 },
+      { ip: '203.0.113.2', count: 1 },
+    ]);
   });
 
   it('sweeps events whose latest occurrence is older than the retention', async () => {
@@ -62,7 +65,10 @@ describe.each(ENGINES)('audit log on %s', (engine) => {
     await recordAudit(db, { type: 'sweep.refused', ip: '198.51.100.2' }, new Date(now - retention - 30_000));
     await recordAudit(db, { type: 'sweep.refused', ip: '198.51.100.2' }, new Date(now - retention + 20_000));
     const types = async () => (await db.prisma.auditEvent.findMany({ where: { type: { startsWith: 'sweep.' } }, orderBy: { type: 'asc' } })).map((r) => [r.type, r.count]);
-    expect(await types()).toEqual([['sweep.failed', 1], ['sweep.refused', 2]]);
+    expect(await types()).toEqual([
+      ['sweep.failed', 1],
+      ['sweep.refused', 2],
+    ]);
 
     const swept = await sweepExpired(db, { auditRetention: t.sesame.services.config.audit.retention }, new Date(now));
     expect(swept.audit).toBe(1);

@@ -60,7 +60,7 @@ describe.each(ENGINES)('dev outbox on %s', (engine) => {
       ]);
     });
 
-    it('shows captured codes to a requester on this machine, as JSON in the README\'s shape', async () => {
+    it("shows captured codes to a requester on this machine, as JSON in the README's shape", async () => {
       await sendCode(t, 'captured@example.com');
       const answer = await waitFor(
         async () => {

@@ -23,7 +23,15 @@ function startCode(proxy: ForwardingProxy, email: string, claimed: string) {
 }
 
 function guessOtp(proxy: ForwardingProxy, email: string, claimed: string) {
-  const body = new URLSearchParams({ grant_type: OTP, client_id: NATIVE.client_id, client_secret: NATIVE.client_secret!, username: email, otp: '000000', realm: 'email', scope: 'openid' });
+  const body = new URLSearchParams({
+    grant_type: OTP,
+    client_id: NATIVE.client_id,
+    client_secret: NATIVE.client_secret!,
+    username: email,
+    otp: '000000',
+    realm: 'email',
+    scope: 'openid',
+  });
   return requestFrom(`${proxy.url}/oauth/token`, {
     method: 'POST',
     from: CLIENT,

@@ -63,7 +63,7 @@ describe('HSTS', () => {
     await Promise.all([https?.stop(), http?.stop()]);
   });
 
-  it('is sent when the issuer is https, on our routes and the provider\'s', async () => {
+  it("is sent when the issuer is https, on our routes and the provider's", async () => {
     expect(https.issuer).toMatch(/^https:/);
     for (const path of ['/healthz', '/.well-known/openid-configuration', '/no-such-page']) {
       const res = await fetch(`${https.url}${path}`);
@@ -82,10 +82,7 @@ describe('socket limits', () => {
   let t: TestSesame;
   let capped: TestSesame;
   beforeAll(async () => {
-    [t, capped] = await Promise.all([
-      startTestSesame('sqlite', { http: { headersTimeout: 2, requestTimeout: 2 } }),
-      startTestSesame('sqlite', { http: { maxConnections: 2 } }),
-    ]);
+    [t, capped] = await Promise.all([startTestSesame('sqlite', { http: { headersTimeout: 2, requestTimeout: 2 } }), startTestSesame('sqlite', { http: { maxConnections: 2 } })]);
   });
   afterAll(async () => {
     await Promise.all([t?.stop(), capped?.stop()]);

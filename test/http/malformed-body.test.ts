@@ -17,7 +17,14 @@ const fixture = {
   clients: [
     ...apiFixture.clients,
     { client_id: 'ops', client_secret: OPS_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], management_api: true },
-    { client_id: 'demo1234', userfront: true, token_endpoint_auth_method: 'none', response_types: [], grant_types: ['urn:sesame:params:oauth:grant-type:login-ticket', 'refresh_token'], redirect_uris: ['http://127.0.0.1:9/dashboard'] },
+    {
+      client_id: 'demo1234',
+      userfront: true,
+      token_endpoint_auth_method: 'none',
+      response_types: [],
+      grant_types: ['urn:sesame:params:oauth:grant-type:login-ticket', 'refresh_token'],
+      redirect_uris: ['http://127.0.0.1:9/dashboard'],
+    },
   ],
 };
 
@@ -42,7 +49,7 @@ describe('malformed JSON bodies', () => {
     requestFrom(`${t.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   const whole = (answer: { status: number; text: string }) => [answer.status, JSON.parse(answer.text) as unknown];
 
-  it('answers 400 in each surface\'s error shape and logs nothing of the body', async () => {
+  it("answers 400 in each surface's error shape and logs nothing of the body", async () => {
     const credentials = { client_id: NATIVE.client_id, client_secret: NATIVE.client_secret! };
     const answers = {
       start: await post('/passwordless/start', strayComma({ ...credentials, connection: 'email', email: 'a@example.com', send: 'code' })),

@@ -45,7 +45,10 @@ describe('requests during startup', () => {
       env: { NODE_ENV: 'test' },
       overrides: { port, host: '127.0.0.1', issuer: url, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', databaseUrl: proxy.rewrite(database.url) },
     });
-    starting.then((r) => (running = r), () => {});
+    starting.then(
+      (r) => (running = r),
+      () => {},
+    );
     // The start is now stuck on the database: it has connected and waits for an answer.
     await waitFor(() => proxy!.held() > 0, { what: 'the start to reach the database' });
 

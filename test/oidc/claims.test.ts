@@ -29,11 +29,7 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
   beforeAll(async () => {
     t = await startTestSesame(engine, {
       clients: [...oidcFixture.clients, NATIVE],
-      connections: [
-        { id: 'email', type: 'email' },
-        { id: 'sms', type: 'sms', allowedCountries: ['US'], defaultCountry: 'US', provider: { type: 'capture' } },
-        CORP,
-      ],
+      connections: [{ id: 'email', type: 'email' }, { id: 'sms', type: 'sms', allowedCountries: ['US'], defaultCountry: 'US', provider: { type: 'capture' } }, CORP],
     });
     app = await rpConfig(t, 'app', APP_SECRET);
   });
@@ -44,10 +40,9 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
 
   /** The text the capture provider keeps for `to`, waiting for the request to have queued it. */
   async function smsCodeTo(to: string): Promise<string> {
-    const row = await waitFor(
-      () => t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } }),
-      { what: `an SMS to ${to}` },
-    );
+    const row = await waitFor(() => t.sesame.services.db.prisma.outboxMessage.findFirst({ where: { channel: 'sms', recipient: to }, orderBy: { createdAt: 'desc' } }), {
+      what: `an SMS to ${to}`,
+    });
     return /^(\d{6})/.exec(row.text)![1]!;
   }
 
@@ -69,9 +64,19 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
     const meta = app.serverMetadata();
     expect(meta.claims_parameter_supported).toBe(true);
     expect(meta.acr_values_supported).toEqual([ACR.email, ACR.sms, ACR.external]);
-    expect([...(meta.claims_supported ?? [])].sort()).toEqual(
-      ['acr', 'amr', 'auth_time', 'email', 'email_verified', 'iss', 'name', 'phone_number', 'phone_number_verified', 'sid', 'sub'],
-    );
+    expect([...(meta.claims_supported ?? [])].sort()).toEqual([
+      'acr',
+      'amr',
+      'auth_time',
+      'email',
+      'email_verified',
+      'iss',
+      'name',
+      'phone_number',
+      'phone_number_verified',
+      'sid',
+      'sub',
+    ]);
   });
 
   it('puts acr and amr of an emailed code in the ID token (and the refreshed one), never in userinfo', async () => {
@@ -100,7 +105,7 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
     expect(await oidc.fetchUserInfo(app, tokens.access_token, claims.sub)).toEqual({ sub: claims.sub, name: 'Ada Lovelace', email_verified: true });
   });
 
-  it('asks a third-party client\'s user before releasing claims requested outside the granted scopes', async () => {
+  it("asks a third-party client's user before releasing claims requested outside the granted scopes", async () => {
     const partner = await rpConfig(t, 'partner', PARTNER_SECRET);
     const email = nextEmail();
     const claimsParam = JSON.stringify({ userinfo: { email: null, phone_number: null } });
@@ -240,7 +245,11 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
   it('gives the Auth0 OTP grant the acr and amr of its channel', async () => {
     const native = await oidc.discovery(new URL(t.issuer), 'native', undefined, oidc.ClientSecretPost(NATIVE.client_secret), { execute: [oidc.allowInsecureRequests] });
     const start = (body: Record<string, unknown>) =>
-      fetch(`${t.url}/passwordless/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, send: 'code', ...body }) });
+      fetch(`${t.url}/passwordless/start`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, send: 'code', ...body }),
+      });
     const email = nextEmail();
     expect((await start({ connection: 'email', email })).status).toBe(200);
     const byEmail = await oidc.genericGrantRequest(native, OTP, { username: email, otp: codeFrom(await t.mail.next(email)), realm: 'email', scope: 'openid offline_access' });

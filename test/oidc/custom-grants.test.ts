@@ -31,13 +31,27 @@ describe('custom grants', () => {
 
   it('login-ticket grant: phone is an OIDC scope, its claims in the ID token', async () => {
     await t.sesame.services.db.prisma.user.create({ data: { id: 'phone-user', phoneNumber: '+14155550100', phoneVerified: true } });
-    const [status, body] = await token([['grant_type', LOGIN_TICKET], ['client_id', 'tickets'], ['login_ticket', await ticket('phone-user')], ['scope', 'openid phone']]);
+    const [status, body] = await token([
+      ['grant_type', LOGIN_TICKET],
+      ['client_id', 'tickets'],
+      ['login_ticket', await ticket('phone-user')],
+      ['scope', 'openid phone'],
+    ]);
     expect([status, body.scope]).toEqual([200, 'openid phone']);
-    expect(decodeJwt(body.id_token)).toMatchObject({ sub: 'phone-user', phone_number: '+14155550100', phone_number_verified: true, acr: 'urn:sesame:acr:sms', amr: ['sms', 'otp'] });
+    expect(decodeJwt(body.id_token)).toMatchObject({
+      sub: 'phone-user',
+      phone_number: '+14155550100',
+      phone_number_verified: true,
+      acr: 'urn:sesame:acr:sms',
+      amr: ['sms', 'otp'],
+    });
   });
 
   it('refuses a repeated resource with invalid_request on both grants', async () => {
-    const twice: [string, string][] = [['resource', 'https://api.example'], ['resource', 'https://api.example']];
+    const twice: [string, string][] = [
+      ['resource', 'https://api.example'],
+      ['resource', 'https://api.example'],
+    ];
     const refusal = [400, { error: 'invalid_request', error_description: "'resource' parameter must not be provided twice" }];
     expect(await token([['grant_type', LOGIN_TICKET], ['client_id', 'tickets'], ['login_ticket', 'whatever'], ...twice])).toEqual(refusal);
     expect(await token([['grant_type', OTP], ['client_id', 'otp'], ['username', 'a@example.com'], ['otp', '123456'], ['realm', 'email'], ...twice])).toEqual(refusal);

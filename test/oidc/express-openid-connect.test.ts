@@ -143,7 +143,7 @@ describe('express-openid-connect with its defaults', () => {
     expect(problems).toEqual([]);
   });
 
-  it("keeps the Sesame session on a cross-site POST to /authorize and /oidc/logout (the 303 to GET carries SameSite=Lax cookies)", { timeout: 120_000 }, async () => {
+  it('keeps the Sesame session on a cross-site POST to /authorize and /oidc/logout (the 303 to GET carries SameSite=Lax cookies)', { timeout: 120_000 }, async () => {
     const page = await context.newPage();
     const problems = watchProblems(page);
     const requests: string[] = [];
@@ -153,7 +153,15 @@ describe('express-openid-connect with its defaults', () => {
 
     // The app's page posts an authorization request to Sesame (another site): no sign-in page, the
     // ID token comes straight back by form_post.
-    const params = { client_id: 'express-app', response_type: 'id_token', response_mode: 'form_post', scope: 'openid email', redirect_uri: `${baseURL}/echo`, state: 's1', nonce: 'n1' };
+    const params = {
+      client_id: 'express-app',
+      response_type: 'id_token',
+      response_mode: 'form_post',
+      scope: 'openid email',
+      redirect_uri: `${baseURL}/echo`,
+      state: 's1',
+      nonce: 'n1',
+    };
     const postAuthorization = async (between: string[] = []) => {
       requests.length = 0;
       await page.goto(`${baseURL}/post?${new URLSearchParams({ to: `${t.issuer}/authorize`, ...params })}`);

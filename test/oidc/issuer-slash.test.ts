@@ -7,7 +7,6 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
 import { oidcFixture } from './fixture.js';
 
-
 describe('issuer with a trailing slash', () => {
   let t: TestSesame;
   let issuer: string;

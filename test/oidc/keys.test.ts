@@ -28,10 +28,13 @@ describe('signing key rotation', () => {
     const fresh = stored.filter((k) => !k.retiredAt).map((k) => k.kid);
     // The key check runs every second; wait for its reload rather than a fixed time (slow under load).
     const expected = [...fresh, ...oldKeys.map((k) => k.kid)].sort();
-    const published = await waitFor(async () => {
-      const keys = await jwks();
-      return keys.length === expected.length && keys;
-    }, { timeout: 30_000, interval: 100, what: 'the reloaded key set' });
+    const published = await waitFor(
+      async () => {
+        const keys = await jwks();
+        return keys.length === expected.length && keys;
+      },
+      { timeout: 30_000, interval: 100, what: 'the reloaded key set' },
+    );
     expect(published.map((k) => k.kid).sort()).toEqual(expected);
     const after = await oidc.clientCredentialsGrant(config, { audience: 'https://api.example' });
     const newKid = decodeProtectedHeader(after.access_token).kid;

@@ -137,7 +137,9 @@ describe('POST at the authorization and logout endpoints', () => {
       return { at: `${url.origin}${url.pathname}`, ...Object.fromEntries(new URLSearchParams(url.hash.slice(1) || url.search)) };
     };
     const refused = (error: string, error_description: string) => ({ at: REDIRECT, error, error_description, state: 'st', iss: t.issuer });
-    expect(await authorize({ ...codeRequest, client_id: 'spa', response_type: 'id_token' })).toEqual(refused('invalid_request', 'requested response_type is not allowed for this client'));
+    expect(await authorize({ ...codeRequest, client_id: 'spa', response_type: 'id_token' })).toEqual(
+      refused('invalid_request', 'requested response_type is not allowed for this client'),
+    );
     expect(await authorize({ ...codeRequest, response_type: 'id_token', nonce: '' })).toEqual(refused('invalid_request', "missing required parameter 'nonce'"));
     expect(await authorize({ ...codeRequest, response_type: 'code id_token', nonce: '' })).toEqual(refused('invalid_request', "missing required parameter 'nonce'"));
     expect(await authorize({ ...codeRequest, response_type: 'id_token', response_mode: 'query' })).toEqual(

@@ -33,8 +33,7 @@ describe('access token lifetimes', () => {
   let ops: oidc.Configuration;
   beforeAll(async () => {
     t = await startTestSesame('sqlite', fixture);
-    const discover = (id: string, secret: string) =>
-      oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
+    const discover = (id: string, secret: string) => oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
     [app, ops] = await Promise.all([discover('app', APP_SECRET), discover('ops', OPS_SECRET)]);
   });
   afterAll(() => t?.stop());
@@ -51,16 +50,24 @@ describe('access token lifetimes', () => {
     expect([long.expires_in, lifetime(long.access_token)]).toEqual([3600, 3600]);
   });
 
-  it('gives a signed-in user\'s tokens the lifetime of their API, and tokens.accessToken without one', async () => {
+  it("gives a signed-in user's tokens the lifetime of their API, and tokens.accessToken without one", async () => {
     const started = await startLogin(t, app, { audience: 'https://short.example', scope: 'openid email read' });
     const { result } = await signInWithEmail(t, started, 'ttl@example.com');
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    const tokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+      expectedNonce: started.nonce,
+    });
     expect([tokens.expires_in, lifetime(tokens.access_token)]).toEqual([120, 120]);
     const refreshed = await oidc.refreshTokenGrant(app, tokens.refresh_token!);
     expect([refreshed.expires_in, lifetime(refreshed.access_token)]).toEqual([120, 120]);
 
     const plain = await startLogin(t, app, { scope: 'openid email' }, started.browser);
-    const userinfoTokens = await oidc.authorizationCodeGrant(app, new URL(plain.page.location!), { pkceCodeVerifier: plain.verifier, expectedState: plain.state, expectedNonce: plain.nonce });
+    const userinfoTokens = await oidc.authorizationCodeGrant(app, new URL(plain.page.location!), {
+      pkceCodeVerifier: plain.verifier,
+      expectedState: plain.state,
+      expectedNonce: plain.nonce,
+    });
     expect(userinfoTokens.expires_in).toBe(900);
     const introspected = await oidc.tokenIntrospection(app, userinfoTokens.access_token);
     expect(introspected.exp! - introspected.iat!).toBe(900);

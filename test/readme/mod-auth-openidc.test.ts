@@ -62,7 +62,17 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
 
     const commands = sesameCommands(RECIPE);
     expect(commands).toEqual([
-      ['clients', 'add', '--id', 'apache', '--first-party', '--redirect-uri', 'http://localhost:8081/protected/redirect_uri', '--post-logout-redirect-uri', 'http://localhost:8081/signed-out.html'],
+      [
+        'clients',
+        'add',
+        '--id',
+        'apache',
+        '--first-party',
+        '--redirect-uri',
+        'http://localhost:8081/protected/redirect_uri',
+        '--post-logout-redirect-uri',
+        'http://localhost:8081/signed-out.html',
+      ],
     ]);
     const secret = secretFrom(await sesameCli(commands[0]!.map(local), t.database.url));
 
@@ -88,7 +98,10 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
       return new Error(`apache2 did not start (exit ${apache!.exitCode}):\n${output}\n${log}`);
     };
     const answers = async () => {
-      const answered = await fetch(`${apacheUrl}/signed-out.html`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status, () => 0);
+      const answered = await fetch(`${apacheUrl}/signed-out.html`, { signal: AbortSignal.timeout(10_000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (answered !== 200 && apache!.exitCode !== null) throw failed();
       return answered === 200;
     };
@@ -129,7 +142,18 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
         200,
         {
           iat: seconds,
-          id_token: { sub, email: 'ada@example.com', email_verified: true, acr: 'urn:sesame:acr:email', amr: ['email', 'otp'], aud: 'apache', iss: t.issuer, iat: seconds, exp: seconds, nonce: expect.any(String) },
+          id_token: {
+            sub,
+            email: 'ada@example.com',
+            email_verified: true,
+            acr: 'urn:sesame:acr:email',
+            amr: ['email', 'otp'],
+            aud: 'apache',
+            iss: t.issuer,
+            iat: seconds,
+            exp: seconds,
+            nonce: expect.any(String),
+          },
           userinfo: { sub, email: 'ada@example.com', email_verified: true },
         },
       ]);

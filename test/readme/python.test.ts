@@ -44,7 +44,15 @@ describe.skipIf(!installed)(`README ${RECIPE}${installed ? '' : ` (skipped: no $
         const forged = new URL(url!);
         forged.searchParams.set('redirect_uri', other);
         const answer = await new FormClient().request(forged.toString());
-        expect([answer.status, answer.headers.get('location'), /<main[\s\S]*?<\/main>/.exec(answer.html)?.[0].replace(/<[^>]+>|\s+/g, ' ').replace(/ +/g, ' ').trim()]).toEqual([
+        expect([
+          answer.status,
+          answer.headers.get('location'),
+          /<main[\s\S]*?<\/main>/
+            .exec(answer.html)?.[0]
+            .replace(/<[^>]+>|\s+/g, ' ')
+            .replace(/ +/g, ' ')
+            .trim(),
+        ]).toEqual([
           400,
           null,
           expect.stringMatching(
@@ -66,7 +74,18 @@ describe.skipIf(!installed)(`README ${RECIPE}${installed ? '' : ` (skipped: no $
     const sub = expect.stringMatching(/^[0-9a-f-]{36}$/);
     const seconds = expect.any(Number);
     expect(JSON.parse(lines[1]!)).toEqual({
-      id_token: { sub, email: 'ada@example.com', email_verified: true, acr: 'urn:sesame:acr:email', amr: ['email', 'otp'], aud: 'python-app', iss: t.issuer, iat: seconds, exp: seconds, nonce: expect.any(String) },
+      id_token: {
+        sub,
+        email: 'ada@example.com',
+        email_verified: true,
+        acr: 'urn:sesame:acr:email',
+        amr: ['email', 'otp'],
+        aud: 'python-app',
+        iss: t.issuer,
+        iat: seconds,
+        exp: seconds,
+        nonce: expect.any(String),
+      },
       userinfo: { sub, email: 'ada@example.com', email_verified: true },
     });
   });

@@ -58,7 +58,17 @@ describe('README quick start', { timeout: 120_000 }, () => {
 
   const claims = (email: string) => {
     const seconds = expect.any(Number);
-    return { sub: expect.stringMatching(/^[0-9a-f-]{36}$/), email, email_verified: true, acr: 'urn:sesame:acr:email', amr: ['email', 'otp'], iss: t.issuer, aud: 'my-app', iat: seconds, exp: seconds };
+    return {
+      sub: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      email,
+      email_verified: true,
+      acr: 'urn:sesame:acr:email',
+      amr: ['email', 'otp'],
+      iss: t.issuer,
+      aud: 'my-app',
+      iat: seconds,
+      exp: seconds,
+    };
   };
 
   it('signs in with the script as written: the ID token claims, offline_access and a refresh token', async () => {

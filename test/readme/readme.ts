@@ -35,7 +35,10 @@ export function codeBlocks(text: string, lang?: string): CodeBlock[] {
   const blocks: CodeBlock[] = [];
   for (const match of text.matchAll(/^( *)```(\w*)[^\n]*\n([\s\S]*?)^\1```/gm)) {
     const indent = match[1]!.length;
-    const code = match[3]!.split('\n').map((line) => line.slice(Math.min(indent, /^ */.exec(line)![0].length))).join('\n');
+    const code = match[3]!
+      .split('\n')
+      .map((line) => line.slice(Math.min(indent, /^ */.exec(line)![0].length)))
+      .join('\n');
     if (!lang || match[2] === lang) blocks.push({ lang: match[2]!, code });
   }
   return blocks;

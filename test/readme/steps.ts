@@ -69,13 +69,16 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, what: string
 
 /** The newest code the dev outbox holds for `email`, read from its JSON form like a script would. */
 export async function codeFromOutbox(sesameUrl: string, email: string): Promise<string> {
-  return waitFor(async () => {
-    const answer = await fetch(`${sesameUrl}/dev/outbox`, { headers: { accept: 'application/json' } });
-    expect(answer.status).toBe(200);
-    const { messages } = (await answer.json()) as { messages: Array<{ recipient: string; status: string; subject: string }> };
-    const sent = messages.find((m) => m.recipient === email && m.status === 'sent');
-    return sent && /^(\d{6}) /.exec(sent.subject)![1]!;
-  }, { timeout: 30_000, what: `a code for ${email} in the dev outbox` });
+  return waitFor(
+    async () => {
+      const answer = await fetch(`${sesameUrl}/dev/outbox`, { headers: { accept: 'application/json' } });
+      expect(answer.status).toBe(200);
+      const { messages } = (await answer.json()) as { messages: Array<{ recipient: string; status: string; subject: string }> };
+      const sent = messages.find((m) => m.recipient === email && m.status === 'sent');
+      return sent && /^(\d{6}) /.exec(sent.subject)![1]!;
+    },
+    { timeout: 30_000, what: `a code for ${email} in the dev outbox` },
+  );
 }
 
 /**

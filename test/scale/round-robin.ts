@@ -44,13 +44,7 @@ export class RoundRobin {
    * the instance after, until a page is not a redirect or the redirect leaves `issuer` (then
    * returned as `location`).
    */
-  async follow(
-    browser: FormClient,
-    url: string,
-    issuer: string,
-    init: Parameters<FormClient['request']>[1] = {},
-    start?: Instance,
-  ): Promise<Page & { location?: string }> {
+  async follow(browser: FormClient, url: string, issuer: string, init: Parameters<FormClient['request']>[1] = {}, start?: Instance): Promise<Page & { location?: string }> {
     let page = await browser.request(at(url, this.next(start).url), init);
     for (let hops = 0; hops < 10 && page.status >= 300 && page.status < 400; hops++) {
       const location = new URL(page.headers.get('location')!, issuer).toString();

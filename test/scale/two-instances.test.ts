@@ -63,10 +63,7 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
     const portA = await freePort();
     issuer = `http://127.0.0.1:${portA}`;
     // Started at the same moment, as a deployment does: migrations and first-start keys race.
-    [procA, procB] = await Promise.all([
-      startServe({ databaseUrl: database.url, config, port: portA, issuer }),
-      startServe({ databaseUrl: database.url, config, issuer }),
-    ]);
+    [procA, procB] = await Promise.all([startServe({ databaseUrl: database.url, config, port: portA, issuer }), startServe({ databaseUrl: database.url, config, issuer })]);
     A = { name: 'A', url: procA.url };
     B = { name: 'B', url: procB.url };
   });
@@ -227,12 +224,7 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
       answers.push([rr.trail.at(-1), res.headers.get('retry-after'), ...(await json(res))]);
     }
     const sent = (name: string, email: string) => [name, null, 200, { _id: expect.stringMatching(/^[0-9a-f]{24}$/), email, email_verified: false }];
-    const limited = (name: string) => [
-      name,
-      '3600',
-      429,
-      { error: 'too_many_requests', error_description: 'Too many requests; wait 3600 s before asking for another code.' },
-    ];
+    const limited = (name: string) => [name, '3600', 429, { error: 'too_many_requests', error_description: 'Too many requests; wait 3600 s before asking for another code.' }];
     expect(answers).toEqual([sent('A', emails[0]!), sent('B', emails[1]!), sent('A', emails[2]!), limited('B'), limited('A')]);
   });
 
@@ -243,18 +235,18 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
     const retryAfter = Number(again.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(28);
     expect(retryAfter).toBeLessThanOrEqual(30);
-    expect(await json(again)).toEqual([
-      429,
-      { error: 'too_many_requests', error_description: `Too many requests; wait ${retryAfter} s before asking for another code.` },
-    ]);
+    expect(await json(again)).toEqual([429, { error: 'too_many_requests', error_description: `Too many requests; wait ${retryAfter} s before asking for another code.` }]);
   });
 
   it('serves on B, within seconds, keys rotated with the CLI; tokens A signs with them verify against B', async () => {
     // Before: one key set on both (however the simultaneous first start went).
-    const before = await waitFor(async () => {
-      const kids = await kidsOf(A);
-      return JSON.stringify(kids) === JSON.stringify(await kidsOf(B)) && kids;
-    }, { timeout: 5000, interval: 100, what: 'one key set on A and B' });
+    const before = await waitFor(
+      async () => {
+        const kids = await kidsOf(A);
+        return JSON.stringify(kids) === JSON.stringify(await kidsOf(B)) && kids;
+      },
+      { timeout: 5000, interval: 100, what: 'one key set on A and B' },
+    );
     expect(await kidsOf(B)).toEqual(before);
     // A token signed before the rotation, to check it still verifies after.
     const earlyEmail = nextEmail('early');
@@ -271,10 +263,18 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
     const seenBy: Record<string, number> = {};
     for (const instance of [B, A]) {
       let kids: string[] = [];
-      await waitFor(async () => {
-        kids = await kidsOf(instance);
-        return fresh.every((k) => kids.includes(k.kid));
-      }, { timeout: Math.max(0, 5000 - (Date.now() - rotatedAt)), interval: 100, what: `${instance.name} serving the rotated keys within 5 s of the rotation`, detail: () => `it serves ${kids.join(', ')}` });
+      await waitFor(
+        async () => {
+          kids = await kidsOf(instance);
+          return fresh.every((k) => kids.includes(k.kid));
+        },
+        {
+          timeout: Math.max(0, 5000 - (Date.now() - rotatedAt)),
+          interval: 100,
+          what: `${instance.name} serving the rotated keys within 5 s of the rotation`,
+          detail: () => `it serves ${kids.join(', ')}`,
+        },
+      );
       seenBy[instance.name] = Date.now() - rotatedAt;
       // The retired keys stay published while tokens they signed may live.
       expect(kids).toEqual(expect.arrayContaining(before));
@@ -313,8 +313,12 @@ describe('two Sesame processes on one PostgreSQL schema', { timeout: 60_000 }, (
     expect(await Promise.all([procA.stop(), procB.stop()])).toEqual([0, 0]);
     expect(emails.map(received)).toEqual(emails.map(() => 1));
 
-    const byA = deliveredLines(procA).slice(skip.A).map((l) => l.messageId as string);
-    const byB = deliveredLines(procB).slice(skip.B).map((l) => l.messageId as string);
+    const byA = deliveredLines(procA)
+      .slice(skip.A)
+      .map((l) => l.messageId as string);
+    const byB = deliveredLines(procB)
+      .slice(skip.B)
+      .map((l) => l.messageId as string);
     const all = [...byA, ...byB];
     expect(all).toHaveLength(40);
     expect(new Set(all).size).toBe(40);

@@ -66,7 +66,12 @@ describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (e
     expect(answers.map((a) => a.status)).toEqual(ids.map(() => 200));
     const lines = await waitFor(
       () => {
-        const byId = new Map(proc.logs().filter((l) => l.msg === 'request' && ids.includes(l.requestId as string)).map((l) => [l.requestId, l]));
+        const byId = new Map(
+          proc
+            .logs()
+            .filter((l) => l.msg === 'request' && ids.includes(l.requestId as string))
+            .map((l) => [l.requestId, l]),
+        );
         return byId.size === ids.length && ids.map((id) => byId.get(id)!);
       },
       { what: `request logs of ${ids.length} requests` },
@@ -76,7 +81,11 @@ describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (e
 
   it('hands requests on one port to both workers', async () => {
     await waitFor(() => listening().length >= 2, { what: 'two workers listening' });
-    expect(listening().map((l) => l.worker).sort()).toEqual([1, 2]);
+    expect(
+      listening()
+        .map((l) => l.worker)
+        .sort(),
+    ).toEqual([1, 2]);
     const workers = await servedBy(40);
     expect([...new Set(workers)].sort()).toEqual([1, 2]);
   });
@@ -96,10 +105,7 @@ describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (e
       body: new URLSearchParams({ grant_type: OTP, ...APP, username: email, otp, realm: 'email', scope: 'openid email' }),
     });
     const body = (await token.json()) as Record<string, string>;
-    expect([token.status, body]).toEqual([
-      200,
-      { access_token: expect.any(String), expires_in: 3600, id_token: expect.any(String), scope: 'openid email', token_type: 'Bearer' },
-    ]);
+    expect([token.status, body]).toEqual([200, { access_token: expect.any(String), expires_in: 3600, id_token: expect.any(String), scope: 'openid email', token_type: 'Bearer' }]);
     expect(decodeJwt(body.id_token!)).toMatchObject({ iss: proc.url, aud: APP.client_id, email, email_verified: true });
   });
 
@@ -140,7 +146,10 @@ describe.each(ENGINES)('sesame serve --workers 2 on %s', { timeout: 60_000 }, (e
     expect(await proc.stop()).toBe(0);
     expect(workers.filter((pid) => !exited(pid))).toEqual([]);
     // Both workers stopped gracefully (the killed one never got to say so).
-    const stopped = proc.logs().filter((l) => l.msg === 'sesame stopped').map((l) => l.worker);
+    const stopped = proc
+      .logs()
+      .filter((l) => l.msg === 'sesame stopped')
+      .map((l) => l.worker);
     expect(stopped.sort()).toEqual(survivorId === undefined ? [1, 2] : [survivorId, 3].sort());
     expect(proc.logs().some((l) => l.msg === 'all workers stopped' && l.role === 'primary')).toBe(true);
     await expect(freshGet(proc.url, '/healthz', 'after-stop')).rejects.toMatchObject({ code: 'ECONNREFUSED' });

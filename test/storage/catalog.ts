@@ -119,9 +119,7 @@ export function readSqliteCatalog(file: string): Catalog {
   const db = new Database(file, { readonly: true });
   try {
     const catalog: Catalog = {};
-    const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-      .all() as { name: string }[];
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
     for (const { name } of tables.filter((t) => !IGNORED_TABLES.has(t.name))) {
       const info = db.prepare('SELECT * FROM pragma_table_info(?)').all(name) as {
         name: string;
@@ -142,16 +140,17 @@ export function readSqliteCatalog(file: string): Catalog {
         columns,
         primaryKey: {
           name: null,
-          columns: info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
+          columns: info
+            .filter((c) => c.pk > 0)
+            .sort((a, b) => a.pk - b.pk)
+            .map((c) => c.name),
         },
         indexes: indexList
           .filter((i) => i.origin !== 'pk')
           .map((i) => ({
             name: i.name,
             unique: i.unique === 1,
-            columns: (db.prepare('SELECT * FROM pragma_index_info(?) ORDER BY seqno').all(i.name) as { name: string }[]).map(
-              (c) => c.name,
-            ),
+            columns: (db.prepare('SELECT * FROM pragma_index_info(?) ORDER BY seqno').all(i.name) as { name: string }[]).map((c) => c.name),
           })),
       };
     }
@@ -240,17 +239,14 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): string[] {
         if (got.type !== col.type) diffs.push(`${m}: column "${name}" has type ${got.type}, schema wants ${col.type}`);
         if (got.nullable !== col.nullable)
           diffs.push(`${m}: column "${name}" is ${got.nullable ? 'nullable' : 'NOT NULL'}, schema wants ${col.nullable ? 'nullable' : 'NOT NULL'}`);
-        if (got.default !== col.default)
-          diffs.push(`${m}: column "${name}" has default ${got.default ?? '(none)'}, schema wants ${col.default ?? '(none)'}`);
+        if (got.default !== col.default) diffs.push(`${m}: column "${name}" has default ${got.default ?? '(none)'}, schema wants ${col.default ?? '(none)'}`);
       }
     }
-    for (const name of Object.keys(have.columns))
-      if (!(name in want.columns)) diffs.push(`${m}: column "${name}" exists in the database but not in the schema`);
+    for (const name of Object.keys(have.columns)) if (!(name in want.columns)) diffs.push(`${m}: column "${name}" exists in the database but not in the schema`);
 
     if (want.primaryKey.columns.join(',') !== have.primaryKey.columns.join(','))
       diffs.push(`${m}: primary key is (${have.primaryKey.columns.join(', ')}), schema wants (${want.primaryKey.columns.join(', ')})`);
-    else if (want.primaryKey.name !== have.primaryKey.name)
-      diffs.push(`${m}: primary key is named ${have.primaryKey.name}, schema wants ${want.primaryKey.name}`);
+    else if (want.primaryKey.name !== have.primaryKey.name) diffs.push(`${m}: primary key is named ${have.primaryKey.name}, schema wants ${want.primaryKey.name}`);
 
     const key = (i: Index) => `${i.unique}:${i.columns.join(',')}`;
     for (const index of want.indexes) {
@@ -259,10 +255,8 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): string[] {
       else if (got.name !== index.name) diffs.push(`${m}: ${describeIndex(index)} is named ${got.name}, schema wants ${index.name}`);
     }
     for (const index of have.indexes)
-      if (!want.indexes.some((i) => key(i) === key(index)))
-        diffs.push(`${m}: ${describeIndex(index)} (${index.name}) exists in the database but not in the schema`);
+      if (!want.indexes.some((i) => key(i) === key(index))) diffs.push(`${m}: ${describeIndex(index)} (${index.name}) exists in the database but not in the schema`);
   }
-  for (const tableName of Object.keys(actual))
-    if (!(tableName in expected)) diffs.push(`table "${tableName}" exists in the database but has no model in the schema`);
+  for (const tableName of Object.keys(actual)) if (!(tableName in expected)) diffs.push(`table "${tableName}" exists in the database but has no model in the schema`);
   return diffs;
 }

@@ -30,7 +30,7 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
   const live = (flowKey: string) => findLiveCode(db, flowKey);
   const retired = async (id: string) => (await db.prisma.oneTimeCode.findUniqueOrThrow({ where: { id } })).replacedAt;
 
-  it('insertCode retires the earlier live code of the same flow only, never another flow\'s code of the identifier', async () => {
+  it("insertCode retires the earlier live code of the same flow only, never another flow's code of the identifier", async () => {
     const [f1, f2, f3, alice, bob, carol] = ['f1', 'f2', 'f3', 'alice', 'bob', 'carol'].map(uniq);
     const a = await insert(f1!, alice!, at(0));
     const b = await insert(f1!, bob!, at(1000)); // same flow: retires a
@@ -43,8 +43,16 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
     expect(await retired(a)).toEqual(at(1000)); // already retired, not stamped again
     expect((await live(f1!))?.id).toBe(b);
     expect(await live(f2!)).toEqual({
-      id: c, flowKey: f2, identifier: bob, codeHash: `hash-${c}`, keyId: 'k', attempts: 0,
-      createdAt: at(2000), expiresAt: at(602_000), consumedAt: null, replacedAt: null,
+      id: c,
+      flowKey: f2,
+      identifier: bob,
+      codeHash: `hash-${c}`,
+      keyId: 'k',
+      attempts: 0,
+      createdAt: at(2000),
+      expiresAt: at(602_000),
+      consumedAt: null,
+      replacedAt: null,
     });
     expect((await live(f3!))?.id).toBe(d);
   });
@@ -81,7 +89,10 @@ describe.each(ENGINES)('one-time codes on %s', (engine) => {
     for (const left of [4, 3, 2, 1, 0]) {
       const row = (await live(flow))!;
       expect(await verifyCode(db, POLICY, K1, row, wrongCode(code))).toEqual({
-        ok: false, reason: 'wrong', identifier: 'b@example.com', attemptsLeft: left,
+        ok: false,
+        reason: 'wrong',
+        identifier: 'b@example.com',
+        attemptsLeft: left,
       });
     }
     const row = (await live(flow))!;
@@ -161,7 +172,12 @@ describe.each(ENGINES)('counters on %s', (engine) => {
     for (const ms of [0, 30_000, 59_999, 60_000, 61_000, 119_999, 120_000]) seen.push(await hitWindow(db, key, 60, at(ms)));
     expect(seen).toEqual([1, 2, 3, 1, 2, 3, 1]);
     expect(await db.prisma.counter.findUnique({ where: { key } })).toEqual({
-      key, count: 1, windowStart: at(120_000), lastAt: at(120_000), expiresAt: at(180_000), blockedUntil: null,
+      key,
+      count: 1,
+      windowStart: at(120_000),
+      lastAt: at(120_000),
+      expiresAt: at(180_000),
+      blockedUntil: null,
     });
   });
 
@@ -227,7 +243,12 @@ describe.each(ENGINES)('counters on %s', (engine) => {
   it('sweepCounters deletes expired counters unless they still block', async () => {
     await db.prisma.counter.deleteMany();
     const row = (key: string, expiresAt: number, blockedUntil: number | null) => ({
-      key, count: 1, windowStart: at(0), lastAt: at(0), expiresAt: at(expiresAt), blockedUntil: blockedUntil === null ? null : at(blockedUntil),
+      key,
+      count: 1,
+      windowStart: at(0),
+      lastAt: at(0),
+      expiresAt: at(expiresAt),
+      blockedUntil: blockedUntil === null ? null : at(blockedUntil),
     });
     await db.prisma.counter.createMany({
       data: [row('expired', 10_000, null), row('edge', 20_000, null), row('unblocked', 5_000, 15_000), row('blocked', 5_000, 25_000), row('live', 21_000, null)],

@@ -35,8 +35,20 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     const id = await enqueueMessage(db, message(1, { html: '<p>code 1</p>' }));
     const row = await rowOf(id);
     expect(row).toEqual({
-      id, channel: 'email', connectionId: null, recipient: 'user1@example.com', subject: 'Your code 1', text: 'code 1', html: '<p>code 1</p>',
-      status: 'pending', attempts: 0, nextAttemptAt: expect.any(Date), lockedUntil: null, lastError: null, createdAt: expect.any(Date), sentAt: null,
+      id,
+      channel: 'email',
+      connectionId: null,
+      recipient: 'user1@example.com',
+      subject: 'Your code 1',
+      text: 'code 1',
+      html: '<p>code 1</p>',
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: expect.any(Date),
+      lockedUntil: null,
+      lastError: null,
+      createdAt: expect.any(Date),
+      sentAt: null,
     });
     for (const date of [row.nextAttemptAt, row.createdAt]) {
       expect(date.getTime()).toBeGreaterThanOrEqual(before - 1000);
@@ -106,12 +118,29 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     await claimDueMessages(db, 10, 60, later(0));
     await markSent(db, dropped, false, later(1000));
     await markSent(db, kept, true, later(2000));
-    expect(await rowOf(dropped)).toEqual(expect.objectContaining({
-      status: 'sent', sentAt: later(1000), attempts: 1, lockedUntil: null, text: '', html: null, recipient: 'user1@example.com', subject: null,
-    }));
-    expect(await rowOf(kept)).toEqual(expect.objectContaining({
-      status: 'sent', sentAt: later(2000), attempts: 1, lockedUntil: null, subject: 'Your code 2', text: 'code 2', html: '<b>code 2</b>',
-    }));
+    expect(await rowOf(dropped)).toEqual(
+      expect.objectContaining({
+        status: 'sent',
+        sentAt: later(1000),
+        attempts: 1,
+        lockedUntil: null,
+        text: '',
+        html: null,
+        recipient: 'user1@example.com',
+        subject: null,
+      }),
+    );
+    expect(await rowOf(kept)).toEqual(
+      expect.objectContaining({
+        status: 'sent',
+        sentAt: later(2000),
+        attempts: 1,
+        lockedUntil: null,
+        subject: 'Your code 2',
+        text: 'code 2',
+        html: '<b>code 2</b>',
+      }),
+    );
     expect(await claimDueMessages(db, 10, 60, later(DAY))).toEqual([]);
   });
 
@@ -122,9 +151,18 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     await markFailed(db, retried, 'connection refused', later(120_000));
     await markFailed(db, givenUp, `550 ${'x'.repeat(600)}`, null);
 
-    expect(await rowOf(retried)).toEqual(expect.objectContaining({
-      status: 'pending', attempts: 1, lastError: 'connection refused', nextAttemptAt: later(120_000), lockedUntil: null, subject: 'Your code 1', text: 'code 1', sentAt: null,
-    }));
+    expect(await rowOf(retried)).toEqual(
+      expect.objectContaining({
+        status: 'pending',
+        attempts: 1,
+        lastError: 'connection refused',
+        nextAttemptAt: later(120_000),
+        lockedUntil: null,
+        subject: 'Your code 1',
+        text: 'code 1',
+        sentAt: null,
+      }),
+    );
     const failed = await rowOf(givenUp);
     expect(failed).toEqual(expect.objectContaining({ status: 'failed', attempts: 1, lockedUntil: null, sentAt: null, subject: null, text: '', html: null }));
     expect(failed.lastError).toBe(`550 ${'x'.repeat(496)}`);

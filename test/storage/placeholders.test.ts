@@ -5,9 +5,7 @@ import { numberPlaceholders } from '../../src/storage/placeholders.js';
 
 describe('numberPlaceholders', () => {
   it('numbers placeholders in order', () => {
-    expect(numberPlaceholders('SELECT 1 FROM "T" WHERE "a" = ? AND "b" IN (?, ?) LIMIT ?')).toBe(
-      'SELECT 1 FROM "T" WHERE "a" = $1 AND "b" IN ($2, $3) LIMIT $4',
-    );
+    expect(numberPlaceholders('SELECT 1 FROM "T" WHERE "a" = ? AND "b" IN (?, ?) LIMIT ?')).toBe('SELECT 1 FROM "T" WHERE "a" = $1 AND "b" IN ($2, $3) LIMIT $4');
     expect(numberPlaceholders('SELECT ?, ??')).toBe('SELECT $1, $2$3');
     expect(numberPlaceholders('SELECT 1')).toBe('SELECT 1');
   });

@@ -9,15 +9,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/storage/migrate.js';
 import { numberPlaceholders } from '../../src/storage/placeholders.js';
-import {
-  type Catalog,
-  type Provider,
-  diffCatalogs,
-  expectedCatalog,
-  readPostgresCatalog,
-  readSqliteCatalog,
-  schemaFor,
-} from './catalog.js';
+import { type Catalog, type Provider, diffCatalogs, expectedCatalog, readPostgresCatalog, readSqliteCatalog, schemaFor } from './catalog.js';
 
 const SCHEMA = readFileSync(new URL('../../prisma/schema.prisma', import.meta.url), 'utf8');
 const POSTGRES_BASE = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -124,10 +116,9 @@ describe.each([sqliteHarness(), postgresHarness()])('migrations on $provider', (
   it('refuse a database that has migrations this build does not know', async () => {
     const db = await harness.create();
     await migrate(db.url);
-    await db.run(
-      "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, applied_steps_count) VALUES ('x', 'y', CURRENT_TIMESTAMP, ?, 1)",
-      ['29990101000000_from_the_future'],
-    );
+    await db.run("INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, applied_steps_count) VALUES ('x', 'y', CURRENT_TIMESTAMP, ?, 1)", [
+      '29990101000000_from_the_future',
+    ]);
     await expect(migrate(db.url)).rejects.toThrow(/29990101000000_from_the_future.*missing/);
   });
 

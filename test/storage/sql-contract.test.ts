@@ -77,7 +77,9 @@ function problemsOf(statement: Statement<unknown>, catalog: Catalog, generated: 
 
 describe('hand-written statements', () => {
   it('are all exported from their table modules, and there are some', () => {
-    const unexported = definedStatements().filter((s) => !exported.has(s)).map((s) => s.text);
+    const unexported = definedStatements()
+      .filter((s) => !exported.has(s))
+      .map((s) => s.text);
     expect(unexported).toEqual([]);
     expect(exported.size).toBeGreaterThanOrEqual(15);
   });
@@ -123,7 +125,11 @@ describe.each(ENGINES)('hand-written statements on %s', (engine) => {
       if (!statement.engines.includes(engine)) continue;
       // As many nulls as placeholders: the count the rewrite for PostgreSQL found.
       const count = Math.max(0, ...[...statement.postgres.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
-      await explain(statement.text, statement.postgres, Array.from({ length: count }, () => null)).catch((err: unknown) => failures.push(`${where}: ${(err as Error).message}`));
+      await explain(
+        statement.text,
+        statement.postgres,
+        Array.from({ length: count }, () => null),
+      ).catch((err: unknown) => failures.push(`${where}: ${(err as Error).message}`));
     }
     expect(failures).toEqual([]);
   });
