@@ -49,6 +49,11 @@ export const ERRORS = {
     description: 'Codes are sent by text to mobile numbers only; this number is a landline, toll-free, VoIP or other number that is not accepted.',
   },
   smsDisabled: { status: 400, code: 'bad.connection', key: 'phone.disabled', description: 'SMS is not enabled.' },
+  // Passkeys: one answer for every failed ceremony (unknown credential, bad signature, wrong user
+  // handle, a clone), so a failure never tells whether an account or credential exists.
+  passkeyFailed: { status: 400, code: 'invalid_grant', key: 'passkey.failed', description: 'The passkey could not be verified. Try again, or sign in with a code.' },
+  passkeyExpired: { status: 400, code: 'invalid_grant', key: 'passkey.expired', description: 'This passkey request expired or was already used. Start again.' },
+  passkeysUnavailable: { status: 404, code: 'not_found', key: 'passkey.unavailable', description: 'Passkeys are not enabled.' },
   // Hosted pages: sign-in, links, external connections.
   interactionExpired: { status: 400, code: 'interaction_expired', key: 'error.interaction_expired' },
   interactionTimedOut: { status: 400, code: 'interaction_expired', key: 'error.interaction_timed_out' },

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { configSchema, type Config } from './schema.js';
 import { emailConnections, smsConnections } from './connections.js';
 import { clientFeatureProblem, connectionFeatureProblem } from './features.js';
+import { relyingParty } from './passkeys.js';
 import { frontChannelIdTokenProblem, managementClientProblem } from '../oidc/client-metadata.js';
 
 export class ConfigError extends Error {
@@ -130,6 +131,16 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   }
   checkConnections(config);
   checkClients(config);
+  checkPasskeys(config);
   const proxyHops = config.trustProxy === true ? 1 : config.trustProxy === false ? 0 : config.trustProxy;
   return deepFreeze({ ...config, production, devOutbox, proxyHops });
+}
+
+/** An explicit passkey relying party that WebAuthn would refuse is a start-up error, not a failing ceremony. */
+function checkPasskeys(config: Parameters<typeof relyingParty>[0]): void {
+  try {
+    relyingParty(config);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration at ${(err as Error).message}`);
+  }
 }

@@ -2,6 +2,7 @@
 // The README's settings table is generated from it (npm run docs:settings), so describe() is the doc.
 import { z } from 'zod';
 import { featuresSchema } from './features.js';
+import { passkeysSchema } from './passkeys.js';
 
 const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(what);
 
@@ -166,6 +167,7 @@ export const configSchema = z.strictObject({
       'Serve /dev/outbox (messages with their codes) to loopback requesters only. Default: on when nothing is really delivered (no smtpUrl, webhook or SMS provider other than capture) outside production; refused with real delivery or in production.',
     ),
   features: featuresSchema,
+  passkeys: passkeysSchema,
   signUp: z.enum(['open', 'existing-only']).default('open').describe('open: first verified sign-in creates the user.'),
   clients: z.array(clientSchema).default([]).describe('Relying parties (more can be added with `sesame clients add`).'),
   apis: z.array(apiSchema).default([]).describe('Resource servers; their identifier is the audience of JWT access tokens.'),

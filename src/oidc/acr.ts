@@ -9,6 +9,8 @@ export const ACR = {
   email: 'urn:sesame:acr:email',
   sms: 'urn:sesame:acr:sms',
   external: 'urn:sesame:acr:external',
+  /** A passkey: possession of a device key plus user verification, phishing-resistant; ranks above the others. */
+  passkey: 'urn:sesame:acr:passkey',
 } as const;
 
 export type Method = keyof typeof ACR;
@@ -24,7 +26,15 @@ export const AMR = {
   emailLink: ['email'],
   smsCode: ['sms', 'otp'],
   external: ['ext'],
+  /** A passkey bound to one device (`hwk`) or synced between devices (`swk`), with user verification. */
+  passkeyDevice: ['hwk', 'user'],
+  passkeySynced: ['swk', 'user'],
 } as const;
+
+/** The amr of a passkey sign-in: a synced (backed-up) passkey's key lives in software. */
+export function passkeyAmr(backedUp: boolean): string[] {
+  return [...(backedUp ? AMR.passkeySynced : AMR.passkeyDevice)];
+}
 
 /** The amr of a one-time code sent by text (`phone`) or by email. */
 export function codeAmr(phone: boolean): string[] {
@@ -35,6 +45,7 @@ export function codeAmr(phone: boolean): string[] {
 export function acrOf(amr: readonly string[]): string {
   if (amr.includes('sms')) return ACR.sms;
   if (amr.includes('ext')) return ACR.external;
+  if (amr.includes('hwk') || amr.includes('swk')) return ACR.passkey;
   return ACR.email;
 }
 

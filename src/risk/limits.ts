@@ -224,3 +224,25 @@ export const EXTERNAL_ASSERTION: Limit<[signedHash: string], { maxAge: number; s
   key: (signedHash) => `external-assertion:${signedHash}`,
   window: (accepted) => accepted.maxAge + 2 * accepted.skew + 1,
 };
+
+// Passkeys.
+
+/** Does someone add or remove too many passkeys of one account (a hijacked session planting keys)? */
+export const PASSKEY_CHANGES_PER_USER: Limit<[userId: string]> = {
+  name: 'passkey changes per user',
+  kind: 'count',
+  key: (userId) => `passkey-change:${userId}`,
+  window: () => HOUR,
+  max: () => 10,
+  reason: 'identifier',
+};
+
+/** Does one IP start too many passkey ceremonies (each stores a challenge)? */
+export const PASSKEY_CEREMONIES_PER_IP: Limit<[ip: string]> = {
+  name: 'passkey ceremonies per IP',
+  kind: 'count',
+  key: (ip) => `passkey-ip:${ip}`,
+  window: () => MINUTE,
+  max: () => 30,
+  reason: 'ip',
+};

@@ -9,6 +9,7 @@ import { sweepTickets } from './login-tickets.js';
 import { sweepLinks } from './magic-links.js';
 import { sweepExternalStates } from './external.js';
 import { sweepAudit } from './audit.js';
+import { sweepPasskeyChallenges } from './passkeys.js';
 
 export interface SweepPolicy {
   /** Seconds audit events are kept. */
@@ -25,5 +26,6 @@ export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()
     links: await sweepLinks(db, now),
     externalStates: await sweepExternalStates(db, now),
     audit: await sweepAudit(db, policy.auditRetention, now),
+    passkeyChallenges: await sweepPasskeyChallenges(db, now),
   };
 }

@@ -15,7 +15,7 @@ import { OTP, apiFixture } from '../api/fixture.js';
 import { REDIRECT, oidcFixture } from './fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
-const ACR = { email: 'urn:sesame:acr:email', sms: 'urn:sesame:acr:sms', external: 'urn:sesame:acr:external' };
+const ACR = { email: 'urn:sesame:acr:email', sms: 'urn:sesame:acr:sms', external: 'urn:sesame:acr:external', passkey: 'urn:sesame:acr:passkey' };
 const APP_SECRET = oidcFixture.clients[0]!.client_secret;
 const PARTNER_SECRET = oidcFixture.clients[1]!.client_secret;
 const NATIVE = apiFixture.clients[0]!;
@@ -63,7 +63,7 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
   it('publishes the claims parameter, the acr values and the claims in discovery', async () => {
     const meta = app.serverMetadata();
     expect(meta.claims_parameter_supported).toBe(true);
-    expect(meta.acr_values_supported).toEqual([ACR.email, ACR.sms, ACR.external]);
+    expect(meta.acr_values_supported).toEqual([ACR.email, ACR.sms, ACR.external, ACR.passkey]);
     expect([...(meta.claims_supported ?? [])].sort()).toEqual([
       'acr',
       'amr',

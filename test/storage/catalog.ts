@@ -33,8 +33,8 @@ export interface Table {
 export type Catalog = Record<string, Table>;
 
 const TYPES: Record<Provider, Record<string, string>> = {
-  sqlite: { String: 'TEXT', Int: 'INTEGER', Boolean: 'BOOLEAN', DateTime: 'DATETIME' },
-  postgresql: { String: 'text', Int: 'integer', Boolean: 'boolean', DateTime: 'timestamp(3) without time zone' },
+  sqlite: { String: 'TEXT', Int: 'INTEGER', BigInt: 'BIGINT', Boolean: 'BOOLEAN', DateTime: 'DATETIME' },
+  postgresql: { String: 'text', Int: 'integer', BigInt: 'bigint', Boolean: 'boolean', DateTime: 'timestamp(3) without time zone' },
 };
 
 /** The schema text for a provider, the same swap scripts/prisma-generate.mjs makes. */
@@ -69,7 +69,8 @@ function renderDefault(field: DmmfField): string | null {
   if (!field.hasDefaultValue) return null;
   const value = field.default;
   if (value && typeof value === 'object' && 'name' in value) return value.name === 'now' ? 'CURRENT_TIMESTAMP' : `${String(value.name)}()`;
-  if (typeof value === 'string') return `'${value.replace(/'/g, "''")}'`;
+  // The DMMF gives a BigInt's default as a string of digits; the database echoes the number.
+  if (typeof value === 'string') return field.type === 'BigInt' ? value : `'${value.replace(/'/g, "''")}'`;
   return String(value);
 }
 
