@@ -9,8 +9,15 @@ import { tooManyRequests } from '../http/errors.js';
 import { check } from '../risk/check.js';
 import { PASSKEY_CEREMONIES_PER_IP } from '../risk/limits.js';
 import { finishAuthentication, startAuthentication, type Asker } from '../passwordless/passkeys.js';
+import { relyingParty } from '../config/passkeys.js';
 import { loginResult, passkeyAmr } from '../oidc/acr.js';
 import { finish, methodAllowed, render, requester, type FlowContext } from './flow-context.js';
+
+/** Passkeys off (or an IP issuer): not found; on, but left out by the request's acr: the one "sign in another way". */
+function refusePasskey(s: Services, ctx: FlowContext) {
+  if (!relyingParty(s.config)) throw new SesameError('passkeysUnavailable');
+  if (!methodAllowed(s, ctx, 'passkey')) throw new SesameError('methodNotAllowed');
+}
 
 function asker(ctx: FlowContext): Asker {
   const { ip, clientId } = requester(ctx);
@@ -19,7 +26,7 @@ function asker(ctx: FlowContext): Asker {
 
 /** `POST /interaction/:uid/passkey/options` (JSON): a discoverable challenge for this sign-in. */
 export async function passkeyOptions(s: Services, ctx: FlowContext) {
-  if (!methodAllowed(s, ctx, 'passkey')) throw new SesameError('passkeysUnavailable');
+  refusePasskey(s, ctx);
   // Each answer stores a challenge row: one address may not fill the table.
   const decision = await check(s.db, PASSKEY_CEREMONIES_PER_IP, [ctx.ip], undefined);
   if (decision.kind !== 'allow') throw tooManyRequests(decision.retryAfter, 'Too many passkey sign-ins were started from this address.');
@@ -42,7 +49,8 @@ function parseResponse(raw: unknown): AuthenticationResponseJSON | null {
 
 /** `POST /interaction/:uid/passkey` (form: handle, response, csrf): checks the assertion and signs the user in. */
 export async function submitPasskey(s: Services, ctx: FlowContext) {
-  if (!methodAllowed(s, ctx, 'passkey')) throw new SesameError('passkeysUnavailable');
+  if (relyingParty(s.config) && !methodAllowed(s, ctx, 'passkey')) return render(s, ctx, 'email', { email: '', error: ERRORS.methodNotAllowed.key }, 400);
+  refusePasskey(s, ctx);
   const body = ctx.request.body as Record<string, unknown>;
   const handle = typeof body.handle === 'string' && body.handle.length <= 200 ? body.handle : '';
   const response = parseResponse(body.response);

@@ -194,6 +194,25 @@ describe.each(ENGINES)('passkey sign-in on the hosted pages on %s', (engine) => 
     }
   });
 
+  it('refuses a passkey on a request whose essential acr leaves it out, as a hand-made form', async () => {
+    const { device } = await userWithPasskey();
+    const started = await startLogin(site, config, { claims: JSON.stringify({ id_token: { acr: { essential: true, values: [ACR.email] } } }) });
+    expect(started.page.html).not.toContain('passkey');
+    const csrf = findForm(started.page.html, '/email').fields.csrf!;
+    const uid = new URL(started.page.url).pathname.split('/')[2]!;
+    const options = await started.browser.request(`${t.issuer}/interaction/${uid}/passkey/options`, { method: 'POST', json: { csrf } });
+    expect({ status: options.status, body: JSON.parse(options.html) as unknown }).toEqual({
+      status: 400,
+      body: { error: 'method_not_allowed', error_description: 'This application asks you to sign in another way. Use one of the ways shown on this page.' },
+    });
+    const response = JSON.stringify(device.authenticate({ challenge: 'AAAA', rpId: 'localhost', userVerification: 'required' }));
+    const page = await started.browser.request(`${t.issuer}/interaction/${uid}/passkey`, { form: { csrf, handle: 'x', response } });
+    expect({ status: page.status, alert: alertOf(page.html) }).toEqual({
+      status: 400,
+      alert: 'This application asks you to sign in another way. Use one of the ways shown on this page.',
+    });
+  });
+
   it('keeps code sign-ins as they were for other acr values, with the passkey offered beside them', async () => {
     const started = await startLogin(site, config, { acr_values: ACR.email });
     expect(started.page.html).toContain('<h1>Sign in</h1>');
