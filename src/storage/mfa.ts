@@ -125,3 +125,9 @@ export async function useRecoveryCode(db: Db, userId: string, candidates: readon
 export function countRecoveryCodes(db: Db, userId: string): Promise<number> {
   return db.prisma.recoveryCode.count({ where: { userId, usedAt: null } });
 }
+
+/** Enrolments never finished, started over a day ago: they hold a sealed secret nobody will confirm. */
+export async function sweepUnconfirmedAuthenticators(db: Db, now = new Date()): Promise<number> {
+  const { count } = await db.prisma.authenticator.deleteMany({ where: { confirmed: false, createdAt: { lte: new Date(now.getTime() - 86400_000) } } });
+  return count;
+}

@@ -13,6 +13,7 @@ import type { MfaDeps } from '../../src/passwordless/mfa/keys.js';
 import { confirmTotp, enrolTotp, verifyTotp } from '../../src/passwordless/mfa/totp.js';
 import { createLogger } from '../../src/log.js';
 import { prepare } from '../../src/server.js';
+import { sweepExpired } from '../../src/storage/sweep.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { createTestDatabase, ENGINES, withMigratedDb } from '../helpers/databases.js';
 
@@ -139,6 +140,19 @@ describe.each(ENGINES)('authenticator apps on %s', (engine) => {
     expect(refusal).toBeInstanceOf(SesameError);
     expect(refusal).toMatchObject({ status: 409, code: 'conflict', description: 'User is already enrolled.' });
     await expect(enrolTotp(deps, randomUUID(), atStep(S))).rejects.toMatchObject({ status: 404, code: 'not_found', description: 'No such user.' });
+  });
+
+  it('sweeps enrolments left unfinished for a day, never a confirmed app', async () => {
+    const abandoned = await newUser();
+    const { authenticatorId } = await enrolTotp(deps, abandoned.id, atStep(S));
+    const { user } = await enrolled();
+    const dayLater = new Date(atStep(S).getTime() + 86400_000);
+    const swept = await sweepExpired(deps.db, { auditRetention: config.audit.retention }, new Date(dayLater.getTime() - 1000));
+    expect(swept.unconfirmedAuthenticators).toBe(0);
+    expect((await listFactors(deps, abandoned.id)).map((f) => f.id)).toEqual([authenticatorId]);
+    expect((await sweepExpired(deps.db, { auditRetention: config.audit.retention }, dayLater)).unconfirmedAuthenticators).toBeGreaterThanOrEqual(1);
+    expect(await listFactors(deps, abandoned.id)).toEqual([]);
+    expect((await listFactors(deps, user.id)).map((f) => f.confirmed)).toEqual([true]);
   });
 });
 
