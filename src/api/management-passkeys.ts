@@ -1,0 +1,36 @@
+// Management API for a user's passkeys (support: "I lost my phone"): the same operations as
+// `sesame users passkeys` (passwordless/passkey-support.ts). Each removal is audited with the
+// management client that asked. A passkey is only ever reached through its own user: another
+// user's passkey id answers 404 and nothing is removed.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Services } from '../services.js';
+import { notFound } from '../http/errors.js';
+import { passkeysOf, removeAllPasskeys, removePasskey, type Remover } from '../passwordless/passkey-support.js';
+import { findUserById } from '../storage/users.js';
+import { managementClientOf } from './admin-auth.js';
+
+export function userPasskeyRoutes(router: Router, s: Pick<Services, 'db'>): void {
+  /** The user the path names (by id only: the API has no lookup by identifier yet), else 404. */
+  async function userOf(ctx: Context): Promise<string> {
+    const user = await findUserById(s.db, ctx.params.id as string);
+    if (!user) throw notFound('No user with this id.');
+    return user.id;
+  }
+  const remover = (ctx: Context): Remover => ({ via: 'management_api', clientId: managementClientOf(ctx), ip: ctx.ip });
+
+  router.get('/users/:id/passkeys', async function listUserPasskeys(ctx) {
+    ctx.body = { passkeys: await passkeysOf(s.db, await userOf(ctx)) };
+  });
+
+  router.delete('/users/:id/passkeys/:passkeyId', async function removeUserPasskey(ctx) {
+    const userId = await userOf(ctx);
+    if (!(await removePasskey(s.db, userId, ctx.params.passkeyId!, remover(ctx)))) throw notFound('This user has no passkey with this id.');
+    ctx.status = 204;
+  });
+
+  router.delete('/users/:id/passkeys', async function removeUserPasskeys(ctx) {
+    const userId = await userOf(ctx);
+    ctx.body = { removed: await removeAllPasskeys(s.db, userId, remover(ctx)) };
+  });
+}
