@@ -10,10 +10,16 @@ import { passkeysOf, removeAllPasskeys, removePasskey, type Remover } from '../p
 import { findUserById } from '../storage/users.js';
 import { managementClientOf } from './admin-auth.js';
 
+// Credential ids are stored as WebAuthn's base64url; anything else names no passkey.
+const PASSKEY_ID = /^[A-Za-z0-9_-]{1,1400}$/;
+// PostgreSQL refuses a NUL in text outright (a 500 if it reached the query); no row can hold one.
+const storable = (id: string) => !id.includes('\u0000');
+
 export function userPasskeyRoutes(router: Router, s: Pick<Services, 'db'>): void {
   /** The user the path names (by id only: the API has no lookup by identifier yet), else 404. */
   async function userOf(ctx: Context): Promise<string> {
-    const user = await findUserById(s.db, ctx.params.id as string);
+    const id = ctx.params.id as string;
+    const user = storable(id) ? await findUserById(s.db, id) : null;
     if (!user) throw notFound('No user with this id.');
     return user.id;
   }
@@ -25,7 +31,8 @@ export function userPasskeyRoutes(router: Router, s: Pick<Services, 'db'>): void
 
   router.delete('/users/:id/passkeys/:passkeyId', async function removeUserPasskey(ctx) {
     const userId = await userOf(ctx);
-    if (!(await removePasskey(s.db, userId, ctx.params.passkeyId!, remover(ctx)))) throw notFound('This user has no passkey with this id.');
+    const passkeyId = ctx.params.passkeyId!;
+    if (!PASSKEY_ID.test(passkeyId) || !(await removePasskey(s.db, userId, passkeyId, remover(ctx)))) throw notFound('This user has no passkey with this id.');
     ctx.status = 204;
   });
 

@@ -165,6 +165,16 @@ describe.each(ENGINES)('user passkeys in the management API on %s', (engine) => 
     expect((await api('GET', `/users/${other.userId}/passkeys`)).body.passkeys.map((p: { id: string }) => p.id)).toEqual(other.ids);
   });
 
+  it('answers 404, never a 500, for ids no user or passkey can have', async () => {
+    const { userId, ids } = await userWithPasskeys(device());
+    const notFound = (description: string) => ({ status: 404, body: { error: 'not_found', error_description: description } });
+    for (const odd of ['%00', 'a%00b', 'x'.repeat(2000), '%F0%9F%94%91', '..%2F..%2Fclients']) {
+      expect([odd, await api('GET', `/users/${odd}/passkeys`)]).toEqual([odd, notFound('No user with this id.')]);
+      expect([odd, await api('DELETE', `/users/${userId}/passkeys/${odd}`)]).toEqual([odd, notFound('This user has no passkey with this id.')]);
+    }
+    expect((await api('GET', `/users/${userId}/passkeys`)).body.passkeys.map((p: { id: string }) => p.id)).toEqual(ids);
+  });
+
   it('refuses every passkey route without a token, with a token lacking the admin scope and with a non-management token', async () => {
     const { userId, ids } = await userWithPasskeys(device());
     const noAdmin = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/` });
