@@ -46,7 +46,7 @@ function passkeyView(passkey: PasskeyRow, locale: string) {
 
 async function signInsView(s: Services, userId: string, locale: string) {
   return (await recentSignIns(s.db, userId)).map((e) => {
-    const method = e.type === 'passkey.login' ? 'passkey' : (e.reason ?? '');
+    const method = e.type === 'passkey.login' ? 'passkey' : e.type === 'link.used' ? 'email_link' : (e.reason ?? '');
     return {
       when: when(e.createdAt, locale),
       method: METHODS.has(method) ? `account.method.${method}` : 'account.method.other',

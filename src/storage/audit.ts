@@ -46,7 +46,7 @@ export async function recordAudit(db: Db, entry: AuditEntry, now = new Date()): 
 }
 
 /** Audit types of a completed sign-in (`reason` says the method). */
-export const SIGN_IN_TYPES = ['login', 'passkey.login'];
+export const SIGN_IN_TYPES = ['login', 'link.used', 'passkey.login'];
 
 /** A user's latest sign-ins, newest first. */
 export function recentSignIns(db: Db, userId: string, take = 10) {

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import type { TestSesame } from '../helpers/sesame.js';
-import { FormClient } from '../helpers/form-client.js';
+import { FormClient, findForm } from '../helpers/form-client.js';
+import { codeFrom } from '../helpers/smtp.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { APP, CHROME_ON_LINUX, mainOf, nextNotice, postJson, signInToAccount, startAccountSesame, type SignedIn } from './account-helpers.js';
 
@@ -163,9 +164,29 @@ describe.each(ENGINES)('account page on %s', (engine) => {
     expect(user!.name).toBeNull();
   });
 
-  it('refuses a callback this browser did not start, or with a used code', async () => {
+  it('refuses a callback this browser did not start, and a callback used once already', async () => {
+    const json = { accept: 'application/json' };
+    const notStarted = [400, '{"error":"bad_request","error_description":"This sign-in was not started in this browser, or it already finished."}'];
+    const forged = await new FormClient().request(`${t.issuer}/account/callback?code=abcdefghijklmnop&state=x`, { headers: json });
+    expect([forged.status, forged.html]).toEqual(notStarted);
+
+    const email = nextEmail();
     const browser = new FormClient();
-    const forged = await browser.request(`${t.issuer}/account/callback?code=abcdefghijklmnop&state=x`, { headers: { accept: 'application/json' } });
-    expect([forged.status, forged.html]).toEqual([400, '{"error":"bad_request","error_description":"This sign-in was not started in this browser, or it already finished."}']);
+    const codePage = await browser.submit(await browser.follow(`${t.issuer}/account`, t.issuer), '/email', { email }, t.issuer);
+    const form = findForm(codePage.html, '/code');
+    let hop = await browser.request(new URL(form.action, codePage.url).toString(), { form: { ...form.fields, code: codeFrom(await t.mail.next(email)) } });
+    while (!hop.headers.get('location')!.includes('/account/callback?')) {
+      hop = await browser.request(new URL(hop.headers.get('location')!, hop.url).toString());
+    }
+    const callback = new URL(hop.headers.get('location')!, hop.url).toString();
+    const used = await browser.request(callback);
+    expect([used.status, used.headers.get('location')]).toEqual([303, '/account']);
+    // Again in the same browser, and in another that started a sign-in of its own (its state differs).
+    const again = await browser.request(callback, { headers: json });
+    expect([again.status, again.html]).toEqual(notStarted);
+    const other = new FormClient();
+    await other.request(`${t.issuer}/account`);
+    const elsewhere = await other.request(callback, { headers: json });
+    expect([elsewhere.status, elsewhere.html]).toEqual(notStarted);
   });
 });
