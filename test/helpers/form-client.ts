@@ -56,9 +56,9 @@ export class FormClient {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {}): Promise<Page> {
+  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };
-    let body: string | undefined;
+    let body = init.body;
     if (init.json !== undefined) {
       // What a page's script sends with fetch (the passkey options).
       headers['content-type'] = 'application/json';
