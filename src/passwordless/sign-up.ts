@@ -5,6 +5,7 @@ import type { Db } from '../storage/db.js';
 import { findUserByEmail, findUserByPhone, upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../storage/users.js';
 import { isPhoneIdentifier } from './identifiers.js';
 import { deleteUserPasskeys } from '../storage/passkeys.js';
+import { endAllSessions } from '../storage/oidc-sessions.js';
 import { recordAudit } from '../storage/audit.js';
 
 /** `open`: the first verified sign-in of an unknown identifier creates its user; `existing-only`: it is refused. */
@@ -32,9 +33,13 @@ export async function resolveUser(db: Db, identifier: string, policy: SignUpPoli
 /**
  * The first proof of an identifier an account was created with unproven (a passkey sign-up through
  * the API): whoever made those passkeys may have squatted the address before its owner came (account
- * pre-hijacking), so the passkeys made before the proof go, audited. The owner adds their own.
+ * pre-hijacking), so the passkeys made before the proof go, audited, with every session and grant
+ * made before it. The owner adds their own.
  */
 async function dropUnprovenPasskeys(db: Db, userId: string, identifier: string): Promise<void> {
   const removed = await deleteUserPasskeys(db, userId);
   if (removed > 0) await recordAudit(db, { type: 'passkey.removed', userId, identifier, reason: `${removed} made before ${identifier} was proven` });
+  // The squatter's sign-ins go too: tokens already issued to them would outlive their passkeys.
+  const ended = await endAllSessions(db, userId);
+  if (ended > 0) await recordAudit(db, { type: 'account.sessions_ended', userId, identifier, reason: `${ended} sessions and grants made before ${identifier} was proven` });
 }

@@ -41,7 +41,9 @@ export function createAdapterClass(db: Db) {
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
       // Sessions only: the account page ends a user's other sessions by this (their tokens go by grantId).
-      const accountId = this.model === 'Session' ? (payload.accountId ?? null) : null;
+      // Sessions and grants carry their account in a column: the account page lists a user's sessions,
+      // and an account taken back from a squatter loses every grant (oidc-sessions.ts).
+      const accountId = this.model === 'Session' || this.model === 'Grant' ? (payload.accountId ?? null) : null;
       const row = [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt, accountId];
       await sql.run(UPSERT_PAYLOAD, row);
     }

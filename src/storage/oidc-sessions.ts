@@ -52,3 +52,19 @@ export async function endOtherSessions(db: Db, accountId: string, keepUid: strin
   ]);
   return rows.length;
 }
+
+/**
+ * Ends every session and grant of the user, with all their tokens (refresh tokens included): the
+ * account changes hands (its address was proven by someone other than whoever made it).
+ */
+export async function endAllSessions(db: Db, accountId: string): Promise<number> {
+  const sessions = await db.prisma.oidcPayload.findMany({ where: { model: 'Session', accountId } });
+  const grants = await db.prisma.oidcPayload.findMany({ where: { model: 'Grant', accountId }, select: { id: true } });
+  const grantIds = [...new Set([...sessions.flatMap((row) => summary(row, new Date(0))?.grantIds ?? []), ...grants.map((g) => g.id)])];
+  await db.prisma.$transaction([
+    db.prisma.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Session', accountId } }),
+  ]);
+  return sessions.length + grantIds.length;
+}

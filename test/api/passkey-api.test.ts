@@ -222,12 +222,16 @@ describe.each(ENGINES)('Auth0 passkey API on %s', { timeout: 120_000 }, (engine)
     const squatter = new SoftAuthenticator({ origin });
     const { email, tokens } = await signUp(squatter);
     const userId = tokens.claims!.sub;
+    const userinfo = async (token: string) => (await fetch(`${t.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status;
+    expect(await userinfo(tokens.accessToken)).toBe(200);
     await app.passwordless.sendEmail({ email, send: 'code' });
     const owner = await app.getTokenByPasswordlessEmail({ email, code: codeFrom(await t.mail.next(email)), scope: 'openid email' });
     expect(owner.claims).toMatchObject({ sub: userId, email_verified: true });
     expect(await countPasskeys(t.sesame.services.db, userId)).toBe(0);
     const audit = await t.sesame.services.db.prisma.auditEvent.findFirstOrThrow({ where: { type: 'passkey.removed', userId } });
     expect(audit.reason).toBe(`1 made before ${email} was proven`);
+    // The tokens the squatter already holds die with the passkey; the owner's work.
+    expect([await userinfo(tokens.accessToken), await userinfo(owner.accessToken)]).toEqual([401, 200]);
     const login = await app.passkey.challenge();
     const credential = squatter.authenticate(login.authnParamsPublicKey as never);
     await expect(app.passkey.getTokenByPasskey({ authSession: login.authSession, credential: credential as never })).rejects.toMatchObject({ statusCode: 403 });

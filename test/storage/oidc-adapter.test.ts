@@ -157,13 +157,18 @@ describe.each(ENGINES)('oidc adapter on %s', (engine) => {
     expect(await new Adapter('Session').findByUserCode(userCode)).toBeUndefined();
   });
 
-  it("keeps a Session's account in its own column (a user's sessions are found by index), and no other model's", async () => {
+  it("keeps a Session's and a Grant's account in its own column (found by index), and no other model's", async () => {
     const accountId = uniq('user');
     const session = uniq('sess');
+    const grant = uniq('grant');
     await new Adapter('Session').upsert(session, { kind: 'Session', uid: uniq('uid'), accountId }, 600);
-    await new Adapter('Grant').upsert(uniq('grant'), { kind: 'Grant', accountId }, 600);
-    const rows = await db.prisma.oidcPayload.findMany({ where: { accountId }, select: { model: true, id: true } });
-    expect(rows).toEqual([{ model: 'Session', id: session }]);
+    await new Adapter('Grant').upsert(grant, { kind: 'Grant', accountId }, 600);
+    await new Adapter('AccessToken').upsert(uniq('at'), { kind: 'AccessToken', accountId, grantId: grant }, 600);
+    const rows = await db.prisma.oidcPayload.findMany({ where: { accountId }, select: { model: true, id: true }, orderBy: { model: 'asc' } });
+    expect(rows).toEqual([
+      { model: 'Grant', id: grant },
+      { model: 'Session', id: session },
+    ]);
   });
 
   it('model Client reads clients stored with insertClient', async () => {
