@@ -16,6 +16,7 @@ import { interactionRouter } from './interactions/routes.js';
 import { passwordlessRouter } from './api/passwordless.js';
 import { magicLinkRouter } from './interactions/magic-link-routes.js';
 import { nameStepRouter } from './interactions/name-step.js';
+import { passkeyOfferRouter } from './interactions/passkey-offer-routes.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
 import { userfrontRouter } from './api/userfront.js';
@@ -31,6 +32,7 @@ function enabledRouters(s: Services): Router[] {
     healthRouter(s.db),
     interactionRouter(s),
     nameStepRouter(s),
+    passkeyOfferRouter(s),
     magicLinkRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),
     ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),

@@ -56,12 +56,17 @@ export class FormClient {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
+    } else if (init.json !== undefined) {
+      // As a page's script posts JSON (fetch with the page's cookies).
+      headers['content-type'] = 'application/json';
+      headers.accept = 'application/json';
+      body = JSON.stringify(init.json);
     }
     const response = await this.fetcher(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     this.store(response, url);
