@@ -16,8 +16,11 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+/** Keeps the browser on loopback without `route()` (which would answer CORS preflights itself): PROTOCOLS-NEXT B.4. */
+export const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1';
+
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export interface ChromiumSession {
@@ -31,12 +34,12 @@ export interface ChromiumSession {
  * One Chromium per test file: launched in beforeAll (without holding up the file's other beforeAll
  * work, such as starting Sesame), a new context per test closed after it, the browser closed in afterAll.
  */
-export function useBrowser(): ChromiumSession {
+export function useBrowser(extraArgs: string[] = []): ChromiumSession {
   let launching: Promise<Browser> | undefined;
   const contexts: BrowserContext[] = [];
   const browser = () => launching ?? Promise.reject(new Error('useBrowser(): Chromium is launched in beforeAll'));
   beforeAll(() => {
-    launching = launchChromium();
+    launching = launchChromium(extraArgs);
     // Failures surface where the browser is used; this keeps an unused failed launch from going unhandled.
     launching.catch(() => undefined);
   });

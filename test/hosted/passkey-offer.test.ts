@@ -6,10 +6,9 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { startTestSesame, startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
 import { FormClient, type Page } from '../helpers/form-client.js';
-import { freePort } from '../helpers/net.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { oidcFixture } from '../oidc/fixture.js';
 
@@ -20,19 +19,12 @@ const fixture = { ...oidcFixture, clients: [...oidcFixture.clients, NO_OFFER_CLI
 const alertOf = (html: string) => /role="alert" id="form-error"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
 const OFFER_HEADING = '<h1>Sign in faster next time with a passkey</h1>';
 
-/** A Sesame whose issuer (and the address the tests use) is http://localhost:<port>: WebAuthn refuses IP addresses. */
-async function startOnLocalhost(engine: Parameters<typeof startTestSesame>[0], config: Record<string, unknown>): Promise<TestSesame> {
-  const port = await freePort();
-  const t = await startTestSesame(engine, { ...config, port }, { issuer: `http://localhost:${port}` });
-  return { ...t, url: t.issuer };
-}
-
 describe.each(ENGINES)('passkey offer over HTTP on %s', (engine) => {
   let t: TestSesame;
   let app: oidc.Configuration;
   let n = 0;
   beforeAll(async () => {
-    t = await startOnLocalhost(engine, fixture);
+    t = await startTestSesameOnLocalhost(engine, fixture);
     app = await rpConfig(t, 'app', APP_SECRET);
   });
   afterAll(() => t?.stop());
@@ -209,7 +201,7 @@ describe('passkey offer switched off', () => {
     ['on an IP-address issuer, where WebAuthn cannot work', {}, false],
   ] as const;
   it.each(cases)('is not offered %s', async (_name, config, localhost) => {
-    const t = localhost ? await startOnLocalhost('sqlite', { ...oidcFixture, ...config }) : await startTestSesame('sqlite', oidcFixture);
+    const t = localhost ? await startTestSesameOnLocalhost('sqlite', { ...oidcFixture, ...config }) : await startTestSesame('sqlite', oidcFixture);
     try {
       const app = await rpConfig(t, 'app', APP_SECRET);
       const started = await startLogin(t, app);
