@@ -11,6 +11,8 @@ import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/
 import { FormClient, type Page } from '../helpers/form-client.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { oidcFixture } from '../oidc/fixture.js';
+import { linkFrom } from '../helpers/smtp.js';
+import { MANDATORY_OFFER, mandatoryNext } from '../../src/interactions/passkey-offer.js';
 
 const APP_SECRET = oidcFixture.clients[0]!.client_secret;
 const NO_OFFER_CLIENT = { ...oidcFixture.clients[0]!, client_id: 'no-offer', client_name: 'No Offer', offer_passkeys: false };
@@ -179,6 +181,17 @@ describe.each(ENGINES)('passkey offer over HTTP on %s', (engine) => {
     await atOffer(at.email, new FormClient());
   });
 
+  it('offers it after a sign-in link opened in the same browser, keeping the link amr', async () => {
+    const started = await startLogin(t, app, { prompt: 'login' });
+    const email = nextEmail();
+    await started.browser.submit(started.page, '/email', { email }, t.url);
+    const landing = await started.browser.request(linkFrom(await t.mail.next(email), '/login/link'));
+    const offer = await started.browser.submit(landing, '/login/link', {}, t.url);
+    expect([offer.status, offer.url, offer.html.includes(OFFER_HEADING)]).toEqual([200, expect.stringMatching(/\/passkey-offer$/), true]);
+    const done = await started.browser.submit(offer, '/passkey-offer', { decision: 'continue' }, t.url);
+    expect((await claimsAt(started, done.location)).amr).toEqual(['email']);
+  });
+
   it('asks for the name first, then offers the passkey', async () => {
     const started = await startLogin(t, app, { scope: 'openid email profile' });
     const { result } = await signInWithEmail(t, started, nextEmail());
@@ -209,5 +222,17 @@ describe('passkey offer switched off', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('mandatory offer marker (the hook for flows that need a passkey made first)', () => {
+  it('names a next step of the same interaction only', () => {
+    const marked = (next: unknown) => ({ login: { accountId: 'u' }, [MANDATORY_OFFER]: { next } });
+    expect(mandatoryNext('abc', marked('/interaction/abc/passkey'))).toBe('/interaction/abc/passkey');
+    expect(mandatoryNext('abc', marked('/interaction/other/passkey'))).toBeNull();
+    expect(mandatoryNext('abc', marked('https://evil.example/interaction/abc/'))).toBeNull();
+    expect(mandatoryNext('abc', marked('/interaction/abc/../other/x'))).toBeNull();
+    expect(mandatoryNext('abc', { login: { accountId: 'u' } })).toBeNull();
+    expect(mandatoryNext('abc', undefined)).toBeNull();
   });
 });
