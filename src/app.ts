@@ -23,6 +23,10 @@ import { userfrontRouter } from './api/userfront.js';
 import { auth0ApiErrors, auth0TokenErrors } from './api/auth0-errors.js';
 import { ROUTES } from './oidc/provider.js';
 import { postAsGet } from './http/post-as-get.js';
+import { passkeyRouter } from './api/passkeys.js';
+import { tokenJsonBody } from './http/token-json-body.js';
+import { relyingParty } from './config/passkeys.js';
+import { grantTypes as WEBAUTHN_GRANTS } from './oidc/grants/webauthn.js';
 
 /** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
 function enabledRouters(s: Services): Router[] {
@@ -36,6 +40,7 @@ function enabledRouters(s: Services): Router[] {
     magicLinkRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),
     ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),
+    ...when(features.auth0Api.enabled && relyingParty(s.config) !== null, () => passkeyRouter(s)),
     ...when(features.userfront.enabled, () => userfrontRouter(s)),
     ...when(features.management.enabled, () => managementRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),
@@ -69,6 +74,8 @@ export function createApp(s: Services): Koa {
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();
   app.use(auth0TokenErrors);
+  // Auth0's SDKs post these grants as JSON, which oidc-provider refuses (the MFA grants join the list).
+  app.use(tokenJsonBody(ROUTES.token, [...WEBAUTHN_GRANTS]));
   app.use(postAsGet([ROUTES.authorization, ROUTES.end_session]));
   app.use(function oidcProvider(ctx, next) {
     let handler = mounted.get(s.provider);
@@ -89,6 +96,7 @@ function routeErrors(s: Services): Koa.Middleware {
     [
       { matches: (path) => path.startsWith('/api/'), handler: oauthJsonErrors(s.renderer, locale) },
       { matches: (path) => path.startsWith('/passwordless/') && path !== '/passwordless/verify_redirect', handler: auth0ApiErrors(s.renderer, locale) },
+      { matches: (path) => path.startsWith('/passkey/'), handler: auth0ApiErrors(s.renderer, locale) },
     ],
     pageErrors(s.renderer, locale),
   );

@@ -54,6 +54,15 @@ export const ERRORS = {
   passkeyFailed: { status: 400, code: 'invalid_grant', key: 'passkey.failed', description: 'The passkey could not be verified. Try again, or sign in with a code.' },
   passkeyExpired: { status: 400, code: 'invalid_grant', key: 'passkey.expired', description: 'This passkey request expired or was already used. Start again.' },
   passkeysUnavailable: { status: 404, code: 'not_found', key: 'passkey.unavailable', description: 'Passkeys are not enabled.' },
+  // Passkey sign-up through the Auth0-style API: the sign-up policy, and an identifier that has an
+  // account (a passkey never joins an account it did not sign in to: no pre-hijacking).
+  passkeySignUpClosed: { status: 403, code: 'access_denied', description: 'Public signup is disabled: only existing users can sign in.' },
+  unknownAudience: { status: 403, code: 'access_denied', description: 'Service not found.' },
+  passkeyUserExists: {
+    status: 400,
+    code: 'user_exists',
+    description: 'The user already exists. Sign in with a code sent to this email address or phone number, then add a passkey to the account.',
+  },
   // Hosted pages: sign-in, links, external connections.
   interactionExpired: { status: 400, code: 'interaction_expired', key: 'error.interaction_expired' },
   interactionTimedOut: { status: 400, code: 'interaction_expired', key: 'error.interaction_timed_out' },

@@ -58,7 +58,8 @@ export async function prepare(config: LoadedConfig, log: Logger) {
   await ensureSigningKeys(db);
   const cookieKeys = config.secrets.cookieKeys ? [...config.secrets.cookieKeys] : await ensureSecretList(db, 'cookie-keys');
   const codeKeys = config.secrets.codeKeys ? [...config.secrets.codeKeys] : await ensureSecretList(db, 'code-keys');
-  return { db, cookieKeys, keyring: keyring(codeKeys) };
+  const mfaKeys = config.secrets.mfaKeys ? [...config.secrets.mfaKeys] : await ensureSecretList(db, 'mfa-keys');
+  return { db, cookieKeys, keyring: keyring(codeKeys), mfaKeyring: keyring(mfaKeys) };
 }
 
 /** Routes each message to its channel: mail through SMTP (or captured), webhooks to their connection's URL, texts to their connection's provider (with sign-up closed, only numbers of accounts). */
@@ -93,7 +94,7 @@ type Jwks = Awaited<ReturnType<typeof loadSigningJwks>>;
 
 /** What requests need, built once from the configuration and the prepared database; the provider is rebuilt on key rotation. */
 async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepared) {
-  const { db, cookieKeys, keyring } = prepared;
+  const { db, cookieKeys, keyring, mfaKeyring } = prepared;
   const onUnnamedClient = unnamedClientWarnings(log, config.clients);
   const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient });
   const pages = providerPages(renderer, config.ui.defaultLocale, config.issuer);
@@ -108,6 +109,7 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
     renderer,
     provider: buildProvider(jwks),
     keyring,
+    mfaKeyring,
     cookieKeys,
     csrfKey: createHmac('sha256', cookieKeys[0]!).update('csrf').digest('base64url'),
     wakeWorker: () => worker.wake(),

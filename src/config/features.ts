@@ -1,6 +1,7 @@
 // The `features` switches: which compatibility surfaces run, and what each one owns (routes are
 // mounted by app.ts, grants registered by oidc/provider.ts from GRANTS, both asking this file).
 import { z } from 'zod';
+import { relyingParty } from './passkeys.js';
 
 /**
  * One switch: `enabled` (on by default, so a config without `features` runs every surface as
@@ -16,7 +17,7 @@ const feature = (what: string) =>
 export const featuresSchema = z
   .strictObject({
     auth0Api: feature(
-      'Auth0-compatible passwordless API: POST /passwordless/start, /passwordless/verify, /passwordless/verify_redirect, and the passwordless OTP grant (http://auth0.com/oauth/grant-type/passwordless/otp and its Sesame URN).',
+      'Auth0-compatible passwordless API: POST /passwordless/start, /passwordless/verify, /passwordless/verify_redirect, and the passwordless OTP grant (http://auth0.com/oauth/grant-type/passwordless/otp and its Sesame URN); with passkeys on, the passkey API (POST /passkey/register, /passkey/challenge) and its grant urn:okta:params:oauth:grant-type:webauthn.',
     ),
     userfront: feature(
       'Userfront-compatible API (/v0/tenants/{tenant}/auth/*, /v0/auth/refresh, /v0/auth/logout), the login-ticket grant it redeems, and clients with `userfront: true` (tenants).',
@@ -38,7 +39,12 @@ export type FeatureName = keyof Features;
  * checks the two lists agree.
  */
 export const FEATURE_GRANT_TYPES: Readonly<Record<FeatureName, readonly string[]>> = {
-  auth0Api: ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'],
+  auth0Api: [
+    'http://auth0.com/oauth/grant-type/passwordless/otp',
+    'urn:sesame:params:oauth:grant-type:passwordless-otp',
+    // Registered only where passkeys can work (oidc/grants/webauthn.ts `usable`).
+    'urn:okta:params:oauth:grant-type:webauthn',
+  ],
   userfront: ['urn:sesame:params:oauth:grant-type:login-ticket'],
   management: [],
   externalConnections: [],
@@ -51,6 +57,10 @@ const FEATURE_CLIENT_KEYS: ReadonlyArray<readonly [key: string, feature: Feature
 ];
 
 type HasFeatures = { readonly features: Features };
+
+/** Grant types that also need passkeys to work (a relying party: passkeys on, an issuer WebAuthn accepts). */
+const PASSKEY_GRANT_TYPES: readonly string[] = ['urn:okta:params:oauth:grant-type:webauthn'];
+const NO_PASSKEYS = 'passkeys, which cannot work here (passkeys.enabled is false, or the issuer is an IP address and passkeys.rpId is not set)';
 
 const disabled = (feature: FeatureName) => `the ${feature} feature, which is disabled (features.${feature}.enabled is false)`;
 
@@ -69,11 +79,12 @@ export function grantTypeEnabled(config: HasFeatures, grantType: string): boolea
  * Why a client may not exist while some features are off (a grant type or a Sesame key of a
  * disabled feature), with the metadata key at fault; undefined when it may.
  */
-export function clientFeatureProblem(config: HasFeatures, metadata: Record<string, unknown>): { key: string; message: string } | undefined {
+export function clientFeatureProblem(config: HasFeatures & Parameters<typeof relyingParty>[0], metadata: Record<string, unknown>): { key: string; message: string } | undefined {
   const grants = Array.isArray(metadata.grant_types) ? (metadata.grant_types as unknown[]) : [];
   for (const grant of grants) {
     const feature = typeof grant === 'string' ? featureOfGrantType(grant) : undefined;
     if (feature && !config.features[feature].enabled) return { key: 'grant_types', message: `grant type ${String(grant)} belongs to ${disabled(feature)}` };
+    if (PASSKEY_GRANT_TYPES.includes(grant as string) && !relyingParty(config)) return { key: 'grant_types', message: `grant type ${String(grant)} needs ${NO_PASSKEYS}` };
   }
   for (const [key, feature] of FEATURE_CLIENT_KEYS) {
     if (metadata[key] === true && !config.features[feature].enabled) return { key, message: `${key} needs ${disabled(feature)}` };

@@ -84,7 +84,7 @@ function checkConnections(config: Config): void {
 }
 
 /** Rules across clients and features that oidc-provider would otherwise only apply when it loads them. */
-function checkClients(config: Config): void {
+function checkClients(config: Config & { issuer: string }): void {
   const ids = new Set<string>();
   for (const [i, c] of config.clients.entries()) {
     if (ids.has(c.client_id)) throw new ConfigError(`invalid configuration at clients.${i}.client_id: duplicate ${c.client_id}`);
@@ -130,8 +130,9 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
     throw new ConfigError('devOutbox: the dev outbox shows codes, so it cannot be enabled while messages are really delivered (smtpUrl, a webhook or an SMS provider)');
   }
   checkConnections(config);
-  checkClients(config);
+  // Before the clients: their rules ask the relying party, which must be valid by then.
   checkPasskeys(config);
+  checkClients(config);
   const proxyHops = config.trustProxy === true ? 1 : config.trustProxy === false ? 0 : config.trustProxy;
   return deepFreeze({ ...config, production, devOutbox, proxyHops });
 }

@@ -246,6 +246,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       cookieKeys: z.array(z.string().min(32)).min(1).optional().describe('Cookie signing keys, newest first. Generated and stored when absent.'),
       codeKeys: z.array(z.string().min(32)).min(1).optional().describe('HMAC keys for codes at rest, newest first. Generated and stored when absent.'),
+      mfaKeys: z
+        .array(z.string().min(32))
+        .min(1)
+        .optional()
+        .describe(
+          'Keys sealing second factors at rest (TOTP secrets, recovery codes), newest first; keep old ones while factors made under them live. Generated and stored when absent.',
+        ),
     })
     .prefault({})
     .describe('Secrets.'),

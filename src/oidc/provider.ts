@@ -69,7 +69,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   registerGrants(
     provider,
     deps,
-    GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type))),
+    GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type)) && (grant.usable?.(deps.config) ?? true)),
   );
   logProviderErrors(provider, deps.log);
   return provider;

@@ -4,6 +4,8 @@ import type { Config } from '../config/schema.js';
 import type { Db } from '../storage/db.js';
 import { findUserByEmail, findUserByPhone, upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../storage/users.js';
 import { isPhoneIdentifier } from './identifiers.js';
+import { deleteUserPasskeys } from '../storage/passkeys.js';
+import { recordAudit } from '../storage/audit.js';
 
 /** `open`: the first verified sign-in of an unknown identifier creates its user; `existing-only`: it is refused. */
 export type SignUpPolicy = Config['signUp'];
@@ -20,9 +22,19 @@ export function maySignUp(policy: SignUpPolicy): boolean {
  */
 export async function resolveUser(db: Db, identifier: string, policy: SignUpPolicy): Promise<User | null> {
   const phone = isPhoneIdentifier(identifier);
-  if (!maySignUp(policy)) {
-    const existing = phone ? await findUserByPhone(db, identifier) : await findUserByEmail(db, identifier);
-    if (!existing) return null;
-  }
-  return phone ? upsertVerifiedPhoneUser(db, identifier) : upsertVerifiedEmailUser(db, identifier);
+  const existing = phone ? await findUserByPhone(db, identifier) : await findUserByEmail(db, identifier);
+  if (!existing && !maySignUp(policy)) return null;
+  const user = phone ? await upsertVerifiedPhoneUser(db, identifier) : await upsertVerifiedEmailUser(db, identifier);
+  if (existing && !(phone ? existing.phoneVerified : existing.emailVerified)) await dropUnprovenPasskeys(db, user.id, identifier);
+  return user;
+}
+
+/**
+ * The first proof of an identifier an account was created with unproven (a passkey sign-up through
+ * the API): whoever made those passkeys may have squatted the address before its owner came (account
+ * pre-hijacking), so the passkeys made before the proof go, audited. The owner adds their own.
+ */
+async function dropUnprovenPasskeys(db: Db, userId: string, identifier: string): Promise<void> {
+  const removed = await deleteUserPasskeys(db, userId);
+  if (removed > 0) await recordAudit(db, { type: 'passkey.removed', userId, identifier, reason: `${removed} made before ${identifier} was proven` });
 }

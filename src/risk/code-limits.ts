@@ -40,6 +40,14 @@ export interface VerifyReservation {
 
 type Settings = CodeLimitSettings;
 
+/**
+ * The identifier a user's second-factor codes (authenticator app, recovery codes) are limited under:
+ * the limits of one-time codes, one budget per user. No email address or phone number looks like it.
+ */
+export function factorIdentifier(userId: string): string {
+  return `mfa:${userId}`;
+}
+
 /** The limited answer for a decision that is not an allow. */
 function limitedBy(limit: Pick<Limit, 'reason'>, decision: Exclude<Decision, { kind: 'allow' }>): Refused {
   return { limited: true, retryAfter: decision.retryAfter, reason: limit.reason! };

@@ -1,6 +1,6 @@
 // Passkeys at rest: a user's WebAuthn credentials, the user handle they carry, and the single-use
 // challenges of their ceremonies (consumed by a conditional update, so a challenge answers once).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 
 export interface PasskeyRow {
@@ -28,6 +28,34 @@ export type NewPasskey = Omit<PasskeyRow, 'createdAt' | 'lastUsedAt'>;
 export async function insertPasskey(db: Db, row: NewPasskey, now = new Date()): Promise<PasskeyRow> {
   const data = { ...row, counter: BigInt(row.counter), transports: row.transports.join(','), createdAt: now };
   return fromStored(await db.prisma.passkey.create({ data }));
+}
+
+/** A passkey sign-up's account: identifiers not proven (a passkey proves a device, not an inbox or a phone). */
+export interface NewPasskeyUser {
+  email: string | null;
+  phoneNumber: string | null;
+  name: string | null;
+  passkeyHandle: string;
+}
+
+/**
+ * Creates a passkey sign-up's account and its first passkey in one transaction, with email and
+ * phone unverified. Null when the email, number or handle already has an account (a unique
+ * collision, also between two sign-ups racing).
+ */
+export async function insertUserWithPasskey(db: Db, user: NewPasskeyUser, passkey: Omit<NewPasskey, 'userId'>, now = new Date()): Promise<PasskeyRow | null> {
+  const userId = randomUUID();
+  const data = { ...passkey, userId, counter: BigInt(passkey.counter), transports: passkey.transports.join(','), createdAt: now };
+  try {
+    const [, row] = await db.prisma.$transaction([
+      db.prisma.user.create({ data: { id: userId, ...user, emailVerified: false, phoneVerified: false } }),
+      db.prisma.passkey.create({ data }),
+    ]);
+    return fromStored(row);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P2002') return null;
+    throw err;
+  }
 }
 
 export async function findPasskey(db: Db, id: string): Promise<PasskeyRow | null> {

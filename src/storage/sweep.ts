@@ -10,6 +10,7 @@ import { sweepLinks } from './magic-links.js';
 import { sweepExternalStates } from './external.js';
 import { sweepAudit } from './audit.js';
 import { sweepPasskeyChallenges } from './passkeys.js';
+import { sweepUnconfirmedAuthenticators } from './mfa.js';
 
 export interface SweepPolicy {
   /** Seconds audit events are kept. */
@@ -27,5 +28,6 @@ export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()
     externalStates: await sweepExternalStates(db, now),
     audit: await sweepAudit(db, policy.auditRetention, now),
     passkeyChallenges: await sweepPasskeyChallenges(db, now),
+    unconfirmedAuthenticators: await sweepUnconfirmedAuthenticators(db, now),
   };
 }

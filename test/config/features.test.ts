@@ -11,9 +11,11 @@ import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { FEATURE_GRANT_TYPES, type FeatureName } from '../../src/config/features.js';
 import { grantTypes as OTP_GRANTS } from '../../src/oidc/grants/passwordless-otp.js';
 import { grantType as LOGIN_TICKET } from '../../src/oidc/grants/login-ticket.js';
+import { grantType as WEBAUTHN } from '../../src/oidc/grants/webauthn.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { createTestDatabase } from '../helpers/databases.js';
 import { failure, sesame } from '../helpers/cli.js';
+import { freePort } from '../helpers/net.js';
 
 const FEATURES: FeatureName[] = ['auth0Api', 'userfront', 'management', 'externalConnections'];
 const CALLBACK = 'http://127.0.0.1:9/cb';
@@ -58,6 +60,8 @@ const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: 
     ['POST', '/passwordless/start', noClientId],
     ['POST', '/passwordless/verify', noClientId],
     ['GET', '/passwordless/verify_redirect', page(400, 'This sign-in link cannot be used')],
+    ['POST', '/passkey/register', noClientId],
+    ['POST', '/passkey/challenge', noClientId],
   ],
   userfront: [
     ['POST', '/v0/tenants/nobody/auth/code', json(404, { statusCode: 404, error: 'Not Found', message: 'Tenant not found.' })],
@@ -92,8 +96,13 @@ const OWN_GRANTS = ['authorization_code', 'implicit', 'refresh_token', 'client_c
 describe('features on a real server', { timeout: 120_000 }, () => {
   const servers = new Map<FeatureName | 'all', TestSesame>();
   beforeAll(async () => {
-    servers.set('all', await startTestSesame('sqlite', fixtureWithout()));
-    for (const feature of FEATURES) servers.set(feature, await startTestSesame('sqlite', fixtureWithout(feature)));
+    // On a localhost issuer, where passkeys work (the passkey API and grant need a relying party).
+    const start = async (off?: FeatureName) => {
+      const port = await freePort();
+      return startTestSesame('sqlite', { ...fixtureWithout(off), port, issuer: `http://localhost:${port}` });
+    };
+    servers.set('all', await start());
+    for (const feature of FEATURES) servers.set(feature, await start(feature));
   }, 300_000);
   afterAll(async () => {
     for (const t of servers.values()) await t.stop();
@@ -176,7 +185,7 @@ describe('features in the configuration', () => {
   });
 
   it('names the same grant types as the grant modules', () => {
-    expect(FEATURE_GRANT_TYPES).toEqual({ auth0Api: OTP_GRANTS, userfront: [LOGIN_TICKET], management: [], externalConnections: [] });
+    expect(FEATURE_GRANT_TYPES).toEqual({ auth0Api: [...OTP_GRANTS, WEBAUTHN], userfront: [LOGIN_TICKET], management: [], externalConnections: [] });
   });
 
   it.each([
@@ -198,6 +207,10 @@ describe('features in the configuration', () => {
     [
       { features: off('management'), clients: [BACKEND, ...NEEDS.management.clients!] },
       'invalid configuration at clients.1.management_api: management_api needs the management feature, which is disabled (features.management.enabled is false)',
+    ],
+    [
+      { issuer: 'http://127.0.0.1:3000', clients: [{ client_id: 'app', client_secret: 'app-secret-app-secret-app-secret', redirect_uris: [CALLBACK], grant_types: [WEBAUTHN] }] },
+      `invalid configuration at clients.0.grant_types: grant type ${WEBAUTHN} needs passkeys, which cannot work here (passkeys.enabled is false, or the issuer is an IP address and passkeys.rpId is not set)`,
     ],
     [
       { features: off('externalConnections'), connections: [{ id: 'email', type: 'email' }, ACME] },
@@ -236,6 +249,7 @@ const DISCOVERY_BEFORE_FEATURES = {
     ...OWN_GRANTS,
     'http://auth0.com/oauth/grant-type/passwordless/otp',
     'urn:sesame:params:oauth:grant-type:passwordless-otp',
+    'urn:okta:params:oauth:grant-type:webauthn',
     'urn:sesame:params:oauth:grant-type:login-ticket',
   ],
   issuer: 'ISSUER',

@@ -5,21 +5,29 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { CodeCheckDeps } from '../../passwordless/one-time-codes.js';
+import type { LoadedConfig } from '../../config/load.js';
+import type { Logger } from '../../log.js';
 import { providerCall } from '../storage-errors.js';
 import * as passwordlessOtp from './passwordless-otp.js';
 import * as loginTicket from './login-ticket.js';
+import * as webauthn from './webauthn.js';
+
+/** What the grants' handlers are built with (the provider's deps satisfy it). */
+export type GrantDeps = CodeCheckDeps & { log: Logger };
 
 /** One custom grant: the grant type URN(s) it answers, the parameters it reads, and its handler factory. */
 export interface GrantModule {
   grantTypes: readonly string[];
   parameters: readonly string[];
-  handler(deps: CodeCheckDeps): (ctx: KoaContextWithOIDC) => Promise<void>;
+  handler(deps: GrantDeps): (ctx: KoaContextWithOIDC) => Promise<void>;
+  /** Whether this configuration can run the grant at all (the passkey grant needs a relying party); always when absent. */
+  usable?(config: LoadedConfig): boolean;
 }
 
 /** Every custom grant; register a subset by passing a filtered copy. */
-export const GRANTS: readonly GrantModule[] = [passwordlessOtp, loginTicket];
+export const GRANTS: readonly GrantModule[] = [passwordlessOtp, webauthn, loginTicket];
 
-export function registerGrants(provider: Provider, deps: CodeCheckDeps, grants: readonly GrantModule[] = GRANTS): void {
+export function registerGrants(provider: Provider, deps: GrantDeps, grants: readonly GrantModule[] = GRANTS): void {
   for (const grant of grants) {
     // Storage failures inside a grant answer as oidc-provider's 503, like the adapter's.
     const handler = providerCall(grant.handler(deps));
