@@ -8,6 +8,16 @@ import { managementAudience } from '../oidc/resources.js';
 import { isManagementClient } from '../oidc/client-metadata.js';
 import { SesameError } from '../errors.js';
 
+/** What requireAdmin leaves in ctx.state for the routes after it. */
+interface AdminState {
+  /** The management client whose token was accepted: the audit names it as who made a change. */
+  managementClientId: string;
+}
+
+export function managementClientOf(ctx: Context): string {
+  return (ctx.state as AdminState).managementClientId;
+}
+
 export function requireAdmin(s: Services) {
   const audience = managementAudience(s.config.issuer);
   const challenge = { 'WWW-Authenticate': `Bearer realm="${audience}"` };
@@ -29,6 +39,7 @@ export function requireAdmin(s: Services) {
     if (!token.scope?.split(' ').includes('admin')) {
       throw new SesameError('insufficientScope');
     }
+    (ctx.state as AdminState).managementClientId = token.clientId!;
     await next();
   };
 }

@@ -1,6 +1,7 @@
 // The management API (/api/v1), JSON only: operator links (welcome, custom) and their revocation,
 // the same as `sesame links`; service clients of external connections (management-service-clients.ts);
-// relying parties, the same as `sesame clients` (management-clients.ts).
+// relying parties, the same as `sesame clients` (management-clients.ts); users' passkeys, the same as
+// `sesame users passkeys` (management-passkeys.ts); its OpenAPI document (management-openapi.ts).
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
@@ -11,9 +12,13 @@ import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
 import { requireAdmin } from './admin-auth.js';
 import { serviceClientRoutes } from './management-service-clients.js';
 import { clientRoutes } from './management-clients.js';
+import { userPasskeyRoutes } from './management-passkeys.js';
+import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
   const router = new Router({ prefix: '/api/v1' });
+  // Before the admin check: the router runs matching layers in the order they were added.
+  openApiRoute(router, s);
   router.use(requireAdmin(s));
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
 
@@ -50,5 +55,6 @@ export function managementRouter(s: Services): Router {
 
   if (s.config.features.externalConnections.enabled) serviceClientRoutes(router, s);
   clientRoutes(router, s);
+  userPasskeyRoutes(router, s);
   return router;
 }

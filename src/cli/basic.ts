@@ -1,4 +1,4 @@
-// `sesame serve`, `sesame migrate`, `sesame worker` and `sesame users` (list, set-name, link).
+// `sesame serve`, `sesame migrate`, `sesame worker` and `sesame users` (list, set-name, link, passkeys).
 import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { runPrimary, workerCount } from '../cluster.js';
@@ -11,6 +11,7 @@ import { findUserByEmail, listUsers, setName } from '../storage/users.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
+import { USER_PASSKEYS_HELP, userPasskeys } from './user-passkeys.js';
 
 function onShutdown(stop: () => Promise<void>) {
   let stopping = false;
@@ -91,17 +92,21 @@ export const workerCommand: Command = {
 
 export const usersCommand: Command = {
   summary:
-    'List users; name one; link an external identity to an account.\n' +
+    "List users; name one; link an external identity to an account; list or remove an account's passkeys.\n" +
     '  list      users, newest first\n' +
     `  set-name  <userId|email> <name>   the name (the profile scope's \`name\` claim; 1 to ${MAX_NAME_LENGTH} characters)\n` +
     '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
-    '          now on (e.g. the account that proved the email its assertion claimed); its former account stays',
-  usage: 'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]',
-  options: { json: { type: 'boolean' }, connection: { type: 'string' }, subject: { type: 'string' } },
+    '          now on (e.g. the account that proved the email its assertion claimed); its former account stays\n' +
+    USER_PASSKEYS_HELP.join('\n'),
+  usage:
+    'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
+    '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]',
+  options: { json: { type: 'boolean' }, connection: { type: 'string' }, subject: { type: 'string' }, remove: { type: 'string' }, 'remove-all': { type: 'boolean' } },
   async run({ values, positionals }) {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
+    if (positionals[0] === 'passkeys') return userPasskeys(values, positionals.slice(1));
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name or link');
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link or passkeys');
     const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },

@@ -22,7 +22,9 @@ export const featuresSchema = z
     userfront: feature(
       'Userfront-compatible API (/v0/tenants/{tenant}/auth/*, /v0/auth/refresh, /v0/auth/logout), the login-ticket grant it redeems, and clients with `userfront: true` (tenants).',
     ),
-    management: feature('Management API (/api/v1: links, clients, service clients) and clients with `management_api: true`.'),
+    management: feature(
+      "Management API (/api/v1: links, clients, service clients, users' passkeys; its OpenAPI document at /api/v1/openapi.json) and clients with `management_api: true`.",
+    ),
     externalConnections: feature(
       'External connections (`connections` of type external): the hand-off from the sign-in page, /connections/{id}/callback and /api/v1/service-clients. Off: configuring one is an error.',
     ),

@@ -11,7 +11,7 @@ import { smsConnection } from '../config/connections.js';
 import { codeAmr, loginResult } from '../oidc/acr.js';
 import { ensureBrowserId } from './browser-id.js';
 import { loginLinkUrl } from './links.js';
-import { finish, methodAllowed, render, renderCodeStep, requester, type FlowContext } from './flow-context.js';
+import { codeAllowed, finish, render, renderCodeStep, requester, type FlowContext } from './flow-context.js';
 
 const CODE_MESSAGES: Record<Exclude<CheckResult, { ok: true }>['reason'], string> = {
   wrong: 'code.wrong',
@@ -52,7 +52,7 @@ export async function submitEmail(s: Services, ctx: FlowContext) {
     return render(s, ctx, 'email', { email: typeof raw === 'string' ? raw : '', error: sms ? 'identifier.invalid' : 'email.invalid' }, 400);
   }
   // The page offers only the methods the request's acr allows; a hand-made form gets no further.
-  if (!methodAllowed(s, ctx, isPhoneIdentifier(identifier.value) ? 'sms' : 'email')) {
+  if (!codeAllowed(s, ctx, isPhoneIdentifier(identifier.value) ? 'sms' : 'email')) {
     return render(s, ctx, 'email', { email: identifier.value, error: 'identifier.method' }, 400);
   }
   const sent = await send(s, ctx, identifier.value);

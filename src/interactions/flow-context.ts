@@ -19,6 +19,7 @@ import { markProgress, progressOf } from './progress.js';
 import { showGoneInteraction } from './gone.js';
 import { asksForName } from './name-step.js';
 import { afterName } from './passkey-offer.js';
+import { passkeyDemanded, signInMeets } from './steps.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
@@ -73,10 +74,20 @@ export function requirePrompt(name: 'login' | 'consent') {
   };
 }
 
+/** The methods this request may sign in with (acr_values, essential acr claim). */
+function offered(s: Services, ctx: FlowContext) {
+  return offeredMethods(ctx.state.step.details.params, availableMethods(s.config));
+}
+
 /** Whether this request may sign in with `method` (acr_values, essential acr claim). */
 export function methodAllowed(s: Services, ctx: FlowContext, method: Method): boolean {
-  const offered = offeredMethods(ctx.state.step.details.params, availableMethods(s.config));
-  return offered !== 'unmet' && offered.includes(method);
+  const methods = offered(s, ctx);
+  return methods !== 'unmet' && methods.includes(method);
+}
+
+/** Whether a code may be sent by `method`: to sign in, or, on a request demanding a passkey, to create one first. */
+export function codeAllowed(s: Services, ctx: FlowContext, method: 'email' | 'sms'): boolean {
+  return methodAllowed(s, ctx, method) || (passkeyDemanded(offered(s, ctx)) && availableMethods(s.config).includes(method));
 }
 
 export function requester(ctx: FlowContext) {
@@ -87,7 +98,7 @@ export function requester(ctx: FlowContext) {
 export async function render(s: Services, ctx: FlowContext, template: string, locals: Record<string, unknown>, status = 200) {
   const { details, locale } = ctx.state.step;
   const client = await s.provider.Client.find(String(details.params.client_id));
-  const may = (m: Method) => methodAllowed(s, ctx, m);
+  const may = (m: 'email' | 'sms') => codeAllowed(s, ctx, m);
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = await s.renderer.page(template, locale, {
@@ -96,7 +107,9 @@ export async function render(s: Services, ctx: FlowContext, template: string, lo
     csrf: csrfToken(s.csrfKey, details.uid),
     clientName: s.renderer.clientName(locale, client),
     identifierKind: may('email') ? (may('sms') ? 'either' : 'email') : may('sms') ? 'phone' : null,
-    externals: may('external') ? externalConnections(s.config).map((c) => ({ id: c.id, name: c.name })) : [],
+    externals: methodAllowed(s, ctx, 'external') ? externalConnections(s.config).map((c) => ({ id: c.id, name: c.name })) : [],
+    passkeys: methodAllowed(s, ctx, 'passkey'),
+    passkeyOnly: passkeyDemanded(offered(s, ctx)),
     error: null,
     notice: null,
     ...locals,
@@ -115,6 +128,12 @@ export async function renderCodeStep(s: Services, ctx: FlowContext, email: strin
 /** Hands the interaction's result to oidc-provider and sends the browser on (303). */
 export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true) {
   const { details } = ctx.state.step;
+  // A request demanding a passkey is not finished by a code or link: back to its page, which says
+  // to sign in with the passkey (created meanwhile by the enrolment offer) and never loops on its own.
+  if (result.login && !signInMeets(offered(s, ctx), result.login.amr ?? [])) {
+    ctx.status = 303;
+    return ctx.redirect(`/interaction/${details.uid}?passkey=first`);
+  }
   const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
   const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };
   markProgress(ctx, s.csrfKey, details.uid, progress, s.config.tokens.interaction);

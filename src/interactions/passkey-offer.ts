@@ -38,7 +38,9 @@ export function offerPath(uid: string): string {
 export function mandatoryNext(uid: string, result: unknown): string | null {
   const marker = (result as Record<string, unknown> | undefined)?.[MANDATORY_OFFER] as { next?: unknown } | undefined;
   const next = marker?.next;
-  return typeof next === 'string' && next.startsWith(`/interaction/${uid}/`) && !next.includes('..') ? next : null;
+  const here = `/interaction/${uid}`;
+  const within = typeof next === 'string' && (next === here || next.startsWith(`${here}/`) || next.startsWith(`${here}?`));
+  return within && !next.includes('..') ? next : null;
 }
 
 // One cookie per user: a shared device keeps each person's answer apart, and the name tells nothing

@@ -11,6 +11,7 @@ import { AT_CLIENT_START, atInteraction, atRequest, redeemLoginTicket } from '..
 import { redeemLinkApproval } from '../passwordless/links.js';
 import { findApproval } from '../storage/magic-links.js';
 import { TICKET_COOKIE } from '../http/ticket-cookie.js';
+import { oauthJsonErrors } from '../http/errors.js';
 import { approveConsent, consentView } from './consent.js';
 import { isFirstParty } from '../oidc/client-metadata.js';
 import { externalConnection, externalConnections } from '../config/connections.js';
@@ -19,6 +20,7 @@ import { availableMethods, loginResult } from '../oidc/acr.js';
 import { nextStep, type Fact, type Step, type StepFacts } from './steps.js';
 import { finish, loadInteraction, methodAllowed, render, renderCodeStep, requireCsrf, requirePrompt, type FlowContext, type FlowState } from './flow-context.js';
 import { resendCode, retireFlow, submitCode, submitEmail, useAnotherEmail } from './code-steps.js';
+import { passkeyOptions, submitPasskey } from './passkey-signin.js';
 
 /**
  * The user of this browser's ticket cookie when the ticket is bound to this interaction, to the
@@ -80,7 +82,8 @@ async function showStep(s: Services, ctx: FlowContext) {
     case 'code':
       return renderCodeStep(s, ctx, step.identifier, { notice: ctx.query.sent ? 'code.sent_again' : null });
     case 'email':
-      return render(s, ctx, 'email', { email: step.email });
+      // Back from a code sign-in on a request that demands a passkey (see finish).
+      return render(s, ctx, 'email', { email: step.email, notice: ctx.query.passkey === 'first' ? 'passkey.first' : null });
   }
 }
 
@@ -130,6 +133,8 @@ async function cancel(s: Services, ctx: FlowContext) {
 export function interactionRouter(s: Services): Router<FlowState> {
   const router = new Router<FlowState>({ prefix: '/interaction/:uid' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '4kb' });
+  const jsonErrors = oauthJsonErrors(s.renderer, s.config.ui.defaultLocale);
   const [load, csrf, login] = [loadInteraction(s), requireCsrf(s), requirePrompt('login')];
 
   // Every step answers for this browser and this moment only: Back must ask the server again
@@ -146,6 +151,17 @@ export function interactionRouter(s: Services): Router<FlowState> {
   router.post('/code', load, form, csrf, login, (ctx) => submitCode(s, ctx));
   router.post('/resend', load, form, csrf, login, (ctx) => resendCode(s, ctx));
   router.post('/restart', load, form, csrf, login, (ctx) => useAnotherEmail(s, ctx));
+  // The options are for the page's script: errors in JSON, not as a page.
+  router.post(
+    '/passkey/options',
+    (ctx, next) => jsonErrors(ctx, next),
+    load,
+    json,
+    csrf,
+    login,
+    (ctx) => passkeyOptions(s, ctx),
+  );
+  router.post('/passkey', load, form, csrf, login, (ctx) => submitPasskey(s, ctx));
   router.post('/consent', load, form, csrf, requirePrompt('consent'), (ctx) => submitConsent(s, ctx));
   router.post('/cancel', load, form, csrf, (ctx) => cancel(s, ctx));
   return router;

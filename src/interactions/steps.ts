@@ -1,6 +1,6 @@
 // The hosted sign-in as a small state machine: which step an interaction is at, decided from the
 // facts the router loads. Pure (no Koa, no I/O), so each branch has a unit test of its own.
-import { AMR, offeredMethods, type Method } from '../oidc/acr.js';
+import { ACR, AMR, acrOf, offeredMethods, type Method } from '../oidc/acr.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 
 /** A sign-in this browser proved a moment ago: a login ticket, or a link approved on another device. */
@@ -76,4 +76,18 @@ export function nextStep(facts: StepFacts): Step | Need {
   if (facts.liveCode) return { kind: 'code', identifier: facts.liveCode.identifier };
   const hint = typeof facts.params.login_hint === 'string' ? facts.params.login_hint : '';
   return { kind: 'email', email: normalizeEmail(hint) ?? '' };
+}
+
+/** The request demands a passkey (acr_values or an essential acr claim naming only it). */
+export function passkeyDemanded(offered: Method[] | 'unmet'): boolean {
+  return offered !== 'unmet' && offered.length === 1 && offered[0] === 'passkey';
+}
+
+/**
+ * Whether a sign-in proven by `amr` may finish a request that offered `offered`. One that demands a
+ * passkey takes only a passkey: a code or link sign-in there is the way to create one first (the
+ * enrolment offer), after which the user signs in with it.
+ */
+export function signInMeets(offered: Method[] | 'unmet', amr: readonly string[]): boolean {
+  return !passkeyDemanded(offered) || acrOf(amr) === ACR.passkey;
 }

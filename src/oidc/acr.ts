@@ -4,6 +4,7 @@
 // same whether it came through the hosted pages, a magic link, a grant or an external connection.
 // Also: which methods the hosted pages offer for a request's `acr_values` / essential `acr` claim.
 import { externalConnections, smsConnections, type Connection } from '../config/connections.js';
+import { relyingParty } from '../config/passkeys.js';
 
 export const ACR = {
   email: 'urn:sesame:acr:email',
@@ -83,22 +84,26 @@ function idTokenAcrClaim(claims: unknown): Record<string, unknown> | undefined {
   }
 }
 
-/** The methods a configuration has: email always (as the hosted pages), SMS and external when configured. */
-export function availableMethods(config: { readonly connections: readonly Connection[] }): Method[] {
+/** The methods a configuration has: email always (as the hosted pages), SMS and external when configured, passkeys when they can work. */
+export function availableMethods(config: { readonly connections: readonly Connection[] } & Parameters<typeof relyingParty>[0]): Method[] {
   const sms = smsConnections(config).length ? ['sms' as const] : [];
   const external = externalConnections(config).length ? ['external' as const] : [];
-  return ['email', ...sms, ...external];
+  const passkey = relyingParty(config) ? ['passkey' as const] : [];
+  return ['email', ...sms, ...external, ...passkey];
 }
 
 /**
  * The methods the hosted pages offer: those of `available` whose acr was asked for. When none of
  * the asked ones can be met, every available method (acr_values is voluntary), or `unmet` when
- * the acr claim is essential.
+ * the acr claim is essential. A passkey ranks above the others, so it is offered whenever a
+ * voluntary acr is met; an essential claim gets it only when it names the passkey acr
+ * (oidc-provider would otherwise ask for a sign-in again, its acr not being one of the values).
  */
 export function offeredMethods(params: Record<string, unknown>, available: Method[]): Method[] | 'unmet' {
   const requested = requestedAcrs(params);
   if (!requested) return available;
   const matching = available.filter((m) => requested.values.includes(ACR[m]));
-  if (matching.length) return matching;
-  return requested.essential ? 'unmet' : available;
+  if (!matching.length) return requested.essential ? 'unmet' : available;
+  const ranksAbove = !requested.essential && available.includes('passkey') && !matching.includes('passkey');
+  return ranksAbove ? [...matching, 'passkey'] : matching;
 }

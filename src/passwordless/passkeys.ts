@@ -23,6 +23,7 @@ import type { Db } from '../storage/db.js';
 import { recordAudit } from '../storage/audit.js';
 import {
   consumeChallenge,
+  deletePasskey,
   findPasskey,
   insertChallenge,
   listPasskeys,
@@ -172,6 +173,10 @@ export interface SignedIn {
  * Checks a sign-in response: its challenge (used up here, once), the credential and the user handle
  * it names, the signature with user verification, and the counter (a clone whose counter went back
  * is refused; authenticators that always say 0 are allowed).
+ *
+ * A counter that went back means two authenticators hold one key. The credential is removed then:
+ * refusing only that one use would let the copy retry, its counter rising by one each time, until it
+ * passed the stored value. The owner signs in with a code and adds a passkey again.
  */
 export async function finishAuthentication(deps: PasskeyDeps, handle: string, response: AuthenticationResponseJSON, asker: Asker, now = new Date()): Promise<SignedIn> {
   const rp = party(deps);
@@ -194,7 +199,12 @@ export async function finishAuthentication(deps: PasskeyDeps, handle: string, re
     .then((verified) => (verified.verified ? verified.authenticationInfo : Promise.reject(new Error('signature not verified'))))
     .catch((err: unknown) => refuse(deps, asker, passkey.userId, (err as Error).message));
   if ((passkey.counter > 0 || info.newCounter > 0) && info.newCounter <= passkey.counter) {
-    deps.log.warn({ userId: passkey.userId, passkeyId: passkey.id, stored: passkey.counter, got: info.newCounter }, 'passkey counter went back: a cloned authenticator?');
+    deps.log.warn(
+      { userId: passkey.userId, passkeyId: passkey.id, stored: passkey.counter, got: info.newCounter },
+      'passkey counter went back: a cloned authenticator? passkey removed',
+    );
+    await deletePasskey(deps.db, passkey.userId, passkey.id);
+    await recordAudit(deps.db, { type: 'passkey.removed', userId: passkey.userId, clientId: asker.clientId ?? null, ip: asker.ip ?? null, reason: `${passkey.id} cloned` });
     return refuse(deps, asker, passkey.userId, `counter went back (${passkey.counter} -> ${info.newCounter}): possible clone`);
   }
   // Two parallel uses of one assertion both pass the check above; only one moves the counter.

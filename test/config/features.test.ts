@@ -70,6 +70,7 @@ const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: 
   management: [
     ['GET', '/api/v1/clients', noAdminToken],
     ['POST', '/api/v1/links', noAdminToken],
+    ['DELETE', '/api/v1/users/anyone/passkeys', noAdminToken],
   ],
   externalConnections: [
     ['GET', '/connections/acme/callback', page(400, 'Signing in through another service did not work')],

@@ -16,7 +16,7 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-/** Keeps the browser on loopback without `route()` (which would answer CORS preflights itself): PROTOCOLS-NEXT B.4. */
+/** Keeps every request of the browser on loopback (PROTOCOLS-NEXT B.4: unlike page.route, CORS preflights still reach the server). */
 export const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1';
 
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {

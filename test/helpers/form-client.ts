@@ -59,7 +59,11 @@ export class FormClient {
   async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };
     let body: string | undefined;
-    if (init.form) {
+    if (init.json !== undefined) {
+      // What a page's script sends with fetch (the passkey options).
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.json);
+    } else if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     } else if (init.json !== undefined) {

@@ -229,6 +229,8 @@ describe('mandatory offer marker (the hook for flows that need a passkey made fi
   it('names a next step of the same interaction only', () => {
     const marked = (next: unknown) => ({ login: { accountId: 'u' }, [MANDATORY_OFFER]: { next } });
     expect(mandatoryNext('abc', marked('/interaction/abc/passkey'))).toBe('/interaction/abc/passkey');
+    expect(mandatoryNext('abc', marked('/interaction/abc?passkey=first'))).toBe('/interaction/abc?passkey=first');
+    expect(mandatoryNext('abc', marked('/interaction/abcd/x'))).toBeNull();
     expect(mandatoryNext('abc', marked('/interaction/other/passkey'))).toBeNull();
     expect(mandatoryNext('abc', marked('https://evil.example/interaction/abc/'))).toBeNull();
     expect(mandatoryNext('abc', marked('/interaction/abc/../other/x'))).toBeNull();

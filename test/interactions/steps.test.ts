@@ -2,12 +2,15 @@
 // it asks for facts (a ticket or an approval is redeemed when loaded, so it must be asked for only
 // when the flow gets that far).
 import { describe, expect, it } from 'vitest';
-import { ACR, AMR } from '../../src/oidc/acr.js';
-import { nextStep, type StepFacts } from '../../src/interactions/steps.js';
+import { ACR, AMR, availableMethods, offeredMethods } from '../../src/oidc/acr.js';
+import { loadConfig } from '../../src/config/load.js';
+import { nextStep, passkeyDemanded, signInMeets, type StepFacts } from '../../src/interactions/steps.js';
 
 const login: StepFacts = { prompt: 'login', params: {}, available: ['email', 'sms', 'external'], externals: ['acme'] };
 const loaded: StepFacts = { ...login, ticket: null, approval: null, liveCode: null };
 const essentialSms = JSON.stringify({ id_token: { acr: { essential: true, values: [ACR.sms] } } });
+const essential = (...values: string[]) => JSON.stringify({ id_token: { acr: { essential: true, values } } });
+const withPasskey: StepFacts = { ...login, available: ['email', 'sms', 'external', 'passkey'] };
 
 describe('nextStep', () => {
   it('asks whether the client is first-party at the consent prompt, and nothing else', () => {
@@ -66,5 +69,50 @@ describe('nextStep', () => {
 
   it('treats any prompt but consent as the sign-in', () => {
     expect(nextStep({ ...loaded, prompt: 'select_account' })).toEqual({ kind: 'email', email: '' });
+  });
+});
+
+describe('passkeys among the methods', () => {
+  it('are available when the relying party can work: a host name issuer, passkeys on', () => {
+    expect(availableMethods(loadConfig({}, { issuer: 'http://localhost:3000' }))).toEqual(['email', 'passkey']);
+    expect(availableMethods(loadConfig({}, { issuer: 'http://127.0.0.1:3000' }))).toEqual(['email']);
+    expect(availableMethods(loadConfig({}, { issuer: 'http://localhost:3000', passkeys: { enabled: false } }))).toEqual(['email']);
+  });
+
+  it('rank above the others: offered beside any voluntary acr that is met, alone when only the passkey is asked for', () => {
+    const all = withPasskey.available;
+    expect(offeredMethods({}, all)).toEqual(all);
+    expect(offeredMethods({ acr_values: ACR.email }, all)).toEqual(['email', 'passkey']);
+    expect(offeredMethods({ acr_values: `${ACR.sms} ${ACR.email}` }, all)).toEqual(['email', 'sms', 'passkey']);
+    expect(offeredMethods({ acr_values: ACR.passkey }, all)).toEqual(['passkey']);
+    expect(offeredMethods({ acr_values: 'urn:unknown' }, all)).toEqual(all);
+    // Without passkeys, a request for one gets the other methods (voluntary) or is unmet (essential).
+    expect(offeredMethods({ acr_values: ACR.passkey }, ['email'])).toEqual(['email']);
+    expect(offeredMethods({ claims: essential(ACR.passkey) }, ['email'])).toBe('unmet');
+  });
+
+  it('meet an essential acr claim only when it names the passkey (oidc-provider checks the acr it gets)', () => {
+    const all = withPasskey.available;
+    expect(offeredMethods({ claims: essential(ACR.passkey) }, all)).toEqual(['passkey']);
+    expect(offeredMethods({ claims: essential(ACR.email) }, all)).toEqual(['email']);
+    expect(offeredMethods({ claims: essential(ACR.email, ACR.passkey) }, all)).toEqual(['email', 'passkey']);
+  });
+
+  it('show the email step for a request demanding a passkey, the code being the way to create one', () => {
+    const facts = { ...withPasskey, ticket: null, approval: null, liveCode: null, params: { acr_values: ACR.passkey } };
+    expect(nextStep(facts)).toEqual({ kind: 'email', email: '' });
+    expect(nextStep({ ...facts, available: ['email'], params: { claims: essential(ACR.passkey) } })).toEqual({ kind: 'unmet' });
+  });
+
+  it('let only a passkey finish a request demanding one', () => {
+    expect(passkeyDemanded(['passkey'])).toBe(true);
+    expect(passkeyDemanded(['email', 'passkey'])).toBe(false);
+    expect(passkeyDemanded('unmet')).toBe(false);
+    expect(signInMeets(['passkey'], AMR.emailCode)).toBe(false);
+    expect(signInMeets(['passkey'], AMR.emailLink)).toBe(false);
+    expect(signInMeets(['passkey'], AMR.passkeySynced)).toBe(true);
+    expect(signInMeets(['passkey'], AMR.passkeyDevice)).toBe(true);
+    expect(signInMeets(['email', 'passkey'], AMR.emailCode)).toBe(true);
+    expect(signInMeets(['email'], AMR.external)).toBe(true);
   });
 });

@@ -119,6 +119,11 @@ describe.each(ENGINES)('passkeys on %s', (engine) => {
     await signIn(deps, device);
     await signIn(deps, device);
     await expect(signIn(deps, clone)).rejects.toMatchObject({ kind: 'passkeyFailed' });
+    // The cloned credential is gone, so neither copy can retry its way past the stored counter (their
+    // refusals count on the first 'unknown credential' row).
+    expect(await listPasskeys(deps.db, passkey.userId)).toEqual([]);
+    await expect(signIn(deps, clone)).rejects.toMatchObject({ kind: 'passkeyFailed' });
+    await expect(signIn(deps, device)).rejects.toMatchObject({ kind: 'passkeyFailed' });
     const reasons = await failureReasons(deps.db);
     expect(reasons.slice(-4)).toEqual([
       'unknown credential',

@@ -1,0 +1,217 @@
+// The management API's OpenAPI 3.1 document, served at /api/v1/openapi.json without a token (it holds
+// shapes, never data) so tools can read it before they hold one. One entry per route that
+// management*.ts mounts; test/api/management-openapi.test.ts fails on a route missing here.
+import type Router from '@koa/router';
+import type { Services } from '../services.js';
+import { managementAudience } from '../oidc/resources.js';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
+const error = (description: string) => ({ description, ...json(ref('Error')) });
+const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+const object = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({ type: 'object', properties, required, additionalProperties: false });
+const openObject = (description: string): Schema => ({ type: 'object', description, additionalProperties: true });
+const DATE = { type: 'string', format: 'date-time' };
+const NULLABLE_DATE = { type: ['string', 'null'], format: 'date-time' };
+
+/** An operation: its success answer plus the refusals every route shares (no token, no admin scope). */
+function operation(summary: string, ok: Record<string, unknown>, more: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+  return {
+    summary,
+    ...extra,
+    responses: { ...ok, ...more, 401: error('No valid bearer token of a management client.'), 403: error('The token lacks the admin scope.') },
+  };
+}
+
+const USER_ID = pathParam('id', 'The user id.');
+const NO_USER = { 404: error('No user with this id.') };
+
+const passkeyPaths = {
+  '/users/{id}/passkeys': {
+    get: operation(
+      "List a user's passkeys, newest first.",
+      { 200: { description: 'The passkeys.', ...json(object({ passkeys: { type: 'array', items: ref('Passkey') } })) } },
+      NO_USER,
+      {
+        parameters: [USER_ID],
+      },
+    ),
+    delete: operation(
+      'Remove every passkey of a user (a lost device). Each removal is audited (passkey.removed); codes and sessions stay.',
+      { 200: { description: 'The ids removed.', ...json(object({ removed: { type: 'array', items: { type: 'string' } } })) } },
+      NO_USER,
+      { parameters: [USER_ID] },
+    ),
+  },
+  '/users/{id}/passkeys/{passkeyId}': {
+    delete: operation(
+      'Remove one passkey of a user (audited as passkey.removed).',
+      { 204: { description: 'Removed.' } },
+      { 404: error('No such user, or the user has no passkey with this id.') },
+      {
+        parameters: [USER_ID, pathParam('passkeyId', 'The passkey (credential) id, base64url.')],
+      },
+    ),
+  },
+};
+
+const CLIENT_ID = pathParam('id', 'The client id.');
+const clientPaths = {
+  '/clients': {
+    get: operation('List config-file and stored clients (no secrets).', {
+      200: { description: 'The clients.', ...json(object({ clients: { type: 'array', items: ref('Client') } })) },
+    }),
+    post: operation(
+      'Register a client; its secret is in this answer only.',
+      { 201: { description: 'The client, with client_secret.', ...json(ref('Client')) } },
+      { 400: error('Invalid client metadata.'), 409: error('The id exists.') },
+      { requestBody: { required: true, ...json(openObject('oidc-provider client metadata with client_id.')) } },
+    ),
+  },
+  '/clients/{id}': {
+    get: operation('One client.', { 200: { description: 'The client.', ...json(ref('Client')) } }, { 404: error('No such client.') }, { parameters: [CLIENT_ID] }),
+    patch: operation(
+      'Change a stored client: the keys given replace, null removes.',
+      { 200: { description: 'The client.', ...json(ref('Client')) } },
+      { 400: error('Invalid client metadata.'), 404: error('No such client.'), 409: error('A config-file client.') },
+      { parameters: [CLIENT_ID], requestBody: { required: true, ...json(openObject('Client metadata changes.')) } },
+    ),
+    delete: operation(
+      'Remove a stored client.',
+      { 204: { description: 'Removed.' } },
+      { 404: error('No such client.'), 409: error('A config-file client.') },
+      { parameters: [CLIENT_ID] },
+    ),
+  },
+  '/clients/{id}/rotate-secret': {
+    post: operation(
+      'A new secret, shown once; the old one stops working.',
+      { 200: { description: 'The new secret.', ...json(object({ client_id: { type: 'string' }, client_secret: { type: 'string' } })) } },
+      { 404: error('No such client.'), 409: error('A config-file client.') },
+      { parameters: [CLIENT_ID] },
+    ),
+  },
+};
+
+const linkPaths = {
+  '/links': {
+    post: operation(
+      'Create a welcome or custom sign-in link.',
+      { 201: { description: 'The link.', ...json(object({ uuid: { type: 'string' }, url: { type: 'string' }, expiresAt: DATE })) } },
+      { 400: error('Invalid type, email, ttl or client_id.') },
+      {
+        requestBody: {
+          required: true,
+          ...json(object({ type: { enum: ['welcome', 'custom'] }, email: { type: 'string' }, ttl: { type: 'number' }, client_id: { type: 'string' } }, ['type', 'email'])),
+        },
+      },
+    ),
+  },
+  '/links/{uuid}': {
+    delete: operation(
+      'Revoke one live link.',
+      { 204: { description: 'Revoked.' } },
+      { 404: error('No live link with this uuid.') },
+      { parameters: [pathParam('uuid', 'The link uuid.')] },
+    ),
+  },
+  '/links/revoke': {
+    post: operation(
+      'Revoke every live link of an email address.',
+      { 200: { description: 'How many were revoked.', ...json(object({ revoked: { type: 'integer' } })) } },
+      { 400: error('Invalid email.') },
+      { requestBody: { required: true, ...json(object({ email: { type: 'string' } })) } },
+    ),
+  },
+};
+
+const SERVICE_CLIENT_ID = pathParam('id', 'The service client id.');
+const KEYS = { 201: { description: 'The access key, shown once.', ...json(object({ clientId: { type: 'string' }, keyId: { type: 'string' }, accessKey: { type: 'string' } })) } };
+const serviceClientPaths = {
+  '/service-clients': {
+    get: operation(
+      'List service clients of external connections.',
+      { 200: { description: 'The service clients.', ...json(object({ serviceClients: { type: 'array', items: openObject('A service client and its keys.') } })) } },
+      {},
+      {
+        parameters: [{ name: 'connection', in: 'query', required: false, schema: { type: 'string' } }],
+      },
+    ),
+    post: operation(
+      'Create a service client.',
+      KEYS,
+      { 400: error('Not an external connection.') },
+      {
+        requestBody: { required: true, ...json(object({ connection: { type: 'string' }, allow_profile: { type: 'boolean' }, name: { type: 'string' } }, ['connection'])) },
+      },
+    ),
+  },
+  '/service-clients/{id}': {
+    delete: operation(
+      'Revoke a service client.',
+      { 204: { description: 'Revoked.' } },
+      { 404: error('No live service client with this id.') },
+      { parameters: [SERVICE_CLIENT_ID] },
+    ),
+  },
+  '/service-clients/{id}/keys': {
+    post: operation('A new access key.', KEYS, { 404: error('No live service client with this id.') }, { parameters: [SERVICE_CLIENT_ID] }),
+  },
+  '/service-clients/{id}/keys/{kid}': {
+    delete: operation(
+      'Revoke one key.',
+      { 204: { description: 'Revoked.' } },
+      { 404: error('No live key with this id for this service client.') },
+      {
+        parameters: [SERVICE_CLIENT_ID, pathParam('kid', 'The key id.')],
+      },
+    ),
+  },
+};
+
+const schemas = {
+  Error: object({ error: { type: 'string' }, error_description: { type: 'string' } }),
+  Client: openObject('Client metadata, with source ("config" or "database") and createdAt; client_secret only where it was made.'),
+  Passkey: object({
+    id: { type: 'string', description: 'Credential id, base64url.' },
+    name: { type: ['string', 'null'], description: "The name the user gave it (at first the provider's)." },
+    authenticator: { type: ['string', 'null'], description: 'The provider its AAGUID names, when known.' },
+    aaguid: { type: 'string' },
+    synced: { type: 'boolean', description: 'Synced between devices (backed up); false: device-bound.' },
+    transports: { type: 'array', items: { type: 'string' } },
+    createdAt: DATE,
+    lastUsedAt: NULLABLE_DATE,
+  }),
+};
+
+/** The document for this configuration: service-client paths only while external connections run. */
+export function managementOpenApi(config: Services['config']): Record<string, unknown> {
+  const audience = managementAudience(config.issuer);
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Sesame management API', version: '1' },
+    servers: [{ url: `${config.issuer}/api/v1` }],
+    security: [{ clientCredentials: ['admin'] }],
+    paths: { ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths },
+    components: {
+      schemas,
+      securitySchemes: {
+        clientCredentials: {
+          type: 'oauth2',
+          description: `A client-credentials token of a management_api client, for the audience ${audience}.`,
+          flows: { clientCredentials: { tokenUrl: `${config.issuer}/oauth/token`, scopes: { admin: 'Everything in this API.' } } },
+        },
+      },
+    },
+  };
+}
+
+/** Registers GET /openapi.json; call it before the router's admin check so it answers without a token. */
+export function openApiRoute(router: Router, s: Pick<Services, 'config'>): void {
+  const document = managementOpenApi(s.config);
+  router.get('/openapi.json', function openApiDocument(ctx) {
+    ctx.body = document;
+  });
+}
