@@ -16,10 +16,10 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-/** Keeps every request of the browser on loopback (PROTOCOLS-NEXT B.4: unlike page.route, CORS preflights still reach the server). */
+/** Keeps the browser on loopback (PROTOCOLS-NEXT B.2): pages on http://localhost for WebAuthn, nothing else resolves. */
 export const LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1';
 
-export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
@@ -34,7 +34,7 @@ export interface ChromiumSession {
  * One Chromium per test file: launched in beforeAll (without holding up the file's other beforeAll
  * work, such as starting Sesame), a new context per test closed after it, the browser closed in afterAll.
  */
-export function useBrowser(extraArgs: string[] = []): ChromiumSession {
+export function useBrowser(extraArgs: readonly string[] = []): ChromiumSession {
   let launching: Promise<Browser> | undefined;
   const contexts: BrowserContext[] = [];
   const browser = () => launching ?? Promise.reject(new Error('useBrowser(): Chromium is launched in beforeAll'));

@@ -56,9 +56,9 @@ export class FormClient {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {}): Promise<Page> {
+  async request(url: string, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string>; body?: string } = {}): Promise<Page> {
     const headers: Record<string, string> = { ...this.headers, ...init.headers, cookie: this.cookieHeader(url) };
-    let body: string | undefined;
+    let body = init.body;
     if (init.json !== undefined) {
       // What a page's script sends with fetch (the passkey options).
       headers['content-type'] = 'application/json';
@@ -66,11 +66,6 @@ export class FormClient {
     } else if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
-    } else if (init.json !== undefined) {
-      // As a page's script posts JSON (fetch with the page's cookies).
-      headers['content-type'] = 'application/json';
-      headers.accept = 'application/json';
-      body = JSON.stringify(init.json);
     }
     const response = await this.fetcher(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     this.store(response, url);
