@@ -92,7 +92,7 @@ export function codeAllowed(s: Services, ctx: FlowContext, method: 'email' | 'sm
 
 export function requester(ctx: FlowContext) {
   const { details, locale } = ctx.state.step;
-  return { ip: ctx.ip, clientId: String(details.params.client_id), locale, browser: browserIdOf(ctx) };
+  return { ip: ctx.ip, clientId: String(details.params.client_id), locale, browser: browserIdOf(ctx), userAgent: ctx.get('user-agent').slice(0, 300) };
 }
 
 export async function render(s: Services, ctx: FlowContext, template: string, locals: Record<string, unknown>, status = 200) {

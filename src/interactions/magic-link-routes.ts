@@ -87,7 +87,15 @@ async function signInHere(s: Services, ctx: LinkContext, link: LinkRow, userId: 
 async function useOperatorLink(s: Services, ctx: LinkContext, link: LinkRow) {
   const user = await userOf(s, link);
   if (!(await useLink(s.db, link, user.id))) throw new SesameError('linkRefused', { reason: 'used' });
-  await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, reason: link.type });
+  await recordAudit(s.db, {
+    type: 'link.used',
+    clientId: link.clientId,
+    userId: user.id,
+    identifier: link.email,
+    ip: ctx.ip,
+    reason: link.type,
+    userAgent: ctx.get('user-agent').slice(0, 300),
+  });
   const target = await initiateUri(s, link);
   return target ? signInHere(s, ctx, link, user.id, target) : page(s, ctx, link, 'magic-link-verified');
 }
@@ -112,7 +120,7 @@ async function useLinkHere(s: Services, ctx: LinkContext) {
   if (flow?.kind !== 'interaction') throw new SesameError('linkRefused', { reason: 'invalid' });
   const user = await userOf(s, link);
   if (!(await useLink(s.db, link, user.id))) throw new SesameError('linkRefused', { reason: 'used' });
-  await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip });
+  await recordAudit(s.db, { type: 'link.used', clientId: link.clientId, userId: user.id, identifier: link.email, ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) });
   ctx.status = 303;
   ctx.redirect(`/interaction/${flow.uid}`);
 }
@@ -142,7 +150,7 @@ async function matchNumber(s: Services, ctx: LinkContext, use: 'approve' | 'here
     throw new SesameError('linkRefused', { reason: 'used' });
   }
   if (use === 'here') {
-    await recordAudit(s.db, { type: 'link.used', ...audit, userId: picked.userId, reason: 'this_device' });
+    await recordAudit(s.db, { type: 'link.used', ...audit, userId: picked.userId, reason: 'this_device', userAgent: ctx.get('user-agent').slice(0, 300) });
     return signInHere(s, ctx, link, picked.userId, target!);
   }
   await recordAudit(s.db, { type: 'link.approved', ...audit, userId: picked.userId, reason: 'number_match' });

@@ -20,8 +20,8 @@ function refusePasskey(s: Services, ctx: FlowContext) {
 }
 
 function asker(ctx: FlowContext): Asker {
-  const { ip, clientId } = requester(ctx);
-  return { boundTo: `interaction:${ctx.state.step.details.uid}`, ip, clientId };
+  const { ip, clientId, userAgent } = requester(ctx);
+  return { boundTo: `interaction:${ctx.state.step.details.uid}`, ip, clientId, userAgent };
 }
 
 /** `POST /interaction/:uid/passkey/options` (JSON): a discoverable challenge for this sign-in. */

@@ -15,6 +15,7 @@ import { trustProxies } from '../passwordless/requester-network.js';
 import type { CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
 import { clientFeatureProblem, grantTypeEnabled } from '../config/features.js';
+import { accountClientMetadata } from './account-client.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -79,7 +80,8 @@ function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config, db, pages } = deps;
   return {
     adapter: singleUseAdapter(db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked')),
-    clients: clientMetadata(config.clients),
+    // The account page's own client (oidc/account-client.ts) beside the operator's.
+    clients: [...clientMetadata(config.clients), accountClientMetadata(config.issuer)],
     findAccount: accountFinder(db),
     claims: CLAIMS,
     acrValues: ACR_VALUES,

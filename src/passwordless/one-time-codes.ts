@@ -55,6 +55,8 @@ export interface Requester {
   locale: string;
   /** The hosted pages' browser id (signed cookie): a browser that signed in as an address keeps its own limits there. */
   browser?: string;
+  /** The browser's User-Agent, kept with the sign-in for the account page's recent sign-ins. */
+  userAgent?: string;
 }
 
 export type SendResult = { ok: true; resendIn: number } | { ok: false; reason: 'cooldown' | 'identifier' | 'ip' | 'client'; retryAfter: number };
@@ -226,6 +228,6 @@ export async function checkCode(deps: CodeCheckDeps, flowKey: string, code: stri
   if (phone) await recordSmsVerified(db, row.identifier);
   // The browser proved the inbox: from now on it has its own limits for this address.
   if (who.browser) await trustBrowser(db, config.codes, row.identifier, who.browser);
-  await recordAudit(db, { type: 'login', ...audit, userId: user.id, reason: phone ? 'sms_code' : 'email_code' });
+  await recordAudit(db, { type: 'login', ...audit, userId: user.id, reason: phone ? 'sms_code' : 'email_code', userAgent: who.userAgent ?? null });
   return { ok: true, user };
 }

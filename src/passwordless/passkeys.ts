@@ -55,6 +55,8 @@ export interface Asker {
   origins?: readonly string[];
   clientId?: string | null;
   ip?: string | null;
+  /** The browser's User-Agent, kept with a sign-in for the account page's recent sign-ins. */
+  userAgent?: string | null;
 }
 
 /** The account a registration is for: an existing user (enrolment), or a new one's profile (sign-up). */
@@ -209,7 +211,14 @@ export async function finishAuthentication(deps: PasskeyDeps, handle: string, re
   }
   // Two parallel uses of one assertion both pass the check above; only one moves the counter.
   if (!(await recordPasskeyUse(deps.db, passkey.id, passkey.counter, info.newCounter, now)) && info.newCounter > 0) return refuse(deps, asker, passkey.userId, 'counter raced');
-  await recordAudit(deps.db, { type: 'passkey.login', userId: passkey.userId, clientId: asker.clientId ?? null, ip: asker.ip ?? null, reason: passkey.id });
+  await recordAudit(deps.db, {
+    type: 'passkey.login',
+    userId: passkey.userId,
+    clientId: asker.clientId ?? null,
+    ip: asker.ip ?? null,
+    reason: passkey.id,
+    userAgent: asker.userAgent ?? null,
+  });
   return { userId: passkey.userId, passkey, synced: info.credentialBackedUp };
 }
 

@@ -13,6 +13,8 @@ export interface AuditEntry {
   identifier?: string | null;
   ip?: string | null;
   reason?: string | null;
+  /** The browser of a sign-in (shown on the account page). */
+  userAgent?: string | null;
 }
 
 /** Seconds after an event during which identical ones are counted on its row. */
@@ -41,6 +43,19 @@ export async function recordAudit(db: Db, entry: AuditEntry, now = new Date()): 
   const windowStart = new Date(now.getTime() - REPEAT_WINDOW * 1000);
   if ((await db.sql.run(COUNT_REPEAT, [now, key, windowStart])) > 0) return;
   await db.prisma.auditEvent.create({ data: { id: randomUUID(), ...entry, repeatKey: key, createdAt: now } });
+}
+
+/** Audit types of a completed sign-in (`reason` says the method). */
+export const SIGN_IN_TYPES = ['login', 'link.used', 'passkey.login'];
+
+/** A user's latest sign-ins, newest first. */
+export function recentSignIns(db: Db, userId: string, take = 10) {
+  return db.prisma.auditEvent.findMany({
+    where: { userId, type: { in: SIGN_IN_TYPES } },
+    orderBy: { createdAt: 'desc' },
+    take,
+    select: { type: true, reason: true, ip: true, userAgent: true, createdAt: true },
+  });
 }
 
 export function listAudit(db: Db, take = 100) {

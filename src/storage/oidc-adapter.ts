@@ -24,9 +24,9 @@ export const FIND_PAYLOAD = sqlStatement<PayloadRow>(`${SELECT} "id" = ?`);
 export const FIND_PAYLOAD_BY_UID = sqlStatement<PayloadRow>(`${SELECT} "uid" = ? LIMIT 1`);
 export const FIND_PAYLOAD_BY_USER_CODE = sqlStatement<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`);
 export const UPSERT_PAYLOAD = sqlStatement(
-  'INSERT INTO "OidcPayload" ("model", "id", "payload", "grantId", "userCode", "uid", "expiresAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+  'INSERT INTO "OidcPayload" ("model", "id", "payload", "grantId", "userCode", "uid", "expiresAt", "accountId") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
     'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
-    '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt"',
+    '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt", "accountId" = excluded."accountId"',
 );
 export const CONSUME_PAYLOAD = sqlStatement('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL');
 export const DELETE_PAYLOAD = sqlStatement('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?');
@@ -40,7 +40,10 @@ export function createAdapterClass(db: Db) {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-      await sql.run(UPSERT_PAYLOAD, [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt]);
+      // Sessions only: the account page ends a user's other sessions by this (their tokens go by grantId).
+      const accountId = this.model === 'Session' ? (payload.accountId ?? null) : null;
+      const row = [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt, accountId];
+      await sql.run(UPSERT_PAYLOAD, row);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {

@@ -84,7 +84,7 @@ describe.each(ENGINES)('SMS sends with sign-up closed on %s', (engine) => {
       expect(known.status).toBe(200);
       expect(known.body).toEqual({ _id: 'string', phone_number: true, phone_verified: false });
       expect(known.rows).toEqual([
-        'audit type="code.sent" clientId="native" userId=null identifier="<number>" ip="127.0.0.1" reason="sms" repeatKey=null',
+        'audit type="code.sent" clientId="native" userId=null identifier="<number>" ip="127.0.0.1" reason="sms" repeatKey=null userAgent=null',
         'code identifier="<number>" attempts=0',
         'counter key="send-cool:<number>:n:127.0.0.0/24" blockedUntil=null',
         'counter key="send-hour:<number>" blockedUntil=null',

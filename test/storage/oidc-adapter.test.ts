@@ -157,6 +157,15 @@ describe.each(ENGINES)('oidc adapter on %s', (engine) => {
     expect(await new Adapter('Session').findByUserCode(userCode)).toBeUndefined();
   });
 
+  it("keeps a Session's account in its own column (a user's sessions are found by index), and no other model's", async () => {
+    const accountId = uniq('user');
+    const session = uniq('sess');
+    await new Adapter('Session').upsert(session, { kind: 'Session', uid: uniq('uid'), accountId }, 600);
+    await new Adapter('Grant').upsert(uniq('grant'), { kind: 'Grant', accountId }, 600);
+    const rows = await db.prisma.oidcPayload.findMany({ where: { accountId }, select: { model: true, id: true } });
+    expect(rows).toEqual([{ model: 'Session', id: session }]);
+  });
+
   it('model Client reads clients stored with insertClient', async () => {
     const clientId = uniq('client');
     const metadata = { client_id: clientId, redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none' };
@@ -183,6 +192,7 @@ describe.each(ENGINES)('oidc adapter on %s', (engine) => {
       uid: null,
       expiresAt: new Date(T0 + 90_000),
       consumedAt: new Date(T0 + 5_000),
+      accountId: null,
     });
     expect(await tokens.find(id)).toEqual({ kind: 'RefreshToken', grantId: 'g-1', consumed: T0 / 1000 + 5 });
   });

@@ -1,0 +1,54 @@
+// A user's oidc-provider sessions, found through the OidcPayload.accountId column the adapter fills
+// for Session rows (an index, so no scan of every session). Ending one removes the session and the
+// grants it made, with every token of those grants (refresh tokens included, found by grantId).
+import type { Db } from './db.js';
+
+export interface SessionSummary {
+  /** oidc-provider's session uid (the `sessionUid` of its codes and tokens). */
+  uid: string;
+  accountId: string;
+  /** When the user signed in (seconds since the epoch), as oidc-provider stores it. */
+  loginTs: number | null;
+  grantIds: string[];
+}
+
+interface SessionPayload {
+  accountId?: string;
+  loginTs?: number;
+  authorizations?: Record<string, { grantId?: string }>;
+}
+
+function summary(row: { id: string; uid: string | null; payload: string; expiresAt: Date | null }, now: Date): SessionSummary | null {
+  if (!row.uid || (row.expiresAt && row.expiresAt <= now)) return null;
+  const payload = JSON.parse(row.payload) as SessionPayload;
+  if (!payload.accountId) return null;
+  const grantIds = Object.values(payload.authorizations ?? {}).flatMap((a) => (a.grantId ? [a.grantId] : []));
+  return { uid: row.uid, accountId: payload.accountId, loginTs: payload.loginTs ?? null, grantIds };
+}
+
+/** The live session with this uid, or null (ended, expired, or signed out). */
+export async function findSession(db: Db, uid: string, now = new Date()): Promise<SessionSummary | null> {
+  const row = await db.prisma.oidcPayload.findFirst({ where: { model: 'Session', uid } });
+  return row ? summary(row, now) : null;
+}
+
+/** The user's live sessions. */
+export async function listSessions(db: Db, accountId: string, now = new Date()): Promise<SessionSummary[]> {
+  const rows = await db.prisma.oidcPayload.findMany({ where: { model: 'Session', accountId } });
+  return rows.flatMap((row) => summary(row, now) ?? []);
+}
+
+/** Ends every session of the user but `keepUid`, with their grants and tokens; returns how many ended. */
+export async function endOtherSessions(db: Db, accountId: string, keepUid: string): Promise<number> {
+  const rows = await db.prisma.oidcPayload.findMany({ where: { model: 'Session', accountId, NOT: { uid: keepUid } } });
+  const others = rows.flatMap((row) => summary(row, new Date(0)) ?? []);
+  // A grant the kept session also holds (the same browser signed in twice) stays.
+  const kept = new Set((await findSession(db, keepUid))?.grantIds ?? []);
+  const grantIds = [...new Set(others.flatMap((s) => s.grantIds))].filter((id) => !kept.has(id));
+  await db.prisma.$transaction([
+    db.prisma.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Session', id: { in: rows.map((r) => r.id) } } }),
+  ]);
+  return rows.length;
+}
