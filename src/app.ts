@@ -16,6 +16,7 @@ import { interactionRouter } from './interactions/routes.js';
 import { passwordlessRouter } from './api/passwordless.js';
 import { magicLinkRouter } from './interactions/magic-link-routes.js';
 import { nameStepRouter } from './interactions/name-step.js';
+import { passkeyOfferRouter } from './interactions/passkey-offer-routes.js';
 import { accountRouter } from './interactions/account-routes.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
@@ -36,6 +37,7 @@ function enabledRouters(s: Services): Router[] {
     healthRouter(s.db),
     interactionRouter(s),
     nameStepRouter(s),
+    passkeyOfferRouter(s),
     magicLinkRouter(s),
     accountRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),

@@ -26,6 +26,10 @@ export const clientSchema = z
       .default(false)
       .describe('A Userfront tenant whose tenant id is its client_id: @userfront/core may call `/v0/tenants/{client_id}/auth/*`. Public, with the login-ticket grant.'),
     trust_forwarded_for: z.boolean().default(false).describe('Honour the auth0-forwarded-for header from this (authenticated) client.'),
+    offer_passkeys: z
+      .boolean()
+      .optional()
+      .describe('After a code or link sign-in, offer users without a passkey to create one (default true; with the global passkeys.offerEnrolment).'),
   })
   .describe('oidc-provider client metadata plus Sesame keys.');
 

@@ -18,6 +18,7 @@ import { matchNumberOf, rememberFlow } from './links.js';
 import { markProgress, progressOf } from './progress.js';
 import { showGoneInteraction } from './gone.js';
 import { asksForName } from './name-step.js';
+import { afterName } from './passkey-offer.js';
 import { passkeyDemanded, signInMeets } from './steps.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
@@ -137,6 +138,7 @@ export async function finish(s: Services, ctx: FlowContext, result: InteractionR
   const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };
   markProgress(ctx, s.csrfKey, details.uid, progress, s.config.tokens.interaction);
   ctx.status = 303;
-  // A new account's first sign-in may stop at the optional name step before going on.
-  ctx.redirect(result.login && (await asksForName(s, details, result.login.accountId, result.login.amr ?? [])) ? `/interaction/${details.uid}/name` : returnTo);
+  // A new account's first sign-in may stop at the optional name step, then at the passkey offer, before going on.
+  if (result.login && (await asksForName(s, details, result.login.accountId, result.login.amr ?? []))) return ctx.redirect(`/interaction/${details.uid}/name`);
+  ctx.redirect(await afterName(s, ctx, details, result, returnTo));
 }

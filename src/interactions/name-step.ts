@@ -16,6 +16,7 @@ import { SesameError } from '../errors.js';
 import { showGoneInteraction } from './gone.js';
 import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
+import { afterName } from './passkey-offer.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
@@ -73,6 +74,11 @@ async function page(s: Services, ctx: NameContext, details: Details, locals: { n
   });
 }
 
+/** Where the login goes once the name step is done or skipped: the passkey offer when it applies, else on. */
+async function onward(s: Services, ctx: NameContext, found: SignedIn): Promise<string> {
+  return afterName(s, ctx, found.details, found.details.result ?? {}, found.details.returnTo);
+}
+
 function goOn(ctx: NameContext, to: string) {
   ctx.status = 303;
   ctx.redirect(to);
@@ -82,7 +88,7 @@ async function showNameStep(s: Services, ctx: NameContext) {
   const found = await signedIn(s, ctx);
   if (found === 'gone') return showGoneInteraction(s, ctx);
   if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
-  if (!(await asksForName(s, found.details, found.accountId, found.amr))) return goOn(ctx, found.details.returnTo);
+  if (!(await asksForName(s, found.details, found.accountId, found.amr))) return goOn(ctx, await onward(s, ctx, found));
   return page(s, ctx, found.details, { name: '', error: null });
 }
 
@@ -94,11 +100,11 @@ async function submitName(s: Services, ctx: NameContext) {
   if (!csrfValid(s.csrfKey, String(ctx.params.uid), body.csrf)) throw new SesameError('csrf');
   if (!found) return goOn(ctx, `/interaction/${ctx.params.uid}`);
   const { details, accountId, amr } = found;
-  if (body.decision === 'skip' || !(await asksForName(s, details, accountId, amr))) return goOn(ctx, details.returnTo);
+  if (body.decision === 'skip' || !(await asksForName(s, details, accountId, amr))) return goOn(ctx, await onward(s, ctx, found));
   const name = parseName(body.name);
   if (!name) return page(s, ctx, details, { name: typeof body.name === 'string' ? body.name.slice(0, 4 * MAX_NAME_LENGTH) : '', error: 'name.invalid' }, 400);
   await setNameIfUnset(s.db, accountId, name);
-  return goOn(ctx, details.returnTo);
+  return goOn(ctx, await onward(s, ctx, found));
 }
 
 export function nameStepRouter(s: Services): Router<NameState> {

@@ -7,7 +7,7 @@ import { errors, type Configuration } from 'oidc-provider';
 import type { Logger } from '../log.js';
 import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 
-export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront'] as const;
+export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront', 'offer_passkeys'] as const;
 const SESAME_CLIENT_LISTS = ['web_origins'] as const;
 
 /** A client as oidc-provider loads it, from the config file or the database. */
@@ -27,6 +27,11 @@ export function isManagementClient(metadata: Metadata | undefined): boolean {
 /** A Userfront tenant: its client_id is the tenant id. */
 export function isUserfrontTenant(metadata: Metadata | undefined): boolean {
   return metadata?.userfront === true;
+}
+
+/** Whether users signing in to this client by code or link are offered a passkey (on unless turned off). */
+export function offersPasskeys(metadata: Metadata | undefined): boolean {
+  return metadata?.offer_passkeys !== false;
 }
 
 /**

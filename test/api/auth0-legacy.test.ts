@@ -33,7 +33,9 @@ describe('Auth0 legacy AuthenticationClient (auth0/legacy)', () => {
     const port = await freePort();
     domain = `localhost:${port}`;
     // Short resend cooldown: the same-user check sends twice to one address (hosted pages, then API).
-    t = await startTestSesame('sqlite', { ...apiFixture, port, issuer: `https://${domain}/`, codes: { resendCooldown: 1 } }, { tls: true });
+    // No passkey offer: on a localhost issuer it would stop the hosted sign-in (test/hosted/passkey-offer.test.ts).
+    const passkeys = { offerEnrolment: false };
+    t = await startTestSesame('sqlite', { ...apiFixture, port, issuer: `https://${domain}/`, codes: { resendCooldown: 1 }, passkeys }, { tls: true });
     auth0 = new AuthenticationClient({ domain, clientId: NATIVE.client_id, clientSecret: NATIVE.client_secret });
   });
   afterAll(() => t?.stop());

@@ -36,7 +36,8 @@ describe('auth0-js passwordless in Chromium', () => {
     const port = await freePort();
     app = await startWebApp({ domain: `localhost:${port}`, clientId: 'spa' });
     const clients = apiFixture.clients.map((c) => (c.client_id === 'spa' ? { ...c, redirect_uris: [app.callback], web_origins: [app.origin] } : c));
-    t = await startTestSesame('sqlite', { ...apiFixture, clients, port }, { tls: true, issuer: `https://localhost:${port}/` });
+    // No passkey offer: on a localhost issuer it would stop the hosted sign-in (test/hosted/passkey-offer.test.ts).
+    t = await startTestSesame('sqlite', { ...apiFixture, clients, port, passkeys: { offerEnrolment: false } }, { tls: true, issuer: `https://localhost:${port}/` });
     // Node trusts the test CA (NODE_EXTRA_CA_CERTS), so no insecure-request escape hatch here.
     rp = await oidc.discovery(new URL(t.issuer), 'spa', undefined, oidc.None());
   });

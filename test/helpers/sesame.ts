@@ -4,6 +4,7 @@ import { startSesame, type RunningSesame } from '../../src/server.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
 import { startMailSink, type MailSink } from './smtp.js';
 import { testCertificates } from './tls.js';
+import { freePort } from './net.js';
 
 export interface TestSesame {
   url: string;
@@ -61,4 +62,14 @@ export async function startTestSesame(engine: Engine, config: Record<string, unk
       await database.drop();
     },
   };
+}
+
+/**
+ * A Sesame whose issuer, and the address tests use (`url`), is http://localhost:<port>: passkeys
+ * need it (WebAuthn refuses an IP address as relying party id, PROTOCOLS-NEXT B.4).
+ */
+export async function startTestSesameOnLocalhost(engine: Engine, config: Record<string, unknown> = {}): Promise<TestSesame> {
+  const port = await freePort();
+  const t = await startTestSesame(engine, { ...config, port }, { issuer: `http://localhost:${port}` });
+  return { ...t, url: t.issuer };
 }

@@ -29,7 +29,8 @@ describe.each(ENGINES)('passkey sign-in on the hosted pages on %s', (engine) => 
   beforeAll(async () => {
     // WebAuthn refuses IP addresses: the issuer (and so the relying party) is localhost.
     const port = await freePort();
-    t = await startTestSesame(engine, { ...oidcFixture, port }, { issuer: `http://localhost:${port}` });
+    // No passkey offer after code sign-ins here: it has its own tests (test/hosted/passkey-offer.test.ts).
+    t = await startTestSesame(engine, { ...oidcFixture, port, passkeys: { offerEnrolment: false } }, { issuer: `http://localhost:${port}` });
     site = { ...t, url: t.issuer };
     config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
   });

@@ -45,7 +45,8 @@ describe('express-openid-connect with its defaults', () => {
       grant_types: ['implicit'],
       first_party: true,
     };
-    t = await startTestSesame('sqlite', { port, clients: [client] }, { tls: true, issuer: `https://localhost:${port}` });
+    // No passkey offer: on a localhost issuer it would stop the hosted sign-in (test/hosted/passkey-offer.test.ts).
+    t = await startTestSesame('sqlite', { port, clients: [client], passkeys: { offerEnrolment: false } }, { tls: true, issuer: `https://localhost:${port}` });
 
     // Unprotected pages of the app (before the library's middleware): one that posts a form to
     // Sesame (`to` and the fields from the query), and one that shows what a form_post brought.

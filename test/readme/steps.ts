@@ -102,6 +102,11 @@ export async function signInUntilRedirect(browser: FormClient, startUrl: string,
   if (!back.location && /<form method="post" action="\/interaction\/[\w-]+\/name"/.test(back.html)) {
     back = await browser.submit(back, '/name', name === undefined ? { decision: 'skip' } : { decision: 'save', name }, sesameUrl);
   }
+  // On a localhost issuer passkeys work, so a user without one is offered to create one: a browser
+  // without JavaScript sees only Continue.
+  if (!back.location && /<form method="post" action="\/interaction\/[\w-]+\/passkey-offer"/.test(back.html)) {
+    back = await browser.submit(back, '/passkey-offer', { decision: 'continue' }, sesameUrl);
+  }
   if (!back.location?.startsWith(`${rp}/`)) throw new Error(`sign-in did not return to ${rp}: ${back.status} ${back.location ?? back.html.slice(0, 500)}`);
   return back.location;
 }
