@@ -20,6 +20,8 @@ export function accountClientMetadata(issuer: string): ClientMetadata {
     client_id: ACCOUNT_CLIENT_ID,
     client_name: 'Account',
     first_party: true,
+    // The account page itself adds passkeys: no offer on the way in.
+    offer_passkeys: false,
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code'],
     response_types: ['code'],

@@ -73,4 +73,6 @@ export const APP = {
   redirect_uris: ['http://127.0.0.1:9/cb'],
   grant_types: ['authorization_code', 'refresh_token'],
   first_party: true,
+  // Its sign-ins stand for "another browser": the passkey offer (tested on its own) would stop them.
+  offer_passkeys: false,
 };
