@@ -3,13 +3,14 @@
 // remove it without JavaScript forms; each change confirmed by email. axe in light and dark mode,
 // in English and French. Without JavaScript the "Add a passkey" button stays hidden.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
 import { ENGINES } from '../helpers/databases.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { nextNotice, startAccountSesame } from '../account/account-helpers.js';
+import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 
 describe.each(ENGINES)('account page in Chromium on %s', (engine) => {
   let t: TestSesame;
@@ -32,28 +33,11 @@ describe.each(ENGINES)('account page in Chromium on %s', (engine) => {
     return { page, problems };
   }
 
-  async function virtualAuthenticator(context: BrowserContext, page: Page) {
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        ctap2Version: 'ctap2_1',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
-    return { cdp, authenticatorId };
-  }
-
   it('adds, lists, renames and removes a passkey; axe finds nothing in light and dark', async () => {
     const email = `chromium-account${++n}@example.com`;
     const context = await chromium.newContext();
     const { page, problems } = await signedIn(context, email);
-    const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
+    const { cdp, authenticatorId } = await addVirtualAuthenticator(context, page);
     const audit: string[] = [...(await axeBothSchemes(page, 'account, no passkey'))];
 
     await page.getByRole('button', { name: 'Add a passkey' }).click();

@@ -14,6 +14,7 @@ import { listPasskeys } from '../../src/storage/passkeys.js';
 import { CHROMIUM_ARGS } from '../helpers/browser.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 
 const WEBAUTHN = 'urn:okta:params:oauth:grant-type:webauthn';
 const SPA_JS = readFileSync(createRequire(import.meta.url).resolve('@auth0/auth0-spa-js/dist/auth0-spa-js.production.js'));
@@ -72,19 +73,7 @@ describe('@auth0/auth0-spa-js passkeys in Chromium', { timeout: 180_000 }, () =>
   async function appPage(): Promise<Page> {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        ctap2Version: 'ctap2_1',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    await addVirtualAuthenticator(context, page);
     await page.goto(appOrigin);
     await page.waitForSelector('body[data-ready="yes"]');
     return page;

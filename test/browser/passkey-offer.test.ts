@@ -14,6 +14,7 @@ import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
+import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 
 const APP_SECRET = oidcFixture.clients[0]!.client_secret;
 const EN = { heading: 'Sign in faster next time with a passkey', create: 'Create a passkey', notNow: 'Not now', cont: 'Continue' };
@@ -50,18 +51,7 @@ describe.each(ENGINES)('passkey offer in Chromium on %s', { timeout: 120_000 }, 
     const page = await context.newPage();
     const found: Tab = { page, problems: watchProblems(page), added: [] };
     if (!authenticator) return found;
-    found.cdp = await context.newCDPSession(page);
-    await found.cdp.send('WebAuthn.enable', { enableUI: false });
-    const options = {
-      protocol: 'ctap2',
-      ctap2Version: 'ctap2_1',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    };
-    found.authenticatorId = (await found.cdp.send('WebAuthn.addVirtualAuthenticator', { options } as never)).authenticatorId;
+    ({ cdp: found.cdp, authenticatorId: found.authenticatorId } = await addVirtualAuthenticator(context, page));
     found.cdp.on('WebAuthn.credentialAdded', (event) => found.added.push(event as Tab['added'][number]));
     return found;
   }

@@ -20,6 +20,7 @@ import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator, type ExportedCredential } from '../helpers/soft-authenticator.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
+import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 
 const std = (base64url: string) => Buffer.from(base64url, 'base64url').toString('base64');
 const FAILED = 'Your passkey could not be verified. Try again, or sign in with a code.';
@@ -64,19 +65,7 @@ describe.each(ENGINES)('passkeys in Chromium on %s', { timeout: 180_000 }, (engi
         if ('PublicKeyCredential' in window) PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
       });
     }
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        ctap2Version: 'ctap2_1',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const { cdp, authenticatorId } = await addVirtualAuthenticator(context, page);
     const authenticator = { cdp, id: authenticatorId };
     for (const credential of credentials) await plant(authenticator, credential);
     return { page, authenticator, problems: watchProblems(page, (text) => /status of 400\b/.test(text)) };
