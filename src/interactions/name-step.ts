@@ -8,17 +8,14 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
-import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
-import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../errors.js';
 import { showGoneInteraction } from './gone.js';
+import { heldLogin, type Details, type HeldLogin } from './held-login.js';
 import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { afterName } from './passkey-offer.js';
-
-type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
 function asksForProfile(details: Details): boolean {
   return typeof details.params.scope === 'string' && details.params.scope.split(' ').includes('profile');
@@ -38,25 +35,15 @@ interface NameState {
   locale: string;
 }
 type NameContext = Context & { state: NameState };
-type SignedIn = { details: Details; accountId: string; amr: string[] };
+type SignedIn = HeldLogin;
 
 /**
  * This browser's interaction and the account its login result names; null when there is no login
  * to name; 'gone' when this browser has no such interaction (finished, expired, another browser).
  */
 async function signedIn(s: Services, ctx: NameContext): Promise<SignedIn | null | 'gone'> {
-  let details: Details;
-  try {
-    details = await s.provider.interactionDetails(ctx.req, ctx.res);
-  } catch (err) {
-    if (err instanceof errors.SessionNotFound) return 'gone';
-    throw err;
-  }
-  if (details.uid !== ctx.params.uid) return 'gone';
-  const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
-  ctx.state.locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
-  const login = details.result?.login;
-  return typeof login?.accountId === 'string' ? { details, accountId: login.accountId, amr: login.amr ?? [] } : null;
+  const held = await heldLogin(s, ctx);
+  return held === 'gone' || 'accountId' in held ? held : null;
 }
 
 async function page(s: Services, ctx: NameContext, details: Details, locals: { name: string; error: string | null }, status = 200) {

@@ -7,10 +7,8 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
-import { errors } from 'oidc-provider';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Services } from '../services.js';
-import { negotiateLocale } from '../i18n/i18n.js';
 import { csrfToken, csrfValid } from '../http/csrf.js';
 import { SesameError } from '../errors.js';
 import { check } from '../risk/check.js';
@@ -20,9 +18,8 @@ import { insertPasskey } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
 import { recordAudit } from '../storage/audit.js';
 import { showGoneInteraction } from './gone.js';
+import { heldLogin, type Details } from './held-login.js';
 import { mandatoryNext, offersPasskey, rememberNotNow, type FreshLogin } from './passkey-offer.js';
-
-type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
 /** Set by `offerOf`, which every route calls first. */
 interface OfferState {
@@ -43,19 +40,10 @@ interface Offer {
  * this browser has no such interaction (finished, expired, another browser's or another uid).
  */
 async function offerOf(s: Services, ctx: OfferContext): Promise<Offer | null | 'gone'> {
-  let details: Details;
-  try {
-    details = await s.provider.interactionDetails(ctx.req, ctx.res);
-  } catch (err) {
-    if (err instanceof errors.SessionNotFound) return 'gone';
-    throw err;
-  }
-  if (details.uid !== ctx.params.uid) return 'gone';
-  const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
-  ctx.state.locale = negotiateLocale(uiLocales, ctx.get('accept-language'), s.config.ui.defaultLocale);
-  const login = details.result?.login;
-  if (details.prompt.name !== 'login' || typeof login?.accountId !== 'string') return null;
-  return { details, login: { accountId: login.accountId, amr: login.amr ?? [] }, next: mandatoryNext(details.uid, details.result) };
+  const held = await heldLogin(s, ctx);
+  if (held === 'gone') return 'gone';
+  if (held.details.prompt.name !== 'login' || !('accountId' in held)) return null;
+  return { details: held.details, login: { accountId: held.accountId, amr: held.amr }, next: mandatoryNext(held.details.uid, held.details.result) };
 }
 
 function applies(s: Services, ctx: OfferContext, offer: Offer): Promise<boolean> {
