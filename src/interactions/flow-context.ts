@@ -18,7 +18,7 @@ import { matchNumberOf, rememberFlow } from './links.js';
 import { markProgress, progressOf } from './progress.js';
 import { showGoneInteraction } from './gone.js';
 import { asksForName } from './name-step.js';
-import { afterName } from './passkey-offer.js';
+import { afterName, MANDATORY_OFFER, offerPath, offersPasskey } from './passkey-offer.js';
 import { passkeyDemanded, signInMeets } from './steps.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
@@ -128,11 +128,15 @@ export async function renderCodeStep(s: Services, ctx: FlowContext, email: strin
 /** Hands the interaction's result to oidc-provider and sends the browser on (303). */
 export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true) {
   const { details } = ctx.state.step;
-  // A request demanding a passkey is not finished by a code or link: back to its page, which says
-  // to sign in with the passkey (created meanwhile by the enrolment offer) and never loops on its own.
+  // A request demanding a passkey is not finished by a code or link: a user without a passkey makes
+  // one first (the offer, mandatory: the code's login is kept for it, not as a result oidc-provider
+  // could resume with), then signs in with it on the page, which says so.
   if (result.login && !signInMeets(offered(s, ctx), result.login.amr ?? [])) {
+    const next = `/interaction/${details.uid}?passkey=first`;
     ctx.status = 303;
-    return ctx.redirect(`/interaction/${details.uid}?passkey=first`);
+    if (!(await offersPasskey(s, ctx, details, result.login, true))) return ctx.redirect(next);
+    await s.provider.interactionResult(ctx.req, ctx.res, { [MANDATORY_OFFER]: { next, login: result.login } }, { mergeWithLastSubmission: false });
+    return ctx.redirect(offerPath(details.uid));
   }
   const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
   const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };

@@ -19,7 +19,7 @@ import { findUserById } from '../storage/users.js';
 import { recordAudit } from '../storage/audit.js';
 import { showGoneInteraction } from './gone.js';
 import { heldLogin, type Details } from './held-login.js';
-import { mandatoryNext, offersPasskey, rememberNotNow, type FreshLogin } from './passkey-offer.js';
+import { enrolmentLogin, mandatoryNext, offersPasskey, rememberNotNow, type FreshLogin } from './passkey-offer.js';
 
 /** Set by `offerOf`, which every route calls first. */
 interface OfferState {
@@ -42,8 +42,10 @@ interface Offer {
 async function offerOf(s: Services, ctx: OfferContext): Promise<Offer | null | 'gone'> {
   const held = await heldLogin(s, ctx);
   if (held === 'gone') return 'gone';
-  if (held.details.prompt.name !== 'login' || !('accountId' in held)) return null;
-  return { details: held.details, login: { accountId: held.accountId, amr: held.amr }, next: mandatoryNext(held.details.uid, held.details.result) };
+  if (held.details.prompt.name !== 'login') return null;
+  const next = mandatoryNext(held.details.uid, held.details.result);
+  const login = 'accountId' in held ? { accountId: held.accountId, amr: held.amr } : next && enrolmentLogin(held.details.result);
+  return login ? { details: held.details, login, next } : null;
 }
 
 function applies(s: Services, ctx: OfferContext, offer: Offer): Promise<boolean> {

@@ -22,13 +22,22 @@ export interface FreshLogin {
 export const NOT_NOW_DAYS = 180;
 
 /**
- * A hook for a flow that needs a passkey made before it goes on (an RP demanding a passkey acr from
- * a user who has none): put `{ [MANDATORY_OFFER]: { next } }` beside `login` in the interaction
- * result. The offer is then shown whatever the switches and "not now" say, offers no "Not now",
- * and every way out (created, or Continue without JavaScript) goes to `next`, a path of this same
- * interaction, instead of finishing the sign-in.
+ * The flow for an RP demanding a passkey from a user who has none: `finish` stores
+ * `{ [MANDATORY_OFFER]: { next, login } }` as the interaction's result, without a login of its own,
+ * so resuming cannot finish the sign-in with the code. The offer is then shown whatever the switches
+ * and "not now" say, offers no "Not now", creates the passkey for that `login` (the code just
+ * verified in this interaction), and every way out goes to `next`, the interaction's page, where the
+ * user signs in with the new passkey.
  */
 export const MANDATORY_OFFER = 'sesamePasskeyOffer';
+
+/** The code or link login a mandatory offer creates a passkey for (never a sign-in by itself). */
+export function enrolmentLogin(result: unknown): FreshLogin | null {
+  const marker = (result as Record<string, unknown> | undefined)?.[MANDATORY_OFFER] as { login?: { accountId?: unknown; amr?: unknown } } | undefined;
+  const login = marker?.login;
+  if (typeof login?.accountId !== 'string') return null;
+  return { accountId: login.accountId, amr: Array.isArray(login.amr) ? login.amr.filter((a): a is string => typeof a === 'string') : [] };
+}
 
 export function offerPath(uid: string): string {
   return `/interaction/${uid}/passkey-offer`;

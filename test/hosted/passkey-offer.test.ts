@@ -95,6 +95,37 @@ describe.each(ENGINES)('passkey offer over HTTP on %s', (engine) => {
     expect((await signInWithEmail(t, again, at.email)).result.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
   });
 
+  it('walks a user without a passkey through an RP demanding one: code, the mandatory offer, then the passkey', async () => {
+    const email = nextEmail();
+    const started = await startLogin(t, app, { prompt: 'login', acr_values: 'urn:sesame:acr:passkey' });
+    const { result } = await signInWithEmail(t, started, email);
+    const at = { started, page: result as Page, email, uid: uidOf(result as Page) };
+    expect([result.status, result.url]).toEqual([200, `${t.url}/interaction/${at.uid}/passkey-offer`]);
+    expect(at.page.html).toContain(OFFER_HEADING);
+    expect(at.page.html).not.toContain('>Not now</button>');
+
+    const device = new SoftAuthenticator({ origin: t.issuer });
+    const { handle, response } = await create(at, device);
+    const back = await post(at, { handle, response, decision: 'create' });
+    expect([back.status, back.url]).toEqual([200, `${t.url}/interaction/${at.uid}?passkey=first`]);
+    const answer = await started.browser.request(`${t.url}/interaction/${at.uid}/passkey/options`, { method: 'POST', json: { csrf: csrfOf(back) } });
+    const ceremony = JSON.parse(answer.html) as { handle: string; options: Parameters<SoftAuthenticator['authenticate']>[0] };
+    const done = await started.browser.submit(back, '/passkey', { handle: ceremony.handle, response: JSON.stringify(device.authenticate(ceremony.options)) }, t.url);
+    const claims = await claimsAt(started, done.location);
+    const user = await db().user.findUniqueOrThrow({ where: { email } });
+    expect([claims.sub, claims.acr, claims.amr]).toEqual([user.id, 'urn:sesame:acr:passkey', ['hwk', 'user']]);
+  });
+
+  it('lets no code sign-in through to an RP demanding a passkey, even resumed by hand at the offer', async () => {
+    const started = await startLogin(t, app, { prompt: 'login', acr_values: 'urn:sesame:acr:passkey' });
+    const { result } = await signInWithEmail(t, started, nextEmail());
+    const uid = uidOf(result as Page);
+    expect(result.url).toBe(`${t.url}/interaction/${uid}/passkey-offer`);
+    // The interaction holds no login, only the offer's: oidc-provider starts a new sign-in.
+    const resumed = await started.browser.follow(`${t.url}/authorize/${uid}`, t.url);
+    expect([resumed.location, resumed.status, resumed.url]).toEqual([undefined, 200, expect.stringMatching(new RegExp(`^${t.url}/interaction/(?!${uid})[^/?]+$`))]);
+  });
+
   it('answers bad input with the offer page again (no 500), and Continue still signs in with the code', async () => {
     const at = await atOffer();
     const failed = (page: Page) => [page.status, alertOf(page.html), page.html.includes(OFFER_HEADING)];
