@@ -101,7 +101,7 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
   const jwks = await loadSigningJwks(db);
   const channel = deliveryChannel(config, db);
   const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
-  const buildProvider = (keys: Jwks) => createProvider({ config, db, log, pages, jwks: keys, cookieKeys, keyring });
+  const buildProvider = (keys: Jwks) => createProvider({ config, db, log, pages, jwks: keys, cookieKeys, keyring, mfaKeyring });
   const services: Services = {
     config,
     db,

@@ -41,10 +41,10 @@ export async function withDb<T>(fn: (db: Db, config: LoadedConfig) => Promise<T>
  * commands that must judge client metadata exactly as the server will when it loads the client.
  */
 export async function withProvider<T>(fn: (db: Db, config: LoadedConfig, provider: Provider) => Promise<T>): Promise<T> {
-  return withPrepared(async ({ db, cookieKeys, keyring }, config, log) => {
+  return withPrepared(async ({ db, cookieKeys, keyring, mfaKeyring }, config, log) => {
     const renderer = createRenderer({ productName: config.ui.productName, cache: false });
     const jwks = await loadSigningJwks(db);
-    const provider = createProvider({ config, db, log, pages: providerPages(renderer, config.ui.defaultLocale, config.issuer), jwks, cookieKeys, keyring });
+    const provider = createProvider({ config, db, log, pages: providerPages(renderer, config.ui.defaultLocale, config.issuer), jwks, cookieKeys, keyring, mfaKeyring });
     return fn(db, config, provider);
   });
 }

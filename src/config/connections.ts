@@ -5,7 +5,7 @@ import type { Config, ExternalConnection, SmsConnection } from './schema.js';
 
 export type Connection = Config['connections'][number];
 export type EmailConnection = Extract<Connection, { type: 'email' }>;
-type Connections = { readonly connections: readonly Connection[] };
+export type Connections = { readonly connections: readonly Connection[] };
 
 /** The connection `id` names, of any type (Auth0's `connection` and `realm`). */
 export function connectionById(config: Connections, id: unknown): Connection | undefined {

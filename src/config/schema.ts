@@ -2,6 +2,7 @@
 // The README's settings table is generated from it (npm run docs:settings), so describe() is the doc.
 import { z } from 'zod';
 import { featuresSchema } from './features.js';
+import { MFA_POLICIES, mfaSchema } from './mfa.js';
 import { passkeysSchema } from './passkeys.js';
 
 const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(what);
@@ -30,6 +31,7 @@ export const clientSchema = z
       .boolean()
       .optional()
       .describe('After a code or link sign-in, offer users without a passkey to create one (default true; with the global passkeys.offerEnrolment).'),
+    mfa_policy: z.enum(MFA_POLICIES).optional().describe("This client's MFA policy (never, always, enrolled, adaptive) instead of the global mfa.policy."),
   })
   .describe('oidc-provider client metadata plus Sesame keys.');
 
@@ -172,6 +174,7 @@ export const configSchema = z.strictObject({
     ),
   features: featuresSchema,
   passkeys: passkeysSchema,
+  mfa: mfaSchema,
   signUp: z.enum(['open', 'existing-only']).default('open').describe('open: first verified sign-in creates the user.'),
   clients: z.array(clientSchema).default([]).describe('Relying parties (more can be added with `sesame clients add`).'),
   apis: z.array(apiSchema).default([]).describe('Resource servers; their identifier is the audience of JWT access tokens.'),

@@ -4,6 +4,7 @@ import type { SmsConnection } from '../config/schema.js';
 import { smsConnections, type Connection } from '../config/connections.js';
 import type { Db } from '../storage/db.js';
 import { findUserByPhone } from '../storage/users.js';
+import { isFactorPhone } from '../storage/mfa.js';
 import { captureChannel } from './channels.js';
 import { gatewayChannel } from './sms-gateway.js';
 import { twilioChannel, type SmsChannelOptions } from './sms-twilio.js';
@@ -35,14 +36,14 @@ export function smsChannel(config: { readonly connections: readonly Connection[]
 }
 
 /**
- * With sign-up closed, texts (which cost money) go only to numbers of accounts. The request path
+ * With sign-up closed, texts (which cost money) go only to numbers of accounts (or of their SMS factors). The request path
  * queues the same message for every number, so its answer takes the same work whether or not the
  * number has an account; the lookup happens here, after the answer.
  */
 export function textAccountsOnly(channel: Channel, db: Db): Channel {
   return {
     async send(message) {
-      if (!(await findUserByPhone(db, message.recipient))) return { skipped: 'no account' };
+      if (!(await findUserByPhone(db, message.recipient)) && !(await isFactorPhone(db, message.recipient))) return { skipped: 'no account' };
       return channel.send(message);
     },
   };

@@ -20,6 +20,8 @@ import { showGoneInteraction } from './gone.js';
 import { asksForName } from './name-step.js';
 import { afterName, MANDATORY_OFFER, offerPath, offersPasskey } from './passkey-offer.js';
 import { passkeyDemanded, signInMeets } from './steps.js';
+import { amrForRequest, MFA_PENDING, mfaNeedOf, mfaPath } from './mfa-step.js';
+import { acrOf } from '../oidc/acr.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
@@ -137,6 +139,17 @@ export async function finish(s: Services, ctx: FlowContext, result: InteractionR
     if (!(await offersPasskey(s, ctx, details, result.login, true))) return ctx.redirect(next);
     await s.provider.interactionResult(ctx.req, ctx.res, { [MANDATORY_OFFER]: { next, login: result.login } }, { mergeWithLastSubmission: false });
     return ctx.redirect(offerPath(details.uid));
+  }
+  // A second factor first, when the MFA policy or the request asks for one (mfa-step.ts).
+  if (result.login) {
+    const login = { accountId: result.login.accountId, amr: result.login.amr ?? [] };
+    if ((await mfaNeedOf(s, ctx, details, login)).kind !== 'none') {
+      await s.provider.interactionResult(ctx.req, ctx.res, { [MFA_PENDING]: { login } }, { mergeWithLastSubmission: false });
+      ctx.status = 303;
+      return ctx.redirect(mfaPath(details.uid));
+    }
+    const amr = amrForRequest(details, login.amr);
+    result = { ...result, login: { ...result.login, amr, acr: acrOf(amr) } };
   }
   const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
   const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };

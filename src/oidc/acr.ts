@@ -15,7 +15,13 @@ export const ACR = {
 } as const;
 
 export type Method = keyof typeof ACR;
-export const ACR_VALUES: string[] = Object.values(ACR);
+
+/**
+ * A sign-in with a second factor (or a passkey where MFA was asked for): the value Auth0 and the
+ * OpenID PAPE policies use, so RPs written for either read it. Not a method: any way in may lead to it.
+ */
+export const MFA_ACR = 'http://schemas.openid.net/pape/policies/2007/06/multi-factor';
+export const ACR_VALUES: string[] = [...Object.values(ACR), MFA_ACR];
 
 /**
  * amr per way in. A code and a link in one email prove the same inbox, so they share the email
@@ -32,6 +38,23 @@ export const AMR = {
   passkeySynced: ['swk', 'user'],
 } as const;
 
+/**
+ * amr each second factor adds (with `mfa`): RFC 8176 values where one fits (`otp` for an
+ * authenticator app, `sms`, a passkey's `hwk`/`swk` + `user`), `email` as for the first factor, and
+ * Sesame's own `rc` for a recovery code.
+ */
+export const FACTOR_AMR = {
+  totp: ['otp'],
+  sms: ['sms', 'otp'],
+  email: ['email', 'otp'],
+  'recovery-code': ['rc'],
+} as const;
+
+/** The amr of a sign-in completed by a second factor: every method used, once each, then `mfa`. */
+export function withSecondFactor(first: readonly string[], factor: readonly string[]): string[] {
+  return [...new Set([...first.filter((v) => v !== 'mfa'), ...factor, 'mfa'])];
+}
+
 /** The amr of a passkey sign-in: a synced (backed-up) passkey's key lives in software. */
 export function passkeyAmr(backedUp: boolean): string[] {
   return [...(backedUp ? AMR.passkeySynced : AMR.passkeyDevice)];
@@ -44,6 +67,7 @@ export function codeAmr(phone: boolean): string[] {
 
 /** The acr an amr stands for (login tickets store amr only). */
 export function acrOf(amr: readonly string[]): string {
+  if (amr.includes('mfa')) return MFA_ACR;
   if (amr.includes('sms')) return ACR.sms;
   if (amr.includes('ext')) return ACR.external;
   if (amr.includes('hwk') || amr.includes('swk')) return ACR.passkey;
@@ -84,6 +108,11 @@ function idTokenAcrClaim(claims: unknown): Record<string, unknown> | undefined {
   }
 }
 
+/** Whether the request asks for MFA (acr_values or the acr claim naming MFA_ACR). */
+export function mfaRequested(params: Record<string, unknown>): boolean {
+  return requestedAcrs(params)?.values.includes(MFA_ACR) ?? false;
+}
+
 /** The methods a configuration has: email always (as the hosted pages), SMS and external when configured, passkeys when they can work. */
 export function availableMethods(config: { readonly connections: readonly Connection[] } & Parameters<typeof relyingParty>[0]): Method[] {
   const sms = smsConnections(config).length ? ['sms' as const] : [];
@@ -100,8 +129,10 @@ export function availableMethods(config: { readonly connections: readonly Connec
  * (oidc-provider would otherwise ask for a sign-in again, its acr not being one of the values).
  */
 export function offeredMethods(params: Record<string, unknown>, available: Method[]): Method[] | 'unmet' {
-  const requested = requestedAcrs(params);
-  if (!requested) return available;
+  const asked = requestedAcrs(params);
+  // MFA is met after any first factor (the second comes after it), so it narrows nothing by itself.
+  const requested = asked && { ...asked, values: asked.values.filter((v) => v !== MFA_ACR) };
+  if (!requested || !requested.values.length) return available;
   const matching = available.filter((m) => requested.values.includes(ACR[m]));
   if (!matching.length) return requested.essential ? 'unmet' : available;
   const ranksAbove = !requested.essential && available.includes('passkey') && !matching.includes('passkey');

@@ -5,10 +5,13 @@
 import type Provider from 'oidc-provider';
 import { errors, type Configuration } from 'oidc-provider';
 import type { Logger } from '../log.js';
+import { MFA_POLICIES, type MfaPolicy } from '../config/mfa.js';
 import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 
 export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront', 'offer_passkeys'] as const;
 const SESAME_CLIENT_LISTS = ['web_origins'] as const;
+/** Sesame keys holding one of a few words. */
+const SESAME_CLIENT_CHOICES = { mfa_policy: MFA_POLICIES } as const;
 
 /** A client as oidc-provider loads it, from the config file or the database. */
 export type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
@@ -32,6 +35,12 @@ export function isUserfrontTenant(metadata: Metadata | undefined): boolean {
 /** Whether users signing in to this client by code or link are offered a passkey (on unless turned off). */
 export function offersPasskeys(metadata: Metadata | undefined): boolean {
   return metadata?.offer_passkeys !== false;
+}
+
+/** The client's own MFA policy (`mfa_policy`), or undefined to follow the global `mfa.policy`. */
+export function clientMfaPolicy(metadata: Metadata | undefined): MfaPolicy | undefined {
+  const policy = metadata?.mfa_policy;
+  return (MFA_POLICIES as readonly unknown[]).includes(policy) ? (policy as MfaPolicy) : undefined;
 }
 
 /**
@@ -82,6 +91,10 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
   if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
     throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
   }
+  const choices = (SESAME_CLIENT_CHOICES as Record<string, readonly string[]>)[key];
+  if (choices && value !== undefined && !choices.includes(value as string)) {
+    throw new errors.InvalidClientMetadata(`${key} must be one of ${choices.join(', ')}`);
+  }
   if (key === 'management_api') {
     const problem = managementClientProblem(metadata);
     if (problem) throw new errors.InvalidClientMetadata(problem);
@@ -103,7 +116,7 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
 
 /** oidc-provider's `extraClientMetadata`, for the provider and for the CLI's validation probe alike. */
 export const sesameClientMetadata = {
-  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS],
+  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS, ...Object.keys(SESAME_CLIENT_CHOICES)],
   validator: validateSesameMetadata as NonNullable<Configuration['extraClientMetadata']>['validator'],
 };
 

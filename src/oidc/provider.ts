@@ -3,6 +3,7 @@
 import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ClientConfig } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
+import type { Keyring } from '../passwordless/keyring.js';
 import type { Logger } from '../log.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
@@ -38,6 +39,8 @@ export interface ProviderPages {
 /** config, db and keyring (CodeCheckDeps) are also what the custom grants check codes and tickets with. */
 export interface ProviderDeps extends CodeCheckDeps {
   log: Logger;
+  /** The MFA keys (second factors at rest), for the MFA grants. */
+  mfaKeyring: Keyring;
   pages: ProviderPages;
   jwks: JWK[];
   cookieKeys: string[];

@@ -6,20 +6,24 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Keyring } from './keyring.js';
 
 /** The sign-in a code or login link belongs to. */
-export type Flow = { kind: 'interaction'; uid: string } | { kind: 'api'; clientId: string; network: string; identifier: string };
+export type Flow = { kind: 'interaction'; uid: string } | { kind: 'api'; clientId: string; network: string; identifier: string } | { kind: 'mfa'; id: string };
 
 /**
  * What a stored key names. An API flow's parts are not given back: client ids and IPv6 networks
  * hold colons, so the key cannot be split again (nothing needs to).
  */
-export type ParsedFlowKey = { kind: 'interaction'; uid: string } | { kind: 'api' };
+export type ParsedFlowKey = { kind: 'interaction'; uid: string } | { kind: 'api' } | { kind: 'mfa' };
 
-/** Tags of the stored keys (`i:<uid>`, `a:<client>:<network>:<identifier>`); stored rows carry them. */
-const TAGS = { interaction: 'i', api: 'a' } as const;
+/**
+ * Tags of the stored keys (`i:<uid>`, `a:<client>:<network>:<identifier>`, `m:<id>` for a code sent
+ * as a second factor, `id` naming its challenge); stored rows carry them.
+ */
+const TAGS = { interaction: 'i', api: 'a', mfa: 'm' } as const;
 
 /** The stored key of `flow`: codes and login links are keyed by it. */
 export function encodeFlowKey(flow: Flow): string {
   if (flow.kind === 'interaction') return `${TAGS.interaction}:${flow.uid}`;
+  if (flow.kind === 'mfa') return `${TAGS.mfa}:${flow.id}`;
   return `${TAGS.api}:${flow.clientId}:${flow.network}:${flow.identifier}`;
 }
 
@@ -30,10 +34,12 @@ export function decodeFlowKey(key: string): ParsedFlowKey | null {
   const tag = key.slice(0, at);
   if (tag === TAGS.interaction) return { kind: 'interaction', uid: key.slice(at + 1) };
   if (tag === TAGS.api) return { kind: 'api' };
+  if (tag === TAGS.mfa) return { kind: 'mfa' };
   return null;
 }
 
 export const interactionFlowKey = (uid: string) => encodeFlowKey({ kind: 'interaction', uid });
+export const mfaFlowKey = (id: string) => encodeFlowKey({ kind: 'mfa', id });
 export const apiFlowKey = (clientId: string, identifier: string, network: string) => encodeFlowKey({ kind: 'api', clientId, network, identifier });
 
 const sealOf = (key: string, clientId: string, identifier: string, network: string) =>

@@ -78,6 +78,8 @@ export interface SendOptions {
   sendsPerIpPerHour?: number;
   /** The client's hourly cap of sends (API flows), counted only once the narrower limits passed. */
   sendsPerClientPerHour?: number;
+  /** A code sent as a second factor to an address the user enrolled: always the code, never the "no account" notice. */
+  factor?: boolean;
 }
 
 export interface CheckOptions {
@@ -97,7 +99,7 @@ export function throttlePolicy(config: LoadedConfig, sendsPerIpPerHour?: number,
  * with sign-up closed, an unknown address gets a "no account" notice instead.
  */
 export function sendCode(deps: CodeSendDeps, flowKey: string, to: { email: string }, who: Requester, options?: SendOptions): Promise<SendResult>;
-export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient, who: Requester, options?: Pick<SendOptions, 'connectionId'>): Promise<SmsSendResult>;
+export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient, who: Requester, options?: Pick<SendOptions, 'connectionId' | 'factor'>): Promise<SmsSendResult>;
 export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient, who: Requester, options: SendOptions = {}): Promise<SmsSendResult> {
   return 'phone' in to ? sendBySms(deps, flowKey, to, who, options.connectionId) : sendByEmail(deps, flowKey, to.email, who, options);
 }
@@ -112,7 +114,7 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
   }
   const { code, expiresAt } = await issueCode(db, config.codes, deps.keyring, flowKey, email);
   const user = await findUserByEmail(db, email);
-  const known = maySignUp(config.signUp) || user !== null;
+  const known = options.factor === true || maySignUp(config.signUp) || user !== null;
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
@@ -209,6 +211,16 @@ async function testCode(deps: CodeCheckDeps, flowKey: string, code: string, who:
 export async function peekCode(deps: CodeCheckDeps, flowKey: string, code: string, who: Requester): Promise<{ ok: true } | Failure> {
   const tested = await testCode(deps, flowKey, code, who, false, {});
   return tested.ok ? { ok: true } : tested;
+}
+
+/**
+ * Uses up the code of `flowKey` when `code` is right, under the same limits as a sign-in code, and
+ * says which address or number it was sent to; no user is looked up or made (a second factor's code:
+ * the caller knows whose factor it is).
+ */
+export async function useFactorCode(deps: CodeCheckDeps, flowKey: string, code: string, who: Requester): Promise<{ ok: true; identifier: string } | Failure> {
+  const tested = await testCode(deps, flowKey, code, who, true, {});
+  return tested.ok ? { ok: true, identifier: tested.row.identifier } : tested;
 }
 
 /** Checks a code for `flowKey`; on success the user (created under an open sign-up policy). */

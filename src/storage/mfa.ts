@@ -131,3 +131,13 @@ export async function sweepUnconfirmedAuthenticators(db: Db, now = new Date()): 
   const { count } = await db.prisma.authenticator.deleteMany({ where: { confirmed: false, createdAt: { lte: new Date(now.getTime() - 86400_000) } } });
   return count;
 }
+
+/** Whether `phone` is the number of someone's SMS factor (enrolled, or being enrolled): texts to it are for a user. */
+export async function isFactorPhone(db: Db, phone: string): Promise<boolean> {
+  return (await db.prisma.authenticator.count({ where: { type: 'sms', phoneNumber: phone } })) > 0;
+}
+
+/** Records that a confirmed factor was just used. */
+export async function touchAuthenticator(db: Db, userId: string, id: string, now = new Date()): Promise<void> {
+  await db.prisma.authenticator.updateMany({ where: { id, userId, confirmed: true }, data: { lastUsedAt: now } });
+}

@@ -11,6 +11,7 @@ import { sweepExternalStates } from './external.js';
 import { sweepAudit } from './audit.js';
 import { sweepPasskeyChallenges } from './passkeys.js';
 import { sweepUnconfirmedAuthenticators } from './mfa.js';
+import { sweepMfaTokens } from './mfa-tokens.js';
 
 export interface SweepPolicy {
   /** Seconds audit events are kept. */
@@ -29,5 +30,6 @@ export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()
     audit: await sweepAudit(db, policy.auditRetention, now),
     passkeyChallenges: await sweepPasskeyChallenges(db, now),
     unconfirmedAuthenticators: await sweepUnconfirmedAuthenticators(db, now),
+    mfaTokens: await sweepMfaTokens(db, now),
   };
 }

@@ -240,7 +240,13 @@ describe('features in the configuration', () => {
 
 /** The discovery document of a config without `features`, as Sesame served it before the switches. */
 const DISCOVERY_BEFORE_FEATURES = {
-  acr_values_supported: ['urn:sesame:acr:email', 'urn:sesame:acr:sms', 'urn:sesame:acr:external', 'urn:sesame:acr:passkey'],
+  acr_values_supported: [
+    'urn:sesame:acr:email',
+    'urn:sesame:acr:sms',
+    'urn:sesame:acr:external',
+    'urn:sesame:acr:passkey',
+    'http://schemas.openid.net/pape/policies/2007/06/multi-factor',
+  ],
   authorization_endpoint: 'ISSUER/authorize',
   claims_parameter_supported: true,
   claims_supported: ['sub', 'acr', 'amr', 'email', 'email_verified', 'phone_number', 'phone_number_verified', 'name', 'sid', 'auth_time', 'iss'],

@@ -63,7 +63,7 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
   it('publishes the claims parameter, the acr values and the claims in discovery', async () => {
     const meta = app.serverMetadata();
     expect(meta.claims_parameter_supported).toBe(true);
-    expect(meta.acr_values_supported).toEqual([ACR.email, ACR.sms, ACR.external, ACR.passkey]);
+    expect(meta.acr_values_supported).toEqual([ACR.email, ACR.sms, ACR.external, ACR.passkey, 'http://schemas.openid.net/pape/policies/2007/06/multi-factor']);
     expect([...(meta.claims_supported ?? [])].sort()).toEqual([
       'acr',
       'amr',

@@ -10,6 +10,7 @@ import { apiFlowKey } from '../../passwordless/flows.js';
 import { requesterIp, requesterNetwork } from '../../passwordless/requester-network.js';
 import { codeAmr } from '../acr.js';
 import { issueForAccount, type IssuedAs } from './issue.js';
+import { answerMfaRequired } from './mfa-required.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
@@ -74,6 +75,8 @@ export function handler(deps: CodeCheckDeps) {
       throw new WrongOtp(sms);
     }
 
-    await issueForAccount(ctx, { accountId: result.user.id, amr: codeAmr(sms), scope: param(ctx, 'scope') ?? 'openid', resource: audience }, issuedAs);
+    const signIn = { accountId: result.user.id, amr: codeAmr(sms), scope: param(ctx, 'scope') ?? 'openid', resource: audience };
+    if (await answerMfaRequired(ctx, deps, signIn)) return;
+    await issueForAccount(ctx, signIn, issuedAs);
   };
 }

@@ -7,13 +7,14 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { CodeCheckDeps } from '../../passwordless/one-time-codes.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { Logger } from '../../log.js';
+import type { Keyring } from '../../passwordless/keyring.js';
 import { providerCall } from '../storage-errors.js';
 import * as passwordlessOtp from './passwordless-otp.js';
 import * as loginTicket from './login-ticket.js';
 import * as webauthn from './webauthn.js';
 
 /** What the grants' handlers are built with (the provider's deps satisfy it). */
-export type GrantDeps = CodeCheckDeps & { log: Logger };
+export type GrantDeps = CodeCheckDeps & { log: Logger; mfaKeyring: Keyring };
 
 /** One custom grant: the grant type URN(s) it answers, the parameters it reads, and its handler factory. */
 export interface GrantModule {

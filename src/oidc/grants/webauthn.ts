@@ -17,6 +17,7 @@ import { findUserByEmail, findUserByPhone } from '../../storage/users.js';
 import { trustsForwardedFor, webOrigins } from '../client-metadata.js';
 import { passkeyAmr } from '../acr.js';
 import { issueForAccount, type IssuedAs } from './issue.js';
+import { answerMfaRequired } from './mfa-required.js';
 
 export const grantType = 'urn:okta:params:oauth:grant-type:webauthn';
 export const grantTypes = [grantType];
@@ -106,7 +107,9 @@ export function handler(deps: PasskeyDeps) {
       const asker = apiAsker(client, requesterIp(ctx, trustsForwardedFor(client.metadata())));
       const signedIn =
         credential.kind === 'register' ? await signUp(deps, session, credential.response, asker) : await finishAuthentication(deps, session, credential.response, asker);
-      await issueForAccount(ctx, { accountId: signedIn.userId, amr: passkeyAmr(signedIn.synced), scope: param(ctx, 'scope') ?? 'openid', resource: audience }, issuedAs);
+      const signIn = { accountId: signedIn.userId, amr: passkeyAmr(signedIn.synced), scope: param(ctx, 'scope') ?? 'openid', resource: audience };
+      if (await answerMfaRequired(ctx, deps, signIn)) return;
+      await issueForAccount(ctx, signIn, issuedAs);
     } catch (err) {
       if (!(err instanceof SesameError)) throw err;
       answer(ctx, err);

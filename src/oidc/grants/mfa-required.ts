@@ -1,0 +1,39 @@
+// Auth0's `mfa_required` at the token endpoint: when the MFA policy asks for a second factor after
+// a grant's first one, the grant answers 403 with an mfa_token (the hand-over to the MFA API,
+// remembering the scope and audience the SDKs will not send again) and what the user must do:
+// `challenge` with the types they have, or `enroll` with the types they may add. The body is
+// written here, not thrown: oidc-provider's errors would drop the extra members (PROTOCOLS-NEXT A.7).
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { FactorType } from '../../config/mfa.js';
+import type { MfaDeps } from '../../passwordless/mfa/keys.js';
+import { mfaNeed, type MfaNeed } from '../../passwordless/mfa/policy.js';
+import { issueMfaToken } from '../../passwordless/mfa/tokens.js';
+import { clientMfaPolicy } from '../client-metadata.js';
+import { MFA_ACR } from '../acr.js';
+import type { AccountSignIn } from './issue.js';
+
+/** Auth0's authenticator `type` of each factor type (what spa-js filters the authenticator list by). */
+export const AUTH0_FACTOR_TYPES: Record<FactorType, string> = { totp: 'otp', sms: 'phone', email: 'email', 'recovery-code': 'recovery-code', passkey: 'webauthn-platform' };
+
+/** `mfa_requirements` for a need: the types to challenge or to enrol, each once, passkeys left out (the API has no passkey challenge; the passkey grant is the way). */
+export function mfaRequirements(need: Exclude<MfaNeed, { kind: 'none' }>): { challenge: { type: string }[] } | { enroll: { type: string }[] } {
+  const types = need.kind === 'challenge' ? need.factors.map((f) => f.type) : need.types;
+  const listed = [...new Set(types.filter((t) => t !== 'passkey').map((t) => AUTH0_FACTOR_TYPES[t]))].map((type) => ({ type }));
+  return need.kind === 'challenge' ? { challenge: listed } : { enroll: listed };
+}
+
+/**
+ * Answers `mfa_required` and returns true when the policy asks `signIn` for a second factor;
+ * otherwise returns false and the grant issues its tokens.
+ */
+export async function answerMfaRequired(ctx: KoaContextWithOIDC, deps: Pick<MfaDeps, 'config' | 'db'>, signIn: AccountSignIn): Promise<boolean> {
+  const client = ctx.oidc.client!;
+  const acrValues = (ctx.oidc.params as Record<string, unknown>).acr_values;
+  const requested = typeof acrValues === 'string' && acrValues.split(' ').includes(MFA_ACR);
+  const need = await mfaNeed(deps.config, deps.db, { userId: signIn.accountId, amr: signIn.amr, clientPolicy: clientMfaPolicy(client.metadata()), requested });
+  if (need.kind === 'none') return false;
+  const mfaToken = await issueMfaToken(deps, { clientId: client.clientId, userId: signIn.accountId, amr: [...signIn.amr], scope: signIn.scope, resource: signIn.resource });
+  ctx.status = 403;
+  ctx.body = { error: 'mfa_required', error_description: 'Multifactor authentication required', mfa_token: mfaToken, mfa_requirements: mfaRequirements(need) };
+  return true;
+}

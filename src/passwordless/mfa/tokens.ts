@@ -1,0 +1,49 @@
+// Auth0's mfa_token: what the token endpoint hands a client when a sign-in needs a second factor.
+// Opaque and random; stored hashed; bound to the client it was issued to (another client's
+// request with it is refused as if it did not exist); valid `mfa.tokenTtl` seconds; good for any
+// number of failed attempts (the factor limits count those) and spent by the one that succeeds.
+import { createHash, randomBytes } from 'node:crypto';
+import { findMfaToken, insertMfaToken, spendMfaToken } from '../../storage/mfa-tokens.js';
+import type { MfaDeps } from './keys.js';
+
+/** The sign-in an mfa_token stands for. */
+export interface PendingSignIn {
+  clientId: string;
+  userId: string;
+  /** The first factor's amr. */
+  amr: string[];
+  /** The original request's scope and resource (audience): the MFA grants issue for them. */
+  scope: string;
+  resource?: string;
+}
+
+export type MfaTokenCheck =
+  | { ok: true; signIn: PendingSignIn; expiresAt: Date }
+  /** `invalid`: unknown, another client's, or already spent (Auth0 "Malformed mfa_token"); `expired`: past its lifetime. */
+  | { ok: false; reason: 'invalid' | 'expired' };
+
+const digest = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+/** A new mfa_token for `signIn`. */
+export async function issueMfaToken(deps: Pick<MfaDeps, 'config' | 'db'>, signIn: PendingSignIn, now = new Date()): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(now.getTime() + deps.config.mfa.tokenTtl * 1000);
+  const { clientId, userId, amr, scope, resource } = signIn;
+  await insertMfaToken(deps.db, { id: digest(token), clientId, userId, amr: JSON.stringify(amr), scope, resource: resource ?? null, expiresAt }, now);
+  return token;
+}
+
+/** The sign-in `token` stands for, when `clientId` may use it now. Does not spend it. */
+export async function readMfaToken(deps: Pick<MfaDeps, 'db'>, token: unknown, clientId: string, now = new Date()): Promise<MfaTokenCheck> {
+  if (typeof token !== 'string' || token.length < 20 || token.length > 200) return { ok: false, reason: 'invalid' };
+  const row = await findMfaToken(deps.db, digest(token));
+  if (!row || row.clientId !== clientId || row.usedAt) return { ok: false, reason: 'invalid' };
+  if (row.expiresAt <= now) return { ok: false, reason: 'expired' };
+  const amr = JSON.parse(row.amr) as string[];
+  return { ok: true, expiresAt: row.expiresAt, signIn: { clientId: row.clientId, userId: row.userId, amr, scope: row.scope, ...(row.resource ? { resource: row.resource } : {}) } };
+}
+
+/** Spends `token` after its second factor succeeded: true for exactly one of any parallel grants. */
+export function spendMfa(deps: Pick<MfaDeps, 'db'>, token: string, now = new Date()): Promise<boolean> {
+  return spendMfaToken(deps.db, digest(token), now);
+}
