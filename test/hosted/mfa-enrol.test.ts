@@ -194,7 +194,11 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     const shown = await at.started.browser.request(enrolUrl(at.uid, '/email'));
     const posted = await at.started.browser.request(enrolUrl(at.uid, '/email'), { form: { csrf, address: 'second@example.com' } });
     for (const page of [shown, posted]) {
-      expect([page.status, h1Of(page.html), alertOf(page.html)]).toEqual([400, 'Add a second way to sign in', 'This way is not available for this sign-in. Choose one of the ways below.']);
+      expect([page.status, h1Of(page.html), alertOf(page.html)]).toEqual([
+        400,
+        'Add a second way to sign in',
+        'This way is not available for this sign-in. Choose one of the ways below.',
+      ]);
     }
     expect(await factorsOf(at.email)).toEqual([]);
     expect(await db().outboxMessage.count({ where: { recipient: 'second@example.com' } })).toBe(0);
@@ -205,7 +209,12 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     const victimTotp = await atTotp(victim);
     const attacker = await atEnrolment();
     const attackerTotp = await atTotp(attacker);
-    const forged = await attacker.started.browser.submit(attackerTotp.page, '/totp/confirm', { authenticator: victimTotp.authenticator, code: totpOf(victimTotp.secret).generate() }, t.url);
+    const forged = await attacker.started.browser.submit(
+      attackerTotp.page,
+      '/totp/confirm',
+      { authenticator: victimTotp.authenticator, code: totpOf(victimTotp.secret).generate() },
+      t.url,
+    );
     expect([forged.status, alertOf(forged.html), forged.html.includes(`data-secret="${attackerTotp.secret}"`)]).toEqual([
       400,
       'This set-up was replaced or has ended. Start again.',
