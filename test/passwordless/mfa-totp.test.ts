@@ -10,7 +10,7 @@ import { SesameError } from '../../src/errors.js';
 import { keyring } from '../../src/passwordless/keyring.js';
 import { listFactors } from '../../src/passwordless/mfa/factors.js';
 import type { MfaDeps } from '../../src/passwordless/mfa/keys.js';
-import { confirmTotp, enrolTotp, verifyTotp } from '../../src/passwordless/mfa/totp.js';
+import { confirmTotp, enrolTotp, pendingTotp, verifyTotp } from '../../src/passwordless/mfa/totp.js';
 import { createLogger } from '../../src/log.js';
 import { prepare } from '../../src/server.js';
 import { sweepExpired } from '../../src/storage/sweep.js';
@@ -153,6 +153,17 @@ describe.each(ENGINES)('authenticator apps on %s', (engine) => {
     expect((await sweepExpired(deps.db, { auditRetention: config.audit.retention }, dayLater)).unconfirmedAuthenticators).toBeGreaterThanOrEqual(1);
     expect(await listFactors(deps, abandoned.id)).toEqual([]);
     expect((await listFactors(deps, user.id)).map((f) => f.confirmed)).toEqual([true]);
+  });
+
+  it("shows an enrolment again only to its user and only until its first code (the hosted page's reload)", async () => {
+    const user = await newUser();
+    const other = await newUser();
+    const enrolment = await enrolTotp(deps, user.id, atStep(S));
+    expect(await pendingTotp(deps, user.id, enrolment.authenticatorId)).toEqual(enrolment);
+    expect(await pendingTotp(deps, other.id, enrolment.authenticatorId)).toBeNull();
+    expect(await pendingTotp(deps, user.id, 'totp|dev_unknown')).toBeNull();
+    await confirmTotp(deps, user.id, enrolment.authenticatorId, codeAt(enrolment.secret, S), atStep(S));
+    expect(await pendingTotp(deps, user.id, enrolment.authenticatorId)).toBeNull();
   });
 });
 
