@@ -8,8 +8,9 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, startLogin, type Started } from '../helpers/login.js';
+import { startTestSesame, startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
+import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { findForm, type Page } from '../helpers/form-client.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { smsCode, startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
@@ -57,9 +58,9 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
   /** An email code sign-in up to the MFA stop: the code's answer is the 303 to /mfa; then the enrolment page. */
   async function atEnrolment(email = nextEmail(), started?: Started) {
     started ??= await startLogin(t, app, { prompt: 'login' });
-    const codePage = await started.browser.submit(started.page, '/email', { email }, t.url);
+    const codePage = await started.browser.submit(started.page, '/email', { identifier: email }, t.url);
     const uid = /\/interaction\/([^/?]+)/.exec(codePage.url)![1]!;
-    const code = codeFrom(await t.mail.next(email));
+    const code = email.startsWith('+') ? smsCode(await twilio.next(email)) : codeFrom(await t.mail.next(email));
     const form = findForm(codePage.html, '/code');
     const stop = await started.browser.request(new URL(form.action, codePage.url).href, { form: { ...form.fields, code } });
     expect([stop.status, stop.headers.get('location')]).toEqual([303, `/interaction/${uid}/mfa`]);
@@ -188,6 +189,40 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     ]);
   });
 
+  it('enrols an email address (SMTP sink) after a text-message sign-in', async () => {
+    const at = await atEnrolment('+16502530002');
+    expect(at.page.html).toContain('<h2 class="item-title" id="factor-email">Email</h2>');
+    expect(at.page.html).not.toContain('id="factor-sms"');
+    const form = await at.started.browser.request(enrolUrl(at.uid, '/email'));
+    const invalid = await at.started.browser.submit(form, '/mfa/enrol/email', { address: 'not an address' }, t.url);
+    expect([invalid.status, alertOf(invalid.html)]).toEqual([400, 'Enter a valid email address, like name@example.com.']);
+    const address = `factor${n}-${engine}@example.com`;
+    const codePage = await at.started.browser.submit(form, '/mfa/enrol/email', { address: ` ${address.toUpperCase()} ` }, t.url);
+    expect([codePage.status, codePage.url]).toEqual([200, enrolUrl(at.uid, '/email/code')]);
+    expect(codePage.html).toContain(`We emailed a code to ${address}. Enter it to confirm the address.`);
+    const codes = await at.started.browser.submit(codePage, '/email/code', { code: codeFrom(await t.mail.next(address)) }, t.url);
+    expect([codes.status, [...codes.html.matchAll(RECOVERY_CODE)].length]).toEqual([200, 10]);
+    const claims = await tokensAt(at.started, (await at.started.browser.submit(codes, '/mfa/enrol/recovery', { saved: 'yes' }, t.url)).location);
+    expect([claims.amr, claims.acr]).toEqual([['sms', 'otp', 'email', 'mfa'], MFA_ACR]);
+  });
+
+  it("refuses another user's phone being enrolled, by its authenticator id, with the code sent to it", async () => {
+    const victim = await atEnrolment();
+    const victimForm = await victim.started.browser.request(enrolUrl(victim.uid, '/sms'));
+    const victimCode = await victim.started.browser.submit(victimForm, '/mfa/enrol/sms', { address: '+1 650 253 0003' }, t.url);
+    const victimId = findForm(victimCode.html, '/sms/code').fields.authenticator!;
+    const code = smsCode(await twilio.next('+16502530003'));
+    const attacker = await atEnrolment();
+    const attackerForm = await attacker.started.browser.request(enrolUrl(attacker.uid, '/sms'));
+    const attackerCode = await attacker.started.browser.submit(attackerForm, '/mfa/enrol/sms', { address: '+1 650 253 0004' }, t.url);
+    await twilio.next('+16502530004');
+    const forged = await attacker.started.browser.submit(attackerCode, '/sms/code', { authenticator: victimId, code }, t.url);
+    expect([forged.status, alertOf(forged.html)]).toEqual([400, 'This set-up was replaced or has ended. Start again.']);
+    expect([await factorsOf(victim.email), await factorsOf(attacker.email)]).toEqual([[['sms', false]], [['sms', false]]]);
+    const own = await victim.started.browser.submit(victimCode, '/sms/code', { code }, t.url);
+    expect([own.status, h1Of(own.html)]).toEqual([200, 'Save your recovery codes']);
+  });
+
   it('does not offer email as the second factor of an email sign-in, even to a hand-made request', async () => {
     const at = await atEnrolment();
     const csrf = findForm(at.page.html, '/mfa/enrol/totp').fields.csrf!;
@@ -265,5 +300,64 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 400 || a.headers.get('location') === `/interaction/${at.uid}/mfa/enrol/recovery`)).toBe(true);
     const user = await db().user.findUniqueOrThrow({ where: { email: at.email } });
     expect(await db().recoveryCode.count({ where: { userId: user.id } })).toBe(10);
+  });
+});
+
+describe.each(ENGINES)('MFA enrolment of a passkey over HTTP on %s', (engine) => {
+  let t: TestSesame;
+  let app: oidc.Configuration;
+  let n = 0;
+  beforeAll(async () => {
+    t = await startTestSesameOnLocalhost(engine, { ...oidcFixture, mfa: { policy: 'always' }, passkeys: { offerEnrolment: false } });
+    app = await rpConfig(t, 'app', APP_SECRET);
+  });
+  afterAll(() => t?.stop());
+
+  async function atPasskey() {
+    const email = `passkey-enrol${++n}-${engine}@example.com`;
+    const started = await startLogin(t, app, { prompt: 'login' });
+    const { result } = await signInWithEmail(t, started, email);
+    const uid = /\/interaction\/([^/]+)\/mfa/.exec(result.url)![1]!;
+    const choice = await started.browser.request(`${t.url}/interaction/${uid}/mfa/enrol`);
+    expect(choice.html).toContain('<h2 class="item-title" id="factor-passkey">Passkey</h2>');
+    const page = await started.browser.request(`${t.url}/interaction/${uid}/mfa/enrol/passkey`);
+    expect([page.status, h1Of(page.html)]).toEqual([200, 'Create a passkey']);
+    return { started, uid, email, page };
+  }
+
+  async function ceremony(at: Awaited<ReturnType<typeof atPasskey>>, device: SoftAuthenticator) {
+    const csrf = findForm(at.page.html, '/mfa/enrol/passkey').fields.csrf!;
+    const answer = await at.started.browser.request(`${t.url}/interaction/${at.uid}/mfa/enrol/passkey/options`, { method: 'POST', json: { csrf } });
+    expect(answer.status).toBe(200);
+    const { handle, options } = JSON.parse(answer.html) as { handle: string; options: Parameters<SoftAuthenticator['register']>[0] };
+    expect(options.user.name).toBe(at.email);
+    return { handle, response: JSON.stringify(device.register(options)) };
+  }
+
+  it('enrols a passkey for the pending user; a challenge of another interaction is refused', async () => {
+    const device = new SoftAuthenticator({ origin: t.issuer });
+    const other = await atPasskey();
+    const stolen = await ceremony(other, new SoftAuthenticator({ origin: t.issuer }));
+    const at = await atPasskey();
+    const refused = await at.started.browser.submit(at.page, '/mfa/enrol/passkey', { ...stolen, decision: 'create' }, t.url);
+    expect([refused.status, alertOf(refused.html)]).toEqual([400, 'This passkey request has expired or was already used. Start again.']);
+    const bad = await at.started.browser.submit(at.page, '/mfa/enrol/passkey', { handle: 'x', response: '{not json' }, t.url);
+    expect([bad.status, alertOf(bad.html)]).toEqual([400, 'Your passkey could not be verified. Try again, or sign in with a code.']);
+
+    const codes = await at.started.browser.submit(at.page, '/mfa/enrol/passkey', { ...(await ceremony(at, device)), decision: 'create' }, t.url);
+    expect([codes.status, [...codes.html.matchAll(RECOVERY_CODE)].length]).toEqual([200, 10]);
+    const done = await at.started.browser.submit(codes, '/mfa/enrol/recovery', { saved: 'yes' }, t.url);
+    expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+    const tokens = await oidc.authorizationCodeGrant(app, new URL(done.location!), {
+      pkceCodeVerifier: at.started.verifier,
+      expectedState: at.started.state,
+      expectedNonce: at.started.nonce,
+    });
+    expect([tokens.claims()!.amr, tokens.claims()!.acr]).toEqual([['email', 'otp', 'hwk', 'user', 'mfa'], MFA_ACR]);
+    const passkeysOf = async (email: string) => {
+      const user = await t.sesame.services.db.prisma.user.findUniqueOrThrow({ where: { email } });
+      return t.sesame.services.db.prisma.passkey.count({ where: { userId: user.id } });
+    };
+    expect([await passkeysOf(at.email), await passkeysOf(other.email)]).toEqual([1, 0]);
   });
 });
