@@ -21,6 +21,7 @@ import { listAuthenticators } from '../storage/mfa.js';
 import { insertPasskey } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
 import { recordAudit } from '../storage/audit.js';
+import { noStore } from '../http/middleware.js';
 import { ensureBrowserId } from './browser-id.js';
 import { refusal } from './code-steps.js';
 import { loadInteraction, render, requester, requireCsrf } from './flow-context.js';
@@ -217,10 +218,7 @@ export function mfaEnrolRouter(s: Services): Router<EnrolState> {
   const start = (type: Parameters<typeof enrolling>[1]) => enrolling(s, type);
 
   // Never from a cache: Back asks the server, which shows no secret or code that was shown before.
-  router.use(async function noStore(ctx, next) {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noStore);
 
   router.get('/', load, enrol, start(null), (ctx) => showChoice(s, ctx));
   router.post('/totp', load, form, csrf, enrol, start('totp'), (ctx) => startTotp(s, ctx));

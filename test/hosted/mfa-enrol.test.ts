@@ -11,6 +11,7 @@ import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, startLogin, type Started } from '../helpers/login.js';
 import { findForm, type Page } from '../helpers/form-client.js';
+import { unescapeHtml } from '../helpers/html.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { smsCode, startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { oidcFixture } from '../oidc/fixture.js';
@@ -96,7 +97,7 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
 
     const { page, secret } = await atTotp(at);
     expect(page.html).toContain('<div class="qr" role="img" aria-labelledby="qr-label" aria-describedby="totp-key-label"><svg');
-    const uri = new URL(/<a href="(otpauth:\/\/[^"]+)">/.exec(page.html)![1]!.replace(/&amp;/g, '&'));
+    const uri = new URL(unescapeHtml(/<a href="(otpauth:\/\/[^"]+)">/.exec(page.html)![1]!));
     expect([uri.protocol, uri.host, decodeURIComponent(uri.pathname), uri.searchParams.get('secret'), uri.searchParams.get('issuer')]).toEqual([
       'otpauth:',
       'totp',
