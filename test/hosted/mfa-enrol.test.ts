@@ -56,7 +56,7 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
   };
 
   /** An email code sign-in up to the MFA stop: the code's answer is the 303 to /mfa; then the enrolment page. */
-  async function atEnrolment(email = nextEmail(), started?: Started) {
+  async function atEnrolment(email = nextEmail(), started?: Started, heading = 'Add a second way to sign in') {
     started ??= await startLogin(t, app, { prompt: 'login' });
     const codePage = await started.browser.submit(started.page, '/email', { identifier: email }, t.url);
     const uid = /\/interaction\/([^/?]+)/.exec(codePage.url)![1]!;
@@ -65,16 +65,16 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     const stop = await started.browser.request(new URL(form.action, codePage.url).href, { form: { ...form.fields, code } });
     expect([stop.status, stop.headers.get('location')]).toEqual([303, `/interaction/${uid}/mfa`]);
     const page = await started.browser.follow(enrolUrl(uid), t.url);
-    expect([page.status, h1Of(page.html)]).toEqual([200, 'Add a second way to sign in']);
+    expect([page.status, h1Of(page.html)]).toEqual([200, heading]);
     return { started, uid, email, page };
   }
 
   type At = Awaited<ReturnType<typeof atEnrolment>>;
 
   /** From the choice, the authenticator app page; its key read from the page as a person would copy it. */
-  async function atTotp(at: At) {
+  async function atTotp(at: At, heading = 'Set up your authenticator app') {
     const page = await at.started.browser.submit(at.page, '/mfa/enrol/totp', {}, t.url);
-    expect([page.status, page.url, h1Of(page.html)]).toEqual([200, enrolUrl(at.uid, '/totp'), 'Set up your authenticator app']);
+    expect([page.status, page.url, h1Of(page.html)]).toEqual([200, enrolUrl(at.uid, '/totp'), heading]);
     const key = /<code class="secret" id="totp-key" data-secret="[A-Z2-7]+">([A-Z2-7 ]+)<\/code>/.exec(page.html)![1]!;
     const secret = key.replace(/ /g, '');
     expect(key).toBe(secret.match(/.{1,4}/g)!.join(' '));
@@ -96,7 +96,7 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     expect(at.page.html).not.toMatch(/<script(?![^>]*src=)/);
 
     const { page, secret } = await atTotp(at);
-    expect(page.html).toContain('<div class="qr" role="img" aria-labelledby="qr-label" aria-describedby="totp-key-label"><svg');
+    expect(page.html).toContain('<div class="qr" role="img" aria-labelledby="qr-label" aria-describedby="totp-key-label totp-key"><svg');
     const uri = new URL(unescapeHtml(/<a href="(otpauth:\/\/[^"]+)">/.exec(page.html)![1]!));
     expect([uri.protocol, uri.host, decodeURIComponent(uri.pathname), uri.searchParams.get('secret'), uri.searchParams.get('issuer')]).toEqual([
       'otpauth:',
@@ -237,6 +237,16 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     }
     expect(await factorsOf(at.email)).toEqual([]);
     expect(await db().outboxMessage.count({ where: { recipient: 'second@example.com' } })).toBe(0);
+  });
+
+  it('speaks French for ui_locales=fr', async () => {
+    const started = await startLogin(t, app, { prompt: 'login', ui_locales: 'fr' });
+    const at = await atEnrolment(nextEmail(), started, 'Ajouter une deuxième étape de connexion');
+    expect(at.page.html).toContain('<html lang="fr">');
+    expect(at.page.html).toContain('>Utiliser une application d’authentification</button>');
+    const { page } = await atTotp(at, 'Configurer votre application d’authentification');
+    const wrong = await at.started.browser.submit(page, '/totp/confirm', { code: '1' }, t.url);
+    expect([wrong.status, alertOf(wrong.html)]).toEqual([400, 'Saisissez les 6 chiffres affichés par l’application, par exemple 123456.']);
   });
 
   it("refuses another user's authenticator id, even with a right code for it", async () => {
