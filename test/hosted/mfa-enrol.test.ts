@@ -239,6 +239,20 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     expect(await db().outboxMessage.count({ where: { recipient: 'second@example.com' } })).toBe(0);
   });
 
+  it('puts wrong first codes behind the failure budget of codes: after the free ones, a wait (429), the right code too', async () => {
+    const at = await atEnrolment();
+    const { page, secret } = await atTotp(at);
+    const old = totpOf(secret).generate({ timestamp: Date.now() - 3600_000 });
+    for (let i = 0; i < 6; i++) expect((await at.started.browser.submit(page, '/totp/confirm', { code: old }, t.url)).status).toBe(400);
+    const waiting = await at.started.browser.submit(page, '/totp/confirm', { code: totpOf(secret).generate() }, t.url);
+    expect([waiting.status, waiting.headers.get('retry-after'), alertOf(waiting.html)]).toEqual([
+      429,
+      expect.stringMatching(/^[12]$/),
+      expect.stringMatching(/^Too many wrong codes\. Try again in [12] s\.$/),
+    ]);
+    expect(await factorsOf(at.email)).toEqual([['totp', false]]);
+  });
+
   it('speaks French for ui_locales=fr', async () => {
     const started = await startLogin(t, app, { prompt: 'login', ui_locales: 'fr' });
     const at = await atEnrolment(nextEmail(), started, 'Ajouter une deuxième étape de connexion');
