@@ -1,7 +1,8 @@
 // The hosted MFA enrolment in a real Chromium (issue 15 items 3 and 7), policy `always` on a
-// localhost issuer (passkeys work): an email code sign-in, then an authenticator app set up from the
-// page (the key read from the DOM, the code computed with otpauth), or a passkey made by the page's
-// script with a CDP virtual authenticator; recovery codes, the RP's amr and acr; axe on every page.
+// localhost issuer (passkeys work), on both engines: an email code sign-in, then an authenticator app
+// set up from the page (the key read from the DOM, the code computed with otpauth), a phone (codes
+// from the fake Twilio server), an email address after a text-message sign-in (the SMTP sink), or a
+// passkey made by the page's script with a CDP virtual authenticator; recovery codes, the RP's amr and acr; axe on every page.
 // Attacks and bad input over HTTP: test/hosted/mfa-enrol.test.ts.
 import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
@@ -9,6 +10,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOOPBACK_ONLY, newAuthorization, useBrowser, watchProblems } from '../helpers/browser.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
+import { ENGINES } from '../helpers/databases.js';
+import { smsCode, startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -18,28 +21,41 @@ import { MFA_ACR } from '../../src/oidc/acr.js';
 
 const APP_SECRET = oidcFixture.clients[0]!.client_secret;
 
-describe('MFA enrolment in Chromium', { timeout: 120_000 }, () => {
+describe.each(ENGINES)('MFA enrolment in Chromium on %s', { timeout: 120_000 }, (engine) => {
   let t: TestSesame;
+  let twilio: FakeTwilio;
   let config: oidc.Configuration;
   let n = 0;
   const chromium = useBrowser([LOOPBACK_ONLY]);
 
   beforeAll(async () => {
     // No passkey offer after the sign-in: this file tests the enrolment, not the offer.
-    t = await startTestSesameOnLocalhost('sqlite', { ...oidcFixture, mfa: { policy: 'always' }, passkeys: { offerEnrolment: false } });
+    twilio = await startFakeTwilio();
+    t = await startTestSesameOnLocalhost(engine, {
+      ...oidcFixture,
+      mfa: { policy: 'always' },
+      passkeys: { offerEnrolment: false },
+      connections: [
+        { id: 'email', type: 'email' },
+        { id: 'sms', type: 'sms', allowedCountries: ['US', 'GB'], defaultCountry: 'US', provider: twilio.provider() },
+      ],
+    });
     config = await rpConfig(t, 'app', APP_SECRET);
   });
-  afterAll(() => t?.stop());
+  afterAll(async () => {
+    await t?.stop();
+    await twilio?.close();
+  });
 
-  const nextEmail = () => `chromium-enrol${++n}@example.com`;
+  const nextEmail = () => `chromium-enrol${++n}-${engine}@example.com`;
 
   /** An email code sign-in up to the enrolment's choice; returns the authorization and the promise of the browser at the RP. */
   async function toEnrolment(page: Page, email: string) {
     const authorization = await newAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid email', prompt: 'login' });
     expect((await page.goto(authorization.url.href))?.status()).toBe(200);
-    await page.locator('input[name="email"]').fill(email);
-    await page.getByRole('button', { name: 'Email me a code' }).click();
-    await page.locator('input[name="code"]').fill(codeFrom(await t.mail.next(email)));
+    await page.locator('input[name="identifier"]').fill(email);
+    await page.locator('form[action$="/email"] button[type="submit"]').click();
+    await page.locator('input[name="code"]').fill(email.startsWith('+') ? smsCode(await twilio.next(email)) : codeFrom(await t.mail.next(email)));
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     // The code leads to /interaction/<uid>/mfa (the challenge page's route), which sends an enrolment here.
     await page.waitForURL(/\/interaction\/[^/]+\/mfa(\/enrol)?$/);
@@ -99,6 +115,40 @@ describe('MFA enrolment in Chromium', { timeout: 120_000 }, () => {
     expect(problems).toEqual([]);
   });
 
+  it('enrols a phone by text message after an email sign-in, then an email address after a text-message sign-in', async () => {
+    const page = await (await chromium.newContext()).newPage();
+    page.setDefaultTimeout(30_000);
+    const problems = watchProblems(page, expected);
+    const phone = engine === 'sqlite' ? '+16502530011' : '+16502530012';
+    const bySms = await toEnrolment(page, nextEmail());
+    await page.getByRole('button', { name: 'Use text messages' }).click();
+    await page.getByLabel('Mobile phone number').fill(phone.slice(2));
+    expect(await axeBothSchemes(page, 'mfa-enrol sms')).toEqual([]);
+    await page.getByRole('button', { name: 'Send a code' }).click();
+    await page.getByText(`We texted a code to ${phone}.`).waitFor();
+    await page.getByLabel('Code', { exact: true }).fill(smsCode(await twilio.next(phone)));
+    expect(await axeBothSchemes(page, 'mfa-enrol sms code')).toEqual([]);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await saveCodes(page, 'sms');
+    expect((await claimsOf(bySms)).amr).toEqual(['email', 'otp', 'sms', 'mfa']);
+
+    // A new user signing in by text message adds an email address.
+    const other = await (await chromium.newContext()).newPage();
+    other.setDefaultTimeout(30_000);
+    const otherProblems = watchProblems(other, expected);
+    const otherPhone = engine === 'sqlite' ? '+16502530013' : '+16502530014';
+    const byEmail = await toEnrolment(other, otherPhone);
+    await other.getByRole('button', { name: 'Use email' }).click();
+    const address = nextEmail();
+    await other.getByLabel('Email address').fill(address);
+    await other.getByRole('button', { name: 'Send a code' }).click();
+    await other.getByLabel('Code', { exact: true }).fill(codeFrom(await t.mail.next(address)));
+    await other.getByRole('button', { name: 'Confirm' }).click();
+    await saveCodes(other, 'email');
+    expect((await claimsOf(byEmail)).amr).toEqual(['sms', 'otp', 'email', 'mfa']);
+    expect([...problems, ...otherProblems]).toEqual([]);
+  });
+
   it('makes a passkey the second factor with the virtual authenticator; without JavaScript the page says it is needed', async () => {
     const context = await chromium.newContext();
     const page = await context.newPage();
@@ -132,7 +182,7 @@ describe('MFA enrolment in Chromium', { timeout: 120_000 }, () => {
     const email2 = nextEmail();
     const authorization = await newAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid email', prompt: 'login' });
     await noJs.goto(authorization.url.href);
-    await noJs.locator('input[name="email"]').fill(email2);
+    await noJs.locator('input[name="identifier"]').fill(email2);
     await noJs.locator('form[action$="/email"] button[type="submit"]').click();
     await noJs.locator('input[name="code"]').fill(codeFrom(await t.mail.next(email2)));
     await noJs.locator('form[action$="/code"] button[type="submit"]').click();
