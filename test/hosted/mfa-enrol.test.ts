@@ -16,11 +16,13 @@ import { codeFrom } from '../helpers/smtp.js';
 import { smsCode, startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { oidcFixture } from '../oidc/fixture.js';
 import { MFA_ACR } from '../../src/oidc/acr.js';
+import { removeFactor } from '../../src/passwordless/mfa/factors.js';
 
 const APP_SECRET = oidcFixture.clients[0]!.client_secret;
 const alertOf = (html: string) => /role="alert" id="form-error"[^>]*>([^<]*)</.exec(html)?.[1]?.trim();
 const h1Of = (html: string) => /<h1>([^<]*)<\/h1>/.exec(html)?.[1];
 const RECOVERY_CODE = /<li><code>([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})<\/code><\/li>/g;
+const factorChoices = (html: string) => [...html.matchAll(/<h2 class="item-title" id="factor-(\w+)">([^<]*)<\/h2>/g)].map((m) => `${m[1]}: ${m[2]}`);
 const totpOf = (secret: string) => new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 });
 
 describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
@@ -89,10 +91,8 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
 
   it('enrols an authenticator app, shows 10 recovery codes once, and the RP gets the MFA amr and acr; the next sign-in is challenged', async () => {
     const at = await atEnrolment();
-    expect(at.page.html).toContain('<h2 class="item-title" id="factor-totp">Authenticator app</h2>');
-    expect(at.page.html).toContain('<h2 class="item-title" id="factor-sms">Text message</h2>');
-    expect(at.page.html).not.toContain('id="factor-email"');
-    expect(at.page.html).not.toContain('id="factor-passkey"');
+    // No email after an email sign-in, no passkey on an IP issuer.
+    expect(factorChoices(at.page.html)).toEqual(['totp: Authenticator app', 'sms: Text message']);
     expect(at.page.html).not.toMatch(/<script(?![^>]*src=)/);
 
     const { page, secret } = await atTotp(at);
@@ -112,8 +112,6 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
       'That code is not right. Check that the app added this account, and enter the code it shows now.',
       true,
     ]);
-    const badFormat = await at.started.browser.submit(page, '/totp/confirm', { code: '12ab56' }, t.url);
-    expect([badFormat.status, alertOf(badFormat.html)]).toEqual([400, 'Enter the 6 digits your app shows, like 123456.']);
     expect(await factorsOf(at.email)).toEqual([['totp', false]]);
 
     const codes = await at.started.browser.submit(page, '/totp/confirm', { code: totpOf(secret).generate() }, t.url);
@@ -159,6 +157,22 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
     expect([enrolAgain.status, enrolAgain.headers.get('location')]).toEqual([303, `/interaction/${uid}/mfa`]);
   });
 
+  it('makes no new recovery codes for a user who still has some: the enrolment finishes at once', async () => {
+    const first = await atEnrolment();
+    const enrolled = await atTotp(first);
+    const codes = await first.started.browser.submit(enrolled.page, '/totp/confirm', { code: totpOf(enrolled.secret).generate() }, t.url);
+    const shown = [...codes.html.matchAll(RECOVERY_CODE)].map((m) => m[1]!);
+    await first.started.browser.submit(codes, '/mfa/enrol/recovery', { saved: 'yes' }, t.url);
+    // The app is removed (the account page's job): recovery codes alone are a way back, not a factor to challenge with.
+    const user = await db().user.findUniqueOrThrow({ where: { email: first.email } });
+    expect(await removeFactor(t.sesame.services, user.id, enrolled.authenticator, { ip: '127.0.0.1' })).toBe(true);
+    const again = await atEnrolment(first.email, await startLogin(t, app, { prompt: 'login' }, first.started.browser));
+    const { page, secret } = await atTotp(again);
+    const done = await again.started.browser.submit(page, '/totp/confirm', { code: totpOf(secret).generate() }, t.url);
+    expect((await tokensAt(again.started, done.location)).amr).toEqual(['email', 'otp', 'mfa']);
+    expect(await db().recoveryCode.count({ where: { userId: user.id, usedAt: null } })).toBe(shown.length);
+  });
+
   it('enrols a phone by text message (fake Twilio) after an email sign-in; a wrong code is refused', async () => {
     const at = await atEnrolment();
     const form = await at.started.browser.request(enrolUrl(at.uid, '/sms'));
@@ -191,8 +205,7 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
 
   it('enrols an email address (SMTP sink) after a text-message sign-in', async () => {
     const at = await atEnrolment('+16502530002');
-    expect(at.page.html).toContain('<h2 class="item-title" id="factor-email">Email</h2>');
-    expect(at.page.html).not.toContain('id="factor-sms"');
+    expect(factorChoices(at.page.html)).toEqual(['totp: Authenticator app', 'email: Email']);
     const form = await at.started.browser.request(enrolUrl(at.uid, '/email'));
     const invalid = await at.started.browser.submit(form, '/mfa/enrol/email', { address: 'not an address' }, t.url);
     expect([invalid.status, alertOf(invalid.html)]).toEqual([400, 'Enter a valid email address, like name@example.com.']);
