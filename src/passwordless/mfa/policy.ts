@@ -112,3 +112,19 @@ export async function mfaNeed(config: MfaPolicyConfig, db: Db, q: MfaQuestion): 
   const types = offeredFactorTypes(config).filter((t): t is Exclude<FactorType, 'recovery-code'> => t !== 'recovery-code' && otherKind(first, t));
   return { kind: 'enroll', types };
 }
+
+/**
+ * Whether a user may remove their own factor `authenticatorId` (the account page, the MFA API):
+ * 'last_factor' when the global policy is `always` and it is their last confirmed authenticator app,
+ * phone or email factor, else null. The global policy decides, not a client's `mfa_policy`: the
+ * account is one for every app, and a client demanding `always` still enrols a factor at its next
+ * sign-in. Recovery codes and unfinished enrolments may always go (no sign-in rests on them alone),
+ * and passkeys are not counted: they have their own section and rules. Support (support.ts) is not
+ * bound by this.
+ */
+export async function mayRemoveFactor(config: Pick<MfaPolicyConfig, 'mfa'>, db: Db, userId: string, authenticatorId: string): Promise<'last_factor' | null> {
+  if (config.mfa.policy !== 'always') return null;
+  const factors = (await listFactors({ db }, userId)).filter((f) => f.confirmed && f.type !== 'recovery-code');
+  if (!factors.some((f) => f.id === authenticatorId)) return null;
+  return factors.length <= 1 ? 'last_factor' : null;
+}
