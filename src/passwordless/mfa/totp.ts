@@ -48,6 +48,21 @@ export async function enrolTotp(deps: MfaDeps, userId: string, now = new Date())
   return { authenticatorId, secret: secret.base32, otpauthUri, qrSvg: qrSvg(otpauthUri) };
 }
 
+/**
+ * An unfinished enrolment of `userId` shown again (a wrong first code on the account page): the same
+ * secret, so an app that already scanned it keeps working. Null when it is not theirs, not a TOTP
+ * enrolment, already confirmed, or its key is gone.
+ */
+export async function pendingTotpEnrolment(deps: MfaDeps, userId: string, authenticatorId: string): Promise<TotpEnrolment | null> {
+  const row = await findAuthenticator(deps.db, userId, authenticatorId);
+  const user = row && row.type === 'totp' && !row.confirmed && row.secretKeyId && row.secretSealed ? await findUserById(deps.db, userId) : null;
+  const base32 = user ? unseal(deps.mfaKeyring, row!.secretKeyId!, row!.secretSealed!, row!.id) : null;
+  if (!user || base32 === null) return null;
+  const label = user.email ?? user.phoneNumber ?? user.id;
+  const otpauthUri = new TOTP({ ...PARAMETERS, issuer: deps.config.ui.productName, label, secret: Secret.fromBase32(base32) }).toString();
+  return { authenticatorId, secret: base32, otpauthUri, qrSvg: qrSvg(otpauthUri) };
+}
+
 /** The otpauth URI as a scalable SVG; the page gives it its text alternative (the secret, shown beside it). */
 function qrSvg(uri: string): string {
   const qr = qrcode(0, 'M');
