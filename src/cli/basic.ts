@@ -105,7 +105,14 @@ export const usersCommand: Command = {
     'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
     '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]\n' +
     '       | mfa <userId|email|phone> [--reset] [--json]',
-  options: { json: { type: 'boolean' }, connection: { type: 'string' }, subject: { type: 'string' }, remove: { type: 'string' }, 'remove-all': { type: 'boolean' }, reset: { type: 'boolean' } },
+  options: {
+    json: { type: 'boolean' },
+    connection: { type: 'string' },
+    subject: { type: 'string' },
+    remove: { type: 'string' },
+    'remove-all': { type: 'boolean' },
+    reset: { type: 'boolean' },
+  },
   async run({ values, positionals }) {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
     if (positionals[0] === 'passkeys') return userPasskeys(values, positionals.slice(1));

@@ -16,7 +16,17 @@ import { accountCsrf, type AccountSession } from './account-session.js';
 import { mfaSection } from './account-mfa-view.js';
 
 /** Notices shown after a change (`?done=`), by the change's name: anything else shows none. */
-const DONE = new Set(['passkey_added', 'passkey_removed', 'passkey_renamed', 'name_changed', 'sessions_ended', 'signed_in_again', 'mfa_added', 'mfa_removed', 'mfa_signed_in_again']);
+const DONE = new Set([
+  'passkey_added',
+  'passkey_removed',
+  'passkey_renamed',
+  'name_changed',
+  'sessions_ended',
+  'signed_in_again',
+  'mfa_added',
+  'mfa_removed',
+  'mfa_signed_in_again',
+]);
 const METHODS = new Set(['email_code', 'sms_code', 'email_link', 'passkey']);
 
 export function pageLocale(s: Pick<Services, 'config'>, ctx: Context): string {

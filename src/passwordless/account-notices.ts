@@ -14,14 +14,7 @@ export interface AccountNoticeDeps {
 }
 
 export type AccountChangeKind =
-  | 'passkey_added'
-  | 'passkey_removed'
-  | 'passkey_renamed'
-  | 'name_changed'
-  | 'sessions_ended'
-  | 'mfa_added'
-  | 'mfa_removed'
-  | 'recovery_codes_regenerated';
+  'passkey_added' | 'passkey_removed' | 'passkey_renamed' | 'name_changed' | 'sessions_ended' | 'mfa_added' | 'mfa_removed' | 'recovery_codes_regenerated';
 
 export interface AccountChange {
   kind: AccountChangeKind;

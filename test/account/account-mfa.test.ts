@@ -3,7 +3,6 @@
 // an app would), recovery codes shown once and made anew (the old ones stop working), removing a
 // factor, each confirmed by email and audited; and the attacks: another user's authenticator id, a
 // stale sign-in, no or a foreign CSRF token, removing the last factor the global `always` policy needs.
-import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFactorCode } from '../../src/passwordless/mfa/factors.js';
@@ -45,7 +44,8 @@ describe.each(ENGINES)('two-step verification on the account page on %s', (engin
   const form = (me: SignedIn, path: string, fields: Record<string, string> = {}, headers: Record<string, string> = {}) =>
     me.browser.request(`${t.issuer}${path}`, { form: { csrf: me.csrf, ...fields }, headers });
   const userIdOf = async (email: string) => (await s().db.prisma.user.findUnique({ where: { email } }))!.id;
-  const factorIds = async (userId: string) => (await s().db.prisma.authenticator.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map((a) => `${a.type}:${a.confirmed}`);
+  const factorIds = async (userId: string) =>
+    (await s().db.prisma.authenticator.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map((a) => `${a.type}:${a.confirmed}`);
 
   /** An authenticator app and recovery codes made through the domain (as the hosted enrolment would). */
   async function seedFactors(userId: string) {
@@ -68,7 +68,11 @@ describe.each(ENGINES)('two-step verification on the account page on %s', (engin
     expect(enrolment.status).toBe(200);
     const secret = secretOf(enrolment.html);
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
-    expect(shown(enrolment.html).replace(/<svg[^>]*>.*<\/svg>/, 'QR').replace(/[A-Z2-7]{4}( [A-Z2-7]{4}){7}/, 'KEY')).toBe(
+    expect(
+      shown(enrolment.html)
+        .replace(/<svg[^>]*>.*<\/svg>/, 'QR')
+        .replace(/[A-Z2-7]{4}( [A-Z2-7]{4}){7}/, 'KEY'),
+    ).toBe(
       '<p class="brand">Sesame</p> <h1>Add an authenticator app</h1> <p class="lead">Scan this QR code with your authenticator app, then enter the 6-digit code it shows.</p>' +
         ' <div class="qr" role="img" aria-label="QR code for your authenticator app">QR</div> <p>Cannot scan it? Type this key into the app instead:</p> <p><code id="totp-secret">KEY</code></p>' +
         ' <form method="post" action="/account/mfa/totp"> <input type="hidden" name="csrf" value="CSRF"> <input type="hidden" name="id" value="ID|ID">' +
@@ -318,7 +322,9 @@ describe.each(ENGINES)('two-step verification on the account page under the glob
     expect((await remove(recovery.authenticatorId)).status).toBe(303);
     const left = await s().db.prisma.authenticator.findMany({ where: { userId: user.id } });
     expect(left.map((a) => a.id)).toEqual([app.authenticatorId]);
-    expect(await checkFactorCode(s(), user.id, { type: 'otp', code: new TOTP({ secret: Secret.fromBase32(app.secret) }).generate({ timestamp: Date.now() + 30_000 }) }, WHO)).toMatchObject({
+    expect(
+      await checkFactorCode(s(), user.id, { type: 'otp', code: new TOTP({ secret: Secret.fromBase32(app.secret) }).generate({ timestamp: Date.now() + 30_000 }) }, WHO),
+    ).toMatchObject({
       ok: true,
     });
   });

@@ -61,9 +61,9 @@ describe.each(ENGINES)('user authenticators in the management API on %s', (engin
   }
 
   const audits = (userId: string) =>
-    deps.db.prisma.auditEvent.findMany({ where: { userId, type: { in: ['mfa.removed', 'mfa.reset'] } }, orderBy: { createdAt: 'asc' } }).then((rows) =>
-      rows.map((e) => ({ type: e.type, clientId: e.clientId, reason: e.reason })),
-    );
+    deps.db.prisma.auditEvent
+      .findMany({ where: { userId, type: { in: ['mfa.removed', 'mfa.reset'] } }, orderBy: { createdAt: 'asc' } })
+      .then((rows) => rows.map((e) => ({ type: e.type, clientId: e.clientId, reason: e.reason })));
   const stored = async (userId: string) => (await deps.db.prisma.authenticator.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map((a) => a.id);
 
   it("lists a user's factors oldest first, with what support needs and no secret; the keys are the document's", async () => {
@@ -75,14 +75,27 @@ describe.each(ENGINES)('user authenticators in the management API on %s', (engin
       body: {
         authenticators: [
           { id: app.authenticatorId, type: 'totp', confirmed: true, name: null, phoneNumber: null, email: null, createdAt: at(0), lastUsedAt: at(0), remaining: null },
-          { id: recovery.authenticatorId, type: 'recovery-code', confirmed: true, name: null, phoneNumber: null, email: null, createdAt: at(1000), lastUsedAt: null, remaining: 10 },
+          {
+            id: recovery.authenticatorId,
+            type: 'recovery-code',
+            confirmed: true,
+            name: null,
+            phoneNumber: null,
+            email: null,
+            createdAt: at(1000),
+            lastUsedAt: null,
+            remaining: 10,
+          },
           { id: smsId, type: 'sms', confirmed: false, name: null, phoneNumber: '+14155550123', email: null, createdAt: at(2000), lastUsedAt: null, remaining: null },
         ],
       },
     });
     expect(JSON.stringify(listed.body)).not.toContain(app.secret);
     const schema = ((await (await fetch(`${t.url}/api/v1/openapi.json`)).json()) as any).components.schemas.Authenticator;
-    expect([Object.keys(listed.body.authenticators[0]).sort(), [...schema.required].sort()]).toEqual([Object.keys(schema.properties).sort(), Object.keys(schema.properties).sort()]);
+    expect([Object.keys(listed.body.authenticators[0]).sort(), [...schema.required].sort()]).toEqual([
+      Object.keys(schema.properties).sort(),
+      Object.keys(schema.properties).sort(),
+    ]);
 
     const bare = await upsertVerifiedEmailUser(deps.db, `${randomUUID()}@example.test`);
     expect(await api('GET', path(bare.id))).toEqual({ status: 200, body: { authenticators: [] } });
@@ -114,7 +127,10 @@ describe.each(ENGINES)('user authenticators in the management API on %s', (engin
     const attacker = await userWithFactors();
     const before = await stored(victim.userId);
     for (const id of [victim.app.authenticatorId, victim.recovery.authenticatorId, victim.smsId]) {
-      expect(await api('DELETE', path(attacker.userId, id))).toEqual({ status: 404, body: { error: 'not_found', error_description: 'This user has no authenticator with this id.' } });
+      expect(await api('DELETE', path(attacker.userId, id))).toEqual({
+        status: 404,
+        body: { error: 'not_found', error_description: 'This user has no authenticator with this id.' },
+      });
       expect(await api('DELETE', path('no-such-user', id))).toEqual({ status: 404, body: { error: 'not_found', error_description: 'No user with this id.' } });
     }
     expect(await api('DELETE', path('no-such-user'))).toEqual({ status: 404, body: { error: 'not_found', error_description: 'No user with this id.' } });
