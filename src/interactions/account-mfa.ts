@@ -3,13 +3,13 @@
 // factor. Works without JavaScript. Every step needs a fresh sign-in, the page's CSRF token and the
 // per-user change limit; each change is audited and confirmed by email (account-changes.ts).
 // Recovery codes are shown once, on the answer to the POST that made them (the page is no-store).
-// Removing the user's last factor while the global policy is `always` is refused (mayRemoveFactor).
+// Removing the user's last factor while the global policy is `always` is refused (removeOwnFactor).
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { SesameError } from '../errors.js';
 import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.js';
-import { checkFactorCode, removeFactor, type FactorAsker } from '../passwordless/mfa/factors.js';
-import { mayRemoveFactor } from '../passwordless/mfa/policy.js';
+import { checkFactorCode, type FactorAsker } from '../passwordless/mfa/factors.js';
+import { removeOwnFactor } from '../passwordless/mfa/policy.js';
 import { generateRecoveryCodes } from '../passwordless/mfa/recovery-codes.js';
 import { enrolTotp, pendingTotpEnrolment, type TotpEnrolment } from '../passwordless/mfa/totp.js';
 import { accountCsrf, accountSession, isFresh, requirePost, sendToSignIn, type AccountSession } from './account-session.js';
@@ -127,11 +127,10 @@ export async function submitFactorRemoval(s: Services, ctx: Context) {
   const session = await requirePost(s, ctx);
   const factor = await ownFactor(s, session, field(ctx, 'id'));
   if (!isFresh(session)) return sendToSignIn(s, ctx, `/account/mfa/remove?id=${encodeURIComponent(factor.id)}`, true);
-  if ((await mayRemoveFactor(s.config, s.db, session.userId, factor.id)) === 'last_factor') {
-    return showAccountPage(s, ctx, session, { error: 'account.mfa.last_factor' });
-  }
   await limitChange(s, session);
-  if (!(await removeFactor(s, session.userId, factor.id, asker(ctx)))) throw new SesameError('notFound', { detail: 'You have no such second factor.' });
+  const removed = await removeOwnFactor(s.config, s.db, session.userId, factor.id, asker(ctx));
+  if (removed === 'last_factor') return showAccountPage(s, ctx, session, { error: 'account.mfa.last_factor' });
+  if (removed === 'not_found') throw new SesameError('notFound', { detail: 'You have no such second factor.' });
   const locale = pageLocale(s, ctx);
   await confirmChange(s, ctx, session, 'mfa_removed', factorText(s, locale, factor), locale);
   ctx.status = 303;

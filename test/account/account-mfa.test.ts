@@ -290,18 +290,22 @@ describe.each(ENGINES)('two-step verification on the account page under the glob
   afterAll(() => t?.stop());
   const s = () => t.sesame.services;
 
-  it('refuses to remove the last second factor, allows removing one of two and the recovery codes', async () => {
+  /** A user with a passkey, an authenticator app, recovery codes and confirmed `extra` factors, signed in to /account with the passkey. */
+  async function signedInWithPasskey(email: string, extra: Array<{ type: 'email'; email: string } | { type: 'sms'; phoneNumber: string }>) {
     // A passkey signs in with MFA satisfied by itself: the way into the account page here.
     const device = new SoftAuthenticator({ origin: t.issuer });
-    const user = await upsertVerifiedEmailUser(s().db, 'always@example.com');
+    const user = await upsertVerifiedEmailUser(s().db, email);
     const { handle, options } = await startRegistration(s(), { user }, { boundTo: 'test' });
     await insertPasskey(s().db, { ...(await finishRegistration(s(), handle, device.register(options), { boundTo: 'test' })).credential, userId: user.id });
     const app = await enrolTotp(s(), user.id);
     expect(await checkFactorCode(s(), user.id, { type: 'otp', code: codeNow(app.secret), confirming: app.authenticatorId }, WHO)).toMatchObject({ ok: true });
     const recovery = await generateRecoveryCodes(s(), user.id);
-    const backup = await enrolOob(s(), user.id, { type: 'email', email: 'always.backup@example.com' });
-    expect(await confirmAuthenticator(s().db, user.id, backup.id)).toBe(true);
-
+    const others: string[] = [];
+    for (const to of extra) {
+      const row = await enrolOob(s(), user.id, to);
+      expect(await confirmAuthenticator(s().db, user.id, row.id)).toBe(true);
+      others.push(row.id);
+    }
     const browser = new FormClient({ 'user-agent': CHROME_ON_LINUX });
     const first = await browser.follow(`${t.issuer}/account`, t.issuer);
     const passkeyForm = findForm(first.html, '/passkey');
@@ -310,10 +314,14 @@ describe.each(ENGINES)('two-step verification on the account page under the glob
     const page = await browser.submit(first, '/passkey', { handle: challenge.handle, response: JSON.stringify(device.authenticate(challenge.options)) }, t.issuer);
     expect(page.url).toBe(`${t.issuer}/account`);
     const me: SignedIn = { browser, page, csrf: csrfOf(page.html) };
-    expect(mainOf(page.html)).toContain('<p class="item-title">Codes by email to always.backup@example.com</p>');
-
     const remove = (id: string) => me.browser.request(`${t.issuer}/account/mfa/remove`, { form: { csrf: me.csrf, id } });
-    expect((await remove(backup.id)).status).toBe(303);
+    return { user, app, recovery, others, page, remove };
+  }
+
+  it('refuses to remove the last second factor, allows removing one of two and the recovery codes', async () => {
+    const { user, app, recovery, others, page, remove } = await signedInWithPasskey('always@example.com', [{ type: 'email', email: 'always.backup@example.com' }]);
+    expect(mainOf(page.html)).toContain('<p class="item-title">Codes by email to always.backup@example.com</p>');
+    expect((await remove(others[0]!)).status).toBe(303);
     const refused = await remove(app.authenticatorId);
     expect(refused.status).toBe(400);
     expect(mainOf(refused.html)).toContain(
@@ -322,10 +330,21 @@ describe.each(ENGINES)('two-step verification on the account page under the glob
     expect((await remove(recovery.authenticatorId)).status).toBe(303);
     const left = await s().db.prisma.authenticator.findMany({ where: { userId: user.id } });
     expect(left.map((a) => a.id)).toEqual([app.authenticatorId]);
-    expect(
-      await checkFactorCode(s(), user.id, { type: 'otp', code: new TOTP({ secret: Secret.fromBase32(app.secret) }).generate({ timestamp: Date.now() + 30_000 }) }, WHO),
-    ).toMatchObject({
-      ok: true,
-    });
+    const next = new TOTP({ secret: Secret.fromBase32(app.secret) }).generate({ timestamp: Date.now() + 30_000 });
+    expect(await checkFactorCode(s(), user.id, { type: 'otp', code: next }, WHO, new Date(Date.now() + 30_000))).toMatchObject({ ok: true });
+    const removals = await s().db.prisma.auditEvent.findMany({ where: { userId: user.id, type: 'mfa.removed' }, orderBy: { createdAt: 'asc' } });
+    expect(removals.map((a) => a.reason)).toEqual(['email', 'recovery-code']);
+  });
+
+  it('keeps one factor when removals of all of them race (the attack: parallel requests past the check)', async () => {
+    const { user, app, others, remove } = await signedInWithPasskey('always.race@example.com', [
+      { type: 'email', email: 'race.backup@example.com' },
+      { type: 'sms', phoneNumber: '+14155550199' },
+    ]);
+    const answers = await Promise.all([app.authenticatorId, ...others].map((id) => remove(id)));
+    expect(answers.map((a) => a.status).sort()).toEqual([303, 303, 400]);
+    const left = await s().db.prisma.authenticator.count({ where: { userId: user.id, confirmed: true, type: { not: 'recovery-code' } } });
+    expect(left).toBe(1);
+    expect(await s().db.prisma.auditEvent.count({ where: { userId: user.id, type: 'mfa.removed' } })).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 // Support's hands on a user's second factors ("I lost my phone and my recovery codes"): the list as
 // support reads it, the removal of one, and the reset of all, each audited with who did it.
 // `sesame users mfa` and the management API share it, so both answer and audit alike. Support is
-// trusted to leave a user without factors (the policy's "keep one" rule, mayRemoveFactor, is for the
+// trusted to leave a user without factors (the policy's "keep one" rule, removeOwnFactor, is for the
 // user's own changes): under `always` the next sign-in enrols a new factor.
 import type { Db } from '../../storage/db.js';
 import { recordAudit } from '../../storage/audit.js';
