@@ -125,6 +125,20 @@ describe.each(ENGINES)('two-step verification on the account page on %s', (engin
     ]);
   });
 
+  it('puts wrong first codes behind the failure budget of codes: a delay, during which even the right code waits', async () => {
+    const me = await signInToAccount(t, nextEmail());
+    const enrolment = await form(me, '/account/mfa/totp/start');
+    const id = findForm(enrolment.html, '/account/mfa/totp').fields.id!;
+    let answer = enrolment;
+    for (let tries = 0; tries < 20 && !answer.html.includes('Too many wrong codes'); tries++) answer = await form(me, '/account/mfa/totp', { id, code: '000000' });
+    expect(answer.status).toBe(400);
+    expect(mainOf(answer.html)).toMatch(/<p class="message error" role="alert" id="form-error">Too many wrong codes\. Wait \d+ seconds, then try again\.<\/p>/);
+    const right = await form(me, '/account/mfa/totp', { id, code: codeNow(secretOf(enrolment.html)) });
+    expect(right.status).toBe(400);
+    expect(mainOf(right.html)).toContain('Too many wrong codes.');
+    expect(await s().db.prisma.authenticator.count({ where: { id, confirmed: false } })).toBe(1);
+  });
+
   it('makes new recovery codes, shown once: the old ones stop working; refused without a second factor', async () => {
     const email = nextEmail();
     const me = await signInToAccount(t, email);
