@@ -8,13 +8,12 @@ import type { Services } from '../services.js';
 import { notFound } from '../http/errors.js';
 import type { Remover } from '../passwordless/passkey-support.js';
 import { factorsOf, removeFactorFor, resetFactors } from '../passwordless/mfa/support.js';
+import { storable } from '../storage/db.js';
 import { findUserById } from '../storage/users.js';
 import { managementClientOf } from './admin-auth.js';
 
 // Auth0's shape, `<type>|dev_<random>` (the `|` arrives URL-encoded and the router decodes it).
 const AUTHENTICATOR_ID = /^(totp|sms|email|recovery-code)\|dev_[A-Za-z0-9_-]{1,64}$/;
-// PostgreSQL refuses a NUL in text outright (a 500 if it reached the query); no row can hold one.
-const storable = (id: string) => !id.includes('\u0000');
 
 export function userMfaRoutes(router: Router, s: Pick<Services, 'db'>): void {
   /** The user the path names (by id only, as the passkey routes), else 404. */
