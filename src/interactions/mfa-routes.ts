@@ -199,14 +199,14 @@ async function verifyPasskey(s: Services, ctx: FlowContext) {
   const body = ctx.request.body as Record<string, unknown>;
   const handle = typeof body.handle === 'string' && body.handle.length <= 200 ? body.handle : '';
   const response = parseResponse(body.response);
-  if (!handle || !response) return page(s, ctx, c, factor, { error: ERRORS.passkeyFailed.key }, 400);
+  if (!handle || !response) return page(s, ctx, c, factor, { error: 'mfa.passkey_failed' }, 400);
   const signedIn = await finishAuthentication(s, handle, response, passkeyAsker(ctx)).catch((err: unknown) => {
     if (err instanceof SesameError && (err.kind === 'passkeyFailed' || err.kind === 'passkeyExpired')) return err;
     throw err;
   });
-  if (signedIn instanceof SesameError) return page(s, ctx, c, factor, { error: signedIn.key }, 400);
+  if (signedIn instanceof SesameError) return page(s, ctx, c, factor, { error: signedIn.kind === 'passkeyExpired' ? ERRORS.passkeyExpired.key : 'mfa.passkey_failed' }, 400);
   // Someone else's passkey proves nothing about this user: the same answer as a failed one.
-  if (signedIn.userId !== c.login.accountId) return page(s, ctx, c, factor, { error: ERRORS.passkeyFailed.key }, 400);
+  if (signedIn.userId !== c.login.accountId) return page(s, ctx, c, factor, { error: 'mfa.passkey_failed' }, 400);
   return succeed(s, ctx, c, passkeyAmr(signedIn.synced));
 }
 

@@ -78,8 +78,8 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     return { user, email, secret };
   }
 
-  // A wrong code answers 400 with the page again: the console's note of it is expected.
-  const refusedCode = (text: string, url: string) => text.includes('status of 400') && /\/mfa$/.test(url);
+  // A wrong code or passkey answers 400 with the page again: the console's note of it is expected.
+  const refusedCode = (text: string, url: string) => text.includes("status of 400") && /\/mfa(\/passkey)?$/.test(url);
 
   async function newPage(context: BrowserContext) {
     const page = await context.newPage();
@@ -119,7 +119,7 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     expect(fr.problems).toEqual([]);
   });
 
-  it('takes a passkey as the second factor after an email code: amr has the code, the passkey and mfa', async () => {
+  it("takes the user's passkey as the second factor after an email code (amr: code, passkey, mfa), not someone else's", async () => {
     const email = nextEmail();
     const context = await chromium.newContext();
     const { page, problems } = await newPage(context);
@@ -131,6 +131,13 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     expect((await claimsOf(first)).amr).toEqual(['email', 'otp']);
     const user = await s().db.prisma.user.findUniqueOrThrow({ where: { email } });
     const passkey = await waitFor(() => s().db.prisma.passkey.findFirst({ where: { userId: user.id } }));
+    // Someone else, with a passkey of their own in a browser of their own.
+    const mallory = await newPage(await chromium.newContext());
+    const theirs = await addVirtualAuthenticator(mallory.page.context(), mallory.page);
+    const malloryEmail = nextEmail();
+    const malloryIn = await signIn(mallory.page, app, malloryEmail);
+    await mallory.page.getByRole('button', { name: 'Create a passkey' }).click();
+    await claimsOf(malloryIn);
 
     // At `mfa-app` the passkey is the user's second factor (their only one), after the email code.
     // The new tab gets the passkey only at the MFA page: on the email page, autofill would sign in with it.
@@ -138,6 +145,12 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     const signedIn = await signIn(second.page, mfaApp, email);
     await second.page.getByRole('heading', { name: 'Confirm it is you', level: 1 }).waitFor();
     const vauth = await addVirtualAuthenticator(context, second.page);
+    // Their passkey is a passkey of this site, but not this user's: refused like a failed one.
+    const malloryKey = (await theirs.cdp.send('WebAuthn.getCredentials', { authenticatorId: theirs.authenticatorId })).credentials[0]!;
+    await vauth.cdp.send('WebAuthn.addCredential', { authenticatorId: vauth.authenticatorId, credential: malloryKey });
+    await second.page.getByRole('button', { name: 'Use your passkey' }).click();
+    await expect(second.page.getByRole('alert').textContent()).resolves.toBe('Your passkey could not be verified. Try again, or use another method.');
+    await vauth.cdp.send('WebAuthn.removeCredential', { authenticatorId: vauth.authenticatorId, credentialId: malloryKey.credentialId });
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     await vauth.cdp.send('WebAuthn.addCredential', { authenticatorId: vauth.authenticatorId, credential: credentials[0]! });
     await second.page.getByText('Use your passkey to confirm this sign-in.').waitFor();
@@ -147,7 +160,7 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     const claims = await claimsOf(signedIn);
     expect([claims.sub, claims.acr]).toEqual([user.id, MFA_ACR]);
     expect(claims.amr).toEqual(['email', 'otp', passkey.backedUp ? 'swk' : 'hwk', 'user', 'mfa']);
-    expect([...problems, ...second.problems]).toEqual([]);
+    expect([...problems, ...second.problems, ...mallory.problems]).toEqual([]);
   });
 
   it('without JavaScript, the passkey factor says to use another method', async () => {
