@@ -126,6 +126,7 @@ async function resend(s: Services, ctx: FlowContext) {
   const c = await challengeOf(s, ctx);
   if (!c) return;
   const factor = chosenFactor(c.factors, (ctx.request.body as Record<string, unknown>).factor);
+  if (!isOob(factor)) throw new SesameError('badRequest', { detail: 'factor must be one of your email or SMS factors' });
   const failed = await sendTo(s, ctx, factor);
   if (failed) return page(s, ctx, c, factor, { error: failed.error, retryAfter: failed.retryAfter }, failed.status);
   goTo(ctx, `${mfaPath(ctx.state.step.details.uid)}?factor=${encodeURIComponent(factor.id)}&sent=1`);

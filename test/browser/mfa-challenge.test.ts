@@ -4,7 +4,6 @@
 // for a passkey, axe in light and dark mode, English and French. Without JavaScript, every factor
 // and the attacks: test/hosted/mfa-challenge.test.ts.
 import * as oidc from 'openid-client';
-import { Secret, TOTP } from 'otpauth';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOOPBACK_ONLY, newAuthorization, useBrowser, watchProblems } from '../helpers/browser.js';
@@ -13,11 +12,10 @@ import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.j
 import { rpConfig } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
+import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
 import { MFA_ACR } from '../../src/oidc/acr.js';
-import { checkFactorCode } from '../../src/passwordless/mfa/factors.js';
-import { enrolTotp } from '../../src/passwordless/mfa/totp.js';
 import { generateRecoveryCodes } from '../../src/passwordless/mfa/recovery-codes.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 
@@ -70,16 +68,13 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
   /** A user with an authenticator app confirmed two minutes ago (every current code unused) and recovery codes. */
   async function totpUser(email = nextEmail()) {
     const user = await upsertVerifiedEmailUser(s().db, email);
-    const past = new Date(Date.now() - 120_000);
-    const { authenticatorId, secret } = await enrolTotp(s(), user.id, past);
-    const code = new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: past.getTime() });
-    expect(await checkFactorCode(s(), user.id, { type: 'otp', code, confirming: authenticatorId }, { ip: '127.0.0.1' }, past)).toEqual({ ok: true, authenticatorId });
+    const { secret } = await confirmedTotp(s(), user.id);
     await generateRecoveryCodes(s(), user.id);
     return { user, email, secret };
   }
 
   // A wrong code or passkey answers 400 with the page again: the console's note of it is expected.
-  const refusedCode = (text: string, url: string) => text.includes("status of 400") && /\/mfa(\/passkey)?$/.test(url);
+  const refusedCode = (text: string, url: string) => text.includes('status of 400') && /\/mfa(\/passkey)?$/.test(url);
 
   async function newPage(context: BrowserContext) {
     const page = await context.newPage();
@@ -92,7 +87,11 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     const signedIn = await signIn(page, mfaApp, u.email);
     await page.getByRole('heading', { name: 'Confirm it is you', level: 1 }).waitFor();
     const input = page.getByLabel('Code from your authenticator app');
-    expect(await input.evaluate((el) => [el === document.activeElement, el.getAttribute('autocomplete'), el.getAttribute('inputmode')])).toEqual([true, 'one-time-code', 'numeric']);
+    expect(await input.evaluate((el) => [el === document.activeElement, el.getAttribute('autocomplete'), el.getAttribute('inputmode')])).toEqual([
+      true,
+      'one-time-code',
+      'numeric',
+    ]);
     expect(await page.getByRole('link').allTextContents()).toEqual(['Use a recovery code']);
     expect(await axeBothSchemes(page, 'mfa-challenge')).toEqual([]);
     expect(await brokenHeadings(page)).toEqual([]);
@@ -102,7 +101,7 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     await expect(page.getByRole('alert').textContent()).resolves.toBe('That code is not right. Enter the code your authenticator app shows now.');
     expect(await page.getByLabel('Code from your authenticator app').evaluate((el) => [el === document.activeElement, el.getAttribute('aria-invalid')])).toEqual([true, 'true']);
     expect(await axeBothSchemes(page, 'mfa-challenge wrong')).toEqual([]);
-    await page.getByLabel('Code from your authenticator app').fill(new TOTP({ secret: Secret.fromBase32(u.secret) }).generate());
+    await page.getByLabel('Code from your authenticator app').fill(totpCode(u.secret));
     await page.getByLabel('Remember this browser for 7 days').check();
     await page.getByRole('button', { name: 'Continue' }).click();
     const claims = await claimsOf(signedIn);
@@ -169,7 +168,16 @@ describe('hosted MFA challenge in Chromium', { timeout: 120_000 }, () => {
     const { page } = await newPage(context);
     // The user also has a passkey (of no authenticator here): the page offers it as another method.
     await s().db.prisma.passkey.create({
-      data: { id: `pk-${u.user.id}`, userId: u.user.id, publicKey: 'AA', counter: 0n, transports: 'internal', backedUp: false, deviceType: 'singleDevice', aaguid: '00000000-0000-0000-0000-000000000000' },
+      data: {
+        id: `pk-${u.user.id}`,
+        userId: u.user.id,
+        publicKey: 'AA',
+        counter: 0n,
+        transports: 'internal',
+        backedUp: false,
+        deviceType: 'singleDevice',
+        aaguid: '00000000-0000-0000-0000-000000000000',
+      },
     });
     await signIn(page, mfaApp, u.email);
     await page.getByRole('link', { name: 'Use a passkey' }).click();
