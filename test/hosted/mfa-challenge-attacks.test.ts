@@ -2,8 +2,7 @@
 // one recovery code or one TOTP code posted at the same moment in two sign-ins of the user (one
 // wins), and someone who has the user's first factor guessing the second from another network,
 // which delays them only: the user's own sign-in goes through at once; a resend within the cooldown.
-// Requesters are told apart by
-// the loopback address their socket is bound to.
+// Requesters are told apart by the loopback address their socket is bound to.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
