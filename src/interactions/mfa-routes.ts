@@ -11,6 +11,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
 import { ERRORS, SesameError } from '../errors.js';
 import { oauthJsonErrors, tooManyRequests } from '../http/errors.js';
+import { noStore } from '../http/middleware.js';
 import { check } from '../risk/check.js';
 import { PASSKEY_CEREMONIES_PER_IP } from '../risk/limits.js';
 import { FACTOR_AMR, loginResult, passkeyAmr, withSecondFactor } from '../oidc/acr.js';
@@ -219,10 +220,7 @@ export function mfaChallengeRouter(s: Services): Router<FlowState> {
   const [load, csrf] = [loadInteraction(s), requireCsrf(s)];
 
   // Answered by the server every time (never a cache), so Back shows what became of the sign-in.
-  router.use(async function noStore(ctx, next) {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noStore);
 
   router.get('/', load, (ctx) => showChallenge(s, ctx));
   router.post('/', load, form, csrf, (ctx) => verifyCode(s, ctx));

@@ -3,7 +3,7 @@
 // wins), and someone who has the user's first factor guessing the second from another network,
 // which delays them only: the user's own sign-in goes through at once; a resend within the cooldown.
 // Requesters are told apart by the loopback address their socket is bound to.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
