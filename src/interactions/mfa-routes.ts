@@ -184,8 +184,10 @@ function passkeyOf(c: Challenge): Challengeable | undefined {
 /** POST /passkey/options (JSON): an assertion challenge for this second factor. */
 async function passkeyOptions(s: Services, ctx: FlowContext) {
   const login = pendingMfaLogin(ctx.state.step.details.result);
-  const need = login ? await mfaNeedOf(s, ctx, ctx.state.step.details, login) : null;
-  if (need?.kind !== 'challenge' || !passkeyOf({ login: login!, factors: need.factors })) throw new SesameError('passkeyExpired');
+  // The sign-in is over (or never got here): as for a spent challenge, start again.
+  if (!login) throw new SesameError('passkeyExpired');
+  const need = await mfaNeedOf(s, ctx, ctx.state.step.details, login);
+  if (need.kind !== 'challenge' || !passkeyOf({ login, factors: need.factors })) throw new SesameError('badRequest', { detail: 'a passkey is not one of your factors here' });
   const decision = await check(s.db, PASSKEY_CEREMONIES_PER_IP, [ctx.ip], undefined);
   if (decision.kind !== 'allow') throw tooManyRequests(decision.retryAfter, 'Too many passkey sign-ins were started from this address.');
   const { handle, options } = await startAuthentication(s, passkeyAsker(ctx));

@@ -111,4 +111,19 @@ describe.each(ENGINES)('attacks on the hosted MFA page on %s', (engine) => {
     expect(resent.html).toContain('We sent a code by text message to');
     expect(await s().db.prisma.outboxMessage.count({ where: { channel: 'sms', recipient: phone } })).toBe(1);
   });
+
+  it('answers the passkey routes of a user without a passkey factor with errors, never a 500', async () => {
+    const u = await enrolledUser();
+    const at = await atMfa(u.email);
+    const options = (json: unknown) => at.started.browser.request(`${at.page.url}/passkey/options`, { method: 'POST', json, headers: { accept: 'application/json' } });
+    const csrf = /name="csrf" value="([^"]+)"/.exec(at.page.html)![1]!;
+    const forged = await options({ csrf: 'forged' });
+    expect([forged.status, JSON.parse(forged.html)]).toEqual([403, { error: 'csrf', error_description: 'This form has expired. Reload the page and try again.' }]);
+    const none = await options({ csrf });
+    expect([none.status, JSON.parse(none.html)]).toEqual([400, { error: 'bad_request', error_description: 'a passkey is not one of your factors here' }]);
+    const posted = await at.started.browser.request(`${at.page.url}/passkey`, { form: { csrf, handle: 'x', response: '{}' } });
+    expect([posted.status, posted.html]).toEqual([400, expect.stringContaining('factor must be one of your factors')]);
+    // None of it spent the sign-in: the TOTP code still finishes it.
+    expect((await enter(at, totpCode(u.secret))).location).toMatch(SIGNED_IN);
+  });
 });
