@@ -167,8 +167,10 @@ async function verifyCode(s: Services, ctx: FlowContext) {
     ctx.set('Retry-After', String(result.retryAfter ?? 1));
     return page(s, ctx, c, factor, { error: 'mfa.delayed', retryAfter: result.retryAfter ?? 1 }, 429);
   }
-  const wrong = factor.type === 'recovery-code' ? 'mfa.recovery_wrong' : isOob(factor) ? 'mfa.code_wrong' : 'mfa.wrong';
   const attemptsLeft = 'attemptsLeft' in result ? (result.attemptsLeft ?? null) : null;
+  // A code of this sign-in sent to another of the user's factors (a page left open after switching) is spent: send a new one.
+  const oobWrong = attemptsLeft === null ? 'mfa.no_code' : 'mfa.code_wrong';
+  const wrong = factor.type === 'recovery-code' ? 'mfa.recovery_wrong' : isOob(factor) ? oobWrong : 'mfa.wrong';
   return page(s, ctx, c, factor, { error: result.reason === 'wrong' ? wrong : REFUSED[result.reason], attemptsLeft }, 400);
 }
 
