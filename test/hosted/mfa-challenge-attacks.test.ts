@@ -126,4 +126,13 @@ describe.each(ENGINES)('attacks on the hosted MFA page on %s', (engine) => {
     // None of it spent the sign-in: the TOTP code still finishes it.
     expect((await enter(at, totpCode(u.secret))).location).toMatch(SIGNED_IN);
   });
+
+  it('sends a sign-in with no second factor pending back to its first step, GET or POST', async () => {
+    const started = await startLogin(t, app, { prompt: 'login' });
+    const uid = /\/interaction\/([^/?]+)/.exec(started.page.url)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(started.page.html)![1]!;
+    const shown = await started.browser.request(`${t.url}/interaction/${uid}/mfa`);
+    const posted = await started.browser.request(`${t.url}/interaction/${uid}/mfa`, { form: { csrf, factor: 'totp|x', code: '123456' } });
+    expect([shown.status, shown.headers.get('location'), posted.status, posted.headers.get('location')]).toEqual([303, `/interaction/${uid}`, 303, `/interaction/${uid}`]);
+  });
 });
