@@ -17,6 +17,7 @@ import { passwordlessRouter } from './api/passwordless.js';
 import { magicLinkRouter } from './interactions/magic-link-routes.js';
 import { nameStepRouter } from './interactions/name-step.js';
 import { passkeyOfferRouter } from './interactions/passkey-offer-routes.js';
+import { mfaChallengeRouter } from './interactions/mfa-routes.js';
 import { accountRouter } from './interactions/account-routes.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
@@ -38,6 +39,7 @@ function enabledRouters(s: Services): Router[] {
     interactionRouter(s),
     nameStepRouter(s),
     passkeyOfferRouter(s),
+    mfaChallengeRouter(s),
     magicLinkRouter(s),
     accountRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),

@@ -37,7 +37,7 @@ function send(s: Services, ctx: FlowContext, identifier: string): Promise<SmsSen
 }
 
 /** The page answer to a refused send: which message, which status. */
-function refusal(sent: Exclude<SmsSendResult, { ok: true }>): { error: string; status: number } {
+export function refusal(sent: Exclude<SmsSendResult, { ok: true }>): { error: string; status: number } {
   const refused = smsRefusal(sent.reason);
   if (refused) return { error: ERRORS[refused].key, status: ERRORS[refused].status };
   return { error: 'code.wait', status: 429 };
