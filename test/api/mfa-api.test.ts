@@ -1,134 +1,37 @@
 // Auth0's MFA API driven by the real @auth0/auth0-auth-js against Sesame over HTTPS with an
 // Auth0-style issuer, on both engines: mfa_required from the OTP grant (enrol, then challenge), the
 // authenticator list, TOTP and email enrolment and verification, recovery codes, MFA API access
-// tokens (later enrolments, removal), mfa_required from the refresh grant. Each attack is attempted:
-// an mfa_token replayed, used by another client, expired, spent twice in parallel, adding or removing
-// a factor of an enrolled user, an oob_code carried to another mfa_token, guessing TOTP codes from
-// one network to lock the user out on another.
-import {
-  AuthClient,
-  MfaChallengeError,
-  MfaDeleteAuthenticatorError,
-  MfaEnrollmentError,
-  MfaListAuthenticatorsError,
-  MfaVerifyError,
-  TokenByRefreshTokenError,
-  isMfaRequiredError,
-} from '@auth0/auth0-auth-js';
-import { AuthenticationClient } from 'auth0/legacy';
+// tokens (later enrolments, removal). Attempted: an mfa_token replayed, adding or removing a factor
+// of an enrolled user with an mfa_token, an oob_code carried to another mfa_token.
+// The other attacks and the refresh grant: mfa-api-attacks.test.ts.
+import type { AuthClient } from '@auth0/auth0-auth-js';
+import { MfaChallengeError, MfaDeleteAuthenticatorError, MfaEnrollmentError, MfaListAuthenticatorsError, MfaVerifyError, isMfaRequiredError } from '@auth0/auth0-auth-js';
 import { decodeJwt } from 'jose';
-import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findStoredClient, insertClient, replaceClientMetadata } from '../../src/storage/clients.js';
 import { ENGINES } from '../helpers/databases.js';
-import { startFakeTwilio, smsCode, type FakeTwilio } from '../helpers/fake-twilio.js';
-import { freePort } from '../helpers/net.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { smsCode, type FakeTwilio } from '../helpers/fake-twilio.js';
+import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
-import { CALLBACK, OTP } from './fixture.js';
-
-const MFA_GRANTS = ['http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-oob', 'http://auth0.com/oauth/grant-type/mfa-recovery-code'];
-const GRANTS = ['authorization_code', 'refresh_token', OTP, ...MFA_GRANTS];
-const SECRET = 'mfa-app-secret-mfa-app-secret-mfa-app';
-const API = 'https://api.example';
-const SCOPE = 'openid email offline_access';
-const MFA_ACR = 'http://schemas.openid.net/pape/policies/2007/06/multi-factor';
-const RECOVERY_CODE = /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/;
-const fixture = {
-  clients: [
-    { client_id: 'app', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: GRANTS, mfa_policy: 'always', trust_forwarded_for: true },
-    { client_id: 'other', client_secret: `${SECRET}-other`, redirect_uris: [CALLBACK], grant_types: GRANTS, mfa_policy: 'always' },
-  ],
-  apis: [{ identifier: API, scopes: ['read'] }],
-  codes: { resendCooldown: 1, sendsPerHour: 50, freeFailures: 3 },
-  rateLimits: { sendsPerIpPerHour: 500 },
-  passkeys: { offerEnrolment: false },
-};
-
-type MfaRequired = { mfa_token: string; mfa_requirements: unknown };
-
-/** What auth-js surfaces for an error answer: its class, the status, Auth0's body as `cause`. */
-function sdkError(type: { name: string }, statusCode: number, error: string, error_description: string) {
-  return expect.objectContaining({ name: type.name, statusCode, message: error_description, cause: expect.objectContaining({ error, error_description }) });
-}
-
-/** A code of the authenticator app with `secret`, `steps` 30-second steps from now (each step works once). */
-const totp = (secret: string, steps = 0) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + steps * 30_000 });
+import { API, MFA_ACR, RECOVERY_CODE, SECRET, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
 
 describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => {
+  let api: MfaApi;
   let t: TestSesame;
   let twilio: FakeTwilio;
-  let domain: string;
   let app: AuthClient;
-  let other: AuthClient;
-  let n = 0;
-  const nextEmail = () => `mfa${++n}-${engine}@example.com`;
-  /** The user of the first test: an authenticator app and recovery codes. */
+  let phones = 0;
+  /** The user of the first tests: an authenticator app and recovery codes. */
   const alice = { email: '', secret: '', recoveryCodes: [] as string[] };
+  const firstFactor = (...args: Parameters<MfaApi['firstFactor']>) => api.firstFactor(...args);
+  const nextEmail = () => api.nextEmail();
+  const userId = (email: string) => api.userId(email);
 
   beforeAll(async () => {
-    twilio = await startFakeTwilio();
-    const port = await freePort();
-    domain = `localhost:${port}`;
-    const connections = [
-      { id: 'email', type: 'email' },
-      { id: 'sms', type: 'sms', allowedCountries: ['US'], provider: twilio.provider(), sendsPerIpPerHour: 100 },
-    ];
-    t = await startTestSesame(engine, { ...fixture, connections, port, issuer: `https://${domain}/` }, { tls: true });
-    app = new AuthClient({ domain, clientId: 'app', clientSecret: SECRET });
-    other = new AuthClient({ domain, clientId: 'other', clientSecret: `${SECRET}-other` });
+    api = await startMfaApi(engine);
+    ({ t, twilio, app } = api);
   }, 120_000);
-  afterAll(async () => {
-    await t?.stop();
-    await twilio?.close();
-  });
-
-  /** The app's client sending as the end user's network (auth0-forwarded-for, the client being trusted). */
-  const fromNetwork = (ip: string) =>
-    new AuthClient({
-      domain,
-      clientId: 'app',
-      clientSecret: SECRET,
-      customFetch: (url, init) => fetch(url, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), 'auth0-forwarded-for': ip } }),
-    });
-
-  /** A code sign-in by email whose answer is `mfa_required`: its body. */
-  async function firstFactor(email: string, client = app, options: { scope?: string; audience?: string } = {}): Promise<MfaRequired> {
-    // The resend cooldown (1 s) separates two sign-ins of one user.
-    await waitFor(
-      () =>
-        client.passwordless.sendEmail({ email }).then(
-          () => true,
-          () => false,
-        ),
-      { interval: 500, what: 'a code sent' },
-    );
-    const code = codeFrom(await t.mail.next(email));
-    const err = await client.getTokenByPasswordlessEmail({ email, code, scope: options.scope ?? SCOPE, audience: options.audience ?? API }).then(
-      () => new Error('expected mfa_required'),
-      (e: unknown) => e,
-    );
-    expect(isMfaRequiredError(err)).toBe(true);
-    expect(err).toMatchObject({ statusCode: 403, cause: { error: 'mfa_required', error_description: 'Multifactor authentication required' } });
-    return (err as { cause: MfaRequired }).cause;
-  }
-
-  /**
-   * A new user with a confirmed authenticator app. TOTP steps are used once and in order (-1, 0, +1
-   * around now), so each test that signs in with codes has its own user: confirmed at step -1.
-   */
-  async function enrolledUser(): Promise<{ email: string; secret: string }> {
-    const email = nextEmail();
-    const { mfa_token } = await firstFactor(email);
-    const { secret } = (await app.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: mfa_token })) as { secret: string };
-    await app.mfa.verify({ mfaToken: mfa_token, factorType: 'otp', otp: totp(secret, -1) });
-    return { email, secret };
-  }
-
-  async function userId(email: string) {
-    return (await t.sesame.services.db.prisma.user.findUniqueOrThrow({ where: { email } })).id;
-  }
+  afterAll(() => api?.stop());
 
   it('enrols a first authenticator app with an mfa_token (recovery codes once), then challenges it', async () => {
     alice.email = nextEmail();
@@ -219,7 +122,7 @@ describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => 
   });
 
   it('enrols an email factor after an SMS sign-in and challenges it by a binding code, bound to its mfa_token', async () => {
-    const phone = `+1650253${String(1000 + n++).slice(-4)}`;
+    const phone = `+1650253${String(1000 + phones++).slice(-4)}`;
     const email = nextEmail();
     const smsSignIn = async () => {
       await waitFor(
@@ -231,10 +134,7 @@ describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => 
         { interval: 500, what: 'a text sent' },
       );
       const code = smsCode(await twilio.next(phone));
-      const err = await app.getTokenByPasswordlessSms({ phoneNumber: phone, code, scope: 'openid phone' }).then(
-        () => new Error('expected mfa_required'),
-        (e: unknown) => e,
-      );
+      const err = await rejection(app.getTokenByPasswordlessSms({ phoneNumber: phone, code, scope: 'openid phone' }));
       expect(isMfaRequiredError(err)).toBe(true);
       return (err as { cause: MfaRequired }).cause;
     };
@@ -289,7 +189,7 @@ describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => 
   it('adds and removes factors with an MFA API access token (from a second factor only), never refreshed', async () => {
     const audience = `${t.issuer}mfa/`;
     const scope = 'openid enroll read:authenticators remove:authenticators';
-    const bob = await enrolledUser();
+    const bob = await api.enrolledUser();
     const first = await firstFactor(bob.email, app, { scope, audience });
     const tokens = await app.mfa.verify({ mfaToken: first.mfa_token, factorType: 'otp', otp: totp(bob.secret) });
     expect(tokens.refreshToken).toBeUndefined();
@@ -336,100 +236,5 @@ describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => 
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'app', client_secret: SECRET, resource: audience }),
     });
     expect(res.status).toBe(400);
-  });
-
-  it('refuses an mfa_token of another client, an expired one, and spends one once among parallel grants', async () => {
-    const first = await firstFactor(alice.email);
-    await expect(other.mfa.verify({ mfaToken: first.mfa_token, factorType: 'otp', otp: totp(alice.secret, 1) })).rejects.toEqual(
-      sdkError(MfaVerifyError, 403, 'invalid_grant', 'Malformed mfa_token'),
-    );
-    await expect(other.mfa.challengeAuthenticator({ challengeType: 'otp', mfaToken: first.mfa_token })).rejects.toEqual(
-      sdkError(MfaChallengeError, 403, 'invalid_grant', 'Malformed mfa_token'),
-    );
-
-    const [a, b] = alice.recoveryCodes.splice(0, 2);
-    const results = await Promise.allSettled([
-      app.mfa.verify({ mfaToken: first.mfa_token, factorType: 'recovery-code', recoveryCode: a! }),
-      app.mfa.verify({ mfaToken: first.mfa_token, factorType: 'recovery-code', recoveryCode: b! }),
-    ]);
-    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-    expect(results.find((r) => r.status === 'rejected')).toEqual({ status: 'rejected', reason: sdkError(MfaVerifyError, 403, 'invalid_grant', 'Malformed mfa_token') });
-
-    const late = await firstFactor(alice.email);
-    await t.sesame.services.db.prisma.mfaToken.updateMany({ where: { usedAt: null, userId: await userId(alice.email) }, data: { expiresAt: new Date(Date.now() - 1000) } });
-    await expect(app.mfa.verify({ mfaToken: late.mfa_token, factorType: 'otp', otp: totp(alice.secret) })).rejects.toEqual(
-      sdkError(MfaVerifyError, 403, 'expired_token', 'mfa_token is expired'),
-    );
-    await expect(app.mfa.listAuthenticators({ mfaToken: late.mfa_token })).rejects.toEqual(sdkError(MfaListAuthenticatorsError, 401, 'invalid_token', 'mfa_token is expired'));
-  });
-
-  it('does not let wrong codes from one network delay the user on another', async () => {
-    const attacker = fromNetwork('203.0.113.7');
-    const user = fromNetwork('198.51.100.7');
-    const carol = await enrolledUser();
-    const stolen = await firstFactor(carol.email);
-    const wrong = String((Number(totp(carol.secret)) + 3) % 1_000_000).padStart(6, '0');
-    const statuses: number[] = [];
-    // Wrong codes until the delay starts (the one after codes.freeFailures), then a right one waits as well.
-    while (!statuses.includes(429) && statuses.length < 10) {
-      statuses.push(
-        await attacker.mfa.verify({ mfaToken: stolen.mfa_token, factorType: 'otp', otp: wrong }).then(
-          () => 200,
-          (e: { statusCode: number }) => e.statusCode,
-        ),
-      );
-    }
-    expect(statuses).toEqual([403, 403, 403, 403, 429]);
-    await expect(attacker.mfa.verify({ mfaToken: stolen.mfa_token, factorType: 'otp', otp: totp(carol.secret) })).rejects.toEqual(
-      sdkError(MfaVerifyError, 429, 'too_many_attempts', 'Too many failed attempts. Wait before trying again.'),
-    );
-    const own = await firstFactor(carol.email);
-    const tokens = await user.mfa.verify({ mfaToken: own.mfa_token, factorType: 'otp', otp: totp(carol.secret) });
-    expect(tokens.claims).toMatchObject({ acr: MFA_ACR });
-  });
-
-  it('answers mfa_required at refresh once the client asks for MFA after the refresh token was issued', async () => {
-    const db = t.sesame.services.db;
-    const metadata = { client_id: 'later', client_secret: `${SECRET}-later`, redirect_uris: [CALLBACK], grant_types: GRANTS, token_endpoint_auth_method: 'client_secret_post' };
-    await insertClient(db, 'later', metadata);
-    const later = new AuthClient({ domain, clientId: 'later', clientSecret: `${SECRET}-later` });
-    const email = nextEmail();
-    await later.passwordless.sendEmail({ email });
-    const tokens = await later.getTokenByPasswordlessEmail({ email, code: codeFrom(await t.mail.next(email)), scope: SCOPE, audience: API });
-    const refreshed = await later.getTokenByRefreshToken({ refreshToken: tokens.refreshToken! });
-
-    const stored = await findStoredClient(db, 'later');
-    expect(await replaceClientMetadata(db, 'later', stored!.version, { ...metadata, mfa_policy: 'always' })).toBe(true);
-    const err = await later.getTokenByRefreshToken({ refreshToken: refreshed.refreshToken! }).then(
-      () => new Error('expected mfa_required'),
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(TokenByRefreshTokenError);
-    expect(isMfaRequiredError(err)).toBe(true);
-    const { mfa_token, mfa_requirements } = (err as { cause: MfaRequired }).cause;
-    expect(mfa_requirements).toEqual({ enroll: [{ type: 'otp' }, { type: 'phone' }] });
-    const enrolment = await later.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: mfa_token });
-    const fresh = await later.mfa.verify({ mfaToken: mfa_token, factorType: 'otp', otp: totp((enrolment as { secret: string }).secret) });
-    expect(fresh.claims).toMatchObject({ email, amr: ['email', 'otp', 'mfa'], acr: MFA_ACR });
-    expect(decodeJwt(fresh.accessToken)).toMatchObject({ aud: API });
-    // The new refresh token carries the second factor: it refreshes under the policy.
-    const after = await later.getTokenByRefreshToken({ refreshToken: fresh.refreshToken! });
-    expect(after.claims).toMatchObject({ email, acr: MFA_ACR });
-  });
-
-  it('hands the legacy auth0 SDK the mfa_token in the error body', async () => {
-    const legacy = new AuthenticationClient({ domain, clientId: 'app', clientSecret: SECRET });
-    const email = nextEmail();
-    await legacy.passwordless.sendEmail({ email, send: 'code' });
-    const err = await legacy.passwordless.loginWithEmail({ email, code: codeFrom(await t.mail.next(email)), scope: 'openid' }).then(
-      () => new Error('expected mfa_required'),
-      (e: unknown) => e,
-    );
-    expect(JSON.parse((err as { body: string }).body)).toEqual({
-      error: 'mfa_required',
-      error_description: 'Multifactor authentication required',
-      mfa_token: expect.any(String),
-      mfa_requirements: { enroll: [{ type: 'otp' }, { type: 'phone' }] },
-    });
   });
 });

@@ -1,0 +1,122 @@
+// Attacks on Auth0's MFA API through the real @auth0/auth0-auth-js, on both engines: an mfa_token of
+// another client, an expired one, one spent twice in parallel, wrong TOTP codes from one network
+// meant to lock the user out on another; and mfa_required from the refresh grant once the client
+// asks for MFA after the refresh token was issued; the legacy auth0 SDK's view of mfa_required.
+import { AuthClient, MfaChallengeError, MfaListAuthenticatorsError, MfaVerifyError, TokenByRefreshTokenError, isMfaRequiredError } from '@auth0/auth0-auth-js';
+import { AuthenticationClient } from 'auth0/legacy';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findStoredClient, insertClient, replaceClientMetadata } from '../../src/storage/clients.js';
+import { ENGINES } from '../helpers/databases.js';
+import type { TestSesame } from '../helpers/sesame.js';
+import { codeFrom } from '../helpers/smtp.js';
+import { CALLBACK } from './fixture.js';
+import { API, GRANTS, MFA_ACR, SCOPE, SECRET, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
+
+describe.each(ENGINES)('Auth0 MFA API attacks on %s', { timeout: 180_000 }, (engine) => {
+  let api: MfaApi;
+  let t: TestSesame;
+  let app: AuthClient;
+  let other: AuthClient;
+  let domain: string;
+  const firstFactor = (...args: Parameters<MfaApi['firstFactor']>) => api.firstFactor(...args);
+  const nextEmail = () => api.nextEmail();
+  const userId = (email: string) => api.userId(email);
+  const fromNetwork = (ip: string) => api.fromNetwork(ip);
+
+  beforeAll(async () => {
+    api = await startMfaApi(engine);
+    ({ t, app, other, domain } = api);
+  }, 120_000);
+  afterAll(() => api?.stop());
+
+  it('refuses an mfa_token of another client, an expired one, and spends one once among parallel grants', async () => {
+    const alice = await api.enrolledUser();
+    const first = await firstFactor(alice.email);
+    await expect(other.mfa.verify({ mfaToken: first.mfa_token, factorType: 'otp', otp: totp(alice.secret, 1) })).rejects.toEqual(
+      sdkError(MfaVerifyError, 403, 'invalid_grant', 'Malformed mfa_token'),
+    );
+    await expect(other.mfa.challengeAuthenticator({ challengeType: 'otp', mfaToken: first.mfa_token })).rejects.toEqual(
+      sdkError(MfaChallengeError, 403, 'invalid_grant', 'Malformed mfa_token'),
+    );
+
+    const [a, b] = alice.recoveryCodes.splice(0, 2);
+    const results = await Promise.allSettled([
+      app.mfa.verify({ mfaToken: first.mfa_token, factorType: 'recovery-code', recoveryCode: a! }),
+      app.mfa.verify({ mfaToken: first.mfa_token, factorType: 'recovery-code', recoveryCode: b! }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(results.find((r) => r.status === 'rejected')).toEqual({ status: 'rejected', reason: sdkError(MfaVerifyError, 403, 'invalid_grant', 'Malformed mfa_token') });
+
+    const late = await firstFactor(alice.email);
+    await t.sesame.services.db.prisma.mfaToken.updateMany({ where: { usedAt: null, userId: await userId(alice.email) }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await expect(app.mfa.verify({ mfaToken: late.mfa_token, factorType: 'otp', otp: totp(alice.secret) })).rejects.toEqual(
+      sdkError(MfaVerifyError, 403, 'expired_token', 'mfa_token is expired'),
+    );
+    await expect(app.mfa.listAuthenticators({ mfaToken: late.mfa_token })).rejects.toEqual(sdkError(MfaListAuthenticatorsError, 401, 'invalid_token', 'mfa_token is expired'));
+  });
+
+  it('does not let wrong codes from one network delay the user on another', async () => {
+    const attacker = fromNetwork('203.0.113.7');
+    const user = fromNetwork('198.51.100.7');
+    const carol = await api.enrolledUser();
+    const stolen = await firstFactor(carol.email);
+    const wrong = String((Number(totp(carol.secret)) + 3) % 1_000_000).padStart(6, '0');
+    const statuses: number[] = [];
+    // Wrong codes until the delay starts (the one after codes.freeFailures), then a right one waits as well.
+    while (!statuses.includes(429) && statuses.length < 10) {
+      statuses.push(
+        await attacker.mfa.verify({ mfaToken: stolen.mfa_token, factorType: 'otp', otp: wrong }).then(
+          () => 200,
+          (e: { statusCode: number }) => e.statusCode,
+        ),
+      );
+    }
+    expect(statuses).toEqual([403, 403, 403, 403, 429]);
+    await expect(attacker.mfa.verify({ mfaToken: stolen.mfa_token, factorType: 'otp', otp: totp(carol.secret) })).rejects.toEqual(
+      sdkError(MfaVerifyError, 429, 'too_many_attempts', 'Too many failed attempts. Wait before trying again.'),
+    );
+    const own = await firstFactor(carol.email);
+    const tokens = await user.mfa.verify({ mfaToken: own.mfa_token, factorType: 'otp', otp: totp(carol.secret) });
+    expect(tokens.claims).toMatchObject({ acr: MFA_ACR });
+  });
+
+  it('answers mfa_required at refresh once the client asks for MFA after the refresh token was issued', async () => {
+    const db = t.sesame.services.db;
+    const metadata = { client_id: 'later', client_secret: `${SECRET}-later`, redirect_uris: [CALLBACK], grant_types: GRANTS, token_endpoint_auth_method: 'client_secret_post' };
+    await insertClient(db, 'later', metadata);
+    const later = new AuthClient({ domain, clientId: 'later', clientSecret: `${SECRET}-later` });
+    const email = nextEmail();
+    await later.passwordless.sendEmail({ email });
+    const tokens = await later.getTokenByPasswordlessEmail({ email, code: codeFrom(await t.mail.next(email)), scope: SCOPE, audience: API });
+    const refreshed = await later.getTokenByRefreshToken({ refreshToken: tokens.refreshToken! });
+
+    const stored = await findStoredClient(db, 'later');
+    expect(await replaceClientMetadata(db, 'later', stored!.version, { ...metadata, mfa_policy: 'always' })).toBe(true);
+    const err = await rejection(later.getTokenByRefreshToken({ refreshToken: refreshed.refreshToken! }));
+    expect(err).toBeInstanceOf(TokenByRefreshTokenError);
+    expect(isMfaRequiredError(err)).toBe(true);
+    const { mfa_token, mfa_requirements } = (err as { cause: MfaRequired }).cause;
+    expect(mfa_requirements).toEqual({ enroll: [{ type: 'otp' }, { type: 'phone' }] });
+    const enrolment = await later.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: mfa_token });
+    const fresh = await later.mfa.verify({ mfaToken: mfa_token, factorType: 'otp', otp: totp((enrolment as { secret: string }).secret) });
+    expect(fresh.claims).toMatchObject({ email, amr: ['email', 'otp', 'mfa'], acr: MFA_ACR });
+    expect(decodeJwt(fresh.accessToken)).toMatchObject({ aud: API });
+    // The new refresh token carries the second factor: it refreshes under the policy.
+    const after = await later.getTokenByRefreshToken({ refreshToken: fresh.refreshToken! });
+    expect(after.claims).toMatchObject({ email, acr: MFA_ACR });
+  });
+
+  it('hands the legacy auth0 SDK the mfa_token in the error body', async () => {
+    const legacy = new AuthenticationClient({ domain, clientId: 'app', clientSecret: SECRET });
+    const email = nextEmail();
+    await legacy.passwordless.sendEmail({ email, send: 'code' });
+    const err = await rejection(legacy.passwordless.loginWithEmail({ email, code: codeFrom(await t.mail.next(email)), scope: 'openid' }));
+    expect(JSON.parse((err as { body: string }).body)).toEqual({
+      error: 'mfa_required',
+      error_description: 'Multifactor authentication required',
+      mfa_token: expect.any(String),
+      mfa_requirements: { enroll: [{ type: 'otp' }, { type: 'phone' }] },
+    });
+  });
+});
