@@ -27,7 +27,7 @@ export interface GrantModule {
 }
 
 /** Every custom grant; register a subset by passing a filtered copy. */
-export const GRANTS: readonly GrantModule[] = [passwordlessOtp, webauthn, loginTicket, mfa];
+export const GRANTS: readonly GrantModule[] = [passwordlessOtp, webauthn, mfa, loginTicket];
 
 export function registerGrants(provider: Provider, deps: GrantDeps, grants: readonly GrantModule[] = GRANTS): void {
   for (const grant of grants) {
