@@ -12,6 +12,7 @@ import { SesameError } from '../../errors.js';
 import { checkFactorCode, type FactorCheck } from '../../passwordless/mfa/factors.js';
 import { checkFactorOob } from '../../passwordless/mfa/oob.js';
 import { openOobCode } from '../../passwordless/mfa/oob-codes.js';
+import { firstFactorKind } from '../../passwordless/mfa/policy.js';
 import { replaceUsedRecoveryCode } from '../../passwordless/mfa/recovery-codes.js';
 import { mfaTokenDigest, readMfaToken, spendMfa, type PendingSignIn } from '../../passwordless/mfa/tokens.js';
 import { requesterIp } from '../../passwordless/requester-network.js';
@@ -58,6 +59,7 @@ interface Verified {
 
 async function otpFactor(ctx: Ctx, deps: GrantDeps, signIn: PendingSignIn, who: { ip: string; clientId: string }): Promise<Verified> {
   const code = required(ctx, 'otp');
+  if (!deps.config.mfa.factors.includes('totp')) throw new SesameError('mfaInvalidOtp');
   // An app enrolled through /mfa/associate waits for its first code (enrolTotp keeps at most one).
   const [enrolling] = await listAuthenticators(deps.db, signIn.userId, { type: 'totp', confirmed: false });
   const check: FactorCheck = await checkFactorCode(deps, signIn.userId, { type: 'otp', code, ...(enrolling && { confirming: enrolling.id }) }, who);
@@ -73,9 +75,13 @@ async function oobFactor(ctx: Ctx, deps: GrantDeps, signIn: PendingSignIn, token
   // access token binds none: the code sent to the new address is the proof).
   const bound = challenge && challenge.userId === signIn.userId && challenge.clientId === signIn.clientId;
   if (!bound || (challenge.mfaToken !== null && challenge.mfaToken !== mfaTokenDigest(token))) throw new SesameError('mfaInvalidOobCode');
+  // A code to the inbox or phone the first factor already proved is not a second factor (policy.ts);
+  // /mfa/challenge never sends one, but an enrolment by access token binds no first factor.
+  const type = challenge.authenticatorId.startsWith('sms|') ? 'sms' : 'email';
+  if (firstFactorKind(signIn.amr) === type || !deps.config.mfa.factors.includes(type)) throw new SesameError('mfaInvalidOobCode');
   const check = await checkFactorOob(deps, signIn.userId, challenge.authenticatorId, challenge.challengeId, bindingCode, { ...who, locale: 'en' });
   if (!check.ok) throw refused(check, 'mfaInvalidBindingCode');
-  return { factorAmr: check.authenticatorId.startsWith('sms|') ? FACTOR_AMR.sms : FACTOR_AMR.email };
+  return { factorAmr: FACTOR_AMR[type] };
 }
 
 async function recoveryFactor(ctx: Ctx, deps: GrantDeps, signIn: PendingSignIn, who: { ip: string; clientId: string }): Promise<Verified> {
