@@ -10,8 +10,8 @@ import { findStoredClient, insertClient, replaceClientMetadata } from '../../src
 import { ENGINES } from '../helpers/databases.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
-import { CALLBACK } from './fixture.js';
-import { API, GRANTS, MFA_ACR, SCOPE, SECRET, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
+import { CALLBACK, OTP, WEB_ORIGIN } from './fixture.js';
+import { API, GRANTS, MFA_ACR, MFA_GRANTS, SCOPE, SECRET, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
 
 describe.each(ENGINES)('Auth0 MFA API attacks on %s', { timeout: 180_000 }, (engine) => {
   let api: MfaApi;
@@ -54,6 +54,56 @@ describe.each(ENGINES)('Auth0 MFA API attacks on %s', { timeout: 180_000 }, (eng
       sdkError(MfaVerifyError, 403, 'expired_token', 'mfa_token is expired'),
     );
     await expect(app.mfa.listAuthenticators({ mfaToken: late.mfa_token })).rejects.toEqual(sdkError(MfaListAuthenticatorsError, 401, 'invalid_token', 'mfa_token is expired'));
+  });
+
+  it('serves a public browser client from its web origin: CORS, no secret, JSON grants', async () => {
+    const email = nextEmail();
+    const post = async (path: string, body: Record<string, unknown>, origin = WEB_ORIGIN, auth?: string) => {
+      const headers = { 'content-type': 'application/json', origin, ...(auth && { authorization: `Bearer ${auth}` }) };
+      const res = await fetch(`${t.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown>, origin: res.headers.get('access-control-allow-origin') };
+    };
+    expect((await post('/passwordless/start', { client_id: 'spa', connection: 'email', email, send: 'code' })).status).toBe(200);
+    const otp = codeFrom(await t.mail.next(email));
+    // The OTP grant as spa-js sends it (a form); the MFA grants below as JSON, which Auth0's SDKs may send.
+    const form = new URLSearchParams({ client_id: 'spa', grant_type: OTP, username: email, otp, realm: 'email', scope: 'openid email' });
+    const res = await fetch(`${t.url}/oauth/token`, { method: 'POST', headers: { origin: WEB_ORIGIN }, body: form });
+    const first = { status: res.status, body: (await res.json()) as Record<string, unknown>, origin: res.headers.get('access-control-allow-origin') };
+    expect(first).toEqual({
+      status: 403,
+      body: {
+        error: 'mfa_required',
+        error_description: 'Multifactor authentication required',
+        mfa_token: expect.any(String),
+        mfa_requirements: { enroll: [{ type: 'otp' }, { type: 'phone' }] },
+      },
+      origin: WEB_ORIGIN,
+    });
+    const mfaToken = first.body.mfa_token as string;
+    const preflight = await fetch(`${t.url}/mfa/authenticators`, {
+      method: 'OPTIONS',
+      headers: { origin: WEB_ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-methods')]).toEqual([
+      204,
+      WEB_ORIGIN,
+      'GET, POST, DELETE, OPTIONS',
+    ]);
+    const list = await fetch(`${t.url}/mfa/authenticators`, { headers: { origin: WEB_ORIGIN, authorization: `Bearer ${mfaToken}` } });
+    expect([list.status, list.headers.get('access-control-allow-origin'), await list.json()]).toEqual([200, WEB_ORIGIN, []]);
+    expect(await post('/mfa/challenge', { client_id: 'spa', mfa_token: mfaToken, challenge_type: 'otp' })).toEqual({
+      status: 403,
+      body: { error: 'association_required', error_description: 'User is not enrolled. You can use /mfa/associate endpoint to enroll the first authenticator.' },
+      origin: WEB_ORIGIN,
+    });
+    expect(await post('/mfa/associate', { authenticator_types: ['otp'] }, 'https://evil.example', mfaToken)).toEqual({
+      status: 403,
+      body: { error: 'access_denied', error_description: 'Origin https://evil.example is not allowed for this client; add it to its web_origins.' },
+      origin: null,
+    });
+    const enrolment = await post('/mfa/associate', { authenticator_types: ['otp'] }, WEB_ORIGIN, mfaToken);
+    const tokens = await post('/oauth/token', { client_id: 'spa', grant_type: MFA_GRANTS[0], mfa_token: mfaToken, otp: totp(enrolment.body.secret as string) });
+    expect([tokens.status, tokens.origin, decodeJwt(tokens.body.id_token as string)]).toEqual([200, WEB_ORIGIN, expect.objectContaining({ aud: 'spa', email, acr: MFA_ACR })]);
   });
 
   it('does not let wrong codes from one network delay the user on another', async () => {

@@ -13,7 +13,8 @@ import { smsCode, type FakeTwilio } from '../helpers/fake-twilio.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
-import { API, MFA_ACR, RECOVERY_CODE, SECRET, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
+import { CALLBACK } from './fixture.js';
+import { API, MFA_ACR, RECOVERY_CODE, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
 
 describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => {
   let api: MfaApi;
@@ -229,12 +230,16 @@ describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => 
     // Another client's (or any) access token for an API is no MFA API token.
     const apiToken = (await firstFactor(bob.email).then((r) => app.mfa.verify({ mfaToken: r.mfa_token, factorType: 'otp', otp: totp(bob.secret, 1) }))).accessToken;
     await expect(app.mfa.listAuthenticators({ mfaToken: apiToken })).rejects.toMatchObject({ name: 'MfaListAuthenticatorsError', statusCode: 401 });
-    // The MFA API audience comes from the MFA grants only.
-    const res = await fetch(`${t.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'app', client_secret: SECRET, resource: audience }),
-    });
-    expect(res.status).toBe(400);
+    // The MFA API audience comes from the MFA grants only: not from a sign-in on the hosted pages.
+    const authorize = new URL(`${t.url}/authorize`);
+    const pkce = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+    authorize.search = new URLSearchParams({ client_id: 'app', response_type: 'code', redirect_uri: CALLBACK, scope: 'openid', resource: audience, ...pkce }).toString();
+    const res = await fetch(authorize, { redirect: 'manual' });
+    const location = new URL(res.headers.get('location') ?? '', t.url);
+    expect([res.status, location.searchParams.get('error'), location.searchParams.get('error_description')]).toEqual([
+      303,
+      'invalid_target',
+      'the MFA API audience is only issued after a second factor, by the MFA grants',
+    ]);
   });
 });

@@ -9,7 +9,7 @@ import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
-import { CALLBACK, OTP } from './fixture.js';
+import { CALLBACK, OTP, WEB_ORIGIN } from './fixture.js';
 
 export const MFA_GRANTS = ['http://auth0.com/oauth/grant-type/mfa-otp', 'http://auth0.com/oauth/grant-type/mfa-oob', 'http://auth0.com/oauth/grant-type/mfa-recovery-code'];
 export const GRANTS = ['authorization_code', 'refresh_token', OTP, ...MFA_GRANTS];
@@ -23,6 +23,14 @@ const fixture = {
   clients: [
     { client_id: 'app', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: GRANTS, mfa_policy: 'always', trust_forwarded_for: true },
     { client_id: 'other', client_secret: `${SECRET}-other`, redirect_uris: [CALLBACK], grant_types: GRANTS, mfa_policy: 'always' },
+    {
+      client_id: 'spa',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [CALLBACK],
+      grant_types: ['authorization_code', OTP, ...MFA_GRANTS],
+      web_origins: [WEB_ORIGIN],
+      mfa_policy: 'always',
+    },
   ],
   apis: [{ identifier: API, scopes: ['read'] }],
   codes: { resendCooldown: 1, sendsPerHour: 50, freeFailures: 3 },
