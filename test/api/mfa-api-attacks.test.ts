@@ -10,6 +10,8 @@ import { findStoredClient, insertClient, replaceClientMetadata } from '../../src
 import { ENGINES } from '../helpers/databases.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
+import { waitFor } from '../helpers/wait.js';
+import { smsCode } from '../helpers/fake-twilio.js';
 import { CALLBACK, OTP, WEB_ORIGIN } from './fixture.js';
 import { API, GRANTS, MFA_ACR, MFA_GRANTS, SCOPE, SECRET, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
 
@@ -104,6 +106,29 @@ describe.each(ENGINES)('Auth0 MFA API attacks on %s', { timeout: 180_000 }, (eng
     const enrolment = await post('/mfa/associate', { authenticator_types: ['otp'] }, WEB_ORIGIN, mfaToken);
     const tokens = await post('/oauth/token', { client_id: 'spa', grant_type: MFA_GRANTS[0], mfa_token: mfaToken, otp: totp(enrolment.body.secret as string) });
     expect([tokens.status, tokens.origin, decodeJwt(tokens.body.id_token as string)]).toEqual([200, WEB_ORIGIN, expect.objectContaining({ aud: 'spa', email, acr: MFA_ACR })]);
+  });
+
+  it('does not count a code to the phone of an SMS sign-in as its second factor', async () => {
+    const phone = '+16502537777';
+    const audience = `${t.issuer}mfa/`;
+    const first = await api.smsFirstFactor(phone);
+    const { secret } = (await app.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: first.mfa_token })) as { secret: string };
+    await app.mfa.verify({ mfaToken: first.mfa_token, factorType: 'otp', otp: totp(secret, -1) });
+    const forApi = await api.smsFirstFactor(phone, { scope: 'enroll', audience });
+    const { accessToken } = await app.mfa.verify({ mfaToken: forApi.mfa_token, factorType: 'otp', otp: totp(secret) });
+    // An access token may enrol an SMS factor, even the sign-in's own number...
+    // (after the number's resend cooldown since the sign-in's code: a 429 to wait out)
+    const enrol = () => app.mfa.enrollAuthenticator({ authenticatorTypes: ['oob'], oobChannels: ['sms'], phoneNumber: phone, mfaToken: accessToken });
+    const sms = (await waitFor(() => enrol().catch((e: { statusCode?: number }) => (e.statusCode === 429 ? undefined : Promise.reject(e as Error))), {
+      interval: 500,
+      what: 'an enrolment code sent',
+    })) as { oobCode: string };
+    const bindingCode = smsCode(await api.twilio.next(phone));
+    // ...but after an SMS sign-in a code by SMS is the same factor again: refused.
+    const next = await api.smsFirstFactor(phone);
+    await expect(app.mfa.verify({ mfaToken: next.mfa_token, factorType: 'oob', oobCode: sms.oobCode, bindingCode })).rejects.toEqual(
+      sdkError(MfaVerifyError, 403, 'invalid_grant', 'Invalid oob_code.'),
+    );
   });
 
   it('does not let wrong codes from one network delay the user on another', async () => {

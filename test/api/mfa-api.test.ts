@@ -5,7 +5,7 @@
 // of an enrolled user with an mfa_token, an oob_code carried to another mfa_token.
 // The other attacks and the refresh grant: mfa-api-attacks.test.ts.
 import type { AuthClient } from '@auth0/auth0-auth-js';
-import { MfaChallengeError, MfaDeleteAuthenticatorError, MfaEnrollmentError, MfaListAuthenticatorsError, MfaVerifyError, isMfaRequiredError } from '@auth0/auth0-auth-js';
+import { MfaChallengeError, MfaDeleteAuthenticatorError, MfaEnrollmentError, MfaListAuthenticatorsError, MfaVerifyError } from '@auth0/auth0-auth-js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
@@ -14,7 +14,7 @@ import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 import { CALLBACK } from './fixture.js';
-import { API, MFA_ACR, RECOVERY_CODE, rejection, sdkError, startMfaApi, totp, type MfaApi, type MfaRequired } from './mfa-fixture.js';
+import { API, MFA_ACR, RECOVERY_CODE, sdkError, startMfaApi, totp, type MfaApi } from './mfa-fixture.js';
 
 describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => {
   let api: MfaApi;
@@ -125,20 +125,7 @@ describe.each(ENGINES)('Auth0 MFA API on %s', { timeout: 180_000 }, (engine) => 
   it('enrols an email factor after an SMS sign-in and challenges it by a binding code, bound to its mfa_token', async () => {
     const phone = `+1650253${String(1000 + phones++).slice(-4)}`;
     const email = nextEmail();
-    const smsSignIn = async () => {
-      await waitFor(
-        () =>
-          app.passwordless.sendSms({ phoneNumber: phone }).then(
-            () => true,
-            () => false,
-          ),
-        { interval: 500, what: 'a text sent' },
-      );
-      const code = smsCode(await twilio.next(phone));
-      const err = await rejection(app.getTokenByPasswordlessSms({ phoneNumber: phone, code, scope: 'openid phone' }));
-      expect(isMfaRequiredError(err)).toBe(true);
-      return (err as { cause: MfaRequired }).cause;
-    };
+    const smsSignIn = () => api.smsFirstFactor(phone);
     const first = await smsSignIn();
     expect(first.mfa_requirements).toEqual({ enroll: [{ type: 'otp' }, { type: 'email' }] });
     const enrolment = await app.mfa.enrollAuthenticator({ authenticatorTypes: ['oob'], oobChannels: ['email'], email, mfaToken: first.mfa_token });

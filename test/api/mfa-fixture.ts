@@ -4,7 +4,7 @@ import { AuthClient, isMfaRequiredError } from '@auth0/auth0-auth-js';
 import { Secret, TOTP } from 'otpauth';
 import { expect } from 'vitest';
 import type { Engine } from '../helpers/databases.js';
-import { startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
+import { smsCode, startFakeTwilio, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -69,6 +69,8 @@ export interface MfaApi {
   fromNetwork(ip: string): AuthClient;
   /** A code sign-in by email whose answer is `mfa_required`: its body. */
   firstFactor(email: string, client?: AuthClient, options?: { scope?: string; audience?: string }): Promise<MfaRequired>;
+  /** The same by SMS (a code from the Twilio-like server). */
+  smsFirstFactor(phone: string, options?: { scope?: string; audience?: string }): Promise<MfaRequired>;
   /** A new user with a confirmed authenticator app (confirmed at step -1: steps 0 and +1 are left for the test). */
   enrolledUser(): Promise<{ email: string; secret: string; recoveryCodes: string[] }>;
   userId(email: string): Promise<string>;
@@ -103,9 +105,25 @@ export async function startMfaApi(engine: Engine): Promise<MfaApi> {
     return (err as { cause: MfaRequired }).cause;
   }
 
+  async function smsFirstFactor(phone: string, options: { scope?: string; audience?: string } = {}): Promise<MfaRequired> {
+    const sent = () =>
+      app.passwordless.sendSms({ phoneNumber: phone }).then(
+        () => true,
+        () => false,
+      );
+    await waitFor(sent, { interval: 500, what: 'a text sent' });
+    const code = smsCode(await twilio.next(phone));
+    const err = await rejection(
+      app.getTokenByPasswordlessSms({ phoneNumber: phone, code, scope: options.scope ?? 'openid phone', ...(options.audience && { audience: options.audience }) }),
+    );
+    expect(isMfaRequiredError(err)).toBe(true);
+    return (err as { cause: MfaRequired }).cause;
+  }
+
   return {
     t,
     twilio,
+    smsFirstFactor,
     domain,
     app,
     other: new AuthClient({ domain, clientId: 'other', clientSecret: `${SECRET}-other` }),
