@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
 import { SesameError } from '../errors.js';
+import { storable } from '../storage/db.js';
 import {
   ClientRegistryError,
   type Registry,
@@ -33,7 +34,11 @@ export function clientRoutes(router: Router, s: Services): void {
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
   // The provider is rebuilt when signing keys rotate, so take the current one per request.
   const registry = (): Registry => ({ db: s.db, config: s.config, provider: s.provider, via: 'management_api' });
-  const id = (ctx: Context) => ctx.params.id as string;
+  const id = (ctx: Context) => {
+    const clientId = ctx.params.id as string;
+    if (!storable(clientId)) throw new SesameError('notFound', { detail: 'No client with this id.' });
+    return clientId;
+  };
 
   router.get('/clients', async function listAll(ctx) {
     ctx.body = { clients: await answer(() => listRegisteredClients(registry())) };

@@ -7,13 +7,12 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { notFound } from '../http/errors.js';
 import { passkeysOf, removeAllPasskeys, removePasskey, type Remover } from '../passwordless/passkey-support.js';
+import { storable } from '../storage/db.js';
 import { findUserById } from '../storage/users.js';
 import { managementClientOf } from './admin-auth.js';
 
 // Credential ids are stored as WebAuthn's base64url; anything else names no passkey.
 const PASSKEY_ID = /^[A-Za-z0-9_-]{1,1400}$/;
-// PostgreSQL refuses a NUL in text outright (a 500 if it reached the query); no row can hold one.
-const storable = (id: string) => !id.includes('\u0000');
 
 export function userPasskeyRoutes(router: Router, s: Pick<Services, 'db'>): void {
   /** The user the path names (by id only: the API has no lookup by identifier yet), else 404. */

@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
+import { storable } from '../storage/db.js';
 import { externalConnection } from '../config/connections.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { createServiceClient, rotateServiceClient } from '../connections/external.js';
@@ -25,7 +26,7 @@ export function serviceClientRoutes(router: Router, s: Services): void {
   });
 
   router.post('/service-clients/:id/keys', json, async function rotate(ctx) {
-    const client = await findServiceClient(s.db, ctx.params.id!);
+    const client = storable(ctx.params.id!) ? await findServiceClient(s.db, ctx.params.id!) : null;
     const connection = client && !client.revokedAt ? external(client.connectionId) : undefined;
     if (!client || !connection) throw notFound('No live service client with this id.');
     ctx.status = 201;
@@ -33,12 +34,13 @@ export function serviceClientRoutes(router: Router, s: Services): void {
   });
 
   router.delete('/service-clients/:id', async function revokeClient(ctx) {
-    if (!(await revokeService(s.db, ctx.params.id!))) throw notFound('No live service client with this id.');
+    if (!storable(ctx.params.id!) || !(await revokeService(s.db, ctx.params.id!))) throw notFound('No live service client with this id.');
     ctx.status = 204;
   });
 
   router.delete('/service-clients/:id/keys/:kid', async function revokeKey(ctx) {
-    if (!(await revokeService(s.db, ctx.params.id!, ctx.params.kid))) throw notFound('No live key with this id for this service client.');
+    if (!storable(ctx.params.id! + ctx.params.kid!) || !(await revokeService(s.db, ctx.params.id!, ctx.params.kid)))
+      throw notFound('No live key with this id for this service client.');
     ctx.status = 204;
   });
 }

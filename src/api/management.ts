@@ -5,6 +5,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
+import { storable } from '../storage/db.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/links.js';
@@ -43,7 +44,7 @@ export function managementRouter(s: Services): Router {
   });
 
   router.delete('/links/:uuid', async function revokeOne(ctx) {
-    if (!(await revokeLink(s.db, ctx.params.uuid!))) throw notFound('No live link with this uuid.');
+    if (!storable(ctx.params.uuid!) || !(await revokeLink(s.db, ctx.params.uuid!))) throw notFound('No live link with this uuid.');
     ctx.status = 204;
   });
 

@@ -87,3 +87,13 @@ export function errorsByFamily(families: readonly ErrorFamily[], fallback: Middl
     return (family?.handler ?? fallback)(ctx, next);
   };
 }
+
+/**
+ * `Cache-Control: no-store` on every answer of a router: pages of one sign-in or one account answer
+ * for this browser and this moment only, so Back asks the server again (never the HTTP cache or the
+ * back/forward cache) and a finished sign-in shows as finished; personal data is never cached.
+ */
+export async function noStore(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  await next();
+}

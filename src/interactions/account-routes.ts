@@ -4,6 +4,7 @@
 // token; adding or removing a passkey also needs a fresh sign-in. Each change is limited, audited
 // and confirmed by email (account-changes.ts). Works without JavaScript except adding a passkey.
 import Router from '@koa/router';
+import { noStore } from '../http/middleware.js';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
@@ -106,11 +107,7 @@ export function accountRouter(s: Services): Router {
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '32kb' });
 
-  // Personal data: never cached, never framed (the security headers already forbid framing).
-  router.use(async function noStore(ctx, next) {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noStore);
   router.get('/', (ctx) => showAccount(s, ctx));
   router.get('/callback', (ctx) => finishSignIn(s, ctx));
   router.get('/sign-in-again', (ctx) => signInAgain(s, ctx));

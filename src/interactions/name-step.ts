@@ -6,6 +6,7 @@
 // while that account has no name; skipping or saving continues where the login was going. Back from
 // the app lands here once the interaction is gone: like the other steps, the page says signed in.
 import Router from '@koa/router';
+import { noStore } from '../http/middleware.js';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
@@ -98,11 +99,7 @@ export function nameStepRouter(s: Services): Router<NameState> {
   const router = new Router<NameState>({ prefix: '/interaction/:uid/name' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
 
-  // Answered by the server every time (never a cache), so Back shows what became of the sign-in.
-  router.use(async function noStore(ctx, next) {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noStore);
 
   router.get('/', (ctx) => showNameStep(s, ctx));
   router.post('/', form, (ctx) => submitName(s, ctx));

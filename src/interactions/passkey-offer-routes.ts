@@ -5,6 +5,7 @@
 // is bound to `interaction:<uid>`. Whatever the answer (created, not now, a failure, no JavaScript)
 // the sign-in goes on with its own amr. Back once the interaction is gone lands on the "signed in" page.
 import Router from '@koa/router';
+import { noStore } from '../http/middleware.js';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
@@ -164,11 +165,7 @@ export function passkeyOfferRouter(s: Services): Router<OfferState> {
   const form = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '4kb' });
 
-  // Answered by the server every time (never a cache), so Back shows what became of the sign-in.
-  router.use(async function noStore(ctx, next) {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noStore);
 
   router.get('/', (ctx) => showOffer(s, ctx));
   router.post('/options', json, (ctx) => registrationOptions(s, ctx));

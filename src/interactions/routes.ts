@@ -1,6 +1,7 @@
 // Hosted sign-in pages bound to the oidc-provider Interaction: email → code → consent → back to the
 // RP. GET shows the step `nextStep` (steps.ts) picks; the POSTs of the code steps are code-steps.ts.
 import Router from '@koa/router';
+import { noStore } from '../http/middleware.js';
 import { bodyParser } from '@koa/bodyparser';
 import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
@@ -137,12 +138,7 @@ export function interactionRouter(s: Services): Router<FlowState> {
   const jsonErrors = oauthJsonErrors(s.renderer, s.config.ui.defaultLocale);
   const [load, csrf, login] = [loadInteraction(s), requireCsrf(s), requirePrompt('login')];
 
-  // Every step answers for this browser and this moment only: Back must ask the server again
-  // (never the HTTP cache or back/forward cache), so a finished sign-in shows as finished.
-  router.use(async function noStore(ctx, next) {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noStore);
 
   router.get('/', load, (ctx) => showStep(s, ctx));
   router.post('/external/:connection', load, form, csrf, login, (ctx) => handOff(s, ctx, ctx.params.connection!));

@@ -81,3 +81,12 @@ export async function ping(db: Db): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Whether a text from a request can be a stored value at all: PostgreSQL refuses a NUL in text
+ * outright (an error, not "no row"), so a route looking up an id from its path asks this first and
+ * answers "not found" itself.
+ */
+export function storable(text: string): boolean {
+  return !text.includes('\u0000');
+}

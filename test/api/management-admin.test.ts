@@ -1,6 +1,7 @@
 // Issue 11 item 1: an end user must never reach the management API. The attack: a management
 // client that also allows the code flow hands `admin` for <issuer>/api/v1/ to whoever signs in (open
 // sign-up: anyone), who then mints a sign-in link for someone else's address. Each step is tried.
+import { unescapeHtml } from '../helpers/html.js';
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { SignJWT, importJWK } from 'jose';
@@ -76,7 +77,7 @@ describe('an end user and the management API', () => {
       'a management_api client may only use the client_credentials grant, with grant_types ["client_credentials"] and response_types [] ' +
       "(got authorization_code): a user's sign-in must never reach the management API";
     // The reason is for the operator: under the error page's technical details.
-    const detail = /<p class="detail">([^<]*)</.exec(started.page.html)?.[1]?.replace(/&#34;/g, '"').replace(/&#39;/g, "'");
+    const detail = unescapeHtml(/<p class="detail">([^<]*)</.exec(started.page.html)?.[1] ?? '');
     expect([detail, started.page.html.includes('Error code: invalid_client_metadata')]).toEqual([problem, true]);
     // Nor can its client credentials reach the API: the client does not load at all.
     const token = await fetch(`${t.url}/oauth/token`, {

@@ -1,15 +1,17 @@
-// Service clients through the management API: create (access key once), list, rotate, revoke.
+// Service clients through the management API: create (access key once), list, rotate, revoke; and
+// ids no row can hold on every management route with an id in its path.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { ENGINES } from '../helpers/databases.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 
-describe('service clients in the management API', () => {
+describe.each(ENGINES)('service clients in the management API on %s', (engine) => {
   let t: TestSesame;
   let token: string;
   beforeAll(async () => {
-    t = await startTestSesame('sqlite', {
+    t = await startTestSesame(engine, {
       clients: [{ client_id: 'ops', client_secret: OPS_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], management_api: true }],
       connections: [
         { id: 'email', type: 'email' },
@@ -61,5 +63,15 @@ describe('service clients in the management API', () => {
       status: 400,
       body: { error: 'invalid_request', error_description: 'connection must name an external connection (got "email").' },
     });
+  });
+
+  it('answers 404 for ids no row can hold (a NUL, which PostgreSQL refuses outright) on every route with an id, never a 500', async () => {
+    const [client, service, key, link] = ['client with this id', 'live service client with this id', 'live key with this id for this service client', 'live link with this uuid'];
+    for (const id of ['%00', 'a%00b']) {
+      const routes = [['GET', `/clients/${id}`, client], ['PATCH', `/clients/${id}`, client, {}], ['POST', `/clients/${id}/rotate-secret`, client], ['DELETE', `/clients/${id}`, client],
+        ['POST', `/service-clients/${id}/keys`, service, {}], ['DELETE', `/service-clients/${id}`, service], ['DELETE', `/service-clients/x/keys/${id}`, key], ['DELETE', `/links/${id}`, link]] as const; // prettier-ignore
+      for (const [method, path, what, body] of routes)
+        expect([path, await api(method, path, body)]).toEqual([path, { status: 404, body: { error: 'not_found', error_description: `No ${what}.` } }]);
+    }
   });
 });

@@ -3,6 +3,7 @@
 // tried on the three surfaces that send codes by SMS (the hosted pages, the Auth0 API and the
 // Userfront API): each is refused with a clear message, nothing is texted, and the refusal is
 // audited with the type. A connection's `numberTypes` widens the list.
+import { userfrontTenant } from '../helpers/userfront-app.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
@@ -11,7 +12,6 @@ import { oidcFixture } from '../oidc/fixture.js';
 import { apiFixture } from './fixture.js';
 
 const NATIVE = apiFixture.clients[0]!;
-const LOGIN_TICKET = 'urn:sesame:params:oauth:grant-type:login-ticket';
 
 /** Valid numbers that are not mobiles, by libphonenumber type. */
 const REFUSED: Array<[string, string]> = [
@@ -39,18 +39,7 @@ describe('SMS number types', () => {
   beforeAll(async () => {
     t = await startTestSesame('sqlite', {
       ...oidcFixture,
-      clients: [
-        oidcFixture.clients[0],
-        NATIVE,
-        {
-          client_id: 'demo1234',
-          userfront: true,
-          token_endpoint_auth_method: 'none',
-          response_types: [],
-          grant_types: [LOGIN_TICKET, 'refresh_token'],
-          redirect_uris: ['http://127.0.0.1:9/dashboard'],
-        },
-      ],
+      clients: [oidcFixture.clients[0], NATIVE, userfrontTenant('demo1234', { redirect_uris: ['http://127.0.0.1:9/dashboard'] })],
       connections: [
         { id: 'email', type: 'email' },
         { id: 'sms', type: 'sms', allowedCountries: ['US', 'GB'], provider: { type: 'capture' }, sendsPerIpPerHour: 1000 },

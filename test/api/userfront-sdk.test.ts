@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
-import { startUserfrontApp, type UserfrontApp } from '../helpers/userfront-app.js';
+import { startUserfrontApp, type UserfrontApp, userfrontTenant } from '../helpers/userfront-app.js';
 
 const TENANT = 'demo1234';
 
@@ -29,18 +29,13 @@ describe('@userfront/core in Chromium against Sesame', () => {
   beforeAll(async () => {
     const port = await freePort();
     app = await startUserfrontApp({ sesamePort: port, tenantId: TENANT });
-    const tenant = {
-      client_id: TENANT,
+    const tenant = userfrontTenant(TENANT, {
       client_name: 'Demo',
-      userfront: true,
-      token_endpoint_auth_method: 'none',
-      response_types: [],
-      grant_types: ['urn:sesame:params:oauth:grant-type:login-ticket', 'refresh_token'],
       initiate_login_uri: `${app.origin}/login`,
       redirect_uris: [`${app.origin}/dashboard`],
       post_logout_redirect_uris: [`${app.origin}/login`],
       web_origins: [app.origin],
-    };
+    });
     t = await startTestSesame('sqlite', { clients: [tenant], port }, { tls: true, issuer: `https://localhost:${port}/` });
   });
   afterAll(async () => {

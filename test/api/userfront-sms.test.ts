@@ -1,24 +1,14 @@
 // Userfront's code endpoints over SMS (`channel: "sms"`, `phoneNumber`), with the country allow-list.
+import { userfrontTenant } from '../helpers/userfront-app.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-
-const LOGIN_TICKET = 'urn:sesame:params:oauth:grant-type:login-ticket';
 
 describe('Userfront-compatible code endpoints over SMS', () => {
   let t: TestSesame;
   beforeAll(async () => {
     t = await startTestSesame('sqlite', {
-      clients: [
-        {
-          client_id: 'demo1234',
-          userfront: true,
-          token_endpoint_auth_method: 'none',
-          response_types: [],
-          grant_types: [LOGIN_TICKET, 'refresh_token'],
-          redirect_uris: ['http://127.0.0.1:9/dashboard'],
-        },
-      ],
+      clients: [userfrontTenant('demo1234', { redirect_uris: ['http://127.0.0.1:9/dashboard'] })],
       connections: [
         { id: 'email', type: 'email' },
         { id: 'sms', type: 'sms', allowedCountries: ['US'], provider: { type: 'capture' } },

@@ -1,6 +1,7 @@
 // The Userfront-compatible API over plain HTTP, as @userfront/core calls it: login links and email
 // codes per tenant (a client flagged `userfront: true`), refresh and logout, Userfront's answers and
 // errors, CORS, single use of links, and the login-ticket grant behind the tokens.
+import { userfrontTenant } from '../helpers/userfront-app.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -9,14 +10,7 @@ import { AT_TOKEN_ENDPOINT, atInteraction, issueLoginTicket } from '../../src/pa
 
 const LOGIN_TICKET = 'urn:sesame:params:oauth:grant-type:login-ticket';
 const APP = 'http://127.0.0.1:9';
-const tenant = (id: string, extra: Record<string, unknown>) => ({
-  client_id: id,
-  userfront: true,
-  token_endpoint_auth_method: 'none',
-  response_types: [],
-  grant_types: [LOGIN_TICKET, 'refresh_token'],
-  ...extra,
-});
+const tenant = userfrontTenant;
 const fixture = {
   clients: [
     tenant('demo1234', { client_name: 'Demo', redirect_uris: [`${APP}/dashboard`], post_logout_redirect_uris: [`${APP}/login`], web_origins: [APP] }),

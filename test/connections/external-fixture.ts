@@ -1,6 +1,7 @@
 // Shared steps of the external-connection attack tests (replay, asserted emails) on both engines:
 // a Sesame with external connections, hand-offs read straight from the 303 (no operator page is
 // needed to get a state), return URLs signed with jose, and the refusal page plus its audit row.
+import { htmlText } from '../helpers/html.js';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { SignJWT } from 'jose';
@@ -123,14 +124,7 @@ export async function signInByCode({ t, config }: ExternalSesame, email: string)
 export function alertText(html: string): string {
   const match = /<[a-z]+\b[^>]*role="alert"[^>]*>([\s\S]*?)<\/[a-z]+>/.exec(html);
   if (!match) throw new Error(`no role="alert" in page:\n${html.slice(0, 2000)}`);
-  return match[1]!
-    .replace(/<[^>]+>/g, '')
-    .replace(/&#39;/g, "'")
-    .replace(/&#34;|&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .trim();
+  return htmlText(match[1]!);
 }
 
 /**

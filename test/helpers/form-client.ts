@@ -1,5 +1,7 @@
 // A cookie-keeping HTTP client that walks the hosted pages like a browser without JavaScript:
 // it follows redirects by hand (so tests see each hop) and submits the forms it finds.
+import { unescapeHtml } from './html.js';
+
 export interface Page {
   status: number;
   url: string;
@@ -100,9 +102,9 @@ export function findForm(html: string, actionSuffix: string): Form {
       if (!/type="hidden"/.test(input!)) continue;
       const name = /name="([^"]*)"/.exec(input!)?.[1];
       const value = /value="([^"]*)"/.exec(input!)?.[1] ?? '';
-      if (name) fields[name] = value.replace(/&#34;/g, '"').replace(/&amp;/g, '&');
+      if (name) fields[name] = unescapeHtml(value);
     }
-    return { action: action.replace(/&amp;/g, '&'), fields };
+    return { action: unescapeHtml(action), fields };
   }
   throw new Error(`no form with action ending in ${actionSuffix} in page:\n${html.slice(0, 2000)}`);
 }

@@ -117,3 +117,15 @@ export async function startUserfrontApp(options: UserfrontAppOptions): Promise<U
       }),
   };
 }
+
+/** A Userfront tenant as a client: public, the login-ticket and refresh grants, no authorization endpoint. */
+export function userfrontTenant(id: string, extra: Record<string, unknown> = {}) {
+  return {
+    client_id: id,
+    userfront: true,
+    token_endpoint_auth_method: 'none',
+    response_types: [],
+    grant_types: ['urn:sesame:params:oauth:grant-type:login-ticket', 'refresh_token'],
+    ...extra,
+  };
+}

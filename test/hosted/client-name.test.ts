@@ -2,6 +2,7 @@
 // instead of its raw client_id, and the operator is told once per client to set client_name: at
 // startup for config-file clients users sign in to, when first shown for clients added to the
 // database (`sesame clients add` without --name). SQLite only: nothing here depends on the engine.
+import { unescapeHtml } from '../helpers/html.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturingLogger } from '../helpers/logs.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -20,7 +21,7 @@ const fixture = {
     { client_id: 'nameless-admin', client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], management_api: true },
   ],
 };
-const leadOf = (html: string) => /class="lead">([^<]*)</.exec(html)?.[1]?.trim().replaceAll('&#39;', "'");
+const leadOf = (html: string) => unescapeHtml(/class="lead">([^<]*)</.exec(html)?.[1]?.trim() ?? '');
 
 describe('clients without client_name', () => {
   const { logger, lines } = capturingLogger('warn');

@@ -1,5 +1,6 @@
 // What the error-page tests share: the clients they name, reading a page the way a user does, and
 // requests to one test Sesame (each test file starts its own). SQLite is enough: no page depends on the engine.
+import { htmlText } from '../helpers/html.js';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { TestSesame } from '../helpers/sesame.js';
@@ -39,16 +40,7 @@ export const fixture = {
   ],
 };
 
-const decode = (s: string) =>
-  s
-    .replace(/<[^>]+>/g, '')
-    .replace(/&#39;/g, "'")
-    .replace(/&#34;|&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
+const decode = htmlText;
 
 /** What a user reads on a page: language, heading, paragraphs outside <details>, links, and the folded details. */
 export function read(html: string) {

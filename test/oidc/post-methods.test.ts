@@ -2,6 +2,7 @@
 // to the same request as GET; and the response types that return an ID token from the authorization
 // endpoint (id_token, code id_token): confidential clients only, with nonce, never in the query,
 // never with an access token. (Implicit clients must register https redirect URIs, not localhost.)
+import { unescapeHtml } from '../helpers/html.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -40,7 +41,7 @@ describe('POST at the authorization and logout endpoints', () => {
 
   /** The error page's message, or the JSON error. */
   // The error page's protocol-level words, folded under its technical details.
-  const message = (html: string) => /<details[^>]*>[\s\S]*<p class="detail">([^<]*)<\/p>[\s\S]*<\/details>/.exec(html)?.[1]?.replaceAll('&#39;', "'");
+  const message = (html: string) => unescapeHtml(/<details[^>]*>[\s\S]*<p class="detail">([^<]*)<\/p>[\s\S]*<\/details>/.exec(html)?.[1] ?? '');
 
   it('answers a form POST to /authorize with 303 to the same request as GET, parameters in order', async () => {
     const response = await fetch(`${t.url}/authorize`, { method: 'POST', headers: FORM, body: new URLSearchParams(codeRequest), redirect: 'manual' });
@@ -175,7 +176,7 @@ describe('POST at the authorization and logout endpoints', () => {
     expect(response.status).toBe(400);
     const html = await response.text();
     expect(message(html)).toBe(
-      'response_types id_token return an ID token through the browser and are for confidential clients only; a public client (token_endpoint_auth_method none) uses response_types [&#34;code&#34;] with PKCE',
+      'response_types id_token return an ID token through the browser and are for confidential clients only; a public client (token_endpoint_auth_method none) uses response_types ["code"] with PKCE',
     );
     expect(html).toContain('Error code: invalid_client_metadata');
   });
