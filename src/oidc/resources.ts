@@ -18,6 +18,9 @@ export const mfaAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/mfa
 
 export const isMfaAudience = (issuer: string, resource: unknown) => resource === mfaAudience(issuer);
 
+/** Lifetime of MFA API tokens, in seconds: Auth0's ten minutes. */
+const MFA_API_TOKEN_TTL = 600;
+
 /** The scopes of MFA API tokens (Auth0's). */
 export const MFA_API_SCOPES = ['enroll', 'read:authenticators', 'remove:authenticators'] as const;
 
@@ -47,12 +50,11 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
       }
       if (indicator === mfa) {
         // Only from a second factor: asked for at the first factor (kept with the mfa_token), issued
-        // by the MFA grants. Opaque rows, so the MFA API sees expiry and revocation; ten minutes as
-        // Auth0's, and never refreshed (issueRefreshToken in provider.ts).
+        // by the MFA grants. Opaque rows, so the MFA API sees expiry and revocation; never refreshed (issueRefreshToken in provider.ts).
         if (ctx.oidc.route !== 'token' || !MFA_GRANTS.includes(String(ctx.oidc.params?.grant_type))) {
           throw new errors.InvalidTarget('the MFA API audience is only issued after a second factor, by the MFA grants');
         }
-        return { scope: MFA_API_SCOPES.join(' '), audience: mfa, accessTokenTTL: MANAGEMENT_TOKEN_TTL, accessTokenFormat: 'opaque' };
+        return { scope: MFA_API_SCOPES.join(' '), audience: mfa, accessTokenTTL: MFA_API_TOKEN_TTL, accessTokenFormat: 'opaque' };
       }
       const tenant = tenantOfAudience(issuer, indicator);
       if (tenant !== undefined) {
