@@ -50,7 +50,8 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
       }
       if (indicator === mfa) {
         // Only from a second factor: asked for at the first factor (kept with the mfa_token), issued
-        // by the MFA grants. Opaque rows, so the MFA API sees expiry and revocation; never refreshed (issueRefreshToken in provider.ts).
+        // by the MFA grants. Opaque rows, so the MFA API sees expiry and revocation; never refreshed
+        // (issueRefreshToken in provider.ts).
         if (ctx.oidc.route !== 'token' || !MFA_GRANTS.includes(String(ctx.oidc.params?.grant_type))) {
           throw new errors.InvalidTarget('the MFA API audience is only issued after a second factor, by the MFA grants');
         }
