@@ -121,6 +121,11 @@ export async function useRecoveryCode(db: Db, userId: string, candidates: readon
   return count > 0;
 }
 
+/** Adds one code to the user's set (the one the recovery-code grant hands back for the code just used). */
+export async function addRecoveryCode(db: Db, userId: string, id: string, code: RecoveryCodeHash, now = new Date()): Promise<void> {
+  await db.prisma.recoveryCode.create({ data: { id: randomUUID(), authenticatorId: id, userId, ...code, createdAt: now } });
+}
+
 /** How many of the user's recovery codes are still unused. */
 export function countRecoveryCodes(db: Db, userId: string): Promise<number> {
   return db.prisma.recoveryCode.count({ where: { userId, usedAt: null } });
