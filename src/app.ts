@@ -18,6 +18,7 @@ import { magicLinkRouter } from './interactions/magic-link-routes.js';
 import { nameStepRouter } from './interactions/name-step.js';
 import { passkeyOfferRouter } from './interactions/passkey-offer-routes.js';
 import { mfaEnrolRouter } from './interactions/mfa-enrol-routes.js';
+import { mfaChallengeRouter } from './interactions/mfa-routes.js';
 import { accountRouter } from './interactions/account-routes.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
@@ -29,6 +30,8 @@ import { passkeyRouter } from './api/passkeys.js';
 import { tokenJsonBody } from './http/token-json-body.js';
 import { relyingParty } from './config/passkeys.js';
 import { grantTypes as WEBAUTHN_GRANTS } from './oidc/grants/webauthn.js';
+import { grantTypes as MFA_GRANTS } from './oidc/grants/mfa.js';
+import { mfaRouter } from './api/mfa.js';
 
 /** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
 function enabledRouters(s: Services): Router[] {
@@ -40,11 +43,13 @@ function enabledRouters(s: Services): Router[] {
     nameStepRouter(s),
     passkeyOfferRouter(s),
     mfaEnrolRouter(s),
+    mfaChallengeRouter(s),
     magicLinkRouter(s),
     accountRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),
     ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),
     ...when(features.auth0Api.enabled && relyingParty(s.config) !== null, () => passkeyRouter(s)),
+    ...when(features.auth0Api.enabled, () => mfaRouter(s)),
     ...when(features.userfront.enabled, () => userfrontRouter(s)),
     ...when(features.management.enabled, () => managementRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),
@@ -79,7 +84,7 @@ export function createApp(s: Services): Koa {
   const mounted = new WeakMap<object, Koa.Middleware>();
   app.use(auth0TokenErrors);
   // Auth0's SDKs post these grants as JSON, which oidc-provider refuses (the MFA grants join the list).
-  app.use(tokenJsonBody(ROUTES.token, [...WEBAUTHN_GRANTS]));
+  app.use(tokenJsonBody(ROUTES.token, [...WEBAUTHN_GRANTS, ...MFA_GRANTS]));
   app.use(postAsGet([ROUTES.authorization, ROUTES.end_session]));
   app.use(function oidcProvider(ctx, next) {
     let handler = mounted.get(s.provider);
@@ -101,6 +106,7 @@ function routeErrors(s: Services): Koa.Middleware {
       { matches: (path) => path.startsWith('/api/'), handler: oauthJsonErrors(s.renderer, locale) },
       { matches: (path) => path.startsWith('/passwordless/') && path !== '/passwordless/verify_redirect', handler: auth0ApiErrors(s.renderer, locale) },
       { matches: (path) => path.startsWith('/passkey/'), handler: auth0ApiErrors(s.renderer, locale) },
+      { matches: (path) => path.startsWith('/mfa/'), handler: auth0ApiErrors(s.renderer, locale) },
     ],
     pageErrors(s.renderer, locale),
   );

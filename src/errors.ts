@@ -63,6 +63,26 @@ export const ERRORS = {
     code: 'user_exists',
     description: 'The user already exists. Sign in with a code sent to this email address or phone number, then add a passkey to the account.',
   },
+  // Auth0's MFA API (/mfa/*, the mfa-otp / mfa-oob / mfa-recovery-code grants), in Auth0's words.
+  mfaMalformedToken: { status: 403, code: 'invalid_grant', description: 'Malformed mfa_token' },
+  mfaExpiredToken: { status: 403, code: 'expired_token', description: 'mfa_token is expired' },
+  mfaInvalidOtp: { status: 403, code: 'invalid_grant', description: 'Invalid otp_code.' },
+  mfaInvalidBindingCode: { status: 403, code: 'invalid_grant', description: 'Invalid binding_code.' },
+  mfaInvalidOobCode: { status: 403, code: 'invalid_grant', description: 'Invalid oob_code.' },
+  mfaInvalidRecoveryCode: { status: 403, code: 'invalid_grant', description: 'Invalid recovery_code.' },
+  mfaTooManyAttempts: { status: 429, code: 'too_many_attempts', description: 'Too many failed attempts. Wait before trying again.' },
+  mfaAssociationRequired: {
+    status: 403,
+    code: 'association_required',
+    description: 'User is not enrolled. You can use /mfa/associate endpoint to enroll the first authenticator.',
+  },
+  mfaUnsupportedChallenge: { status: 400, code: 'unsupported_challenge_type', description: 'User does not have an authenticator of the requested type.' },
+  mfaAlreadyEnrolled: { status: 403, code: 'access_denied', description: 'User is already enrolled.' },
+  mfaEnrolmentNeedsAccessToken: {
+    status: 401,
+    code: 'invalid_token',
+    description: 'An mfa_token enrols only the first authenticator and removes none; use an access token for the MFA API (scope enroll or remove:authenticators).',
+  },
   // Hosted pages: sign-in, links, external connections.
   interactionExpired: { status: 400, code: 'interaction_expired', key: 'error.interaction_expired' },
   interactionTimedOut: { status: 400, code: 'interaction_expired', key: 'error.interaction_timed_out' },

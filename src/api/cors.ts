@@ -13,7 +13,8 @@ function allowOrigin(ctx: Context, origin: string) {
   ctx.vary('Origin');
 }
 
-export function corsFor(s: Pick<Services, 'config' | 'db'>) {
+/** `methods`: what preflights allow (the MFA API adds GET and DELETE). */
+export function corsFor(s: Pick<Services, 'config' | 'db'>, methods = 'POST, OPTIONS') {
   async function registeredAnywhere(origin: string): Promise<boolean> {
     if (s.config.clients.some((c) => webOrigins(c).includes(origin))) return true;
     return (await listClients(s.db)).some((c) => webOrigins(c.metadata).includes(origin));
@@ -25,7 +26,7 @@ export function corsFor(s: Pick<Services, 'config' | 'db'>) {
       ctx.status = 204;
       if (!origin || !(await registeredAnywhere(origin))) return;
       allowOrigin(ctx, origin);
-      ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
+      ctx.set('Access-Control-Allow-Methods', methods);
       ctx.set('Access-Control-Allow-Headers', 'content-type, auth0-client, x-request-language, authorization');
       ctx.set('Access-Control-Max-Age', '600');
     },

@@ -57,6 +57,32 @@ const passkeyPaths = {
   },
 };
 
+const AUTHENTICATOR_ID = pathParam('authenticatorId', 'The authenticator id, `<type>|dev_<random>` (the `|` URL-encoded).');
+const authenticatorPaths = {
+  '/users/{id}/authenticators': {
+    get: operation(
+      "List a user's second factors (authenticators), oldest first; no secret.",
+      { 200: { description: 'The authenticators.', ...json(object({ authenticators: { type: 'array', items: ref('Authenticator') } })) } },
+      NO_USER,
+      { parameters: [USER_ID] },
+    ),
+    delete: operation(
+      'Reset: remove every second factor and recovery code of a user (audited as mfa.reset). Passkeys and codes stay.',
+      { 200: { description: 'The ids removed.', ...json(object({ removed: { type: 'array', items: { type: 'string' } } })) } },
+      NO_USER,
+      { parameters: [USER_ID] },
+    ),
+  },
+  '/users/{id}/authenticators/{authenticatorId}': {
+    delete: operation(
+      'Remove one second factor of a user (audited as mfa.removed); a recovery-code authenticator takes its codes with it.',
+      { 204: { description: 'Removed.' } },
+      { 404: error('No such user, or the user has no authenticator with this id.') },
+      { parameters: [USER_ID, AUTHENTICATOR_ID] },
+    ),
+  },
+};
+
 const CLIENT_ID = pathParam('id', 'The client id.');
 const clientPaths = {
   '/clients': {
@@ -184,6 +210,17 @@ const schemas = {
     createdAt: DATE,
     lastUsedAt: NULLABLE_DATE,
   }),
+  Authenticator: object({
+    id: { type: 'string', description: '`<type>|dev_<random>`.' },
+    type: { enum: ['totp', 'sms', 'email', 'recovery-code'] },
+    confirmed: { type: 'boolean', description: 'False while an enrolment waits for its first code.' },
+    name: { type: ['string', 'null'] },
+    phoneNumber: { type: ['string', 'null'], description: 'E.164, sms factors only.' },
+    email: { type: ['string', 'null'], description: 'email factors only.' },
+    createdAt: DATE,
+    lastUsedAt: NULLABLE_DATE,
+    remaining: { type: ['integer', 'null'], description: 'Unused recovery codes (recovery-code only).' },
+  }),
 };
 
 /** The document for this configuration: service-client paths only while external connections run. */
@@ -194,7 +231,7 @@ export function managementOpenApi(config: Services['config']): Record<string, un
     info: { title: 'Sesame management API', version: '1' },
     servers: [{ url: `${config.issuer}/api/v1` }],
     security: [{ clientCredentials: ['admin'] }],
-    paths: { ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths },
+    paths: { ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths, ...authenticatorPaths },
     components: {
       schemas,
       securitySchemes: {

@@ -1,7 +1,8 @@
 // The management API (/api/v1), JSON only: operator links (welcome, custom) and their revocation,
 // the same as `sesame links`; service clients of external connections (management-service-clients.ts);
 // relying parties, the same as `sesame clients` (management-clients.ts); users' passkeys, the same as
-// `sesame users passkeys` (management-passkeys.ts); its OpenAPI document (management-openapi.ts).
+// `sesame users passkeys` (management-passkeys.ts); users' second factors, the same as `sesame users mfa`
+// (management-mfa.ts); its OpenAPI document (management-openapi.ts).
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
@@ -14,6 +15,7 @@ import { requireAdmin } from './admin-auth.js';
 import { serviceClientRoutes } from './management-service-clients.js';
 import { clientRoutes } from './management-clients.js';
 import { userPasskeyRoutes } from './management-passkeys.js';
+import { userMfaRoutes } from './management-mfa.js';
 import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
@@ -57,5 +59,6 @@ export function managementRouter(s: Services): Router {
   if (s.config.features.externalConnections.enabled) serviceClientRoutes(router, s);
   clientRoutes(router, s);
   userPasskeyRoutes(router, s);
+  userMfaRoutes(router, s);
   return router;
 }

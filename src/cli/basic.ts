@@ -12,6 +12,7 @@ import { normalizeEmail } from '../passwordless/identifiers.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 import { USER_PASSKEYS_HELP, userPasskeys } from './user-passkeys.js';
+import { USER_MFA_HELP, userMfa } from './user-mfa.js';
 
 function onShutdown(stop: () => Promise<void>) {
   let stopping = false;
@@ -92,21 +93,32 @@ export const workerCommand: Command = {
 
 export const usersCommand: Command = {
   summary:
-    "List users; name one; link an external identity to an account; list or remove an account's passkeys.\n" +
+    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors.\n" +
     '  list      users, newest first\n' +
     `  set-name  <userId|email> <name>   the name (the profile scope's \`name\` claim; 1 to ${MAX_NAME_LENGTH} characters)\n` +
     '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
     '          now on (e.g. the account that proved the email its assertion claimed); its former account stays\n' +
-    USER_PASSKEYS_HELP.join('\n'),
+    USER_PASSKEYS_HELP.join('\n') +
+    '\n' +
+    USER_MFA_HELP.join('\n'),
   usage:
     'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
-    '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]',
-  options: { json: { type: 'boolean' }, connection: { type: 'string' }, subject: { type: 'string' }, remove: { type: 'string' }, 'remove-all': { type: 'boolean' } },
+    '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]\n' +
+    '       | mfa <userId|email|phone> [--reset] [--json]',
+  options: {
+    json: { type: 'boolean' },
+    connection: { type: 'string' },
+    subject: { type: 'string' },
+    remove: { type: 'string' },
+    'remove-all': { type: 'boolean' },
+    reset: { type: 'boolean' },
+  },
   async run({ values, positionals }) {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
     if (positionals[0] === 'passkeys') return userPasskeys(values, positionals.slice(1));
+    if (positionals[0] === 'mfa') return userMfa(values, positionals.slice(1));
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link or passkeys');
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys or mfa');
     const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },

@@ -17,7 +17,7 @@ const feature = (what: string) =>
 export const featuresSchema = z
   .strictObject({
     auth0Api: feature(
-      'Auth0-compatible passwordless API: POST /passwordless/start, /passwordless/verify, /passwordless/verify_redirect, and the passwordless OTP grant (http://auth0.com/oauth/grant-type/passwordless/otp and its Sesame URN); with passkeys on, the passkey API (POST /passkey/register, /passkey/challenge) and its grant urn:okta:params:oauth:grant-type:webauthn.',
+      'Auth0-compatible passwordless API: POST /passwordless/start, /passwordless/verify, /passwordless/verify_redirect, and the passwordless OTP grant (http://auth0.com/oauth/grant-type/passwordless/otp and its Sesame URN); with passkeys on, the passkey API (POST /passkey/register, /passkey/challenge) and its grant urn:okta:params:oauth:grant-type:webauthn; the MFA API (/mfa/authenticators, /mfa/associate, /mfa/challenge) and its grants http://auth0.com/oauth/grant-type/mfa-otp, mfa-oob and mfa-recovery-code.',
     ),
     userfront: feature(
       'Userfront-compatible API (/v0/tenants/{tenant}/auth/*, /v0/auth/refresh, /v0/auth/logout), the login-ticket grant it redeems, and clients with `userfront: true` (tenants).',
@@ -46,6 +46,10 @@ export const FEATURE_GRANT_TYPES: Readonly<Record<FeatureName, readonly string[]
     'urn:sesame:params:oauth:grant-type:passwordless-otp',
     // Registered only where passkeys can work (oidc/grants/webauthn.ts `usable`).
     'urn:okta:params:oauth:grant-type:webauthn',
+    // Auth0's MFA grants (oidc/grants/mfa.ts), with the MFA API (api/mfa.ts).
+    'http://auth0.com/oauth/grant-type/mfa-otp',
+    'http://auth0.com/oauth/grant-type/mfa-oob',
+    'http://auth0.com/oauth/grant-type/mfa-recovery-code',
   ],
   userfront: ['urn:sesame:params:oauth:grant-type:login-ticket'],
   management: [],

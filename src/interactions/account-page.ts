@@ -13,9 +13,20 @@ import { listSessions } from '../storage/oidc-sessions.js';
 import { listPasskeys, type PasskeyRow } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
 import { accountCsrf, type AccountSession } from './account-session.js';
+import { mfaSection } from './account-mfa-view.js';
 
 /** Notices shown after a change (`?done=`), by the change's name: anything else shows none. */
-const DONE = new Set(['passkey_added', 'passkey_removed', 'passkey_renamed', 'name_changed', 'sessions_ended', 'signed_in_again']);
+const DONE = new Set([
+  'passkey_added',
+  'passkey_removed',
+  'passkey_renamed',
+  'name_changed',
+  'sessions_ended',
+  'signed_in_again',
+  'mfa_added',
+  'mfa_removed',
+  'mfa_signed_in_again',
+]);
 const METHODS = new Set(['email_code', 'sms_code', 'email_link', 'passkey']);
 
 export function pageLocale(s: Pick<Services, 'config'>, ctx: Context): string {
@@ -78,6 +89,7 @@ export async function showAccountPage(s: Services, ctx: Context, session: Accoun
     name: problem.name ?? user?.name ?? '',
     maxLength: MAX_NAME_LENGTH,
     passkeys,
+    mfa: await mfaSection(s, session.userId, (d) => when(d, locale)),
     signIns: await signInsView(s, session.userId, locale),
     otherSessions: others,
     notice: problem.error ? null : done,

@@ -1,5 +1,5 @@
 // /account: the signed-in user's own page (what Keycloak's account console and Auth0's "My account"
-// give): passkeys (list, rename, remove, add), recent sign-ins, "sign out other sessions", the display
+// give): passkeys (list, rename, remove, add), second factors (account-mfa.ts), recent sign-ins, "sign out other sessions", the display
 // name. Who is signed in comes from account-session.ts; every POST needs that session and its CSRF
 // token; adding or removing a passkey also needs a fresh sign-in. Each change is limited, audited
 // and confirmed by email (account-changes.ts). Works without JavaScript except adding a passkey.
@@ -17,6 +17,7 @@ import { accountCsrf, accountSession, finishSignIn, isFresh, requirePost, sendTo
 import { pageLocale, passkeyLabel, passkeysOn, showAccountPage } from './account-page.js';
 import { confirmChange, limitChange } from './account-changes.js';
 import { finishAddingPasskey, startAddingPasskey } from './account-passkeys.js';
+import { confirmFactorRemoval, confirmTotp, regenerateCodes, startTotp, submitFactorRemoval } from './account-mfa.js';
 
 const PASSKEY_ID = /^[\w-]{1,400}$/;
 const MAX_PASSKEY_NAME = 64;
@@ -118,5 +119,10 @@ export function accountRouter(s: Services): Router {
   router.post('/passkeys/options', json, (ctx) => startAddingPasskey(s, ctx));
   router.post('/passkeys', json, (ctx) => finishAddingPasskey(s, ctx));
   router.post('/sessions/end-others', form, (ctx) => submitEndOthers(s, ctx));
+  router.post('/mfa/totp/start', form, (ctx) => startTotp(s, ctx));
+  router.post('/mfa/totp', form, (ctx) => confirmTotp(s, ctx));
+  router.post('/mfa/recovery-codes', form, (ctx) => regenerateCodes(s, ctx));
+  router.get('/mfa/remove', (ctx) => confirmFactorRemoval(s, ctx));
+  router.post('/mfa/remove', form, (ctx) => submitFactorRemoval(s, ctx));
   return router;
 }

@@ -34,7 +34,7 @@ type Stored = AccountSession & { exp: number };
 type Flow = { state: string; verifier: string; next: string };
 
 /** Where a sign-in may return to: the account page's own paths only (no open redirect). */
-const RETURN_PATHS = /^\/account(\?done=[a-z_]{1,40}|\/passkeys\/remove\?id=[\w-]{1,400})?$/;
+const RETURN_PATHS = /^\/account(\?done=[a-z_]{1,40}|\/passkeys\/remove\?id=[\w-]{1,400}|\/mfa\/remove\?id=[\w%-]{1,200})?$/;
 
 function cookieOptions(ctx: Context, seconds: number) {
   return { httpOnly: true, sameSite: 'lax' as const, signed: true, path: '/account', secure: ctx.secure, maxAge: seconds * 1000, overwrite: true };

@@ -15,7 +15,7 @@ import { FACTOR_AMR, passkeyAmr } from '../oidc/acr.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { checkFactorCode } from '../passwordless/mfa/factors.js';
 import { checkFactorOob, enrolOob, sendFactorCode, type OobCheck } from '../passwordless/mfa/oob.js';
-import { enrolTotp, pendingTotp } from '../passwordless/mfa/totp.js';
+import { enrolTotp, pendingTotpEnrolment } from '../passwordless/mfa/totp.js';
 import { finishRegistration, startRegistration, type Asker } from '../passwordless/passkeys.js';
 import { listAuthenticators } from '../storage/mfa.js';
 import { insertPasskey } from '../storage/passkeys.js';
@@ -47,7 +47,7 @@ async function startTotp(s: Services, ctx: EnrolContext) {
 async function showTotp(s: Services, ctx: EnrolContext, error: string | null = null, status = 200, retryAfter?: number) {
   const userId = ctx.state.enrol.login.accountId;
   const [row] = await listAuthenticators(s.db, userId, { type: 'totp', confirmed: false });
-  const totp = row && (await pendingTotp(s, userId, row.id));
+  const totp = row && (await pendingTotpEnrolment(s, userId, row.id));
   if (!totp) return showChoice(s, ctx, error ?? 'mfaEnrol.restart', error ? status : 400);
   await render(s, ctx, 'mfa-enrol-totp', { title: 'mfaEnrol.totp_title', ...totp, key: grouped(totp.secret), error, retryAfter }, status);
 }

@@ -35,7 +35,7 @@ export async function passkeyOptions(s: Services, ctx: FlowContext) {
 }
 
 /** The form's `response` field as an assertion's JSON, or null when it cannot be one. */
-function parseResponse(raw: unknown): AuthenticationResponseJSON | null {
+export function parseResponse(raw: unknown): AuthenticationResponseJSON | null {
   if (typeof raw !== 'string' || raw.length > 8192) return null;
   try {
     const parsed = JSON.parse(raw) as unknown;

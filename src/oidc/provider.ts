@@ -7,7 +7,8 @@ import type { Keyring } from '../passwordless/keyring.js';
 import type { Logger } from '../log.js';
 import { singleUseAdapter } from './single-use.js';
 import { accountFinder } from './account.js';
-import { resourceIndicators } from './resources.js';
+import { isMfaAudience, resourceIndicators } from './resources.js';
+import { answerMfaOnRefresh, refreshMfaCheck } from './grants/refresh-mfa.js';
 import { GRANTS, registerGrants } from './grants/register.js';
 import { sesameClientMetadata, webOrigins } from './client-metadata.js';
 import { userfrontTokenClaims } from './userfront-tenants.js';
@@ -75,6 +76,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     deps,
     GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type)) && (grant.usable?.(deps.config) ?? true)),
   );
+  answerMfaOnRefresh(provider, deps);
   logProviderErrors(provider, deps.log);
   return provider;
 }
@@ -112,10 +114,12 @@ function providerConfiguration(deps: ProviderDeps): Configuration {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // Like Keycloak, a client allowed the refresh_token grant gets a refresh token from the code
     // flow. Without offline_access it dies with the sign-in session; with it, it outlives it.
-    async issueRefreshToken(_ctx, client) {
-      return client.grantTypeAllowed('refresh_token');
+    // Never for the MFA API audience: its tokens come from a second factor only (oidc/resources.ts).
+    async issueRefreshToken(_ctx, client, code) {
+      return client.grantTypeAllowed('refresh_token') && !isMfaAudience(config.issuer, code.resource);
     },
-    rotateRefreshToken: true,
+    // Always rotated; refused with mfa_required when the MFA policy now asks for a second factor.
+    rotateRefreshToken: refreshMfaCheck(deps),
     routes: ROUTES,
     ttl: lifetimes(config),
     renderError: pages.renderError,

@@ -5,6 +5,7 @@ import { errors } from 'oidc-provider';
 import type { ApiConfig } from '../config/schema.js';
 import { tenantOfAudience, tenantResourceServer } from './userfront-tenants.js';
 import { isManagementClient, isUserfrontTenant } from './client-metadata.js';
+import { grantTypes as MFA_GRANTS } from './grants/mfa.js';
 
 /** The management API's audience, like Auth0's `https://<tenant>/api/v2/`. */
 export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/api/v1/`;
@@ -12,9 +13,21 @@ export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '
 /** Lifetime of management API tokens, in seconds: short, since they can do anything. */
 export const MANAGEMENT_TOKEN_TTL = 600;
 
+/** Auth0's MFA API audience (`https://<tenant>/mfa/`): tokens that list, add and remove a user's factors. */
+export const mfaAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/mfa/`;
+
+export const isMfaAudience = (issuer: string, resource: unknown) => resource === mfaAudience(issuer);
+
+/** Lifetime of MFA API tokens, in seconds: Auth0's ten minutes. */
+const MFA_API_TOKEN_TTL = 600;
+
+/** The scopes of MFA API tokens (Auth0's). */
+export const MFA_API_SCOPES = ['enroll', 'read:authenticators', 'remove:authenticators'] as const;
+
 export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
   const byId = new Map(apis.map((api) => [api.identifier, api]));
   const management = managementAudience(issuer);
+  const mfa = mfaAudience(issuer);
   return {
     enabled: true,
     defaultResource(ctx: KoaContextWithOIDC): string | undefined {
@@ -34,6 +47,15 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
         // Opaque, so each token is a stored row: the API looks it up on every call, and a token
         // revoked at /oauth/revoke (which refuses JWTs) is gone at once. Ten minutes.
         return { scope: 'admin', audience: management, accessTokenTTL: MANAGEMENT_TOKEN_TTL, accessTokenFormat: 'opaque' };
+      }
+      if (indicator === mfa) {
+        // Only from a second factor: asked for at the first factor (kept with the mfa_token), issued
+        // by the MFA grants. Opaque rows, so the MFA API sees expiry and revocation; never refreshed
+        // (issueRefreshToken in provider.ts).
+        if (ctx.oidc.route !== 'token' || !MFA_GRANTS.includes(String(ctx.oidc.params?.grant_type))) {
+          throw new errors.InvalidTarget('the MFA API audience is only issued after a second factor, by the MFA grants');
+        }
+        return { scope: MFA_API_SCOPES.join(' '), audience: mfa, accessTokenTTL: MFA_API_TOKEN_TTL, accessTokenFormat: 'opaque' };
       }
       const tenant = tenantOfAudience(issuer, indicator);
       if (tenant !== undefined) {

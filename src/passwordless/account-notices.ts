@@ -13,7 +13,8 @@ export interface AccountNoticeDeps {
   config: { issuer: string };
 }
 
-export type AccountChangeKind = 'passkey_added' | 'passkey_removed' | 'passkey_renamed' | 'name_changed' | 'sessions_ended';
+export type AccountChangeKind =
+  'passkey_added' | 'passkey_removed' | 'passkey_renamed' | 'name_changed' | 'sessions_ended' | 'mfa_added' | 'mfa_removed' | 'recovery_codes_regenerated';
 
 export interface AccountChange {
   kind: AccountChangeKind;

@@ -121,6 +121,11 @@ export async function useRecoveryCode(db: Db, userId: string, candidates: readon
   return count > 0;
 }
 
+/** Adds one code to the user's set (the one the recovery-code grant hands back for the code just used). */
+export async function addRecoveryCode(db: Db, userId: string, id: string, code: RecoveryCodeHash, now = new Date()): Promise<void> {
+  await db.prisma.recoveryCode.create({ data: { id: randomUUID(), authenticatorId: id, userId, ...code, createdAt: now } });
+}
+
 /** How many of the user's recovery codes are still unused. */
 export function countRecoveryCodes(db: Db, userId: string): Promise<number> {
   return db.prisma.recoveryCode.count({ where: { userId, usedAt: null } });
@@ -140,4 +145,22 @@ export async function isFactorPhone(db: Db, phone: string): Promise<boolean> {
 /** Records that a confirmed factor was just used. */
 export async function touchAuthenticator(db: Db, userId: string, id: string, now = new Date()): Promise<void> {
   await db.prisma.authenticator.updateMany({ where: { id, userId, confirmed: true }, data: { lastUsedAt: now } });
+}
+
+/**
+ * Removes one of this user's authenticators unless it is their last confirmed second factor (an
+ * app, phone or email; recovery codes never count): 'last' then, 'none' when the user has no such
+ * one. The first statement touches every such row of the user, which on PostgreSQL locks them
+ * until commit: two removals at once count one after the other, so they cannot both leave none.
+ */
+export async function deleteAuthenticatorKeepingOne(db: Db, userId: string, id: string): Promise<'removed' | 'last' | 'none'> {
+  return db.prisma.$transaction(async (tx) => {
+    const held = await tx.authenticator.updateMany({ where: { userId, confirmed: true, type: { not: 'recovery-code' } }, data: { confirmed: true } });
+    const target = await tx.authenticator.findFirst({ where: { id, userId } });
+    if (!target) return 'none';
+    if (target.confirmed && target.type !== 'recovery-code' && held.count <= 1) return 'last';
+    await tx.recoveryCode.deleteMany({ where: { userId, authenticatorId: id } });
+    await tx.authenticator.deleteMany({ where: { id, userId } });
+    return 'removed';
+  });
 }

@@ -12,6 +12,7 @@ import { FEATURE_GRANT_TYPES, type FeatureName } from '../../src/config/features
 import { grantTypes as OTP_GRANTS } from '../../src/oidc/grants/passwordless-otp.js';
 import { grantType as LOGIN_TICKET } from '../../src/oidc/grants/login-ticket.js';
 import { grantType as WEBAUTHN } from '../../src/oidc/grants/webauthn.js';
+import { grantTypes as MFA_GRANTS } from '../../src/oidc/grants/mfa.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { createTestDatabase } from '../helpers/databases.js';
 import { failure, sesame } from '../helpers/cli.js';
@@ -186,7 +187,7 @@ describe('features in the configuration', () => {
   });
 
   it('names the same grant types as the grant modules', () => {
-    expect(FEATURE_GRANT_TYPES).toEqual({ auth0Api: [...OTP_GRANTS, WEBAUTHN], userfront: [LOGIN_TICKET], management: [], externalConnections: [] });
+    expect(FEATURE_GRANT_TYPES).toEqual({ auth0Api: [...OTP_GRANTS, WEBAUTHN, ...MFA_GRANTS], userfront: [LOGIN_TICKET], management: [], externalConnections: [] });
   });
 
   it.each([
@@ -257,6 +258,9 @@ const DISCOVERY_BEFORE_FEATURES = {
     'http://auth0.com/oauth/grant-type/passwordless/otp',
     'urn:sesame:params:oauth:grant-type:passwordless-otp',
     'urn:okta:params:oauth:grant-type:webauthn',
+    'http://auth0.com/oauth/grant-type/mfa-otp',
+    'http://auth0.com/oauth/grant-type/mfa-oob',
+    'http://auth0.com/oauth/grant-type/mfa-recovery-code',
     'urn:sesame:params:oauth:grant-type:login-ticket',
   ],
   issuer: 'ISSUER',

@@ -10,7 +10,7 @@ import { SesameError } from '../../src/errors.js';
 import { keyring } from '../../src/passwordless/keyring.js';
 import { listFactors } from '../../src/passwordless/mfa/factors.js';
 import type { MfaDeps } from '../../src/passwordless/mfa/keys.js';
-import { confirmTotp, enrolTotp, pendingTotp, verifyTotp } from '../../src/passwordless/mfa/totp.js';
+import { confirmTotp, enrolTotp, pendingTotpEnrolment, verifyTotp } from '../../src/passwordless/mfa/totp.js';
 import { createLogger } from '../../src/log.js';
 import { prepare } from '../../src/server.js';
 import { sweepExpired } from '../../src/storage/sweep.js';
@@ -159,11 +159,11 @@ describe.each(ENGINES)('authenticator apps on %s', (engine) => {
     const user = await newUser();
     const other = await newUser();
     const enrolment = await enrolTotp(deps, user.id, atStep(S));
-    expect(await pendingTotp(deps, user.id, enrolment.authenticatorId)).toEqual(enrolment);
-    expect(await pendingTotp(deps, other.id, enrolment.authenticatorId)).toBeNull();
-    expect(await pendingTotp(deps, user.id, 'totp|dev_unknown')).toBeNull();
+    expect(await pendingTotpEnrolment(deps, user.id, enrolment.authenticatorId)).toEqual(enrolment);
+    expect(await pendingTotpEnrolment(deps, other.id, enrolment.authenticatorId)).toBeNull();
+    expect(await pendingTotpEnrolment(deps, user.id, 'totp|dev_unknown')).toBeNull();
     await confirmTotp(deps, user.id, enrolment.authenticatorId, codeAt(enrolment.secret, S), atStep(S));
-    expect(await pendingTotp(deps, user.id, enrolment.authenticatorId)).toBeNull();
+    expect(await pendingTotpEnrolment(deps, user.id, enrolment.authenticatorId)).toBeNull();
   });
 });
 

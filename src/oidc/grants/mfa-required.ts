@@ -8,7 +8,8 @@ import type { FactorType } from '../../config/mfa.js';
 import type { MfaDeps } from '../../passwordless/mfa/keys.js';
 import { mfaNeed, type MfaNeed } from '../../passwordless/mfa/policy.js';
 import { issueMfaToken } from '../../passwordless/mfa/tokens.js';
-import { clientMfaPolicy } from '../client-metadata.js';
+import { clientMfaPolicy, type Client } from '../client-metadata.js';
+import { mfaAudience } from '../resources.js';
 import { MFA_ACR } from '../acr.js';
 import type { AccountSignIn } from './issue.js';
 
@@ -23,17 +24,34 @@ export function mfaRequirements(need: Exclude<MfaNeed, { kind: 'none' }>): { cha
 }
 
 /**
+ * Whether the policy asks `signIn` for a second factor, and which. A request for the MFA API's
+ * audience asks for one whatever the policy (its tokens add and remove factors).
+ */
+export async function mfaNeedOf(deps: Pick<MfaDeps, 'config' | 'db'>, client: Client, signIn: AccountSignIn, acrValues?: unknown): Promise<MfaNeed> {
+  const requested = (typeof acrValues === 'string' && acrValues.split(' ').includes(MFA_ACR)) || signIn.resource === mfaAudience(deps.config.issuer);
+  return mfaNeed(deps.config, deps.db, { userId: signIn.accountId, amr: signIn.amr, clientPolicy: clientMfaPolicy(client.metadata()), requested });
+}
+
+/** Writes Auth0's 403 `mfa_required` for `need`, with a new mfa_token remembering `signIn`'s scope and audience. */
+export async function writeMfaRequired(
+  ctx: KoaContextWithOIDC,
+  deps: Pick<MfaDeps, 'config' | 'db'>,
+  signIn: AccountSignIn,
+  need: Exclude<MfaNeed, { kind: 'none' }>,
+): Promise<void> {
+  const clientId = ctx.oidc.client!.clientId;
+  const mfaToken = await issueMfaToken(deps, { clientId, userId: signIn.accountId, amr: [...signIn.amr], scope: signIn.scope, resource: signIn.resource });
+  ctx.status = 403;
+  ctx.body = { error: 'mfa_required', error_description: 'Multifactor authentication required', mfa_token: mfaToken, mfa_requirements: mfaRequirements(need) };
+}
+
+/**
  * Answers `mfa_required` and returns true when the policy asks `signIn` for a second factor;
  * otherwise returns false and the grant issues its tokens.
  */
 export async function answerMfaRequired(ctx: KoaContextWithOIDC, deps: Pick<MfaDeps, 'config' | 'db'>, signIn: AccountSignIn): Promise<boolean> {
-  const client = ctx.oidc.client!;
-  const acrValues = (ctx.oidc.params as Record<string, unknown>).acr_values;
-  const requested = typeof acrValues === 'string' && acrValues.split(' ').includes(MFA_ACR);
-  const need = await mfaNeed(deps.config, deps.db, { userId: signIn.accountId, amr: signIn.amr, clientPolicy: clientMfaPolicy(client.metadata()), requested });
+  const need = await mfaNeedOf(deps, ctx.oidc.client!, signIn, (ctx.oidc.params as Record<string, unknown>).acr_values);
   if (need.kind === 'none') return false;
-  const mfaToken = await issueMfaToken(deps, { clientId: client.clientId, userId: signIn.accountId, amr: [...signIn.amr], scope: signIn.scope, resource: signIn.resource });
-  ctx.status = 403;
-  ctx.body = { error: 'mfa_required', error_description: 'Multifactor authentication required', mfa_token: mfaToken, mfa_requirements: mfaRequirements(need) };
+  await writeMfaRequired(ctx, deps, signIn, need);
   return true;
 }

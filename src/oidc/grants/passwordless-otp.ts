@@ -11,6 +11,7 @@ import { requesterIp, requesterNetwork } from '../../passwordless/requester-netw
 import { codeAmr } from '../acr.js';
 import { issueForAccount, type IssuedAs } from './issue.js';
 import { answerMfaRequired } from './mfa-required.js';
+import { mfaAudience } from '../resources.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
@@ -47,7 +48,8 @@ function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
 }
 
 export function handler(deps: CodeCheckDeps) {
-  const apis = new Set(deps.config.apis.map((api) => api.identifier));
+  // The MFA API's audience too: asked for at the first factor, issued after the second.
+  const apis = new Set([...deps.config.apis.map((api) => api.identifier), mfaAudience(deps.config.issuer)]);
   return async function passwordlessOtp(ctx: KoaContextWithOIDC): Promise<void> {
     const client = ctx.oidc.client!;
     const username = param(ctx, 'username');

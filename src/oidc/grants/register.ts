@@ -12,6 +12,7 @@ import { providerCall } from '../storage-errors.js';
 import * as passwordlessOtp from './passwordless-otp.js';
 import * as loginTicket from './login-ticket.js';
 import * as webauthn from './webauthn.js';
+import * as mfa from './mfa.js';
 
 /** What the grants' handlers are built with (the provider's deps satisfy it). */
 export type GrantDeps = CodeCheckDeps & { log: Logger; mfaKeyring: Keyring };
@@ -26,7 +27,7 @@ export interface GrantModule {
 }
 
 /** Every custom grant; register a subset by passing a filtered copy. */
-export const GRANTS: readonly GrantModule[] = [passwordlessOtp, webauthn, loginTicket];
+export const GRANTS: readonly GrantModule[] = [passwordlessOtp, webauthn, mfa, loginTicket];
 
 export function registerGrants(provider: Provider, deps: GrantDeps, grants: readonly GrantModule[] = GRANTS): void {
   for (const grant of grants) {

@@ -18,6 +18,7 @@ import { trustsForwardedFor, webOrigins } from '../client-metadata.js';
 import { passkeyAmr } from '../acr.js';
 import { issueForAccount, type IssuedAs } from './issue.js';
 import { answerMfaRequired } from './mfa-required.js';
+import { mfaAudience } from '../resources.js';
 
 export const grantType = 'urn:okta:params:oauth:grant-type:webauthn';
 export const grantTypes = [grantType];
@@ -93,7 +94,8 @@ function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
 }
 
 export function handler(deps: PasskeyDeps) {
-  const apis = new Set(deps.config.apis.map((api) => api.identifier));
+  // The MFA API's audience too: asked for at the first factor, issued after the second.
+  const apis = new Set([...deps.config.apis.map((api) => api.identifier), mfaAudience(deps.config.issuer)]);
   return async function webauthn(ctx: KoaContextWithOIDC): Promise<void> {
     const client = ctx.oidc.client!;
     try {

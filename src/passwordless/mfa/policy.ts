@@ -9,7 +9,9 @@ import { relyingParty, type PasskeysConfig } from '../../config/passkeys.js';
 import { smsConnections, type Connections } from '../../config/connections.js';
 import { countPasskeys } from '../../storage/passkeys.js';
 import type { Db } from '../../storage/db.js';
-import { listFactors, type Factor } from './factors.js';
+import { recordAudit } from '../../storage/audit.js';
+import { deleteAuthenticatorKeepingOne } from '../../storage/mfa.js';
+import { listFactors, removeFactor, type Factor, type FactorAsker } from './factors.js';
 
 /** What the policy reads of the configuration. */
 export interface MfaPolicyConfig extends Connections {
@@ -111,4 +113,29 @@ export async function mfaNeed(config: MfaPolicyConfig, db: Db, q: MfaQuestion): 
   const first = firstFactorKind(q.amr);
   const types = offeredFactorTypes(config).filter((t): t is Exclude<FactorType, 'recovery-code'> => t !== 'recovery-code' && otherKind(first, t));
   return { kind: 'enroll', types };
+}
+
+/**
+ * Removes a factor of the user's own (the account page, the MFA API) unless the rule forbids it:
+ * 'last_factor' when the global policy is `always` and it is their last confirmed authenticator app,
+ * phone or email factor. The global policy decides, not a client's `mfa_policy`: the account is one
+ * for every app, and a client demanding `always` still enrols a factor at its next sign-in. Recovery
+ * codes and unfinished enrolments may always go (no sign-in rests on them alone), and passkeys are
+ * not counted: they have their own section and rules. The check and the removal are one step in
+ * storage, so two removals at once cannot both pass it. Audited as `mfa.removed` (as removeFactor).
+ * Support (support.ts) is not bound by this rule.
+ */
+export async function removeOwnFactor(
+  config: Pick<MfaPolicyConfig, 'mfa'>,
+  db: Db,
+  userId: string,
+  authenticatorId: string,
+  who: FactorAsker,
+): Promise<'removed' | 'last_factor' | 'not_found'> {
+  if (config.mfa.policy !== 'always') return (await removeFactor({ db }, userId, authenticatorId, who)) ? 'removed' : 'not_found';
+  const outcome = await deleteAuthenticatorKeepingOne(db, userId, authenticatorId);
+  if (outcome === 'none') return 'not_found';
+  if (outcome === 'last') return 'last_factor';
+  await recordAudit(db, { type: 'mfa.removed', userId, clientId: who.clientId ?? null, ip: who.ip, reason: authenticatorId.split('|')[0] });
+  return 'removed';
 }

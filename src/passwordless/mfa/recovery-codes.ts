@@ -4,7 +4,7 @@
 // HMACs under the MFA keys, so a copy of the database alone yields none.
 // These functions do not count failures: checkFactorCode (factors.ts) puts them behind the limits.
 import { randomInt } from 'node:crypto';
-import { countRecoveryCodes, replaceRecoveryCodes, useRecoveryCode as useStoredCode } from '../../storage/mfa.js';
+import { addRecoveryCode, countRecoveryCodes, replaceRecoveryCodes, useRecoveryCode as useStoredCode } from '../../storage/mfa.js';
 import { recoveryAuthenticatorId, recoveryCodeMac, type MfaDeps } from './keys.js';
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -41,6 +41,18 @@ export async function generateRecoveryCodes(deps: MfaDeps, userId: string, now =
   const authenticatorId = recoveryAuthenticatorId(userId);
   await replaceRecoveryCodes(deps.db, userId, authenticatorId, hashes, now);
   return { authenticatorId, codes };
+}
+
+/**
+ * One new code in place of one just used (Auth0's recovery-code grant answers one `recovery_code`):
+ * the set stays at ten, the other codes the user kept stay good. Regenerating the whole set instead
+ * would void nine codes the user holds for one they are shown once.
+ */
+export async function replaceUsedRecoveryCode(deps: MfaDeps, userId: string, now = new Date()): Promise<string> {
+  const key = deps.mfaKeyring.current();
+  const code = newCode();
+  await addRecoveryCode(deps.db, userId, recoveryAuthenticatorId(userId), { keyId: key.id, codeHash: recoveryCodeMac(key, userId, normalizeRecoveryCode(code)!) }, now);
+  return code;
 }
 
 /** A new set for someone who has one: the same as the first (every earlier code stops working). */

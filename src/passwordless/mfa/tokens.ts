@@ -33,11 +33,15 @@ export async function issueMfaToken(deps: Pick<MfaDeps, 'config' | 'db'>, signIn
   return token;
 }
 
-/** The sign-in `token` stands for, when `clientId` may use it now. Does not spend it. */
-export async function readMfaToken(deps: Pick<MfaDeps, 'db'>, token: unknown, clientId: string, now = new Date()): Promise<MfaTokenCheck> {
+/**
+ * The sign-in `token` stands for, when `clientId` may use it now. Does not spend it. `clientId` null:
+ * a bearer use that names no client (the MFA API's GET /mfa/authenticators, POST /mfa/associate);
+ * the token then answers for the client it was issued to.
+ */
+export async function readMfaToken(deps: Pick<MfaDeps, 'db'>, token: unknown, clientId: string | null, now = new Date()): Promise<MfaTokenCheck> {
   if (typeof token !== 'string' || token.length < 20 || token.length > 200) return { ok: false, reason: 'invalid' };
   const row = await findMfaToken(deps.db, digest(token));
-  if (!row || row.clientId !== clientId || row.usedAt) return { ok: false, reason: 'invalid' };
+  if (!row || (clientId !== null && row.clientId !== clientId) || row.usedAt) return { ok: false, reason: 'invalid' };
   if (row.expiresAt <= now) return { ok: false, reason: 'expired' };
   const amr = JSON.parse(row.amr) as string[];
   return { ok: true, expiresAt: row.expiresAt, signIn: { clientId: row.clientId, userId: row.userId, amr, scope: row.scope, ...(row.resource ? { resource: row.resource } : {}) } };
@@ -47,3 +51,6 @@ export async function readMfaToken(deps: Pick<MfaDeps, 'db'>, token: unknown, cl
 export function spendMfa(deps: Pick<MfaDeps, 'db'>, token: string, now = new Date()): Promise<boolean> {
   return spendMfaToken(deps.db, digest(token), now);
 }
+
+/** What an oob_code binds to instead of the token itself (never stored or shown in the clear). */
+export const mfaTokenDigest = digest;

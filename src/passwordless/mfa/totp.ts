@@ -43,25 +43,24 @@ export async function enrolTotp(deps: MfaDeps, userId: string, now = new Date())
   const secret = new Secret({ size: 20 });
   const { keyId, sealed } = seal(deps.mfaKeyring, secret.base32, authenticatorId);
   await insertAuthenticator(deps.db, { id: authenticatorId, userId, type: 'totp', secretKeyId: keyId, secretSealed: sealed }, now);
-  return enrolmentOf(deps, user, authenticatorId, secret);
-}
-
-function enrolmentOf(deps: MfaDeps, user: { id: string; email: string | null; phoneNumber: string | null }, authenticatorId: string, secret: Secret): TotpEnrolment {
   const label = user.email ?? user.phoneNumber ?? user.id;
   const otpauthUri = new TOTP({ ...PARAMETERS, issuer: deps.config.ui.productName, label, secret }).toString();
   return { authenticatorId, secret: secret.base32, otpauthUri, qrSvg: qrSvg(otpauthUri) };
 }
 
 /**
- * The enrolment `authenticatorId` of `userId` is in, again (the hosted page after a wrong first
- * code or a reload): only while it waits for its first code. Once confirmed, the secret is never shown.
+ * An unfinished enrolment of `userId` shown again (a wrong first code on the account page): the same
+ * secret, so an app that already scanned it keeps working. Null when it is not theirs, not a TOTP
+ * enrolment, already confirmed, or its key is gone.
  */
-export async function pendingTotp(deps: MfaDeps, userId: string, authenticatorId: string): Promise<TotpEnrolment | null> {
+export async function pendingTotpEnrolment(deps: MfaDeps, userId: string, authenticatorId: string): Promise<TotpEnrolment | null> {
   const row = await findAuthenticator(deps.db, userId, authenticatorId);
-  const user = row && !row.confirmed && row.type === 'totp' ? await findUserById(deps.db, userId) : null;
-  if (!row || !user || !row.secretKeyId || !row.secretSealed) return null;
-  const base32 = unseal(deps.mfaKeyring, row.secretKeyId, row.secretSealed, row.id);
-  return base32 === null ? null : enrolmentOf(deps, user, row.id, Secret.fromBase32(base32));
+  const user = row && row.type === 'totp' && !row.confirmed && row.secretKeyId && row.secretSealed ? await findUserById(deps.db, userId) : null;
+  const base32 = user ? unseal(deps.mfaKeyring, row!.secretKeyId!, row!.secretSealed!, row!.id) : null;
+  if (!user || base32 === null) return null;
+  const label = user.email ?? user.phoneNumber ?? user.id;
+  const otpauthUri = new TOTP({ ...PARAMETERS, issuer: deps.config.ui.productName, label, secret: Secret.fromBase32(base32) }).toString();
+  return { authenticatorId, secret: base32, otpauthUri, qrSvg: qrSvg(otpauthUri) };
 }
 
 /** The otpauth URI as a scalable SVG; the page gives it its text alternative (the secret, shown beside it). */
