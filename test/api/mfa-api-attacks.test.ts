@@ -7,6 +7,8 @@ import { AuthenticationClient } from 'auth0/legacy';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findStoredClient, insertClient, replaceClientMetadata } from '../../src/storage/clients.js';
+import { insertPasskey } from '../../src/storage/passkeys.js';
+import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -180,6 +182,24 @@ describe.each(ENGINES)('Auth0 MFA API attacks on %s', { timeout: 180_000 }, (eng
     // The new refresh token carries the second factor: it refreshes under the policy.
     const after = await later.getTokenByRefreshToken({ refreshToken: fresh.refreshToken! });
     expect(after.claims).toMatchObject({ email, acr: MFA_ACR });
+  });
+
+  it('asks a user whose only factor is a passkey to enrol one the API can challenge (it has no passkey challenge)', async () => {
+    const email = nextEmail();
+    const user = await upsertVerifiedEmailUser(t.sesame.services.db, email);
+    const passkey = {
+      id: `pk-${engine}`,
+      userId: user.id,
+      publicKey: 'AAAA',
+      counter: 0,
+      transports: [],
+      deviceType: 'multiDevice',
+      backedUp: true,
+      aaguid: '00000000-0000-0000-0000-000000000000',
+      name: null,
+    };
+    await insertPasskey(t.sesame.services.db, passkey);
+    expect((await firstFactor(email)).mfa_requirements).toEqual({ enroll: [{ type: 'otp' }, { type: 'phone' }] });
   });
 
   it('hands the legacy auth0 SDK the mfa_token in the error body', async () => {

@@ -6,7 +6,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { FactorType } from '../../config/mfa.js';
 import type { MfaDeps } from '../../passwordless/mfa/keys.js';
-import { mfaNeed, type MfaNeed } from '../../passwordless/mfa/policy.js';
+import { enrolmentTypes, mfaNeed, type MfaNeed } from '../../passwordless/mfa/policy.js';
 import { issueMfaToken } from '../../passwordless/mfa/tokens.js';
 import { clientMfaPolicy, type Client } from '../client-metadata.js';
 import { mfaAudience } from '../resources.js';
@@ -40,6 +40,11 @@ export async function writeMfaRequired(
   need: Exclude<MfaNeed, { kind: 'none' }>,
 ): Promise<void> {
   const clientId = ctx.oidc.client!.clientId;
+  // The API has no passkey challenge: a user whose only factor is a passkey enrols another here
+  // (or signs in with the passkey grant, which needs no second factor).
+  if (need.kind === 'challenge' && need.factors.every((f) => f.type === 'passkey')) {
+    need = { kind: 'enroll', types: enrolmentTypes(deps.config, signIn.amr).filter((t) => t !== 'passkey') };
+  }
   const mfaToken = await issueMfaToken(deps, { clientId, userId: signIn.accountId, amr: [...signIn.amr], scope: signIn.scope, resource: signIn.resource });
   ctx.status = 403;
   ctx.body = { error: 'mfa_required', error_description: 'Multifactor authentication required', mfa_token: mfaToken, mfa_requirements: mfaRequirements(need) };

@@ -110,9 +110,13 @@ export async function mfaNeed(config: MfaPolicyConfig, db: Db, q: MfaQuestion): 
   // Recovery codes alone (an abandoned enrolment, a removed app) are a way back, not an enrolment.
   if (factors.some((f) => f.type !== 'recovery-code')) return { kind: 'challenge', factors };
   if (!demanded) return { kind: 'none' };
-  const first = firstFactorKind(q.amr);
-  const types = offeredFactorTypes(config).filter((t): t is Exclude<FactorType, 'recovery-code'> => t !== 'recovery-code' && otherKind(first, t));
-  return { kind: 'enroll', types };
+  return { kind: 'enroll', types: enrolmentTypes(config, q.amr) };
+}
+
+/** The factor types a user who signed in with `amr` may enrol: offered ones of another kind (recovery codes come with the first). */
+export function enrolmentTypes(config: MfaPolicyConfig, amr: readonly string[]): Exclude<FactorType, 'recovery-code'>[] {
+  const first = firstFactorKind(amr);
+  return offeredFactorTypes(config).filter((t): t is Exclude<FactorType, 'recovery-code'> => t !== 'recovery-code' && otherKind(first, t));
 }
 
 /**
