@@ -6,24 +6,15 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { notFound } from '../http/errors.js';
-import type { Remover } from '../passwordless/passkey-support.js';
+import { managementRemover, pathUser } from './management-users.js';
 import { factorsOf, removeFactorFor, resetFactors } from '../passwordless/mfa/support.js';
-import { storable } from '../storage/db.js';
-import { findUserById } from '../storage/users.js';
-import { managementClientOf } from './admin-auth.js';
 
 // Auth0's shape, `<type>|dev_<random>` (the `|` arrives URL-encoded and the router decodes it).
 const AUTHENTICATOR_ID = /^(totp|sms|email|recovery-code)\|dev_[A-Za-z0-9_-]{1,64}$/;
 
 export function userMfaRoutes(router: Router, s: Pick<Services, 'db'>): void {
-  /** The user the path names (by id only, as the passkey routes), else 404. */
-  async function userOf(ctx: Context): Promise<string> {
-    const id = ctx.params.id as string;
-    const user = storable(id) ? await findUserById(s.db, id) : null;
-    if (!user) throw notFound('No user with this id.');
-    return user.id;
-  }
-  const remover = (ctx: Context): Remover => ({ via: 'management_api', clientId: managementClientOf(ctx), ip: ctx.ip });
+  const userOf = (ctx: Context) => pathUser(s, ctx);
+  const remover = managementRemover;
 
   router.get('/users/:id/authenticators', async function listUserAuthenticators(ctx) {
     ctx.body = { authenticators: await factorsOf(s.db, await userOf(ctx)) };

@@ -6,23 +6,15 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { notFound } from '../http/errors.js';
-import { passkeysOf, removeAllPasskeys, removePasskey, type Remover } from '../passwordless/passkey-support.js';
-import { storable } from '../storage/db.js';
-import { findUserById } from '../storage/users.js';
-import { managementClientOf } from './admin-auth.js';
+import { managementRemover, pathUser } from './management-users.js';
+import { passkeysOf, removeAllPasskeys, removePasskey } from '../passwordless/passkey-support.js';
 
 // Credential ids are stored as WebAuthn's base64url; anything else names no passkey.
 const PASSKEY_ID = /^[A-Za-z0-9_-]{1,1400}$/;
 
 export function userPasskeyRoutes(router: Router, s: Pick<Services, 'db'>): void {
-  /** The user the path names (by id only: the API has no lookup by identifier yet), else 404. */
-  async function userOf(ctx: Context): Promise<string> {
-    const id = ctx.params.id as string;
-    const user = storable(id) ? await findUserById(s.db, id) : null;
-    if (!user) throw notFound('No user with this id.');
-    return user.id;
-  }
-  const remover = (ctx: Context): Remover => ({ via: 'management_api', clientId: managementClientOf(ctx), ip: ctx.ip });
+  const userOf = (ctx: Context) => pathUser(s, ctx);
+  const remover = managementRemover;
 
   router.get('/users/:id/passkeys', async function listUserPasskeys(ctx) {
     ctx.body = { passkeys: await passkeysOf(s.db, await userOf(ctx)) };
