@@ -27,7 +27,10 @@ export function parse(command: Command, argv: string[]) {
   try {
     return parseArgs({ args: argv, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
+    // One line; for a value starting with a dash (a passkey id may), node's own hint says how.
+    const [first, ...rest] = (err as Error).message.split('\n');
+    const hint = rest.find((line) => line.startsWith('To specify an option argument starting with a dash'));
+    throw new UsageError(hint ? `${first} ${hint}` : first!);
   }
 }
 

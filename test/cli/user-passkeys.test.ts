@@ -99,15 +99,19 @@ describe('sesame users passkeys', { timeout: 300_000 }, () => {
   });
 
   it("refuses another account's passkey and bad input with one line, removing nothing", async () => {
-    expect(failure(await run('alice@example.com', '--remove', bobPasskey))).toBe(`sesame: users passkeys: ${alice.id} has no passkey "${bobPasskey}"`);
+    expect(failure(await run('alice@example.com', `--remove=${bobPasskey}`))).toBe(`sesame: users passkeys: ${alice.id} has no passkey "${bobPasskey}"`);
     expect(failure(await run('nobody@example.com'))).toBe('sesame: users passkeys: no user "nobody@example.com"');
-    expect(failure(await run('alice@example.com', '--remove', alicePasskeys[0]!, '--remove-all'))).toBe('sesame: users passkeys: give --remove <id> or --remove-all, not both');
+    expect(failure(await run('alice@example.com', `--remove=${alicePasskeys[0]}`, '--remove-all'))).toBe('sesame: users passkeys: give --remove <id> or --remove-all, not both');
+    // Credential ids are base64url: one in 64 starts with a dash, which parseArgs takes for an option.
+    expect(failure(await run('alice@example.com', '--remove', '-x9'))).toBe(
+      "sesame: Option '--remove' argument is ambiguous. To specify an option argument starting with a dash use '--remove=-XYZ'.",
+    );
     expect(failure(await run())).toBe('sesame: users passkeys: expected <userId|email|phone>');
     expect([await remaining(alice), await remaining(bob), await removals()]).toEqual([alicePasskeys, [bobPasskey], []]);
   });
 
   it('removes one passkey, then all the rest, each audited via cli; other accounts keep theirs', async () => {
-    expect(lastJson(await run('alice@example.com', '--remove', alicePasskeys[1]!, '--json'))).toEqual({ userId: alice.id, removed: [alicePasskeys[1]] });
+    expect(lastJson(await run('alice@example.com', `--remove=${alicePasskeys[1]}`, '--json'))).toEqual({ userId: alice.id, removed: [alicePasskeys[1]] });
     expect(await remaining(alice)).toEqual([alicePasskeys[0]]);
     const all = await run(alice.id, '--remove-all');
     expect([all.code, all.stderr, all.stdout]).toEqual([0, '', `removed 1 passkey of ${alice.id}\n`]);
