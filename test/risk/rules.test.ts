@@ -3,7 +3,9 @@
 // velocity counts); and the validation that stops a start: unknown variables and operators with
 // their paths, `method` (it would call into the facts' objects) refused at load and at evaluation.
 import { describe, expect, it } from 'vitest';
-import { conditionProblems, decide, policyProblems, type ActionPolicy, type Rule } from '../../src/risk/rules.js';
+import { conditionProblems, policyProblems, variablesOf } from '../../src/config/actions.js';
+import { loadConfig } from '../../src/config/load.js';
+import { decide, type ActionPolicy, type Rule } from '../../src/risk/rules.js';
 
 const rule = (ruleId: string, priority: number, type: Rule['type'], conditions: unknown, extra: Partial<Rule> = {}): Rule => ({
   ruleId,
@@ -99,5 +101,22 @@ describe('risk rules', () => {
       expect.stringMatching(/^actions\.signIn\.rules\[1\]\.conditions: unknown variable "nope"/),
     ]);
     expect(policyProblems(policy, 'actions.signIn')).toEqual([]);
+  });
+
+  it('lists the variables a policy reads, and stops loading a config whose rules are bad, naming the path', () => {
+    expect([...variablesOf(policy)].sort()).toEqual(['custom.amount', 'device.isNew', 'ip.country', 'user.actionCount.1h']);
+    const signIn = { rules: [{ ruleId: 'r1', name: 'typo', type: 'BLOCK', conditions: { '==': [{ var: 'ip.contry' }, 'FR'] } }] };
+    expect(() => loadConfig({}, { issuer: 'http://localhost:3000', actions: { policies: { signIn } } })).toThrow(
+      /at actions\.policies\.signIn: rules\[0\]\.conditions\.==\[0\]: unknown variable "ip\.contry"/,
+    );
+    const loaded = loadConfig(
+      {},
+      { issuer: 'http://localhost:3000', actions: { policies: { signIn: { rules: [{ ruleId: 'r1', name: 'ok', type: 'BLOCK', conditions: true }] } } } },
+    );
+    expect(loaded.actions.policies.signIn).toEqual({
+      defaultOutcome: 'ALLOW',
+      verificationMethods: ['PASSKEY', 'AUTHENTICATOR_APP', 'EMAIL_OTP', 'SMS', 'RECOVERY_CODE'],
+      rules: [{ ruleId: 'r1', name: 'ok', isActive: true, priority: 0, type: 'BLOCK', conditions: true }],
+    });
   });
 });
