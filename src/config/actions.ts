@@ -10,12 +10,13 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const VERIFICATION_METHODS = ['PASSKEY', 'AUTHENTICATOR_APP', 'EMAIL_OTP', 'EMAIL_MAGIC_LINK', 'SMS', 'RECOVERY_CODE'] as const;
 export type VerificationMethod = (typeof VERIFICATION_METHODS)[number];
 
-/** The variables a condition may read (`{"var": "<name>"}`), with what each holds; `custom.<name>` reads the app's own attributes. */
+/**
+ * The variables a condition may read (`{"var": "<name>"}`), with what each holds; `custom.<name>` reads
+ * the app's own attributes. (Places: `ip.country`, `ip.asn`, `ip.isAnonymous`, travel speed come with
+ * an offline IP database, not yet.)
+ */
 export const VARIABLES = {
   'ip.address': 'the requester address (after trusted proxies)',
-  'ip.country': 'ISO 3166 alpha-2 country of the address, or null when unknown',
-  'ip.asn': 'autonomous system number of the address, or null when unknown',
-  'ip.isAnonymous': 'the address is a known anonymizer (Tor exit, VPN, hosting), where the data says so',
   'device.id': "the device: the app's deviceId, else Sesame's device cookie",
   'device.isNew': 'this user has no earlier allowed action from this device',
   'userAgent.isBot': 'the User-Agent is a known bot or crawler',
@@ -25,7 +26,6 @@ export const VARIABLES = {
   'user.methods': 'the verification methods the user has, e.g. ["PASSKEY", "EMAIL_OTP"]',
   'email.domain': "the domain of the user's email address",
   'email.isDisposable': 'the email domain is a known disposable-mail provider',
-  'travel.kmPerHour': "speed needed from the user's last allowed action's place to this one, or null when either place is unknown",
 } as const;
 export type Variable = keyof typeof VARIABLES;
 

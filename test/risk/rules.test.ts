@@ -17,7 +17,7 @@ const rule = (ruleId: string, priority: number, type: Rule['type'], conditions: 
   ...extra,
 });
 const newDevice = { '==': [{ var: 'device.isNew' }, true] };
-const fromFrance = { '==': [{ var: 'ip.country' }, 'FR'] };
+const fromFrance = { '==': [{ var: 'custom.country' }, 'FR'] };
 const busy = { '>': [{ var: 'user.actionCount.1h' }, 5] };
 const policy: ActionPolicy = {
   defaultOutcome: 'ALLOW',
@@ -32,7 +32,7 @@ const policy: ActionPolicy = {
 
 describe('risk rules', () => {
   it('lets the first matching rule by priority decide and reports every rule that matched', () => {
-    const facts = { device: { isNew: true }, user: { actionCount: { '1h': 9 } }, ip: { country: 'DE' } };
+    const facts = { device: { isNew: true }, user: { actionCount: { '1h': 9 } }, custom: { country: 'DE' } };
     expect(decide(policy, facts)).toEqual({
       outcome: 'CHALLENGE',
       decidedBy: { ruleId: 'new-device', name: 'rule new-device', description: 'A device never seen' },
@@ -43,12 +43,12 @@ describe('risk rules', () => {
       verificationMethods: ['PASSKEY'],
       defaultVerificationMethod: 'PASSKEY',
     });
-    expect(decide(policy, { ip: { country: 'FR' }, custom: { amount: 1000 }, device: { isNew: true } })).toMatchObject({
+    expect(decide(policy, { custom: { country: 'FR', amount: 1000 }, device: { isNew: true } })).toMatchObject({
       outcome: 'BLOCK',
       decidedBy: { ruleId: 'france' },
       verificationMethods: [],
     });
-    expect(decide(policy, { ip: { country: 'FR' }, custom: { amount: 999 } })).toEqual({
+    expect(decide(policy, { custom: { country: 'FR', amount: 999 } })).toEqual({
       outcome: 'ALLOW',
       decidedBy: null,
       matched: [],
@@ -104,10 +104,10 @@ describe('risk rules', () => {
   });
 
   it('lists the variables a policy reads, and stops loading a config whose rules are bad, naming the path', () => {
-    expect([...variablesOf(policy)].sort()).toEqual(['custom.amount', 'device.isNew', 'ip.country', 'user.actionCount.1h']);
-    const signIn = { rules: [{ ruleId: 'r1', name: 'typo', type: 'BLOCK', conditions: { '==': [{ var: 'ip.contry' }, 'FR'] } }] };
+    expect([...variablesOf(policy)].sort()).toEqual(['custom.amount', 'custom.country', 'device.isNew', 'user.actionCount.1h']);
+    const signIn = { rules: [{ ruleId: 'r1', name: 'typo', type: 'BLOCK', conditions: { '==': [{ var: 'ip.country' }, 'FR'] } }] };
     expect(() => loadConfig({}, { issuer: 'http://localhost:3000', actions: { policies: { signIn } } })).toThrow(
-      /at actions\.policies\.signIn: rules\[0\]\.conditions\.==\[0\]: unknown variable "ip\.contry"/,
+      /at actions\.policies\.signIn: rules\[0\]\.conditions\.==\[0\]: unknown variable "ip\.country"/,
     );
     const loaded = loadConfig(
       {},
