@@ -121,7 +121,7 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
 function startTimers(services: Services, jwks: Jwks, buildProvider: (keys: Jwks) => Services['provider']): () => void {
   const { config, log } = services;
   const sweeper = setInterval(() => {
-    sweepExpired(services.db, { auditRetention: config.audit.retention })
+    sweepExpired(services.db, { auditRetention: config.audit.retention, decisionRetention: config.actions.retentionDays * 86_400 })
       .then((swept) => log.debug({ swept }, 'expired rows swept'))
       .catch((err: unknown) => log.warn({ err }, 'sweep failed'));
   }, config.sweepInterval * 1000);

@@ -2,6 +2,7 @@
 // The README's settings table is generated from it (npm run docs:settings), so describe() is the doc.
 import { z } from 'zod';
 import { featuresSchema } from './features.js';
+import { actionsSchema } from './actions.js';
 import { MFA_POLICIES, mfaSchema } from './mfa.js';
 import { passkeysSchema } from './passkeys.js';
 
@@ -175,6 +176,7 @@ export const configSchema = z.strictObject({
   features: featuresSchema,
   passkeys: passkeysSchema,
   mfa: mfaSchema,
+  actions: actionsSchema,
   signUp: z.enum(['open', 'existing-only']).default('open').describe('open: first verified sign-in creates the user.'),
   clients: z.array(clientSchema).default([]).describe('Relying parties (more can be added with `sesame clients add`).'),
   apis: z.array(apiSchema).default([]).describe('Resource servers; their identifier is the audience of JWT access tokens.'),

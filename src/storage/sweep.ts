@@ -12,10 +12,13 @@ import { sweepAudit } from './audit.js';
 import { sweepPasskeyChallenges } from './passkeys.js';
 import { sweepUnconfirmedAuthenticators } from './mfa.js';
 import { sweepMfaTokens } from './mfa-tokens.js';
+import { sweepDecisions } from './action-decisions.js';
 
 export interface SweepPolicy {
   /** Seconds audit events are kept. */
   auditRetention: number;
+  /** Seconds risk decisions are kept (config actions.retentionDays; 90 days unless given). */
+  decisionRetention?: number;
 }
 
 export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()) {
@@ -31,5 +34,6 @@ export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()
     passkeyChallenges: await sweepPasskeyChallenges(db, now),
     unconfirmedAuthenticators: await sweepUnconfirmedAuthenticators(db, now),
     mfaTokens: await sweepMfaTokens(db, now),
+    decisions: await sweepDecisions(db, new Date(now.getTime() - (policy.decisionRetention ?? 90 * 86_400) * 1000)),
   };
 }

@@ -1,0 +1,132 @@
+// Tracking an action (Authsignal's `track`): the facts the action's policy reads, gathered only
+// when a rule reads them (velocity and device history from earlier decisions, the user's factors,
+// the User-Agent, the email domain, the app's custom attributes), the decision of risk/rules.ts,
+// and the decision stored with its explanation, once per tenant and idempotency key.
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { isbot } from 'isbot';
+import { variablesOf, type ActionPolicy, type VerificationMethod } from '../config/actions.js';
+import type { LoadedConfig } from '../config/load.js';
+import { decide, type Decision } from '../risk/rules.js';
+import { countActions, deviceKnown, insertDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
+import type { Db } from '../storage/db.js';
+import { countPasskeys } from '../storage/passkeys.js';
+import { findUserById } from '../storage/users.js';
+import { listFactors } from './mfa/factors.js';
+
+export interface ActionRequest {
+  /** The client the action is tracked for (a tenant). */
+  tenantId: string;
+  /** The tenant's id for its user (a Sesame `sub` of that client is the same person). */
+  userId: string;
+  actionCode: string;
+  ip: string;
+  userAgent?: string | null;
+  /** The app's device id, else Sesame's device cookie. */
+  deviceId?: string | null;
+  email?: string | null;
+  custom?: Record<string, unknown>;
+  idempotencyKey?: string;
+}
+
+/** Authsignal's state of a fresh decision. */
+const STATE_OF = { ALLOW: 'ALLOW', BLOCK: 'BLOCK', CHALLENGE: 'CHALLENGE_REQUIRED', REVIEW: 'REVIEW_REQUIRED' } as const;
+
+/** The MFA factor types as Authsignal's verification methods. */
+const METHOD_OF: Record<string, VerificationMethod> = { totp: 'AUTHENTICATOR_APP', sms: 'SMS', email: 'EMAIL_OTP', 'recovery-code': 'RECOVERY_CODE' };
+
+const ALLOW_ALL: ActionPolicy = { defaultOutcome: 'ALLOW', verificationMethods: [], rules: [] };
+
+let disposable: Set<string> | undefined;
+/** The disposable-mail domains (disposable-email-domains, MIT), loaded the first time a rule asks. */
+function disposableDomains(): Set<string> {
+  disposable ??= new Set(createRequire(import.meta.url)('disposable-email-domains') as string[]);
+  return disposable;
+}
+
+/** The methods a Sesame user has (none for an id that is not one). */
+async function methodsOf(db: Db, userId: string): Promise<VerificationMethod[]> {
+  if (!(await findUserById(db, userId))) return [];
+  const factors = (await listFactors({ db }, userId)).filter((f) => f.confirmed).map((f) => METHOD_OF[f.type]!);
+  const passkeys = (await countPasskeys(db, userId)) > 0 ? (['PASSKEY'] as const) : [];
+  return [...new Set([...passkeys, ...factors])];
+}
+
+/** Sets `value` at a dotted path of `facts` (`user.actionCount.1h` -> facts.user.actionCount['1h']). */
+function put(facts: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let at = facts;
+  for (const key of keys.slice(0, -1)) at = (at[key] ??= {}) as Record<string, unknown>;
+  at[keys.at(-1)!] = value;
+}
+
+/** The facts `variables` name, for this request; each gathered only when named. */
+export async function gatherFacts(db: Db, req: ActionRequest, variables: Set<string>, now: Date): Promise<Record<string, unknown>> {
+  const facts: Record<string, unknown> = {};
+  const hourAgo = new Date(now.getTime() - 3600_000);
+  const scope = { tenantId: req.tenantId, actionCode: req.actionCode, since: hourAgo };
+  let methods: VerificationMethod[] | undefined;
+  const domain = req.email?.includes('@') ? req.email.slice(req.email.lastIndexOf('@') + 1).toLowerCase() : null;
+  const gather: Record<string, () => unknown> = {
+    'ip.address': () => req.ip,
+    'device.id': () => req.deviceId ?? null,
+    'device.isNew': async () => !req.deviceId || !(await deviceKnown(db, req.tenantId, req.userId, req.deviceId)),
+    'userAgent.isBot': () => isbot(req.userAgent ?? ''),
+    'user.actionCount.1h': () => countActions(db, { ...scope, userId: req.userId }),
+    'ip.actionCount.1h': () => countActions(db, { ...scope, ip: req.ip }),
+    'user.methods': async () => (methods ??= await methodsOf(db, req.userId)),
+    'user.isEnrolled': async () => (methods ??= await methodsOf(db, req.userId)).length > 0,
+    'email.domain': () => domain,
+    'email.isDisposable': () => (domain ? disposableDomains().has(domain) : false),
+  };
+  for (const name of variables) {
+    if (name.startsWith('custom.')) put(facts, name, req.custom?.[name.slice('custom.'.length)] ?? null);
+    else if (gather[name]) put(facts, name, await gather[name]());
+  }
+  return facts;
+}
+
+export interface Tracked {
+  row: ActionDecisionRow;
+  decision: Decision;
+  /** False when the idempotency key had a decision already (this answers that one). */
+  created: boolean;
+}
+
+/** Tracks an action: decides it under its policy and stores the decision with why. */
+export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date()): Promise<Tracked> {
+  const policy = deps.config.actions.policies[req.actionCode] ?? ALLOW_ALL;
+  const facts = await gatherFacts(deps.db, req, variablesOf(policy), now);
+  const decision = decide(policy, facts);
+  const { row, created } = await insertDecision(
+    deps.db,
+    {
+      tenantId: req.tenantId,
+      userId: req.userId,
+      actionCode: req.actionCode,
+      idempotencyKey: req.idempotencyKey ?? randomUUID(),
+      outcome: decision.outcome,
+      state: STATE_OF[decision.outcome],
+      ruleIds: JSON.stringify(decision.matched.map((r) => r.ruleId)),
+      explanation: JSON.stringify({ facts, decidedBy: decision.decidedBy, matched: decision.matched }),
+      ip: req.ip,
+      deviceId: req.deviceId ?? null,
+    },
+    now,
+  );
+  return { row, decision: created ? decision : storedDecision(row, policy), created };
+}
+
+/** A stored decision as `decide` gave it (an idempotent track answers the first one, not a new evaluation). */
+function storedDecision(row: ActionDecisionRow, policy: ActionPolicy): Decision {
+  const { decidedBy, matched } = JSON.parse(row.explanation) as Pick<Decision, 'decidedBy' | 'matched'>;
+  const rule = decidedBy && policy.rules.find((r) => r.ruleId === decidedBy.ruleId);
+  const methods = row.outcome === 'CHALLENGE' ? (rule?.verificationMethods ?? policy.verificationMethods) : [];
+  return {
+    outcome: row.outcome as Decision['outcome'],
+    decidedBy,
+    matched,
+    verificationMethods: methods,
+    defaultVerificationMethod: methods.length ? (rule?.defaultVerificationMethod ?? methods[0]!) : null,
+  };
+}
