@@ -139,6 +139,7 @@ export const actionsSchema = z
       .default({})
       .describe('Risk policy per action code (Authsignal action configurations); an action without one is allowed.'),
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('Days decisions are kept (explanations included).'),
+    tokenTtl: z.number().int().min(60).max(86_400).default(600).describe("Seconds a track token (the challenge page's and the client API's bearer) and a result token live."),
   })
   .superRefine((actions, ctx) => {
     for (const [code, policy] of Object.entries(actions.policies)) {

@@ -25,6 +25,9 @@ export const featuresSchema = z
     management: feature(
       "Management API (/api/v1: links, clients, service clients, users' passkeys; its OpenAPI document at /api/v1/openapi.json) and clients with `management_api: true`.",
     ),
+    authsignalApi: feature(
+      "Authsignal-compatible actions API under /v1: the server API (HTTP Basic with a tenant's secret key), the client API /v1/client/* that @authsignal/browser calls, and the pre-built challenge page the track URL opens. Sesame's own sign-ins follow the actions policies whether it runs or not.",
+    ),
     externalConnections: feature(
       'External connections (`connections` of type external): the hand-off from the sign-in page, /connections/{id}/callback and /api/v1/service-clients. Off: configuring one is an error.',
     ),
@@ -53,6 +56,7 @@ export const FEATURE_GRANT_TYPES: Readonly<Record<FeatureName, readonly string[]
   ],
   userfront: ['urn:sesame:params:oauth:grant-type:login-ticket'],
   management: [],
+  authsignalApi: [],
   externalConnections: [],
 };
 

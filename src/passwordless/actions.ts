@@ -5,13 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { isbot } from 'isbot';
-import { variablesOf, type ActionPolicy, type VerificationMethod } from '../config/actions.js';
+import { variablesOf, type VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
 import { decide, type Decision } from '../risk/rules.js';
 import { countActions, deviceKnown, insertDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
 import { countPasskeys } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
+import { policyFor } from './action-tenants.js';
+import { actionPrincipal } from './action-users.js';
 import { listFactors } from './mfa/factors.js';
 
 export interface ActionRequest {
@@ -27,6 +29,16 @@ export interface ActionRequest {
   email?: string | null;
   custom?: Record<string, unknown>;
   idempotencyKey?: string;
+  /** The Sesame user behind `userId`; resolved by action-users.ts when not given (Sesame's own sign-ins give their `sub`). */
+  principalId?: string;
+  /** Where the pre-built page sends the browser back. */
+  redirectUrl?: string | null;
+  /** What the pre-built page and client API may show or use: phone number, username, locale. */
+  phoneNumber?: string | null;
+  username?: string | null;
+  locale?: string | null;
+  /** The hosted sign-in this decision holds (Sesame's own sign-ins). */
+  interactionUid?: string | null;
 }
 
 /** Authsignal's state of a fresh decision. */
@@ -34,8 +46,6 @@ const STATE_OF = { ALLOW: 'ALLOW', BLOCK: 'BLOCK', CHALLENGE: 'CHALLENGE_REQUIRE
 
 /** The MFA factor types as Authsignal's verification methods. */
 const METHOD_OF: Record<string, VerificationMethod> = { totp: 'AUTHENTICATOR_APP', sms: 'SMS', email: 'EMAIL_OTP', 'recovery-code': 'RECOVERY_CODE' };
-
-const ALLOW_ALL: ActionPolicy = { defaultOutcome: 'ALLOW', verificationMethods: [], rules: [] };
 
 let disposable: Set<string> | undefined;
 /** The disposable-mail domains (disposable-email-domains, MIT), loaded the first time a rule asks. */
@@ -45,7 +55,7 @@ function disposableDomains(): Set<string> {
 }
 
 /** The methods a Sesame user has (none for an id that is not one). */
-async function methodsOf(db: Db, userId: string): Promise<VerificationMethod[]> {
+export async function methodsOf(db: Db, userId: string): Promise<VerificationMethod[]> {
   if (!(await findUserById(db, userId))) return [];
   const factors = (await listFactors({ db }, userId)).filter((f) => f.confirmed).map((f) => METHOD_OF[f.type]!);
   const passkeys = (await countPasskeys(db, userId)) > 0 ? (['PASSKEY'] as const) : [];
@@ -61,7 +71,7 @@ function put(facts: Record<string, unknown>, path: string, value: unknown): void
 }
 
 /** The facts `variables` name, for this request; each gathered only when named. */
-export async function gatherFacts(db: Db, req: ActionRequest, variables: Set<string>, now: Date): Promise<Record<string, unknown>> {
+export async function gatherFacts(db: Db, req: ActionRequest & { principalId: string }, variables: Set<string>, now: Date): Promise<Record<string, unknown>> {
   const facts: Record<string, unknown> = {};
   const hourAgo = new Date(now.getTime() - 3600_000);
   const scope = { tenantId: req.tenantId, actionCode: req.actionCode, since: hourAgo };
@@ -74,8 +84,8 @@ export async function gatherFacts(db: Db, req: ActionRequest, variables: Set<str
     'userAgent.isBot': () => isbot(req.userAgent ?? ''),
     'user.actionCount.1h': () => countActions(db, { ...scope, userId: req.userId }),
     'ip.actionCount.1h': () => countActions(db, { ...scope, ip: req.ip }),
-    'user.methods': async () => (methods ??= await methodsOf(db, req.userId)),
-    'user.isEnrolled': async () => (methods ??= await methodsOf(db, req.userId)).length > 0,
+    'user.methods': async () => (methods ??= await methodsOf(db, req.principalId)),
+    'user.isEnrolled': async () => (methods ??= await methodsOf(db, req.principalId)).length > 0,
     'email.domain': () => domain,
     'email.isDisposable': () => (domain ? disposableDomains().has(domain) : false),
   };
@@ -95,9 +105,17 @@ export interface Tracked {
 
 /** Tracks an action: decides it under its policy and stores the decision with why. */
 export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date()): Promise<Tracked> {
-  const policy = deps.config.actions.policies[req.actionCode] ?? ALLOW_ALL;
-  const facts = await gatherFacts(deps.db, req, variablesOf(policy), now);
+  const principalId = req.principalId ?? (await actionPrincipal(deps.db, req.tenantId, req.userId, { create: true }))!;
+  const policy = await policyFor(deps, req.tenantId, req.actionCode);
+  const facts = await gatherFacts(deps.db, { ...req, principalId }, variablesOf(policy), now);
   const decision = decide(policy, facts);
+  const context = {
+    email: req.email ?? undefined,
+    phoneNumber: req.phoneNumber ?? undefined,
+    username: req.username ?? undefined,
+    locale: req.locale ?? undefined,
+    userAgent: req.userAgent ?? undefined,
+  };
   const { row, created } = await insertDecision(
     deps.db,
     {
@@ -111,22 +129,29 @@ export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>;
       explanation: JSON.stringify({ facts, decidedBy: decision.decidedBy, matched: decision.matched }),
       ip: req.ip,
       deviceId: req.deviceId ?? null,
+      principalId,
+      verificationMethods: JSON.stringify(decision.verificationMethods),
+      defaultVerificationMethod: decision.defaultVerificationMethod,
+      redirectUrl: req.redirectUrl ?? null,
+      context: JSON.stringify(context),
+      country: null,
+      latitude: null,
+      longitude: null,
+      interactionUid: req.interactionUid ?? null,
     },
     now,
   );
-  return { row, decision: created ? decision : storedDecision(row, policy), created };
+  return { row, decision: created ? decision : storedDecision(row), created };
 }
 
 /** A stored decision as `decide` gave it (an idempotent track answers the first one, not a new evaluation). */
-function storedDecision(row: ActionDecisionRow, policy: ActionPolicy): Decision {
+export function storedDecision(row: ActionDecisionRow): Decision {
   const { decidedBy, matched } = JSON.parse(row.explanation) as Pick<Decision, 'decidedBy' | 'matched'>;
-  const rule = decidedBy && policy.rules.find((r) => r.ruleId === decidedBy.ruleId);
-  const methods = row.outcome === 'CHALLENGE' ? (rule?.verificationMethods ?? policy.verificationMethods) : [];
   return {
     outcome: row.outcome as Decision['outcome'],
     decidedBy,
     matched,
-    verificationMethods: methods,
-    defaultVerificationMethod: methods.length ? (rule?.defaultVerificationMethod ?? methods[0]!) : null,
+    verificationMethods: JSON.parse(row.verificationMethods) as VerificationMethod[],
+    defaultVerificationMethod: row.defaultVerificationMethod as VerificationMethod | null,
   };
 }

@@ -15,16 +15,34 @@ export interface ActionDecisionRow {
   explanation: string;
   ip: string | null;
   deviceId: string | null;
+  principalId: string | null;
+  /** JSON array of Authsignal method names. */
+  verificationMethods: string;
+  defaultVerificationMethod: string | null;
+  verificationMethod: string | null;
+  verifiedByAuthenticatorId: string | null;
+  redirectUrl: string | null;
+  /** JSON object: email, phoneNumber, username, locale, userAgent given to track. */
+  context: string;
+  country: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  resultTokenId: string | null;
+  validatedAt: Date | null;
+  interactionUid: string | null;
+  reviewedBy: string | null;
+  stateUpdatedAt: Date;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export type NewActionDecision = Omit<ActionDecisionRow, 'id' | 'createdAt' | 'updatedAt'>;
+type Defaulted = 'verificationMethod' | 'verifiedByAuthenticatorId' | 'resultTokenId' | 'validatedAt' | 'reviewedBy' | 'stateUpdatedAt';
+export type NewActionDecision = Omit<ActionDecisionRow, 'id' | 'createdAt' | 'updatedAt' | Defaulted> & Partial<Pick<ActionDecisionRow, Defaulted>>;
 
 /** Stores a decision; when the tenant already has one under this idempotency key, that one instead. */
 export async function insertDecision(db: Db, row: NewActionDecision, now = new Date()): Promise<{ row: ActionDecisionRow; created: boolean }> {
   try {
-    return { row: await db.prisma.actionDecision.create({ data: { ...row, id: randomUUID(), createdAt: now, updatedAt: now } }), created: true };
+    return { row: await db.prisma.actionDecision.create({ data: { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now } }), created: true };
   } catch (err) {
     // A unique violation: a parallel track with this key stored its decision first.
     const stored = await findDecision(db, row.tenantId, row.idempotencyKey);
@@ -52,4 +70,69 @@ export async function deviceKnown(db: Db, tenantId: string, userId: string, devi
 /** Decisions older than the retention period. */
 export async function sweepDecisions(db: Db, before: Date): Promise<number> {
   return (await db.prisma.actionDecision.deleteMany({ where: { createdAt: { lt: before } } })).count;
+}
+
+export function findDecisionById(db: Db, id: string): Promise<ActionDecisionRow | null> {
+  return db.prisma.actionDecision.findUnique({ where: { id } });
+}
+
+/** The decision holding this hosted sign-in (Sesame's own sign-ins), newest first. */
+export function findDecisionByInteraction(db: Db, interactionUid: string): Promise<ActionDecisionRow | null> {
+  return db.prisma.actionDecision.findFirst({ where: { interactionUid }, orderBy: { createdAt: 'desc' } });
+}
+
+/** A user's actions for the tenant, newest first (Authsignal's queryUserActions). */
+export function listUserDecisions(
+  db: Db,
+  where: { tenantId: string; userId: string; since?: Date; actionCodes?: string[]; state?: string },
+  take = 100,
+): Promise<ActionDecisionRow[]> {
+  return db.prisma.actionDecision.findMany({
+    where: {
+      tenantId: where.tenantId,
+      userId: where.userId,
+      ...(where.since ? { createdAt: { gte: where.since } } : {}),
+      ...(where.actionCodes?.length ? { actionCode: { in: where.actionCodes } } : {}),
+      ...(where.state ? { state: where.state } : {}),
+    },
+    orderBy: { createdAt: 'desc' },
+    take,
+  });
+}
+
+/** Decisions across tenants for operators (CLI, console), newest first. */
+export function listDecisions(db: Db, where: { tenantId?: string; state?: string; userId?: string }, take = 50): Promise<ActionDecisionRow[]> {
+  return db.prisma.actionDecision.findMany({ where, orderBy: { createdAt: 'desc' }, take });
+}
+
+/**
+ * Moves a decision from one of `from` to `to` (with the fields given), only if it is still in one of
+ * `from`: two parallel transitions (two challenge passes, approve against deny) change it once.
+ * True when this call made the change.
+ */
+export async function transitionDecision(
+  db: Db,
+  id: string,
+  from: readonly string[],
+  to: string,
+  fields: Partial<Pick<ActionDecisionRow, 'verificationMethod' | 'verifiedByAuthenticatorId' | 'resultTokenId' | 'reviewedBy'>> = {},
+  now = new Date(),
+): Promise<boolean> {
+  const { count } = await db.prisma.actionDecision.updateMany({ where: { id, state: { in: [...from] } }, data: { ...fields, state: to, stateUpdatedAt: now, updatedAt: now } });
+  return count === 1;
+}
+
+/** Marks the decision's result token `jti` as validated; false when it was already (a replay) or is not its token. */
+export async function spendResultToken(db: Db, id: string, jti: string, now = new Date()): Promise<boolean> {
+  const { count } = await db.prisma.actionDecision.updateMany({ where: { id, resultTokenId: jti, validatedAt: null }, data: { validatedAt: now } });
+  return count === 1;
+}
+
+/** The user's newest allowed (or passed) action with a place, for impossible travel. */
+export function lastPlacedDecision(db: Db, tenantId: string, userId: string): Promise<Pick<ActionDecisionRow, 'latitude' | 'longitude' | 'country' | 'createdAt'> | null> {
+  return db.prisma.actionDecision.findFirst({
+    where: { tenantId, userId, latitude: { not: null }, state: { in: ['ALLOW', 'CHALLENGE_SUCCEEDED', 'REVIEW_SUCCEEDED'] } },
+    orderBy: { createdAt: 'desc' },
+    select: { latitude: true, longitude: true, country: true, createdAt: true },
+  });
 }

@@ -68,3 +68,9 @@ export async function endAllSessions(db: Db, accountId: string): Promise<number>
   ]);
   return sessions.length + grantIds.length;
 }
+
+/** Whether the user holds a live grant of this client (has signed in to it and not been signed out of it). */
+export async function hasGrantWith(db: Db, accountId: string, clientId: string, now = new Date()): Promise<boolean> {
+  const rows = await db.prisma.oidcPayload.findMany({ where: { model: 'Grant', accountId }, select: { payload: true, expiresAt: true } });
+  return rows.some((row) => (!row.expiresAt || row.expiresAt > now) && (JSON.parse(row.payload) as { clientId?: string }).clientId === clientId);
+}

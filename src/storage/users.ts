@@ -102,3 +102,14 @@ export async function setNameIfUnset(db: Db, id: string, name: string): Promise<
 export async function setName(db: Db, id: string, name: string): Promise<boolean> {
   return (await db.prisma.user.updateMany({ where: { id }, data: { name } })).count === 1;
 }
+
+/** The tenant a user belongs to when it is known only through that tenant's actions API, else null. */
+export async function tenantOfUser(db: Db, id: string): Promise<string | null | undefined> {
+  const row = await db.prisma.user.findUnique({ where: { id }, select: { tenantId: true } });
+  return row ? row.tenantId : undefined;
+}
+
+/** Creates (or finds) a user known only through a tenant's actions API: no email or phone to sign in with. */
+export async function ensureTenantUser(db: Db, id: string, tenantId: string): Promise<void> {
+  await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
+}

@@ -35,6 +35,7 @@ const NEEDS: Record<FeatureName, { clients?: object[]; connections?: object[] }>
     ],
   },
   management: { clients: [{ client_id: 'admin', client_secret: ADMIN_SECRET, management_api: true, grant_types: ['client_credentials'], response_types: [] }] },
+  authsignalApi: {},
   externalConnections: { connections: [ACME] },
 };
 
@@ -73,6 +74,7 @@ const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: 
     ['POST', '/api/v1/links', noAdminToken],
     ['DELETE', '/api/v1/users/anyone/passkeys', noAdminToken],
   ],
+  authsignalApi: [],
   externalConnections: [
     ['GET', '/connections/acme/callback', page(400, 'Signing in through another service did not work')],
     ['GET', '/api/v1/service-clients', noAdminToken],
@@ -180,14 +182,26 @@ describe('features in the configuration', () => {
   const off = (...names: FeatureName[]) => Object.fromEntries(names.map((n) => [n, { enabled: false }]));
 
   it('turns every feature on by default, the same as saying so', () => {
-    const all = { auth0Api: { enabled: true }, userfront: { enabled: true }, management: { enabled: true }, externalConnections: { enabled: true } };
+    const all = {
+      auth0Api: { enabled: true },
+      userfront: { enabled: true },
+      management: { enabled: true },
+      authsignalApi: { enabled: true },
+      externalConnections: { enabled: true },
+    };
     expect(loadConfig({}, {}).features).toEqual(all);
     expect(loadConfig({}, { features: all }).features).toEqual(all);
     expect(loadConfig({}, { features: off('userfront') }).features).toEqual({ ...all, userfront: { enabled: false } });
   });
 
   it('names the same grant types as the grant modules', () => {
-    expect(FEATURE_GRANT_TYPES).toEqual({ auth0Api: [...OTP_GRANTS, WEBAUTHN, ...MFA_GRANTS], userfront: [LOGIN_TICKET], management: [], externalConnections: [] });
+    expect(FEATURE_GRANT_TYPES).toEqual({
+      auth0Api: [...OTP_GRANTS, WEBAUTHN, ...MFA_GRANTS],
+      userfront: [LOGIN_TICKET],
+      management: [],
+      authsignalApi: [],
+      externalConnections: [],
+    });
   });
 
   it.each([

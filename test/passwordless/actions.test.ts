@@ -87,11 +87,14 @@ describe.each(ENGINES)('tracking actions on %s', (engine) => {
     expect((await track({ userId: busy, deviceId: 'x' }, new Date(now + 3600_011))).decision.decidedBy?.ruleId).toBe('new-device');
   });
 
-  it("reads a Sesame user's methods when the tenant's user id is that user", async () => {
+  it("reads a Sesame user's methods when the tenant's user id is that user, signed in to the tenant", async () => {
     const user = await upsertVerifiedEmailUser(db, `${randomUUID()}@example.test`);
     const enrolled = (userId: string) => trackAction({ config, db }, { tenantId: 'shop', userId, actionCode: 'enrolled', ip: '203.0.113.7' });
     expect((await enrolled(user.id)).decision.outcome).toBe('ALLOW');
     await insertAuthenticator(db, { id: `totp|dev_${randomUUID()}`, userId: user.id, type: 'totp', confirmed: true });
+    // A tenant that merely names a Sesame user it never signed in does not reach that user's factors.
+    expect((await enrolled(user.id)).decision.outcome).toBe('ALLOW');
+    await db.prisma.oidcPayload.create({ data: { model: 'Grant', id: randomUUID(), accountId: user.id, payload: JSON.stringify({ accountId: user.id, clientId: 'shop' }) } });
     const challenged = await enrolled(user.id);
     expect([challenged.decision.outcome, JSON.parse(challenged.row.explanation).facts]).toEqual(['CHALLENGE', { user: { methods: ['AUTHENTICATOR_APP'] } }]);
     expect((await enrolled('not-a-sesame-user')).decision.outcome).toBe('ALLOW');

@@ -33,8 +33,8 @@ export interface Table {
 export type Catalog = Record<string, Table>;
 
 const TYPES: Record<Provider, Record<string, string>> = {
-  sqlite: { String: 'TEXT', Int: 'INTEGER', BigInt: 'BIGINT', Boolean: 'BOOLEAN', DateTime: 'DATETIME' },
-  postgresql: { String: 'text', Int: 'integer', BigInt: 'bigint', Boolean: 'boolean', DateTime: 'timestamp(3) without time zone' },
+  sqlite: { String: 'TEXT', Int: 'INTEGER', BigInt: 'BIGINT', Float: 'REAL', Boolean: 'BOOLEAN', DateTime: 'DATETIME' },
+  postgresql: { String: 'text', Int: 'integer', BigInt: 'bigint', Float: 'double precision', Boolean: 'boolean', DateTime: 'timestamp(3) without time zone' },
 };
 
 /** The schema text for a provider, the same swap scripts/prisma-generate.mjs makes. */

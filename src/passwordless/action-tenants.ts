@@ -1,0 +1,48 @@
+// Tenants of the actions API. A tenant is a client with actions enabled: it has a secret key
+// (Authsignal's `apiSecretKey`), made by `sesame actions secret <client_id>` and shown once; only
+// its SHA-256 is kept, so a database leak gives no key. The server API authenticates with HTTP
+// Basic `<secret>:`. A tenant's policy for an action is its own configuration (set through the
+// rules API) when it has one, else the config file's `actions.policies`.
+import { createHash, randomBytes } from 'node:crypto';
+import { actionPolicySchema, policyProblems, type ActionPolicy } from '../config/actions.js';
+import type { LoadedConfig } from '../config/load.js';
+import { findActionConfiguration, setTenantSecret, tenantBySecretDigest } from '../storage/action-tenants.js';
+import type { Db } from '../storage/db.js';
+
+const digest = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+
+/** A new secret key for the client (replacing its earlier one). The caller shows it once. */
+export async function issueTenantSecret(db: Db, clientId: string): Promise<string> {
+  const secret = `sk_${randomBytes(32).toString('base64url')}`;
+  await setTenantSecret(db, clientId, digest(secret));
+  return secret;
+}
+
+/** The tenant a secret key belongs to, or null. */
+export function tenantOfSecret(db: Db, secret: string): Promise<string | null> {
+  if (!/^sk_[A-Za-z0-9_-]{43}$/.test(secret)) return Promise.resolve(null);
+  return tenantBySecretDigest(db, digest(secret));
+}
+
+/** The tenant a `Authorization: Basic base64(<secret>:)` header names, or null. */
+export function tenantOfBasic(db: Db, header: string | undefined): Promise<string | null> {
+  const match = /^Basic ([A-Za-z0-9+/=]{1,512})$/i.exec(header ?? '');
+  if (!match) return Promise.resolve(null);
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return tenantOfSecret(db, colon < 0 ? decoded : decoded.slice(0, colon));
+}
+
+const ALLOW_ALL: ActionPolicy = { defaultOutcome: 'ALLOW', verificationMethods: [], rules: [] };
+
+/** The policy that decides `actionCode` for `tenantId`: its own configuration, else the config file's, else allow. */
+export async function policyFor(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, tenantId: string, actionCode: string): Promise<ActionPolicy> {
+  const stored = await findActionConfiguration(deps.db, tenantId, actionCode);
+  if (stored) {
+    // Stored through the rules API, which validated it; a row changed by other means that no longer
+    // parses falls back to the config file rather than deciding on half a policy.
+    const parsed = actionPolicySchema.safeParse(JSON.parse(stored));
+    if (parsed.success && !policyProblems(parsed.data, '').length) return parsed.data;
+  }
+  return deps.config.actions.policies[actionCode] ?? ALLOW_ALL;
+}
