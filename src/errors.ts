@@ -83,6 +83,16 @@ export const ERRORS = {
     code: 'invalid_token',
     description: 'An mfa_token enrols only the first authenticator and removes none; use an access token for the MFA API (scope enroll or remove:authenticators).',
   },
+  // Authsignal's API (/v1): its words for a bad secret key, and the client API's token errors
+  // (@authsignal/browser reacts to `expired_token` by calling the app's onTokenExpired).
+  actionsUnauthorized: {
+    status: 401,
+    code: 'unauthorized',
+    description: 'The request is unauthorized. Check that your API key and region base URL are correctly configured.',
+  },
+  actionsTokenNotSet: { status: 401, code: 'token_not_set', description: 'A token from track is required: Authorization: Bearer <token>.' },
+  actionsExpiredToken: { status: 401, code: 'expired_token', description: 'The token has expired. Track the action again for a new one.' },
+  actionsInvalidToken: { status: 401, code: 'invalid_token', description: 'The token is not valid.' },
   // Hosted pages: sign-in, links, external connections.
   interactionExpired: { status: 400, code: 'interaction_expired', key: 'error.interaction_expired' },
   interactionTimedOut: { status: 400, code: 'interaction_expired', key: 'error.interaction_timed_out' },
