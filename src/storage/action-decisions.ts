@@ -136,3 +136,8 @@ export function lastPlacedDecision(db: Db, tenantId: string, userId: string): Pr
     select: { latitude: true, longitude: true, country: true, createdAt: true },
   });
 }
+
+/** Every decision of one of the tenant's users (the users API's delete); how many went. */
+export async function deleteUserDecisions(db: Db, tenantId: string, userId: string): Promise<number> {
+  return (await db.prisma.actionDecision.deleteMany({ where: { tenantId, userId } })).count;
+}
