@@ -36,24 +36,27 @@ function actionCodeOf(ctx: Context): string {
 const missing = (actionCode: string) => new SesameError('notFound', { detail: `No action configuration for ${actionCode}.` });
 const noRule = (ruleId: string) => new SesameError('notFound', { detail: `No rule ${ruleId} in this action configuration.` });
 
-export function authsignalRulesRouter(s: Pick<Services, 'db' | 'config'>): Router {
-  const router = new Router({ prefix: '/v1/management/action-configurations' });
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
-  const guard = [serverApiErrors, tenantAuth(s)];
+type RulesDeps = Pick<Services, 'db' | 'config'>;
 
-  async function audit(ctx: Context, type: string, what: string) {
-    await recordAudit(s.db, { type: `actions.${type}`, clientId: tenantOf(ctx), ip: requesterIp(ctx), reason: what });
-  }
+/** Audits a change with the tenant and its server's address. */
+async function audit(s: RulesDeps, ctx: Context, type: string, what: string) {
+  await recordAudit(s.db, { type: `actions.${type}`, clientId: tenantOf(ctx), ip: requesterIp(ctx), reason: what });
+}
 
-  /** Changes this request's configuration; 404 when it has none. */
-  function change(ctx: Context, mutate: (current: ActionPolicy) => ActionPolicy | null) {
-    const actionCode = actionCodeOf(ctx);
-    return changeConfiguration(s.db, tenantOf(ctx), actionCode, (current) => {
-      if (!current) throw missing(actionCode);
-      return mutate(current);
-    });
-  }
+/** Changes this request's configuration; 404 when it has none. */
+function change(s: RulesDeps, ctx: Context, mutate: (current: ActionPolicy) => ActionPolicy | null) {
+  const actionCode = actionCodeOf(ctx);
+  return changeConfiguration(s.db, tenantOf(ctx), actionCode, (current) => {
+    if (!current) throw missing(actionCode);
+    return mutate(current);
+  });
+}
 
+type Guard = ReturnType<typeof guards>;
+const guards = (s: RulesDeps) => [serverApiErrors, tenantAuth(s)] as const;
+const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
+
+function configurationRoutes(router: Router, s: RulesDeps, guard: Guard): void {
   router.get('/', ...guard, async function listActionConfigurations(ctx) {
     const tenantId = tenantOf(ctx);
     ctx.body = (await listConfigurations(s.db, tenantId)).map((c) => configurationView(tenantId, c.actionCode, c.policy));
@@ -67,7 +70,7 @@ export function authsignalRulesRouter(s: Pick<Services, 'db' | 'config'>): Route
       if (current) throw new SesameError('conflict', { detail: `An action configuration for ${actionCode} exists.` });
       return applyConfiguration(null, input);
     });
-    await audit(ctx, 'configuration.created', actionCode);
+    await audit(s, ctx, 'configuration.created', actionCode);
     ctx.status = 201;
     ctx.body = configurationView(tenantOf(ctx), actionCode, policy!);
   });
@@ -83,40 +86,43 @@ export function authsignalRulesRouter(s: Pick<Services, 'db' | 'config'>): Route
     const input = parseBody(configurationInput, ctx.request.body);
     const actionCode = actionCodeOf(ctx);
     if (input.actionCode && input.actionCode !== actionCode) throw new SesameError('invalidRequest', { detail: 'actionCode: differs from the path' });
-    const policy = await change(ctx, (current) => applyConfiguration(current, input));
-    await audit(ctx, 'configuration.updated', actionCode);
+    const policy = await change(s, ctx, (current) => applyConfiguration(current, input));
+    await audit(s, ctx, 'configuration.updated', actionCode);
     ctx.body = configurationView(tenantOf(ctx), actionCode, policy!);
   });
 
   router.delete('/:actionCode', ...guard, async function deleteActionConfiguration(ctx) {
     const actionCode = actionCodeOf(ctx);
-    await change(ctx, () => null);
-    await audit(ctx, 'configuration.deleted', actionCode);
+    await change(s, ctx, () => null);
+    await audit(s, ctx, 'configuration.deleted', actionCode);
     ctx.body = { tenantId: tenantOf(ctx), actionCode, deleted: true };
   });
+}
 
-  router.get('/:actionCode/rules', ...guard, async function listRules(ctx) {
+function ruleRoutes(router: Router, s: RulesDeps, guard: Guard): void {
+  async function rulesOf(ctx: Context) {
     const actionCode = actionCodeOf(ctx);
     const policy = await readConfiguration(s.db, tenantOf(ctx), actionCode);
     if (!policy) throw missing(actionCode);
-    ctx.body = policy.rules.map((rule) => ruleView(tenantOf(ctx), actionCode, rule));
+    return { actionCode, rules: policy.rules };
+  }
+
+  router.get('/:actionCode/rules', ...guard, async function listRules(ctx) {
+    const { actionCode, rules } = await rulesOf(ctx);
+    ctx.body = rules.map((rule) => ruleView(tenantOf(ctx), actionCode, rule));
   });
 
   router.post('/:actionCode/rules', ...guard, json, async function createRule(ctx) {
-    const input = parseBody(ruleInput, ctx.request.body);
-    const rule = applyRule(undefined, input);
-    await change(ctx, (current) => ({ ...current, rules: [...current.rules, rule] }));
-    const actionCode = actionCodeOf(ctx);
-    await audit(ctx, 'rule.created', `${actionCode} ${rule.ruleId}`);
+    const rule = applyRule(undefined, parseBody(ruleInput, ctx.request.body));
+    await change(s, ctx, (current) => ({ ...current, rules: [...current.rules, rule] }));
+    await audit(s, ctx, 'rule.created', `${actionCodeOf(ctx)} ${rule.ruleId}`);
     ctx.status = 201;
-    ctx.body = ruleView(tenantOf(ctx), actionCode, rule);
+    ctx.body = ruleView(tenantOf(ctx), actionCodeOf(ctx), rule);
   });
 
   router.get('/:actionCode/rules/:ruleId', ...guard, async function getRule(ctx) {
-    const actionCode = actionCodeOf(ctx);
-    const policy = await readConfiguration(s.db, tenantOf(ctx), actionCode);
-    if (!policy) throw missing(actionCode);
-    const rule = policy.rules.find((r) => r.ruleId === ctx.params.ruleId);
+    const { actionCode, rules } = await rulesOf(ctx);
+    const rule = rules.find((r) => r.ruleId === ctx.params.ruleId);
     if (!rule) throw noRule(ctx.params.ruleId!);
     ctx.body = ruleView(tenantOf(ctx), actionCode, rule);
   });
@@ -125,25 +131,31 @@ export function authsignalRulesRouter(s: Pick<Services, 'db' | 'config'>): Route
     const input = parseBody(ruleInput, ctx.request.body);
     const ruleId = ctx.params.ruleId!;
     let updated: Rule | undefined;
-    await change(ctx, (current) => {
+    await change(s, ctx, (current) => {
       const before = current.rules.find((r) => r.ruleId === ruleId);
       if (!before) throw noRule(ruleId);
       updated = applyRule(before, input);
       return { ...current, rules: current.rules.map((r) => (r.ruleId === ruleId ? updated! : r)) };
     });
-    await audit(ctx, 'rule.updated', `${actionCodeOf(ctx)} ${ruleId}`);
+    await audit(s, ctx, 'rule.updated', `${actionCodeOf(ctx)} ${ruleId}`);
     ctx.body = ruleView(tenantOf(ctx), actionCodeOf(ctx), updated!);
   });
 
   router.delete('/:actionCode/rules/:ruleId', ...guard, async function deleteRule(ctx) {
     const ruleId = ctx.params.ruleId!;
-    await change(ctx, (current) => {
+    await change(s, ctx, (current) => {
       if (!current.rules.some((r) => r.ruleId === ruleId)) throw noRule(ruleId);
       return { ...current, rules: current.rules.filter((r) => r.ruleId !== ruleId) };
     });
-    await audit(ctx, 'rule.deleted', `${actionCodeOf(ctx)} ${ruleId}`);
+    await audit(s, ctx, 'rule.deleted', `${actionCodeOf(ctx)} ${ruleId}`);
     ctx.body = { tenantId: tenantOf(ctx), actionCode: actionCodeOf(ctx), ruleId, deleted: true };
   });
+}
 
+export function authsignalRulesRouter(s: RulesDeps): Router {
+  const router = new Router({ prefix: '/v1/management/action-configurations' });
+  const guard = guards(s);
+  configurationRoutes(router, s, guard);
+  ruleRoutes(router, s, guard);
   return router;
 }

@@ -8,7 +8,7 @@ import type { VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
 import { SesameError } from '../errors.js';
 import { recordAudit } from '../storage/audit.js';
-import { insertAuthenticator, listAuthenticators, type AuthenticatorType } from '../storage/mfa.js';
+import { insertAuthenticator, type AuthenticatorType } from '../storage/mfa.js';
 import { deletePasskey, listPasskeys, type PasskeyRow } from '../storage/passkeys.js';
 import { notifyAccountChange, type AccountChangeKind, type AccountNoticeDeps } from './account-notices.js';
 import { isSesameUser, type TenantAsker } from './action-profiles.js';
@@ -109,7 +109,13 @@ function enrolment(config: LoadedConfig, input: VerifiedAuthenticatorInput): { t
 }
 
 /** Audits a change of a user's factors and, for a Sesame user, emails it to them. */
-async function announce(deps: ActionAuthenticatorDeps, asker: TenantAsker, appUserId: string, principalId: string, change: { type: string; kind: AccountChangeKind; what: string }) {
+async function announce(
+  deps: ActionAuthenticatorDeps,
+  asker: TenantAsker,
+  appUserId: string,
+  principalId: string,
+  change: { type: string; kind: AccountChangeKind; what: string },
+) {
   await recordAudit(deps.db, { type: change.type, userId: principalId, clientId: asker.tenantId, ip: asker.ip, reason: `actions_api ${change.what}` });
   if (isSesameUser(asker.tenantId, appUserId, principalId)) {
     await notifyAccountChange(deps, principalId, { kind: change.kind, locale: deps.config.ui.defaultLocale, detail: null, ip: asker.ip });

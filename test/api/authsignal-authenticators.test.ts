@@ -107,7 +107,14 @@ describe.each(ENGINES)('Authsignal authenticators API on %s', (engine) => {
       verificationMethod: 'PASSKEY',
       createdAt: expect.stringMatching(ISO),
       verifiedAt: expect.stringMatching(ISO),
-      webauthnCredential: { credentialId, name: 'iCloud Keychain', aaguid, aaguidMapping: { name: 'iCloud Keychain' }, credentialBackedUp: true, credentialDeviceType: 'multiDevice' },
+      webauthnCredential: {
+        credentialId,
+        name: 'iCloud Keychain',
+        aaguid,
+        aaguidMapping: { name: 'iCloud Keychain' },
+        credentialBackedUp: true,
+        credentialDeviceType: 'multiDevice',
+      },
     });
     // Another tenant, or another user of this tenant, cannot reach them.
     const notFound = { status: 404, error: 'not_found', description: 'This user has no authenticator with this id.' };
@@ -125,7 +132,7 @@ describe.each(ENGINES)('Authsignal authenticators API on %s', (engine) => {
     ]);
   });
 
-  it("adds a factor to a Sesame user only for a tenant it signed in to, audited and emailed to the user", async () => {
+  it('adds a factor to a Sesame user only for a tenant it signed in to, audited and emailed to the user', async () => {
     const member = await sesameUserOf('shop');
     // A tenant the user never signed in to names its own user of that id: the account is untouched.
     await other.enrollVerifiedAuthenticator({ userId: member.id, attributes: { verificationMethod: SMS, phoneNumber: '+14155550126' } });

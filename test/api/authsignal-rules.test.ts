@@ -33,8 +33,19 @@ describe.each(ENGINES)('Authsignal rules API on %s', (engine) => {
 
   it('creates, reads, lists, changes and deletes an action configuration', async () => {
     const code = `pay-${randomUUID().slice(0, 8)}`;
-    const created = await api('POST', '/', { actionCode: code, defaultUserActionResult: 'CHALLENGE', verificationMethods: ['PASSKEY', 'EMAIL_OTP'], defaultVerificationMethod: 'EMAIL_OTP' });
-    const view = { tenantId: 'shop', actionCode: code, defaultUserActionResult: 'CHALLENGE', verificationMethods: ['EMAIL_OTP', 'PASSKEY'], defaultVerificationMethod: 'EMAIL_OTP' };
+    const created = await api('POST', '/', {
+      actionCode: code,
+      defaultUserActionResult: 'CHALLENGE',
+      verificationMethods: ['PASSKEY', 'EMAIL_OTP'],
+      defaultVerificationMethod: 'EMAIL_OTP',
+    });
+    const view = {
+      tenantId: 'shop',
+      actionCode: code,
+      defaultUserActionResult: 'CHALLENGE',
+      verificationMethods: ['EMAIL_OTP', 'PASSKEY'],
+      defaultVerificationMethod: 'EMAIL_OTP',
+    };
     expect(created).toEqual({ status: 201, body: view });
     expect(await api('GET', `/${code}`)).toEqual({ status: 200, body: view });
     expect((await api('GET', '/')).body).toContainEqual(view);
@@ -112,7 +123,9 @@ describe.each(ENGINES)('Authsignal rules API on %s', (engine) => {
   it('keeps every rule of parallel creations (compare-and-swap, no lost update)', async () => {
     const code = `race-${randomUUID().slice(0, 8)}`;
     await api('POST', '/', { actionCode: code });
-    const made = await Promise.all(Array.from({ length: 8 }, (_, i) => api('POST', `/${code}/rules`, { name: `r${i}`, priority: i, type: 'REVIEW', conditions: { '==': [1, 1] } })));
+    const made = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => api('POST', `/${code}/rules`, { name: `r${i}`, priority: i, type: 'REVIEW', conditions: { '==': [1, 1] } })),
+    );
     expect(made.map((m) => m.status)).toEqual(Array(8).fill(201));
     const listed = (await api('GET', `/${code}/rules`)).body as { ruleId: string; name: string }[];
     expect(listed.map((r) => r.ruleId).sort()).toEqual(made.map((m) => m.body.ruleId).sort());

@@ -74,7 +74,11 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
     const userId = `app-${randomUUID()}`;
     const bad = (attributes: Record<string, unknown>) => failure(shop.updateUser({ userId, attributes }));
     expect(await bad({ email: 'not-an-email' })).toEqual({ status: 400, error: 'invalid_request', description: 'email: not a valid email address' });
-    expect(await bad({ phoneNumber: '0612345678' })).toEqual({ status: 400, error: 'invalid_request', description: 'phoneNumber: not a valid phone number in E.164 (+ and digits)' });
+    expect(await bad({ phoneNumber: '0612345678' })).toEqual({
+      status: 400,
+      error: 'invalid_request',
+      description: 'phoneNumber: not a valid phone number in E.164 (+ and digits)',
+    });
     expect(await bad({ custom: { blob: 'x'.repeat(5000) } })).toEqual({ status: 400, error: 'invalid_request', description: 'custom: larger than 4096 bytes as JSON' });
     expect(await bad({ isAdmin: true })).toEqual({ status: 400, error: 'invalid_request', description: 'body: Unrecognized key: "isAdmin"' });
     expect(await bad({ emailVerified: 'yes' })).toMatchObject({ status: 400, description: expect.stringMatching(/^emailVerified: /) });
@@ -102,7 +106,9 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
     await trackAction(t.sesame.services, { tenantId: 'shop', userId, actionCode: 'pay', ip: '203.0.113.7' });
     await shop.enrollVerifiedAuthenticator({ userId, attributes: { verificationMethod: 'SMS' as never, phoneNumber: '+14155550142' } });
     const principal = tenantUserId('shop', userId);
-    await db().prisma.passkey.create({ data: { id: `cred-${randomUUID()}`, userId: principal, publicKey: 'pk', deviceType: 'multiDevice', aaguid: '00000000-0000-0000-0000-000000000000' } });
+    await db().prisma.passkey.create({
+      data: { id: `cred-${randomUUID()}`, userId: principal, publicKey: 'pk', deviceType: 'multiDevice', aaguid: '00000000-0000-0000-0000-000000000000' },
+    });
     expect((await shop.getUser({ userId })).enrolledVerificationMethods).toEqual(['PASSKEY', 'SMS', 'RECOVERY_CODE']);
     // Another tenant deleting "the same" id deletes its own (nobody), not shop's.
     await other.deleteUser({ userId });
