@@ -2,12 +2,15 @@
 // both engines: configurations and rules created, read, changed and deleted with whole bodies; bad
 // JSONLogic or unknown variables refused with their path; a rule created here decides the tenant's
 // next tracked action and never another tenant's; parallel rule creations all survive.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { trackAction } from '../../src/passwordless/actions.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { readmeBlock } from '../readme/readme.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const BIG = { '>': [{ var: 'custom.amount' }, 100] };
@@ -15,9 +18,13 @@ const BIG = { '>': [{ var: 'custom.amount' }, 100] };
 describe.each(ENGINES)('Authsignal rules API on %s', (engine) => {
   let t: TestSesame;
   const basic: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
   beforeAll(async () => {
     t = await startTestSesame(engine, { features: { authsignalApi: { enabled: true } } });
-    for (const tenant of ['shop', 'other-shop']) basic[tenant] = `Basic ${Buffer.from(`${await issueTenantSecret(t.sesame.services.db, tenant)}:`).toString('base64')}`;
+    for (const tenant of ['shop', 'other-shop']) {
+      secrets[tenant] = await issueTenantSecret(t.sesame.services.db, tenant);
+      basic[tenant] = `Basic ${Buffer.from(`${secrets[tenant]}:`).toString('base64')}`;
+    }
   });
   afterAll(() => t?.stop());
 
@@ -133,5 +140,15 @@ describe.each(ENGINES)('Authsignal rules API on %s', (engine) => {
     const again = `twin-${randomUUID().slice(0, 8)}`;
     const twins = await Promise.all(Array.from({ length: 4 }, () => api('POST', '/', { actionCode: again })));
     expect(twins.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+  });
+
+  it("runs the README's curl example as written: the rule it creates blocks a big transfer", async () => {
+    const script = readmeBlock('### Users, authenticators and rules API', 'sh', 'action-configurations')
+      .replace(/^SECRET=sk_\.\.\..*$/m, `SECRET=${secrets.shop}`)
+      .replaceAll('https://login.example.com', t.url);
+    const { stdout } = await promisify(execFile)('bash', ['-euc', script]);
+    expect(stdout).toMatch(/"defaultUserActionResult":"ALLOW"/);
+    const track = (amount: number) => trackAction(t.sesame.services, { tenantId: 'shop', userId: 'app-1', actionCode: 'transfer', ip: '203.0.113.5', custom: { amount } });
+    expect([(await track(500)).decision.outcome, (await track(50)).decision.outcome]).toEqual(['BLOCK', 'ALLOW']);
   });
 });
