@@ -8,7 +8,7 @@ import type { VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
 import { SesameError } from '../errors.js';
 import { recordAudit } from '../storage/audit.js';
-import { insertAuthenticator, type AuthenticatorType } from '../storage/mfa.js';
+import { insertSoleConfirmed, type AuthenticatorType } from '../storage/mfa.js';
 import { deletePasskey, listPasskeys, type PasskeyRow } from '../storage/passkeys.js';
 import { notifyAccountChange, type AccountChangeKind, type AccountNoticeDeps } from './account-notices.js';
 import { isSesameUser, type TenantAsker } from './action-profiles.js';
@@ -134,14 +134,11 @@ export async function enrolVerifiedAuthenticator(
 ): Promise<{ authenticator: UserAuthenticator; recoveryCodes?: string[] }> {
   const factor = enrolment(deps.config, input);
   const principalId = (await actionPrincipal(deps.db, asker.tenantId, appUserId, { create: true }))!;
-  const before = (await listFactors(deps, principalId)).filter((f) => f.confirmed);
-  if (before.some((f) => f.type === factor.type)) {
-    throw new SesameError('conflict', { detail: `The user already has a ${input.verificationMethod} authenticator; delete it first.` });
-  }
-  const row = await insertAuthenticator(deps.db, { id: newAuthenticatorId(factor.type), userId: principalId, confirmed: true, ...factor });
+  const inserted = await insertSoleConfirmed(deps.db, { id: newAuthenticatorId(factor.type), userId: principalId, ...factor });
+  if (!inserted) throw new SesameError('conflict', { detail: `The user already has a ${input.verificationMethod} authenticator; delete it first.` });
   await announce(deps, asker, appUserId, principalId, { type: 'mfa.enrolled', kind: 'mfa_added', what: factor.type });
-  const authenticator = factorView(appUserId, { ...row, remaining: undefined });
-  if (before.length > 0 || !deps.config.mfa.factors.includes('recovery-code')) return { authenticator };
+  const authenticator = factorView(appUserId, inserted.row);
+  if (!inserted.first || !deps.config.mfa.factors.includes('recovery-code')) return { authenticator };
   const { codes } = await generateRecoveryCodes(deps, principalId);
   return { authenticator, recoveryCodes: codes };
 }

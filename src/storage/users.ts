@@ -111,5 +111,10 @@ export async function tenantOfUser(db: Db, id: string): Promise<string | null | 
 
 /** Creates (or finds) a user known only through a tenant's actions API: no email or phone to sign in with. */
 export async function ensureTenantUser(db: Db, id: string, tenantId: string): Promise<void> {
-  await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
+  try {
+    await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
+  } catch (err) {
+    // Two first uses at once (parallel tracks or enrolments) both create on PostgreSQL: the loser finds the row made.
+    if ((err as { code?: string }).code !== 'P2002') throw err;
+  }
 }

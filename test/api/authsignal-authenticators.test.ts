@@ -151,4 +151,27 @@ describe.each(ENGINES)('Authsignal authenticators API on %s', (engine) => {
     // The other tenant's own user got no email: it has no address.
     expect(t.mail.to(member.email!)).toHaveLength(2);
   });
+
+  it('keeps one factor of a type, and one set of recovery codes, when enrolments race', async () => {
+    const userId = `app-${randomUUID()}`;
+    const enrol = (attributes: { verificationMethod: VerificationMethod; phoneNumber?: string; email?: string }) =>
+      shop.enrollVerifiedAuthenticator({ userId, attributes }).then(
+        (ok) => ({ status: 200, codes: ok.recoveryCodes?.length ?? 0 }),
+        (e: AuthsignalError) => ({ status: e.statusCode, codes: 0 }),
+      );
+    const raced = await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) => enrol({ verificationMethod: SMS, phoneNumber: `+1415555014${i}` })),
+      enrol({ verificationMethod: EMAIL_OTP, email: 'race@example.test' }),
+    ]);
+    const sms = raced.slice(0, 5).map((r) => r.status);
+    expect(sms.filter((s) => s === 200)).toHaveLength(1);
+    expect(sms.filter((s) => s === 409)).toHaveLength(4);
+    expect(raced[5]!.status).toBe(200);
+    // Exactly one answer carried the codes: the first factor's.
+    expect(raced.map((r) => r.codes).sort()).toEqual([0, 0, 0, 0, 0, 10]);
+    const principal = tenantUserId('shop', userId);
+    const rows = await db().prisma.authenticator.findMany({ where: { userId: principal }, select: { type: true } });
+    expect(rows.map((r) => r.type).sort()).toEqual(['email', 'recovery-code', 'sms']);
+    expect(await db().prisma.recoveryCode.count({ where: { userId: principal } })).toBe(10);
+  });
 });
