@@ -83,6 +83,7 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
     expect(await bad({ isAdmin: true })).toEqual({ status: 400, error: 'invalid_request', description: 'body: Unrecognized key: "isAdmin"' });
     expect(await bad({ emailVerified: 'yes' })).toMatchObject({ status: 400, description: expect.stringMatching(/^emailVerified: /) });
     expect(await shop.getUser({ userId })).toEqual(NOBODY);
+    expect(await failure(shop.getUser({ userId: 'x'.repeat(256) }))).toEqual({ status: 400, error: 'invalid_request', description: 'userId: 1 to 255 characters' });
     const raw = await fetch(`${t.url}/v1/users/${userId}`, { method: 'PATCH', headers: { authorization: shopBasic(), 'content-type': 'application/json' }, body: '{"email":' });
     expect([raw.status, await raw.json()]).toEqual([400, { error: 'invalid_request', errorDescription: 'The request body is not valid JSON.' }]);
   });
