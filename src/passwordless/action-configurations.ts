@@ -113,7 +113,8 @@ export function applyRule(before: Rule | undefined, input: RuleInput): Rule {
   const rule: Record<string, unknown> = { ...(before ?? { ruleId: randomUUID(), isActive: true, priority: 0 }) };
   for (const [key, value] of Object.entries(input)) {
     if (key === 'promptToEnrollVerificationMethods' || value === undefined) continue;
-    if (value === null) delete rule[key];
+    // null removes an optional field; null conditions stay (JSONLogic null: the rule never matches).
+    if (value === null && key !== 'conditions') delete rule[key];
     else rule[key] = value;
   }
   return rule as unknown as Rule;
