@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { VERIFICATION_METHODS, type VerificationMethod } from '../config/actions.js';
 import { SesameError } from '../errors.js';
 import { deleteUserDecisions } from '../storage/action-decisions.js';
-import { deleteUserProfile, findUserProfile, saveUserProfile } from '../storage/action-user-profiles.js';
+import { deleteUserProfile, findUserProfile, replaceUserProfile } from '../storage/action-user-profiles.js';
 import { recordAudit } from '../storage/audit.js';
 import type { Db } from '../storage/db.js';
 import { deleteUserAuthenticators } from '../storage/mfa.js';
@@ -90,17 +90,27 @@ export async function userView(db: Db, tenantId: string, appUserId: string): Pro
 
 /** updateUser: merges `input` into the tenant's attributes (null removes one) and returns them all. */
 export async function updateAttributes(db: Db, asker: TenantAsker, appUserId: string, input: z.infer<typeof attributesInput>): Promise<UserAttributes> {
-  const attributes: Record<string, unknown> = { ...(await storedAttributes(db, asker.tenantId, appUserId)) };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const stored = await findUserProfile(db, asker.tenantId, appUserId);
+    const attributes = merged(stored === null ? {} : (JSON.parse(stored) as UserAttributes), input);
+    if (await replaceUserProfile(db, asker.tenantId, appUserId, stored, JSON.stringify(attributes))) {
+      await recordAudit(db, { type: 'actions.user.updated', clientId: asker.tenantId, ip: asker.ip, reason: Object.keys(input).join(',').slice(0, 200) });
+      return attributes;
+    }
+  }
+  throw new SesameError('conflict', { detail: "The user's attributes are changing too often; try again." });
+}
+
+/** `input` over `stored`: null removes an attribute; a new address drops the old one's verified flag unless given again. */
+function merged(stored: UserAttributes, input: z.infer<typeof attributesInput>): UserAttributes {
+  const attributes: Record<string, unknown> = { ...stored };
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
     if (value === null) delete attributes[key];
     else attributes[key] = key === 'email' ? normalizeEmail(value) : value;
   }
-  // A changed address is no longer the one the tenant said it verified, unless it says so again.
   if (input.email !== undefined && input.emailVerified === undefined) delete attributes.emailVerified;
   if (input.phoneNumber !== undefined && input.phoneNumberVerified === undefined) delete attributes.phoneNumberVerified;
-  await saveUserProfile(db, asker.tenantId, appUserId, JSON.stringify(attributes));
-  await recordAudit(db, { type: 'actions.user.updated', clientId: asker.tenantId, ip: asker.ip, reason: Object.keys(input).join(',').slice(0, 200) });
   return attributes as UserAttributes;
 }
 

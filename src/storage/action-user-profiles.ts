@@ -7,12 +7,21 @@ export async function findUserProfile(db: Db, tenantId: string, userId: string):
   return (await db.prisma.actionUserProfile.findUnique({ where: { tenantId_userId: { tenantId, userId } } }))?.attributes ?? null;
 }
 
-export async function saveUserProfile(db: Db, tenantId: string, userId: string, attributes: string, now = new Date()): Promise<void> {
-  await db.prisma.actionUserProfile.upsert({
-    where: { tenantId_userId: { tenantId, userId } },
-    create: { tenantId, userId, attributes, updatedAt: now },
-    update: { attributes, updatedAt: now },
-  });
+/**
+ * Replaces the tenant's attributes of its user only if they are still `before` (null: none yet),
+ * so two updates at once never lose each other's attributes. False when someone changed them first.
+ */
+export async function replaceUserProfile(db: Db, tenantId: string, userId: string, before: string | null, after: string, now = new Date()): Promise<boolean> {
+  if (before !== null) {
+    return (await db.prisma.actionUserProfile.updateMany({ where: { tenantId, userId, attributes: before }, data: { attributes: after, updatedAt: now } })).count === 1;
+  }
+  try {
+    await db.prisma.actionUserProfile.create({ data: { tenantId, userId, attributes: after, updatedAt: now } });
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P2002') return false;
+    throw err;
+  }
 }
 
 export async function deleteUserProfile(db: Db, tenantId: string, userId: string): Promise<boolean> {

@@ -70,6 +70,13 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
     expect(audited.map((a) => a.reason)).toEqual(expect.arrayContaining(['email,emailVerified,phoneNumber,username,displayName,custom', 'email,displayName']));
   });
 
+  it('keeps every attribute of parallel updates (compare-and-swap, no lost update)', async () => {
+    const userId = `app-${randomUUID()}`;
+    const each = { username: 'ann', displayName: 'Ann', locale: 'fr', phoneNumber: '+14155550123', email: 'ann@example.test', custom: { n: 1 } };
+    await Promise.all(Object.entries(each).map(([key, value]) => shop.updateUser({ userId, attributes: { [key]: value } })));
+    expect(await shop.getUser({ userId })).toEqual({ ...NOBODY, ...each });
+  });
+
   it('refuses malformed attributes with a 400 naming the field, never a 500', async () => {
     const userId = `app-${randomUUID()}`;
     const bad = (attributes: Record<string, unknown>) => failure(shop.updateUser({ userId, attributes }));
