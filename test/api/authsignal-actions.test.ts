@@ -83,7 +83,7 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
     const db = s.t.sesame.services.db;
     expect((await findDecision(db, id, held.idempotencyKey))?.reviewedBy).toBe(`api:${id}`);
     const audit = await db.prisma.auditEvent.findMany({ where: { clientId: id }, select: { type: true, reason: true, identifier: true } });
-    expect(audit).toEqual([{ type: 'action.review.approved', reason: `api:${id} via api`, identifier: (await findDecision(db, id, held.idempotencyKey))!.id }]);
+    expect(audit).toEqual([{ type: 'action.review.approved', reason: 'via api', identifier: (await findDecision(db, id, held.idempotencyKey))!.id }]);
     // As on Authsignal's live API: an allowed action can be held for review afterwards.
     const small = await client.track({ userId: 'carol', action: 'wire', attributes: { custom: { amount: 5 } } });
     const smallKey = { userId: 'carol', action: 'wire', idempotencyKey: small.idempotencyKey };
