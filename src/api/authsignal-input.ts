@@ -10,7 +10,7 @@ import { badRequest, notFound } from '../http/errors.js';
 import { storable } from '../storage/db.js';
 
 const MAX_USER_ID = 255;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /\p{Cc}/u;
 const STATES = ['ALLOW', 'BLOCK', 'CHALLENGE_REQUIRED', 'CHALLENGE_SUCCEEDED', 'CHALLENGE_FAILED', 'REVIEW_REQUIRED', 'REVIEW_SUCCEEDED', 'REVIEW_FAILED'];
 
 /** The tenant's user id and action code of the path (400 when either cannot be one). */

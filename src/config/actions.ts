@@ -143,7 +143,13 @@ export const actionsSchema = z
       .describe('Risk policy per action code (Authsignal action configurations); an action without one is allowed.'),
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('Days decisions are kept (explanations included).'),
     tokenTtl: z.number().int().min(60).max(86_400).default(600).describe("Seconds a track token (the challenge page's and the client API's bearer) and a result token live."),
-    tracksPerMinute: z.number().int().min(1).max(1_000_000).default(600).describe('Tracks one tenant may make per minute through the server API (beyond: 429), so one tenant cannot flood the others.'),
+    tracksPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(600)
+      .describe('Tracks one tenant may make per minute through the server API (beyond: 429), so one tenant cannot flood the others.'),
   })
   .superRefine((actions, ctx) => {
     for (const [code, policy] of Object.entries(actions.policies)) {

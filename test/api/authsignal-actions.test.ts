@@ -93,7 +93,9 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
       invalid('state must be one of REVIEW_REQUIRED, REVIEW_SUCCEEDED, REVIEW_FAILED.'),
     );
     const blocked = await client.track({ userId: 'carol', action: 'login', attributes: { ipAddress: BLOCKED_IP } });
-    const refused = await failureOf(client.updateAction({ userId: 'carol', action: 'login', idempotencyKey: blocked.idempotencyKey, attributes: { state: 'REVIEW_REQUIRED' as never } }));
+    const refused = await failureOf(
+      client.updateAction({ userId: 'carol', action: 'login', idempotencyKey: blocked.idempotencyKey, attributes: { state: 'REVIEW_REQUIRED' as never } }),
+    );
     expect(refused).toMatchObject({ status: 409, error: 'conflict' });
   });
 
@@ -104,8 +106,22 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
     await client.track({ userId: 'erin', action: 'pay' });
     const all = await client.queryUserActions({ userId: 'dan' });
     expect(all).toEqual([
-      { actionCode: 'wire', idempotencyKey: wire.idempotencyKey, state: 'REVIEW_REQUIRED', createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), stateUpdatedAt: expect.stringMatching(ISO) },
-      { actionCode: 'pay', idempotencyKey: pay.idempotencyKey, state: 'CHALLENGE_REQUIRED', createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), stateUpdatedAt: expect.stringMatching(ISO) },
+      {
+        actionCode: 'wire',
+        idempotencyKey: wire.idempotencyKey,
+        state: 'REVIEW_REQUIRED',
+        createdAt: expect.stringMatching(ISO),
+        updatedAt: expect.stringMatching(ISO),
+        stateUpdatedAt: expect.stringMatching(ISO),
+      },
+      {
+        actionCode: 'pay',
+        idempotencyKey: pay.idempotencyKey,
+        state: 'CHALLENGE_REQUIRED',
+        createdAt: expect.stringMatching(ISO),
+        updatedAt: expect.stringMatching(ISO),
+        stateUpdatedAt: expect.stringMatching(ISO),
+      },
     ]);
     expect((await client.queryUserActions({ userId: 'dan', actionCodes: ['pay', 'other'] })).map((a) => a.idempotencyKey)).toEqual([pay.idempotencyKey]);
     expect((await client.queryUserActions({ userId: 'dan', state: 'REVIEW_REQUIRED' as never })).map((a) => a.idempotencyKey)).toEqual([wire.idempotencyKey]);
@@ -125,7 +141,10 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
     }
     const userIdProblem = invalid('userId must be 1 to 255 characters without control characters or surrounding spaces.');
     expect(await failureOf(client.track({ userId: 'x'.repeat(256), action: 'pay' }))).toEqual(userIdProblem);
-    expect(await raw(s.t, secret, 'POST', '/users/a%00b/actions/pay', '{}')).toEqual({ status: 400, body: { error: 'invalid_request', errorDescription: userIdProblem.errorDescription } });
+    expect(await raw(s.t, secret, 'POST', '/users/a%00b/actions/pay', '{}')).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', errorDescription: userIdProblem.errorDescription },
+    });
     expect(await raw(s.t, secret, 'POST', '/users/%20a/actions/pay', '{}')).toMatchObject({ status: 400 });
     expect(await failureOf(client.track({ userId: 'ann', action: 'pay!' }))).toEqual(invalid('action must be 1 to 64 letters, digits, "_", ".", ":" or "-".'));
     const bodies: [string, string][] = [
@@ -145,7 +164,10 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
     const notFound = { status: 404, body: { error: 'not_found', errorDescription: 'No action with this idempotency key.' } };
     expect(await raw(s.t, secret, 'GET', '/users/ann/actions/pay/a%00b')).toEqual(notFound);
     expect(await raw(s.t, secret, 'PATCH', '/users/ann/actions/pay/nope', '{"state":"REVIEW_FAILED"}')).toEqual(notFound);
-    expect(await raw(s.t, secret, 'POST', '/validate', '"token"')).toEqual({ status: 400, body: { error: 'invalid_request', errorDescription: 'The request body is not valid JSON.' } });
+    expect(await raw(s.t, secret, 'POST', '/validate', '"token"')).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', errorDescription: 'The request body is not valid JSON.' },
+    });
   });
 
   it('refuses a tenant tracking more than its limit a minute, and only that tenant', async () => {

@@ -105,7 +105,12 @@ describe.each(ENGINES)('Authsignal server API attacks on %s', (engine) => {
     const key = { userId: 'fay', action: 'wire', idempotencyKey: held.idempotencyKey };
     const states = ['REVIEW_SUCCEEDED', 'REVIEW_FAILED', 'REVIEW_SUCCEEDED', 'REVIEW_FAILED', 'REVIEW_SUCCEEDED', 'REVIEW_FAILED'];
     const outcomes = await Promise.all(
-      states.map((state) => tenant.client.updateAction({ ...key, attributes: { state: state as never } }).then((view) => ({ ok: true, view }), (err: { statusCode: number }) => ({ ok: false, status: err.statusCode }))),
+      states.map((state) =>
+        tenant.client.updateAction({ ...key, attributes: { state: state as never } }).then(
+          (view) => ({ ok: true, view }),
+          (err: { statusCode: number }) => ({ ok: false, status: err.statusCode }),
+        ),
+      ),
     );
     const won = outcomes.filter((o) => o.ok);
     expect(won).toHaveLength(1);
