@@ -4,6 +4,10 @@
 // naming the field, never a 500; one tenant cannot flood the track endpoint.
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
+import { Secret, TOTP } from 'otpauth';
+import { tenantUserId } from '../../src/passwordless/action-users.js';
+import { confirmTotp, enrolTotp } from '../../src/passwordless/mfa/totp.js';
+import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { describe, expect, it } from 'vitest';
 import { findDecision } from '../../src/storage/action-decisions.js';
 import { ENGINES } from '../helpers/databases.js';
@@ -59,6 +63,41 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
     expect(await client.track({ userId: 'bob', action: 'login' })).toMatchObject({ state: 'ALLOW' });
     // An action without a policy is allowed.
     expect(await client.track({ userId: 'bob', action: 'no-policy' })).toMatchObject({ state: 'ALLOW', ruleIds: [], allowedVerificationMethods: [] });
+  });
+
+  it("reports the user's methods: the tenant's own user's, or a Sesame user's who signed in to that client", async () => {
+    const { id, client } = await s.tenant();
+    const services = s.t.sesame.services;
+    /** An authenticator app enrolled and confirmed for the Sesame user `userId`. */
+    const enrolApp = async (userId: string) => {
+      const { authenticatorId, secret } = await enrolTotp(services, userId);
+      const code = new TOTP({ secret: Secret.fromBase32(secret) }).generate();
+      expect(await confirmTotp(services, userId, authenticatorId, code)).toMatchObject({ ok: true });
+    };
+    expect(await client.track({ userId: 'gus', action: 'pay' })).toMatchObject({ isEnrolled: false, enrolledVerificationMethods: [] });
+    await enrolApp(tenantUserId(id, 'gus'));
+    expect(await client.track({ userId: 'gus', action: 'pay' })).toMatchObject({ isEnrolled: true, enrolledVerificationMethods: ['AUTHENTICATOR_APP'] });
+    // A Sesame user's id is that person only for a client they signed in to (a grant of it).
+    const person = await upsertVerifiedEmailUser(services.db, `p-${randomUUID()}@example.com`);
+    await enrolApp(person.id);
+    expect(await client.track({ userId: person.id, action: 'pay' })).toMatchObject({ isEnrolled: false, enrolledVerificationMethods: [] });
+    await services.db.prisma.oidcPayload.create({
+      data: { model: 'Grant', id: randomUUID(), accountId: person.id, payload: JSON.stringify({ accountId: person.id, clientId: id }) },
+    });
+    const other = await s.tenant();
+    const tracked = await client.track({ userId: person.id, action: 'pay' });
+    expect(tracked).toMatchObject({ isEnrolled: true, enrolledVerificationMethods: ['AUTHENTICATOR_APP'] });
+    expect((await findDecision(services.db, id, tracked.idempotencyKey))?.principalId).toBe(person.id);
+    expect(await other.client.track({ userId: person.id, action: 'pay' })).toMatchObject({ isEnrolled: false });
+  });
+
+  it('stores one decision when tracks with one key race, and answers it to all', async () => {
+    const { id, client } = await s.tenant();
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => client.track({ userId: 'hal', action: 'wire', attributes: { idempotencyKey: 'race-1', custom: { amount: 200 } } })),
+    );
+    expect(new Set(answers.map((a) => `${a.idempotencyKey} ${a.state} ${a.ruleIds?.join()}`))).toEqual(new Set(['race-1 REVIEW_REQUIRED big']));
+    expect(await s.t.sesame.services.db.prisma.actionDecision.count({ where: { tenantId: id } })).toBe(1);
   });
 
   it('holds a review, settles it once through updateAction, and can put any allowed action up for review', async () => {
