@@ -77,6 +77,8 @@ describe.each(ENGINES)('Authsignal server API on %s', (engine) => {
     expect(await client.track({ userId: 'gus', action: 'pay' })).toMatchObject({ isEnrolled: false, enrolledVerificationMethods: [] });
     await enrolApp(tenantUserId(id, 'gus'));
     expect(await client.track({ userId: 'gus', action: 'pay' })).toMatchObject({ isEnrolled: true, enrolledVerificationMethods: ['AUTHENTICATOR_APP'] });
+    // Another tenant naming this tenant's user by its Sesame id reaches a user of its own.
+    expect(await (await s.tenant()).client.track({ userId: tenantUserId(id, 'gus'), action: 'pay' })).toMatchObject({ isEnrolled: false });
     // A Sesame user's id is that person only for a client they signed in to (a grant of it).
     const person = await upsertVerifiedEmailUser(services.db, `p-${randomUUID()}@example.com`);
     await enrolApp(person.id);
