@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import type { ActionPolicy, Rule } from '../config/actions.js';
 import { SesameError } from '../errors.js';
+import { noStore } from '../http/middleware.js';
 import { recordAudit } from '../storage/audit.js';
 import { requesterIp } from '../passwordless/requester-network.js';
 import {
@@ -53,7 +54,7 @@ function change(s: RulesDeps, ctx: Context, mutate: (current: ActionPolicy) => A
 }
 
 type Guard = ReturnType<typeof guards>;
-const guards = (s: RulesDeps) => [serverApiErrors, tenantAuth(s)] as const;
+const guards = (s: RulesDeps) => [serverApiErrors, noStore, tenantAuth(s)] as const;
 const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
 
 function configurationRoutes(router: Router, s: RulesDeps, guard: Guard): void {

@@ -8,6 +8,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { SesameError } from '../errors.js';
+import { noStore } from '../http/middleware.js';
 import { requesterIp } from '../passwordless/requester-network.js';
 import { parseBody } from '../passwordless/action-configurations.js';
 import { appUserIdOf, attributesInput, deleteActionUser, updateAttributes, userView, type TenantAsker } from '../passwordless/action-profiles.js';
@@ -28,7 +29,7 @@ function enrolmentBody(body: unknown) {
 export function authsignalUsersRouter(s: AuthsignalUsersDeps): Router {
   const router = new Router({ prefix: '/v1/users' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
-  const guard = [serverApiErrors, tenantAuth(s)];
+  const guard = [serverApiErrors, noStore, tenantAuth(s)];
 
   router.get('/:userId', ...guard, async function getUser(ctx) {
     ctx.body = await userView(s.db, askerOf(ctx).tenantId, appUserIdOf(ctx.params.userId));

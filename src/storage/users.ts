@@ -114,7 +114,8 @@ export async function ensureTenantUser(db: Db, id: string, tenantId: string): Pr
   try {
     await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
   } catch (err) {
-    // Two first uses at once (parallel tracks or enrolments) both create on PostgreSQL: the loser finds the row made.
-    if ((err as { code?: string }).code !== 'P2002') throw err;
+    // Prisma's upsert is a read then a write on PostgreSQL: two first tracks of one user race, and
+    // the loser's insert fails on the row the winner made. That row is the one wanted.
+    if (!(await db.prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw err;
   }
 }

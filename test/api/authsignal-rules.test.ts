@@ -55,6 +55,8 @@ describe.each(ENGINES)('Authsignal rules API on %s', (engine) => {
     };
     expect(created).toEqual({ status: 201, body: view });
     expect(await api('GET', `/${code}`)).toEqual({ status: 200, body: view });
+    const headers = (await fetch(`${t.url}/v1/management/action-configurations/${code}`, { headers: { authorization: basic.shop! } })).headers;
+    expect(headers.get('cache-control')).toBe('no-store');
     expect((await api('GET', '/')).body).toContainEqual(view);
     expect(await api('POST', '/', { actionCode: code })).toEqual(refused(409, 'conflict', `An action configuration for ${code} exists.`));
     const patched = await api('PATCH', `/${code}`, { defaultUserActionResult: 'BLOCK' });
