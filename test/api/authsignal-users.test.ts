@@ -160,18 +160,3 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
     expect(await other.getUser({ userId: member.id })).toEqual(NOBODY);
   });
 });
-
-describe('Authsignal users and rules API switched off', () => {
-  it('mounts neither while features.authsignalApi is off, even for a valid secret', async () => {
-    const t = await startTestSesame('sqlite', { features: { authsignalApi: { enabled: false } } });
-    try {
-      const secret = await issueTenantSecret(t.sesame.services.db, 'shop');
-      const headers = { authorization: `Basic ${Buffer.from(`${secret}:`).toString('base64')}` };
-      for (const path of ['/v1/users/u1', '/v1/users/u1/authenticators', '/v1/management/action-configurations']) {
-        expect([path, (await fetch(`${t.url}${path}`, { headers })).status]).toEqual([path, 404]);
-      }
-    } finally {
-      await t.stop();
-    }
-  });
-});
