@@ -112,4 +112,35 @@ describe('@authsignal/browser passkeys in Chromium', { timeout: 180_000 }, () =>
     // The SDK puts the description in `error` and keeps the code in `errorCode` (what onTokenExpired keys on).
     expect(answer).toMatchObject({ error: 'The token has expired. Track the action again for a new one.', errorCode: 'expired_token' });
   });
+
+  /** A Sesame page (any: here its 404) holding the passkey button as the pre-built page renders it. */
+  async function challengePage(page: Page, token: string, enrol: boolean) {
+    await page.goto(`${t.url}/v1/ui-test?mode=popup`);
+    await page.evaluate(
+      async ({ token, enrol }) => {
+        const root = document.createElement('div');
+        root.id = 'action-passkey';
+        root.hidden = true;
+        root.dataset.token = token;
+        if (enrol) root.dataset.enrol = '';
+        root.innerHTML = '<button type="button" hidden>Use a passkey</button><p id="action-passkey-problem" hidden>That did not work.</p>';
+        document.body.append(root);
+        for (const src of ['/assets/simplewebauthn-browser.js', '/assets/action-passkey.js']) {
+          await new Promise((resolve, reject) => document.body.append(Object.assign(document.createElement('script'), { src, onload: resolve, onerror: reject })));
+        }
+      },
+      { token, enrol },
+    );
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.waitForURL(/\/v1\/ui\/done\?/);
+    const done = new URL(page.url());
+    expect(done.searchParams.get('mode')).toBe('popup');
+    return done.searchParams.get('token');
+  }
+
+  it("the page's passkey button adds a first passkey, then passes a later action with it, and goes to the page's finish route", async () => {
+    const page = await appPage();
+    expect(await validate(await challengePage(page, await trackToken('erin'), true))).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', userId: 'erin' });
+    expect(await validate(await challengePage(page, await trackToken('erin'), false))).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', userId: 'erin' });
+  });
 });
