@@ -66,10 +66,8 @@ function parseSignInChallengeId(raw: unknown): { handle: string; action: string 
   return match && ACTION_CODE.test(action) ? { handle: match[1]!, action } : null;
 }
 
-export function actionPasskeyRouter(s: ActionPasskeyApiDeps): Router {
-  const router = new Router({ prefix: '/v1/client' });
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: '32kb' });
-  const deps = { ...s, issuer: s.config.issuer };
+/** What every route of this router does first: CORS, who calls, the ceremony's asker, the limit. */
+function callers(s: ActionPasskeyApiDeps) {
   const ownOrigin = new URL(s.config.issuer).origin;
 
   async function allowedOrigins(tenantId: string): Promise<string[]> {
@@ -118,9 +116,25 @@ export function actionPasskeyRouter(s: ActionPasskeyApiDeps): Router {
     if (decision.kind !== 'allow') throw tooManyRequests(decision.retryAfter, `Too many passkey requests; wait ${decision.retryAfter} s.`);
   }
 
+  return { cors, caller, asker, limit };
+}
+
+type Callers = ReturnType<typeof callers>;
+type Deps = ActionPasskeyApiDeps & { issuer: string };
+
+export function actionPasskeyRouter(s: ActionPasskeyApiDeps): Router {
+  const router = new Router({ prefix: '/v1/client' });
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: '32kb' });
+  const deps = { ...s, issuer: s.config.issuer };
+  const c = callers(s);
+  const { cors, caller, asker, limit } = c;
+
   const paths = [
-    '/challenge', '/user-authenticators/passkey', '/user-authenticators/passkey/registration-options',
-    '/user-authenticators/passkey/authentication-options', '/verify/passkey',
+    '/challenge',
+    '/user-authenticators/passkey',
+    '/user-authenticators/passkey/registration-options',
+    '/user-authenticators/passkey/authentication-options',
+    '/verify/passkey',
   ];
   for (const path of paths) router.options(path, preflight);
   const pre = [clientApiErrors, cors, parse] as const;
@@ -153,37 +167,8 @@ export function actionPasskeyRouter(s: ActionPasskeyApiDeps): Router {
     ctx.body = { challengeId: signInChallengeId('start', body.action) };
   });
 
-  router.post('/user-authenticators/passkey/authentication-options', ...pre, async function actionPasskeyAuthenticationOptions(ctx) {
-    const body = (ctx.request.body ?? {}) as Body;
-    const { action, tenantId } = await caller(ctx, ['track']);
-    if (action) {
-      await limit(ctx);
-      ctx.body = await passkeyChallengeFor(deps, action, await asker(ctx, tenantId, `action:${action.row.id}`));
-      return;
-    }
-    const started = parseSignInChallengeId(body.challengeId);
-    if (!started) throw invalid('Without a token, pass the challengeId of POST /client/challenge {action}.');
-    await limit(ctx);
-    const { handle, options } = await startAuthentication(s, await asker(ctx, tenantId, `actions-tenant:${tenantId}:${started.action}`));
-    ctx.body = { challengeId: signInChallengeId(handle, started.action), options };
-  });
-
-  router.post('/verify/passkey', ...pre, async function actionPasskeyVerify(ctx) {
-    const body = (ctx.request.body ?? {}) as Body;
-    const { action, tenantId } = await caller(ctx, ['track']);
-    const credential = credentialOf<AuthenticationResponseJSON>(body.authenticationCredential, 'authenticationCredential', ['clientDataJSON', 'authenticatorData', 'signature']);
-    if (action) {
-      if (!str(body.challengeId, 200)) throw invalid('challengeId is required.');
-      ctx.body = await verifyPasskeyFor(deps, action, body.challengeId, credential, await asker(ctx, tenantId, `action:${action.row.id}`));
-      return;
-    }
-    const started = parseSignInChallengeId(body.challengeId);
-    if (!started) throw invalid('challengeId is required: the one authentication-options returned.');
-    const deviceId = str(body.deviceId, 200) ? body.deviceId : null;
-    const bound = await asker(ctx, tenantId, `actions-tenant:${tenantId}:${started.action}`);
-    const req = { tenantId, actionCode: started.action, ip: bound.ip!, userAgent: bound.userAgent, deviceId };
-    ctx.body = await signInForAction(deps, req, started.handle, credential, bound);
-  });
+  router.post('/user-authenticators/passkey/authentication-options', ...pre, (ctx) => authenticationOptions(deps, c, ctx));
+  router.post('/verify/passkey', ...pre, (ctx) => verify(deps, c, ctx));
 
   return router;
 }
@@ -208,4 +193,38 @@ function tenantOfUnverified(token: string | undefined): string | null {
   } catch {
     return null;
   }
+}
+
+/** Options to pass the action's challenge (bearer), or of a usernameless sign-in (Basic, after /challenge). */
+async function authenticationOptions(deps: Deps, { caller, asker, limit }: Callers, ctx: Context) {
+  const body = (ctx.request.body ?? {}) as Body;
+  const { action, tenantId } = await caller(ctx, ['track']);
+  if (action) {
+    await limit(ctx);
+    ctx.body = await passkeyChallengeFor(deps, action, await asker(ctx, tenantId, `action:${action.row.id}`));
+    return;
+  }
+  const started = parseSignInChallengeId(body.challengeId);
+  if (!started) throw invalid('Without a token, pass the challengeId of POST /client/challenge {action}.');
+  await limit(ctx);
+  const { handle, options } = await startAuthentication(deps, await asker(ctx, tenantId, `actions-tenant:${tenantId}:${started.action}`));
+  ctx.body = { challengeId: signInChallengeId(handle, started.action), options };
+}
+
+/** The assertion: passes the bearer's action, or signs the tenant's user in for a new action. */
+async function verify(deps: Deps, { caller, asker }: Callers, ctx: Context) {
+  const body = (ctx.request.body ?? {}) as Body;
+  const { action, tenantId } = await caller(ctx, ['track']);
+  const credential = credentialOf<AuthenticationResponseJSON>(body.authenticationCredential, 'authenticationCredential', ['clientDataJSON', 'authenticatorData', 'signature']);
+  if (action) {
+    if (!str(body.challengeId, 200)) throw invalid('challengeId is required.');
+    ctx.body = await verifyPasskeyFor(deps, action, body.challengeId, credential, await asker(ctx, tenantId, `action:${action.row.id}`));
+    return;
+  }
+  const started = parseSignInChallengeId(body.challengeId);
+  if (!started) throw invalid('challengeId is required: the one authentication-options returned.');
+  const deviceId = str(body.deviceId, 200) ? body.deviceId : null;
+  const bound = await asker(ctx, tenantId, `actions-tenant:${tenantId}:${started.action}`);
+  const req = { tenantId, actionCode: started.action, ip: bound.ip!, userAgent: bound.userAgent, deviceId };
+  ctx.body = await signInForAction(deps, req, started.handle, credential, bound);
 }

@@ -38,11 +38,7 @@ type Answer = { status: number; body: Record<string, unknown>; allowOrigin: stri
 const basic = (tenantId: string) => `Basic ${Buffer.from(encodeURIComponent(tenantId)).toString('base64')}`;
 const clientError = (status: number, error: string, errorDescription: string) => ({ status, body: { error, errorCode: error, errorDescription } });
 const FAILED = clientError(400, 'invalid_credential', 'The passkey could not be verified.');
-const NEEDS_CHALLENGE = clientError(
-  403,
-  'forbidden',
-  'Adding a passkey needs the token of a passed challenge unless this is the first verification method of an app user.',
-);
+const NEEDS_CHALLENGE = clientError(403, 'forbidden', 'Adding a passkey needs the token of a passed challenge unless this is the first verification method of an app user.');
 
 describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120_000 }, (engine) => {
   let t: TestSesame;
@@ -103,12 +99,22 @@ describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120
     const options = await call('/user-authenticators/passkey/registration-options', { username: 'alice@shop.example', authenticatorAttachment: 'platform' }, first.bearer);
     expect(options).toMatchObject({ status: 200, allowOrigin: APP });
     expect(Object.keys(options.body).sort()).toEqual(['challengeId', 'options']);
-    expect(options.body.options).toMatchObject({ rp: { id: 'localhost' }, user: { name: 'alice@shop.example' }, authenticatorSelection: { residentKey: 'required', userVerification: 'required' } });
+    expect(options.body.options).toMatchObject({
+      rp: { id: 'localhost' },
+      user: { name: 'alice@shop.example' },
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    });
     const registrationCredential = device.register(options.body.options as never);
     const added = await call('/user-authenticators/passkey', { registrationCredential, conditionalCreate: false, challengeId: options.body.challengeId }, first.bearer);
     const credentialId = device.credentials()[0]!.id;
     expect(plain(added)).toEqual({ status: 200, body: { isVerified: true, accessToken: expect.any(String), userAuthenticatorId: credentialId, userId: 'alice-1' } });
-    expect(await validate(added.body.accessToken)).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', userId: 'alice-1', actionCode: 'pay', verificationMethod: 'PASSKEY' });
+    expect(await validate(added.body.accessToken)).toMatchObject({
+      isValid: true,
+      state: 'CHALLENGE_SUCCEEDED',
+      userId: 'alice-1',
+      actionCode: 'pay',
+      verificationMethod: 'PASSKEY',
+    });
 
     const second = await tracked('alice-1');
     const verified = await call('/verify/passkey', await assertFor(device, second.bearer), second.bearer);
@@ -124,7 +130,9 @@ describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120
     expect(plain(await call('/user-authenticators/passkey/registration-options', { username: 'x' }, again.bearer))).toEqual(NEEDS_CHALLENGE);
     // A Sesame user who signed in to the shop: the shop's track token must not put a passkey on that account.
     const sesameUser = await upsertVerifiedEmailUser(s().db, `sesame-${randomUUID()}@example.com`);
-    await s().db.prisma.oidcPayload.create({ data: { model: 'Grant', id: randomUUID(), accountId: sesameUser.id, payload: JSON.stringify({ accountId: sesameUser.id, clientId: 'shop' }) } });
+    await s().db.prisma.oidcPayload.create({
+      data: { model: 'Grant', id: randomUUID(), accountId: sesameUser.id, payload: JSON.stringify({ accountId: sesameUser.id, clientId: 'shop' }) },
+    });
     const forSesame = await tracked(sesameUser.id);
     expect(forSesame.row.principalId).toBe(sesameUser.id);
     expect(plain(await call('/user-authenticators/passkey/registration-options', {}, forSesame.bearer))).toEqual(NEEDS_CHALLENGE);
@@ -152,7 +160,13 @@ describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120
     const body = await usernameless(alice.device, 'login');
     const verified = await call('/verify/passkey', body, basic('shop'));
     expect(plain(verified)).toEqual({ status: 200, body: { isVerified: true, accessToken: expect.any(String), userId: alice.userId, userAuthenticatorId: alice.credentialId } });
-    expect(await validate(verified.body.accessToken)).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', userId: alice.userId, actionCode: 'login', verificationMethod: 'PASSKEY' });
+    expect(await validate(verified.body.accessToken)).toMatchObject({
+      isValid: true,
+      state: 'CHALLENGE_SUCCEEDED',
+      userId: alice.userId,
+      actionCode: 'login',
+      verificationMethod: 'PASSKEY',
+    });
     expect(plain(await call('/verify/passkey', body, basic('shop')))).toEqual(FAILED);
     // The shop's user at the other tenant (whose page is on the other origin): not its user.
     const other = new SoftAuthenticator({ origin: OTHER });
@@ -223,10 +237,17 @@ describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120
     expect(plain(await call('/challenge', { action: 'login' }, basic('nobody')))).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
     expect(plain(await call('/challenge', { action: 'no spaces' }, basic('shop')))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(plain(await call(path, { challengeId: 'garbage' }, basic('shop')))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
-    expect(plain(await call('/verify/passkey', { authenticationCredential: 'x', challengeId: 'y' }, action.bearer))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(plain(await call('/verify/passkey', { authenticationCredential: 'x', challengeId: 'y' }, action.bearer))).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
     const foreign = await call(path, {}, action.bearer, 'http://evil.localhost:9999');
     expect(foreign).toMatchObject({ status: 403, body: { error: 'access_denied' }, allowOrigin: null });
     const preflight = await fetch(`${t.url}/v1/client/verify/passkey`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'POST' } });
-    expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-headers')]).toEqual([204, APP, 'authorization, content-type']);
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-headers')]).toEqual([
+      204,
+      APP,
+      'authorization, content-type',
+    ]);
   });
 });
