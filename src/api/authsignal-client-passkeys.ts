@@ -25,7 +25,7 @@ import { check } from '../risk/check.js';
 import { PASSKEY_CEREMONIES_PER_IP } from '../risk/limits.js';
 import { requesterIp } from '../passwordless/requester-network.js';
 import { startAuthentication, type Asker } from '../passwordless/passkeys.js';
-import { addPasskeyFor, passkeyChallengeFor, passkeyRegistrationFor, signInForAction, verifyPasskeyFor } from '../passwordless/action-passkeys.js';
+import { addPasskeyFor, passkeyChallengeFor, passkeyRegistrationFor, signInForAction, tenantPasskeys, verifyPasskeyFor } from '../passwordless/action-passkeys.js';
 import { actionOfToken, bearerOf, clientApiErrors, tenantOrigins, type BearerAction } from './authsignal-common.js';
 
 export type ActionPasskeyApiDeps = Pick<Services, 'config' | 'db' | 'log' | 'provider' | 'cookieKeys'>;
@@ -169,6 +169,16 @@ export function actionPasskeyRouter(s: ActionPasskeyApiDeps): Router {
 
   router.post('/user-authenticators/passkey/authentication-options', ...pre, (ctx) => authenticationOptions(deps, c, ctx));
   router.post('/verify/passkey', ...pre, (ctx) => verify(deps, c, ctx));
+  // The SDK's isAvailableOnDevice reads only whether the answer is OK: 404 when none is left.
+  router.get('/user-authenticators/passkey', clientApiErrors, cors, async function actionPasskeysOnDevice(ctx) {
+    if (bearerOf(ctx)) throw invalid('This takes the tenant id (HTTP Basic), not a token.');
+    const { tenantId } = await caller(ctx, []);
+    const ids = typeof ctx.query.credentialIds === 'string' ? ctx.query.credentialIds.split(',').filter(Boolean) : [];
+    if (ids.length === 0 || ids.length > 20 || ids.some((id) => id.length > 1024)) throw invalid('credentialIds: 1 to 20 credential ids, separated by commas.');
+    const found = await tenantPasskeys(s.db, tenantId, ids);
+    if (found.length === 0) throw new SesameError('notFound', { detail: 'None of these passkeys is registered.' });
+    ctx.body = found;
+  });
 
   return router;
 }

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { appUserIdOf, type ActionDecisionRow } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
 import { hasGrantWith } from '../storage/oidc-sessions.js';
-import { insertPasskey } from '../storage/passkeys.js';
+import { findPasskey, insertPasskey } from '../storage/passkeys.js';
 import { findUserById, tenantOfUser } from '../storage/users.js';
 import type { ActionTokenClaims } from './action-tokens.js';
 import { mintActionToken } from './action-tokens.js';
@@ -160,4 +160,17 @@ export async function signInForAction(
   const passed = await passChallenge(deps, row, 'PASSKEY', signedIn.passkey.id, undefined, ['CHALLENGE_REQUIRED', 'ALLOW']);
   const accessToken = passed ?? (await mintActionToken(deps, 'track', row, deps.config.actions.tokenTtl)).token;
   return { isVerified: passed !== null, accessToken, userId: appUserId, userAuthenticatorId: signedIn.passkey.id };
+}
+
+/**
+ * `isAvailableOnDevice`: which of the credential ids a browser remembers are still passkeys of this
+ * tenant's users (ids of other tenants' users and unknown ids are left out alike).
+ */
+export async function tenantPasskeys(db: Db, tenantId: string, credentialIds: readonly string[]): Promise<{ credentialId: string; verifiedAt: string }[]> {
+  const found = [];
+  for (const id of credentialIds) {
+    const passkey = await findPasskey(db, id);
+    if (passkey && (await tenantsIdFor(db, tenantId, passkey.userId))) found.push({ credentialId: id, verifiedAt: (passkey.lastUsedAt ?? passkey.createdAt).toISOString() });
+  }
+  return found;
 }

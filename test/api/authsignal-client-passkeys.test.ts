@@ -178,6 +178,17 @@ describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120
     expect(plain(await call('/verify/passkey', { ...tampered, challengeId }, basic('shop')))).toEqual(FAILED);
   });
 
+  it("tells which remembered credential ids are still this tenant's users' passkeys (isAvailableOnDevice)", async () => {
+    const alice = await enrolled();
+    const get = async (query: string, tenantId = 'shop', origin = APP) => {
+      const res = await fetch(`${t.url}/v1/client/user-authenticators/passkey?${query}`, { headers: { authorization: basic(tenantId), origin } });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    expect(await get(`credentialIds=${alice.credentialId},unknown`)).toEqual({ status: 200, body: [{ credentialId: alice.credentialId, verifiedAt: expect.any(String) }] });
+    expect(await get(`credentialIds=${alice.credentialId}`, 'other', OTHER)).toEqual(clientError(404, 'not_found', 'None of these passkeys is registered.'));
+    expect(await get('credentialIds=')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
   it("answers a blocked action's sign-in unverified, with the token validate reports BLOCK for", async () => {
     const alice = await enrolled();
     const verified = await call('/verify/passkey', await usernameless(alice.device, 'wire'), basic('shop'));

@@ -90,6 +90,8 @@ describe('@authsignal/browser passkeys in Chromium', { timeout: 180_000 }, () =>
     const signedUp = await page.evaluate((token) => (window as never as { authsignal: any }).authsignal.passkey.signUp({ token, username: 'carol@shop.example' }), first);
     expect(signedUp.error).toBeUndefined();
     expect(await validate(signedUp.data.token)).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', userId: 'carol', actionCode: 'pay', verificationMethod: 'PASSKEY' });
+    const available = (userId: string) => page.evaluate((userId) => (window as never as { authsignal: any }).authsignal.passkey.isAvailableOnDevice({ userId }), userId);
+    expect([await available('carol'), await available('nobody')]).toEqual([true, false]);
 
     const second = await trackToken('carol');
     const signedIn = await page.evaluate((token) => (window as never as { authsignal: any }).authsignal.passkey.signIn({ token }), second);
