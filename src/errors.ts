@@ -95,6 +95,7 @@ export const ERRORS = {
   actionsInvalidToken: { status: 401, code: 'invalid_token', description: 'The token is not valid.' },
   actionsPasskeyFailed: { status: 400, code: 'invalid_credential', description: 'The passkey could not be verified.' },
   actionsNotChallenging: { status: 400, code: 'invalid_state', description: 'This action is not waiting for a challenge.' },
+  actionsMethodNotAllowed: { status: 400, code: 'method_not_allowed', description: "A passkey is not one of the verification methods this action's rule allows." },
   actionsEnrolmentNeedsChallenge: {
     status: 403,
     code: 'forbidden',

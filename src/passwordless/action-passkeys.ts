@@ -52,6 +52,9 @@ export interface PasskeyVerified {
 
 const contextOf = (row: ActionDecisionRow) => JSON.parse(row.context || '{}') as { username?: string; email?: string };
 
+/** Whether a passkey may pass the decision's challenge: one of the methods its rule allows (an ALLOW names none). */
+const passkeyAllowed = (row: ActionDecisionRow) => row.state !== 'CHALLENGE_REQUIRED' || (JSON.parse(row.verificationMethods) as string[]).includes('PASSKEY');
+
 /** The one failure of a passkey answer: nothing tells whose credential it was or why it failed. */
 function failed(err: unknown): never {
   if (err instanceof SesameError && (err.kind === 'passkeyFailed' || err.kind === 'passkeyExpired')) throw new SesameError('actionsPasskeyFailed');
@@ -88,7 +91,7 @@ export async function addPasskeyFor(deps: ActionPasskeyDeps, action: TokenAction
     if ((err as { code?: string }).code === 'P2002') throw new SesameError('actionsPasskeyFailed');
     throw err;
   });
-  const passes = action.claims.kind === 'track' && action.row.state === 'CHALLENGE_REQUIRED';
+  const passes = action.claims.kind === 'track' && action.row.state === 'CHALLENGE_REQUIRED' && passkeyAllowed(action.row);
   const accessToken = passes ? await passChallenge(deps, action.row, 'PASSKEY', passkey.id) : null;
   return { isVerified: true, ...(accessToken && { accessToken }), userAuthenticatorId: passkey.id, userId: action.row.userId };
 }
@@ -96,6 +99,7 @@ export async function addPasskeyFor(deps: ActionPasskeyDeps, action: TokenAction
 /** Options to pass the action's challenge with a passkey (the action must be waiting for one). */
 export async function passkeyChallengeFor(deps: ActionPasskeyDeps, action: TokenAction, asker: Asker) {
   if (action.claims.kind !== 'track' || action.row.state !== 'CHALLENGE_REQUIRED') throw new SesameError('actionsNotChallenging');
+  if (!passkeyAllowed(action.row)) throw new SesameError('actionsMethodNotAllowed');
   const { handle, options } = await startAuthentication(deps, asker);
   return { challengeId: handle, options };
 }
@@ -109,6 +113,7 @@ export async function verifyPasskeyFor(
   asker: Asker,
 ): Promise<PasskeyVerified> {
   if (action.claims.kind !== 'track' || action.row.state !== 'CHALLENGE_REQUIRED') throw new SesameError('actionsNotChallenging');
+  if (!passkeyAllowed(action.row)) throw new SesameError('actionsMethodNotAllowed');
   const signedIn = await finishAuthentication(deps, challengeId, response, asker).catch(failed);
   if (signedIn.userId !== action.row.principalId) {
     deps.log.info({ decisionId: action.row.id, passkeyUser: signedIn.userId }, "action passkey refused: not the action's user");
@@ -139,9 +144,9 @@ export interface UsernamelessSignIn {
 
 /**
  * A usernameless sign-in (`passkey.signIn({action})`): the passkey's owner must be the tenant's user;
- * a new action is tracked for them under the tenant's rules. ALLOW and CHALLENGE are passed by the
- * passkey (the result token validates as CHALLENGE_SUCCEEDED); BLOCK and REVIEW are not, and the
- * answer carries the track token, so `validate` tells the app the state.
+ * a new action is tracked for them under the tenant's rules. ALLOW, and CHALLENGE where its rule
+ * allows PASSKEY, are passed by the passkey (the result token validates as CHALLENGE_SUCCEEDED);
+ * anything else is not, and the answer carries the track token, so `validate` tells the app the state.
  */
 export async function signInForAction(
   deps: ActionPasskeyDeps,
@@ -157,7 +162,7 @@ export async function signInForAction(
     throw new SesameError('actionsPasskeyFailed');
   }
   const { row } = await trackAction(deps, { ...req, userId: appUserId, principalId: signedIn.userId });
-  const passed = await passChallenge(deps, row, 'PASSKEY', signedIn.passkey.id, undefined, ['CHALLENGE_REQUIRED', 'ALLOW']);
+  const passed = passkeyAllowed(row) ? await passChallenge(deps, row, 'PASSKEY', signedIn.passkey.id, undefined, ['CHALLENGE_REQUIRED', 'ALLOW']) : null;
   const accessToken = passed ?? (await mintActionToken(deps, 'track', row, deps.config.actions.tokenTtl)).token;
   return { isVerified: passed !== null, accessToken, userId: appUserId, userAuthenticatorId: signedIn.passkey.id };
 }

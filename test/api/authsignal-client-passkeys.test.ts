@@ -30,6 +30,7 @@ const fixture = {
       pay: { defaultOutcome: 'CHALLENGE', verificationMethods: ['PASSKEY'], rules: [] },
       login: { defaultOutcome: 'ALLOW', rules: [] },
       wire: { defaultOutcome: 'BLOCK', rules: [] },
+      transfer: { defaultOutcome: 'CHALLENGE', verificationMethods: ['SMS'], rules: [] },
     },
   },
 };
@@ -194,6 +195,23 @@ describe.each(ENGINES)('passkeys for actions (client API) on %s', { timeout: 120
     const verified = await call('/verify/passkey', await usernameless(alice.device, 'wire'), basic('shop'));
     expect(plain(verified)).toEqual({ status: 200, body: { isVerified: false, accessToken: expect.any(String), userId: alice.userId, userAuthenticatorId: alice.credentialId } });
     expect(await validate(verified.body.accessToken)).toMatchObject({ isValid: false, state: 'BLOCK', actionCode: 'wire' });
+  });
+
+  it('never passes a challenge whose rule does not allow a passkey', async () => {
+    const alice = await enrolled();
+    const action = await tracked(alice.userId, 'transfer');
+    const refused = clientError(400, 'method_not_allowed', "A passkey is not one of the verification methods this action's rule allows.");
+    expect(plain(await call('/user-authenticators/passkey/authentication-options', {}, action.bearer))).toEqual(refused);
+    const signedIn = await call('/verify/passkey', await usernameless(alice.device, 'transfer'), basic('shop'));
+    expect(signedIn.body).toMatchObject({ isVerified: false, userId: alice.userId });
+    expect(await validate(signedIn.body.accessToken)).toMatchObject({ isValid: false, state: 'CHALLENGE_REQUIRED', actionCode: 'transfer' });
+    // A first passkey added during such an action is kept, but does not pass it.
+    const first = await tracked(`app-${randomUUID()}`, 'transfer');
+    expect(plain(await signUp(new SoftAuthenticator({ origin: APP }), first.bearer))).toEqual({
+      status: 200,
+      body: { isVerified: true, userAuthenticatorId: expect.any(String), userId: first.row.userId },
+    });
+    expect((await findDecision(s().db, 'shop', first.row.idempotencyKey))?.state).toBe('CHALLENGE_REQUIRED');
   });
 
   it('passes one action once when two verifies race', async () => {
