@@ -202,7 +202,12 @@ const geoSchema = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['anonymousNetworksFile'] });
     else if (file !== undefined) {
       const first = networkLines(readFileSync(file, 'utf8')).bad[0];
-      if (first) ctx.addIssue({ code: 'custom', message: `${file} line ${first.line}: ${JSON.stringify(first.text)} is not an IP address or CIDR network`, path: ['anonymousNetworksFile'] });
+      if (first)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${file} line ${first.line}: ${JSON.stringify(first.text)} is not an IP address or CIDR network`,
+          path: ['anonymousNetworksFile'],
+        });
     }
   })
   .prefault({})

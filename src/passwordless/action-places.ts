@@ -18,12 +18,7 @@ export interface PlaceFacts {
 }
 
 /** The place facts `variables` name, and the place to store, for an action from `ip` by the tenant's user. */
-export async function placeFacts(
-  deps: { geo: GeoConfig; db: Db },
-  req: { tenantId: string; userId: string; ip: string },
-  variables: Set<string>,
-  now: Date,
-): Promise<PlaceFacts> {
+export async function placeFacts(deps: { geo: GeoConfig; db: Db }, req: { tenantId: string; userId: string; ip: string }, variables: Set<string>, now: Date): Promise<PlaceFacts> {
   const asked = PLACE_VARIABLES.filter((name) => variables.has(name));
   const facts = new Map<string, unknown>();
   const stored = { country: null as string | null, latitude: null as number | null, longitude: null as number | null };

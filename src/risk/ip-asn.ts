@@ -122,8 +122,11 @@ let tables: Promise<{ v4: Table; v6: Table }> | undefined;
 /** Loads both tables once (the first caller starts it; later ones wait for the same load). */
 export function asnTables(): Promise<{ v4: Table; v6: Table }> {
   const resolve = (file: string) => createRequire(import.meta.url).resolve(`@ip-location-db/asn/${file}`);
-  tables ??= Promise.all([loadTable(resolve('asn-ipv4-num.csv'), false), loadTable(resolve('asn-ipv6-num.csv'), true)]).then(([v4, v6]) => ({ v4, v6 }));
-  tables.catch(() => (tables = undefined));
+  if (!tables) {
+    tables = Promise.all([loadTable(resolve('asn-ipv4-num.csv'), false), loadTable(resolve('asn-ipv6-num.csv'), true)]).then(([v4, v6]) => ({ v4, v6 }));
+    // A failed load (a file missing after an update) is tried again by the next caller.
+    tables.catch(() => (tables = undefined));
+  }
   return tables;
 }
 

@@ -99,20 +99,33 @@ export async function placeOf(paths: readonly string[], address: string): Promis
 const RECHECK_MS = 60_000;
 let anonymous: { key: string; list: BlockList; mtimeMs: number; checkedAt: number } | undefined;
 
+/** The networks of the file, or null when it cannot be read now (removed while a cron job replaces it). */
+function readNetworks(file: string): ReturnType<typeof networkLines>['networks'] | null {
+  try {
+    // A line broken since the start was checked is skipped rather than failing every action.
+    return networkLines(readFileSync(file, 'utf8')).networks;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether a normalized address is in the operator's anonymous networks (config list and file). */
 export function isAnonymousIp(geo: Pick<GeoConfig, 'anonymousNetworks' | 'anonymousNetworksFile'>, address: string, now = Date.now()): boolean {
   const file = geo.anonymousNetworksFile;
   if (!file && geo.anonymousNetworks.length === 0) return false;
   const key = JSON.stringify([geo.anonymousNetworks, file]);
-  if (anonymous?.key !== key || (file && now - anonymous.checkedAt >= RECHECK_MS)) {
-    const mtimeMs = file ? statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? -1 : 0;
-    if (anonymous?.key !== key || mtimeMs !== anonymous.mtimeMs) {
-      // A line broken since the start was checked is skipped rather than failing every action.
-      const fromFile = file && mtimeMs >= 0 ? networkLines(readFileSync(file, 'utf8')).networks : [];
-      anonymous = { key, list: blockList([...geo.anonymousNetworks.map((text) => parseNetwork(text)!), ...fromFile]), mtimeMs, checkedAt: now };
-    } else anonymous.checkedAt = now;
+  const fresh = anonymous?.key === key;
+  if (!fresh || (file && now - anonymous!.checkedAt >= RECHECK_MS)) {
+    const mtimeMs = file ? (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? -1) : 0;
+    const fromFile = file && (!fresh || mtimeMs !== anonymous!.mtimeMs) ? readNetworks(file) : [];
+    // Unchanged, or unreadable for the moment: the list read last stays.
+    if (fresh && (fromFile === null || mtimeMs === anonymous!.mtimeMs)) anonymous!.checkedAt = now;
+    else {
+      const list = blockList([...geo.anonymousNetworks.map((text) => parseNetwork(text)!), ...(fromFile ?? [])]);
+      anonymous = { key, list, mtimeMs, checkedAt: now };
+    }
   }
-  return anonymous.list.check(address, family(address));
+  return anonymous!.list.check(address, family(address));
 }
 
 export interface Travel {

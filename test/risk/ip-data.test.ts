@@ -2,7 +2,7 @@
 // ranges (DB-IP Country Lite), autonomous systems of IPv4 and IPv6 addresses (RouteViews + DB-IP
 // CSV), places from the DB-IP city database, private and documentation ranges without a place, the
 // operator's anonymous networks (a list and a file re-read when it changes), and travel speed.
-import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,9 @@ describe('IP data', () => {
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
     expect(check(start + 1000)).toEqual([true, false, true, true, false, false]);
     expect(check(start + 61_000)).toEqual([false, true, false, true, false, false]);
+    // Removed (a cron job between delete and write): the list read last stays.
+    rmSync(file);
+    expect(check(start + 122_000)).toEqual([false, true, false, true, false, false]);
   });
 
   it('measures travel: distance, the least speed explaining it, and whether it is impossible', () => {
