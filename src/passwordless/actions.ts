@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { isbot } from 'isbot';
 import { variablesOf, type VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
+import { normalizeIp } from '../risk/ip-data.js';
 import { decide, type Decision } from '../risk/rules.js';
 import { countActions, deviceKnown, insertDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
@@ -80,7 +81,8 @@ export async function gatherFacts(db: Db, req: ActionRequest & { principalId: st
   let methods: VerificationMethod[] | undefined;
   const domain = req.email?.includes('@') ? req.email.slice(req.email.lastIndexOf('@') + 1).toLowerCase() : null;
   const gather: Record<string, () => unknown> = {
-    'ip.address': () => req.ip,
+    // One spelling per address, so a rule's "203.0.113.7" also matches an IPv4 peer of a dual-stack socket (::ffff:203.0.113.7).
+    'ip.address': () => normalizeIp(req.ip) ?? req.ip,
     'device.id': () => req.deviceId ?? null,
     'device.isNew': async () => !req.deviceId || !(await deviceKnown(db, req.tenantId, req.userId, req.deviceId)),
     'userAgent.isBot': () => isbot(req.userAgent ?? ''),

@@ -26,6 +26,7 @@ const policies = {
     ],
   },
   signIn: { rules: [rule('teleport', 0, 'CHALLENGE', { var: 'travel.isImpossible' })] },
+  office: { defaultOutcome: 'BLOCK', rules: [rule('office', 0, 'ALLOW', { '==': [{ var: 'ip.address' }, '82.64.0.1'] })] },
   everything: {
     rules: [
       rule('all', 0, 'ALLOW', {
@@ -62,6 +63,9 @@ describe.each(ENGINES)('place rules on %s', (engine) => {
     ]);
     const tor = await track({ userId: randomUUID(), ip: '::ffff:185.220.101.33' });
     expect([tor.decision.outcome, tor.row.ip]).toEqual(['BLOCK', '::ffff:185.220.101.33']);
+    // A rule on the address sees one spelling of it.
+    const office = await track({ userId: randomUUID(), actionCode: 'office', ip: '::FFFF:82.64.0.1' });
+    expect([office.decision.outcome, JSON.parse(office.row.explanation).facts]).toEqual(['ALLOW', { ip: { address: '82.64.0.1' } }]);
   });
 
   it('reads every place variable, and unknown places as null for private and malformed addresses', async () => {
