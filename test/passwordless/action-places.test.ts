@@ -3,8 +3,9 @@
 // from the place stored on the user's last allowed decision (Paris, then Tokyo an hour or a day later).
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { warmIpData } from '../../src/passwordless/action-places.js';
 import { trackAction, type ActionRequest } from '../../src/passwordless/actions.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 import type { Db } from '../../src/storage/db.js';
@@ -40,6 +41,9 @@ const policies = {
 const geo = { cityDatabases: CITY, anonymousNetworks: ['185.220.101.0/24'] };
 const config = loadConfig({}, { issuer: 'http://localhost:3000', actions: { policies, geo } });
 const withoutCities = loadConfig({}, { issuer: 'http://localhost:3000', actions: { policies } });
+
+// The data loads once per process (about a second, longer on a busy machine): in a hook, not in the first test's time.
+beforeAll(() => warmIpData(config.actions));
 
 describe.each(ENGINES)('place rules on %s', (engine) => {
   let db: Db;
@@ -115,5 +119,13 @@ describe.each(ENGINES)('place rules on %s', (engine) => {
     const tokyo = await track({ userId, actionCode: 'signIn', ip: TOKYO_IP }, new Date(at.getTime() + 3600_000), withoutCities);
     expect([tokyo.decision.outcome, JSON.parse(tokyo.row.explanation).facts]).toEqual(['ALLOW', { travel: { isImpossible: false } }]);
     expect([tokyo.row.country, tokyo.row.latitude, tokyo.row.longitude]).toEqual([null, null, null]);
+  });
+});
+
+describe('warming the IP data at the start', () => {
+  it('opens only what the configured policies and city databases need', async () => {
+    expect(await warmIpData(withoutCities.actions)).toEqual(['country', 'asn']);
+    expect(await warmIpData(config.actions)).toEqual(['country', 'asn', 'city']);
+    expect(await warmIpData(loadConfig({}, { issuer: 'http://localhost:3000' }).actions)).toEqual([]);
   });
 });

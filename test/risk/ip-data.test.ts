@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { asnOf } from '../../src/risk/ip-asn.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { asnOf, asnTables } from '../../src/risk/ip-asn.js';
 import { countryOf, distanceKm, isAnonymousIp, isPrivateIp, normalizeIp, placeOf, travelBetween } from '../../src/risk/ip-data.js';
 
 const resolve = createRequire(import.meta.url).resolve;
@@ -16,6 +16,9 @@ const PARIS = { country: 'FR', latitude: 48.85749816894531, longitude: 2.3513801
 const TOKYO = { country: 'JP', latitude: 35.694000244140625, longitude: 139.75399780273438 };
 
 describe('IP data', () => {
+  // The ASN tables load once per process (about a second, longer on a busy machine): in a hook, not in a test's time.
+  beforeAll(() => asnTables());
+
   it('normalizes addresses: IPv4-mapped IPv6 as IPv4, zone ids dropped, garbage refused', () => {
     expect(['::FFFF:82.64.0.1', ' 2A01:E0A::1 ', 'fe80::1%eth0', '82.64.0.1', 'not-an-ip', '1.2.3.256', ''].map(normalizeIp)).toEqual([
       '82.64.0.1',
