@@ -231,6 +231,9 @@ const geoSchema = z
 
 export type GeoConfig = z.infer<typeof geoSchema>;
 
+/** What an action code may be (config keys, the API's path segment, the CLI's filters). */
+export const ACTION_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 export const actionsSchema = z
   .strictObject({
     policies: z
@@ -240,6 +243,13 @@ export const actionsSchema = z
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('Days decisions are kept (explanations included).'),
     tokenTtl: z.number().int().min(60).max(86_400).default(600).describe("Seconds a track token (the challenge page's and the client API's bearer) and a result token live."),
     geo: geoSchema,
+    tracksPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(600)
+      .describe('Tracks one tenant may make per minute through the server API (beyond: 429), so one tenant cannot flood the others.'),
   })
   .superRefine((actions, ctx) => {
     for (const [code, policy] of Object.entries(actions.policies)) {
