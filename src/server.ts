@@ -23,6 +23,7 @@ import { webhookChannel } from './delivery/webhook.js';
 import { smsChannel, textAccountsOnly } from './delivery/sms.js';
 import type { Services } from './services.js';
 import { maySignUp } from './passwordless/sign-up.js';
+import { warmIpData } from './passwordless/action-places.js';
 
 export interface StartOptions {
   env?: Record<string, string | undefined>;
@@ -161,6 +162,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const port = options.listenWhenReady ? await listen(server, config.port, config.host) : opened.port;
     worker.start();
     const stopTimers = startTimers(services, jwks, buildProvider);
+    void warmIpData(config.actions).catch((err: unknown) => log.warn({ err }, 'IP data for risk rules could not be loaded'));
     log.info({ issuer: config.issuer, port, database: prepared.db.provider }, 'sesame listening');
     if (config.devOutbox) {
       log.warn(
