@@ -9,8 +9,8 @@
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { riskAction } from '../oidc/client-metadata.js';
-import { passChallenge, settleReview } from '../passwordless/action-results.js';
-import { challengeNeed, decideSignIn, hostedKey, notifyReview, passingMethod, verdictOf } from '../passwordless/sign-in-risk.js';
+import { settleReview } from '../passwordless/action-results.js';
+import { challengeNeed, decideSignIn, hostedKey, meetChallenge, notifyReview, passingMethod, verdictOf } from '../passwordless/sign-in-risk.js';
 import { ensureBrowserId } from './browser-id.js';
 import { MFA_PENDING, mfaPath, type PendingLogin } from './mfa-step.js';
 
@@ -79,8 +79,7 @@ export async function riskStop(s: Services, ctx: Context, details: Details, logi
     case 'challenge': {
       const method = passingMethod(login.amr, verdict.methods);
       if (method) {
-        // A parallel pass of the same challenge may have moved it first: met either way.
-        await passChallenge({ cookieKeys: s.cookieKeys, issuer: s.config.issuer, db: s.db, config: s.config }, row, method, null);
+        await meetChallenge(s.db, row, method);
         return null;
       }
       const need = await challengeNeed(s.config, s.db, login.accountId, login.amr, verdict.methods);

@@ -9,7 +9,7 @@ import type { VerificationMethod } from '../config/actions.js';
 import type { FactorType } from '../config/mfa.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { findDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
+import { findDecision, transitionDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
 import { findActionConfiguration } from '../storage/action-tenants.js';
 import type { Db } from '../storage/db.js';
 import { enqueueMessage } from '../storage/outbox.js';
@@ -141,11 +141,19 @@ export function passingMethod(amr: readonly string[], methods: readonly Verifica
 }
 
 /**
+ * Marks the challenge of `row` met by `method` (CHALLENGE_REQUIRED -> CHALLENGE_SUCCEEDED, once; a
+ * parallel pass may win, met either way). No result token: Sesame's own sign-ins validate nothing.
+ */
+export async function meetChallenge(db: Db, row: ActionDecisionRow, method: VerificationMethod): Promise<void> {
+  await transitionDecision(db, row.id, ['CHALLENGE_REQUIRED'], 'CHALLENGE_SUCCEEDED', { verificationMethod: method });
+}
+
+/**
  * The second step a CHALLENGE of `methods` asks of the user: a challenge with their factors among
  * `methods` (of another kind than the first, as every second factor), else the enrolment of one
  * of those types. `enroll` with no types: nothing the user could do meets it.
  */
-export async function challengeNeed(config: MfaPolicyConfig, db: Db, userId: string, amr: readonly string[], methods: readonly VerificationMethod[]): Promise<MfaNeed> {
+export async function challengeNeed(config: MfaPolicyConfig, db: Db, userId: string, amr: readonly string[], methods: readonly VerificationMethod[]): Promise<Exclude<MfaNeed, { kind: 'none' }>> {
   const allowed = (type: FactorType) => methods.includes(METHOD_OF_TYPE[type]);
   const factors = (await challengeableFactors(config, db, userId, amr)).filter((f) => allowed(f.type));
   const types = enrolmentTypes(config, amr).filter(allowed);
@@ -155,7 +163,7 @@ export async function challengeNeed(config: MfaPolicyConfig, db: Db, userId: str
 }
 
 /** Tells the operator a sign-in waits for review: a log line, and the review webhook when configured (through the outbox). */
-export async function notifyReview(deps: SignInRiskDeps & { log: Logger; wakeWorker(): void }, row: ActionDecisionRow): Promise<void> {
+export async function notifyReview(deps: SignInRiskDeps & { log: Logger; wakeWorker?(): void }, row: ActionDecisionRow): Promise<void> {
   deps.log.warn({ decisionId: row.id, clientId: row.tenantId, userId: row.userId, actionCode: row.actionCode, ruleIds: JSON.parse(row.ruleIds) as unknown }, 'sign-in held for review');
   if (!deps.config.actions.reviewWebhook) return;
   const body = {
@@ -169,5 +177,5 @@ export async function notifyReview(deps: SignInRiskDeps & { log: Logger; wakeWor
     createdAt: row.createdAt.toISOString(),
   };
   await enqueueMessage(deps.db, { channel: 'webhook', connectionId: REVIEW_WEBHOOK, recipient: row.tenantId, subject: 'action.review_required', text: JSON.stringify(body) });
-  deps.wakeWorker();
+  deps.wakeWorker?.();
 }
