@@ -141,14 +141,20 @@ export const actionsSchema = z
       .describe('Risk policy per action code (Authsignal action configurations); an action without one is allowed.'),
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('Days decisions are kept (explanations included).'),
     tokenTtl: z.number().int().min(60).max(86_400).default(600).describe("Seconds a track token (the challenge page's and the client API's bearer) and a result token live."),
-    reviewTimeout: z.number().int().min(60).max(2_592_000).default(3600).describe("Seconds a sign-in held for REVIEW waits for the operator's decision; after that it counts as denied."),
+    reviewTimeout: z
+      .number()
+      .int()
+      .min(60)
+      .max(2_592_000)
+      .default(3600)
+      .describe("Seconds a sign-in held for REVIEW waits for the operator's decision; after that it counts as denied."),
     reviewWebhook: z
       .strictObject({
         url: z.url().describe('Receiver of `{type: "action.review_required", ...}` for each sign-in held for review.'),
         secret: z.string().min(32).describe('HMAC-SHA256 key of the X-Sesame-Signature header (as delivery webhooks).'),
       })
       .optional()
-      .describe("Tell the operator about each sign-in held for REVIEW (signed like delivery webhooks, sent through the outbox); the log says it too."),
+      .describe('Tell the operator about each sign-in held for REVIEW (signed like delivery webhooks, sent through the outbox); the log says it too.'),
   })
   .superRefine((actions, ctx) => {
     for (const [code, policy] of Object.entries(actions.policies)) {

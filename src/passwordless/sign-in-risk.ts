@@ -153,7 +153,13 @@ export async function meetChallenge(db: Db, row: ActionDecisionRow, method: Veri
  * `methods` (of another kind than the first, as every second factor), else the enrolment of one
  * of those types. `enroll` with no types: nothing the user could do meets it.
  */
-export async function challengeNeed(config: MfaPolicyConfig, db: Db, userId: string, amr: readonly string[], methods: readonly VerificationMethod[]): Promise<Exclude<MfaNeed, { kind: 'none' }>> {
+export async function challengeNeed(
+  config: MfaPolicyConfig,
+  db: Db,
+  userId: string,
+  amr: readonly string[],
+  methods: readonly VerificationMethod[],
+): Promise<Exclude<MfaNeed, { kind: 'none' }>> {
   const allowed = (type: FactorType) => methods.includes(METHOD_OF_TYPE[type]);
   const factors = (await challengeableFactors(config, db, userId, amr)).filter((f) => allowed(f.type));
   const types = enrolmentTypes(config, amr).filter(allowed);
@@ -164,7 +170,10 @@ export async function challengeNeed(config: MfaPolicyConfig, db: Db, userId: str
 
 /** Tells the operator a sign-in waits for review: a log line, and the review webhook when configured (through the outbox). */
 export async function notifyReview(deps: SignInRiskDeps & { log: Logger; wakeWorker?(): void }, row: ActionDecisionRow): Promise<void> {
-  deps.log.warn({ decisionId: row.id, clientId: row.tenantId, userId: row.userId, actionCode: row.actionCode, ruleIds: JSON.parse(row.ruleIds) as unknown }, 'sign-in held for review');
+  deps.log.warn(
+    { decisionId: row.id, clientId: row.tenantId, userId: row.userId, actionCode: row.actionCode, ruleIds: JSON.parse(row.ruleIds) as unknown },
+    'sign-in held for review',
+  );
   if (!deps.config.actions.reviewWebhook) return;
   const body = {
     type: 'action.review_required',

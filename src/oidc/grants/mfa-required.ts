@@ -29,7 +29,13 @@ export function mfaRequirements(need: Exclude<MfaNeed, { kind: 'none' }>): { cha
  */
 export async function mfaNeedOf(deps: Pick<MfaDeps, 'config' | 'db'>, client: Client, signIn: AccountSignIn, acrValues?: unknown, adaptive?: 'allow'): Promise<MfaNeed> {
   const requested = (typeof acrValues === 'string' && acrValues.split(' ').includes(MFA_ACR)) || signIn.resource === mfaAudience(deps.config.issuer);
-  return mfaNeed(deps.config, deps.db, { userId: signIn.accountId, amr: signIn.amr, clientPolicy: clientMfaPolicy(client.metadata()), requested, ...(adaptive ? { adaptive } : {}) });
+  return mfaNeed(deps.config, deps.db, {
+    userId: signIn.accountId,
+    amr: signIn.amr,
+    clientPolicy: clientMfaPolicy(client.metadata()),
+    requested,
+    ...(adaptive ? { adaptive } : {}),
+  });
 }
 
 /** Writes Auth0's 403 `mfa_required` for `need`, with a new mfa_token remembering `signIn`'s scope and audience. */
