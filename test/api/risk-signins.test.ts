@@ -50,7 +50,7 @@ describe.each(ENGINES)('the OTP grant decided by risk policies on %s', (engine) 
 
   /** A code sent to `email` for `clientId`, exchanged with the OTP grant as the end user at `ip`. */
   async function otpGrant(clientId: string, email: string, ip: string) {
-    const secret = { client_id: clientId, client_secret: NATIVE.client_secret };
+    const secret = { client_id: clientId, client_secret: NATIVE.client_secret! };
     const sent = await fetch(`${t.url}/passwordless/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'auth0-forwarded-for': ip },

@@ -40,7 +40,7 @@ describe('sign-in risk', () => {
   });
 
   it('takes a client risk_action that is an action code, signIn by default', () => {
-    const validate = (value: unknown) => () => sesameClientMetadata.validator!(undefined as never, 'risk_action', value, { risk_action: value });
+    const validate = (value: unknown) => () => sesameClientMetadata.validator!(undefined as never, 'risk_action', value, { client_id: 'x', risk_action: value });
     expect(validate('withdraw-funds:v2')).not.toThrow();
     expect(validate(undefined)).not.toThrow();
     for (const bad of ['', 'a b', 'x'.repeat(65), 42, ['signIn']]) {
