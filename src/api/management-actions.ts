@@ -1,14 +1,14 @@
 // Management API for risk decisions held for review (a sign-in or a tracked action waiting for the
-// operator): approve or deny one, as `sesame actions review` and Authsignal's updateAction do. A
-// decision is settled once (settleReview changes it only from REVIEW_REQUIRED): a second answer, or
-// one for a decision that waits for no review, is a 409 and changes nothing. Recorded as reviewed by
-// `management_api:<client id>`.
+// operator): approve or deny one, as `sesame actions review` and Authsignal's updateAction do
+// (reviewAction: settled once, only from REVIEW_REQUIRED; audited `via management_api`). A second
+// answer, or one for a decision that waits for no review, is a 409 and changes nothing. Recorded as
+// reviewed by `management_api:<client id>`.
 import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
 import { SesameError } from '../errors.js';
 import { badRequest, notFound } from '../http/errors.js';
-import { settleReview } from '../passwordless/action-results.js';
+import { reviewAction } from '../passwordless/action-reviews.js';
 import { findDecisionById } from '../storage/action-decisions.js';
 import { storable } from '../storage/db.js';
 import { managementClientOf } from './admin-auth.js';
@@ -22,10 +22,9 @@ export function actionReviewRoutes(router: Router, s: Pick<Services, 'db'>): voi
     const id = ctx.params.decisionId!;
     const row = storable(id) ? await findDecisionById(s.db, id) : null;
     if (!row) throw notFound('No decision with this id.');
-    if (!(await settleReview(s.db, row, decision === 'approve', `management_api:${managementClientOf(ctx)}`))) {
-      throw new SesameError('conflict', { detail: 'This decision is not waiting for review (settled already, or never held).' });
-    }
-    const settled = (await findDecisionById(s.db, id))!;
+    const by = { via: 'management_api' as const, reviewedBy: `management_api:${managementClientOf(ctx)}`, ip: ctx.ip };
+    const settled = await reviewAction(s.db, row, decision === 'approve' ? 'REVIEW_SUCCEEDED' : 'REVIEW_FAILED', by);
+    if (!settled) throw new SesameError('conflict', { detail: 'This decision is not waiting for review (settled already, or never held).' });
     ctx.body = { id: settled.id, state: settled.state, reviewedBy: settled.reviewedBy };
   });
 }

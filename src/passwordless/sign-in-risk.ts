@@ -108,7 +108,8 @@ export function verdictOf(row: ActionDecisionRow, reviewTimeout: number, now = n
     case 'REVIEW_SUCCEEDED':
       return { kind: 'allow' };
     case 'REVIEW_REQUIRED':
-      return now.getTime() - row.createdAt.getTime() > reviewTimeout * 1000 ? { kind: 'review-expired' } : { kind: 'review' };
+      // From when it was held: an action put up for review after the fact (updateAction) waits its full time.
+      return now.getTime() - row.stateUpdatedAt.getTime() > reviewTimeout * 1000 ? { kind: 'review-expired' } : { kind: 'review' };
     case 'CHALLENGE_REQUIRED':
       return { kind: 'challenge', methods: JSON.parse(row.verificationMethods) as VerificationMethod[] };
     default:

@@ -59,6 +59,8 @@ describe.each(ENGINES)('reviews in the management API on %s', (engine) => {
       status: 409,
       body: { error: 'conflict', error_description: 'This decision is not waiting for review (settled already, or never held).' },
     });
+    const audit = await t.sesame.services.db.prisma.auditEvent.findMany({ where: { identifier: approved.id } });
+    expect(audit.map((a) => [a.type, a.clientId, a.userId, a.reason])).toEqual([['action.review.approved', 'ops', approved.principalId, 'via management_api']]);
     const denied = await decision('held');
     expect(await review(denied.id, { decision: 'deny' })).toEqual({ status: 200, body: { id: denied.id, state: 'REVIEW_FAILED', reviewedBy: 'management_api:ops' } });
     const allowed = await decision('open');

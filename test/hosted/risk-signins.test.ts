@@ -220,7 +220,7 @@ describe.each(ENGINES)('hosted sign-ins decided by risk policies on %s', (engine
 
   it('counts a review older than actions.reviewTimeout as denied', async () => {
     const held = await heldForReview();
-    await db().prisma.actionDecision.update({ where: { id: held.row.id }, data: { createdAt: new Date(Date.now() - 3601_000) } });
+    await db().prisma.actionDecision.update({ where: { id: held.row.id }, data: { stateUpdatedAt: new Date(Date.now() - 3601_000) } });
     const page = await held.check();
     expect([page.status, page.url]).toEqual([403, `${t.url}/interaction/${held.uid}/blocked`]);
     const row = (await db().prisma.actionDecision.findUnique({ where: { id: held.row.id } }))!;

@@ -30,7 +30,7 @@ describe('sign-in risk', () => {
   it('reads a stored decision as the sign-in sees it', () => {
     const now = new Date('2026-11-30T12:00:00Z');
     const row = (state: string, ageSeconds = 0, methods = '[]') =>
-      ({ state, createdAt: new Date(now.getTime() - ageSeconds * 1000), verificationMethods: methods }) as ActionDecisionRow;
+      ({ state, stateUpdatedAt: new Date(now.getTime() - ageSeconds * 1000), verificationMethods: methods }) as ActionDecisionRow;
     expect(['ALLOW', 'CHALLENGE_SUCCEEDED', 'REVIEW_SUCCEEDED', 'BLOCK', 'CHALLENGE_FAILED', 'REVIEW_FAILED'].map((s) => verdictOf(row(s), 3600, now).kind)).toEqual([
       'allow', 'allow', 'allow', 'deny', 'deny', 'deny',
     ]); // prettier-ignore
