@@ -35,6 +35,7 @@ export const VARIABLES = {
   'travel.distanceKm': "km between this address's city and that of the user's last allowed action with a place; null without actions.geo.cityDatabases or an earlier place",
   'travel.speedKmh': 'least speed explaining that move: (distanceKm - 100) / hours since it, never below 0 (city data can be ~50 km off at each end); null as distanceKm',
   'travel.isImpossible': 'travel.speedKmh is above actions.geo.maxTravelSpeedKmh',
+  'signIn.method': "Sesame's own sign-ins: the method just used (EMAIL_MAGIC_LINK, EMAIL_OTP, SMS, PASSKEY; null for an external login)",
 } as const;
 export type Variable = keyof typeof VARIABLES;
 
@@ -250,6 +251,20 @@ export const actionsSchema = z
       .max(1_000_000)
       .default(600)
       .describe('Tracks one tenant may make per minute through the server API (beyond: 429), so one tenant cannot flood the others.'),
+    reviewTimeout: z
+      .number()
+      .int()
+      .min(60)
+      .max(2_592_000)
+      .default(3600)
+      .describe("Seconds a sign-in held for REVIEW waits for the operator's decision; after that it counts as denied."),
+    reviewWebhook: z
+      .strictObject({
+        url: z.url().describe('Receiver of `{type: "action.review_required", ...}` for each sign-in held for review.'),
+        secret: z.string().min(32).describe('HMAC-SHA256 key of the X-Sesame-Signature header (as delivery webhooks).'),
+      })
+      .optional()
+      .describe('Tell the operator about each sign-in held for REVIEW (signed like delivery webhooks, sent through the outbox); the log says it too.'),
   })
   .superRefine((actions, ctx) => {
     for (const [code, policy] of Object.entries(actions.policies)) {

@@ -42,6 +42,8 @@ export interface ActionRequest {
   locale?: string | null;
   /** The hosted sign-in this decision holds (Sesame's own sign-ins). */
   interactionUid?: string | null;
+  /** Facts the caller knows already (Sesame's sign-ins: `signIn.method`), read when a rule names them. */
+  facts?: Record<string, unknown>;
 }
 
 /** Authsignal's state of a fresh decision. */
@@ -95,6 +97,7 @@ export async function gatherFacts(db: Db, req: ActionRequest & { principalId: st
   };
   for (const name of variables) {
     if (name.startsWith('custom.')) put(facts, name, req.custom?.[name.slice('custom.'.length)] ?? null);
+    else if (req.facts && name in req.facts) put(facts, name, req.facts[name]);
     else if (gather[name]) put(facts, name, await gather[name]());
   }
   return facts;
