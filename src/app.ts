@@ -32,6 +32,8 @@ import { relyingParty } from './config/passkeys.js';
 import { grantTypes as WEBAUTHN_GRANTS } from './oidc/grants/webauthn.js';
 import { grantTypes as MFA_GRANTS } from './oidc/grants/mfa.js';
 import { mfaRouter } from './api/mfa.js';
+import { actionPageRouter } from './api/authsignal-page.js';
+import { actionClientRouter } from './api/authsignal-client.js';
 
 /** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
 function enabledRouters(s: Services): Router[] {
@@ -52,6 +54,8 @@ function enabledRouters(s: Services): Router[] {
     ...when(features.auth0Api.enabled, () => mfaRouter(s)),
     ...when(features.userfront.enabled, () => userfrontRouter(s)),
     ...when(features.management.enabled, () => managementRouter(s)),
+    ...when(features.authsignalApi.enabled, () => actionPageRouter(s)),
+    ...when(features.authsignalApi.enabled, () => actionClientRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),
   ];
 }
