@@ -206,7 +206,8 @@ async function startTotp(s: Services, ctx: Context) {
   if (!a) return;
   requireFormCsrf(s, a, ctx);
   const started = await startTotpEnrolment(s, a.row);
-  if ('refused' in started) return page(s, ctx, a, 'AUTHENTICATOR_APP', started.refused === 'closed' ? {} : { error: 'mfaEnrol.not_offered' }, started.refused === 'closed' ? 200 : 400);
+  if ('refused' in started)
+    return page(s, ctx, a, 'AUTHENTICATOR_APP', started.refused === 'closed' ? {} : { error: 'mfaEnrol.not_offered' }, started.refused === 'closed' ? 200 : 400);
   return totpPage(s, ctx, a, started.authenticatorId);
 }
 

@@ -72,7 +72,12 @@ describe.each(ENGINES)('the client API code methods on %s', (engine) => {
     const totp = await call('/user-authenticators/totp', b.token);
     expect(totp).toEqual({
       status: 200,
-      body: { userAuthenticatorId: expect.stringMatching(/^totp\|/), userId: b.row.userId, uri: expect.stringMatching(/^otpauth:\/\/totp\//), secret: expect.stringMatching(/^[A-Z2-7]+$/) },
+      body: {
+        userAuthenticatorId: expect.stringMatching(/^totp\|/),
+        userId: b.row.userId,
+        uri: expect.stringMatching(/^otpauth:\/\/totp\//),
+        secret: expect.stringMatching(/^[A-Z2-7]+$/),
+      },
       cors: SHOP_ORIGIN,
     });
     const verified = await call('/verify/totp', b.token, { verificationCode: totpCode(totp.body.secret as string) });

@@ -35,6 +35,11 @@ export interface TrackedAction {
 /** Tracks `pay` for a new user of `shop` (or `req.userId`), with its track token and page URL. */
 export async function trackPay(s: Services, req: Partial<ActionRequest> = {}): Promise<TrackedAction> {
   const { row } = await trackAction(s, { tenantId: 'shop', userId: `u-${randomUUID()}`, actionCode: 'pay', ip: '203.0.113.7', ...req });
-  const { token } = await mintActionToken({ cookieKeys: s.cookieKeys, issuer: s.config.issuer }, 'track', { tenantId: row.tenantId, userId: row.userId, actionCode: row.actionCode, idempotencyKey: row.idempotencyKey }, s.config.actions.tokenTtl);
+  const { token } = await mintActionToken(
+    { cookieKeys: s.cookieKeys, issuer: s.config.issuer },
+    'track',
+    { tenantId: row.tenantId, userId: row.userId, actionCode: row.actionCode, idempotencyKey: row.idempotencyKey },
+    s.config.actions.tokenTtl,
+  );
   return { row, token, url: challengePageUrl(s.config.issuer, token) };
 }

@@ -42,7 +42,9 @@ describe('the pre-built challenge page with @authsignal/browser in Chromium', ()
     const sdk = await sdkBundle();
     app = createServer((req, res) => {
       if (req.url === '/sdk.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(sdk);
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><html lang="en"><head><title>Shop</title><script src="/sdk.js"></script></head><body><h1>Shop</h1></body></html>');
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end('<!doctype html><html lang="en"><head><title>Shop</title><script src="/sdk.js"></script></head><body><h1>Shop</h1></body></html>');
     });
     await new Promise<void>((resolve) => app.listen(port, 'localhost', resolve));
     t = await startTestSesame('sqlite', pageFixture(appOrigin));
