@@ -10,6 +10,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
+import { relyingParty } from '../config/passkeys.js';
 import { sendCooldownLeft } from '../passwordless/throttle.js';
 import { throttlePolicy } from '../passwordless/one-time-codes.js';
 import { findLiveCode } from '../storage/codes.js';
@@ -54,8 +55,10 @@ const REFUSED: Record<string, string> = {
   not_enrolled: 'mfa.gone',
 };
 
-function offeredOf(state: ChallengeState): VerificationMethod[] {
-  return [...new Set([...state.usable, ...state.enrollable])].filter((m) => m !== 'EMAIL_MAGIC_LINK');
+/** The methods the page offers: not magic links (no page of theirs yet), nor passkeys where they cannot work (an IP-address issuer). */
+function offeredOf(s: Services, state: ChallengeState): VerificationMethod[] {
+  const passkeys = relyingParty(s.config) !== null;
+  return [...new Set([...state.usable, ...state.enrollable])].filter((m) => m !== 'EMAIL_MAGIC_LINK' && (passkeys || m !== 'PASSKEY'));
 }
 
 function addressOf(state: ChallengeState, method: string): string | null {
@@ -76,7 +79,7 @@ async function page(s: Services, ctx: Context, a: PageAction, wanted: unknown, l
   if (a.row.state !== 'CHALLENGE_REQUIRED') return message(s, ctx, a.locale, a.row.state === 'CHALLENGE_SUCCEEDED' ? 'action.already_done' : 'action.closed', 409);
   if (a.mode === 'redirect' && redirectTarget(a).refused) return message(s, ctx, a.locale, 'action.bad_redirect', 400);
   const state = await challengeState(s, a.row);
-  const offered = offeredOf(state);
+  const offered = offeredOf(s, state);
   if (offered.length === 0) return message(s, ctx, a.locale, 'action.no_method', 409);
   const method = offered.find((m) => m === wanted) ?? offered[0]!;
   const enrolling = !state.usable.includes(method);
@@ -125,7 +128,7 @@ async function showPage(s: Services, ctx: Context) {
   if (!a) return;
   const wanted = ctx.query.method;
   const state = a.row.state === 'CHALLENGE_REQUIRED' ? await challengeState(s, a.row) : null;
-  const method = state ? (offeredOf(state).find((m) => m === wanted) ?? offeredOf(state)[0]) : undefined;
+  const method = state ? (offeredOf(s, state).find((m) => m === wanted) ?? offeredOf(s, state)[0]) : undefined;
   if (state && method && isOob(method) && state.usable.includes(method)) {
     const live = await findLiveCode(s.db, mfaFlowKey(challengeIdOfDecision(a.row)));
     if (live?.identifier !== addressOf(state, method)) {

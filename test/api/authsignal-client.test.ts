@@ -110,6 +110,13 @@ describe.each(ENGINES)('the client API code methods on %s', (engine) => {
     expect(await call('/user-authenticators/totp', a.token)).toEqual({ status: 400, body: notAllowed, cors: SHOP_ORIGIN });
     expect(await call('/verify/totp', a.token, { verificationCode: '123456' })).toEqual({ status: 400, body: notAllowed, cors: SHOP_ORIGIN });
     expect(await call('/verify/email-otp', a.token, {})).toMatchObject({ status: 400, body: { error: 'bad_request', errorDescription: 'verificationCode is required.' } });
-    expect(t.mail.to('attacker@evil.example')).toEqual([]);
+    // A broken JSON body is the SDK's error shape too, never a 500.
+    const broken = await fetch(`${t.url}/v1/client/verify/email-otp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}`, origin: SHOP_ORIGIN },
+      body: '{"verificationCode":',
+    });
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ error: expect.any(String), errorCode: expect.any(String) });
   });
 });

@@ -21,7 +21,10 @@ export function pageFixture(shopOrigin = SHOP_ORIGIN) {
     codes: { resendCooldown: 1, sendsPerHour: 50 },
     rateLimits: { sendsPerIpPerHour: 500 },
     actions: {
-      policies: { pay: { defaultOutcome: 'CHALLENGE', verificationMethods: ['EMAIL_OTP', 'AUTHENTICATOR_APP', 'RECOVERY_CODE'], rules: [] } },
+      policies: {
+        pay: { defaultOutcome: 'CHALLENGE', verificationMethods: ['EMAIL_OTP', 'AUTHENTICATOR_APP', 'RECOVERY_CODE'], rules: [] },
+        signin: { defaultOutcome: 'CHALLENGE', verificationMethods: ['PASSKEY', 'EMAIL_OTP'], rules: [] },
+      },
     },
   };
 }

@@ -14,7 +14,7 @@ import { ENGINES } from '../helpers/databases.js';
 import { FormClient, findForm } from '../helpers/form-client.js';
 import { htmlText } from '../helpers/html.js';
 import { confirmedOob, confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
-import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { startTestSesame, startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { pageFixture, SHOP_ORIGIN, trackPay } from './authsignal-page-fixture.js';
 
@@ -152,6 +152,15 @@ describe.each(ENGINES)('the pre-built challenge page on %s', (engine) => {
     }
   });
 
+  it('offers no passkey where passkeys cannot work (an IP-address issuer)', async () => {
+    const a = await trackPay(s, { actionCode: 'signin', email: `ip-${Date.now()}@example.com` });
+    const page = await new FormClient().request(a.url);
+    expect(page.status).toBe(200);
+    expect(findForm(page.html, '/v1/ui/send').fields.method).toBe('EMAIL_OTP');
+    expect(page.html).not.toContain('action-passkey');
+    expect(page.html).not.toContain('other-methods');
+  });
+
   it.runIf(engine === 'postgresql')('passes once when one right code is posted many times at once', async () => {
     const email = `race-${Date.now()}@example.com`;
     const a = await trackPay(s, { redirectUrl: `${SHOP_ORIGIN}/cb` });
@@ -166,5 +175,23 @@ describe.each(ENGINES)('the pre-built challenge page on %s', (engine) => {
     expect(answers.filter((r) => r.status !== 303).every((r) => r.status >= 400 && r.status < 500)).toBe(true);
     const token = new URL(passed[0]!.headers.get('location')!).searchParams.get('token');
     expect((await validateToken(deps(), 'shop', { token })).isValid).toBe(true);
+  });
+});
+
+describe('the passkey section of the challenge page', () => {
+  let t: TestSesame;
+  beforeAll(async () => {
+    t = await startTestSesameOnLocalhost('sqlite', pageFixture());
+  });
+  afterAll(() => t?.stop());
+
+  it('shows it (for the passkey script) when the rule allows a passkey, with a note for browsers without JavaScript', async () => {
+    const a = await trackPay(t.sesame.services, { actionCode: 'signin', email: `pk-${Date.now()}@example.com` });
+    const page = await new FormClient().request(a.url);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(`<div id="action-passkey" data-token="${a.token}" data-mode="redirect" data-enrol="1" hidden>`);
+    expect(page.html).toContain('<script src="/assets/action-passkey.js" defer></script>');
+    expect(htmlText(/<noscript>([\s\S]*?)<\/noscript>/.exec(page.html)![1]!)).toBe('A passkey needs JavaScript and a browser that supports passkeys. Use another method below.');
+    expect(htmlText(/<ul class="methods"[^>]*>([\s\S]*?)<\/ul>/.exec(page.html)![1]!)).toBe('Get a code by email');
   });
 });
