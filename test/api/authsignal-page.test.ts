@@ -117,6 +117,25 @@ describe.each(ENGINES)('the pre-built challenge page on %s', (engine) => {
     expect(await methodsOf(s.db, a.row.principalId!)).toEqual(['EMAIL_OTP']);
   });
 
+  it('sets up an authenticator app for a user with no method, and passes with its first code', async () => {
+    const a = await trackPay(s, { redirectUrl: `${SHOP_ORIGIN}/cb` });
+    const browser = new FormClient();
+    const first = await browser.request(a.url);
+    // No address was given to track: the email way asks for one; the app is one link away.
+    expect(first.html).toContain('<input id="address" name="address" type="email"');
+    const choose = await browser.request(
+      new URL(/<a href="([^"]*method=AUTHENTICATOR_APP[^"]*)">Set up an authenticator app<\/a>/.exec(first.html)![1]!.replaceAll('&amp;', '&'), t.url).toString(),
+    );
+    const setup = await browser.submit(choose, '/v1/ui/totp', {}, t.url);
+    expect(setup.status).toBe(200);
+    const secret = /<code class="secret" id="totp-key">([A-Z2-7]+)<\/code>/.exec(setup.html)![1]!;
+    const wrong = await browser.submit(setup, '/v1/ui/verify', { code: totpCode(secret, 10) }, t.url);
+    expect([wrong.status, errorOf(wrong.html)]).toEqual([400, 'That code is not right. Check that the app added this account, and enter the code it shows now.']);
+    const done = await browser.submit(wrong, '/v1/ui/verify', { code: totpCode(secret) }, t.url);
+    expect([done.status, done.location?.startsWith(`${SHOP_ORIGIN}/cb?token=`)]).toEqual([303, true]);
+    expect(await methodsOf(s.db, a.row.principalId!)).toEqual(['AUTHENTICATOR_APP']);
+  });
+
   it('answers an expired, forged or foreign-form request with a readable page, never the action', async () => {
     const a = await trackPay(s);
     await confirmedTotp(s, a.row.principalId!);
