@@ -105,6 +105,13 @@ describe.each(ENGINES)('the client API code methods on %s', (engine) => {
       body: { error: 'access_denied', errorCode: 'access_denied', errorDescription: "Origin https://evil.example is not one of this application's origins." },
       cors: 'https://evil.example',
     });
+    // Another tenant's token, used from this tenant's page: its tenant's origins do not include this one.
+    const foreign = await trackPay(s, { tenantId: 'other' });
+    expect(await call('/challenge/email-otp', foreign.token)).toEqual({
+      status: 403,
+      body: { error: 'access_denied', errorCode: 'access_denied', errorDescription: `Origin ${SHOP_ORIGIN} is not one of this application's origins.` },
+      cors: SHOP_ORIGIN,
+    });
     // Holding the track token is not enough to add a factor that would pass the challenge.
     const notAllowed = { error: 'bad_request', errorCode: 'bad_request', errorDescription: 'This verification method is not available for this action.' };
     expect(await call('/user-authenticators/totp', a.token)).toEqual({ status: 400, body: notAllowed, cors: SHOP_ORIGIN });
