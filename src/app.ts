@@ -32,6 +32,7 @@ import { relyingParty } from './config/passkeys.js';
 import { grantTypes as WEBAUTHN_GRANTS } from './oidc/grants/webauthn.js';
 import { grantTypes as MFA_GRANTS } from './oidc/grants/mfa.js';
 import { mfaRouter } from './api/mfa.js';
+import { authsignalRouter } from './api/authsignal.js';
 import { actionPageRouter } from './api/authsignal-page.js';
 import { actionClientRouter } from './api/authsignal-client.js';
 
@@ -54,6 +55,7 @@ function enabledRouters(s: Services): Router[] {
     ...when(features.auth0Api.enabled, () => mfaRouter(s)),
     ...when(features.userfront.enabled, () => userfrontRouter(s)),
     ...when(features.management.enabled, () => managementRouter(s)),
+    ...when(features.authsignalApi.enabled, () => authsignalRouter(s)),
     ...when(features.authsignalApi.enabled, () => actionPageRouter(s)),
     ...when(features.authsignalApi.enabled, () => actionClientRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),

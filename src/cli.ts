@@ -20,6 +20,7 @@ const { clientsCommand } = await import('./cli/clients.js');
 const { keysCommand } = await import('./cli/keys.js');
 const { linksCommand } = await import('./cli/links.js');
 const { serviceClientsCommand } = await import('./cli/service-clients.js');
+const { actionsCommand } = await import('./cli/actions.js');
 const { migrateCommand, serveCommand, usersCommand, workerCommand } = await import('./cli/basic.js');
 const { UsageError, helpText, parse } = await import('./cli/common.js');
 
@@ -32,6 +33,7 @@ const commands: Record<string, Command> = {
   links: linksCommand,
   users: usersCommand,
   'service-clients': serviceClientsCommand,
+  actions: actionsCommand,
 };
 
 const overview = [

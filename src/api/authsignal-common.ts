@@ -14,13 +14,19 @@ import type { Services } from '../services.js';
 
 /** Errors of the server API: `{error, errorDescription}` with the status. */
 export const serverApiErrors = catchErrors(function renderAuthsignalError(ctx, err) {
-  ctx.body = { error: err.code, errorDescription: err.description ?? err.message };
+  ctx.body = { error: err.code, errorDescription: err.description ?? describeServerError(err) };
 });
 
 /** Errors of the client API: also `errorCode`, the field @authsignal/browser reads. */
 export const clientApiErrors = catchErrors(function renderClientError(ctx, err) {
-  ctx.body = { error: err.code, errorCode: err.code, errorDescription: err.description ?? err.message };
+  ctx.body = { error: err.code, errorCode: err.code, errorDescription: err.description ?? describeServerError(err) };
 });
+
+/** English words for the errors whose entries only name a page message (a 500, a 503), never the key itself. */
+function describeServerError(err: SesameError): string {
+  if (err.status === 503) return 'The service is temporarily unavailable. Try again shortly.';
+  return err.status >= 500 ? 'An internal server error occurred.' : err.message;
+}
 
 /** Koa state of a server-API route: the tenant the secret key belongs to. */
 export interface TenantState {

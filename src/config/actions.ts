@@ -132,6 +132,9 @@ export const actionPolicySchema = z.strictObject({
   rules: z.array(ruleSchema).default([]),
 });
 
+/** What an action code may be (config keys, the API's path segment, the CLI's filters). */
+export const ACTION_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 export const actionsSchema = z
   .strictObject({
     policies: z
@@ -140,6 +143,13 @@ export const actionsSchema = z
       .describe('Risk policy per action code (Authsignal action configurations); an action without one is allowed.'),
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('Days decisions are kept (explanations included).'),
     tokenTtl: z.number().int().min(60).max(86_400).default(600).describe("Seconds a track token (the challenge page's and the client API's bearer) and a result token live."),
+    tracksPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(600)
+      .describe('Tracks one tenant may make per minute through the server API (beyond: 429), so one tenant cannot flood the others.'),
   })
   .superRefine((actions, ctx) => {
     for (const [code, policy] of Object.entries(actions.policies)) {

@@ -246,3 +246,16 @@ export const PASSKEY_CEREMONIES_PER_IP: Limit<[ip: string]> = {
   max: () => 30,
   reason: 'ip',
 };
+
+// Risk actions.
+
+/** Does one tenant track too many actions (each stores a decision)? `max` is config actions.tracksPerMinute. */
+export const TRACKS_PER_TENANT: Limit<[tenantId: string], { tracksPerMinute: number }> = {
+  name: 'tracks per tenant',
+  kind: 'count',
+  key: (tenantId) => `action-track:${tenantId}`,
+  window: () => MINUTE,
+  max: (settings) => settings.tracksPerMinute,
+  retry: 'rest of window',
+  reason: 'client',
+};

@@ -111,5 +111,11 @@ export async function tenantOfUser(db: Db, id: string): Promise<string | null | 
 
 /** Creates (or finds) a user known only through a tenant's actions API: no email or phone to sign in with. */
 export async function ensureTenantUser(db: Db, id: string, tenantId: string): Promise<void> {
-  await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
+  try {
+    await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
+  } catch (err) {
+    // Prisma's upsert is a read then a write on PostgreSQL: two first tracks of one user race, and
+    // the loser's insert fails on the row the winner made. That row is the one wanted.
+    if (!(await db.prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw err;
+  }
 }

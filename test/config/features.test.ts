@@ -18,7 +18,7 @@ import { createTestDatabase } from '../helpers/databases.js';
 import { failure, sesame } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
-const FEATURES: FeatureName[] = ['auth0Api', 'userfront', 'management', 'externalConnections'];
+const FEATURES: FeatureName[] = ['auth0Api', 'userfront', 'management', 'externalConnections', 'authsignalApi'];
 const CALLBACK = 'http://127.0.0.1:9/cb';
 const BACKEND = { client_id: 'backend', client_secret: 'backend-secret-backend-secret-xx', grant_types: ['client_credentials'], response_types: [] };
 const ADMIN_SECRET = 'admin-secret-admin-secret-admin-secret';
@@ -55,6 +55,7 @@ const page = (status: number, title: string): Answer => ({ status, body: expect.
 const NOT_FOUND: Answer = { status: 404, body: 'Not Found' };
 const noClientId = json(400, { error: 'invalid_request', error_description: 'Missing required parameter: client_id' });
 const noAdminToken = json(401, { error: 'invalid_token', error_description: 'A bearer token for the management API is required.' });
+const noSecretKey = json(401, { error: 'unauthorized', errorDescription: 'The request is unauthorized. Check that your API key and region base URL are correctly configured.' });
 
 /** Each feature's routes, and what each answers (without credentials) while the feature is on. */
 const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: Answer]>> = {
@@ -74,7 +75,13 @@ const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: 
     ['POST', '/api/v1/links', noAdminToken],
     ['DELETE', '/api/v1/users/anyone/passkeys', noAdminToken],
   ],
-  authsignalApi: [],
+  authsignalApi: [
+    ['POST', '/v1/users/anyone/actions/signIn', noSecretKey],
+    ['GET', '/v1/users/anyone/actions', noSecretKey],
+    ['GET', '/v1/users/anyone/actions/signIn/key', noSecretKey],
+    ['PATCH', '/v1/users/anyone/actions/signIn/key', noSecretKey],
+    ['POST', '/v1/validate', noSecretKey],
+  ],
   externalConnections: [
     ['GET', '/connections/acme/callback', page(400, 'Signing in through another service did not work')],
     ['GET', '/api/v1/service-clients', noAdminToken],
