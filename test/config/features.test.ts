@@ -81,6 +81,12 @@ const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: 
     ['GET', '/v1/users/anyone/actions/signIn/key', noSecretKey],
     ['PATCH', '/v1/users/anyone/actions/signIn/key', noSecretKey],
     ['POST', '/v1/validate', noSecretKey],
+    ['GET', '/v1/ui', page(401, 'Confirm it is you')],
+    [
+      'POST',
+      '/v1/client/challenge/email-otp',
+      json(401, { error: 'token_not_set', errorCode: 'token_not_set', errorDescription: 'A token from track is required: Authorization: Bearer <token>.' }),
+    ],
   ],
   externalConnections: [
     ['GET', '/connections/acme/callback', page(400, 'Signing in through another service did not work')],
