@@ -3,12 +3,15 @@
 // launch() in popup mode resolves the result token once the email code is entered in the iframe,
 // redirect mode lands on the app's redirectUrl with it, setToken() + email.challenge()/verify()
 // pass through the client API; and the page is accessible (axe) in English and French.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { Authsignal as AuthsignalServer } from '@authsignal/node';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/services.js';
 import { validateToken } from '../../src/passwordless/action-results.js';
+import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { axeBothSchemes } from '../helpers/accessibility.js';
 import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
 import { confirmedOob } from '../helpers/mfa-factors.js';
@@ -86,6 +89,28 @@ describe('the pre-built challenge page with @authsignal/browser in Chromium', ()
     expect(await validateToken(deps(), 'shop', { token })).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', verificationMethod: 'EMAIL_OTP' });
     // Ready on each page of the iframe (the code page, then the finish), then the token.
     expect(await page.evaluate(() => (window as unknown as { seen: string[] }).seen)).toEqual(['AUTHSIGNAL_READY', 'AUTHSIGNAL_READY', 'AUTHSIGNAL_CLOSE_POPUP']);
+    expect(problems).toEqual([]);
+  });
+
+  it('tracked with @authsignal/node, a new user enrols the email given to track in the popup, and the server validates the result', async () => {
+    const email = `node-${Date.now()}@example.com`;
+    const server = new AuthsignalServer({ apiSecretKey: await issueTenantSecret(s.db, 'shop'), apiUrl: `${t.url}/v1`, retries: 0 });
+    const tracked = await server.track({ userId: `u-${randomUUID()}`, action: 'pay', attributes: { email, ipAddress: '203.0.113.7' } });
+    expect([tracked.state, tracked.url?.startsWith(`${t.url}/v1/ui?token=`)]).toEqual(['CHALLENGE_REQUIRED', true]);
+    const { page, problems } = await shopPage();
+    await page.evaluate(
+      ([url, baseUrl]) => {
+        const w = window as unknown as SdkWindow & { AuthsignalSdk: { Authsignal: new (o: object) => { launch(u: string, o: object): Promise<{ token?: string }> } } };
+        w.launched = new w.AuthsignalSdk.Authsignal({ tenantId: 'shop', baseUrl }).launch(url!, { mode: 'popup' });
+      },
+      [tracked.url!, `${t.url}/v1`],
+    );
+    const frame = page.frameLocator('iframe');
+    await frame.locator('button.primary').click(); // "Send a code" to the address given to track
+    await frame.locator('#code').fill(codeFrom(await t.mail.next(email)));
+    await frame.locator('button.primary').click();
+    const { token } = await page.evaluate(() => (window as unknown as SdkWindow).launched);
+    expect(await server.validateChallenge({ token: token! })).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', action: 'pay', verificationMethod: 'EMAIL_OTP' });
     expect(problems).toEqual([]);
   });
 
