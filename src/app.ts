@@ -32,6 +32,7 @@ import { relyingParty } from './config/passkeys.js';
 import { grantTypes as WEBAUTHN_GRANTS } from './oidc/grants/webauthn.js';
 import { grantTypes as MFA_GRANTS } from './oidc/grants/mfa.js';
 import { mfaRouter } from './api/mfa.js';
+import { actionPasskeyRouter } from './api/authsignal-client-passkeys.js';
 import { authsignalRouter } from './api/authsignal.js';
 import { actionPageRouter } from './api/authsignal-page.js';
 import { actionClientRouter } from './api/authsignal-client.js';
@@ -53,6 +54,7 @@ function enabledRouters(s: Services): Router[] {
     ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),
     ...when(features.auth0Api.enabled && relyingParty(s.config) !== null, () => passkeyRouter(s)),
     ...when(features.auth0Api.enabled, () => mfaRouter(s)),
+    ...when(features.authsignalApi.enabled && relyingParty(s.config) !== null, () => actionPasskeyRouter(s)),
     ...when(features.userfront.enabled, () => userfrontRouter(s)),
     ...when(features.management.enabled, () => managementRouter(s)),
     ...when(features.authsignalApi.enabled, () => authsignalRouter(s)),

@@ -93,6 +93,14 @@ export const ERRORS = {
   actionsTokenNotSet: { status: 401, code: 'token_not_set', description: 'A token from track is required: Authorization: Bearer <token>.' },
   actionsExpiredToken: { status: 401, code: 'expired_token', description: 'The token has expired. Track the action again for a new one.' },
   actionsInvalidToken: { status: 401, code: 'invalid_token', description: 'The token is not valid.' },
+  actionsPasskeyFailed: { status: 400, code: 'invalid_credential', description: 'The passkey could not be verified.' },
+  actionsNotChallenging: { status: 400, code: 'invalid_state', description: 'This action is not waiting for a challenge.' },
+  actionsMethodNotAllowed: { status: 400, code: 'method_not_allowed', description: "A passkey is not one of the verification methods this action's rule allows." },
+  actionsEnrolmentNeedsChallenge: {
+    status: 403,
+    code: 'forbidden',
+    description: 'Adding a passkey needs the token of a passed challenge unless this is the first verification method of an app user.',
+  },
   // Hosted pages: sign-in, links, external connections.
   interactionExpired: { status: 400, code: 'interaction_expired', key: 'error.interaction_expired' },
   interactionTimedOut: { status: 400, code: 'interaction_expired', key: 'error.interaction_timed_out' },

@@ -15,13 +15,21 @@ export interface ActionResultDeps extends ActionTokenDeps {
 /**
  * Marks the challenge of `row` passed with `method` (Authsignal's name) and returns the result token,
  * or null when the decision was not waiting for a challenge (already passed: a parallel pass lost).
+ * `from`: the states a pass may leave (a passkey sign-in for a new action also passes an ALLOW).
  */
-export async function passChallenge(deps: ActionResultDeps, row: ActionDecisionRow, method: string, authenticatorId: string | null, now = new Date()): Promise<string | null> {
+export async function passChallenge(
+  deps: ActionResultDeps,
+  row: ActionDecisionRow,
+  method: string,
+  authenticatorId: string | null,
+  now = new Date(),
+  from: readonly string[] = ['CHALLENGE_REQUIRED'],
+): Promise<string | null> {
   const { token, jti } = await mintActionToken(deps, 'result', row, deps.config.actions.tokenTtl, now);
   const moved = await transitionDecision(
     deps.db,
     row.id,
-    ['CHALLENGE_REQUIRED'],
+    from,
     'CHALLENGE_SUCCEEDED',
     { verificationMethod: method, verifiedByAuthenticatorId: authenticatorId, resultTokenId: jti },
     now,

@@ -34,6 +34,7 @@ import {
   type NewPasskey,
   type PasskeyRow,
 } from '../storage/passkeys.js';
+import { tenantOfUser } from '../storage/users.js';
 import { authenticatorName } from './authenticator-names.js';
 
 export interface PasskeyDeps {
@@ -57,6 +58,12 @@ export interface Asker {
   ip?: string | null;
   /** The browser's User-Agent, kept with a sign-in for the account page's recent sign-ins. */
   userAgent?: string | null;
+  /**
+   * Whether a passkey of an app's user (a user of the actions API, `tenantId` set) may answer. Only
+   * the actions client API says so: such a user has no Sesame account, so every Sesame sign-in
+   * (hosted pages, the Auth0 passkey grant, MFA) refuses its passkeys here, in one place.
+   */
+  appUsers?: boolean;
 }
 
 /** The account a registration is for: an existing user (enrolment), or a new one's profile (sign-up). */
@@ -186,6 +193,7 @@ export async function finishAuthentication(deps: PasskeyDeps, handle: string, re
   if (!challenge) throw new SesameError('passkeyExpired');
   const passkey = typeof response?.id === 'string' ? await findPasskey(deps.db, response.id) : null;
   if (!passkey) return refuse(deps, asker, null, 'unknown credential');
+  if (!asker.appUsers && (await tenantOfUser(deps.db, passkey.userId))) return refuse(deps, asker, passkey.userId, "an app's user (actions API) cannot sign in to Sesame");
   const claimed = response.response?.userHandle;
   if (claimed && (await userOfPasskeyHandle(deps.db, claimed)) !== passkey.userId) return refuse(deps, asker, passkey.userId, 'user handle does not match the credential');
   const credential = { id: passkey.id, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: 0, transports: passkey.transports as AuthenticatorTransport[] };

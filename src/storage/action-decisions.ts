@@ -136,3 +136,9 @@ export function lastPlacedDecision(db: Db, tenantId: string, userId: string): Pr
     select: { latitude: true, longitude: true, country: true, createdAt: true },
   });
 }
+
+/** The tenant's own id for the Sesame user `principalId`, from its newest decision (null when none is kept). */
+export async function appUserIdOf(db: Db, tenantId: string, principalId: string): Promise<string | null> {
+  const row = await db.prisma.actionDecision.findFirst({ where: { tenantId, principalId }, orderBy: { createdAt: 'desc' }, select: { userId: true } });
+  return row?.userId ?? null;
+}

@@ -208,8 +208,8 @@ describe('the passkey section of the challenge page', () => {
     const a = await trackPay(t.sesame.services, { actionCode: 'signin', email: `pk-${Date.now()}@example.com` });
     const page = await new FormClient().request(a.url);
     expect(page.status).toBe(200);
-    expect(page.html).toContain(`<div id="action-passkey" data-token="${a.token}" data-mode="redirect" data-enrol="1" hidden>`);
-    expect(page.html).toContain('<script src="/assets/action-passkey.js" defer></script>');
+    expect(page.html).toContain(`<div id="action-passkey" data-token="${a.token}" data-mode="redirect" data-enrol hidden>`);
+    expect(page.html).toContain('<script src="/assets/simplewebauthn-browser.js" defer></script>\n    <script src="/assets/action-passkey.js" defer></script>');
     expect(htmlText(/<noscript>([\s\S]*?)<\/noscript>/.exec(page.html)![1]!)).toBe('A passkey needs JavaScript and a browser that supports passkeys. Use another method below.');
     expect(htmlText(/<ul class="methods"[^>]*>([\s\S]*?)<\/ul>/.exec(page.html)![1]!)).toBe('Get a code by email');
   });
