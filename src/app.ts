@@ -34,6 +34,8 @@ import { grantTypes as MFA_GRANTS } from './oidc/grants/mfa.js';
 import { mfaRouter } from './api/mfa.js';
 import { actionPasskeyRouter } from './api/authsignal-client-passkeys.js';
 import { authsignalRouter } from './api/authsignal.js';
+import { authsignalUsersRouter } from './api/authsignal-users.js';
+import { authsignalRulesRouter } from './api/authsignal-rules.js';
 import { actionPageRouter } from './api/authsignal-page.js';
 import { actionClientRouter } from './api/authsignal-client.js';
 
@@ -58,6 +60,8 @@ function enabledRouters(s: Services): Router[] {
     ...when(features.userfront.enabled, () => userfrontRouter(s)),
     ...when(features.management.enabled, () => managementRouter(s)),
     ...when(features.authsignalApi.enabled, () => authsignalRouter(s)),
+    ...when(features.authsignalApi.enabled, () => authsignalUsersRouter(s)),
+    ...when(features.authsignalApi.enabled, () => authsignalRulesRouter(s)),
     ...when(features.authsignalApi.enabled, () => actionPageRouter(s)),
     ...when(features.authsignalApi.enabled, () => actionClientRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),

@@ -137,6 +137,11 @@ export function lastPlacedDecision(db: Db, tenantId: string, userId: string): Pr
   });
 }
 
+/** Every decision of one of the tenant's users (the users API's delete); how many went. */
+export async function deleteUserDecisions(db: Db, tenantId: string, userId: string): Promise<number> {
+  return (await db.prisma.actionDecision.deleteMany({ where: { tenantId, userId } })).count;
+}
+
 /** The tenant's own id for the Sesame user `principalId`, from its newest decision (null when none is kept). */
 export async function appUserIdOf(db: Db, tenantId: string, principalId: string): Promise<string | null> {
   const row = await db.prisma.actionDecision.findFirst({ where: { tenantId, principalId }, orderBy: { createdAt: 'desc' }, select: { userId: true } });

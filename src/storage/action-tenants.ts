@@ -38,3 +38,23 @@ export async function saveActionConfiguration(db: Db, tenantId: string, actionCo
 export async function deleteActionConfiguration(db: Db, tenantId: string, actionCode: string): Promise<boolean> {
   return (await db.prisma.actionConfiguration.deleteMany({ where: { tenantId, actionCode } })).count > 0;
 }
+
+/**
+ * Replaces the tenant's configuration only if it is still `before` (null: there is none yet; a
+ * null `after` deletes it): the rules API reads, changes and writes the policy JSON, and two
+ * tenant requests at once must not lose each other's rule. False when someone changed it first.
+ */
+export async function replaceActionConfiguration(db: Db, tenantId: string, actionCode: string, before: string | null, after: string | null, now = new Date()): Promise<boolean> {
+  if (before === null) {
+    if (after === null) return true;
+    try {
+      await db.prisma.actionConfiguration.create({ data: { tenantId, actionCode, policy: after, updatedAt: now } });
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') return false;
+      throw err;
+    }
+  }
+  if (after === null) return (await db.prisma.actionConfiguration.deleteMany({ where: { tenantId, actionCode, policy: before } })).count === 1;
+  return (await db.prisma.actionConfiguration.updateMany({ where: { tenantId, actionCode, policy: before }, data: { policy: after, updatedAt: now } })).count === 1;
+}

@@ -164,3 +164,19 @@ export async function deleteAuthenticatorKeepingOne(db: Db, userId: string, id: 
     return 'removed';
   });
 }
+
+/**
+ * Inserts a confirmed authenticator unless the user has a confirmed one of its type (null then), and
+ * says whether it is the user's first confirmed one. The first statement touches the user's row,
+ * which on PostgreSQL holds it until commit: parallel enrolments are checked one after the other,
+ * so one of each type survives and only one of them is the first.
+ */
+export async function insertSoleConfirmed(db: Db, row: NewAuthenticator, now = new Date()): Promise<{ row: AuthenticatorRow; first: boolean } | null> {
+  return db.prisma.$transaction(async (tx) => {
+    await tx.user.updateMany({ where: { id: row.userId }, data: { updatedAt: now } });
+    const held = await tx.authenticator.findMany({ where: { userId: row.userId, confirmed: true }, select: { type: true } });
+    if (held.some((a) => a.type === row.type)) return null;
+    const created = await tx.authenticator.create({ data: { ...row, confirmed: true, createdAt: now } });
+    return { row: typed(created), first: held.length === 0 };
+  });
+}
