@@ -19,6 +19,7 @@ import { nameStepRouter } from './interactions/name-step.js';
 import { passkeyOfferRouter } from './interactions/passkey-offer-routes.js';
 import { mfaEnrolRouter } from './interactions/mfa-enrol-routes.js';
 import { mfaChallengeRouter } from './interactions/mfa-routes.js';
+import { riskRouter } from './interactions/risk-routes.js';
 import { accountRouter } from './interactions/account-routes.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
@@ -50,6 +51,7 @@ function enabledRouters(s: Services): Router[] {
     passkeyOfferRouter(s),
     mfaEnrolRouter(s),
     mfaChallengeRouter(s),
+    riskRouter(s),
     magicLinkRouter(s),
     accountRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),

@@ -20,9 +20,11 @@ import { unnamedClientWarnings } from './oidc/client-metadata.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
+import { REVIEW_WEBHOOK } from './passwordless/sign-in-risk.js';
 import { smsChannel, textAccountsOnly } from './delivery/sms.js';
 import type { Services } from './services.js';
 import { maySignUp } from './passwordless/sign-up.js';
+import { warmIpData } from './passwordless/action-places.js';
 
 export interface StartOptions {
   env?: Record<string, string | undefined>;
@@ -66,6 +68,7 @@ export async function prepare(config: LoadedConfig, log: Logger) {
 export function deliveryChannel(config: LoadedConfig, db: Db): Channel & { close?(): void } {
   const email = config.smtpUrl ? smtpChannel(config.smtpUrl, config.emailFrom) : captureChannel;
   const webhook = webhookChannel((id) => {
+    if (id === REVIEW_WEBHOOK) return config.actions.reviewWebhook && { type: 'webhook', ...config.actions.reviewWebhook };
     const connection = connectionById(config, id);
     return connection?.type === 'email' ? connection.delivery : undefined;
   });
@@ -161,6 +164,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const port = options.listenWhenReady ? await listen(server, config.port, config.host) : opened.port;
     worker.start();
     const stopTimers = startTimers(services, jwks, buildProvider);
+    void warmIpData(config.actions).catch((err: unknown) => log.warn({ err }, 'IP data for risk rules could not be loaded'));
     log.info({ issuer: config.issuer, port, database: prepared.db.provider }, 'sesame listening');
     if (config.devOutbox) {
       log.warn(

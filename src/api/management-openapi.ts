@@ -83,6 +83,25 @@ const authenticatorPaths = {
   },
 };
 
+const actionPaths = {
+  '/actions/{decisionId}/review': {
+    post: operation(
+      'Approve or deny a risk decision held for review (a sign-in waiting on its review page goes on, or is refused). Settled once.',
+      {
+        200: {
+          description: 'The decision settled.',
+          ...json(object({ id: { type: 'string' }, state: { enum: ['REVIEW_SUCCEEDED', 'REVIEW_FAILED'] }, reviewedBy: { type: 'string' } })),
+        },
+      },
+      { 400: error('decision is not "approve" or "deny".'), 404: error('No decision with this id.'), 409: error('The decision is not waiting for review.') },
+      {
+        parameters: [pathParam('decisionId', 'The decision id.')],
+        requestBody: { required: true, ...json(object({ decision: { enum: ['approve', 'deny'] } })) },
+      },
+    ),
+  },
+};
+
 const CLIENT_ID = pathParam('id', 'The client id.');
 const clientPaths = {
   '/clients': {
@@ -231,7 +250,7 @@ export function managementOpenApi(config: Services['config']): Record<string, un
     info: { title: 'Sesame management API', version: '1' },
     servers: [{ url: `${config.issuer}/api/v1` }],
     security: [{ clientCredentials: ['admin'] }],
-    paths: { ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths, ...authenticatorPaths },
+    paths: { ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths, ...authenticatorPaths, ...actionPaths },
     components: {
       schemas,
       securitySchemes: {

@@ -16,6 +16,7 @@ import { serviceClientRoutes } from './management-service-clients.js';
 import { clientRoutes } from './management-clients.js';
 import { userPasskeyRoutes } from './management-passkeys.js';
 import { userMfaRoutes } from './management-mfa.js';
+import { actionReviewRoutes } from './management-actions.js';
 import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
@@ -60,5 +61,6 @@ export function managementRouter(s: Services): Router {
   clientRoutes(router, s);
   userPasskeyRoutes(router, s);
   userMfaRoutes(router, s);
+  actionReviewRoutes(router, s);
   return router;
 }

@@ -33,6 +33,11 @@ export const clientSchema = z
       .optional()
       .describe('After a code or link sign-in, offer users without a passkey to create one (default true; with the global passkeys.offerEnrolment).'),
     mfa_policy: z.enum(MFA_POLICIES).optional().describe("This client's MFA policy (never, always, enrolled, adaptive) instead of the global mfa.policy."),
+    risk_action: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+      .optional()
+      .describe('The risk action (actions.policies) sign-ins to this client are decided as; default signIn. Without a policy for it, no decision is made.'),
   })
   .describe('oidc-provider client metadata plus Sesame keys.');
 

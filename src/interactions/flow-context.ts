@@ -21,6 +21,7 @@ import { asksForName } from './name-step.js';
 import { afterName, MANDATORY_OFFER, offerPath, offersPasskey } from './passkey-offer.js';
 import { passkeyDemanded, signInMeets } from './steps.js';
 import { amrForRequest, MFA_PENDING, mfaNeedOf, mfaPath } from './mfa-step.js';
+import { riskStop } from './risk-step.js';
 import { acrOf } from '../oidc/acr.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
@@ -140,9 +141,15 @@ export async function finish(s: Services, ctx: FlowContext, result: InteractionR
     await s.provider.interactionResult(ctx.req, ctx.res, { [MANDATORY_OFFER]: { next, login: result.login } }, { mergeWithLastSubmission: false });
     return ctx.redirect(offerPath(details.uid));
   }
-  // A second factor first, when the MFA policy or the request asks for one (mfa-step.ts).
+  // A second factor first, when the MFA policy or the request asks for one (mfa-step.ts); before
+  // it, the risk decision of the client's action (risk-step.ts) may challenge, hold or refuse.
   if (result.login) {
     const login = { accountId: result.login.accountId, amr: result.login.amr ?? [] };
+    const stop = await riskStop(s, ctx, details, login);
+    if (stop) {
+      ctx.status = 303;
+      return ctx.redirect(stop);
+    }
     if ((await mfaNeedOf(s, ctx, details, login)).kind !== 'none') {
       await s.provider.interactionResult(ctx.req, ctx.res, { [MFA_PENDING]: { login } }, { mergeWithLastSubmission: false });
       ctx.status = 303;

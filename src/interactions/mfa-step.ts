@@ -11,6 +11,7 @@ import type { Services } from '../services.js';
 import { clientMfaPolicy } from '../oidc/client-metadata.js';
 import { mfaRequested } from '../oidc/acr.js';
 import { mfaNeed, type MfaNeed } from '../passwordless/mfa/policy.js';
+import { challengeNeed, hostedDecision, verdictOf } from '../passwordless/sign-in-risk.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
@@ -35,10 +36,19 @@ export function pendingMfaLogin(result: unknown): PendingLogin | null {
   return { accountId: login.accountId, amr: Array.isArray(login.amr) ? login.amr.filter((a): a is string => typeof a === 'string') : [] };
 }
 
-/** What this sign-in needs after its first factor: the client's or the global policy, the request's acr, this browser. */
+/**
+ * What this sign-in needs after its first factor: the client's or the global policy, the request's
+ * acr, this browser, and the risk decision (risk-step.ts): while it waits for a CHALLENGE, one of
+ * its methods; once it allowed the sign-in, `adaptive` says `allow`.
+ */
 export async function mfaNeedOf(s: Services, ctx: Context, details: Details, login: PendingLogin): Promise<MfaNeed> {
-  const client = await s.provider.Client.find(String(details.params.client_id));
+  const clientId = String(details.params.client_id);
+  const client = await s.provider.Client.find(clientId);
+  const risk = await hostedDecision(s.db, clientId, details.uid, login.accountId);
+  const verdict = risk && verdictOf(risk, s.config.actions.reviewTimeout);
+  if (verdict?.kind === 'challenge') return challengeNeed(s.config, s.db, login.accountId, login.amr, verdict.methods);
   return mfaNeed(s.config, s.db, {
+    adaptive: verdict?.kind === 'allow' ? 'allow' : undefined,
     userId: login.accountId,
     amr: login.amr,
     clientPolicy: clientMfaPolicy(client?.metadata()),

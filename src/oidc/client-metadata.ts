@@ -10,6 +10,8 @@ import { grantType as LOGIN_TICKET } from './grants/login-ticket.js';
 
 export const SESAME_CLIENT_KEYS = ['first_party', 'trust_forwarded_for', 'management_api', 'userfront', 'offer_passkeys'] as const;
 const SESAME_CLIENT_LISTS = ['web_origins'] as const;
+/** Sesame keys holding a name. */
+const SESAME_CLIENT_NAMES = ['risk_action'] as const;
 /** Sesame keys holding one of a few words. */
 const SESAME_CLIENT_CHOICES = { mfa_policy: MFA_POLICIES } as const;
 
@@ -41,6 +43,11 @@ export function offersPasskeys(metadata: Metadata | undefined): boolean {
 export function clientMfaPolicy(metadata: Metadata | undefined): MfaPolicy | undefined {
   const policy = metadata?.mfa_policy;
   return (MFA_POLICIES as readonly unknown[]).includes(policy) ? (policy as MfaPolicy) : undefined;
+}
+
+/** The risk action this client's sign-ins are decided as (`risk_action`, default `signIn`; config actions.policies). */
+export function riskAction(metadata: Metadata | undefined): string {
+  return typeof metadata?.risk_action === 'string' ? metadata.risk_action : 'signIn';
 }
 
 /**
@@ -109,6 +116,9 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
   if (key === 'userfront' && value === true && (metadata.token_endpoint_auth_method !== 'none' || !grants?.includes(LOGIN_TICKET))) {
     throw new errors.InvalidClientMetadata(`a userfront tenant must be public (token_endpoint_auth_method none) and allow the ${LOGIN_TICKET} grant`);
   }
+  if (key === 'risk_action' && value !== undefined && !(typeof value === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(value))) {
+    throw new errors.InvalidClientMetadata('risk_action must be an action code of 1 to 64 letters, digits, _ . : or -');
+  }
   if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && URL.canParse(o) && new URL(o).origin === o))) {
     throw new errors.InvalidClientMetadata('web_origins must be a list of origins like https://app.example.com');
   }
@@ -116,7 +126,7 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
 
 /** oidc-provider's `extraClientMetadata`, for the provider and for the CLI's validation probe alike. */
 export const sesameClientMetadata = {
-  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS, ...Object.keys(SESAME_CLIENT_CHOICES)],
+  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS, ...SESAME_CLIENT_NAMES, ...Object.keys(SESAME_CLIENT_CHOICES)],
   validator: validateSesameMetadata as NonNullable<Configuration['extraClientMetadata']>['validator'],
 };
 

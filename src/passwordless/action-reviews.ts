@@ -10,9 +10,9 @@ import { settleReview } from './action-results.js';
 /** The states from which an action may be put up for review (BLOCK is final; a review is reviewed once). */
 export const REVIEWABLE_FROM = ['ALLOW', 'CHALLENGE_REQUIRED', 'CHALLENGE_SUCCEEDED', 'CHALLENGE_FAILED'] as const;
 
-/** Who changes a review: `via` is `api` or `cli`; `reviewedBy` is stored on the decision. */
+/** Who changes a review: `via` is `api`, `cli` or `management_api`; `reviewedBy` is stored on the decision. */
 export interface Reviewer {
-  via: 'api' | 'cli';
+  via: 'api' | 'cli' | 'management_api';
   reviewedBy: string;
   ip?: string | null;
 }

@@ -1,17 +1,20 @@
 // Tracking an action (Authsignal's `track`): the facts the action's policy reads, gathered only
 // when a rule reads them (velocity and device history from earlier decisions, the user's factors,
-// the User-Agent, the email domain, the app's custom attributes), the decision of risk/rules.ts,
-// and the decision stored with its explanation, once per tenant and idempotency key.
+// the User-Agent, the email domain, the app's custom attributes, the address's place from
+// action-places.ts), the decision of risk/rules.ts, and the decision stored with its explanation,
+// once per tenant and idempotency key.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { isbot } from 'isbot';
 import { variablesOf, type VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
+import { normalizeIp } from '../risk/ip-data.js';
 import { decide, type Decision } from '../risk/rules.js';
 import { countActions, deviceKnown, insertDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
 import { countPasskeys } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
+import { placeFacts } from './action-places.js';
 import { policyFor } from './action-tenants.js';
 import { actionPrincipal } from './action-users.js';
 import { listFactors } from './mfa/factors.js';
@@ -39,6 +42,8 @@ export interface ActionRequest {
   locale?: string | null;
   /** The hosted sign-in this decision holds (Sesame's own sign-ins). */
   interactionUid?: string | null;
+  /** Facts the caller knows already (Sesame's sign-ins: `signIn.method`), read when a rule names them. */
+  facts?: Record<string, unknown>;
 }
 
 /** Authsignal's state of a fresh decision. */
@@ -78,7 +83,8 @@ export async function gatherFacts(db: Db, req: ActionRequest & { principalId: st
   let methods: VerificationMethod[] | undefined;
   const domain = req.email?.includes('@') ? req.email.slice(req.email.lastIndexOf('@') + 1).toLowerCase() : null;
   const gather: Record<string, () => unknown> = {
-    'ip.address': () => req.ip,
+    // One spelling per address, so a rule's "203.0.113.7" also matches an IPv4 peer of a dual-stack socket (::ffff:203.0.113.7).
+    'ip.address': () => normalizeIp(req.ip) ?? req.ip,
     'device.id': () => req.deviceId ?? null,
     'device.isNew': async () => !req.deviceId || !(await deviceKnown(db, req.tenantId, req.userId, req.deviceId)),
     'userAgent.isBot': () => isbot(req.userAgent ?? ''),
@@ -91,6 +97,7 @@ export async function gatherFacts(db: Db, req: ActionRequest & { principalId: st
   };
   for (const name of variables) {
     if (name.startsWith('custom.')) put(facts, name, req.custom?.[name.slice('custom.'.length)] ?? null);
+    else if (req.facts && name in req.facts) put(facts, name, req.facts[name]);
     else if (gather[name]) put(facts, name, await gather[name]());
   }
   return facts;
@@ -107,7 +114,10 @@ export interface Tracked {
 export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date()): Promise<Tracked> {
   const principalId = req.principalId ?? (await actionPrincipal(deps.db, req.tenantId, req.userId, { create: true }))!;
   const policy = await policyFor(deps, req.tenantId, req.actionCode);
-  const facts = await gatherFacts(deps.db, { ...req, principalId }, variablesOf(policy), now);
+  const variables = variablesOf(policy);
+  const facts = await gatherFacts(deps.db, { ...req, principalId }, variables, now);
+  const place = await placeFacts({ geo: deps.config.actions.geo, db: deps.db }, req, variables, now);
+  for (const [name, value] of place.facts) put(facts, name, value);
   const decision = decide(policy, facts);
   const context = {
     email: req.email ?? undefined,
@@ -134,9 +144,7 @@ export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>;
       defaultVerificationMethod: decision.defaultVerificationMethod,
       redirectUrl: req.redirectUrl ?? null,
       context: JSON.stringify(context),
-      country: null,
-      latitude: null,
-      longitude: null,
+      ...place.stored,
       interactionUid: req.interactionUid ?? null,
     },
     now,

@@ -105,9 +105,9 @@ describe('risk rules', () => {
 
   it('lists the variables a policy reads, and stops loading a config whose rules are bad, naming the path', () => {
     expect([...variablesOf(policy)].sort()).toEqual(['custom.amount', 'custom.country', 'device.isNew', 'user.actionCount.1h']);
-    const signIn = { rules: [{ ruleId: 'r1', name: 'typo', type: 'BLOCK', conditions: { '==': [{ var: 'ip.country' }, 'FR'] } }] };
+    const signIn = { rules: [{ ruleId: 'r1', name: 'typo', type: 'BLOCK', conditions: { '==': [{ var: 'ip.city' }, 'FR'] } }] };
     expect(() => loadConfig({}, { issuer: 'http://localhost:3000', actions: { policies: { signIn } } })).toThrow(
-      /at actions\.policies\.signIn: rules\[0\]\.conditions\.==\[0\]: unknown variable "ip\.country"/,
+      /at actions\.policies\.signIn: rules\[0\]\.conditions\.==\[0\]: unknown variable "ip\.city"/,
     );
     const loaded = loadConfig(
       {},

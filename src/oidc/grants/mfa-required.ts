@@ -27,9 +27,15 @@ export function mfaRequirements(need: Exclude<MfaNeed, { kind: 'none' }>): { cha
  * Whether the policy asks `signIn` for a second factor, and which. A request for the MFA API's
  * audience asks for one whatever the policy (its tokens add and remove factors).
  */
-export async function mfaNeedOf(deps: Pick<MfaDeps, 'config' | 'db'>, client: Client, signIn: AccountSignIn, acrValues?: unknown): Promise<MfaNeed> {
+export async function mfaNeedOf(deps: Pick<MfaDeps, 'config' | 'db'>, client: Client, signIn: AccountSignIn, acrValues?: unknown, adaptive?: 'allow'): Promise<MfaNeed> {
   const requested = (typeof acrValues === 'string' && acrValues.split(' ').includes(MFA_ACR)) || signIn.resource === mfaAudience(deps.config.issuer);
-  return mfaNeed(deps.config, deps.db, { userId: signIn.accountId, amr: signIn.amr, clientPolicy: clientMfaPolicy(client.metadata()), requested });
+  return mfaNeed(deps.config, deps.db, {
+    userId: signIn.accountId,
+    amr: signIn.amr,
+    clientPolicy: clientMfaPolicy(client.metadata()),
+    requested,
+    ...(adaptive ? { adaptive } : {}),
+  });
 }
 
 /** Writes Auth0's 403 `mfa_required` for `need`, with a new mfa_token remembering `signIn`'s scope and audience. */
@@ -54,8 +60,8 @@ export async function writeMfaRequired(
  * Answers `mfa_required` and returns true when the policy asks `signIn` for a second factor;
  * otherwise returns false and the grant issues its tokens.
  */
-export async function answerMfaRequired(ctx: KoaContextWithOIDC, deps: Pick<MfaDeps, 'config' | 'db'>, signIn: AccountSignIn): Promise<boolean> {
-  const need = await mfaNeedOf(deps, ctx.oidc.client!, signIn, (ctx.oidc.params as Record<string, unknown>).acr_values);
+export async function answerMfaRequired(ctx: KoaContextWithOIDC, deps: Pick<MfaDeps, 'config' | 'db'>, signIn: AccountSignIn, adaptive?: 'allow'): Promise<boolean> {
+  const need = await mfaNeedOf(deps, ctx.oidc.client!, signIn, (ctx.oidc.params as Record<string, unknown>).acr_values, adaptive);
   if (need.kind === 'none') return false;
   await writeMfaRequired(ctx, deps, signIn, need);
   return true;

@@ -11,7 +11,9 @@ import { requesterIp, requesterNetwork } from '../../passwordless/requester-netw
 import { codeAmr } from '../acr.js';
 import { issueForAccount, type IssuedAs } from './issue.js';
 import { answerMfaRequired } from './mfa-required.js';
+import { riskOfGrant } from './risk.js';
 import { mfaAudience } from '../resources.js';
+import type { Logger } from '../../log.js';
 
 export const grantTypes = ['http://auth0.com/oauth/grant-type/passwordless/otp', 'urn:sesame:params:oauth:grant-type:passwordless-otp'];
 export const parameters = ['username', 'otp', 'realm', 'scope', 'audience'];
@@ -47,7 +49,7 @@ function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
   return typeof value === 'string' && value ? value : undefined;
 }
 
-export function handler(deps: CodeCheckDeps) {
+export function handler(deps: CodeCheckDeps & { log: Logger }) {
   // The MFA API's audience too: asked for at the first factor, issued after the second.
   const apis = new Set([...deps.config.apis.map((api) => api.identifier), mfaAudience(deps.config.issuer)]);
   return async function passwordlessOtp(ctx: KoaContextWithOIDC): Promise<void> {
@@ -78,7 +80,9 @@ export function handler(deps: CodeCheckDeps) {
     }
 
     const signIn = { accountId: result.user.id, amr: codeAmr(sms), scope: param(ctx, 'scope') ?? 'openid', resource: audience };
-    if (await answerMfaRequired(ctx, deps, signIn)) return;
+    // The client's risk action first (grants/risk.ts): it may refuse, or ask for one of its methods.
+    const risk = await riskOfGrant(ctx, deps, signIn, who.ip);
+    if (risk === 'answered' || (await answerMfaRequired(ctx, deps, signIn, risk.adaptive))) return;
     await issueForAccount(ctx, signIn, issuedAs);
   };
 }

@@ -18,6 +18,7 @@ import { trustsForwardedFor, webOrigins } from '../client-metadata.js';
 import { passkeyAmr } from '../acr.js';
 import { issueForAccount, type IssuedAs } from './issue.js';
 import { answerMfaRequired } from './mfa-required.js';
+import { riskOfGrant } from './risk.js';
 import { mfaAudience } from '../resources.js';
 
 export const grantType = 'urn:okta:params:oauth:grant-type:webauthn';
@@ -106,11 +107,13 @@ export function handler(deps: PasskeyDeps) {
       const audience = param(ctx, 'audience') ?? param(ctx, 'resource');
       if (audience && !apis.has(audience)) throw new SesameError('unknownAudience', { detail: `Service not found: ${audience}` });
       const credential = credentialOf(raw);
-      const asker = apiAsker(client, requesterIp(ctx, trustsForwardedFor(client.metadata())));
+      const ip = requesterIp(ctx, trustsForwardedFor(client.metadata()));
+      const asker = apiAsker(client, ip);
       const signedIn =
         credential.kind === 'register' ? await signUp(deps, session, credential.response, asker) : await finishAuthentication(deps, session, credential.response, asker);
       const signIn = { accountId: signedIn.userId, amr: passkeyAmr(signedIn.synced), scope: param(ctx, 'scope') ?? 'openid', resource: audience };
-      if (await answerMfaRequired(ctx, deps, signIn)) return;
+      const risk = await riskOfGrant(ctx, deps, signIn, ip);
+      if (risk === 'answered' || (await answerMfaRequired(ctx, deps, signIn, risk.adaptive))) return;
       await issueForAccount(ctx, signIn, issuedAs);
     } catch (err) {
       if (!(err instanceof SesameError)) throw err;
