@@ -83,6 +83,9 @@ export function trackAttributes(body: Record<string, unknown>): TrackAttributes 
   }
   if (ipAddress !== undefined && !isIP(ipAddress)) throw badRequest('ipAddress must be an IPv4 or IPv6 address.');
   if (idempotencyKey !== undefined && !idempotencyKeyOk(idempotencyKey)) throw badRequest('idempotencyKey must be 1 to 255 characters without control characters.');
+  // Sesame's own sign-ins keep their decisions under `interaction:<uid>:<sub>` in the client's name:
+  // a tenant tracking one first would decide its users' sign-in in advance.
+  if (idempotencyKey?.startsWith('interaction:')) throw badRequest('idempotencyKey may not start with "interaction:" (reserved for Sesame\'s own sign-ins).');
   const custom = body.custom;
   if (custom !== undefined && custom !== null) {
     if (typeof custom !== 'object' || Array.isArray(custom)) throw badRequest('custom must be a JSON object.');

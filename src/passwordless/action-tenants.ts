@@ -35,8 +35,20 @@ export function tenantOfBasic(db: Db, header: string | undefined): Promise<strin
 
 const ALLOW_ALL: ActionPolicy = { defaultOutcome: 'ALLOW', verificationMethods: [], rules: [] };
 
-/** The policy that decides `actionCode` for `tenantId`: its own configuration, else the config file's, else allow. */
-export async function policyFor(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, tenantId: string, actionCode: string): Promise<ActionPolicy> {
+/**
+ * The policy that decides `actionCode` for `tenantId`: its own configuration, else the config file's,
+ * else allow. With `operatorFirst` (Sesame's own sign-ins) the config file's policy wins when it has
+ * one: a sign-in makes a session every client trusts, so a tenant's rules must not loosen the
+ * operator's for it.
+ */
+export async function policyFor(
+  deps: { config: Pick<LoadedConfig, 'actions'>; db: Db },
+  tenantId: string,
+  actionCode: string,
+  opts: { operatorFirst?: boolean } = {},
+): Promise<ActionPolicy> {
+  const operator = deps.config.actions.policies[actionCode];
+  if (opts.operatorFirst && operator) return operator;
   const stored = await findActionConfiguration(deps.db, tenantId, actionCode);
   if (stored) {
     // Stored through the rules API, which validated it; a row changed by other means that no longer
@@ -44,5 +56,5 @@ export async function policyFor(deps: { config: Pick<LoadedConfig, 'actions'>; d
     const parsed = actionPolicySchema.safeParse(JSON.parse(stored));
     if (parsed.success && !policyProblems(parsed.data, '').length) return parsed.data;
   }
-  return deps.config.actions.policies[actionCode] ?? ALLOW_ALL;
+  return operator ?? ALLOW_ALL;
 }

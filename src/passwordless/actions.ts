@@ -42,6 +42,8 @@ export interface ActionRequest {
   locale?: string | null;
   /** The hosted sign-in this decision holds (Sesame's own sign-ins). */
   interactionUid?: string | null;
+  /** Sesame's own sign-ins: the config file's policy wins over the tenant's own (policyFor). */
+  operatorFirst?: boolean;
   /** Facts the caller knows already (Sesame's sign-ins: `signIn.method`), read when a rule names them. */
   facts?: Record<string, unknown>;
 }
@@ -113,7 +115,7 @@ export interface Tracked {
 /** Tracks an action: decides it under its policy and stores the decision with why. */
 export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date()): Promise<Tracked> {
   const principalId = req.principalId ?? (await actionPrincipal(deps.db, req.tenantId, req.userId, { create: true }))!;
-  const policy = await policyFor(deps, req.tenantId, req.actionCode);
+  const policy = await policyFor(deps, req.tenantId, req.actionCode, { operatorFirst: req.operatorFirst === true });
   const variables = variablesOf(policy);
   const facts = await gatherFacts(deps.db, { ...req, principalId }, variables, now);
   const place = await placeFacts({ geo: deps.config.actions.geo, db: deps.db }, req, variables, now);

@@ -60,6 +60,7 @@ export async function hasSignInPolicy(deps: SignInRiskDeps, clientId: string, ac
  */
 export async function decideSignIn(deps: SignInRiskDeps, q: SignIn, key?: string): Promise<{ row: ActionDecisionRow; created: boolean } | null> {
   if (!(await hasSignInPolicy(deps, q.clientId, q.actionCode))) return null;
+  // The actions API refuses keys of this shape (authsignal-input.ts), so a row under it is this sign-in's own.
   const stored = key ? await findDecision(deps.db, q.clientId, key) : null;
   if (stored) return { row: stored, created: false };
   const user = await findUserById(deps.db, q.userId);
@@ -77,6 +78,7 @@ export async function decideSignIn(deps: SignInRiskDeps, q: SignIn, key?: string
     interactionUid: q.interactionUid ?? null,
     ...(key ? { idempotencyKey: key } : {}),
     facts: { 'signIn.method': signInMethod(q.amr) },
+    operatorFirst: true,
   });
   return { row, created };
 }

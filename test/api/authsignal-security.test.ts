@@ -67,6 +67,15 @@ describe.each(ENGINES)('Authsignal server API attacks on %s', (engine) => {
     expect(await a.client.validateChallenge({ token: result })).toMatchObject({ isValid: true });
   });
 
+  it("refuses idempotency keys of the shape Sesame's own sign-ins use, so no tenant decides one in advance", async () => {
+    const a = await s.tenant();
+    expect(await failureOf(a.client.track({ userId: 'ann', action: 'signIn', attributes: { idempotencyKey: 'interaction:abc:ann' } }))).toEqual({
+      status: 400,
+      error: 'invalid_request',
+      errorDescription: 'idempotencyKey may not start with "interaction:" (reserved for Sesame\'s own sign-ins).',
+    });
+  });
+
   it('validates a result token once; the track token, a bad token or the wrong action never', async () => {
     const tenant = await s.tenant();
     const { tracked, result } = await passed(tenant, 'dan');

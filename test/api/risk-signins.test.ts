@@ -10,6 +10,7 @@ import { codeFrom } from '../helpers/smtp.js';
 import { confirmedTotp } from '../helpers/mfa-factors.js';
 import { apiFixture, OTP } from './fixture.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { deleteActionConfiguration, saveActionConfiguration } from '../../src/storage/action-tenants.js';
 
 const NATIVE = apiFixture.clients[0]!;
 const GATED = { ...NATIVE, client_id: 'gated', risk_action: 'gate' };
@@ -74,6 +75,18 @@ describe.each(ENGINES)('the OTP grant decided by risk policies on %s', (engine) 
     expect(await otpGrant('gated', email, BLOCKED_IP)).toEqual({ status: 403, body: { error: 'access_denied', error_description: 'The sign-in was not allowed.' } });
     const rows = await decisionsOf(user.id);
     expect(rows.map((r) => [r.actionCode, r.outcome, r.state, r.ip, r.principalId, r.interactionUid])).toEqual([['gate', 'BLOCK', 'BLOCK', BLOCKED_IP, user.id, null]]);
+  });
+
+  it("keeps the operator's policy for sign-ins when the client stores a looser one of its own", async () => {
+    // A tenant's rules API may not loosen the config file's sign-in policy: the session it makes serves every client.
+    await saveActionConfiguration(db(), 'gated', 'gate', JSON.stringify({ defaultOutcome: 'ALLOW', verificationMethods: [], rules: [] }));
+    try {
+      const email = nextEmail();
+      await upsertVerifiedEmailUser(db(), email);
+      expect(await otpGrant('gated', email, BLOCKED_IP)).toEqual({ status: 403, body: { error: 'access_denied', error_description: 'The sign-in was not allowed.' } });
+    } finally {
+      await deleteActionConfiguration(db(), 'gated', 'gate');
+    }
   });
 
   it('answers REVIEW with access_denied saying the sign-in is held', async () => {
