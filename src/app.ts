@@ -37,6 +37,8 @@ import { actionPasskeyRouter } from './api/authsignal-client-passkeys.js';
 import { authsignalRouter } from './api/authsignal.js';
 import { authsignalUsersRouter } from './api/authsignal-users.js';
 import { authsignalRulesRouter } from './api/authsignal-rules.js';
+import { actionPageRouter } from './api/authsignal-page.js';
+import { actionClientRouter } from './api/authsignal-client.js';
 
 /** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
 function enabledRouters(s: Services): Router[] {
@@ -62,6 +64,8 @@ function enabledRouters(s: Services): Router[] {
     ...when(features.authsignalApi.enabled, () => authsignalRouter(s)),
     ...when(features.authsignalApi.enabled, () => authsignalUsersRouter(s)),
     ...when(features.authsignalApi.enabled, () => authsignalRulesRouter(s)),
+    ...when(features.authsignalApi.enabled, () => actionPageRouter(s)),
+    ...when(features.authsignalApi.enabled, () => actionClientRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),
   ];
 }

@@ -44,7 +44,11 @@ export async function mintActionToken(
 ): Promise<{ token: string; jti: string }> {
   const jti = randomUUID();
   const iat = Math.floor(now.getTime() / 1000);
-  const token = await new SignJWT({ typ: kind, scope: kind === 'track' ? TRACK_SCOPE : '', other: { ...action } })
+  const token = await new SignJWT({
+    typ: kind,
+    scope: kind === 'track' ? TRACK_SCOPE : '',
+    other: { tenantId: action.tenantId, userId: action.userId, actionCode: action.actionCode, idempotencyKey: action.idempotencyKey },
+  })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(action.userId)
     .setAudience(action.tenantId)

@@ -90,6 +90,12 @@ const ROUTES: Record<FeatureName, Array<[method: string, path: string, enabled: 
     ['GET', '/v1/management/action-configurations', noSecretKey],
     ['POST', '/v1/management/action-configurations/signIn/rules', noSecretKey],
     ['DELETE', '/v1/management/action-configurations/signIn/rules/r1', noSecretKey],
+    ['GET', '/v1/ui', page(401, 'Confirm it is you')],
+    [
+      'POST',
+      '/v1/client/challenge/email-otp',
+      json(401, { error: 'token_not_set', errorCode: 'token_not_set', errorDescription: 'A token from track is required: Authorization: Bearer <token>.' }),
+    ],
   ],
   externalConnections: [
     ['GET', '/connections/acme/callback', page(400, 'Signing in through another service did not work')],

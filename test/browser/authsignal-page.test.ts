@@ -1,0 +1,180 @@
+// The pre-built challenge page and client API driven by the real @authsignal/browser SDK in
+// Chromium, from an app on another origin (http://localhost:A) than Sesame (http://127.0.0.1:B):
+// launch() in popup mode resolves the result token once the email code is entered in the iframe,
+// redirect mode lands on the app's redirectUrl with it, setToken() + email.challenge()/verify()
+// pass through the client API; and the page is accessible (axe) in English and French.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { Authsignal as AuthsignalServer } from '@authsignal/node';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/services.js';
+import { validateToken } from '../../src/passwordless/action-results.js';
+import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
+import { axeBothSchemes } from '../helpers/accessibility.js';
+import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
+import { confirmedOob } from '../helpers/mfa-factors.js';
+import { freePort } from '../helpers/net.js';
+import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { codeFrom } from '../helpers/smtp.js';
+import { pageFixture, trackPay } from '../api/authsignal-page-fixture.js';
+
+/** @authsignal/browser as one script defining the global `AuthsignalSdk`. */
+async function sdkBundle(): Promise<string> {
+  const entry = createRequire(import.meta.url).resolve('@authsignal/browser');
+  const out = await build({ entryPoints: [entry], bundle: true, format: 'iife', globalName: 'AuthsignalSdk', platform: 'browser', write: false, logLevel: 'silent' });
+  return out.outputFiles[0]!.text;
+}
+
+interface SdkWindow {
+  AuthsignalSdk: { Authsignal: new (o: { tenantId: string; baseUrl: string }) => Record<string, never> };
+  launched: Promise<{ token?: string }>;
+}
+
+describe('the pre-built challenge page with @authsignal/browser in Chromium', () => {
+  let t: TestSesame;
+  let s: Services;
+  let app: Server;
+  let appOrigin = '';
+  const chromium = useBrowser([LOOPBACK_ONLY]);
+
+  beforeAll(async () => {
+    const port = await freePort();
+    appOrigin = `http://localhost:${port}`;
+    const sdk = await sdkBundle();
+    app = createServer((req, res) => {
+      if (req.url === '/sdk.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(sdk);
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end('<!doctype html><html lang="en"><head><title>Shop</title><script src="/sdk.js"></script></head><body><h1>Shop</h1></body></html>');
+    });
+    await new Promise<void>((resolve) => app.listen(port, 'localhost', resolve));
+    t = await startTestSesame('sqlite', pageFixture(appOrigin));
+    s = t.sesame.services;
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await new Promise((resolve) => app?.close(resolve));
+  });
+  const deps = () => ({ cookieKeys: s.cookieKeys, issuer: s.config.issuer, db: s.db, config: s.config });
+
+  async function shopPage() {
+    const page = await (await chromium.newContext()).newPage();
+    const problems = watchProblems(page);
+    await page.goto(`${appOrigin}/`);
+    return { page, problems };
+  }
+
+  it('launch() in popup mode resolves the result token after the email code is entered in the iframe', async () => {
+    const email = `popup-${Date.now()}@example.com`;
+    const a = await trackPay(s);
+    await confirmedOob(s, a.row.principalId!, { type: 'email', email });
+    const { page, problems } = await shopPage();
+    await page.evaluate(
+      ([url, baseUrl]) => {
+        const w = window as unknown as SdkWindow & { AuthsignalSdk: { Authsignal: new (o: object) => { launch(u: string, o: object): Promise<{ token?: string }> } } };
+        // What the page posts to the app's window, in order (the SDK reads the same messages).
+        const seen: string[] = ((w as unknown as { seen: string[] }).seen = []);
+        window.addEventListener('message', (e) => typeof e.data === 'string' && seen.push((JSON.parse(e.data) as { event: string }).event));
+        w.launched = new w.AuthsignalSdk.Authsignal({ tenantId: 'shop', baseUrl }).launch(url!, { mode: 'popup' });
+      },
+      [a.url, `${t.url}/v1`],
+    );
+    const code = codeFrom(await t.mail.next(email));
+    const frame = page.frameLocator('iframe');
+    await frame.locator('#code').fill(code);
+    await frame.locator('button.primary').click();
+    const { token } = await page.evaluate(() => (window as unknown as SdkWindow).launched);
+    expect(await validateToken(deps(), 'shop', { token })).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', verificationMethod: 'EMAIL_OTP' });
+    // Ready on each page of the iframe (the code page, then the finish), then the token.
+    expect(await page.evaluate(() => (window as unknown as { seen: string[] }).seen)).toEqual(['AUTHSIGNAL_READY', 'AUTHSIGNAL_READY', 'AUTHSIGNAL_CLOSE_POPUP']);
+    expect(problems).toEqual([]);
+  });
+
+  it('tracked with @authsignal/node, a new user enrols the email given to track in the popup, and the server validates the result', async () => {
+    const email = `node-${Date.now()}@example.com`;
+    const server = new AuthsignalServer({ apiSecretKey: await issueTenantSecret(s.db, 'shop'), apiUrl: `${t.url}/v1`, retries: 0 });
+    const tracked = await server.track({ userId: `u-${randomUUID()}`, action: 'pay', attributes: { email, ipAddress: '203.0.113.7' } });
+    expect([tracked.state, tracked.url?.startsWith(`${t.url}/v1/ui?token=`)]).toEqual(['CHALLENGE_REQUIRED', true]);
+    const { page, problems } = await shopPage();
+    await page.evaluate(
+      ([url, baseUrl]) => {
+        const w = window as unknown as SdkWindow & { AuthsignalSdk: { Authsignal: new (o: object) => { launch(u: string, o: object): Promise<{ token?: string }> } } };
+        w.launched = new w.AuthsignalSdk.Authsignal({ tenantId: 'shop', baseUrl }).launch(url!, { mode: 'popup' });
+      },
+      [tracked.url!, `${t.url}/v1`],
+    );
+    const frame = page.frameLocator('iframe');
+    await frame.locator('button.primary').click(); // "Send a code" to the address given to track
+    await frame.locator('#code').fill(codeFrom(await t.mail.next(email)));
+    await frame.locator('button.primary').click();
+    const { token } = await page.evaluate(() => (window as unknown as SdkWindow).launched);
+    expect(await server.validateChallenge({ token: token! })).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', action: 'pay', verificationMethod: 'EMAIL_OTP' });
+    expect(problems).toEqual([]);
+  });
+
+  it('launch() in redirect mode lands on the redirectUrl with the result token', async () => {
+    const email = `redirect-${Date.now()}@example.com`;
+    const a = await trackPay(s, { redirectUrl: `${appOrigin}/cb` });
+    await confirmedOob(s, a.row.principalId!, { type: 'email', email });
+    const { page } = await shopPage();
+    await page.evaluate(
+      ([url, baseUrl]) => {
+        const w = window as unknown as { AuthsignalSdk: { Authsignal: new (o: object) => { launch(u: string): unknown } } };
+        void new w.AuthsignalSdk.Authsignal({ tenantId: 'shop', baseUrl }).launch(url!);
+      },
+      [a.url, `${t.url}/v1`],
+    );
+    await page.waitForURL(`${t.url}/v1/ui**`);
+    await page.locator('#code').fill(codeFrom(await t.mail.next(email)));
+    await page.locator('button.primary').click();
+    await page.waitForURL(`${appOrigin}/cb?token=**`);
+    const token = new URL(page.url()).searchParams.get('token');
+    expect((await validateToken(deps(), 'shop', { token })).isValid).toBe(true);
+  });
+
+  it('setToken() + email.challenge() and email.verify() pass the challenge through the client API', async () => {
+    const email = `sdk-${Date.now()}@example.com`;
+    const a = await trackPay(s);
+    await confirmedOob(s, a.row.principalId!, { type: 'email', email });
+    const { page, problems } = await shopPage();
+    type Sdk = { setToken(t: string): void; email: { challenge(): Promise<unknown>; verify(o: { code: string }): Promise<unknown> } };
+    const challenged = await page.evaluate(
+      ([token, baseUrl]) => {
+        const w = window as unknown as { sdk: Sdk; AuthsignalSdk: { Authsignal: new (o: object) => Sdk } };
+        w.sdk = new w.AuthsignalSdk.Authsignal({ tenantId: 'shop', baseUrl });
+        w.sdk.setToken(token!);
+        return w.sdk.email.challenge();
+      },
+      [a.token, `${t.url}/v1`],
+    );
+    expect(challenged).toEqual({ data: { challengeId: `a.${a.row.id}` } });
+    const code = codeFrom(await t.mail.next(email));
+    const verified = (await page.evaluate((c) => (window as unknown as { sdk: Sdk }).sdk.email.verify({ code: c }), code)) as { data: { isVerified: boolean; token: string } };
+    expect(verified).toEqual({ data: { isVerified: true, token: expect.any(String) } });
+    expect((await validateToken(deps(), 'shop', { token: verified.data.token })).isValid).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
+  it.each([
+    ['en', 'Confirm it is you'],
+    ['fr', 'Confirmez que c’est vous'],
+  ])('is accessible in %s: code entry, enrolment and a wrong code', async (locale, heading) => {
+    const withFactor = await trackPay(s, { locale });
+    await confirmedOob(s, withFactor.row.principalId!, { type: 'email', email: `axe-${locale}-${Date.now()}@example.com` });
+    const enrolling = await trackPay(s, { locale, email: `axe-new-${locale}-${Date.now()}@example.com` });
+    const page = await (await chromium.newContext()).newPage();
+    const found: string[] = [];
+    await page.goto(withFactor.url);
+    expect([await page.locator('html').getAttribute('lang'), await page.locator('h1').textContent()]).toEqual([locale, heading]);
+    found.push(...(await axeBothSchemes(page, 'code')));
+    await page.locator('#code').fill('000000');
+    await page.locator('button.primary').click();
+    await expect.poll(() => page.locator('#form-error').count()).toBe(1);
+    found.push(...(await axeBothSchemes(page, 'wrong code')));
+    await page.goto(enrolling.url);
+    found.push(...(await axeBothSchemes(page, 'enrol')));
+    expect(found).toEqual([]);
+  });
+});
