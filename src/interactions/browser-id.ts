@@ -13,9 +13,15 @@ export function browserIdOf(ctx: Context): string | undefined {
   return value && ID.test(value) ? value : undefined;
 }
 
-/** This browser's id, set (or refreshed) for `maxAgeSeconds`. */
+/**
+ * This browser's id, set (or refreshed) for `maxAgeSeconds`. One id per request: a second call (the
+ * code step, then the risk stop of the same response) answers the id the first one set, where the
+ * request's cookie would still say none and a new id would replace the one the code step recorded.
+ */
 export function ensureBrowserId(ctx: Context, maxAgeSeconds: number): string {
-  const id = browserIdOf(ctx) ?? randomBytes(16).toString('base64url');
+  const state = ctx.state as { browserId?: string };
+  const id = state.browserId ?? browserIdOf(ctx) ?? randomBytes(16).toString('base64url');
+  state.browserId = id;
   ctx.cookies.set(BROWSER_COOKIE, id, { httpOnly: true, sameSite: 'lax', path: '/interaction', secure: ctx.secure, signed: true, maxAge: maxAgeSeconds * 1000 });
   return id;
 }

@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { riskAction } from '../oidc/client-metadata.js';
 import { settleReview } from '../passwordless/action-results.js';
-import { challengeNeed, decideSignIn, hostedKey, meetChallenge, notifyReview, passingMethod, verdictOf } from '../passwordless/sign-in-risk.js';
+import { challengeNeed, decideSignIn, hasSignInPolicy, hostedKey, meetChallenge, notifyReview, passingMethod, verdictOf } from '../passwordless/sign-in-risk.js';
 import { ensureBrowserId } from './browser-id.js';
 import { MFA_PENDING, mfaPath, type PendingLogin } from './mfa-step.js';
 
@@ -49,9 +49,12 @@ export async function deny(s: Services, ctx: Context, uid: string): Promise<stri
 export async function riskStop(s: Services, ctx: Context, details: Details, login: PendingLogin): Promise<string | null> {
   const clientId = String(details.params.client_id);
   const client = await s.provider.Client.find(clientId);
+  const actionCode = riskAction(client?.metadata());
+  // Without a policy nothing is decided, and this browser's cookies stay as the sign-in left them.
+  if (!(await hasSignInPolicy(s, clientId, actionCode))) return null;
   const q = {
     clientId,
-    actionCode: riskAction(client?.metadata()),
+    actionCode,
     userId: login.accountId,
     amr: login.amr,
     ip: ctx.ip,
