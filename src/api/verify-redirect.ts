@@ -17,6 +17,7 @@ import { checkCode, type CodeCheckDeps } from '../passwordless/one-time-codes.js
 import { atRequest, issueLoginTicket, newTicketRef } from '../passwordless/login-tickets.js';
 import { codeAmr } from '../oidc/acr.js';
 import { setTicketCookie } from '../http/ticket-cookie.js';
+import { pageBrand } from '../http/brand.js';
 
 /** Authorization parameters carried from /passwordless/start's authParams through the link to /authorize. */
 export const AUTHORIZE_PARAMS = [
@@ -83,6 +84,7 @@ export function verifyRedirectRoutes(router: Router, s: VerifyRedirectDeps): voi
     ctx.body = await s.renderer.page('verify-link', locale(ctx, fields), {
       title: 'link.title',
       clientName: s.renderer.clientName(locale(ctx, fields), client),
+      brand: pageBrand(ctx, client),
       email,
       csrf,
       fields: [...fields.entries()],

@@ -6,7 +6,8 @@ import { configSchema, type Config } from './schema.js';
 import { emailConnections, smsConnections } from './connections.js';
 import { clientFeatureProblem, connectionFeatureProblem } from './features.js';
 import { relyingParty } from './passkeys.js';
-import { frontChannelIdTokenProblem, managementClientProblem } from '../oidc/client-metadata.js';
+import { loadUiOverrides, type UiOverrides } from './ui-overrides.js';
+import { brandProblem, frontChannelIdTokenProblem, managementClientProblem } from '../oidc/client-metadata.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -18,6 +19,8 @@ export type LoadedConfig = Readonly<Config> & {
   readonly devOutbox: boolean;
   /** Trusted proxy hops in front of us (`trustProxy`: true is 1, false is 0). */
   readonly proxyHops: number;
+  /** The operator's text and email overrides (`ui.overridesDir`), read once. */
+  readonly uiOverrides?: UiOverrides;
 };
 
 type Env = Record<string, string | undefined>;
@@ -96,6 +99,8 @@ function checkClients(config: Config & { issuer: string }): void {
     // A config client without a secret is public (see oidc/provider.ts).
     const idTokenProblem = frontChannelIdTokenProblem({ ...c, token_endpoint_auth_method: c.token_endpoint_auth_method ?? (c.client_secret ? undefined : 'none') });
     if (idTokenProblem) throw new ConfigError(`invalid configuration at clients.${i}.response_types: ${idTokenProblem}`);
+    const brand = brandProblem(c);
+    if (brand) throw new ConfigError(`invalid configuration at clients.${i}.${brand.key}: ${brand.message}`);
   }
 }
 
@@ -134,7 +139,16 @@ export function loadConfig(env: Env = process.env, overrides: Record<string, unk
   checkPasskeys(config);
   checkClients(config);
   const proxyHops = config.trustProxy === true ? 1 : config.trustProxy === false ? 0 : config.trustProxy;
-  return deepFreeze({ ...config, production, devOutbox, proxyHops });
+  const uiOverrides = config.ui.overridesDir === undefined ? undefined : readOverrides(config.ui.overridesDir);
+  return deepFreeze({ ...config, production, devOutbox, proxyHops, ...(uiOverrides && { uiOverrides }) });
+}
+
+function readOverrides(dir: string): UiOverrides {
+  try {
+    return loadUiOverrides(dir);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration at ui.overridesDir: ${(err as Error).message}`);
+  }
 }
 
 /** An explicit passkey relying party that WebAuthn would refuse is a start-up error, not a failing ceremony. */

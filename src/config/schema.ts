@@ -278,6 +278,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       productName: z.string().default('Sesame').describe('Name shown on pages and emails.'),
       defaultLocale: z.enum(['en', 'fr']).default('en').describe('Locale when neither ui_locales nor Accept-Language match.'),
+      overridesDir: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Folder of operator overrides, read once at start: `locales/<lang>.json` replaces shipped message strings, `email/<name>.ejs` a shipped email template (see Branding). An unknown key, locale, placeholder or template stops the start.',
+        ),
     })
     .prefault({})
     .describe('Hosted pages.'),

@@ -6,6 +6,7 @@ import { negotiateLocale, type Translate } from '../i18n/i18n.js';
 import type { ProviderPages } from '../oidc/provider.js';
 import type { Renderer } from './render.js';
 import { errorPageLocals, type AppLink, type ErrorPlace } from './error-pages.js';
+import { pageBrand } from './brand.js';
 
 interface ClientLike {
   clientName?: string;
@@ -83,6 +84,7 @@ export function providerPages(renderer: Renderer, defaultLocale: string, issuer:
         title: 'logout.title',
         form,
         clientName: renderer.clientName(locale, client),
+        brand: pageBrand(ctx, client),
       });
     },
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {

@@ -5,6 +5,9 @@ import ejs from 'ejs';
 import { join } from 'node:path';
 import { viewsDir } from '../paths.js';
 import { translator, type Translate } from '../i18n/i18n.js';
+import type { UiOverrides } from '../config/ui-overrides.js';
+import type { ClientBrand } from '../oidc/client-metadata.js';
+import { emailBrandLocals } from './email-brand.js';
 
 export interface PageLocals {
   title: string;
@@ -39,13 +42,20 @@ export interface RendererOptions {
   cache: boolean;
   /** Told each time a page names a client that has no client_name (see oidc/client-metadata.ts). */
   onUnnamedClient?: (clientId: string) => void;
+  /** The operator's strings and email templates (config `ui.overridesDir`). */
+  overrides?: UiOverrides | undefined;
+  /** The brand of the client an email is for (its `clientId` local); see oidc/client-metadata.ts. */
+  brandOf?: (clientId: string) => Promise<ClientBrand | undefined>;
 }
 
 export function createRenderer(options: RendererOptions): Renderer {
   // EJS caches a compiled template by file name with the escape it was compiled with; a file is
   // always either plain text or HTML, so one cache serves both.
+  const emails = options.overrides?.emails ?? {};
+  const catalogs = options.overrides?.catalogs;
+  const pathOf = (file: string) => (file.startsWith('email/') && emails[file.slice(6)]) || join(viewsDir, file);
   const render = (file: string, data: Record<string, unknown>) =>
-    ejs.renderFile(join(viewsDir, file), data, {
+    ejs.renderFile(pathOf(file), data, {
       cache: options.cache,
       async: false,
       rmWhitespace: false,
@@ -54,14 +64,18 @@ export function createRenderer(options: RendererOptions): Renderer {
   const common = (locale: string, t: Translate) => ({ t, locale, productName: options.productName });
   return {
     async page(template, locale, locals) {
-      const t = translator(locale);
-      const data = { ...common(locale, t), ...locals };
+      const t = translator(locale, catalogs);
+      // A branded client's pages (see http/brand.ts) carry its name where the product's would be.
+      const brand = locals.brand as ClientBrand | undefined;
+      const data = { ...common(locale, t), ...locals, ...(brand?.name && { productName: brand.name }) };
       const body = await render(`pages/${template}.ejs`, data);
       return render('layout.ejs', { ...data, body });
     },
     async email(template, locale, locals) {
-      const t = translator(locale);
-      const data = { ...common(locale, t), ...locals };
+      const t = translator(locale, catalogs);
+      const brand = typeof locals.clientId === 'string' ? await options.brandOf?.(locals.clientId) : undefined;
+      const branding = await emailBrandLocals(brand, { t, productName: options.productName }, (file, data) => render(`email/${file}`, data));
+      const data = { ...common(locale, t), ...branding, ...locals };
       const [subject, text, html] = await Promise.all([
         render(`email/${template}.subject.ejs`, data),
         render(`email/${template}.text.ejs`, data),
@@ -69,15 +83,15 @@ export function createRenderer(options: RendererOptions): Renderer {
       ]);
       return { subject: subject.trim(), text, html };
     },
-    translate: (locale, key, vars) => translator(locale)(key, vars),
+    translate: (locale, key, vars) => translator(locale, catalogs)(key, vars),
     async text(template, locale, locals) {
-      return (await render(`sms/${template}.text.ejs`, { ...common(locale, translator(locale)), ...locals })).trim();
+      return (await render(`sms/${template}.text.ejs`, { ...common(locale, translator(locale, catalogs)), ...locals })).trim();
     },
     clientName(locale, client) {
       if (!client) return '';
       if (client.clientName) return client.clientName;
       options.onUnnamedClient?.(client.clientId);
-      return translator(locale)('client.unnamed');
+      return translator(locale, catalogs)('client.unnamed');
     },
   };
 }

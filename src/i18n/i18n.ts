@@ -16,12 +16,20 @@ export const supportedLocales = Object.keys(catalogs).sort();
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
-/** A translator for `locale`; missing keys fall back to English, then to the key itself. */
-export function translator(locale: string): Translate {
+/** The catalog shipped for `locale` (views/locales), for checking an operator's overrides against it. */
+export function shippedCatalog(locale: string): Readonly<Catalog> | undefined {
+  return catalogs[locale];
+}
+
+/**
+ * A translator for `locale`; missing keys fall back to English, then to the key itself. `overrides`
+ * (the operator's `ui.overridesDir`, per locale) win over the shipped text of their locale.
+ */
+export function translator(locale: string, overrides?: Readonly<Record<string, Readonly<Catalog>>>): Translate {
   const catalog = catalogs[locale] ?? {};
   const english = catalogs.en ?? {};
   return (key, vars = {}) => {
-    const template = catalog[key] ?? english[key] ?? key;
+    const template = overrides?.[locale]?.[key] ?? catalog[key] ?? overrides?.en?.[key] ?? english[key] ?? key;
     return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
   };
 }

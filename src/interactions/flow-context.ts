@@ -23,6 +23,7 @@ import { passkeyDemanded, signInMeets } from './steps.js';
 import { amrForRequest, MFA_PENDING, mfaNeedOf, mfaPath } from './mfa-step.js';
 import { riskStop } from './risk-step.js';
 import { acrOf } from '../oidc/acr.js';
+import { pageBrand } from '../http/brand.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
@@ -109,6 +110,7 @@ export async function render(s: Services, ctx: FlowContext, template: string, lo
     uid: details.uid,
     csrf: csrfToken(s.csrfKey, details.uid),
     clientName: s.renderer.clientName(locale, client),
+    brand: pageBrand(ctx, client),
     identifierKind: may('email') ? (may('sms') ? 'either' : 'email') : may('sms') ? 'phone' : null,
     externals: methodAllowed(s, ctx, 'external') ? externalConnections(s.config).map((c) => ({ id: c.id, name: c.name })) : [],
     passkeys: methodAllowed(s, ctx, 'passkey'),

@@ -18,6 +18,7 @@ import { flowCookieName, flowProof } from './links.js';
 import { setTicketCookie } from '../http/ticket-cookie.js';
 import { AT_CLIENT_START, issueLoginTicket } from '../passwordless/login-tickets.js';
 import { AMR } from '../oidc/acr.js';
+import { pageBrand } from '../http/brand.js';
 
 const CSRF_COOKIE = 'sesame.magic';
 
@@ -42,6 +43,7 @@ async function page(s: Services, ctx: LinkContext, link: LinkRow, template: stri
   ctx.body = await s.renderer.page(template, ctx.state.locale, {
     title: 'magic.title',
     clientName: s.renderer.clientName(ctx.state.locale, client),
+    brand: pageBrand(ctx, client),
     email: link.email,
     origin: { ip: link.requestIp, from: link.requestFrom, minutes: Math.max(0, Math.round((Date.now() - link.createdAt.getTime()) / 60_000)) },
     error: null,

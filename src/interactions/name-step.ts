@@ -17,6 +17,7 @@ import { heldLogin, type Details, type HeldLogin } from './held-login.js';
 import { isNewNamelessUser, setNameIfUnset } from '../storage/users.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { afterName } from './passkey-offer.js';
+import { pageBrand } from '../http/brand.js';
 
 function asksForProfile(details: Details): boolean {
   return typeof details.params.scope === 'string' && details.params.scope.split(' ').includes('profile');
@@ -56,6 +57,7 @@ async function page(s: Services, ctx: NameContext, details: Details, locals: { n
     uid: details.uid,
     csrf: csrfToken(s.csrfKey, details.uid),
     clientName: s.renderer.clientName(ctx.state.locale, client),
+    brand: pageBrand(ctx, client),
     maxLength: MAX_NAME_LENGTH,
     notice: null,
     ...locals,

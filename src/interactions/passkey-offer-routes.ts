@@ -21,6 +21,7 @@ import { recordAudit } from '../storage/audit.js';
 import { showGoneInteraction } from './gone.js';
 import { heldLogin, type Details } from './held-login.js';
 import { enrolmentLogin, mandatoryNext, offersPasskey, rememberNotNow, type FreshLogin } from './passkey-offer.js';
+import { pageBrand } from '../http/brand.js';
 
 /** Set by `offerOf`, which every route calls first. */
 interface OfferState {
@@ -72,6 +73,7 @@ async function page(s: Services, ctx: OfferContext, offer: Offer, error: string 
     uid: details.uid,
     csrf: csrfToken(s.csrfKey, details.uid),
     clientName: s.renderer.clientName(ctx.state.locale, client),
+    brand: pageBrand(ctx, client),
     mandatory: offer.next !== null,
     error,
     notice: null,

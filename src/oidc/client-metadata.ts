@@ -14,6 +14,8 @@ const SESAME_CLIENT_LISTS = ['web_origins'] as const;
 const SESAME_CLIENT_NAMES = ['risk_action'] as const;
 /** Sesame keys holding one of a few words. */
 const SESAME_CLIENT_CHOICES = { mfa_policy: MFA_POLICIES } as const;
+/** Sesame's brand keys (besides the standard client_name and logo_uri): see clientBrand. */
+const SESAME_CLIENT_BRAND = ['brand_color', 'support_uri'] as const;
 
 /** A client as oidc-provider loads it, from the config file or the database. */
 export type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
@@ -93,6 +95,62 @@ export function frontChannelIdTokenProblem(metadata: { response_types?: unknown;
   return `response_types ${frontChannel.join(', ')} return an ID token through the browser and are for confidential clients only; a public client (token_endpoint_auth_method none) uses response_types ["code"] with PKCE`;
 }
 
+/** What a client's pages and emails show of it instead of the global `ui` settings; see clientBrand. */
+export interface ClientBrand {
+  /** client_name, else undefined (the page then shows ui.productName). */
+  name: string | undefined;
+  /** logo_uri, normalised (https, or http on a loopback host). */
+  logoUri: string | undefined;
+  /** brand_color, `#rrggbb` in lower case. */
+  color: string | undefined;
+  /** support_uri: https, mailto:, or http on a loopback host. */
+  supportUri: string | undefined;
+}
+
+const COLOR = /^#[0-9a-f]{6}$/i;
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+// A host name or address only: the logo's origin goes into the page's Content-Security-Policy, where a
+// `;` or `,` (both legal in a URL's host) would start another directive.
+const PLAIN_HOST = /^(?:[a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/;
+
+/** `value` as a URL a page may load or link to (https, or http on a loopback host; `mailto:` where allowed), else undefined. */
+function brandUrl(value: unknown, mailto: boolean): URL | undefined {
+  if (typeof value !== 'string' || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  if (mailto && url.protocol === 'mailto:') return url.pathname.includes('@') ? url : undefined;
+  if (!PLAIN_HOST.test(url.hostname) || url.username || url.password) return undefined;
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.includes(url.hostname)) ? url : undefined;
+}
+
+/** The first brand key of `metadata` that may not be shown and why, or undefined when all may. */
+export function brandProblem(metadata: Readonly<Record<string, unknown>>): { key: string; message: string } | undefined {
+  if (metadata.logo_uri !== undefined && !brandUrl(metadata.logo_uri, false)) {
+    return { key: 'logo_uri', message: 'logo_uri must be an https URL of a host name (http only on localhost), like https://cdn.example.com/logo.png' };
+  }
+  if (metadata.brand_color !== undefined && !(typeof metadata.brand_color === 'string' && COLOR.test(metadata.brand_color))) {
+    return { key: 'brand_color', message: 'brand_color must be a colour #rrggbb, like #1a73e8' };
+  }
+  if (metadata.support_uri !== undefined && !brandUrl(metadata.support_uri, true)) {
+    return { key: 'support_uri', message: 'support_uri must be an https URL (http only on localhost) or a mailto: address, like https://help.example.com' };
+  }
+  return undefined;
+}
+
+/**
+ * The client's brand, or undefined for a client without one: a client is branded by logo_uri,
+ * brand_color or support_uri, and then its client_name is the product name on its pages and in its
+ * emails. Values are re-checked so a page never receives one the validator would refuse.
+ */
+export function clientBrand(metadata: Metadata | undefined): ClientBrand | undefined {
+  if (!metadata) return undefined;
+  const logo = brandUrl(metadata.logo_uri, false);
+  const color = typeof metadata.brand_color === 'string' && COLOR.test(metadata.brand_color) ? metadata.brand_color.toLowerCase() : undefined;
+  const support = brandUrl(metadata.support_uri, true);
+  if (!logo && !color && !support) return undefined;
+  const name = typeof metadata.client_name === 'string' && metadata.client_name ? metadata.client_name : undefined;
+  return { name, logoUri: logo?.href, color, supportUri: support?.href };
+}
+
 // InvalidClientMetadata, not Error: a bad client stored in the database must answer 400, not 500.
 function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, metadata: Record<string, unknown>): void {
   if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {
@@ -119,6 +177,11 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
   if (key === 'risk_action' && value !== undefined && !(typeof value === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(value))) {
     throw new errors.InvalidClientMetadata('risk_action must be an action code of 1 to 64 letters, digits, _ . : or -');
   }
+  if (key === 'brand_color') {
+    // Called for every client: the standard logo_uri is checked here too (oidc-provider takes any web URI).
+    const problem = brandProblem(metadata);
+    if (problem) throw new errors.InvalidClientMetadata(problem.message);
+  }
   if (key === 'web_origins' && value !== undefined && !(Array.isArray(value) && value.every((o) => typeof o === 'string' && URL.canParse(o) && new URL(o).origin === o))) {
     throw new errors.InvalidClientMetadata('web_origins must be a list of origins like https://app.example.com');
   }
@@ -126,7 +189,7 @@ function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, meta
 
 /** oidc-provider's `extraClientMetadata`, for the provider and for the CLI's validation probe alike. */
 export const sesameClientMetadata = {
-  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS, ...SESAME_CLIENT_NAMES, ...Object.keys(SESAME_CLIENT_CHOICES)],
+  properties: [...SESAME_CLIENT_KEYS, ...SESAME_CLIENT_LISTS, ...SESAME_CLIENT_NAMES, ...Object.keys(SESAME_CLIENT_CHOICES), ...SESAME_CLIENT_BRAND],
   validator: validateSesameMetadata as NonNullable<Configuration['extraClientMetadata']>['validator'],
 };
 

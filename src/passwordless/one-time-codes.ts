@@ -118,7 +118,10 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
-  const message = known ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url }) : await deps.renderer.email('no-account', who.locale, {});
+  // clientId: the message carries that client's brand (see http/render.ts).
+  const message = known
+    ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url, clientId: who.clientId })
+    : await deps.renderer.email('no-account', who.locale, { clientId: who.clientId });
   const connection = emailConnection(config, options.connectionId);
   if (connection?.delivery?.type === 'webhook') {
     const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });
