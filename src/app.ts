@@ -6,6 +6,7 @@ import mount from 'koa-mount';
 import type Router from '@koa/router';
 import type { Services } from './services.js';
 import { assets } from './http/assets.js';
+import { brandStylesheets } from './http/brand.js';
 import { devOutboxRouter } from './http/dev-outbox.js';
 import { healthRouter } from './http/health.js';
 import { errorsByFamily, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
@@ -81,6 +82,7 @@ export function createApp(s: Services): Koa {
   app.use(routeErrors(s));
   app.use(pinOriginToIssuer(s.config.issuer));
   app.use(assets());
+  app.use(brandStylesheets());
   const routers = enabledRouters(s);
   // oidc-provider's endpoints carry most of the traffic (tokens, userinfo, introspection) and none
   // of our routes match them, so they skip our routers' matching (a measurable share of a request).

@@ -14,9 +14,9 @@ export interface EmailBranding {
   /** Button background and its text colour, `#rrggbb` (safe in a style attribute: made of hex digits only). */
   accent: string;
   onAccent: string;
-  /** HTML: the logo (alt: the product name), or '' without one. */
+  /** HTML: the logo (alt: the product name) and a line break, or '' without one. */
   brandHeader: string;
-  /** HTML: the support link, or '' without one. */
+  /** HTML: the support link and a line break, or '' without one. */
   brandFooter: string;
   /** The support link for text parts, or null. */
   supportUri: string | null;
@@ -32,8 +32,9 @@ export async function emailBrandLocals(brand: ClientBrand | undefined, common: {
     productName,
     accent,
     onAccent: brand?.color ? textOn(accent) : '#fff',
-    brandHeader: brand?.logoUri ? (await render('_brand-header.html.ejs', data)).trim() : '',
-    brandFooter: brand?.supportUri ? (await render('_brand-footer.html.ejs', data)).trim() : '',
+    // A line each, or nothing: an unbranded email is byte for byte the shipped one.
+    brandHeader: brand?.logoUri ? `${(await render('_brand-header.html.ejs', data)).trim()}\n` : '',
+    brandFooter: brand?.supportUri ? `${(await render('_brand-footer.html.ejs', data)).trim()}\n` : '',
     supportUri: brand?.supportUri ?? null,
   };
 }
