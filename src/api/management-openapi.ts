@@ -103,6 +103,14 @@ const actionPaths = {
 };
 
 const CLIENT_ID = pathParam('id', 'The client id.');
+/** The brand keys of a client (oidc/client-metadata.ts, README "Branding"); any other metadata is open. */
+const BRAND_PROPERTIES = {
+  client_name: { type: 'string', description: 'The product name on its pages and emails when it is branded.' },
+  logo_uri: { type: 'string', format: 'uri', description: 'Logo on its pages and emails: https (http only on localhost), a host name or address.' },
+  brand_color: { type: 'string', pattern: '^#[0-9a-fA-F]{6}$', description: 'Primary colour, #rrggbb; pages adjust it per theme for 4.5:1 contrast.' },
+  support_uri: { type: 'string', format: 'uri', description: 'Help link under its pages and emails: https (http only on localhost) or mailto:.' },
+};
+const clientMetadata = (description: string): Schema => ({ ...openObject(description), properties: BRAND_PROPERTIES });
 const clientPaths = {
   '/clients': {
     get: operation('List config-file and stored clients (no secrets).', {
@@ -112,7 +120,7 @@ const clientPaths = {
       'Register a client; its secret is in this answer only.',
       { 201: { description: 'The client, with client_secret.', ...json(ref('Client')) } },
       { 400: error('Invalid client metadata.'), 409: error('The id exists.') },
-      { requestBody: { required: true, ...json(openObject('oidc-provider client metadata with client_id.')) } },
+      { requestBody: { required: true, ...json(clientMetadata('oidc-provider client metadata with client_id.')) } },
     ),
   },
   '/clients/{id}': {
@@ -121,7 +129,7 @@ const clientPaths = {
       'Change a stored client: the keys given replace, null removes.',
       { 200: { description: 'The client.', ...json(ref('Client')) } },
       { 400: error('Invalid client metadata.'), 404: error('No such client.'), 409: error('A config-file client.') },
-      { parameters: [CLIENT_ID], requestBody: { required: true, ...json(openObject('Client metadata changes.')) } },
+      { parameters: [CLIENT_ID], requestBody: { required: true, ...json(clientMetadata('Client metadata changes.')) } },
     ),
     delete: operation(
       'Remove a stored client.',
@@ -218,7 +226,7 @@ const serviceClientPaths = {
 
 const schemas = {
   Error: object({ error: { type: 'string' }, error_description: { type: 'string' } }),
-  Client: openObject('Client metadata, with source ("config" or "database") and createdAt; client_secret only where it was made.'),
+  Client: clientMetadata('Client metadata, with source ("config" or "database") and createdAt; client_secret only where it was made.'),
   Passkey: object({
     id: { type: 'string', description: 'Credential id, base64url.' },
     name: { type: ['string', 'null'], description: "The name the user gave it (at first the provider's)." },

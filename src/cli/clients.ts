@@ -18,6 +18,9 @@ import { type Command, UsageError, output, withProvider } from './common.js';
 // Flags that fill one metadata list each: set on add, added to the list on update.
 const LIST_FLAGS = { 'redirect-uri': 'redirect_uris', 'post-logout-redirect-uri': 'post_logout_redirect_uris', 'web-origin': 'web_origins', grant: 'grant_types' } as const;
 
+// Flags that set one brand key each (see clientBrand in oidc/client-metadata.ts).
+const BRAND_FLAGS = { 'logo-uri': 'logo_uri', 'brand-color': 'brand_color', 'support-uri': 'support_uri' } as const;
+
 function parseMetadata(text: unknown): Record<string, unknown> {
   if (text === undefined) return {};
   let parsed: unknown;
@@ -46,6 +49,7 @@ function changesFrom(values: Record<string, unknown>, listsAppend: boolean): Cli
   if (values.name !== undefined) take('name', 'client_name', values.name, set);
   if (values.public === true) take('public', 'token_endpoint_auth_method', 'none', set);
   if (values['first-party'] === true) take('first-party', 'first_party', true, set);
+  for (const [flag, key] of Object.entries(BRAND_FLAGS)) if (values[flag] !== undefined) take(flag, key, values[flag], set);
   return { set: { ...metadata, ...set }, append };
 }
 
@@ -65,6 +69,8 @@ export const clientsCommand: Command = {
     "  --metadata '<json>'            any oidc-provider client metadata, e.g.",
     '                                 \'{"token_endpoint_auth_method":"client_secret_post","id_token_signed_response_alg":"ES256"}\'',
     '  --web-origin <origin>          browser origin allowed to call /oauth/token and the APIs (CORS)',
+    '  --logo-uri, --brand-color, --support-uri   its brand on the sign-in pages and emails (https logo,',
+    '                                 #rrggbb colour, https or mailto: help link; the name is --name)',
   ].join('\n'),
   usage: 'add|update|rotate-secret|list|remove [<id>] [options]',
   options: {
@@ -76,6 +82,9 @@ export const clientsCommand: Command = {
     grant: { type: 'string', multiple: true },
     public: { type: 'boolean' },
     'first-party': { type: 'boolean' },
+    'logo-uri': { type: 'string' },
+    'brand-color': { type: 'string' },
+    'support-uri': { type: 'string' },
     metadata: { type: 'string' },
     json: { type: 'boolean' },
   },

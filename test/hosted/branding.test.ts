@@ -163,6 +163,12 @@ describe('per-client brand', () => {
     expect(page.headers.get('content-security-policy')).toContain("img-src 'self' data: http://localhost:8080;");
   });
 
+  it('documents the brand keys in the OpenAPI document', async () => {
+    const document = (await (await fetch(`${t.url}/api/v1/openapi.json`)).json()) as { components: { schemas: { Client: { properties: Record<string, unknown> } } } };
+    expect(Object.keys(document.components.schemas.Client.properties)).toEqual(['client_name', 'logo_uri', 'brand_color', 'support_uri']);
+    expect(document.components.schemas.Client.properties.brand_color).toEqual(expect.objectContaining({ type: 'string', pattern: '^#[0-9a-fA-F]{6}$' }));
+  });
+
   it('refuses brand metadata a page could not show safely, with the whole error', async () => {
     const invalid = (description: string) => ({ status: 400, body: { error: 'invalid_client_metadata', error_description: description } });
     const logo = invalid('invalid client: logo_uri must be an https URL of a host name (http only on localhost), like https://cdn.example.com/logo.png.');
