@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
-import { codeFrom } from '../helpers/smtp.js';
+import { codeFrom, linkFrom } from '../helpers/smtp.js';
 import { parseMail, partOf } from '../helpers/mime.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -113,6 +113,15 @@ describe('per-client brand', () => {
         '<p style="color: #555;"><a href="https://help.acme.test/contact" style="color: #1a1a1a;">Get help with Acme Notes</a></p>\n</body>',
     );
     expect(partOf(mail, 'text/plain').replace(/\r\n/g, '\n')).toMatch(/\nGet help with Acme Notes: https:\/\/help\.acme\.test\/contact\n$/);
+
+    // The link's landing page (opened in another browser: GET never consumes) is the client's too.
+    const landing = await fetch(linkFrom(raw, '/login/link'));
+    const landingHtml = await landing.text();
+    expect(landing.status).toBe(200);
+    expect(landingHtml).toContain('<link rel="stylesheet" href="/brand/ffd400.css">');
+    expect(landingHtml).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
+    expect(landingHtml).toContain('<p class="support"><a href="https://help.acme.test/contact">Get help with Acme Notes</a></p>');
+    expect(landing.headers.get('content-security-policy')).toContain("img-src 'self' data: https://cdn.acme.test;");
   });
 
   it('leaves a client without brand as it was: Sesame on its pages and in its emails', async () => {
