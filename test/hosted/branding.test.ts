@@ -7,6 +7,7 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
 import { parseMail, partOf } from '../helpers/mime.js';
+import { loadConfig } from '../../src/config/load.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
@@ -201,5 +202,13 @@ describe('per-client brand', () => {
     expect(await api('POST', '/clients', { ...base, support_uri: 'http://help.example.com' })).toEqual(support);
     expect(await api('PATCH', '/clients/notes', { brand_color: 'red;}body{display:none' })).toEqual(colour);
     expect((await api('GET', '/clients/evil', undefined)).status).toBe(404);
+  });
+
+  it('refuses a config-file client with a bad brand at start, naming the key', () => {
+    const start = (brand: Record<string, unknown>) => () => loadConfig({ NODE_ENV: 'test' }, { clients: [{ client_id: 'x', redirect_uris: [REDIRECT], ...brand }] });
+    expect(start({ brand_color: 'red;}body{display:none' })).toThrow('invalid configuration at clients.0.brand_color: brand_color must be a colour #rrggbb, like #1a73e8');
+    expect(start({ logo_uri: "https://cdn.example.com/a'.png", support_uri: 'javascript:alert(1)' })).toThrow(
+      'invalid configuration at clients.0.support_uri: support_uri must be an https URL (http only on localhost) or a mailto: address, like https://help.example.com',
+    );
   });
 });
