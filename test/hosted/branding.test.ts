@@ -5,6 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
+import { FormClient } from '../helpers/form-client.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
 import { parseMail, partOf } from '../helpers/mime.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -123,6 +124,18 @@ describe('per-client brand', () => {
     expect(landingHtml).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
     expect(landingHtml).toContain('<p class="support"><a href="https://help.acme.test/contact">Get help with Acme Notes</a></p>');
     expect(landing.headers.get('content-security-policy')).toContain("img-src 'self' data: https://cdn.acme.test;");
+  });
+
+  it("shows the brand in the user's language, on the page and in the email", async () => {
+    const started = await startLogin(t, await rpConfig(t, 'acme'), {}, new FormClient({ 'accept-language': 'fr' }));
+    expect(started.page.html).toContain('<title>Connexion · Acme Notes</title>');
+    expect(started.page.html).toContain('<p class="support"><a href="https://help.acme.test/contact">Obtenir de l&#39;aide pour Acme Notes</a></p>');
+    await started.browser.submit(started.page, '/email', { email: 'marie@example.com' }, t.url);
+    const raw = await t.mail.next('marie@example.com');
+    const mail = parseMail(raw.raw);
+    expect(mail.subject).toBe(`${codeFrom(raw)} est votre code de connexion Acme Notes`);
+    expect(partOf(mail, 'text/html')).toContain('<a href="https://help.acme.test/contact" style="color: #1a1a1a;">Obtenir de l&#39;aide pour Acme Notes</a>');
+    expect(partOf(mail, 'text/plain')).toContain("Obtenir de l'aide pour Acme Notes : https://help.acme.test/contact");
   });
 
   it('leaves a client without brand as it was: Sesame on its pages and in its emails', async () => {
