@@ -13,6 +13,7 @@ import { rpConfig } from '../helpers/login.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40"><rect width="160" height="40" fill="#333"/></svg>';
+const BIG_LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600"><rect width="1200" height="600" fill="#333"/></svg>';
 
 describe('branded pages in Chromium', () => {
   let t: TestSesame;
@@ -22,7 +23,7 @@ describe('branded pages in Chromium', () => {
 
   beforeAll(async () => {
     // The logo host: any path answers the SVG, so the quoted URL below loads too.
-    logos = createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(LOGO));
+    logos = createServer((req, res) => res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(req.url === '/big.svg' ? BIG_LOGO : LOGO));
     await new Promise<void>((resolve) => logos.listen(0, '127.0.0.1', resolve));
     logoOrigin = `http://localhost:${(logos.address() as AddressInfo).port}`;
     const client = (client_id: string, brand: Record<string, string>) => ({
@@ -36,6 +37,7 @@ describe('branded pages in Chromium', () => {
       clients: [
         client('sunny', { client_name: 'Sunny', brand_color: '#ffd400', logo_uri: `${logoOrigin}/logo.svg`, support_uri: 'https://help.sunny.test/' }),
         client('navy', { client_name: 'Navy', brand_color: '#0b1a33', support_uri: 'mailto:help@navy.test' }),
+        client('big', { client_name: 'Big', logo_uri: `${logoOrigin}/big.svg` }),
         client('quoted', { client_name: 'Quoted', logo_uri: `${logoOrigin}/a'onerror='document.body.remove()'.svg` }),
       ],
     });
@@ -80,6 +82,14 @@ describe('branded pages in Chromium', () => {
     const [dark] = await buttonColours(walk.page);
     expect(dark).not.toBe('rgb(11, 26, 51)');
     expect(await axeBothSchemes(walk.page, 'navy email')).toEqual([]);
+    expect(walk.problems).toEqual([]);
+  });
+
+  it('bounds a big logo to the header, keeping its shape', async () => {
+    const walk = await open('big');
+    const logo = walk.page.getByRole('img', { name: 'Big' });
+    await expect.poll(() => logo.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1200);
+    expect(await logo.evaluate((img) => [img.getBoundingClientRect().width, img.getBoundingClientRect().height])).toEqual([96, 48]);
     expect(walk.problems).toEqual([]);
   });
 
