@@ -101,7 +101,8 @@ export function pageBrand(ctx: Context, client: { metadata(): Record<string, unk
   if (brand.logoUri) {
     const policy = ctx.response.get('Content-Security-Policy');
     const origin = new URL(brand.logoUri).origin;
-    if (policy) ctx.set('Content-Security-Policy', policy.replace("img-src 'self' data:", `img-src 'self' data: ${origin}`));
+    // Appended to whatever img-src the response has (middleware.ts sets it), so the two cannot drift apart.
+    if (policy) ctx.set('Content-Security-Policy', policy.replace(/(^|;\s*)img-src([^;]*)/, `$1img-src$2 ${origin}`));
   }
   return { ...brand, stylesheet: brand.color ? `/brand/${brand.color.slice(1)}.css` : undefined };
 }
