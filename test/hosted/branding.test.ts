@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
+const NATIVE_SECRET = 'native-secret-native-secret-native';
 const DEFAULT_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 const ACME = {
@@ -25,6 +26,15 @@ const fixture = {
   clients: [
     { ...ACME, redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', first_party: true },
     { client_id: 'plain', client_name: 'Plain App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', first_party: true },
+    // An Auth0-style native app: its link emails and their verify_redirect page.
+    {
+      ...ACME,
+      client_id: 'acme-native',
+      client_secret: NATIVE_SECRET,
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'http://auth0.com/oauth/grant-type/passwordless/otp'],
+      first_party: true,
+    },
     { client_id: 'ops', client_secret: OPS_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], management_api: true },
   ],
 };
@@ -124,6 +134,36 @@ describe('per-client brand', () => {
     expect(landingHtml).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
     expect(landingHtml).toContain('<p class="support"><a href="https://help.acme.test/contact">Get help with Acme Notes</a></p>');
     expect(landing.headers.get('content-security-policy')).toContain("img-src 'self' data: https://cdn.acme.test;");
+  });
+
+  it('carries the brand in an Auth0-style link email and on the verify_redirect page it opens', async () => {
+    const res = await fetch(`${t.url}/passwordless/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: 'acme-native',
+        client_secret: NATIVE_SECRET,
+        connection: 'email',
+        email: 'native@example.com',
+        send: 'link',
+        authParams: { redirect_uri: REDIRECT, scope: 'openid' },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const raw = await t.mail.next('native@example.com');
+    const mail = parseMail(raw.raw);
+    expect(mail.subject).toBe('Your sign-in link for Acme Notes');
+    const html = partOf(mail, 'text/html');
+    expect(html).toContain('<img src="https://cdn.acme.test/logo.png" alt="Acme Notes"');
+    expect(html).toContain('background: #ffd400; color: #000000;');
+    const page = await fetch(linkFrom(raw, '/passwordless/verify_redirect'));
+    const pageHtml = await page.text();
+    expect(page.status).toBe(200);
+    expect(pageHtml).toContain('<title>');
+    expect(pageHtml).toContain(' · Acme Notes</title>');
+    expect(pageHtml).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
+    expect(pageHtml).toContain('<link rel="stylesheet" href="/brand/ffd400.css">');
+    expect(page.headers.get('content-security-policy')).toContain("img-src 'self' data: https://cdn.acme.test;");
   });
 
   it("shows the brand in the user's language, on the page and in the email", async () => {
