@@ -9,6 +9,7 @@ import { SesameError } from '../errors.js';
 import { negotiateLocale } from '../i18n/i18n.js';
 import { appLink } from '../http/provider-pages.js';
 import { progressOf } from './progress.js';
+import { pageBrand } from '../http/brand.js';
 
 export async function showGoneInteraction(s: Services, ctx: Context): Promise<void> {
   const uid = ctx.params.uid!;
@@ -36,5 +37,6 @@ export async function showGoneInteraction(s: Services, ctx: Context): Promise<vo
     next: done ? 'done.next' : 'done.cancelled_next',
     appName: app.name,
     appUrl: app.url,
+    brand: pageBrand(ctx, client),
   });
 }

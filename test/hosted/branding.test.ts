@@ -4,7 +4,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
 import { FormClient } from '../helpers/form-client.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
 import { parseMail, partOf } from '../helpers/mime.js';
@@ -164,6 +164,17 @@ describe('per-client brand', () => {
     expect(pageHtml).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
     expect(pageHtml).toContain('<link rel="stylesheet" href="/brand/ffd400.css">');
     expect(page.headers.get('content-security-policy')).toContain("img-src 'self' data: https://cdn.acme.test;");
+  });
+
+  it('keeps the brand on the sign-in page opened again after the sign-in', async () => {
+    const started = await startLogin(t, await rpConfig(t, 'acme'));
+    const { result } = await signInWithEmail(t, started, 'again@example.com');
+    expect(result.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+    const again = await started.browser.request(started.page.url);
+    expect(again.status).toBe(200);
+    expect(again.html).toContain('<title>You are signed in · Acme Notes</title>');
+    expect(again.html).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
+    expect(again.html).toContain('<p class="support"><a href="https://help.acme.test/contact">Get help with Acme Notes</a></p>');
   });
 
   it("shows the brand in the user's language, on the page and in the email", async () => {
