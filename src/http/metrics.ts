@@ -26,7 +26,10 @@ function requireToken(token: string) {
       throw new SesameError('invalidToken', { detail: 'A bearer token for the metrics is required.', headers: CHALLENGE });
     }
     if (!timingSafeEqual(digest(value), expected)) {
-      throw new SesameError('invalidToken', { detail: 'The bearer token is not the metrics token.', headers: { 'WWW-Authenticate': 'Bearer realm="metrics", error="invalid_token"' } });
+      throw new SesameError('invalidToken', {
+        detail: 'The bearer token is not the metrics token.',
+        headers: { 'WWW-Authenticate': 'Bearer realm="metrics", error="invalid_token"' },
+      });
     }
     await next();
   };

@@ -21,33 +21,33 @@ function loginMethod(reason: string | null | undefined): string {
 
 const COUNT = new Map<string, (e: AuditedEvent) => void>(
   Object.entries({
-  login(e) {
-    const method = loginMethod(e.reason);
-    signIns.inc({ method, outcome: 'success' });
-    if (method === 'email_code' || method === 'sms_code') codes.inc({ channel: channelOf(e), outcome: 'verified' });
-  },
-  'code.failed'(e) {
-    const channel = channelOf(e);
-    signIns.inc({ method: `${channel}_code`, outcome: 'failure' });
-    codes.inc({ channel, outcome: 'failed' });
-  },
-  'code.sent': (e) => codes.inc({ channel: channelOf(e), outcome: 'sent' }),
-  'code.send_limited': (e) => codes.inc({ channel: channelOf(e), outcome: 'limited' }),
-  'sms.refused': () => codes.inc({ channel: 'sms', outcome: 'refused' }),
-  'link.used'() {
-    signIns.inc({ method: 'link', outcome: 'success' });
-    links.inc({ outcome: 'used' });
-  },
-  'link.approved': () => links.inc({ outcome: 'approved' }),
-  'link.failed'() {
-    signIns.inc({ method: 'link', outcome: 'failure' });
-    links.inc({ outcome: 'failed' });
-  },
-  'passkey.login': () => signIns.inc({ method: 'passkey', outcome: 'success' }),
-  'passkey.failed': () => signIns.inc({ method: 'passkey', outcome: 'failure' }),
-  'external.failed': () => signIns.inc({ method: 'external', outcome: 'failure' }),
-  'mfa.verified': () => secondFactors.inc({ outcome: 'verified' }),
-  'mfa.failed': () => secondFactors.inc({ outcome: 'failed' }),
+    login(e) {
+      const method = loginMethod(e.reason);
+      signIns.inc({ method, outcome: 'success' });
+      if (method === 'email_code' || method === 'sms_code') codes.inc({ channel: channelOf(e), outcome: 'verified' });
+    },
+    'code.failed'(e) {
+      const channel = channelOf(e);
+      signIns.inc({ method: `${channel}_code`, outcome: 'failure' });
+      codes.inc({ channel, outcome: 'failed' });
+    },
+    'code.sent': (e) => codes.inc({ channel: channelOf(e), outcome: 'sent' }),
+    'code.send_limited': (e) => codes.inc({ channel: channelOf(e), outcome: 'limited' }),
+    'sms.refused': () => codes.inc({ channel: 'sms', outcome: 'refused' }),
+    'link.used'() {
+      signIns.inc({ method: 'link', outcome: 'success' });
+      links.inc({ outcome: 'used' });
+    },
+    'link.approved': () => links.inc({ outcome: 'approved' }),
+    'link.failed'() {
+      signIns.inc({ method: 'link', outcome: 'failure' });
+      links.inc({ outcome: 'failed' });
+    },
+    'passkey.login': () => signIns.inc({ method: 'passkey', outcome: 'success' }),
+    'passkey.failed': () => signIns.inc({ method: 'passkey', outcome: 'failure' }),
+    'external.failed': () => signIns.inc({ method: 'external', outcome: 'failure' }),
+    'mfa.verified': () => secondFactors.inc({ outcome: 'verified' }),
+    'mfa.failed': () => secondFactors.inc({ outcome: 'failed' }),
   }),
 );
 

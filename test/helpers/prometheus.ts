@@ -63,8 +63,7 @@ export function parseExposition(text: string): Exposition {
     if (!match) throw new Error(`unreadable exposition line: ${line}`);
     samples.push({ name: match[1]!, labels: match[2] ? parseLabels(match[2], line) : {}, value: parseValue(match[3]!) });
   }
-  const matching = (name: string, labels: Record<string, string>) =>
-    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const matching = (name: string, labels: Record<string, string>) => samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   return {
     samples,
     types,

@@ -9,6 +9,7 @@ import { parseExposition, type Exposition } from '../helpers/prometheus.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/net.js';
 import { loadConfig } from '../../src/config/load.js';
 import { enqueueMessage } from '../../src/storage/outbox.js';
 
@@ -20,6 +21,17 @@ const CONFIG = {
   clients: [{ ...APP, redirect_uris: ['http://127.0.0.1:9/cb'], grant_types: ['authorization_code', OTP], first_party: true }],
 };
 const HTTP = 'sesame_http_request_duration_seconds_count';
+
+async function scrapeOf(t: TestSesame): Promise<Exposition> {
+  const res = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect([res.status, res.headers.get('content-type'), res.headers.get('cache-control')]).toEqual([200, 'text/plain; version=0.0.4; charset=utf-8', 'no-store']);
+  return parseExposition(await res.text());
+}
+
+/** How much each named sample moved between two scrapes. */
+function moved(before: Exposition, after: Exposition, picks: Array<[string, Record<string, string>]>) {
+  return picks.map(([name, labels]) => after.sum(name, labels) - before.sum(name, labels));
+}
 
 describe('metrics switched off', () => {
   it('is refused on without a token, and answers 404 by default', async () => {
@@ -41,16 +53,7 @@ describe.each(ENGINES)('GET /metrics on %s', (engine) => {
   });
   afterAll(() => t?.stop());
 
-  async function scrape(): Promise<Exposition> {
-    const res = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    expect([res.status, res.headers.get('content-type'), res.headers.get('cache-control')]).toEqual([200, 'text/plain; version=0.0.4; charset=utf-8', 'no-store']);
-    return parseExposition(await res.text());
-  }
-
-  /** How much each named sample moved between two scrapes. */
-  function moved(before: Exposition, after: Exposition, picks: Array<[string, Record<string, string>]>) {
-    return picks.map(([name, labels]) => after.sum(name, labels) - before.sum(name, labels));
-  }
+  const scrape = () => scrapeOf(t);
 
   it('answers 401 with a challenge without the token, with another scheme or with a wrong one', async () => {
     const attempts: Array<Record<string, string>> = [
@@ -124,7 +127,12 @@ describe.each(ENGINES)('GET /metrics on %s', (engine) => {
       expect(queued.value('sesame_outbox_pending_messages')).toBe(3);
       expect(queued.value('sesame_outbox_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(0);
       expect(queued.value('sesame_outbox_oldest_pending_age_seconds')).toBeLessThan(30);
-      expect(queued.series('sesame_signing_key_age_seconds').map((s) => s.labels.alg).sort()).toEqual(['ES256', 'RS256']);
+      expect(
+        queued
+          .series('sesame_signing_key_age_seconds')
+          .map((s) => s.labels.alg)
+          .sort(),
+      ).toEqual(['ES256', 'RS256']);
       expect(queued.value('sesame_signing_key_age_seconds', { alg: 'RS256' })).toBeLessThan(600);
       // The pool of PostgreSQL; SQLite has none.
       expect(queued.value('sesame_db_pool_connections', { state: 'max' })).toBe(engine === 'postgresql' ? 10 : undefined);
@@ -156,5 +164,52 @@ describe.each(ENGINES)('GET /metrics on %s', (engine) => {
     expect(after.sum(HTTP, { method: 'GET', route: 'unmatched' }) - before.sum(HTTP, { method: 'GET', route: 'unmatched' })).toBe(900);
     expect(after.sum(HTTP, { method: 'GET', route: '/interaction/:uid' }) - before.sum(HTTP, { method: 'GET', route: '/interaction/:uid' })).toBe(100);
     expect(after.samples.some((s) => Object.values(s.labels).some((v) => v.includes('no-such')))).toBe(false);
+  });
+});
+
+describe('delivery failures', () => {
+  it('counts each failed attempt by channel, retried then given up, while the outbox keeps the message', async () => {
+    // A webhook receiver that is not there: every attempt fails at once.
+    const url = `http://127.0.0.1:${await freePort()}/hook`;
+    const secret = 'webhook-secret-webhook-secret-webhook-secret';
+    const t = await startTestSesame('sqlite', {
+      ...CONFIG,
+      connections: [{ id: 'email', type: 'email', delivery: { type: 'webhook', url, secret } }],
+      delivery: { pollInterval: 100, maxAttempts: 2, retryDelay: 0.2 },
+    });
+    try {
+      const before = await scrapeOf(t);
+      const start = await fetch(`${t.url}/passwordless/start`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...APP, connection: 'email', email: 'hooked@example.com', send: 'code' }),
+      });
+      expect(start.status).toBe(200);
+      const retried = await waitFor(async () => {
+        const now = await scrapeOf(t);
+        return (
+          now.sum('sesame_deliveries_total', { channel: 'webhook', outcome: 'retry' }) > before.sum('sesame_deliveries_total', { channel: 'webhook', outcome: 'retry' }) && now
+        );
+      });
+      expect(retried.value('sesame_outbox_pending_messages')).toBe(1);
+      const givenUp = await waitFor(async () => {
+        const now = await scrapeOf(t);
+        return (
+          now.sum('sesame_deliveries_total', { channel: 'webhook', outcome: 'failed' }) > before.sum('sesame_deliveries_total', { channel: 'webhook', outcome: 'failed' }) && now
+        );
+      });
+      expect(
+        moved(before, givenUp, [
+          ['sesame_deliveries_total', { channel: 'webhook', outcome: 'retry' }],
+          ['sesame_deliveries_total', { channel: 'webhook', outcome: 'failed' }],
+          ['sesame_deliveries_total', { channel: 'webhook', outcome: 'sent' }],
+          ['sesame_deliveries_total', { channel: 'email' }],
+          ['sesame_codes_total', { channel: 'email', outcome: 'sent' }],
+        ]),
+      ).toEqual([1, 1, 0, 0, 1]);
+      expect(givenUp.value('sesame_outbox_pending_messages')).toBe(0);
+    } finally {
+      await t.stop();
+    }
   });
 });
