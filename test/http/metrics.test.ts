@@ -3,6 +3,7 @@
 // sign-in by method and outcome, the delivery; the outbox gauges; route labels that a client making
 // up paths cannot multiply.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { parseExposition, type Exposition } from '../helpers/prometheus.js';
@@ -144,6 +145,16 @@ describe.each(ENGINES)('GET /metrics on %s', (engine) => {
       return now.value('sesame_outbox_pending_messages') === 0 && now;
     });
     expect(drained.value('sesame_outbox_oldest_pending_age_seconds')).toBe(0);
+  });
+
+  it("serves every metric the README's Metrics section names (its table, scrape config and alert rules)", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = /\n## Metrics\n([\s\S]*?)\n## /.exec(readme)![1]!;
+    const named = [...new Set(section.match(/\bsesame_[a-z_]+/g))].sort();
+    expect(named.length).toBeGreaterThanOrEqual(12);
+    const served = await scrape();
+    expect(named.filter((name) => !served.types.has(name))).toEqual([]);
+    expect([...served.types.keys()].filter((name) => name.startsWith('sesame_') && !named.includes(name))).toEqual([]);
   });
 
   it('labels requests by route pattern: 1000 made-up paths make no new series', async () => {
