@@ -13,6 +13,7 @@ import { waitFor } from '../helpers/wait.js';
 import { freePort } from '../helpers/net.js';
 import { loadConfig } from '../../src/config/load.js';
 import { enqueueMessage } from '../../src/storage/outbox.js';
+import { recordAudit } from '../../src/storage/audit.js';
 
 const OTP = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 const APP = { client_id: 'app', client_secret: 'app-secret-app-secret-app-secret' };
@@ -145,6 +146,51 @@ describe.each(ENGINES)('GET /metrics on %s', (engine) => {
       return now.value('sesame_outbox_pending_messages') === 0 && now;
     });
     expect(drained.value('sesame_outbox_oldest_pending_age_seconds')).toBe(0);
+  });
+
+  it('counts each sign-in method of the audit log, and nothing for events that are not sign-ins', async () => {
+    const { db } = t.sesame.services;
+    const before = await scrape();
+    const events = [
+      { type: 'login', identifier: '+14155550100', reason: 'sms_code' },
+      { type: 'login', identifier: 'ext@example.com', reason: 'external corp via svc' },
+      { type: 'link.used', identifier: '+alias@example.com' },
+      { type: 'link.approved', identifier: 'a@example.com' },
+      { type: 'link.failed', identifier: 'a@example.com', reason: 'number_wrong' },
+      { type: 'passkey.login' },
+      { type: 'passkey.failed', reason: 'bad signature' },
+      { type: 'external.failed', reason: 'missing_parameters' },
+      { type: 'code.failed', identifier: '+14155550100', reason: 'wrong' },
+      { type: 'code.send_limited', identifier: '+alias@example.com', reason: 'ip' },
+      { type: 'sms.refused', identifier: '+14155550100', reason: 'country FR' },
+      { type: 'mfa.verified', reason: 'otp' },
+      { type: 'account.sessions_ended', reason: 'not counted' },
+    ];
+    for (const event of events) await recordAudit(db, { ...event, ip: '203.0.113.9' });
+    const after = await scrape();
+    expect(
+      moved(before, after, [
+        ['sesame_sign_ins_total', { method: 'sms_code', outcome: 'success' }],
+        ['sesame_sign_ins_total', { method: 'sms_code', outcome: 'failure' }],
+        ['sesame_sign_ins_total', { method: 'external', outcome: 'success' }],
+        ['sesame_sign_ins_total', { method: 'external', outcome: 'failure' }],
+        ['sesame_sign_ins_total', { method: 'link', outcome: 'success' }],
+        ['sesame_sign_ins_total', { method: 'link', outcome: 'failure' }],
+        ['sesame_sign_ins_total', { method: 'passkey', outcome: 'success' }],
+        ['sesame_sign_ins_total', { method: 'passkey', outcome: 'failure' }],
+        ['sesame_sign_ins_total', { method: 'email_code' }],
+        ['sesame_links_total', { outcome: 'used' }],
+        ['sesame_links_total', { outcome: 'approved' }],
+        ['sesame_links_total', { outcome: 'failed' }],
+        ['sesame_codes_total', { channel: 'sms', outcome: 'verified' }],
+        ['sesame_codes_total', { channel: 'sms', outcome: 'failed' }],
+        ['sesame_codes_total', { channel: 'sms', outcome: 'refused' }],
+        ['sesame_codes_total', { channel: 'email', outcome: 'limited' }],
+        ['sesame_second_factors_total', { outcome: 'verified' }],
+      ]),
+    ).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    // Eight of the thirteen events are sign-in attempts; the rest move no sign-in.
+    expect(moved(before, after, [['sesame_sign_ins_total', {}]])).toEqual([8]);
   });
 
   it("serves every metric the README's Metrics section names (its table, scrape config and alert rules)", async () => {
