@@ -42,6 +42,14 @@ function awaitAnswer<T>(listen: (handler: (m: Message) => void) => () => void, t
   });
 }
 
+/**
+ * Sends over IPC with a callback, so a closed channel (the other process gone) rejects the scrape
+ * instead of raising an 'error' event nobody handles; resolves never (the answer comes as a message).
+ */
+function sent(send: (done: (err: Error | null) => void) => unknown): Promise<never> {
+  return new Promise((_, reject) => void send((err) => err && reject(err)));
+}
+
 /** The exposition text: this process's metrics, or in a cluster worker, those of the whole group. */
 export async function exposition(): Promise<string> {
   if (!cluster.isWorker) return registry.metrics();
@@ -55,12 +63,13 @@ export async function exposition(): Promise<string> {
     id,
     (m) => m.text ?? '',
   );
-  process.send!({ type: SCRAPE, id });
-  return answer;
+  return Promise.race([answer, sent((done) => process.send!({ type: SCRAPE, id }, done))]);
 }
 
 export const contentType = registry.contentType;
 
+// The primary gone means the process is stopping: nothing to do about an answer that cannot leave.
+const ignore = () => undefined;
 let offered = false;
 /** In a worker: hands this process's metrics to the primary when it asks (from before it listens, when it starts being asked). */
 export function offerMetricsToPrimary(): void {
@@ -69,8 +78,8 @@ export function offerMetricsToPrimary(): void {
   process.on('message', (m: Message) => {
     if (m?.type !== COLLECT) return;
     registry.getMetricsAsJSON().then(
-      (metrics) => process.send!({ type: COLLECTED, id: m.id, metrics }),
-      (err: unknown) => process.send!({ type: COLLECTED, id: m.id, error: (err as Error).message }),
+      (metrics) => process.send!({ type: COLLECTED, id: m.id, metrics }, ignore),
+      (err: unknown) => process.send!({ type: COLLECTED, id: m.id, error: (err as Error).message }, ignore),
     );
   });
 }
@@ -79,12 +88,16 @@ export function offerMetricsToPrimary(): void {
 export function answerGroupScrapes(): void {
   const listening = new Set<Worker>();
   cluster.on('listening', (worker) => listening.add(worker));
+  cluster.on('disconnect', (worker) => listening.delete(worker));
   cluster.on('exit', (worker) => listening.delete(worker));
   cluster.on('message', (asker: Worker, m: Message) => {
     if (m?.type !== SCRAPE) return;
+    // A worker gone meanwhile is not an error of the primary's: the callback keeps a failed send from
+    // becoming an unhandled 'error' event.
+    const reply = (answer: Message) => asker.isConnected() && asker.send(answer, () => undefined);
     groupMetrics([...listening]).then(
-      (text) => asker.send({ type: SCRAPED, id: m.id, text }),
-      (err: unknown) => asker.send({ type: SCRAPED, id: m.id, error: (err as Error).message }),
+      (text) => reply({ type: SCRAPED, id: m.id, text }),
+      (err: unknown) => reply({ type: SCRAPED, id: m.id, error: (err as Error).message }),
     );
   });
 }
@@ -102,8 +115,7 @@ async function groupMetrics(workers: Worker[]): Promise<string> {
       id,
       (m) => m.metrics ?? [],
     );
-    worker.send({ type: COLLECT, id });
-    return answer;
+    return Promise.race([answer, sent((done) => worker.send({ type: COLLECT, id }, done))]);
   });
   return AggregatorRegistry.aggregate(await Promise.all(answers)).metrics();
 }
