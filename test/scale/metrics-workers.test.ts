@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { parseExposition, type Exposition } from '../helpers/prometheus.js';
-import { startServe, type ServeProcess } from '../helpers/processes.js';
+import { childPids, startServe, waitForLog, type ServeProcess } from '../helpers/processes.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -116,5 +116,23 @@ describe('metrics of sesame serve --workers 2', { timeout: 90_000 }, () => {
     expect(after.value('sesame_outbox_pending_messages')).toBeLessThanOrEqual(1);
     // Each process's own metrics, summed: two workers' CPU time.
     expect(after.value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+  });
+
+  it('keeps answering when a worker dies, and counts its replacement once it listens', async () => {
+    const victim = childPids(proc.child.pid!)[0]!;
+    process.kill(victim, 'SIGKILL');
+    await waitForLog(proc, (l) => l.msg === 'worker died; starting another' && l.pid === victim);
+    // The survivor answers for the group meanwhile (the dead worker's counts went with it).
+    expect((await scrape()).value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    await waitFor(() => proc.logs().some((l) => l.msg === 'sesame listening' && l.worker === 3), { what: 'the third worker listening' });
+    const before = (await scrape()).sum(COUNT, HEALTH);
+    const ids = Array.from({ length: 30 }, (_, i) => `metrics-replaced-${i}`);
+    for (const id of ids) expect((await freshGet(`${proc.url}/healthz`, { 'x-request-id': id })).status).toBe(200);
+    const served = await waitFor(() => {
+      const lines = proc.logs().filter((l) => l.msg === 'request' && ids.includes(l.requestId as string));
+      return lines.length === ids.length && lines.map((l) => l.worker as number);
+    });
+    expect(served).toContain(3);
+    expect((await scrape()).sum(COUNT, HEALTH) - before).toBe(30);
   });
 });
