@@ -4,7 +4,10 @@
 // JavaScript needed) carrying the token and a CSRF value derived from it: in popup mode the page
 // is a cross-site iframe, so no cookies. Success ends in authsignal-page-view.ts finishWith:
 // redirect to the app or, in popup mode, the result token handed to the app's window.
-// /v1/ui/done?token=<result> renders that end for a passed challenge (the passkey script goes there).
+// /v1/ui/done?token=<result> renders that end for a passed challenge (the passkey script goes there,
+// and so does the page of recovery codes an authenticator app set up as the first factor brings).
+// The wrong code that spends the challenge's last attempt fails it: failedPage says so and hands
+// the app its track token, which validates as CHALLENGE_FAILED.
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
