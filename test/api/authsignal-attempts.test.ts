@@ -82,6 +82,9 @@ describe.each(ENGINES)('the attempts of an action challenge on %s', (engine) => 
     expect([again.status, errorOf(again.html)]).toEqual([409, FAILED]);
     expect(again.html).not.toContain('/v1/ui/verify');
     expect(await stateOf(a)).toBe('CHALLENGE_FAILED');
+    // A security event, once, for the tenant and the user.
+    const audits = await s.db.prisma.auditEvent.findMany({ where: { type: 'action.challenge_failed', userId: a.row.principalId } });
+    expect(audits.map((e) => [e.clientId, e.reason, e.count])).toEqual([['shop', 'max_attempts', 1]]);
   });
 
   it('in popup mode hands the app window the token at once when authenticator app codes run out', async () => {
