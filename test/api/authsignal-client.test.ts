@@ -139,3 +139,19 @@ describe.each(ENGINES)('the client API code methods on %s', (engine) => {
     expect(await broken.json()).toMatchObject({ error: expect.any(String), errorCode: expect.any(String) });
   });
 });
+
+describe('recovery codes turned off (mfa.factors without recovery-code)', () => {
+  let t: TestSesame;
+  beforeAll(async () => {
+    t = await startTestSesame('sqlite', { ...pageFixture(), mfa: { factors: ['totp', 'email'] } });
+  });
+  afterAll(() => t?.stop());
+
+  it('confirms a first authenticator app without any', async () => {
+    const a = await trackPay(t.sesame.services);
+    const headers = { 'content-type': 'application/json', origin: SHOP_ORIGIN, authorization: `Bearer ${a.token}` };
+    const totp = (await (await fetch(`${t.url}/v1/client/user-authenticators/totp`, { method: 'POST', headers })).json()) as { secret: string };
+    const res = await fetch(`${t.url}/v1/client/verify/totp`, { method: 'POST', headers, body: JSON.stringify({ verificationCode: totpCode(totp.secret) }) });
+    expect([res.status, await res.json()]).toEqual([200, { isVerified: true, accessToken: expect.any(String) }]);
+  });
+});
