@@ -185,6 +185,13 @@ describe.each(ENGINES)('the attempts of an action challenge on %s', (engine) => 
         expect((await validateToken(deps(), 'shop', { token: a.token })).isValid).toBe(false);
       }
     }
+    // One right authenticator app code sent many times at once (a double submit): one pass, and the
+    // replays never spend the attempts into a failure.
+    const b = await trackPay(s);
+    const { secret } = await confirmedTotp(s, b.row.principalId!);
+    const right = totpCode(secret);
+    const sent = await Promise.all(Array.from({ length: 10 }, () => call('/verify/totp', b.token, { verificationCode: right })));
+    expect([sent.filter((r) => r.body.isVerified === true).length, await stateOf(b)]).toEqual([1, 'CHALLENGE_SUCCEEDED']);
     // A burst of wrong codes alone: the action fails, and no more than the budget was compared.
     const { a, code } = await emailChallenge();
     const answers = await Promise.all(Array.from({ length: 12 }, () => call('/verify/email-otp', a.token, { verificationCode: wrongFor(code) })));
