@@ -1,5 +1,6 @@
 // Message catalogs (views/locales/<lang>.json) and locale negotiation: ui_locales first, then
-// Accept-Language, then the configured default.
+// Accept-Language, then the configured default. A catalog's file name is its BCP 47 tag (`pt-BR.json`),
+// the tag pages carry in `lang`.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { localesDir } from '../paths.js';
@@ -30,21 +31,38 @@ function primary(tag: string): string {
   return tag.trim().toLowerCase().split('-')[0] ?? '';
 }
 
+// Catalogs by lower-cased tag ('pt-br' -> 'pt-BR'), and by primary language for a tag naming only
+// the language or another region of it ('pt', 'pt-PT' -> 'pt-BR'); a catalog named by the bare
+// language ('fr') wins that slot over a regional one.
+const byTag = new Map(supportedLocales.map((locale) => [locale.toLowerCase(), locale]));
+const byLanguage = new Map<string, string>();
+for (const locale of supportedLocales) if (!byLanguage.has(primary(locale)) || !locale.includes('-')) byLanguage.set(primary(locale), locale);
+
+/** The catalog that speaks the BCP 47 `tag`: the exact tag first, then its primary language; else undefined. */
+export function catalogLocale(tag: string): string | undefined {
+  const wanted = tag.trim().toLowerCase().replace(/_/g, '-');
+  if (!wanted) return undefined;
+  return byTag.get(wanted) ?? byLanguage.get(primary(wanted));
+}
+
 /** Picks the first supported language of `ui_locales` (space separated), then Accept-Language. */
 export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: string | undefined, fallback: string): string {
   for (const tag of (uiLocales ?? '').split(' ')) {
-    const lang = primary(tag);
-    if (catalogs[lang]) return lang;
+    const locale = catalogLocale(tag);
+    if (locale) return locale;
   }
   const ranked = (acceptLanguage ?? '')
     .split(',')
     .map((part, index) => {
       const [tag = '', ...params] = part.split(';');
       const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-      return { lang: primary(tag), q: q ? Number(q.slice(2)) || 0 : 1, index };
+      return { tag, q: q ? Number(q.slice(2)) || 0 : 1, index };
     })
     .filter((r) => r.q > 0)
     .sort((a, b) => b.q - a.q || a.index - b.index);
-  for (const r of ranked) if (catalogs[r.lang]) return r.lang;
+  for (const r of ranked) {
+    const locale = catalogLocale(r.tag);
+    if (locale) return locale;
+  }
   return fallback;
 }
