@@ -278,7 +278,10 @@ export const configSchema = z.strictObject({
   ui: z
     .strictObject({
       productName: z.string().default('Sesame').describe('Name shown on pages and emails.'),
-      defaultLocale: z.enum(supportedLocales as [string, ...string[]]).default('en').describe('Locale when neither ui_locales nor Accept-Language match.'),
+      defaultLocale: z
+        .enum(supportedLocales as [string, ...string[]])
+        .default('en')
+        .describe('Locale when neither ui_locales nor Accept-Language match.'),
     })
     .prefault({})
     .describe('Hosted pages.'),

@@ -31,24 +31,23 @@ function primary(tag: string): string {
   return tag.trim().toLowerCase().split('-')[0] ?? '';
 }
 
-// Catalogs by lower-cased tag ('pt-br' -> 'pt-BR'), and by primary language for a tag naming only
-// the language or another region of it ('pt', 'pt-PT' -> 'pt-BR'); a catalog named by the bare
-// language ('fr') wins that slot over a regional one.
-const byTag = new Map(supportedLocales.map((locale) => [locale.toLowerCase(), locale]));
-const byLanguage = new Map<string, string>();
-for (const locale of supportedLocales) if (!byLanguage.has(primary(locale)) || !locale.includes('-')) byLanguage.set(primary(locale), locale);
-
-/** The catalog that speaks the BCP 47 `tag`: the exact tag first, then its primary language; else undefined. */
-export function catalogLocale(tag: string): string | undefined {
+/**
+ * Of `locales` (catalog tags), the one that speaks the BCP 47 `tag`: the same tag (any case), else
+ * one of its language, a bare language's catalog first (`pt`, `pt-PT` -> `pt-BR`); else undefined.
+ */
+export function matchLocale(tag: string, locales: readonly string[]): string | undefined {
   const wanted = tag.trim().toLowerCase().replace(/_/g, '-');
-  if (!wanted) return undefined;
-  return byTag.get(wanted) ?? byLanguage.get(primary(wanted));
+  if (!wanted || wanted === '*') return undefined;
+  const exact = locales.find((locale) => locale.toLowerCase() === wanted);
+  if (exact) return exact;
+  const language = primary(wanted);
+  return locales.find((locale) => locale.toLowerCase() === language) ?? locales.find((locale) => primary(locale) === language);
 }
 
 /** Picks the first supported language of `ui_locales` (space separated), then Accept-Language. */
 export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: string | undefined, fallback: string): string {
   for (const tag of (uiLocales ?? '').split(' ')) {
-    const locale = catalogLocale(tag);
+    const locale = matchLocale(tag, supportedLocales);
     if (locale) return locale;
   }
   const ranked = (acceptLanguage ?? '')
@@ -61,7 +60,7 @@ export function negotiateLocale(uiLocales: string | undefined, acceptLanguage: s
     .filter((r) => r.q > 0)
     .sort((a, b) => b.q - a.q || a.index - b.index);
   for (const r of ranked) {
-    const locale = catalogLocale(r.tag);
+    const locale = matchLocale(r.tag, supportedLocales);
     if (locale) return locale;
   }
   return fallback;
