@@ -66,7 +66,7 @@ describe('the language of the hosted pages and their email', () => {
     expect(started.page.html).toContain('<html lang="de">');
     expect(started.page.html).toContain('<h1>Anmelden</h1>');
     const { codePage, code } = await signInWithEmail(t, started, 'lena@example.de');
-    expect(codePage.html).toContain('<h1>Sehen Sie in Ihren E\u2011Mails nach</h1>');
+    expect(codePage.html).toContain('<h1>Prüfen Sie Ihre E\u2011Mails</h1>');
     const mail = parseMail(t.mail.to('lena@example.de')[0]!.raw);
     expect(mail.subject).toBe(`${code} ist Ihr Anmeldecode für Sesame`);
     expect(partOf(mail, 'text/html')).toContain('<html lang="de">');
