@@ -32,11 +32,23 @@ const words = (locale: string) => JSON.parse(readFileSync(join(localesDir, `${lo
 /** The width of a PNG, from its IHDR chunk. */
 const pngWidth = (png: Buffer) => png.readUInt32BE(16);
 
-/** What is wrong with the page as shown: its lang, horizontal scrolling (naming what sticks out), cut headings. */
+const ENGLISH = words('en');
+
+/** English sentences (their longest part between placeholders) that `locale` says otherwise: shown on its pages, they were never translated. */
+function englishOnly(locale: string): string[] {
+  const own = Object.values(words(locale)).join('\n');
+  return Object.values(ENGLISH)
+    .map((value) => value.split(/\{\w+\}/).reduce((a, b) => (b.trim().length > a.length ? b.trim() : a), ''))
+    .filter((part) => part.length >= 15 && part.includes(' ') && !own.includes(part));
+}
+
+/** What is wrong with the page as shown: its lang, English left in it, horizontal scrolling (naming what sticks out), cut headings. */
 async function layoutProblems(page: Page, locale: string, name: string): Promise<string[]> {
   const problems: string[] = [];
   const lang = await page.locator('html').getAttribute('lang');
   if (lang !== locale) problems.push(`${name}: html lang is ${lang}`);
+  const text = await page.locator('body').innerText();
+  problems.push(...englishOnly(locale).filter((part) => text.includes(part)).map((part) => `${name}: shows English "${part}"`));
   const wide = await page.evaluate(() => {
     const root = document.scrollingElement!;
     if (root.scrollWidth <= root.clientWidth) return null;
