@@ -16,8 +16,8 @@ const placeholders = (value: string) => [...value.matchAll(/\{(\w+)\}/g)].map((m
 const markup = (value: string) => [...value.matchAll(/<\/?[a-z][^>]*>/gi)].map((m) => m[0]).sort();
 
 describe('message catalogs', () => {
-  it('include English, French, German and Spanish, each named by its BCP 47 tag', () => {
-    expect(Object.keys(catalogs)).toEqual(expect.arrayContaining(['en', 'fr', 'de', 'es']));
+  it('include English, French, German, Spanish, Brazilian Portuguese and Japanese, each named by its BCP 47 tag', () => {
+    expect(Object.keys(catalogs)).toEqual(expect.arrayContaining(['en', 'fr', 'de', 'es', 'pt-BR', 'ja']));
     for (const locale of Object.keys(catalogs)) expect(Intl.getCanonicalLocales(locale)).toEqual([locale]);
     // What negotiation and the config's ui.defaultLocale accept is exactly this folder.
     expect(supportedLocales).toEqual(Object.keys(catalogs).sort());
