@@ -1,6 +1,6 @@
 // Which catalog a request gets: ui_locales first, then Accept-Language (by q), then ui.defaultLocale;
 // a tag matches its catalog exactly, else by language, so pt and pt-PT get pt-BR and de-AT gets de.
-// Over HTTP: the hosted page's lang and words, and the code email it sends, follow the choice.
+// Over HTTP: the hosted page's lang (pt-BR, the catalog's tag) and words, and the code email it sends, follow the choice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchLocale, negotiateLocale } from '../../src/i18n/i18n.js';
 import { FormClient } from '../helpers/form-client.js';
@@ -78,6 +78,16 @@ describe('the language of the hosted pages and their email', () => {
     const started = await startLogin(t, await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret), {}, browser);
     expect(started.page.html).toContain('<html lang="es">');
     expect(started.page.html).toContain('<h1>Iniciar sesión</h1>');
+  });
+
+  it.each([
+    ['ui_locales pt-PT', { ui_locales: 'pt-PT' }, {}, 'pt-BR', 'Entrar'],
+    ['Accept-Language pt', {}, { 'accept-language': 'pt;q=0.9, en;q=0.1' }, 'pt-BR', 'Entrar'],
+    ['Accept-Language ja-JP', {}, { 'accept-language': 'ja-JP' }, 'ja', 'ログイン'],
+  ])('%s: the page in %s', async (_what, params: Record<string, string>, headers: Record<string, string>, lang, heading) => {
+    const started = await startLogin(t, await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret), params, new FormClient(headers));
+    expect(started.page.html).toContain(`<html lang="${lang}">`);
+    expect(started.page.html).toContain(`<h1>${heading}</h1>`);
   });
 
   it('a language without a catalog gets the default (English)', async () => {
