@@ -57,7 +57,7 @@ async function layoutProblems(page: Page, locale: string, name: string): Promise
     const root = document.scrollingElement!;
     if (root.scrollWidth <= root.clientWidth) return null;
     const sticking = Array.from(document.body.querySelectorAll('*'))
-      .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5)
+      .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5 || el.scrollWidth > el.clientWidth + 1)
       .map((el) => `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).replace(/ /g, '.') : ''} "${(el.textContent ?? '').trim().slice(0, 40)}"`);
     return `scrolls sideways (${root.scrollWidth} > ${root.clientWidth}): ${sticking.slice(-3).join('; ')}`;
   });
@@ -98,6 +98,17 @@ describe('every language on a phone', () => {
       `<html lang="ja"><body><h1 style="width: 6em; font: 24px sans-serif">認証アプリで本人確認をしてください</h1><h2 style="width: 4em; font: 24px sans-serif">Authentifizierungs-App</h2></body></html>`,
     );
     expect(await brokenHeadings(page)).toEqual(['H2 overflows: Authentifizierungs-App', 'H2 breaks inside a word: Authentifizierungs-|App']);
+  });
+
+  it('the page check finds sideways scrolling, English left on a German page and a wrong lang', async () => {
+    const page = await (await chromium.newContext({ viewport: PHONE })).newPage();
+    await page.setContent(`<html lang="en"><body><pre class="wide">${'x'.repeat(80)}</pre><p>${ENGLISH['code.have_code']}</p></body></html>`);
+    expect(await layoutProblems(page, 'de', 'check')).toEqual([
+      'check: html lang is en',
+      `check: shows English "${ENGLISH['code.have_code']}"`,
+      expect.stringMatching(/^check: scrolls sideways \(\d+ > 360\): .*pre\.wide "x+"$/),
+      expect.stringMatching(/^check: screenshot is \d+ px wide$/),
+    ]);
   });
 
   it('lists every catalog: English, French, German, Spanish, Brazilian Portuguese, Japanese at least', () => {
