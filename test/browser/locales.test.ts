@@ -1,8 +1,9 @@
 // The main hosted pages in every language of views/locales, in Chromium on a 360 px wide phone:
 // email, code, the magic-link pages (landing, number, invalid link), the MFA challenge, consent, the
-// account page and both kinds of error page. Each must speak its language (html lang), scroll only
-// vertically (long German words, Japanese without spaces) and keep headings whole; a full-page
-// screenshot of each is taken (in the temp folder, for a person to look at; never committed).
+// account page, both kinds of error page and the sign-out question. Each must speak its language
+// (html lang, no English left), scroll only vertically (long German words, Japanese without spaces)
+// and keep headings whole; a full-page screenshot of each is taken (in the temp folder, for a person
+// to look at; never committed).
 // One Sesame, one Chromium, one sign-in per language reached with ui_locales (and the browser's
 // Accept-Language for the pages outside a sign-in). Every locale's words: test/i18n/catalogs.test.ts.
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -118,7 +119,7 @@ describe('every language on a phone', () => {
   describe.each(supportedLocales)('%s', (locale) => {
     const t9n = words(locale);
 
-    it('email, code, magic link, MFA challenge, consent, account and error pages', async () => {
+    it('email, code, magic link, MFA challenge, consent, account, error and sign-out pages', async () => {
       const email = `${locale.toLowerCase()}.langer.name.fuer.tests@example-lange-domain.example`;
       const user = await upsertVerifiedEmailUser(t.sesame.services.db, email);
       const { secret } = await confirmedTotp(t.sesame.services, user.id);
@@ -165,6 +166,10 @@ describe('every language on a phone', () => {
       problems.push(...(await layoutProblems(account, locale, 'Sesame error')));
       expect((await account.goto(`${t.issuer}/authorize?client_id=nobody&response_type=code&scope=openid&ui_locales=${locale}`))?.status()).toBe(400);
       problems.push(...(await layoutProblems(account, locale, 'oidc-provider error')));
+      // Still signed in: signing out asks first.
+      expect((await account.goto(`${t.issuer}/oidc/logout?client_id=app&ui_locales=${locale}`))?.status()).toBe(200);
+      await shows(account, account.getByRole('button', { name: t9n['logout.yes'], exact: true }), 'the sign-out question');
+      problems.push(...(await layoutProblems(account, locale, 'logout')));
       expect(problems).toEqual([]);
     }, 120_000);
   });
