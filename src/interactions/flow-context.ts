@@ -24,6 +24,7 @@ import { amrForRequest, MFA_PENDING, mfaNeedOf, mfaPath } from './mfa-step.js';
 import { riskStop } from './risk-step.js';
 import { acrOf } from '../oidc/acr.js';
 import { pageBrand } from '../http/brand.js';
+import { clientPolicies } from '../oidc/client-metadata.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
@@ -111,6 +112,7 @@ export async function render(s: Services, ctx: FlowContext, template: string, lo
     csrf: csrfToken(s.csrfKey, details.uid),
     clientName: s.renderer.clientName(locale, client),
     brand: pageBrand(ctx, client),
+    policies: clientPolicies(client?.metadata()),
     identifierKind: may('email') ? (may('sms') ? 'either' : 'email') : may('sms') ? 'phone' : null,
     externals: methodAllowed(s, ctx, 'external') ? externalConnections(s.config).map((c) => ({ id: c.id, name: c.name })) : [],
     passkeys: methodAllowed(s, ctx, 'passkey'),

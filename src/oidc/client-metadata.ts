@@ -151,6 +151,14 @@ export function clientBrand(metadata: Metadata | undefined): ClientBrand | undef
   return { name, logoUri: logo?.href, color, supportUri: support?.href };
 }
 
+/**
+ * The client's privacy policy and terms of service (standard policy_uri, tos_uri) for its consent
+ * page, which OpenID Connect says should show them; only a URL a brand link could be (see brandUrl).
+ */
+export function clientPolicies(metadata: Metadata | undefined): { policyUri: string | undefined; tosUri: string | undefined } {
+  return { policyUri: brandUrl(metadata?.policy_uri, false)?.href, tosUri: brandUrl(metadata?.tos_uri, false)?.href };
+}
+
 // InvalidClientMetadata, not Error: a bad client stored in the database must answer 400, not 500.
 function validateSesameMetadata(_ctx: unknown, key: string, value: unknown, metadata: Record<string, unknown>): void {
   if ((SESAME_CLIENT_KEYS as readonly string[]).includes(key) && value !== undefined && typeof value !== 'boolean') {

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/load.js';
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 const NATIVE_SECRET = 'native-secret-native-secret-native';
+const PARTNER_SECRET = 'partner-secret-partner-secret-partner';
 const DEFAULT_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 const ACME = {
@@ -26,6 +27,16 @@ const fixture = {
   clients: [
     { ...ACME, redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', first_party: true },
     { client_id: 'plain', client_name: 'Plain App', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', first_party: true },
+    // A third party: its consent page links to its privacy policy and terms.
+    {
+      client_id: 'partner',
+      client_secret: PARTNER_SECRET,
+      client_name: 'Partner',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code'],
+      policy_uri: 'https://partner.test/privacy',
+      tos_uri: 'https://partner.test/terms?a=1&b=2',
+    },
     // An Auth0-style native app: its link emails and their verify_redirect page.
     {
       ...ACME,
@@ -175,6 +186,17 @@ describe('per-client brand', () => {
     expect(again.html).toContain('<title>You are signed in · Acme Notes</title>');
     expect(again.html).toContain('<img class="brand-logo" src="https://cdn.acme.test/logo.png" alt="Acme Notes" height="48">');
     expect(again.html).toContain('<p class="support"><a href="https://help.acme.test/contact">Get help with Acme Notes</a></p>');
+  });
+
+  it("links a third party's consent page to its privacy policy and terms", async () => {
+    const started = await startLogin(t, await rpConfig(t, 'partner', PARTNER_SECRET));
+    const { result: consent } = await signInWithEmail(t, started, 'consent@example.com');
+    expect(consent.status).toBe(200);
+    expect(consent.html).toContain(
+      '    </ul>\n    <p class="hint"><a href="https://partner.test/privacy">Partner&#39;s privacy policy</a> · <a href="https://partner.test/terms?a=1&amp;b=2">Partner&#39;s terms of service</a></p>\n    <form',
+    );
+    // Not branded: the rest of the page is Sesame's.
+    expect(consent.html).toContain('<p class="brand">Sesame</p>');
   });
 
   it("shows the brand in the user's language, on the page and in the email", async () => {
