@@ -162,7 +162,6 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
     const audits = await db().prisma.auditEvent.findMany({ where: { identifier: held.row.id, type: { startsWith: 'action.review.' } } });
     expect(audits).toHaveLength(1);
   });
-});
 
   it.runIf(engine === 'sqlite')('documents grant-admin and revoke-admin in --help and refuses an unknown account in one line', async () => {
     const help = await usersCli(t, '--help');
