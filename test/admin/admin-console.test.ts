@@ -98,7 +98,7 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
     const email = nextEmail('user');
     const { secret } = await userWithApp(email, false);
     const { page } = await signIn(email, secret);
-    expect([page.status, page.url]).toEqual([403, `${t.issuer}/admin/reviews`]);
+    expect([page.status, page.url]).toEqual([403, `${t.issuer}/admin`]);
     expect(page.html).toContain('Only admins may use the admin console. Ask an operator to grant you the role.');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(page.headers.get('x-frame-options')).toBe('DENY');
