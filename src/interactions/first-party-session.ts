@@ -69,10 +69,37 @@ function sameText(a: string, b: unknown): boolean {
   return typeof b === 'string' && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 
+function safeNext(page: FirstPartyPage, next: string): string {
+  return page.returnPaths.test(next) ? next : page.home;
+}
+
+/** GET <home>/callback: this browser's flow (state), the code redeemed once with its verifier, the session cookie set. */
+async function finishSignIn(page: FirstPartyPage, s: Pick<Services, 'config' | 'db' | 'provider'>, ctx: Context): Promise<void> {
+  const flow = readCookie<Flow>(ctx, page.flowCookie);
+  ctx.cookies.set(page.flowCookie, '', { ...cookieOptions(ctx, page, 0), maxAge: 0 });
+  const { code, state, error } = ctx.query;
+  if (!flow || !sameText(flow.state, state)) throw new SesameError('badRequest', { detail: 'This sign-in was not started in this browser, or it already finished.' });
+  // The user cancelled on the sign-in page (or it failed): nothing to keep, back to the start.
+  if (typeof error === 'string') throw new SesameError('badRequest', { detail: 'The sign-in did not complete.' });
+  const signedIn = typeof code === 'string' ? await redeemInternalCode(s.provider, page.client, code, flow.verifier, s.config.issuer) : null;
+  if (!signedIn) throw new SesameError('badRequest', { detail: 'This sign-in is no longer valid. Start again.' });
+  page.accept?.(signedIn);
+  const session: Stored = {
+    id: randomBytes(18).toString('base64url'),
+    userId: signedIn.accountId,
+    sessionUid: signedIn.sessionUid,
+    authTime: signedIn.authTime,
+    amr: signedIn.amr,
+    exp: Math.floor(Date.now() / 1000) + page.sessionSeconds,
+  };
+  writeCookie(ctx, page, page.sessionCookie, session, page.sessionSeconds);
+  ctx.status = 303;
+  ctx.redirect(safeNext(page, flow.next));
+}
+
 /** The sign-in functions of one page. */
 export function firstPartySession(page: FirstPartyPage) {
   const csrfScope = (session: PageSession) => `${page.home.slice(1)}:${session.id}`;
-  const safeNext = (next: string) => (page.returnPaths.test(next) ? next : page.home);
 
   /** The signed-in user of this browser, or null (no cookie, expired, or its oidc-provider session ended). */
   async function current(s: Pick<Services, 'db'>, ctx: Context): Promise<PageSession | null> {
@@ -103,7 +130,7 @@ export function firstPartySession(page: FirstPartyPage) {
 
   /** Sends the browser to sign in (`fresh`: prove it again unless done within freshSeconds), then back to `next`. */
   function signInUrl(s: Pick<Services, 'config'>, ctx: Context, next: string, fresh: boolean): string {
-    const flow: Flow = { state: randomBytes(18).toString('base64url'), verifier: randomBytes(32).toString('base64url'), next: safeNext(next) };
+    const flow: Flow = { state: randomBytes(18).toString('base64url'), verifier: randomBytes(32).toString('base64url'), next: safeNext(page, next) };
     writeCookie(ctx, page, page.flowCookie, flow, FLOW_SECONDS);
     const url = new URL('/authorize', s.config.issuer);
     const params = {
@@ -126,29 +153,13 @@ export function firstPartySession(page: FirstPartyPage) {
     ctx.redirect(signInUrl(s, ctx, next, fresh));
   }
 
-  /** GET <home>/callback: this browser's flow (state), the code redeemed once with its verifier, the session cookie set. */
-  async function finishSignIn(s: Pick<Services, 'config' | 'db' | 'provider'>, ctx: Context): Promise<void> {
-    const flow = readCookie<Flow>(ctx, page.flowCookie);
-    ctx.cookies.set(page.flowCookie, '', { ...cookieOptions(ctx, page, 0), maxAge: 0 });
-    const { code, state, error } = ctx.query;
-    if (!flow || !sameText(flow.state, state)) throw new SesameError('badRequest', { detail: 'This sign-in was not started in this browser, or it already finished.' });
-    // The user cancelled on the sign-in page (or it failed): nothing to keep, back to the start.
-    if (typeof error === 'string') throw new SesameError('badRequest', { detail: 'The sign-in did not complete.' });
-    const signedIn = typeof code === 'string' ? await redeemInternalCode(s.provider, page.client, code, flow.verifier, s.config.issuer) : null;
-    if (!signedIn) throw new SesameError('badRequest', { detail: 'This sign-in is no longer valid. Start again.' });
-    page.accept?.(signedIn);
-    const session: Stored = {
-      id: randomBytes(18).toString('base64url'),
-      userId: signedIn.accountId,
-      sessionUid: signedIn.sessionUid,
-      authTime: signedIn.authTime,
-      amr: signedIn.amr,
-      exp: Math.floor(Date.now() / 1000) + page.sessionSeconds,
-    };
-    writeCookie(ctx, page, page.sessionCookie, session, page.sessionSeconds);
-    ctx.status = 303;
-    ctx.redirect(safeNext(flow.next));
-  }
-
-  return { current, isFresh, csrf, requirePost, signInUrl, sendToSignIn, finishSignIn };
+  return {
+    current,
+    isFresh,
+    csrf,
+    requirePost,
+    signInUrl,
+    sendToSignIn,
+    finishSignIn: (s: Pick<Services, 'config' | 'db' | 'provider'>, ctx: Context) => finishSignIn(page, s, ctx),
+  };
 }

@@ -45,7 +45,11 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
 
   const reviewItem = (html: string, email: string) => {
     const item = [...html.matchAll(/<li>([\s\S]*?)<\/li>/g)].map((m) => m[1]!).find((li) => li.includes(email));
-    return item?.replace(/\s+/g, ' ').replace(/<[^>]+>/g, '|').replace(/\|[\s|]*/g, '|').trim();
+    return item
+      ?.replace(/\s+/g, ' ')
+      .replace(/<[^>]+>/g, '|')
+      .replace(/\|[\s|]*/g, '|')
+      .trim();
   };
 
   it('lets an admin granted by the CLI approve one held sign-in and deny another, audited with their id', async () => {

@@ -3,7 +3,6 @@
 // review queue, approves one (it reaches the app) and denies the other (refused); a signed-in user
 // who is not an admin gets the 403 page. axe in light and dark mode on each console page; headings
 // wrap between words. Without JavaScript and the attacks: test/admin/admin-console.test.ts.
-import { randomUUID } from 'node:crypto';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
