@@ -12,6 +12,7 @@ import { codeFrom } from '../helpers/smtp.js';
 import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
 import { failure } from '../helpers/cli.js';
 import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { insertDecision } from '../../src/storage/action-decisions.js';
 import { ADMIN_FIXTURE, REVIEW_IP, adminByCli, heldSignIn, usersCli } from './admin-helpers.js';
 
 describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => {
@@ -143,6 +144,37 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
     expect((await db().prisma.actionDecision.findUniqueOrThrow({ where: { id: held.row.id } })).state).toBe('REVIEW_REQUIRED');
   });
 
+  it('asks /authorize for a fresh sign-in with the MFA acr as an essential claim, and keeps its cookie to /admin', async () => {
+    const browser = new FormClient();
+    const start = await browser.request(`${t.issuer}/admin/reviews?page=2`);
+    expect(start.status).toBe(303);
+    const to = new URL(start.headers.get('location')!);
+    expect([
+      to.origin + to.pathname,
+      ...['client_id', 'redirect_uri', 'response_type', 'scope', 'code_challenge_method', 'max_age', 'claims'].map((k) => to.searchParams.get(k)),
+    ]).toEqual([
+      `${t.issuer}/authorize`,
+      'sesame-admin-console',
+      `${t.issuer}/admin/callback`,
+      'code',
+      'openid',
+      'S256',
+      '900',
+      '{"id_token":{"acr":{"essential":true,"values":["http://schemas.openid.net/pape/policies/2007/06/multi-factor"]}}}',
+    ]);
+    expect(start.headers.get('set-cookie')).toMatch(
+      /^sesame_admin_flow=[^;]+; path=\/admin; expires=[^;]+; samesite=lax; httponly, sesame_admin_flow\.sig=[^;]+; path=\/admin; expires=[^;]+; samesite=lax; httponly$/,
+    );
+
+    const email = nextEmail('admin');
+    const { secret } = await userWithApp(email);
+    const admin = { ...(await signIn(email, secret)), userId: (await db().prisma.user.findUniqueOrThrow({ where: { email } })).id };
+    expect(admin.browser.cookie('sesame_admin')).toBeDefined();
+    // An admin who signs out of Sesame is signed out of the console too.
+    await db().prisma.oidcPayload.deleteMany({ where: { model: 'Session', accountId: admin.userId } });
+    expect((await admin.browser.request(`${t.issuer}/admin/reviews`)).status).toBe(303);
+  });
+
   it('refuses a callback this browser did not start', async () => {
     const page = await new FormClient().request(`${t.issuer}/admin/callback?code=abcdefghijklmnop&state=xyz`);
     expect(page.status).toBe(400);
@@ -165,6 +197,58 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
     expect(answers.find((a) => a.status === 409)!.html).toContain('This action is no longer waiting for a review');
     const audits = await db().prisma.auditEvent.findMany({ where: { identifier: held.row.id, type: { startsWith: 'action.review.' } } });
     expect(audits).toHaveLength(1);
+  });
+
+  it('pages the queue 20 at a time, newest first, and explains an API action with its place', async () => {
+    const email = nextEmail('admin');
+    const { secret } = await userWithApp(email);
+    const future = Date.now() + 86_400_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 21; i++) {
+      const { row } = await insertDecision(
+        db(),
+        {
+          tenantId: 'app',
+          userId: `app-user-${engine}-${i}`,
+          actionCode: 'withdraw',
+          idempotencyKey: `paging-${engine}-${i}`,
+          outcome: 'REVIEW',
+          state: 'REVIEW_REQUIRED',
+          ruleIds: '[]',
+          explanation: JSON.stringify({ facts: {}, decidedBy: null, matched: [] }),
+          ip: '198.51.100.7',
+          deviceId: null,
+          principalId: null,
+          verificationMethods: '[]',
+          defaultVerificationMethod: null,
+          redirectUrl: null,
+          context: '{}',
+          country: 'FR',
+          latitude: 48.8566,
+          longitude: 2.3522,
+          interactionUid: null,
+        },
+        new Date(future + i * 1000),
+      );
+      ids.unshift(row.id);
+    }
+    const admin = await signIn(email, secret);
+    const shown = (html: string) => [...html.matchAll(/name="id" value="([^"]+)"/g)].map((m) => m[1]).filter((_, i) => i % 2 === 0);
+    expect(shown(admin.page.html)).toEqual(ids.slice(0, 20));
+    expect(admin.page.html).toContain('<a href="/admin/reviews?page=2">Older</a>');
+    expect(admin.page.html).not.toContain('Newer');
+    const item = reviewItem(admin.page.html, `app-user-${engine}-20:`)!.split('|Time|');
+    expect(item[0]).toBe(
+      `|app-user-${engine}-20: withdraw|Rules matched|None (the default outcome)|Address|198.51.100.7|Country|FR|Place|48.86, 2.35|Device|Unknown|Browser|Unknown|Application|Test App (app)`,
+    );
+    expect(item[1]).toMatch(/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M UTC\|Approve\|Deny\|$/);
+    const second = await admin.browser.request(`${t.issuer}/admin/reviews?page=2`);
+    expect(shown(second.html)[0]).toBe(ids[20]);
+    expect(second.html).toContain('<a href="/admin/reviews?page=1">Newer</a>');
+    for (const odd of ['abc', '-1', '1e9', '99999']) {
+      const page = await admin.browser.request(`${t.issuer}/admin/reviews?page=${odd}`);
+      expect([odd, page.status]).toEqual([odd, 200]);
+    }
   });
 
   it.runIf(engine === 'sqlite')('documents grant-admin and revoke-admin in --help and refuses an unknown account in one line', async () => {
