@@ -63,6 +63,7 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
     const admin = await signIn(email, secret);
     expect([admin.page.status, admin.page.url]).toEqual([200, `${t.issuer}/admin/reviews`]);
     expect(admin.page.html).toContain('<h1>Review queue</h1>');
+    expect(admin.page.headers.get('cache-control')).toBe('no-store');
     expect(admin.page.html).toContain('<a href="/admin/reviews" aria-current="page">Review queue</a>');
     const heldEmail = (await db().prisma.user.findUniqueOrThrow({ where: { id: approved.row.userId } })).email!;
     expect(reviewItem(admin.page.html, heldEmail)).toMatch(

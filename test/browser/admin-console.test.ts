@@ -7,7 +7,7 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
 import { insertPasskey } from '../../src/storage/passkeys.js';
-import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
 import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
@@ -28,7 +28,7 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
   afterAll(() => t?.stop());
 
   /** A page whose virtual authenticator holds a passkey of a new user with `email`, made by the real registration ceremony. */
-  async function pageWithPasskey(email: string) {
+  async function pageWithPasskey(email: string, locale = 'en-US') {
     const deps = t.sesame.services;
     const user = await upsertVerifiedEmailUser(deps.db, email);
     const soft = new SoftAuthenticator({ origin: t.issuer });
@@ -36,7 +36,7 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
     const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
     const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
     const credential = soft.exportCredential(passkey.id);
-    const context: BrowserContext = await chromium.newContext({ locale: 'en-US' });
+    const context: BrowserContext = await chromium.newContext({ locale });
     const page = await context.newPage();
     const { cdp, authenticatorId } = await addVirtualAuthenticator(context, page);
     await cdp.send('WebAuthn.addCredential', {
@@ -82,6 +82,22 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
     expect((await approved.check()).location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
     expect((await denied.check()).status).toBe(403);
     expect(audit).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  it('speaks French on a phone; axe finds nothing there either', async () => {
+    const email = `chromium-admin${++n}-${engine}@example.com`;
+    const { user, page, problems } = await pageWithPasskey(email, 'fr-FR');
+    await setAdmin(t.sesame.services.db, user.id, true);
+    await heldSignIn(t, `chromium-held${++n}-${engine}@example.com`);
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto(`${t.issuer}/admin`);
+    await page.getByRole('heading', { name: 'File de vérification', level: 1 }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('fr');
+    expect(await page.getByRole('navigation', { name: 'Console d’administration' }).getByRole('link', { name: 'File de vérification' }).getAttribute('aria-current')).toBe('page');
+    expect(await page.getByRole('button', { name: 'Approuver' }).first().isVisible()).toBe(true);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    expect([...(await axeBothSchemes(page, 'review queue fr')), ...(await brokenHeadings(page))]).toEqual([]);
     expect(problems).toEqual([]);
   });
 
