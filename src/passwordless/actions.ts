@@ -12,6 +12,7 @@ import { normalizeIp } from '../risk/ip-data.js';
 import { decide, type Decision } from '../risk/rules.js';
 import { countActions, deviceKnown, insertDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
+import type { OutgoingMessage } from '../storage/outbox.js';
 import { countPasskeys } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
 import { placeFacts } from './action-places.js';
@@ -112,8 +113,16 @@ export interface Tracked {
   created: boolean;
 }
 
-/** Tracks an action: decides it under its policy and stores the decision with why. */
-export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date()): Promise<Tracked> {
+/**
+ * Tracks an action: decides it under its policy and stores the decision with why. `notice`: a
+ * message about a new decision (Sesame's sign-ins: the review webhook), stored with it atomically.
+ */
+export async function trackAction(
+  deps: { config: Pick<LoadedConfig, 'actions'>; db: Db },
+  req: ActionRequest,
+  now = new Date(),
+  notice?: (row: ActionDecisionRow) => OutgoingMessage | null,
+): Promise<Tracked> {
   const principalId = req.principalId ?? (await actionPrincipal(deps.db, req.tenantId, req.userId, { create: true }))!;
   const policy = await policyFor(deps, req.tenantId, req.actionCode, { operatorFirst: req.operatorFirst === true });
   const variables = variablesOf(policy);
@@ -150,6 +159,7 @@ export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>;
       interactionUid: req.interactionUid ?? null,
     },
     now,
+    notice,
   );
   return { row, decision: created ? decision : storedDecision(row), created };
 }

@@ -2,6 +2,7 @@
 // two parallel tracks with one key store one decision and both answer it.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import type { OutgoingMessage } from './outbox.js';
 
 export interface ActionDecisionRow {
   id: string;
@@ -39,10 +40,27 @@ export interface ActionDecisionRow {
 type Defaulted = 'verificationMethod' | 'verifiedByAuthenticatorId' | 'resultTokenId' | 'validatedAt' | 'reviewedBy' | 'stateUpdatedAt';
 export type NewActionDecision = Omit<ActionDecisionRow, 'id' | 'createdAt' | 'updatedAt' | Defaulted> & Partial<Pick<ActionDecisionRow, Defaulted>>;
 
-/** Stores a decision; when the tenant already has one under this idempotency key, that one instead. */
-export async function insertDecision(db: Db, row: NewActionDecision, now = new Date()): Promise<{ row: ActionDecisionRow; created: boolean }> {
+/**
+ * Stores a decision; when the tenant already has one under this idempotency key, that one instead.
+ * `notice`: a message about the new decision (the review webhook), enqueued in the same transaction,
+ * so it is neither lost (a crash between the two) nor doubled (a parallel track with the key).
+ */
+export async function insertDecision(
+  db: Db,
+  row: NewActionDecision,
+  now = new Date(),
+  notice?: (row: ActionDecisionRow) => OutgoingMessage | null,
+): Promise<{ row: ActionDecisionRow; created: boolean }> {
+  const data = { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now };
   try {
-    return { row: await db.prisma.actionDecision.create({ data: { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now } }), created: true };
+    if (!notice) return { row: await db.prisma.actionDecision.create({ data }), created: true };
+    const created = await db.prisma.$transaction(async (tx) => {
+      const stored = await tx.actionDecision.create({ data });
+      const message = notice(stored);
+      if (message) await tx.outboxMessage.create({ data: { id: randomUUID(), ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
+      return stored;
+    });
+    return { row: created, created: true };
   } catch (err) {
     // A unique violation: a parallel track with this key stored its decision first.
     const stored = await findDecision(db, row.tenantId, row.idempotencyKey);
@@ -146,4 +164,38 @@ export async function deleteUserDecisions(db: Db, tenantId: string, userId: stri
 export async function appUserIdOf(db: Db, tenantId: string, principalId: string): Promise<string | null> {
   const row = await db.prisma.actionDecision.findFirst({ where: { tenantId, principalId }, orderBy: { createdAt: 'desc' }, select: { userId: true } });
   return row?.userId ?? null;
+}
+
+/**
+ * The newest decision of an API sign-in (idempotency key under `keyPrefix`) of this user, client,
+ * action and address that still speaks for a retry: held for review (at any age: expired, it then
+ * counts as denied), denied since `since`, or approved since `since` and not yet used.
+ */
+export function findGrantReview(
+  db: Db,
+  where: { tenantId: string; userId: string; actionCode: string; ip: string },
+  keyPrefix: string,
+  since: Date,
+): Promise<ActionDecisionRow | null> {
+  return db.prisma.actionDecision.findFirst({
+    where: {
+      ...where,
+      idempotencyKey: { startsWith: keyPrefix },
+      OR: [
+        { state: 'REVIEW_REQUIRED' },
+        { state: 'REVIEW_FAILED', stateUpdatedAt: { gte: since } },
+        { state: 'REVIEW_SUCCEEDED', validatedAt: null, stateUpdatedAt: { gte: since } },
+      ],
+    },
+    orderBy: { createdAt: 'desc' },
+  });
+}
+
+/** Uses an approval (REVIEW_SUCCEEDED since `since`, unused): true for exactly one of any parallel callers. */
+export async function useApproval(db: Db, id: string, since: Date, now = new Date()): Promise<boolean> {
+  const { count } = await db.prisma.actionDecision.updateMany({
+    where: { id, state: 'REVIEW_SUCCEEDED', validatedAt: null, stateUpdatedAt: { gte: since } },
+    data: { validatedAt: now, updatedAt: now },
+  });
+  return count === 1;
 }
