@@ -61,16 +61,42 @@ export function gatedAt(api: MfaApi, ip: string): AuthClient {
   });
 }
 
-/** An email code sign-in to `gated` from `ip`: the tokens, or what the SDK threw. */
-export async function gatedSignIn(api: MfaApi, email: string, ip: string) {
+/** What a sign-in came to: the ID token's `sub`, or the refusal's status and body (the members of Auth0's body the SDK keeps). */
+export type Outcome = { sub: string } | { status: number; body: unknown };
+
+function outcome(redeem: Promise<{ claims?: { sub?: string } }>): Promise<Outcome> {
+  return redeem.then(
+    (tokens) => ({ sub: String(tokens.claims?.sub) }),
+    (error: { statusCode?: number; cause?: Record<string, unknown> }) => {
+      if (error.statusCode === undefined || !error.cause) throw error as Error;
+      const { error: code, error_description, mfa_token, mfa_requirements } = error.cause;
+      const body = Object.fromEntries(Object.entries({ error: code, error_description, mfa_token, mfa_requirements }).filter(([, v]) => v !== undefined));
+      return { status: error.statusCode, body };
+    },
+  );
+}
+
+/** An email code sent by `gated` for the end user at `ip`, then a function redeeming it with the OTP grant. */
+export async function gatedEmailCode(api: MfaApi, email: string, ip: string): Promise<() => Promise<Outcome>> {
   const client = gatedAt(api, ip);
   const sent = () => client.passwordless.sendEmail({ email }).then(() => true, () => false); // prettier-ignore
   await waitFor(sent, { interval: 500, what: 'a code sent' });
   const code = codeFrom(await api.t.mail.next(email));
-  return client.getTokenByPasswordlessEmail({ email, code, scope: SCOPE, audience: API }).then(
-    (tokens) => ({ tokens }),
-    (error: unknown) => ({ error: error as { name: string; statusCode: number; cause: Record<string, unknown> } }),
-  );
+  return () => outcome(client.getTokenByPasswordlessEmail({ email, code, scope: SCOPE, audience: API }));
+}
+
+/** The same by SMS. */
+export async function gatedSmsCode(api: MfaApi, phone: string, ip: string): Promise<() => Promise<Outcome>> {
+  const client = gatedAt(api, ip);
+  const sent = () => client.passwordless.sendSms({ phoneNumber: phone }).then(() => true, () => false); // prettier-ignore
+  await waitFor(sent, { interval: 500, what: 'a text sent' });
+  const code = smsCode(await api.twilio.next(phone));
+  return () => outcome(client.getTokenByPasswordlessSms({ phoneNumber: phone, code, scope: 'openid' }));
+}
+
+/** An email code sign-in to `gated` from `ip`. */
+export async function gatedSignIn(api: MfaApi, email: string, ip: string): Promise<Outcome> {
+  return (await gatedEmailCode(api, email, ip))();
 }
 
 /** An SMS code sign-in to `gated` from `ip`: what the SDK threw (the tests expect a refusal). */
