@@ -6,7 +6,7 @@
 // riding another user's approval, riding an approval from another address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
-import { REVIEW_WEBHOOK } from '../../src/passwordless/sign-in-risk.js';
+import { REVIEW_WEBHOOK, decideGrantSignIn } from '../../src/passwordless/sign-in-risk.js';
 import { ENGINES } from '../helpers/databases.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway, verify, type FakeGateway } from '../delivery/sms-fixture.js';
@@ -140,5 +140,12 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
       ['REVIEW_SUCCEEDED', true],
       ['REVIEW_REQUIRED', false],
     ]);
+
+    // Closer together than two HTTP sign-ins can be: ten of the grants' decisions at once, one approval.
+    const again = (await decisionsOf(user.sub)).at(-1)!;
+    expect(await approveByManagementApi(again.id, 'approve')).toMatchObject({ status: 200 });
+    const q = { clientId: 'gated', actionCode: 'gate', userId: user.sub, amr: ['email', 'otp'], ip: IP.review };
+    const decided = await Promise.all(Array.from({ length: 10 }, () => decideGrantSignIn(api.t.sesame.services, q)));
+    expect(decided.filter((d) => d?.approved)).toHaveLength(1);
   });
 });
