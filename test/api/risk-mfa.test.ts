@@ -92,9 +92,9 @@ describe.each(ENGINES)('risk CHALLENGE through the MFA API on %s', { timeout: 18
     const first = await api.firstFactor(email, gated);
     expect(first.mfa_requirements).toEqual({ enroll: [{ type: 'otp' }] });
     const sub = await api.userId(email);
-    await expect(
-      gated.mfa.enrollAuthenticator({ authenticatorTypes: ['oob'], oobChannels: ['sms'], phoneNumber: nextPhone(), mfaToken: first.mfa_token }),
-    ).rejects.toEqual(sdkError(MfaEnrollmentError, 403, 'invalid_grant', NOT_ALLOWED));
+    await expect(gated.mfa.enrollAuthenticator({ authenticatorTypes: ['oob'], oobChannels: ['sms'], phoneNumber: nextPhone(), mfaToken: first.mfa_token })).rejects.toEqual(
+      sdkError(MfaEnrollmentError, 403, 'invalid_grant', NOT_ALLOWED),
+    );
     expect(await db().authenticator.count({ where: { userId: sub } })).toBe(0);
 
     const enrolment = (await gated.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: first.mfa_token })) as { secret: string };
