@@ -6,7 +6,9 @@
 // riding another user's approval, riding an approval from another address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
-import { REVIEW_WEBHOOK, decideGrantSignIn } from '../../src/passwordless/sign-in-risk.js';
+import { REVIEW_WEBHOOK, decideGrantSignIn, decideSignIn, hostedKey } from '../../src/passwordless/sign-in-risk.js';
+import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { insertDecision } from '../../src/storage/action-decisions.js';
 import { ENGINES } from '../helpers/databases.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway, verify, type FakeGateway } from '../delivery/sms-fixture.js';
@@ -147,5 +149,28 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
     const q = { clientId: 'gated', actionCode: 'gate', userId: user.sub, amr: ['email', 'otp'], ip: IP.review };
     const decided = await Promise.all(Array.from({ length: 10 }, () => decideGrantSignIn(api.t.sesame.services, q)));
     expect(decided.filter((d) => d?.approved)).toHaveLength(1);
+  });
+
+  it('stores one webhook with one held decision, even when a hosted sign-in is decided ten times at once', async () => {
+    const before = await webhooks();
+    const user = await upsertVerifiedEmailUser(api.t.sesame.services.db, api.nextEmail());
+    const q = { clientId: 'gated', actionCode: 'gate', userId: user.id, amr: ['email', 'otp'], ip: IP.review, interactionUid: `uid-${engine}` };
+    const decided = await Promise.all(Array.from({ length: 10 }, () => decideSignIn(api.t.sesame.services, q, hostedKey(q.interactionUid, user.id))));
+    expect([new Set(decided.map((d) => d!.row.id)).size, decided.filter((d) => d!.created).length, decided[0]!.row.state]).toEqual([1, 1, 'REVIEW_REQUIRED']);
+    expect(await webhooks()).toBe(before + 1);
+  });
+
+  it('stores neither the decision nor its webhook when storing one of them fails', async () => {
+    const key = `grant:rollback-${engine}`;
+    const row = {
+      tenantId: 'gated', userId: 'u', actionCode: 'gate', idempotencyKey: key, outcome: 'REVIEW', state: 'REVIEW_REQUIRED', ruleIds: '[]', explanation: '{}', ip: IP.review,
+      deviceId: null, principalId: null, verificationMethods: '[]', defaultVerificationMethod: null, redirectUrl: null, context: '{}', country: null, latitude: null,
+      longitude: null, interactionUid: null,
+    }; // prettier-ignore
+    const before = await webhooks();
+    // A message the outbox refuses (no text): the decision it reports must not stay without it.
+    const broken = () => ({ channel: 'webhook', connectionId: REVIEW_WEBHOOK, recipient: 'gated', subject: 's', text: null as unknown as string }) as const;
+    await expect(insertDecision(api.t.sesame.services.db, row, new Date(), broken)).rejects.toThrow();
+    expect([await db().actionDecision.count({ where: { idempotencyKey: key } }), await webhooks()]).toEqual([0, before]);
   });
 });
