@@ -3,7 +3,9 @@
 // same user, client and address answers the same decision (no new row, no second webhook); once
 // approved (management API, Authsignal's updateAction) the next retry gets tokens, exactly one even
 // in parallel; denied or expired: access_denied, until actions.reviewTimeout has passed. Attempted:
-// riding another user's approval, riding an approval from another address.
+// riding another user's approval, riding an approval from another address or past its time; ten
+// decisions at once on one approval; the webhook stored with its decision (one for ten parallel
+// decisions of a hosted sign-in, none and no decision when storing it fails).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { REVIEW_WEBHOOK, decideGrantSignIn, decideSignIn, hostedKey } from '../../src/passwordless/sign-in-risk.js';
@@ -106,6 +108,16 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
       [IP.review2, 'REVIEW_REQUIRED', null],
     ]);
     expect(await gatedSignIn(api, bob.email, IP.review)).toEqual({ sub: bob.sub });
+
+    // An approval older than actions.reviewTimeout lets nothing through: the retry is held anew.
+    const late = await held();
+    expect(await updateAction(late.row, 'REVIEW_SUCCEEDED')).toMatchObject({ status: 200, body: { state: 'REVIEW_SUCCEEDED' } });
+    await db().actionDecision.update({ where: { id: late.row.id }, data: { stateUpdatedAt: new Date(Date.now() - 3601_000) } });
+    expect(await gatedSignIn(api, late.email, IP.review)).toEqual(HELD);
+    expect((await decisionsOf(late.sub)).map((r) => [r.state, r.validatedAt])).toEqual([
+      ['REVIEW_SUCCEEDED', null],
+      ['REVIEW_REQUIRED', null],
+    ]);
   });
 
   it('answers access_denied once denied or expired, and decides afresh after actions.reviewTimeout', async () => {
