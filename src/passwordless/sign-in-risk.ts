@@ -8,11 +8,11 @@
 // A new REVIEW tells the operator once: the webhook enqueued with the decision row (one transaction).
 // An API sign-in cannot wait on a page, so its retries find the held decision again
 // (`decideGrantSignIn`): by user, client, action and address, under keys no tenant may use.
+import { randomUUID } from 'node:crypto';
 import type { VerificationMethod } from '../config/actions.js';
 import type { FactorType } from '../config/mfa.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { randomUUID } from 'node:crypto';
 import { findDecision, findDecisionById, findGrantReview, transitionDecision, useApproval, type ActionDecisionRow } from '../storage/action-decisions.js';
 import { findActionConfiguration } from '../storage/action-tenants.js';
 import type { Db } from '../storage/db.js';
@@ -182,8 +182,9 @@ export function passingMethod(amr: readonly string[], methods: readonly Verifica
 }
 
 /**
- * Marks the challenge of `row` met by `method` (CHALLENGE_REQUIRED -> CHALLENGE_SUCCEEDED, once; a
- * parallel pass may win, met either way). No result token: Sesame's own sign-ins validate nothing.
+ * Marks the challenge of `row` met by `method` (CHALLENGE_REQUIRED -> CHALLENGE_SUCCEEDED, once):
+ * true when this call met it; false when it no longer waited (a parallel pass won, or an operator
+ * put it up for review). No result token: Sesame's own sign-ins validate nothing.
  */
 export function meetChallenge(db: Db, row: Pick<ActionDecisionRow, 'id'>, method: VerificationMethod): Promise<boolean> {
   return transitionDecision(db, row.id, ['CHALLENGE_REQUIRED'], 'CHALLENGE_SUCCEEDED', { verificationMethod: method });
