@@ -4,11 +4,13 @@
 import { AuthClient } from '@auth0/auth0-auth-js';
 import type { Engine } from '../helpers/databases.js';
 import { smsCode } from '../helpers/fake-twilio.js';
+import type { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 import { CALLBACK } from './fixture.js';
 import { API, GRANTS, SCOPE, SECRET, rejection, startMfaApi, type MfaApi } from './mfa-fixture.js';
 
+const WEBAUTHN = 'urn:okta:params:oauth:grant-type:webauthn';
 export const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 export const HOOK_SECRET = 'review-secret-review-secret-review-secret';
 /** Addresses the policy reads: each names what it asks. */
@@ -44,7 +46,7 @@ export const GATE = {
 export async function startRiskApi(engine: Engine, hookUrl?: string): Promise<MfaApi> {
   return startMfaApi(engine, {
     clients: [
-      { client_id: 'gated', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: GRANTS, trust_forwarded_for: true, risk_action: 'gate' },
+      { client_id: 'gated', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: [...GRANTS, WEBAUTHN], trust_forwarded_for: true, risk_action: 'gate' },
       { client_id: 'ops', client_secret: OPS_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], management_api: true },
     ],
     actions: { policies: { gate: GATE }, ...(hookUrl && { reviewWebhook: { url: hookUrl, secret: HOOK_SECRET } }) },
@@ -92,6 +94,22 @@ export async function gatedSmsCode(api: MfaApi, phone: string, ip: string): Prom
   await waitFor(sent, { interval: 500, what: 'a text sent' });
   const code = smsCode(await api.twilio.next(phone));
   return () => outcome(client.getTokenByPasswordlessSms({ phoneNumber: phone, code, scope: 'openid' }));
+}
+
+/** A passkey sign-up to `gated` from `ip` through auth-js (the ceremony by `device`). */
+export async function gatedPasskeySignUp(api: MfaApi, device: SoftAuthenticator, email: string, ip: string): Promise<Outcome> {
+  const client = gatedAt(api, ip);
+  const challenge = await client.passkey.register({ email, name: 'Pat' });
+  const credential = device.register(challenge.authnParamsPublicKey as never);
+  return outcome(client.passkey.getTokenByPasskey({ authSession: challenge.authSession, credential: credential as never, scope: 'openid' }));
+}
+
+/** A passkey sign-in to `gated` from `ip` through auth-js. */
+export async function gatedPasskeySignIn(api: MfaApi, device: SoftAuthenticator, ip: string): Promise<Outcome> {
+  const client = gatedAt(api, ip);
+  const challenge = await client.passkey.challenge();
+  const credential = device.authenticate(challenge.authnParamsPublicKey as never);
+  return outcome(client.passkey.getTokenByPasskey({ authSession: challenge.authSession, credential: credential as never, scope: 'openid' }));
 }
 
 /** An email code sign-in to `gated` from `ip`. */

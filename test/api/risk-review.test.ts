@@ -15,7 +15,8 @@ import { ENGINES } from '../helpers/databases.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway, verify, type FakeGateway } from '../delivery/sms-fixture.js';
 import type { MfaApi } from './mfa-fixture.js';
-import { HOOK_SECRET, IP, OPS_SECRET, gatedEmailCode, gatedSignIn, gatedSmsCode, startRiskApi } from './risk-fixture.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
+import { HOOK_SECRET, IP, OPS_SECRET, gatedEmailCode, gatedPasskeySignIn, gatedPasskeySignUp, gatedSignIn, gatedSmsCode, startRiskApi } from './risk-fixture.js';
 
 const HELD = { status: 403, body: { error: 'access_denied', error_description: 'The sign-in is held for review: try again once it is approved.' } };
 const DENIED = { status: 403, body: { error: 'access_denied', error_description: 'The sign-in was not allowed.' } };
@@ -91,6 +92,19 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
     const rows = await decisionsOf(sub);
     expect(rows.map((r) => r.state)).toEqual(['REVIEW_SUCCEEDED', 'REVIEW_REQUIRED']);
     expect(await webhooks()).toBe(before + 2);
+  });
+
+  it('holds a passkey sign-in the same way, and lets exactly its next retry through once approved', async () => {
+    const device = new SoftAuthenticator({ origin: `https://${api.domain}` });
+    const email = api.nextEmail();
+    expect(await gatedPasskeySignUp(api, device, email, IP.review)).toEqual(HELD);
+    const sub = await api.userId(email);
+    const [row] = await decisionsOf(sub);
+    expect(await gatedPasskeySignIn(api, device, IP.review)).toEqual(HELD);
+    expect((await decisionsOf(sub)).map((r) => r.id)).toEqual([row!.id]);
+    expect(await approveByManagementApi(row!.id, 'approve')).toMatchObject({ status: 200 });
+    expect(await gatedPasskeySignIn(api, device, IP.review)).toEqual({ sub });
+    expect(await gatedPasskeySignIn(api, device, IP.review)).toEqual(HELD);
   });
 
   it("lets an approval in only for its own user, from its own address (updateAction's approval)", async () => {
