@@ -2,12 +2,13 @@
 // engines: the mfa_token names its decision, and the MFA API and grants take only the rule's methods
 // (refused before a code is checked or spent), enrolment included; the factor that succeeds marks the
 // challenge met, once, even with parallel grants. Attempted: a recovery code or an authenticator
-// app where the rule does not allow it, an email factor's code under an app-only rule, a
-// passkey-only rule met over the MFA API.
+// app where the rule does not allow it, an email factor's code under an app-only rule, an SMS code
+// of an enrolment's unbound oob_code at the mfa-oob grant, a passkey-only rule met over the MFA API.
 import type { AuthClient } from '@auth0/auth0-auth-js';
 import { MfaChallengeError, MfaEnrollmentError, MfaVerifyError } from '@auth0/auth0-auth-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
+import { smsCode } from '../helpers/fake-twilio.js';
 import { sdkError, totp, type MfaApi } from './mfa-fixture.js';
 import { IP, gatedAt, gatedSmsSignIn, smsUserWithEmailFactor, startRiskApi } from './risk-fixture.js';
 
@@ -125,5 +126,29 @@ describe.each(ENGINES)('risk CHALLENGE through the MFA API on %s', { timeout: 18
     expect((await gated.mfa.listAuthenticators({ mfaToken })).map((a) => a.type)).toEqual(['email', 'recovery-code']);
     await expect(gated.mfa.challengeAuthenticator({ challengeType: 'oob', mfaToken })).rejects.toEqual(sdkError(MfaChallengeError, 403, 'invalid_grant', NOT_ALLOWED));
     expect((await decisionOf(sub)).state).toBe('CHALLENGE_REQUIRED');
+  });
+
+  it('refuses at the mfa-oob grant an SMS code whose oob_code came from an enrolment, under an app-only CHALLENGE', async () => {
+    const { email, secret } = await api.enrolledUser();
+    const sub = await api.userId(email);
+    // An MFA API access token of `gated` (a plain second factor from an allowed address) enrols a phone: its oob_code binds no mfa_token.
+    const plain = await api.firstFactor(email, gatedAt(api, IP.fine), { scope: 'openid enroll', audience: `${api.t.issuer}mfa/` });
+    const { accessToken } = await gatedAt(api, IP.fine).mfa.verify({ mfaToken: plain.mfa_token, factorType: 'otp', otp: totp(secret) });
+    const phone = nextPhone();
+    const enrolment = (await gatedAt(api, IP.fine).mfa.enrollAuthenticator({ authenticatorTypes: ['oob'], oobChannels: ['sms'], phoneNumber: phone, mfaToken: accessToken })) as {
+      oobCode: string;
+    };
+    const bindingCode = smsCode(await api.twilio.next(phone));
+
+    const gated = gatedAt(api, IP.app);
+    const first = await api.firstFactor(email, gated);
+    expect(first.mfa_requirements).toEqual({ challenge: [{ type: 'otp' }] });
+    await expect(gated.mfa.verify({ mfaToken: first.mfa_token, factorType: 'oob', oobCode: enrolment.oobCode, bindingCode })).rejects.toEqual(
+      sdkError(MfaVerifyError, 403, 'invalid_grant', NOT_ALLOWED),
+    );
+    // Refused before the code was checked: the phone is still unconfirmed, the challenge still open.
+    expect(await db().authenticator.count({ where: { userId: sub, type: 'sms', confirmed: true } })).toBe(0);
+    expect((await decisionOf(sub)).state).toBe('CHALLENGE_REQUIRED');
+    expect((await gated.mfa.verify({ mfaToken: first.mfa_token, factorType: 'otp', otp: totp(secret, 1) })).claims).toMatchObject({ sub });
   });
 });
