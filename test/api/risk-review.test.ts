@@ -1,5 +1,5 @@
 // A risk REVIEW on the API paths, through the real @auth0/auth0-auth-js on both engines: the OTP grant
-// answers access_denied saying the sign-in is held and to try again once approved; a retry by the
+// (and the passkey grant) answers access_denied saying the sign-in is held and to try again once approved; a retry by the
 // same user, client and address answers the same decision (no new row, no second webhook); once
 // approved (management API, Authsignal's updateAction) the next retry gets tokens, exactly one even
 // in parallel; denied or expired: access_denied, until actions.reviewTimeout has passed. Attempted:
