@@ -1,11 +1,11 @@
-// A risk REVIEW on the API paths, through the real @auth0/auth0-auth-js on both engines: the OTP grant
-// (and the passkey grant) answers access_denied saying the sign-in is held and to try again once approved; a retry by the
-// same user, client and address answers the same decision (no new row, no second webhook); once
-// approved (management API, Authsignal's updateAction) the next retry gets tokens, exactly one even
-// in parallel; denied or expired: access_denied, until actions.reviewTimeout has passed. Attempted:
-// riding another user's approval, riding an approval from another address or past its time; ten
-// decisions at once on one approval; the webhook stored with its decision (one for ten parallel
-// decisions of a hosted sign-in, none and no decision when storing it fails).
+// A risk REVIEW on the API paths, through the real @auth0/auth0-auth-js on both engines: the OTP and
+// passkey grants answer access_denied saying the sign-in is held and to try again once approved; a
+// retry by the same user, client and address answers the same decision (no new row, no second
+// webhook); once approved (management API, Authsignal's updateAction) the next retry gets tokens,
+// exactly one even in parallel; denied or expired: access_denied, until actions.reviewTimeout has
+// passed. Attempted: riding another user's approval, riding an approval from another address or
+// past its time; ten decisions at once on one approval; the webhook stored with its decision (one
+// for ten parallel decisions of a hosted sign-in, none and no decision when storing it fails).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { REVIEW_WEBHOOK, decideGrantSignIn, decideSignIn, hostedKey } from '../../src/passwordless/sign-in-risk.js';
