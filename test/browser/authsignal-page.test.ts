@@ -160,6 +160,8 @@ describe('the pre-built challenge page with @authsignal/browser in Chromium', ()
   it.each([
     ['en', 'Confirm it is you'],
     ['fr', 'Confirmez que c’est vous'],
+    ['de', 'Bestätigen Sie, dass Sie es sind'],
+    ['es', 'Confirma que eres tú'],
   ])('is accessible in %s: code entry, enrolment and a wrong code', async (locale, heading) => {
     const withFactor = await trackPay(s, { locale });
     await confirmedOob(s, withFactor.row.principalId!, { type: 'email', email: `axe-${locale}-${Date.now()}@example.com` });
