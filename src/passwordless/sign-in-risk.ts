@@ -89,11 +89,14 @@ export async function decideGrantSignIn(deps: SignInRiskDeps, q: SignIn, now = n
   // A parallel retry that lost the approval is a sign-in of its own: decided afresh below.
   if (prior?.state === 'REVIEW_SUCCEEDED' && (await useApproval(deps.db, prior.id, since, now))) return { row: prior, created: false, approved: true };
   if (prior && prior.state !== 'REVIEW_SUCCEEDED') return { row: prior, created: false };
-  return track(deps, q, `${GRANT_KEY_PREFIX}${randomUUID()}`);
+  return track(deps, q, `${GRANT_KEY_PREFIX}${randomUUID()}`, true);
 }
 
-/** Tracks sign-in `q` under `key`; a new REVIEW is logged and its webhook stored with the decision. */
-async function track(deps: SignInRiskDeps, q: SignIn, key: string): Promise<{ row: ActionDecisionRow; created: boolean }> {
+/**
+ * Tracks sign-in `q` under `key`; a new REVIEW is logged and its webhook stored with the decision.
+ * `heldOnce` (API sign-ins): a REVIEW while one is held for the same retry answers that one.
+ */
+async function track(deps: SignInRiskDeps, q: SignIn, key: string, heldOnce = false): Promise<{ row: ActionDecisionRow; created: boolean }> {
   const user = await findUserById(deps.db, q.userId);
   const notice = (row: ActionDecisionRow) => (row.state === 'REVIEW_REQUIRED' ? reviewWebhook(deps, row) : null);
   const { row, created } = await trackAction(
@@ -115,7 +118,7 @@ async function track(deps: SignInRiskDeps, q: SignIn, key: string): Promise<{ ro
       operatorFirst: true,
     },
     new Date(),
-    notice,
+    { notice, ...(heldOnce && { heldOnce: GRANT_KEY_PREFIX }) },
   );
   if (created && row.state === 'REVIEW_REQUIRED') announceReview(deps, row);
   return { row, created };

@@ -40,27 +40,38 @@ export interface ActionDecisionRow {
 type Defaulted = 'verificationMethod' | 'verifiedByAuthenticatorId' | 'resultTokenId' | 'validatedAt' | 'reviewedBy' | 'stateUpdatedAt';
 export type NewActionDecision = Omit<ActionDecisionRow, 'id' | 'createdAt' | 'updatedAt' | Defaulted> & Partial<Pick<ActionDecisionRow, Defaulted>>;
 
-/**
- * Stores a decision; when the tenant already has one under this idempotency key, that one instead.
- * `notice`: a message about the new decision (the review webhook), enqueued in the same transaction,
- * so it is neither lost (a crash between the two) nor doubled (a parallel track with the key).
- */
-export async function insertDecision(
-  db: Db,
-  row: NewActionDecision,
-  now = new Date(),
-  notice?: (row: ActionDecisionRow) => OutgoingMessage | null,
-): Promise<{ row: ActionDecisionRow; created: boolean }> {
+/** What is stored with a new decision (Sesame's own sign-ins). */
+export interface DecisionExtras {
+  /** A message about it (the review webhook), enqueued in the same transaction: neither lost to a crash between the two nor doubled. */
+  notice?: (row: ActionDecisionRow) => OutgoingMessage | null;
+  /**
+   * For a REVIEW_REQUIRED decision under this key prefix (API sign-ins): when the user already has
+   * one held for the same tenant, action and address, that one instead. Parallel first attempts
+   * queue on the user's row, so the later sees the earlier's.
+   */
+  heldOnce?: string;
+}
+
+/** Stores a decision; when the tenant already has one under this idempotency key, that one instead. */
+export async function insertDecision(db: Db, row: NewActionDecision, now = new Date(), extras: DecisionExtras = {}): Promise<{ row: ActionDecisionRow; created: boolean }> {
   const data = { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now };
+  const { notice, heldOnce } = extras;
+  const guarded = heldOnce !== undefined && row.state === 'REVIEW_REQUIRED' && row.principalId !== null && row.ip !== null;
   try {
-    if (!notice) return { row: await db.prisma.actionDecision.create({ data }), created: true };
-    const created = await db.prisma.$transaction(async (tx) => {
+    if (!notice && !guarded) return { row: await db.prisma.actionDecision.create({ data }), created: true };
+    const done = await db.prisma.$transaction(async (tx) => {
+      if (guarded) {
+        await tx.user.updateMany({ where: { id: row.principalId! }, data: { updatedAt: now } });
+        const where = { tenantId: row.tenantId, userId: row.userId, actionCode: row.actionCode, ip: row.ip, state: 'REVIEW_REQUIRED', idempotencyKey: { startsWith: heldOnce } };
+        const held = await tx.actionDecision.findFirst({ where, orderBy: { createdAt: 'asc' } });
+        if (held) return { row: held, created: false };
+      }
       const stored = await tx.actionDecision.create({ data });
-      const message = notice(stored);
+      const message = notice?.(stored);
       if (message) await tx.outboxMessage.create({ data: { id: randomUUID(), ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
-      return stored;
+      return { row: stored, created: true };
     });
-    return { row: created, created: true };
+    return done;
   } catch (err) {
     // A unique violation: a parallel track with this key stored its decision first.
     const stored = await findDecision(db, row.tenantId, row.idempotencyKey);

@@ -177,6 +177,17 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
     expect(decided.filter((d) => d?.approved)).toHaveLength(1);
   });
 
+  it('holds parallel first attempts on one decision with one webhook', async () => {
+    const before = await webhooks();
+    const user = await upsertVerifiedEmailUser(api.t.sesame.services.db, api.nextEmail());
+    const q = { clientId: 'gated', actionCode: 'gate', userId: user.id, amr: ['email', 'otp'], ip: IP.review };
+    // Ten of the grants' decisions at once: closer together than HTTP sign-ins (one code per identifier) can be.
+    const decided = await Promise.all(Array.from({ length: 10 }, () => decideGrantSignIn(api.t.sesame.services, q)));
+    expect([new Set(decided.map((d) => d!.row.id)).size, decided.filter((d) => d!.created).length]).toEqual([1, 1]);
+    expect((await decisionsOf(user.id)).map((r) => r.state)).toEqual(['REVIEW_REQUIRED']);
+    expect(await webhooks()).toBe(before + 1);
+  });
+
   it('stores one webhook with one held decision, even when a hosted sign-in is decided ten times at once', async () => {
     const before = await webhooks();
     const user = await upsertVerifiedEmailUser(api.t.sesame.services.db, api.nextEmail());
@@ -196,7 +207,7 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
     const before = await webhooks();
     // A message the outbox refuses (no text): the decision it reports must not stay without it.
     const broken = () => ({ channel: 'webhook', connectionId: REVIEW_WEBHOOK, recipient: 'gated', subject: 's', text: null as unknown as string }) as const;
-    await expect(insertDecision(api.t.sesame.services.db, row, new Date(), broken)).rejects.toThrow();
+    await expect(insertDecision(api.t.sesame.services.db, row, new Date(), { notice: broken })).rejects.toThrow();
     expect([await db().actionDecision.count({ where: { idempotencyKey: key } }), await webhooks()]).toEqual([0, before]);
   });
 });
