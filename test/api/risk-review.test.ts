@@ -4,8 +4,9 @@
 // webhook); once approved (management API, Authsignal's updateAction) the next retry gets tokens,
 // exactly one even in parallel; denied or expired: access_denied, until actions.reviewTimeout has
 // passed. Attempted: riding another user's approval, riding an approval from another address or
-// past its time; ten decisions at once on one approval; the webhook stored with its decision (one
-// for ten parallel decisions of a hosted sign-in, none and no decision when storing it fails).
+// past its time; ten decisions at once on one approval, or as first attempts (one held); the webhook
+// stored with its decision (one for ten parallel decisions of a hosted sign-in, none and no decision
+// when storing it fails).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { REVIEW_WEBHOOK, decideGrantSignIn, decideSignIn, hostedKey } from '../../src/passwordless/sign-in-risk.js';
