@@ -1,17 +1,21 @@
 // A risk REVIEW on the API paths, through the real @auth0/auth0-auth-js on both engines: the OTP and
 // passkey grants answer access_denied saying the sign-in is held and to try again once approved; a
 // retry by the same user, client and address answers the same decision (no new row, no second
-// webhook); once approved (management API, Authsignal's updateAction) the next retry gets tokens,
+// webhook); once approved (management API, updateAction, the CLI) the next retry gets tokens,
 // exactly one even in parallel; denied or expired: access_denied, until actions.reviewTimeout has
 // passed. Attempted: riding another user's approval, riding an approval from another address or
 // past its time; ten decisions at once on one approval, or as first attempts (one held); the webhook
 // stored with its decision (one for ten parallel decisions of a hosted sign-in, none and no decision
 // when storing it fails).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { REVIEW_WEBHOOK, decideGrantSignIn, decideSignIn, hostedKey } from '../../src/passwordless/sign-in-risk.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { insertDecision } from '../../src/storage/action-decisions.js';
+import { lastJson, sesame } from '../helpers/cli.js';
 import { ENGINES } from '../helpers/databases.js';
 import { waitFor } from '../helpers/wait.js';
 import { startGateway, verify, type FakeGateway } from '../delivery/sms-fixture.js';
@@ -106,6 +110,19 @@ describe.each(ENGINES)('risk REVIEW on the API paths on %s', { timeout: 180_000 
     expect(await approveByManagementApi(row!.id, 'approve')).toMatchObject({ status: 200 });
     expect(await gatedPasskeySignIn(api, device, IP.review)).toEqual({ sub });
     expect(await gatedPasskeySignIn(api, device, IP.review)).toEqual(HELD);
+  });
+
+  it('lets the next retry through once the operator approved with `sesame actions review <id> approve`', async () => {
+    const { email, sub, row } = await held();
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-risk-review-'));
+    try {
+      const config = join(dir, 'sesame.json');
+      writeFileSync(config, JSON.stringify({ clients: [] }));
+      expect(lastJson(await sesame(api.t.database.url, config, ['actions', 'review', row.id, 'approve', '--json']))).toMatchObject({ id: row.id, state: 'REVIEW_SUCCEEDED' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await gatedSignIn(api, email, IP.review)).toEqual({ sub });
   });
 
   it("lets an approval in only for its own user, from its own address (updateAction's approval)", async () => {
