@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import type { OutgoingMessage } from './outbox.js';
+import { decisions } from '../metrics/registry.js';
 
 export interface ActionDecisionRow {
   id: string;
@@ -57,27 +58,39 @@ export async function insertDecision(db: Db, row: NewActionDecision, now = new D
   const data = { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now };
   const { notice, heldOnce } = extras;
   const guarded = heldOnce !== undefined && row.state === 'REVIEW_REQUIRED' && row.principalId !== null && row.ip !== null;
+  let done: { row: ActionDecisionRow; created: boolean };
   try {
-    if (!notice && !guarded) return { row: await db.prisma.actionDecision.create({ data }), created: true };
-    const done = await db.prisma.$transaction(async (tx) => {
-      if (guarded) {
-        await tx.user.updateMany({ where: { id: row.principalId! }, data: { updatedAt: now } });
-        const where = { tenantId: row.tenantId, userId: row.userId, actionCode: row.actionCode, ip: row.ip, state: 'REVIEW_REQUIRED', idempotencyKey: { startsWith: heldOnce } };
-        const held = await tx.actionDecision.findFirst({ where, orderBy: { createdAt: 'asc' } });
-        if (held) return { row: held, created: false };
-      }
-      const stored = await tx.actionDecision.create({ data });
-      const message = notice?.(stored);
-      if (message) await tx.outboxMessage.create({ data: { id: randomUUID(), ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
-      return { row: stored, created: true };
-    });
-    return done;
+    done =
+      !notice && !guarded
+        ? { row: await db.prisma.actionDecision.create({ data }), created: true }
+        : await db.prisma.$transaction(async (tx) => {
+            if (guarded) {
+              await tx.user.updateMany({ where: { id: row.principalId! }, data: { updatedAt: now } });
+              const where = {
+                tenantId: row.tenantId,
+                userId: row.userId,
+                actionCode: row.actionCode,
+                ip: row.ip,
+                state: 'REVIEW_REQUIRED',
+                idempotencyKey: { startsWith: heldOnce },
+              };
+              const held = await tx.actionDecision.findFirst({ where, orderBy: { createdAt: 'asc' } });
+              if (held) return { row: held, created: false };
+            }
+            const stored = await tx.actionDecision.create({ data });
+            const message = notice?.(stored);
+            if (message) await tx.outboxMessage.create({ data: { id: randomUUID(), ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
+            return { row: stored, created: true };
+          });
   } catch (err) {
     // A unique violation: a parallel track with this key stored its decision first.
     const stored = await findDecision(db, row.tenantId, row.idempotencyKey);
     if (!stored) throw err;
     return { row: stored, created: false };
   }
+  // Counted once per stored decision: a repeated idempotency key (or a review already held) answers the first without a count.
+  if (done.created) decisions.inc({ outcome: done.row.outcome });
+  return done;
 }
 
 export function findDecision(db: Db, tenantId: string, idempotencyKey: string): Promise<ActionDecisionRow | null> {
