@@ -2,7 +2,7 @@
 // two parallel tracks with one key store one decision and both answer it.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import type { OutgoingMessage } from './outbox.js';
+import { outboxRow, type OutgoingMessage } from './outbox.js';
 import { decisions } from '../metrics/registry.js';
 
 export interface ActionDecisionRow {
@@ -79,7 +79,7 @@ export async function insertDecision(db: Db, row: NewActionDecision, now = new D
             }
             const stored = await tx.actionDecision.create({ data });
             const message = notice?.(stored);
-            if (message) await tx.outboxMessage.create({ data: { id: randomUUID(), ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
+            if (message) await tx.outboxMessage.create({ data: outboxRow(message) });
             return { row: stored, created: true };
           });
   } catch (err) {
