@@ -1,7 +1,7 @@
 // The admin console in Chromium on both engines: an admin granted by the CLI signs in with a passkey
 // (the DevTools virtual authenticator, autofill with nothing typed), sees two held sign-ins in the
-// review queue, approves one (it reaches the app) and denies the other (refused); a signed-in user
-// who is not an admin gets the 403 page. axe in light and dark mode on each console page; headings
+// review queue, approves one (it reaches the app) and denies the other (refused); an admin with only
+// a code is sent to add a second factor; a signed-in user who is not an admin gets the 403 page. axe in light and dark mode on each console page; headings
 // wrap between words. Without JavaScript and the attacks: test/admin/admin-console.test.ts.
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { ENGINES } from '../helpers/databases.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
+import { codeFrom } from '../helpers/smtp.js';
 import { ADMIN_FIXTURE, adminByCli, heldSignIn } from '../admin/admin-helpers.js';
 
 const std = (base64url: string) => Buffer.from(base64url, 'base64url').toString('base64');
@@ -99,6 +100,21 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     expect([...(await axeBothSchemes(page, 'review queue fr')), ...(await brokenHeadings(page))]).toEqual([]);
     expect(problems).toEqual([]);
+  });
+
+  it('sends an admin who signs in with only a code to add a second factor first', async () => {
+    const email = `chromium-admin${++n}-${engine}@example.com`;
+    const user = await upsertVerifiedEmailUser(t.sesame.services.db, email);
+    await setAdmin(t.sesame.services.db, user.id, true);
+    const page = await (await chromium.newContext({ locale: 'en-US' })).newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByRole('button', { name: 'Email me a code' }).click();
+    await page.getByLabel('Sign-in code').fill(codeFrom(await t.mail.next(email)));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL(/\/interaction\/[^/]+\/mfa\/enrol$/);
+    await page.getByRole('heading', { name: 'Add a second way to sign in', level: 1 }).waitFor();
+    expect(await page.getByRole('heading', { name: 'Review queue' }).count()).toBe(0);
   });
 
   it('shows a signed-in user who is not an admin the 403 page; axe finds nothing', async () => {
