@@ -1,8 +1,8 @@
 // The admin console in Chromium on both engines: an admin granted by the CLI signs in with a passkey
 // (the DevTools virtual authenticator, autofill with nothing typed), sees two held sign-ins in the
 // review queue, approves one (it reaches the app) and denies the other (refused); an admin with only
-// a code is sent to add a second factor; a signed-in user who is not an admin gets the 403 page. axe in light and dark mode on each console page; headings
-// wrap between words. Without JavaScript and the attacks: test/admin/admin-console.test.ts.
+// a code is sent to add a second factor; a signed-in user who is not an admin gets the 403 page.
+// axe in light and dark mode on each console page, in English and French; headings wrap between words. Without JavaScript and the attacks: test/admin/admin-console.test.ts.
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
