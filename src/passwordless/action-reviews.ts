@@ -31,17 +31,8 @@ export async function reviewAction(db: Db, row: ActionDecisionRow, state: Review
       : await settleReview(db, row, state === 'REVIEW_SUCCEEDED', by.reviewedBy, now);
   if (!moved) return null;
   const type = { REVIEW_REQUIRED: 'action.review.requested', REVIEW_SUCCEEDED: 'action.review.approved', REVIEW_FAILED: 'action.review.denied' }[state];
-  await recordAudit(
-    db,
-    {
-      type,
-      clientId: row.tenantId,
-      userId: row.principalId,
-      identifier: row.id,
-      ip: by.ip ?? null,
-      reason: by.via === 'console' ? `via console by ${by.reviewedBy}` : `via ${by.via}`,
-    },
-    now,
-  );
+  // From the console the admin is named in the audit too (the user column is the held user's).
+  const reason = by.via === 'console' ? `via console by ${by.reviewedBy}` : `via ${by.via}`;
+  await recordAudit(db, { type, clientId: row.tenantId, userId: row.principalId, identifier: row.id, ip: by.ip ?? null, reason }, now);
   return findDecisionById(db, row.id);
 }
