@@ -137,12 +137,12 @@ export function trackRequest(target: Target) {
 }
 
 async function api(target: Target, secret: string, method: string, path: string, body?: unknown): Promise<void> {
-  const response = await fetch(new URL(`/v1/management/action-configurations${path}`, target.url), {
+  const response = await fetch(new URL(path.startsWith('/v1') ? path : `/v1/management/action-configurations${path}`, target.url), {
     method,
     headers: { authorization: basic(secret), ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  if (!response.ok) throw new Error(`${method} /v1/management/action-configurations${path} answered ${response.status}: ${await response.text()}`);
+  if (!response.ok) throw new Error(`${method} ${path || '/'} answered ${response.status}: ${await response.text()}`);
 }
 
 /** The bench client's own policy for `actionCode` through the rules API: ALLOW unless a rule matches. */
@@ -150,6 +150,9 @@ async function setPolicy(target: Target, secret: string, actionCode: string, rul
   await api(target, secret, 'POST', '', { actionCode, defaultUserActionResult: 'ALLOW' });
   for (const [priority, rule] of rules.entries()) await api(target, secret, 'POST', `/${actionCode}/rules`, { ...rule, priority, isActive: true });
 }
+
+/** The user of the one track that loads the rules' data before the warm-up. */
+const PRIME_USER = 'bench-prime';
 
 const POLICIES: Partial<Record<Scenario, [string, RuleInput[]]>> = {
   actions_track: [TRACK_ACTION, TRACK_RULES],
@@ -167,11 +170,30 @@ export async function withActions<T>(target: Target, scenario: Scenario, measure
     secrets.set(target.url, secret);
   }
   await setPolicy(target, secret, ...policy);
+  // The data the rules read is loaded by the first decision that needs it (the ASN ranges take
+  // seconds, the disposable domains and the country database less): once per server, not per
+  // request, so one track before the warm-up keeps it out of the numbers.
+  await api(target, secret, 'POST', `/v1/users/${PRIME_USER}/actions/${policy[0]}`, trackBody(1).body);
   try {
-    return await measure();
+    const measured = await measure();
+    await checkDecided(target, ...policy);
+    return measured;
   } finally {
     await api(target, secret, 'DELETE', `/${policy[0]}`);
   }
+}
+
+/**
+ * That the policy decided what was measured: the newest decisions (the operators' `sesame actions
+ * list`) are of its action; for the sign-ins, all ALLOW, as a challenged sign-in would not finish.
+ */
+async function checkDecided(target: Target, actionCode: string, rules: RuleInput[]): Promise<void> {
+  const { decisions } = JSON.parse(await target.cli!(['actions', 'list', '--tenant', CLIENT.client_id, '--json'])) as {
+    decisions: { userId: string; actionCode: string; state: string }[];
+  };
+  const ours = decisions.filter((d) => d.actionCode === actionCode && d.userId !== PRIME_USER);
+  if (!ours.length) throw new Error(`no decision of ${actionCode} was made under its ${rules.length}-rule policy`);
+  if (rules === SIGN_IN_RULES && ours.some((d) => d.state !== 'ALLOW')) throw new Error(`sign-ins decided otherwise than ALLOW: ${JSON.stringify(ours)}`);
 }
 
 const ms = (n: number) => n.toFixed(0);
@@ -184,7 +206,7 @@ export function actionChecks(rows: Row[], connections: number): Check[] {
   const max = TRACK_MS_BUDGET * connections;
   for (const r of rows.filter((x) => x.scenario === 'actions_track')) {
     checks.push({
-      pass: r.p99 <= max,
+      pass: r.requests > 0 && r.p99 <= max,
       what: `actions_track on ${labelOf(r)}: ${ms(r.rps)} tracks/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, ${cpuMs(r).toFixed(1)} ms of server CPU each (target p99 <= ${max} ms: ${TRACK_MS_BUDGET} ms × ${connections} connections)`,
     });
   }

@@ -197,19 +197,8 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
   );
   const command = sesameCommand(o.from);
   const logFile = join(o.workDir, `sesame-${o.engine}-${workers}.log`);
-  const child = startChild(
-    command.args,
-    {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      SESAME_CONFIG: configFile,
-      SMTP_URL: o.smtpUrl,
-      LOG_LEVEL: 'warn',
-      ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}),
-    },
-    logFile,
-  );
+  const env = { NODE_ENV: 'production', DATABASE_URL: databaseUrl, SESAME_CONFIG: configFile, SMTP_URL: o.smtpUrl, LOG_LEVEL: 'warn' };
+  const child = startChild(command.args, { ...env, PORT: String(port), ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}) }, logFile);
   try {
     await waitReady(url, child, logFile);
     if (workers > 1) await waitWorkers(child, workers, logFile);
@@ -227,8 +216,7 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
     jwks,
     from: command.from,
     async cli(args) {
-      const env = { ...process.env, NODE_ENV: 'production', DATABASE_URL: databaseUrl, SESAME_CONFIG: configFile, LOG_LEVEL: 'warn' };
-      return (await promisify(execFile)(process.execPath, [...command.args.slice(0, -1), ...args], { cwd: ROOT, env })).stdout;
+      return (await promisify(execFile)(process.execPath, [...command.args.slice(0, -1), ...args], { cwd: ROOT, env: { ...process.env, ...env } })).stdout;
     },
     async stop() {
       await stopChild(child);
