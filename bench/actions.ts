@@ -7,7 +7,7 @@
 // the same server run without a policy, as before.
 import type { Check, Row } from './report.js';
 import { labelOf } from './report.js';
-import type { Scenario } from './scenarios.js';
+import type { Measurement, Scenario } from './scenarios.js';
 import { CLIENT, type Target } from './targets.js';
 
 /** Registered in scenarios.ts: code_flow_risk right after code_flow, so that the two run in like conditions. */
@@ -159,8 +159,16 @@ const POLICIES: Partial<Record<Scenario, [string, RuleInput[]]>> = {
   code_flow_risk: [SIGN_IN_ACTION, SIGN_IN_RULES],
 };
 
+/**
+ * code_flow measured again right after code_flow_risk, the policy gone, by target and workers:
+ * code_flow_risk is compared with the mean of the runs before and after it, so that what changes
+ * along a run (the JIT warming up, other jobs on the machine, tables growing) weighs on both sides.
+ */
+const plainAfter = new Map<string, Measurement>();
+const keyOf = (x: { target: string; workers: number }) => `${x.target}×${x.workers}`;
+
 /** Runs `measure` for a scenario; for the two above, with its policy in place for that time only. */
-export async function withActions<T>(target: Target, scenario: Scenario, measure: () => Promise<T>): Promise<T> {
+export async function withActions(target: Target, scenario: Scenario, measure: () => Promise<Measurement>): Promise<Measurement> {
   const policy = POLICIES[scenario];
   if (!policy) return measure();
   if (!target.cli) throw new Error(`${scenario} needs Sesame`);
@@ -174,13 +182,15 @@ export async function withActions<T>(target: Target, scenario: Scenario, measure
   // seconds, the disposable domains and the country database less): once per server, not per
   // request, so one track before the warm-up keeps it out of the numbers.
   await api(target, secret, 'POST', `/v1/users/${PRIME_USER}/actions/${policy[0]}`, trackBody(1).body);
+  let measured: Measurement;
   try {
-    const measured = await measure();
+    measured = await measure();
     await checkDecided(target, ...policy);
-    return measured;
   } finally {
     await api(target, secret, 'DELETE', `/${policy[0]}`);
   }
+  if (scenario === 'code_flow_risk') plainAfter.set(keyOf(measured), await measure());
+  return measured;
 }
 
 /**
@@ -198,7 +208,7 @@ async function checkDecided(target: Target, actionCode: string, rules: RuleInput
 
 const ms = (n: number) => n.toFixed(0);
 /** Server CPU time per request (or sign-in), in ms: its share of a core over the requests per second. */
-const cpuMs = (r: Row) => (r.rps > 0 ? ((r.cpu / 100) * 1000) / r.rps : NaN);
+const cpuMs = (r: Measurement) => (r.rps > 0 ? ((r.cpu / 100) * 1000) / r.rps : NaN);
 
 /** actions_track's p99 target, and code_flow_risk's slowdown against code_flow on the same server. */
 export function actionChecks(rows: Row[], connections: number): Check[] {
@@ -211,14 +221,17 @@ export function actionChecks(rows: Row[], connections: number): Check[] {
     });
   }
   for (const risk of rows.filter((x) => x.scenario === 'code_flow_risk')) {
-    const plain = rows.find((x) => x.scenario === 'code_flow' && x.target === risk.target && x.workers === risk.workers);
-    if (!plain) continue;
-    const slowdown = risk.rps > 0 ? plain.rps / risk.rps : Infinity;
+    const before = rows.find((x) => x.scenario === 'code_flow' && keyOf(x) === keyOf(risk));
+    const after = plainAfter.get(keyOf(risk));
+    if (!before || !after) continue;
+    const plain = (f: (m: Measurement) => number) => (f(before) + f(after)) / 2;
+    const slowdown = risk.rps > 0 ? plain((m) => m.rps) / risk.rps : Infinity;
+    const each = (m: Measurement) => `${m.rps.toFixed(1)}/s, p50 ${ms(m.p50)} ms, CPU ${cpuMs(m).toFixed(1)} ms`;
     checks.push({
-      pass: slowdown <= RISK_SLOWDOWN,
+      pass: slowdown <= RISK_SLOWDOWN && risk.errors + after.errors === 0,
       what:
-        `code_flow_risk on ${labelOf(risk)}: ${risk.rps.toFixed(1)} sign-ins/s with a ten-rule policy against ${plain.rps.toFixed(1)} without, ×${slowdown.toFixed(2)} ` +
-        `(p50 ${ms(risk.p50)} / ${ms(plain.p50)} ms, server CPU ${cpuMs(risk).toFixed(1)} / ${cpuMs(plain).toFixed(1)} ms a sign-in; target at most ×${RISK_SLOWDOWN})`,
+        `code_flow_risk on ${labelOf(risk)}: ×${slowdown.toFixed(2)} the time of a sign-in without a policy (target at most ×${RISK_SLOWDOWN}); ` +
+        `with the ten-rule policy ${each(risk)}; without, before ${each(before)} and after ${each(after)} (server CPU a sign-in)`,
     });
   }
   return checks;
