@@ -5,6 +5,8 @@ import { featuresSchema } from './features.js';
 import { actionsSchema } from './actions.js';
 import { MFA_POLICIES, mfaSchema } from './mfa.js';
 import { passkeysSchema } from './passkeys.js';
+import { metricsSchema } from './metrics.js';
+import { supportedLocales } from '../i18n/i18n.js';
 
 const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(what);
 
@@ -277,7 +279,10 @@ export const configSchema = z.strictObject({
   ui: z
     .strictObject({
       productName: z.string().default('Sesame').describe('Name shown on pages and emails.'),
-      defaultLocale: z.enum(['en', 'fr']).default('en').describe('Locale when neither ui_locales nor Accept-Language match.'),
+      defaultLocale: z
+        .enum(supportedLocales as [string, ...string[]])
+        .default('en')
+        .describe('Locale when neither ui_locales nor Accept-Language match.'),
     })
     .prefault({})
     .describe('Hosted pages.'),
@@ -289,6 +294,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Limits of the listening socket, for an internet-facing server.'),
+  metrics: metricsSchema,
   audit: z
     .strictObject({
       retention: seconds(90 * 86400, 'Seconds audit events are kept; older rows are swept.'),
