@@ -76,6 +76,9 @@ export const ERRORS = {
     code: 'association_required',
     description: 'User is not enrolled. You can use /mfa/associate endpoint to enroll the first authenticator.',
   },
+  // An mfa_token of a risk CHALLENGE (oidc/grants/risk.ts) takes only the rule's methods.
+  mfaFactorNotAllowed: { status: 403, code: 'invalid_grant', description: 'This sign-in does not accept this authenticator: use a type mfa_required listed.' },
+  riskSignInDenied: { status: 403, code: 'access_denied', description: 'The sign-in was not allowed.' },
   mfaUnsupportedChallenge: { status: 400, code: 'unsupported_challenge_type', description: 'User does not have an authenticator of the requested type.' },
   mfaAlreadyEnrolled: { status: 403, code: 'access_denied', description: 'User is already enrolled.' },
   mfaEnrolmentNeedsAccessToken: {
