@@ -26,6 +26,9 @@ export const ERRORS = {
   conflict: { status: 409, code: 'conflict', description: 'The change conflicts with what exists.' },
   tooManyRequests: { status: 429, code: 'too_many_requests', description: 'Too many requests.' },
   csrf: { status: 403, code: 'csrf', key: 'error.csrf' },
+  adminOnly: { status: 403, code: 'forbidden', key: 'admin.forbidden', description: 'Only admins may use the admin console.' },
+  adminNeedsMfa: { status: 403, code: 'mfa_required', key: 'admin.needs_mfa', description: 'The admin console needs a sign-in with a passkey or a second factor.' },
+  reviewSettled: { status: 409, code: 'conflict', key: 'admin.reviews.settled', description: 'This action is no longer waiting for a review.' },
   // Client and caller authentication.
   invalidClient: { status: 401, code: 'invalid_client', description: 'Client authentication failed.' },
   invalidClientMetadata: { status: 400, code: 'invalid_client_metadata', description: 'The client metadata is not valid.' },

@@ -143,8 +143,8 @@ export function listUserDecisions(
 }
 
 /** Decisions across tenants for operators (CLI, console), newest first. */
-export function listDecisions(db: Db, where: { tenantId?: string; state?: string; userId?: string }, take = 50): Promise<ActionDecisionRow[]> {
-  return db.prisma.actionDecision.findMany({ where, orderBy: { createdAt: 'desc' }, take });
+export function listDecisions(db: Db, where: { tenantId?: string; state?: string; userId?: string }, take = 50, skip = 0): Promise<ActionDecisionRow[]> {
+  return db.prisma.actionDecision.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take, skip });
 }
 
 /**
