@@ -26,6 +26,7 @@ export const ERRORS = {
   conflict: { status: 409, code: 'conflict', description: 'The change conflicts with what exists.' },
   tooManyRequests: { status: 429, code: 'too_many_requests', description: 'Too many requests.' },
   csrf: { status: 403, code: 'csrf', key: 'error.csrf' },
+  accountBlocked: { status: 403, code: 'account_blocked', description: 'The account is blocked.' },
   // Client and caller authentication.
   invalidClient: { status: 401, code: 'invalid_client', description: 'Client authentication failed.' },
   invalidClientMetadata: { status: 400, code: 'invalid_client_metadata', description: 'The client metadata is not valid.' },

@@ -13,6 +13,7 @@ import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 import { USER_PASSKEYS_HELP, userPasskeys } from './user-passkeys.js';
 import { USER_MFA_HELP, userMfa } from './user-mfa.js';
+import { USER_ADMIN_HELP, userAdmin } from './user-admin.js';
 
 function onShutdown(stop: () => Promise<void>) {
   let stopping = false;
@@ -100,11 +101,14 @@ export const usersCommand: Command = {
     '          now on (e.g. the account that proved the email its assertion claimed); its former account stays\n' +
     USER_PASSKEYS_HELP.join('\n') +
     '\n' +
-    USER_MFA_HELP.join('\n'),
+    USER_MFA_HELP.join('\n') +
+    '\n' +
+    USER_ADMIN_HELP.join('\n'),
   usage:
     'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
     '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]\n' +
-    '       | mfa <userId|email|phone> [--reset] [--json]',
+    '       | mfa <userId|email|phone> [--reset] [--json]\n' +
+    '       | block|unblock|export <userId|email|phone> [--json]',
   options: {
     json: { type: 'boolean' },
     connection: { type: 'string' },
@@ -118,7 +122,8 @@ export const usersCommand: Command = {
     if (positionals[0] === 'passkeys') return userPasskeys(values, positionals.slice(1));
     if (positionals[0] === 'mfa') return userMfa(values, positionals.slice(1));
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys or mfa');
+    if (positionals[0] === 'block' || positionals[0] === 'unblock' || positionals[0] === 'export') return userAdmin(positionals[0], values, positionals.slice(1));
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, block, unblock or export');
     const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },
