@@ -8,15 +8,20 @@ import type { Db } from '../storage/db.js';
 import { findUserById } from '../storage/users.js';
 import { inProviderTerms } from './storage-errors.js';
 
-/** What the token endpoint answers (invalid_grant) for a blocked account. */
-export const ACCOUNT_BLOCKED = 'The account is blocked.';
+/** The token endpoint's invalid_grant for a blocked account, saying so (oidc-provider's own keeps a generic description). */
+class AccountBlocked extends errors.InvalidGrant {
+  constructor() {
+    super('the account is blocked');
+    this.error_description = 'The account is blocked.';
+  }
+}
 
 export function accountFinder(db: Db): FindAccount {
   return async function findAccount(ctx, sub) {
     const user = await findUserById(db, sub).catch(inProviderTerms);
     if (!user) return undefined;
     if (user.blockedAt) {
-      if ((ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'token') throw new errors.InvalidGrant(ACCOUNT_BLOCKED);
+      if ((ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'token') throw new AccountBlocked();
       return undefined;
     }
     return {

@@ -6,11 +6,15 @@ import * as oidc from 'openid-client';
 import { expect } from 'vitest';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
+import { rpConfig, startLogin } from '../helpers/login.js';
+import { waitFor } from '../helpers/wait.js';
 import { OTP, apiFixture } from './fixture.js';
 
 export const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
+// A short resend cooldown: one address signs in several times (hosted pages and API) in a test.
 export const usersFixture = {
   ...apiFixture,
+  codes: { resendCooldown: 1 },
   clients: [
     ...apiFixture.clients,
     { client_id: 'ops', client_secret: OPS_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], management_api: true },
@@ -69,12 +73,31 @@ export async function otpSignIn(t: TestSesame, email: string) {
   return { rp, tokens, userId: user.id };
 }
 
+/** Sends a code to `email` through /passwordless/start (waiting out the resend cooldown) and reads it from the mail. */
 export async function sendCode(t: TestSesame, email: string): Promise<string> {
-  const res = await fetch(`${t.url}/passwordless/start`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' }),
-  });
-  expect(res.status).toBe(200);
+  const send = () =>
+    fetch(`${t.url}/passwordless/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' }),
+    });
+  const status = await waitFor(async () => {
+    const res = await send();
+    return res.status === 429 ? false : res.status;
+  }, { interval: 200, what: 'the resend cooldown to end' });
+  expect(status).toBe(200);
   return codeFrom(await t.mail.next(email));
+}
+
+/** A hosted sign-in of `email` at the `native` client (waiting out the resend cooldown); the page or redirect after the code. */
+export async function hostedSignIn(t: TestSesame, email: string) {
+  const rp = await rpConfig(t, 'native', NATIVE.client_secret);
+  const started = await startLogin(t, rp);
+  const codePage = await waitFor(async () => {
+    const page = await started.browser.submit(started.page, '/email', { email }, t.url);
+    return page.status === 429 ? false : page;
+  }, { interval: 200, what: 'the resend cooldown to end' });
+  expect(codePage.status).toBe(200);
+  const code = codeFrom(await t.mail.next(email));
+  return started.browser.submit(codePage, '/code', { code }, t.url);
 }
