@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { managementRouter } from '../../src/api/management.js';
 import { managementOpenApi } from '../../src/api/management-openapi.js';
+import { MANAGEMENT_SCOPES } from '../../src/oidc/resources.js';
 import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import type { Services } from '../../src/services.js';
@@ -52,7 +53,7 @@ describe('the management API OpenAPI document', () => {
       [{ clientCredentials: ['admin'] }],
     ]);
     expect(body.components.securitySchemes.clientCredentials.flows).toEqual({
-      clientCredentials: { tokenUrl: `${t.issuer}/oauth/token`, scopes: { admin: 'Everything in this API.' } },
+      clientCredentials: { tokenUrl: `${t.issuer}/oauth/token`, scopes: MANAGEMENT_SCOPES },
     });
     const res = await fetch(`${t.url}/api/v1/users/anyone/passkeys`);
     expect([res.status, await res.json()]).toEqual([401, { error: 'invalid_token', error_description: 'A bearer token for the management API is required.' }]);
