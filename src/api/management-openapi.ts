@@ -253,7 +253,9 @@ function withScopes(written: Paths): Paths {
   const paths: Paths = {};
   for (const [path, operations] of Object.entries(written)) {
     const template = `/api/v1${path.replace(/\{(\w+)\}/g, ':$1')}`;
-    paths[path] = Object.fromEntries(Object.entries(operations).map(([method, op]) => [method, { ...op, security: securityOf(scopeOf(new Map(), method.toUpperCase(), template)) }]));
+    paths[path] = Object.fromEntries(
+      Object.entries(operations).map(([method, op]) => [method, { ...op, security: securityOf(scopeOf(new Map(), method.toUpperCase(), template)) }]),
+    );
   }
   for (const [path, operations] of Object.entries(openApiPaths(USER_ROUTES))) paths[path] = { ...paths[path], ...operations };
   return paths;
@@ -267,7 +269,14 @@ export function managementOpenApi(config: Services['config']): Record<string, un
     info: { title: 'Sesame management API', version: '1' },
     servers: [{ url: `${config.issuer}/api/v1` }],
     security: [{ clientCredentials: ['admin'] }],
-    paths: withScopes({ ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths, ...authenticatorPaths, ...actionPaths }),
+    paths: withScopes({
+      ...linkPaths,
+      ...(config.features.externalConnections.enabled ? serviceClientPaths : {}),
+      ...clientPaths,
+      ...passkeyPaths,
+      ...authenticatorPaths,
+      ...actionPaths,
+    }),
     components: {
       schemas,
       securitySchemes: {

@@ -105,7 +105,12 @@ export const USER_ROUTES: readonly ManagementRoute[] = [
     summary: 'Search users by exact email or phone, or by part of one (q); ids ascending, a page at a time.',
     params: {},
     query: SearchQuery,
-    ok: { 200: { description: 'A page of users; `next` is the cursor of the next page, null at the end.', schema: z.object({ users: z.array(UserSchema), next: z.string().nullable() }) } },
+    ok: {
+      200: {
+        description: 'A page of users; `next` is the cursor of the next page, null at the end.',
+        schema: z.object({ users: z.array(UserSchema), next: z.string().nullable() }),
+      },
+    },
     refusals: { 400: 'A parameter is not valid (the description names it).' },
     async handle(s, _ctx, { query }) {
       const email = query.email === undefined ? undefined : normalizeEmail(query.email);

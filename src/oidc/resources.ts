@@ -17,7 +17,7 @@ export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '
 export const MANAGEMENT_SCOPES = {
   admin: 'Everything in this API.',
   'users:read': 'Search, read and export users, their sessions, grants, passkeys and second factors.',
-  'users:write': "Change, block, unblock and delete users; end their sessions and grants; remove their passkeys and factors.",
+  'users:write': 'Change, block, unblock and delete users; end their sessions and grants; remove their passkeys and factors.',
   'clients:read': 'List and read clients.',
   'clients:write': 'Register, change, rotate the secret of and remove clients.',
   'links:write': 'Create and revoke sign-in links.',

@@ -75,10 +75,7 @@ describe.each(ENGINES)('blocking a user on %s', (engine) => {
   it('leaves nothing usable when a refresh races the block', async () => {
     for (let round = 0; round < 5; round++) {
       const { rp, tokens, userId } = await otpSignIn(t, `race${round}-${mark}@example.com`);
-      const [refreshed, blocked] = await Promise.all([
-        oidc.refreshTokenGrant(rp, tokens.refresh_token!).catch(() => null),
-        api('POST', `/users/${userId}/block`, token),
-      ]);
+      const [refreshed, blocked] = await Promise.all([oidc.refreshTokenGrant(rp, tokens.refresh_token!).catch(() => null), api('POST', `/users/${userId}/block`, token)]);
       expect(blocked.status).toBe(200);
       for (const refresh of [tokens.refresh_token!, refreshed?.refresh_token].filter((v): v is string => v !== undefined)) {
         expect(await refusal(oidc.refreshTokenGrant(rp, refresh))).toMatchObject({ error: 'invalid_grant' });

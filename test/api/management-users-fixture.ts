@@ -81,10 +81,13 @@ export async function sendCode(t: TestSesame, email: string): Promise<string> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ client_id: 'native', client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' }),
     });
-  const status = await waitFor(async () => {
-    const res = await send();
-    return res.status === 429 ? false : res.status;
-  }, { interval: 200, what: 'the resend cooldown to end' });
+  const status = await waitFor(
+    async () => {
+      const res = await send();
+      return res.status === 429 ? false : res.status;
+    },
+    { interval: 200, what: 'the resend cooldown to end' },
+  );
   expect(status).toBe(200);
   return codeFrom(await t.mail.next(email));
 }
@@ -93,10 +96,13 @@ export async function sendCode(t: TestSesame, email: string): Promise<string> {
 export async function hostedSignIn(t: TestSesame, email: string) {
   const rp = await rpConfig(t, 'native', NATIVE.client_secret);
   const started = await startLogin(t, rp);
-  const codePage = await waitFor(async () => {
-    const page = await started.browser.submit(started.page, '/email', { email }, t.url);
-    return page.status === 429 ? false : page;
-  }, { interval: 200, what: 'the resend cooldown to end' });
+  const codePage = await waitFor(
+    async () => {
+      const page = await started.browser.submit(started.page, '/email', { email }, t.url);
+      return page.status === 429 ? false : page;
+    },
+    { interval: 200, what: 'the resend cooldown to end' },
+  );
   expect(codePage.status).toBe(200);
   const code = codeFrom(await t.mail.next(email));
   return started.browser.submit(codePage, '/code', { code }, t.url);

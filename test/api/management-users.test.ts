@@ -65,7 +65,10 @@ describe.each(ENGINES)('the users area of the management API on %s', (engine) =>
 
   it('renames a user (null clears), audited with the management client; a bad name is a 400 naming the field', async () => {
     const { id } = await upsertVerifiedEmailUser(t.sesame.services.db, `rename-${mark}@example.com`);
-    expect(await api('PATCH', `/users/${id}`, writer, { name: '  Ada Lovelace ' })).toEqual({ status: 200, body: user(id, `rename-${mark}@example.com`, { name: 'Ada Lovelace' }) });
+    expect(await api('PATCH', `/users/${id}`, writer, { name: '  Ada Lovelace ' })).toEqual({
+      status: 200,
+      body: user(id, `rename-${mark}@example.com`, { name: 'Ada Lovelace' }),
+    });
     expect(await api('PATCH', `/users/${id}`, writer, { name: null })).toEqual({ status: 200, body: user(id, `rename-${mark}@example.com`) });
     expect(await api('PATCH', `/users/${id}`, writer, { name: 'a\nb' })).toEqual({
       status: 400,
@@ -87,7 +90,10 @@ describe.each(ENGINES)('the users area of the management API on %s', (engine) =>
     const { rp, tokens, userId } = await otpSignIn(t, email);
     const other = await otpSignIn(t, `other-${mark}@example.com`);
     const grants = await api('GET', `/users/${userId}/grants`, reader);
-    expect(grants).toEqual({ status: 200, body: { grants: [{ id: expect.any(String), clientId: 'native', scope: 'openid email offline_access', grantedAt: ISO, expiresAt: ISO }] } });
+    expect(grants).toEqual({
+      status: 200,
+      body: { grants: [{ id: expect.any(String), clientId: 'native', scope: 'openid email offline_access', grantedAt: ISO, expiresAt: ISO }] },
+    });
     const otherGrant = (await api('GET', `/users/${other.userId}/grants`, reader)).body.grants[0].id as string;
 
     const exported = await api('GET', `/users/${userId}/export`, reader);
