@@ -139,10 +139,11 @@ export interface UserSearch {
 /** A page of accounts for support's search, by id ascending so a cursor is the last id seen. */
 export function searchUsers(db: Db, search: UserSearch) {
   const { email, phoneNumber, q, after, limit } = search;
+  // Emails are stored lower-cased, so a part of one is matched lower-cased on both engines alike.
   const where = {
     ...(email !== undefined && { email }),
     ...(phoneNumber !== undefined && { phoneNumber }),
-    ...(q !== undefined && { OR: [{ id: q }, { email: { contains: q } }, { phoneNumber: { contains: q } }, { name: { contains: q } }] }),
+    ...(q !== undefined && { OR: [{ id: q }, { email: { contains: q.toLowerCase() } }, { phoneNumber: { contains: q } }, { name: { contains: q } }] }),
     ...(after !== undefined && { id: { gt: after } }),
   };
   return db.prisma.user.findMany({ where, orderBy: { id: 'asc' }, take: limit, select: { ...fields, createdAt: true, updatedAt: true } });

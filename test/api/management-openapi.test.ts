@@ -72,6 +72,26 @@ describe('the management API OpenAPI document', () => {
     expect(documentedRoutes(managementOpenApi(withoutExternal) as never)).toEqual(narrower.filter((r) => r !== 'GET /api/v1/openapi.json'));
   });
 
+  it('names the scope of every operation (its area scope, or admin) and the refusals every operation shares', async () => {
+    const { body } = await openApi();
+    const operations = Object.entries(body.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+    );
+    for (const { path, method, op } of operations) {
+      const [own, admin] = op.security as Array<{ clientCredentials: string[] }>;
+      expect([admin, Object.keys(MANAGEMENT_SCOPES)], `${method} ${path}`).toEqual([{ clientCredentials: ['admin'] }, expect.arrayContaining(own!.clientCredentials)]);
+      expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
+    }
+    const scopeOf = (path: string, method: string) => body.paths[path][method].security[0].clientCredentials[0];
+    expect([
+      scopeOf('/users', 'get'),
+      scopeOf('/users/{id}/block', 'post'),
+      scopeOf('/clients', 'get'),
+      scopeOf('/clients/{id}', 'patch'),
+      scopeOf('/actions/{decisionId}/review', 'post'),
+    ]).toEqual(['users:read', 'users:write', 'clients:read', 'clients:write', 'actions:review']);
+  });
+
   it('documents the passkey routes, and a listed passkey has exactly the keys of its Passkey schema', async () => {
     const { body } = await openApi();
     const list = body.paths['/users/{id}/passkeys'].get;
