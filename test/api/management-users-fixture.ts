@@ -4,6 +4,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
+import { managementAudience } from '../../src/oidc/resources.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
@@ -24,7 +25,7 @@ const NATIVE = apiFixture.clients[0]!;
 
 export async function tokenOf(t: TestSesame, scope: string, id = 'ops', secret = OPS_SECRET): Promise<string> {
   const rp = await oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
-  const tokens = await oidc.clientCredentialsGrant(rp, { audience: `${t.issuer}/api/v1/`, scope });
+  const tokens = await oidc.clientCredentialsGrant(rp, { audience: managementAudience(t.issuer), scope });
   expect(tokens.scope).toBe(scope);
   return tokens.access_token;
 }
