@@ -1,7 +1,7 @@
 // Erasure of one account (the management API's DELETE /users/{id}): every row that holds the person's
 // data or lets anyone sign in as them goes, in one transaction. The audit keeps its rows with the
 // account's random id, now a pseudonym nothing else resolves, and loses what names or places the
-// person: the identifier (email or phone), the IP address and the browser.
+// person: the identifier (email or phone), the IP address, the browser, and a reason naming the address.
 import type { Db } from './db.js';
 
 export interface ErasedUser {
@@ -15,7 +15,7 @@ export async function eraseUserRows(db: Db, user: ErasedUser): Promise<boolean> 
   const { id } = user;
   const identifiers = [user.email, user.phoneNumber].filter((v): v is string => v !== null);
   const p = db.prisma;
-  const [, , , , , , , , , , , , , , , deleted] = await p.$transaction([
+  const [, , , , , , , , , , , , , , , , deleted] = await p.$transaction([
     // oidc-provider's sessions and grants, then every token of those grants (refresh tokens too).
     p.oidcPayload.deleteMany({ where: { grantId: { in: await grantIdsOf(db, id) } } }),
     p.oidcPayload.deleteMany({ where: { accountId: id } }),
@@ -36,6 +36,8 @@ export async function eraseUserRows(db: Db, user: ErasedUser): Promise<boolean> 
       where: { OR: [{ userId: id }, { identifier: { in: identifiers } }] },
       data: { userId: id, identifier: null, ip: null, userAgent: null, repeatKey: null },
     }),
+    // A few reasons name the address they were about (sign-up.ts): those lose their reason too.
+    p.auditEvent.updateMany({ where: { OR: identifiers.map((value) => ({ reason: { contains: value } })), userId: id }, data: { reason: null } }),
     p.user.deleteMany({ where: { id } }),
   ]);
   return deleted.count === 1;
