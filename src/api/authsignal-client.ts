@@ -1,6 +1,7 @@
 // The code methods of Authsignal's browser client API under /v1/client, as @authsignal/browser
 // calls them (PROTOCOLS-NEXT C.4): email and SMS codes (enrol, challenge, verify) and the
-// authenticator app (enrol, verify), for the action the bearer track token names. Always JSON,
+// authenticator app (enrol, verify, recovery codes with a first factor), for the action the bearer
+// track token names; the wrong code that spends a challenge's last attempt fails the action. Always JSON,
 // errors included (the SDK parses every reply and treats only an `error` key as a failure). Called
 // cross-origin from the app: the tenant's origins may read the answers, no other.
 import Router from '@koa/router';
@@ -117,13 +118,15 @@ async function verify(s: Services, ctx: Context, method: CodeMethod) {
   if (method === 'AUTHENTICATOR_APP' && !(await challengeState(s, a.row)).usable.includes('AUTHENTICATOR_APP')) confirming = await pendingTotpId(s, a.row);
   const outcome = await verifyChallengeCode(s, a.row, method, code, who(s, ctx, a), confirming);
   if (outcome.ok) {
-    ctx.body = { isVerified: true, accessToken: outcome.token };
+    // An authenticator app enrolled as the user's first factor brings recovery codes, in this answer only.
+    ctx.body = { isVerified: true, accessToken: outcome.token, ...(outcome.recoveryCodes && { recoveryCodes: outcome.recoveryCodes }) };
     return;
   }
   if ('refused' in outcome) throw refused(outcome.refused);
   if (outcome.reason === 'delayed') throw tooManyRequests(outcome.retryAfter ?? 1, 'Too many wrong codes. Wait before trying again.');
   if (outcome.reason === 'lost') throw refused('closed');
-  ctx.body = { isVerified: false, failureReason: outcome.reason === 'exhausted' ? 'MAX_ATTEMPTS_EXCEEDED' : 'CODE_INVALID_OR_EXPIRED' };
+  // The wrong code that spent the challenge's last attempt failed the action (CHALLENGE_FAILED), as Authsignal's MAX_ATTEMPTS_EXCEEDED.
+  ctx.body = { isVerified: false, failureReason: outcome.reason === 'failed' || outcome.reason === 'exhausted' ? 'MAX_ATTEMPTS_EXCEEDED' : 'CODE_INVALID_OR_EXPIRED' };
 }
 
 /** POST /user-authenticators/totp: a new authenticator app to set up (a user with none of the allowed methods). */

@@ -128,5 +128,28 @@ export async function finishWith(s: Services, ctx: Context, a: PageAction, resul
   if (target.refused) return message(s, ctx, a.locale, 'action.bad_redirect', 400);
   if (!target.url) return show(s, ctx, a.locale, 'action-done', { popup: false, resultToken: null, origins: [] });
   ctx.status = 303;
-  ctx.redirect(`${target.url}${target.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(resultToken)}`);
+  ctx.redirect(withToken(target.url, resultToken));
+}
+
+/** `url` with `token` added to its query (the app's redirectUrl may have one already). */
+function withToken(url: string, token: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+}
+
+/**
+ * The end of a failed challenge (its last attempt spent): a page saying so. The app learns it as it
+ * learns a pass, from a token to validate (which answers CHALLENGE_FAILED, isValid false): its own
+ * track token, handed to its window at once in popup mode, linked back to `redirectUrl` otherwise.
+ */
+export function failedPage(s: Services, ctx: Context, a: PageAction, status: number) {
+  const target = redirectTarget(a);
+  const popup = a.mode === 'popup';
+  const back = !popup && target.url ? withToken(target.url, a.token) : null;
+  return show(s, ctx, a.locale, 'action-message', { heading: 'action.failed', back, popup, resultToken: popup ? a.token : null, origins: a.origins }, status);
+}
+
+/** Recovery codes that came with the user's first factor, shown once; the page's form goes on to the finish. */
+export function recoveryPage(s: Services, ctx: Context, a: PageAction, resultToken: string, codes: readonly string[]) {
+  const download = `data:text/plain;charset=utf-8,${encodeURIComponent(`${s.config.ui.productName}\r\n${codes.join('\r\n')}\r\n`)}`;
+  return show(s, ctx, a.locale, 'action-recovery', { codes, download, resultToken, mode: a.mode });
 }

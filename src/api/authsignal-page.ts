@@ -4,7 +4,10 @@
 // JavaScript needed) carrying the token and a CSRF value derived from it: in popup mode the page
 // is a cross-site iframe, so no cookies. Success ends in authsignal-page-view.ts finishWith:
 // redirect to the app or, in popup mode, the result token handed to the app's window.
-// /v1/ui/done?token=<result> renders that end for a passed challenge (the passkey script goes there).
+// /v1/ui/done?token=<result> renders that end for a passed challenge (the passkey script goes there,
+// and so does the page of recovery codes an authenticator app set up as the first factor brings).
+// The wrong code that spends the challenge's last attempt fails it: failedPage says so and hands
+// the app its track token, which validates as CHALLENGE_FAILED.
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -14,6 +17,7 @@ import { relyingParty } from '../config/passkeys.js';
 import { sendCooldownLeft } from '../passwordless/throttle.js';
 import { throttlePolicy } from '../passwordless/one-time-codes.js';
 import { findLiveCode } from '../storage/codes.js';
+import { findDecisionById } from '../storage/action-decisions.js';
 import { mfaFlowKey } from '../passwordless/flows.js';
 import { pendingTotpEnrolment } from '../passwordless/mfa/totp.js';
 import {
@@ -30,8 +34,22 @@ import {
 } from '../passwordless/action-challenges.js';
 import type { VerificationMethod } from '../config/actions.js';
 import { maskEmail, maskPhone } from '../interactions/mfa-challenge.js';
-import { refusal } from '../interactions/code-steps.js';
-import { fieldsOf, finishWith, loadAction, message, pageCsrf, pageUrl, redirectTarget, requesterOf, requireFormCsrf, show, type PageAction } from './authsignal-page-view.js';
+import { sendRefusal } from '../interactions/code-steps.js';
+import {
+  failedPage,
+  fieldsOf,
+  finishWith,
+  loadAction,
+  message,
+  pageCsrf,
+  pageUrl,
+  recoveryPage,
+  redirectTarget,
+  requesterOf,
+  requireFormCsrf,
+  show,
+  type PageAction,
+} from './authsignal-page-view.js';
 
 /** The MFA pages' name of each method: their translations (mfa.lead.*, mfa.label.*, mfa.use.*) serve here too. */
 const TYPE_OF: Record<VerificationMethod, string> = {
@@ -76,6 +94,7 @@ function masked(state: ChallengeState, method: string): string {
  * enrolling, the authenticator-app set-up, or the passkey section; with the other methods to switch to.
  */
 async function page(s: Services, ctx: Context, a: PageAction, wanted: unknown, locals: Record<string, unknown> = {}, status = 200) {
+  if (a.row.state === 'CHALLENGE_FAILED') return failedPage(s, ctx, a, 409);
   if (a.row.state !== 'CHALLENGE_REQUIRED') return message(s, ctx, a.locale, a.row.state === 'CHALLENGE_SUCCEEDED' ? 'action.already_done' : 'action.closed', 409);
   if (a.mode === 'redirect' && redirectTarget(a).refused) return message(s, ctx, a.locale, 'action.bad_redirect', 400);
   const state = await challengeState(s, a.row);
@@ -114,12 +133,10 @@ function form(s: Services, a: PageAction) {
   return { token: a.token, mode: a.mode, csrf: pageCsrf(s, a), popup: a.mode === 'popup', origins: a.origins };
 }
 
-/** A code send refused, as the page's error (and status). */
-function sendRefusal(ctx: Context, sent: Exclude<SendOutcome, { ok: true }>): { error: string; status: number; retryAfter?: number } {
+/** A code send refused, as the page's error (and status): the action's own refusals, else the factor pages' wording. */
+function sendProblem(ctx: Context, sent: Exclude<SendOutcome, { ok: true }>): { error: string; status: number; retryAfter?: number } {
   if ('refused' in sent) return { error: sent.refused === 'address' ? 'action.address' : 'mfaEnrol.not_offered', status: 400 };
-  const refused = refusal(sent);
-  if (refused.status === 429) ctx.set('Retry-After', String(sent.retryAfter));
-  return { error: refused.error === 'code.wait' ? 'mfa.wait' : refused.error, status: refused.status, retryAfter: sent.retryAfter };
+  return sendRefusal(ctx, sent);
 }
 
 /** GET: the page; an enrolled email or SMS factor without a code of this action on its way gets one. */
@@ -134,7 +151,7 @@ async function showPage(s: Services, ctx: Context) {
     if (live?.identifier !== addressOf(state, method)) {
       const sent = await sendChallengeCode(s, a.row, method, requesterOf(ctx, a));
       if (!sent.ok) {
-        const { error, status, retryAfter } = sendRefusal(ctx, sent);
+        const { error, status, retryAfter } = sendProblem(ctx, sent);
         return page(s, ctx, a, method, { error, retryAfter: retryAfter ?? null }, status);
       }
     }
@@ -154,7 +171,7 @@ async function send(s: Services, ctx: Context) {
   const sent = await sendChallengeCode(s, a.row, method as OobMethod, requesterOf(ctx, a), address);
   if (!sent.ok) {
     if ('refused' in sent && sent.refused === 'closed') return page(s, ctx, a, method);
-    const { error, status, retryAfter } = sendRefusal(ctx, sent);
+    const { error, status, retryAfter } = sendProblem(ctx, sent);
     return page(s, ctx, a, method, { error, retryAfter: retryAfter ?? null }, status);
   }
   ctx.status = 303;
@@ -185,8 +202,10 @@ async function verify(s: Services, ctx: Context) {
   const retry = (locals: Record<string, unknown>, status: number) => (confirming ? totpPage(s, ctx, a, confirming, locals, status) : page(s, ctx, a, method, locals, status));
   if (!code) return retry({ error: method === 'RECOVERY_CODE' ? 'mfa.recovery_format' : 'mfa.format' }, 400);
   const outcome = await verifyChallengeCode(s, a.row, method as CodeMethod, code, requesterOf(ctx, a), confirming);
-  if (outcome.ok) return finishWith(s, ctx, a, outcome.token);
-  if ('refused' in outcome && outcome.refused === 'closed') return page(s, ctx, a, method);
+  if (outcome.ok) return outcome.recoveryCodes ? recoveryPage(s, ctx, a, outcome.token, outcome.recoveryCodes) : finishWith(s, ctx, a, outcome.token);
+  // Closed meanwhile (a parallel request passed or failed it): the page as the decision is now.
+  if ('refused' in outcome && outcome.refused === 'closed') return page(s, ctx, { ...a, row: (await findDecisionById(s.db, a.row.id)) ?? a.row }, method);
+  if ('reason' in outcome && outcome.reason === 'failed') return failedPage(s, ctx, a, 400);
   if ('reason' in outcome && outcome.reason === 'lost') return message(s, ctx, a.locale, 'action.already_done', 409);
   if ('reason' in outcome && outcome.reason === 'delayed') {
     ctx.set('Retry-After', String(outcome.retryAfter ?? 1));

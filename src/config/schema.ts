@@ -5,6 +5,7 @@ import { featuresSchema } from './features.js';
 import { actionsSchema } from './actions.js';
 import { MFA_POLICIES, mfaSchema } from './mfa.js';
 import { passkeysSchema } from './passkeys.js';
+import { supportedLocales } from '../i18n/i18n.js';
 
 const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(what);
 
@@ -277,7 +278,10 @@ export const configSchema = z.strictObject({
   ui: z
     .strictObject({
       productName: z.string().default('Sesame').describe('Name shown on pages and emails.'),
-      defaultLocale: z.enum(['en', 'fr']).default('en').describe('Locale when neither ui_locales nor Accept-Language match.'),
+      defaultLocale: z
+        .enum(supportedLocales as [string, ...string[]])
+        .default('en')
+        .describe('Locale when neither ui_locales nor Accept-Language match.'),
     })
     .prefault({})
     .describe('Hosted pages.'),

@@ -1,6 +1,7 @@
 // The code steps of the hosted sign-in: the identifier form sends a code (by email with the sign-in
 // link, or by SMS), the code form checks it, resend, and "use another email". Each POST either
 // redirects (303) to the next step or re-renders its step with a message.
+import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { ERRORS, smsRefusal } from '../errors.js';
 import { findLiveCode, retireFlowCodes } from '../storage/codes.js';
@@ -41,6 +42,16 @@ export function refusal(sent: Exclude<SmsSendResult, { ok: true }>): { error: st
   const refused = smsRefusal(sent.reason);
   if (refused) return { error: ERRORS[refused].key, status: ERRORS[refused].status };
   return { error: 'code.wait', status: 429 };
+}
+
+/**
+ * A second factor's code send refused, as the factor pages (the MFA challenge, the actions'
+ * challenge page) say it: their own wording for a wait, and Retry-After on a 429.
+ */
+export function sendRefusal(ctx: Pick<Context, 'set'>, sent: Exclude<SmsSendResult, { ok: true }>): { error: string; status: number; retryAfter: number } {
+  const refused = refusal(sent);
+  if (refused.status === 429) ctx.set('Retry-After', String(sent.retryAfter));
+  return { error: refused.error === 'code.wait' ? 'mfa.wait' : refused.error, status: refused.status, retryAfter: sent.retryAfter };
 }
 
 export async function submitEmail(s: Services, ctx: FlowContext) {

@@ -27,7 +27,7 @@ import type { Challengeable } from '../passwordless/mfa/policy.js';
 import { finish, loadInteraction, render, requester, requireCsrf, type FlowContext, type FlowState } from './flow-context.js';
 import { mfaNeedOf, mfaPath, pendingMfaLogin, rememberBrowser, type PendingLogin } from './mfa-step.js';
 import { challengeIdOf, chosenFactor, factorView, isOob } from './mfa-challenge.js';
-import { refusal } from './code-steps.js';
+import { sendRefusal } from './code-steps.js';
 import { parseResponse } from './passkey-signin.js';
 
 interface Challenge {
@@ -101,9 +101,7 @@ async function sendTo(s: Services, ctx: FlowContext, factor: Challengeable) {
   if (!isOob(factor)) return null;
   const sent = await sendFactorCode(s, challengeIdOf(ctx.state.step.details.uid), factor, requester(ctx));
   if (sent.ok) return null;
-  const refused = refusal(sent);
-  if (refused.status === 429) ctx.set('Retry-After', String(sent.retryAfter));
-  return { error: refused.error === 'code.wait' ? 'mfa.wait' : refused.error, retryAfter: sent.retryAfter, status: refused.status };
+  return sendRefusal(ctx, sent);
 }
 
 /** GET: the page for the chosen factor; an email or SMS factor without a code of this sign-in on its way gets one. */

@@ -138,9 +138,19 @@ export async function enrolVerifiedAuthenticator(
   if (!inserted) throw new SesameError('conflict', { detail: `The user already has a ${input.verificationMethod} authenticator; delete it first.` });
   await announce(deps, asker, appUserId, principalId, { type: 'mfa.enrolled', kind: 'mfa_added', what: factor.type });
   const authenticator = factorView(appUserId, inserted.row);
-  if (!inserted.first || !deps.config.mfa.factors.includes('recovery-code')) return { authenticator };
-  const { codes } = await generateRecoveryCodes(deps, principalId);
-  return { authenticator, recoveryCodes: codes };
+  const recoveryCodes = await firstFactorRecoveryCodes(deps, principalId, inserted.first);
+  return recoveryCodes ? { authenticator, recoveryCodes } : { authenticator };
+}
+
+/**
+ * The recovery codes that come with a user's first factor (Authsignal gives them with the first
+ * authenticator, shown once by the caller): none for a later factor or when recovery codes are off.
+ * Every door that confirms a factor for the actions API (this server API, the challenge page and
+ * the client API) asks here.
+ */
+export async function firstFactorRecoveryCodes(deps: MfaDeps, userId: string, first: boolean): Promise<string[] | undefined> {
+  if (!first || !deps.config.mfa.factors.includes('recovery-code')) return undefined;
+  return (await generateRecoveryCodes(deps, userId)).codes;
 }
 
 /** deleteAuthenticator: one factor or passkey of the user; false when it has no such one. */

@@ -6,11 +6,20 @@
 // a user who has one must use it, so the track token alone never lets anyone add a factor that
 // would pass. Codes go through the MFA doors (oob.ts, factors.ts), so their send limits, attempt
 // budget and delays apply; email and SMS codes are bound to the decision (challenge `a.<id>`).
+// On top, one challenge has the attempts of one code (CHALLENGE_ATTEMPTS, spent before the compare):
+// the wrong code that uses the last one fails the challenge (CHALLENGE_FAILED). Only guesses made
+// with this decision's token count, so no one else's failures (another action of the same user, a
+// delay from elsewhere) can end it. An authenticator app confirmed here as the user's first factor
+// brings recovery codes, shown once.
 import type { VerificationMethod } from '../config/actions.js';
 import { listAuthenticators, type AuthenticatorRow } from '../storage/mfa.js';
-import type { ActionDecisionRow } from '../storage/action-decisions.js';
+import { findDecisionById, type ActionDecisionRow } from '../storage/action-decisions.js';
+import { recordAudit } from '../storage/audit.js';
+import { check, takeBack } from '../risk/check.js';
+import { CHALLENGE_ATTEMPTS } from '../risk/limits.js';
 import { methodsOf } from './actions.js';
-import { passChallenge } from './action-results.js';
+import { firstFactorRecoveryCodes } from './action-authenticators.js';
+import { failChallenge, passChallenge } from './action-results.js';
 import { normalizeEmail, parsePhone } from './identifiers.js';
 import { checkFactorCode, type FactorCheck } from './mfa/factors.js';
 import type { MfaDeps } from './mfa/keys.js';
@@ -113,14 +122,53 @@ export async function sendChallengeCode(deps: ActionChallengeDeps, row: ActionDe
 }
 
 export type VerifyOutcome =
-  | { ok: true; token: string; authenticatorId: string }
+  | { ok: true; token: string; authenticatorId: string; recoveryCodes?: string[] }
   | { ok: false; refused: Refusal }
-  | { ok: false; reason: Exclude<OobCheck, { ok: true }>['reason'] | Exclude<FactorCheck, { ok: true }>['reason'] | 'lost'; retryAfter?: number; attemptsLeft?: number };
+  | {
+      ok: false;
+      reason: Exclude<OobCheck, { ok: true }>['reason'] | Exclude<FactorCheck, { ok: true }>['reason'] | 'lost' | 'failed';
+      retryAfter?: number;
+      attemptsLeft?: number;
+    };
+
+/**
+ * Refusals that spend the challenge's attempts: a wrong code. The others give theirs back: no compare
+ * happened (a delay, no code, a code out of tries), or the code was right once (a replay, e.g. a
+ * double submit), so a user's own right code can never fail their challenge.
+ */
+const GUESSES: readonly string[] = ['wrong'];
+
+/** Checks `code` against the user's factor of `method`, through the MFA doors and their limits. */
+async function checkMethodCode(deps: ActionChallengeDeps, row: ActionDecisionRow, userId: string, method: CodeMethod, code: string, who: Requester, confirming?: string) {
+  if (method === 'EMAIL_OTP' || method === 'SMS') {
+    const factor = await oobFactor(deps, userId, method);
+    if (!factor) return { ok: false as const, reason: 'missing' as const };
+    return checkFactorOob(deps, userId, factor.id, challengeIdOfDecision(row), code, who);
+  }
+  const attempt = method === 'RECOVERY_CODE' ? { type: 'recovery-code' as const, code } : { type: 'otp' as const, code, confirming };
+  return checkFactorCode(deps, userId, attempt, { ip: who.ip, clientId: who.clientId });
+}
+
+/** Fails `row`'s challenge (its last attempt was spent); `failed`, or `closed` when a parallel pass ended it first. */
+async function failed(deps: ActionChallengeDeps, row: ActionDecisionRow, who: Requester): Promise<VerifyOutcome> {
+  if (await failChallenge(deps.db, row)) {
+    await recordAudit(deps.db, { type: 'action.challenge_failed', userId: row.principalId, clientId: row.tenantId, ip: who.ip, reason: 'max_attempts' });
+  }
+  const now = await findDecisionById(deps.db, row.id);
+  return now?.state === 'CHALLENGE_FAILED' ? { ok: false, reason: 'failed' } : { ok: false, refused: 'closed' };
+}
+
+/** Whether `authenticatorId` is the user's only confirmed factor (as insertSoleConfirmed's `first`). */
+async function onlyFactor(deps: Pick<MfaDeps, 'db'>, userId: string, authenticatorId: string): Promise<boolean> {
+  const confirmed = await listAuthenticators(deps.db, userId, { confirmed: true });
+  return confirmed.length === 1 && confirmed[0]!.id === authenticatorId;
+}
 
 /**
  * Checks a code for `row`'s challenge with `method` and, when right, passes it: the result token.
- * `confirming` names an authenticator app being enrolled (see startTotpEnrolment). A right code
- * whose pass lost to a parallel one is `lost`: one decision has one result token.
+ * `confirming` names an authenticator app being enrolled (see startTotpEnrolment); when it is the
+ * user's first factor the answer carries their new recovery codes. A right code whose pass lost to a
+ * parallel one is `lost` (one decision has one result token), or `failed` when a wrong one ended it.
  */
 export async function verifyChallengeCode(
   deps: ActionChallengeDeps,
@@ -133,21 +181,31 @@ export async function verifyChallengeCode(
   const state = await challengeState(deps, row);
   const refused = mayUse(state, method);
   if (refused) return { ok: false, refused };
+  if (confirming && (method !== 'AUTHENTICATOR_APP' || !state.enrollable.includes('AUTHENTICATOR_APP'))) return { ok: false, refused: 'method' };
   const userId = state.principalId!;
-  const trimmed = code.trim().slice(0, 64);
-  let checked: OobCheck | FactorCheck;
-  if (method === 'EMAIL_OTP' || method === 'SMS') {
-    const factor = await oobFactor(deps, userId, method);
-    if (!factor) return { ok: false, reason: 'missing' };
-    checked = await checkFactorOob(deps, userId, factor.id, challengeIdOfDecision(row), trimmed, who);
-  } else {
-    const attempt = method === 'RECOVERY_CODE' ? { type: 'recovery-code' as const, code: trimmed } : { type: 'otp' as const, code: trimmed, confirming };
-    if (confirming && !state.enrollable.includes('AUTHENTICATOR_APP')) return { ok: false, refused: 'method' };
-    checked = await checkFactorCode(deps, userId, attempt, { ip: who.ip, clientId: who.clientId });
+  const budget = { maxAttempts: deps.config.codes.maxAttempts };
+  const spent = await check(deps.db, CHALLENGE_ATTEMPTS, [row.id], budget);
+  if (spent.kind !== 'allow') {
+    // The rest of the budget is held by attempts in flight (right codes among them, maybe): try again
+    // in a moment. Only a wrong code that was compared can fail the challenge, never a crowd of right ones.
+    await takeBack(deps.db, CHALLENGE_ATTEMPTS, [row.id]);
+    return { ok: false, reason: 'delayed', retryAfter: 1 };
   }
-  if (!checked.ok) return checked;
+  const checked = await checkMethodCode(deps, row, userId, method, code.trim().slice(0, 64), who, confirming);
+  if (!checked.ok) {
+    if (!GUESSES.includes(checked.reason)) {
+      await takeBack(deps.db, CHALLENGE_ATTEMPTS, [row.id]);
+      return checked;
+    }
+    if (spent.count >= budget.maxAttempts) return failed(deps, row, who);
+    const left = budget.maxAttempts - spent.count;
+    return 'attemptsLeft' in checked && checked.attemptsLeft !== undefined ? { ...checked, attemptsLeft: Math.min(checked.attemptsLeft, left) } : checked;
+  }
   const token = await passChallenge({ ...deps, issuer: deps.config.issuer }, row, method, checked.authenticatorId);
-  return token ? { ok: true, token, authenticatorId: checked.authenticatorId } : { ok: false, reason: 'lost' };
+  if (!token) return (await findDecisionById(deps.db, row.id))?.state === 'CHALLENGE_FAILED' ? { ok: false, reason: 'failed' } : { ok: false, reason: 'lost' };
+  const first = Boolean(confirming) && (await onlyFactor(deps, userId, checked.authenticatorId));
+  const recoveryCodes = await firstFactorRecoveryCodes(deps, userId, first);
+  return { ok: true, token, authenticatorId: checked.authenticatorId, ...(recoveryCodes && { recoveryCodes }) };
 }
 
 /** Starts enrolling an authenticator app for a user who has none of the allowed methods. */

@@ -259,3 +259,17 @@ export const TRACKS_PER_TENANT: Limit<[tenantId: string], { tracksPerMinute: num
   retry: 'rest of window',
   reason: 'client',
 };
+
+/**
+ * How many wrong codes has the challenge of one tracked action had? The one that reaches `max`
+ * (config codes.maxAttempts: one challenge is tried like one code) fails the challenge, as
+ * Authsignal's MAX_ATTEMPTS_EXCEEDED. Keyed by the decision, so only guesses made with that action's
+ * own token count: nobody else's failures can end someone's action.
+ */
+export const CHALLENGE_ATTEMPTS: Limit<[decisionId: string], { maxAttempts: number }> = {
+  name: 'wrong codes per action challenge',
+  kind: 'count',
+  key: (decisionId) => `action-tries:${decisionId}`,
+  window: () => DAY,
+  max: (settings) => settings.maxAttempts,
+};

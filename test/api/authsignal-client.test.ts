@@ -80,9 +80,21 @@ describe.each(ENGINES)('the client API code methods on %s', (engine) => {
       },
       cors: SHOP_ORIGIN,
     });
+    // The app is the user's first factor: the answer carries their recovery codes (the SDK passes them on as data.recoveryCodes).
     const verified = await call('/verify/totp', b.token, { verificationCode: totpCode(totp.body.secret as string) });
-    expect(verified.body).toEqual({ isVerified: true, accessToken: expect.any(String) });
+    expect(verified.body).toEqual({ isVerified: true, accessToken: expect.any(String), recoveryCodes: expect.any(Array) });
+    expect(verified.body.recoveryCodes).toHaveLength(10);
     expect((await validateToken(deps(), 'shop', { token: verified.body.accessToken })).verificationMethod).toBe('AUTHENTICATOR_APP');
+  });
+
+  it('gives no recovery codes with an authenticator app that is not the first factor', async () => {
+    const a = await trackPay(s);
+    // A text-message factor the rule does not allow: the user may set up an app, but it is not their first factor.
+    await confirmedOob(s, a.row.principalId!, { type: 'sms', phoneNumber: '+447700900123' });
+    const totp = await call('/user-authenticators/totp', a.token);
+    expect(totp.status).toBe(200);
+    const verified = await call('/verify/totp', a.token, { verificationCode: totpCode(totp.body.secret as string) });
+    expect(verified).toEqual({ status: 200, body: { isVerified: true, accessToken: expect.any(String) }, cors: SHOP_ORIGIN });
   });
 
   it('refuses a missing or expired token, a foreign origin, and a new factor for a user who has one', async () => {
@@ -125,5 +137,21 @@ describe.each(ENGINES)('the client API code methods on %s', (engine) => {
     });
     expect(broken.status).toBe(400);
     expect(await broken.json()).toMatchObject({ error: expect.any(String), errorCode: expect.any(String) });
+  });
+});
+
+describe('recovery codes turned off (mfa.factors without recovery-code)', () => {
+  let t: TestSesame;
+  beforeAll(async () => {
+    t = await startTestSesame('sqlite', { ...pageFixture(), mfa: { factors: ['totp', 'email'] } });
+  });
+  afterAll(() => t?.stop());
+
+  it('confirms a first authenticator app without any', async () => {
+    const a = await trackPay(t.sesame.services);
+    const headers = { 'content-type': 'application/json', origin: SHOP_ORIGIN, authorization: `Bearer ${a.token}` };
+    const totp = (await (await fetch(`${t.url}/v1/client/user-authenticators/totp`, { method: 'POST', headers })).json()) as { secret: string };
+    const res = await fetch(`${t.url}/v1/client/verify/totp`, { method: 'POST', headers, body: JSON.stringify({ verificationCode: totpCode(totp.secret) }) });
+    expect([res.status, await res.json()]).toEqual([200, { isVerified: true, accessToken: expect.any(String) }]);
   });
 });

@@ -131,9 +131,21 @@ describe.each(ENGINES)('the pre-built challenge page on %s', (engine) => {
     const secret = /<code class="secret" id="totp-key">([A-Z2-7]+)<\/code>/.exec(setup.html)![1]!;
     const wrong = await browser.submit(setup, '/v1/ui/verify', { code: totpCode(secret, 10) }, t.url);
     expect([wrong.status, errorOf(wrong.html)]).toEqual([400, 'That code is not right. Check that the app added this account, and enter the code it shows now.']);
-    const done = await browser.submit(wrong, '/v1/ui/verify', { code: totpCode(secret) }, t.url);
-    expect([done.status, done.location?.startsWith(`${SHOP_ORIGIN}/cb?token=`)]).toEqual([303, true]);
-    expect(await methodsOf(s.db, a.row.principalId!)).toEqual(['AUTHENTICATOR_APP']);
+    // The app is the user's first factor: its recovery codes are shown once, then the page goes on to the app.
+    const codes = await browser.submit(wrong, '/v1/ui/verify', { code: totpCode(secret) }, t.url);
+    expect([codes.status, htmlText(/<h1>([\s\S]*?)<\/h1>/.exec(codes.html)![1]!)]).toEqual([200, 'Save your recovery codes']);
+    const shown = [...codes.html.matchAll(/<li><code>([A-Z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(shown).toHaveLength(10);
+    const next = findForm(codes.html, '/v1/ui/done');
+    const done = await browser.request(`${t.url}/v1/ui/done?${new URLSearchParams(next.fields).toString()}`);
+    expect([done.status, done.headers.get('location')?.startsWith(`${SHOP_ORIGIN}/cb?token=`)]).toEqual([303, true]);
+    expect(await methodsOf(s.db, a.row.principalId!)).toEqual(['AUTHENTICATOR_APP', 'RECOVERY_CODE']);
+    // A reload of the finish does not show the codes again; one of them passes the user's next challenge.
+    expect((await browser.request(`${t.url}/v1/ui/done?${new URLSearchParams(next.fields).toString()}`)).html).not.toContain(shown[0]!);
+    const b = await trackPay(s, { userId: a.row.userId, redirectUrl: `${SHOP_ORIGIN}/cb` });
+    const recovery = await browser.request(`${b.url}&method=RECOVERY_CODE`);
+    const passed = await browser.submit(recovery, '/v1/ui/verify', { code: shown[0]! }, t.url);
+    expect([passed.status, passed.location?.startsWith(`${SHOP_ORIGIN}/cb?token=`)]).toEqual([303, true]);
   });
 
   it('answers an expired, forged or foreign-form request with a readable page, never the action', async () => {

@@ -2,7 +2,9 @@
 // Chromium, from an app on another origin (http://localhost:A) than Sesame (http://127.0.0.1:B):
 // launch() in popup mode resolves the result token once the email code is entered in the iframe,
 // redirect mode lands on the app's redirectUrl with it, setToken() + email.challenge()/verify()
-// pass through the client API; and the page is accessible (axe) in English and French.
+// pass through the client API; a failed challenge (too many wrong codes) and an authenticator app
+// set up as the first factor (recovery codes, then the token) in the popup; and the page is
+// accessible (axe) in English and French, its failure and recovery-code pages included.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -14,7 +16,7 @@ import { validateToken } from '../../src/passwordless/action-results.js';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { axeBothSchemes } from '../helpers/accessibility.js';
 import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
-import { confirmedOob } from '../helpers/mfa-factors.js';
+import { confirmedOob, confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -59,9 +61,9 @@ describe('the pre-built challenge page with @authsignal/browser in Chromium', ()
   });
   const deps = () => ({ cookieKeys: s.cookieKeys, issuer: s.config.issuer, db: s.db, config: s.config });
 
-  async function shopPage() {
+  async function shopPage(expected?: (text: string, url: string) => boolean) {
     const page = await (await chromium.newContext()).newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, expected);
     await page.goto(`${appOrigin}/`);
     return { page, problems };
   }
@@ -157,9 +159,80 @@ describe('the pre-built challenge page with @authsignal/browser in Chromium', ()
     expect(problems).toEqual([]);
   });
 
+  /** launch() in popup mode on the shop's page, for the action at `url`; `launched` resolves the token. */
+  async function launchPopup(url: string, expected?: (text: string, url: string) => boolean) {
+    const { page, problems } = await shopPage(expected);
+    await page.evaluate(
+      ([u, baseUrl]) => {
+        const w = window as unknown as SdkWindow & { AuthsignalSdk: { Authsignal: new (o: object) => { launch(u: string, o: object): Promise<{ token?: string }> } } };
+        w.launched = new w.AuthsignalSdk.Authsignal({ tenantId: 'shop', baseUrl }).launch(u!, { mode: 'popup' });
+      },
+      [url, `${t.url}/v1`],
+    );
+    return { page, problems, frame: page.frameLocator('iframe') };
+  }
+
+  it('launch() in popup mode resolves a token that validates as CHALLENGE_FAILED after too many wrong codes', async () => {
+    const a = await trackPay(s);
+    const { secret } = await confirmedTotp(s, a.row.principalId!);
+    // Each wrong code is a 400 page, which Chromium reports in the console; nothing else may be.
+    const { page, problems, frame } = await launchPopup(a.url, (text, url) => url.endsWith('/v1/ui/verify') && text.includes('status of 400'));
+    for (let i = 1; i <= 4; i++) {
+      await frame.locator('#code').fill(totpCode(secret, 40 + i));
+      await frame.locator('button.primary').click();
+      await expect.poll(() => frame.locator('#form-error').count()).toBe(1);
+    }
+    await frame.locator('#code').fill(totpCode(secret, 50));
+    await frame.locator('button.primary').click();
+    const { token } = await page.evaluate(() => (window as unknown as SdkWindow).launched);
+    expect(await validateToken(deps(), 'shop', { token })).toMatchObject({ isValid: false, state: 'CHALLENGE_FAILED', actionCode: 'pay' });
+    expect(problems).toEqual([]);
+  });
+
+  it('launch() in popup mode shows the recovery codes of a first authenticator app, then resolves the result token', async () => {
+    const a = await trackPay(s);
+    const { page, problems, frame } = await launchPopup(a.url);
+    await frame.locator('a', { hasText: 'Set up an authenticator app' }).click();
+    await frame.locator('button.primary').click();
+    const secret = (await frame.locator('#totp-key').textContent())!;
+    await frame.locator('#code').fill(totpCode(secret));
+    await frame.locator('button.primary').click();
+    await expect.poll(() => frame.locator('ol.recovery-codes li').count()).toBe(10);
+    await frame.locator('button.primary').click();
+    const { token } = await page.evaluate(() => (window as unknown as SdkWindow).launched);
+    expect(await validateToken(deps(), 'shop', { token })).toMatchObject({ isValid: true, state: 'CHALLENGE_SUCCEEDED', verificationMethod: 'AUTHENTICATOR_APP' });
+    expect(problems).toEqual([]);
+  });
+
+  it.each([
+    ['en', 'Save your recovery codes'],
+    ['fr', 'Conservez vos codes de secours'],
+  ])('is accessible in %s: the recovery codes and a failed challenge', async (locale, heading) => {
+    const first = await trackPay(s, { locale, redirectUrl: `${appOrigin}/cb` });
+    const page = await (await chromium.newContext()).newPage();
+    await page.goto(`${first.url}&method=AUTHENTICATOR_APP`);
+    await page.locator('button.primary').click();
+    await page.locator('#code').fill(totpCode((await page.locator('#totp-key').textContent())!));
+    await page.locator('button.primary').click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe(heading);
+    const found = await axeBothSchemes(page, 'recovery codes');
+    const failing = await trackPay(s, { locale, userId: first.row.userId, redirectUrl: `${appOrigin}/cb` });
+    await page.goto(`${failing.url}&method=RECOVERY_CODE`);
+    for (let i = 0; i < 5; i++) {
+      await page.locator('#code').fill(`WRONG${i}CODE1234`);
+      await page.locator('button.primary').click();
+      await expect.poll(() => page.locator('.message.error').count()).toBe(1);
+    }
+    expect(await page.locator('#code').count()).toBe(0);
+    found.push(...(await axeBothSchemes(page, 'failed')));
+    expect(found).toEqual([]);
+  });
+
   it.each([
     ['en', 'Confirm it is you'],
     ['fr', 'Confirmez que c’est vous'],
+    ['de', 'Bestätigen Sie, dass Sie es sind'],
+    ['es', 'Confirma que eres tú'],
   ])('is accessible in %s: code entry, enrolment and a wrong code', async (locale, heading) => {
     const withFactor = await trackPay(s, { locale });
     await confirmedOob(s, withFactor.row.principalId!, { type: 'email', email: `axe-${locale}-${Date.now()}@example.com` });

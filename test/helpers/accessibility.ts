@@ -42,7 +42,8 @@ export async function axeBothSchemes(page: Page, name: string): Promise<string[]
 /**
  * Headings (h1, h2) that wrap inside a word or are wider than their box. A line of a heading must
  * start right after a space: the characters' boxes tell where each line starts, so a break after
- * a hyphen ("e-" / "mails") or a word cut by overflow-wrap shows up as "e-|mails".
+ * a hyphen ("e-" / "mails") or a word cut by overflow-wrap shows up as "e-|mails". In Japanese
+ * (no spaces) a line may also start next to a kanji or kana.
  */
 export function brokenHeadings(page: Page): Promise<string[]> {
   return page.evaluate(() => {
@@ -63,9 +64,12 @@ export function brokenHeadings(page: Page): Promise<string[]> {
       }
       let lastTop = NaN;
       let lastHeight = 0;
+      // Japanese and Chinese have no spaces: a line may break next to any ideograph or kana.
+      const cjk = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\u3000-\u303f\uff00-\uffef]/u;
       chars.forEach(({ char, top, height }, i) => {
         if (/\s/.test(char) || Number.isNaN(top)) return;
-        if (!Number.isNaN(lastTop) && top > lastTop + lastHeight / 2 && !/\s/.test(chars[i - 1]!.char)) {
+        const previous = chars[i - 1]?.char ?? ' ';
+        if (!Number.isNaN(lastTop) && top > lastTop + lastHeight / 2 && !/\s/.test(previous) && !cjk.test(previous) && !cjk.test(char)) {
           const text = chars.map((c) => c.char).join('');
           problems.push(`${heading.tagName} breaks inside a word: ${text.slice(0, i)}|${text.slice(i)}`);
         }

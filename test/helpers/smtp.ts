@@ -1,7 +1,7 @@
 // A real SMTP server (smtp-server) that keeps every message it receives, for reading codes from mail.
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
-import { parseMail, partOf } from './mime.js';
+import { decodeHeaderWords, parseMail, partOf } from './mime.js';
 
 export interface ReceivedMail {
   to: string[];
@@ -89,9 +89,9 @@ export async function startMailSink(port = 0): Promise<MailSink> {
   };
 }
 
-/** The sign-in code from a code email's subject ("123456 is your ... code"). */
+/** The sign-in code from a code email's subject ("123456 is your ... code"), encoded words decoded (German "für"). */
 export function codeFrom(mail: ReceivedMail): string {
-  const match = /\b(\d{6})\b/.exec(mail.subject);
+  const match = /\b(\d{6})\b/.exec(decodeHeaderWords(mail.subject));
   if (!match) throw new Error(`no code in subject: ${mail.subject}`);
   return match[1]!;
 }
