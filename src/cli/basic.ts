@@ -94,7 +94,7 @@ export const workerCommand: Command = {
 
 export const usersCommand: Command = {
   summary:
-    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors.\n" +
+    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors; block, unblock or export one.\n" +
     '  list      users, newest first\n' +
     `  set-name  <userId|email> <name>   the name (the profile scope's \`name\` claim; 1 to ${MAX_NAME_LENGTH} characters)\n` +
     '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
