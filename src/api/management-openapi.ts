@@ -7,6 +7,7 @@ import type { Services } from '../services.js';
 import { MANAGEMENT_SCOPES, managementAudience } from '../oidc/resources.js';
 import { openApiPaths, securityOf } from './management-routes.js';
 import { USER_ROUTES } from './management-user-routes.js';
+import { ACTION_ROUTES } from './management-actions.js';
 import { scopeOf } from './admin-auth.js';
 
 type Schema = Record<string, unknown>;
@@ -83,25 +84,6 @@ const authenticatorPaths = {
       { 204: { description: 'Removed.' } },
       { 404: error('No such user, or the user has no authenticator with this id.') },
       { parameters: [USER_ID, AUTHENTICATOR_ID] },
-    ),
-  },
-};
-
-const actionPaths = {
-  '/actions/{decisionId}/review': {
-    post: operation(
-      'Approve or deny a risk decision held for review (a sign-in waiting on its review page goes on, or is refused). Settled once.',
-      {
-        200: {
-          description: 'The decision settled.',
-          ...json(object({ id: { type: 'string' }, state: { enum: ['REVIEW_SUCCEEDED', 'REVIEW_FAILED'] }, reviewedBy: { type: 'string' } })),
-        },
-      },
-      { 400: error('decision is not "approve" or "deny".'), 404: error('No decision with this id.'), 409: error('The decision is not waiting for review.') },
-      {
-        parameters: [pathParam('decisionId', 'The decision id.')],
-        requestBody: { required: true, ...json(object({ decision: { enum: ['approve', 'deny'] } })) },
-      },
     ),
   },
 };
@@ -257,7 +239,7 @@ function withScopes(written: Paths): Paths {
       Object.entries(operations).map(([method, op]) => [method, { ...op, security: securityOf(scopeOf(new Map(), method.toUpperCase(), template)) }]),
     );
   }
-  for (const [path, operations] of Object.entries(openApiPaths(USER_ROUTES))) paths[path] = { ...paths[path], ...operations };
+  for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES]))) paths[path] = { ...paths[path], ...operations };
   return paths;
 }
 
@@ -275,7 +257,6 @@ export function managementOpenApi(config: Services['config']): Record<string, un
       ...clientPaths,
       ...passkeyPaths,
       ...authenticatorPaths,
-      ...actionPaths,
     }),
     components: {
       schemas,

@@ -19,7 +19,7 @@ import { serviceClientRoutes } from './management-service-clients.js';
 import { clientRoutes } from './management-clients.js';
 import { userPasskeyRoutes } from './management-passkeys.js';
 import { userMfaRoutes } from './management-mfa.js';
-import { actionReviewRoutes } from './management-actions.js';
+import { ACTION_ROUTES } from './management-actions.js';
 import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
@@ -66,7 +66,6 @@ export function managementRouter(s: Services): Router {
   clientRoutes(router, s);
   userPasskeyRoutes(router, s);
   userMfaRoutes(router, s);
-  actionReviewRoutes(router, s);
-  mountRoutes(router, s, USER_ROUTES, declared);
+  mountRoutes(router, s, [...ACTION_ROUTES, ...USER_ROUTES], declared);
   return router;
 }
