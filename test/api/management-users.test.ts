@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordAudit } from '../../src/storage/audit.js';
-import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { upsertVerifiedEmailUser, upsertVerifiedPhoneUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { documentedApi, otpSignIn, tokenOf, usersFixture, type Answer } from './management-users-fixture.js';
@@ -28,7 +28,7 @@ describe.each(ENGINES)('the users area of the management API on %s', (engine) =>
   afterAll(() => t?.stop());
 
   const mark = randomUUID().slice(0, 8);
-  const user = (id: string, email: string, more: Record<string, unknown> = {}) => ({
+  const user = (id: string, email: string | null, more: Record<string, unknown> = {}) => ({
     id,
     email,
     emailVerified: true,
@@ -54,6 +54,12 @@ describe.each(ENGINES)('the users area of the management API on %s', (engine) =>
     expect([second.status, second.body.users.map((u: { id: string }) => u.id), second.body.next]).toEqual([200, ids.slice(2), null]);
 
     expect(await api('GET', `/users/${made[0]!.id}`, reader)).toEqual({ status: 200, body: user(made[0]!.id, `s1-${mark}@example.com`) });
+    const phone = await upsertVerifiedPhoneUser(t.sesame.services.db, '+14155550177');
+    const byPhone = await api('GET', `/users?phone=${encodeURIComponent('+1 415 555 0177')}`, reader);
+    expect(byPhone).toEqual({
+      status: 200,
+      body: { users: [user(phone.id, null, { emailVerified: false, phoneNumber: '+14155550177', phoneVerified: true })], next: null },
+    });
   });
 
   it('refuses bad search input with a 400 naming the parameter', async () => {
