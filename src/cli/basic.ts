@@ -13,7 +13,7 @@ import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 import { USER_PASSKEYS_HELP, userPasskeys } from './user-passkeys.js';
 import { USER_MFA_HELP, userMfa } from './user-mfa.js';
-import { USER_ADMIN_HELP, userAdmin } from './user-admin.js';
+import { USER_ADMIN_HELP, isUserAdminAction, userAdmin } from './user-admin.js';
 
 function onShutdown(stop: () => Promise<void>) {
   let stopping = false;
@@ -94,7 +94,7 @@ export const workerCommand: Command = {
 
 export const usersCommand: Command = {
   summary:
-    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors; block, unblock or export one.\n" +
+    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors; block, unblock, export or erase one.\n" +
     '  list      users, newest first\n' +
     `  set-name  <userId|email> <name>   the name (the profile scope's \`name\` claim; 1 to ${MAX_NAME_LENGTH} characters)\n` +
     '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
@@ -108,7 +108,7 @@ export const usersCommand: Command = {
     'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
     '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]\n' +
     '       | mfa <userId|email|phone> [--reset] [--json]\n' +
-    '       | block|unblock|export <userId|email|phone> [--json]',
+    '       | block|unblock|export <userId|email|phone> [--json] | delete <userId|email|phone> --yes [--json]',
   options: {
     json: { type: 'boolean' },
     connection: { type: 'string' },
@@ -116,14 +116,15 @@ export const usersCommand: Command = {
     remove: { type: 'string' },
     'remove-all': { type: 'boolean' },
     reset: { type: 'boolean' },
+    yes: { type: 'boolean' },
   },
   async run({ values, positionals }) {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
     if (positionals[0] === 'passkeys') return userPasskeys(values, positionals.slice(1));
     if (positionals[0] === 'mfa') return userMfa(values, positionals.slice(1));
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
-    if (positionals[0] === 'block' || positionals[0] === 'unblock' || positionals[0] === 'export') return userAdmin(positionals[0], values, positionals.slice(1));
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, block, unblock or export');
+    if (isUserAdminAction(positionals[0])) return userAdmin(positionals[0], values, positionals.slice(1));
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, block, unblock, export or delete');
     const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },

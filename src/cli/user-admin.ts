@@ -1,7 +1,7 @@
-// `sesame users block|unblock|export <user>`: support's hands on a whole account, the same operations
-// as the management API's (passwordless/user-admin.ts), audited `via cli`.
+// `sesame users block|unblock|export|delete <user>`: support's hands on a whole account, the same
+// operations as the management API's (passwordless/user-admin.ts), audited `via cli`.
 import { findUserByReference } from '../passwordless/passkey-support.js';
-import { blockUser, exportUser, unblockUser } from '../passwordless/user-admin.js';
+import { blockUser, eraseUser, exportUser, unblockUser } from '../passwordless/user-admin.js';
 import { UsageError, output, withDb } from './common.js';
 
 export const USER_ADMIN_HELP = [
@@ -10,11 +10,20 @@ export const USER_ADMIN_HELP = [
   '  unblock <userId|email|phone>    lift a block (ended sessions stay ended)',
   '  export <userId|email|phone>     everything Sesame holds of the account, as one JSON object:',
   '                                  profile, factors, passkeys, sessions, grants, recent audit events',
+  '  delete <userId|email|phone> --yes  erase the account and its data; the audit keeps a pseudonymous',
+  '                                  trail (audited: user.deleted via cli)',
 ];
 
-/** Runs `users <action> <user>` for block, unblock and export. */
-export async function userAdmin(action: 'block' | 'unblock' | 'export', values: Record<string, unknown>, args: string[]): Promise<void> {
+const ACTIONS = ['block', 'unblock', 'export', 'delete'] as const;
+type Action = (typeof ACTIONS)[number];
+
+export const isUserAdminAction = (word: string | undefined): word is Action => ACTIONS.includes(word as Action);
+
+/** Runs `users <action> <user>` for block, unblock, export and delete. */
+export async function userAdmin(action: Action, values: Record<string, unknown>, args: string[]): Promise<void> {
   if (args.length !== 1) throw new UsageError(`users ${action}: expected <userId|email|phone>`);
+  // Erasure cannot be undone: the operator says so explicitly.
+  if (action === 'delete' && values.yes !== true) throw new UsageError('users delete: erasure cannot be undone; add --yes');
   const who = args[0]!;
   await withDb(async (db) => {
     const user = await findUserByReference(db, who);
@@ -23,6 +32,10 @@ export async function userAdmin(action: 'block' | 'unblock' | 'export', values: 
       // One JSON object either way: the export is for reading by a program or a person alike.
       console.log(JSON.stringify(await exportUser(db, user.id), null, values.json === true ? undefined : 2));
       return;
+    }
+    if (action === 'delete') {
+      if (!(await eraseUser(db, user.id, { via: 'cli' }))) throw new UsageError(`users delete: no user "${who}"`);
+      return output(values.json === true, { userId: user.id, deleted: true }, [`${user.id} is erased`]);
     }
     const changed = action === 'block' ? await blockUser(db, user.id, { via: 'cli' }) : await unblockUser(db, user.id, { via: 'cli' });
     if (!changed) throw new UsageError(`users ${action}: no user "${who}"`);

@@ -1,4 +1,4 @@
-// `sesame users block|unblock|export` as support runs them: real child processes on a real database.
+// `sesame users block|unblock|export|delete` as support runs them: real child processes on a real database.
 // Blocking ends the account's sessions and grants (an oidc-provider session and grant stored as the
 // server stores them) and is audited via cli; export prints one JSON object of the account's data.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,6 +74,15 @@ describe('sesame users block, unblock and export', { timeout: 300_000 }, () => {
       ['user.blocked', null, '2 sessions and grants ended via cli'],
       ['user.unblocked', null, 'via cli'],
     ]);
+  });
+
+  it('erases only with --yes, audited via cli', async () => {
+    expect(failure(await run('delete', alice.id))).toBe('sesame: users delete: erasure cannot be undone; add --yes');
+    expect(await db.prisma.user.count({ where: { id: alice.id } })).toBe(1);
+    expect(lastJson(await run('delete', 'alice@example.com', '--yes', '--json'))).toEqual({ userId: alice.id, deleted: true });
+    expect(await db.prisma.user.count({ where: { id: alice.id } })).toBe(0);
+    const audit = await db.prisma.auditEvent.findMany({ where: { userId: alice.id, type: 'user.deleted' } });
+    expect(audit.map((e) => [e.clientId, e.ip, e.reason])).toEqual([[null, null, 'via cli']]);
   });
 
   it('refuses bad input with one line', async () => {
