@@ -8,6 +8,7 @@ import type { Services } from './services.js';
 import { assets } from './http/assets.js';
 import { devOutboxRouter } from './http/dev-outbox.js';
 import { healthRouter } from './http/health.js';
+import { measureRequests, metricsRouter } from './http/metrics.js';
 import { errorsByFamily, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
 import { oauthJsonErrors } from './http/errors.js';
 import { pageErrors } from './http/error-pages.js';
@@ -67,6 +68,7 @@ function enabledRouters(s: Services): Router[] {
     ...when(features.authsignalApi.enabled, () => actionPageRouter(s)),
     ...when(features.authsignalApi.enabled, () => actionClientRouter(s)),
     ...when(devOutbox, () => devOutboxRouter(s)),
+    ...when(s.config.metrics.enabled, () => metricsRouter(s.config.metrics)),
   ];
 }
 
@@ -76,6 +78,8 @@ export function createApp(s: Services): Koa {
   // oidc-provider runs on this app's context when mounted, so its signed cookies use these keys.
   app.keys = s.cookieKeys;
   app.silent = true;
+  // First, so the time measured is the whole request's (and only when metrics are served).
+  if (s.config.metrics.enabled) app.use(measureRequests());
   app.use(requestLogger(s.log));
   app.use(securityHeaders(s.config.issuer));
   app.use(routeErrors(s));
@@ -118,6 +122,7 @@ function routeErrors(s: Services): Koa.Middleware {
   return errorsByFamily(
     [
       { matches: (path) => path.startsWith('/api/'), handler: oauthJsonErrors(s.renderer, locale) },
+      { matches: (path) => path === '/metrics', handler: oauthJsonErrors(s.renderer, locale) },
       { matches: (path) => path.startsWith('/passwordless/') && path !== '/passwordless/verify_redirect', handler: auth0ApiErrors(s.renderer, locale) },
       { matches: (path) => path.startsWith('/passkey/'), handler: auth0ApiErrors(s.renderer, locale) },
       { matches: (path) => path.startsWith('/mfa/'), handler: auth0ApiErrors(s.renderer, locale) },

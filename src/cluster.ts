@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from './config/load.js';
 import type { Logger } from './log.js';
 import { prepare } from './server.js';
+import { answerGroupScrapes } from './metrics/cluster.js';
 
 export function workerCount(setting: LoadedConfig['workers']): number {
   return setting === 'auto' ? availableParallelism() : setting;
@@ -61,6 +62,7 @@ export async function runPrimary(config: LoadedConfig, count: number, log: Logge
   process.on('SIGTERM', () => stop(0));
   process.on('SIGINT', () => stop(0));
 
+  if (config.metrics.enabled) answerGroupScrapes();
   for (let i = 0; i < count; i++) fork();
   log.info({ workers: count, port: config.port }, 'sesame primary started its workers');
 }

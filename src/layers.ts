@@ -36,7 +36,7 @@ export const LAYERS: readonly Layer[] = [
   { name: 'config', paths: ['src/config/**'], holds: 'the config schema and its loader' },
   {
     name: 'base',
-    paths: ['src/i18n/**', 'src/log.ts', 'src/paths.ts', 'src/errors.ts', 'src/layers.ts'],
-    holds: 'leaves every layer may use: translations, logging, file locations, the error catalogue',
+    paths: ['src/i18n/**', 'src/log.ts', 'src/paths.ts', 'src/errors.ts', 'src/layers.ts', 'src/metrics/**'],
+    holds: 'leaves every layer may use: translations, logging, file locations, the error catalogue, the Prometheus metrics',
   },
 ];

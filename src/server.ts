@@ -25,6 +25,7 @@ import { smsChannel, textAccountsOnly } from './delivery/sms.js';
 import type { Services } from './services.js';
 import { maySignUp } from './passwordless/sign-up.js';
 import { warmIpData } from './passwordless/action-places.js';
+import { startMetrics } from './http/metrics.js';
 
 export interface StartOptions {
   env?: Record<string, string | undefined>;
@@ -158,6 +159,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     const prepared = await prepare(config, log);
     db = prepared.db;
     const { services, worker, channel, jwks, buildProvider } = await buildServices(config, log, prepared);
+    const stopMetrics = config.metrics.enabled ? startMetrics(prepared.db) : () => {};
     const callback = createApp(services).callback();
     // Koa's callback answers its own errors (ctx.onerror); its promise only says when the response is done.
     opened.front.handle = (req, res) => void callback(req, res);
@@ -174,6 +176,7 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
     }
     const stop = async () => {
       stopTimers();
+      stopMetrics();
       // Stop accepting, let requests in flight finish, then stop the worker and the database.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -5,6 +5,7 @@ import { featuresSchema } from './features.js';
 import { actionsSchema } from './actions.js';
 import { MFA_POLICIES, mfaSchema } from './mfa.js';
 import { passkeysSchema } from './passkeys.js';
+import { metricsSchema } from './metrics.js';
 import { supportedLocales } from '../i18n/i18n.js';
 
 const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(what);
@@ -293,6 +294,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Limits of the listening socket, for an internet-facing server.'),
+  metrics: metricsSchema,
   audit: z
     .strictObject({
       retention: seconds(90 * 86400, 'Seconds audit events are kept; older rows are swept.'),

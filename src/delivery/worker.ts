@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { claimDueMessages, markFailed, markSent, markSkipped, type ClaimedMessage } from '../storage/outbox.js';
 import { DeliveryError } from './errors.js';
+import { deliveries } from '../metrics/registry.js';
 
 /** A message a channel chose not to send (`reason` is recorded); it is never retried. */
 export interface Skipped {
@@ -105,6 +106,7 @@ export class DeliveryWorker {
       await this.recordFailure(message, attempt, err);
       return;
     }
+    deliveries.inc({ channel: message.channel, outcome: typeof outcome === 'object' ? 'skipped' : outcome });
     if (typeof outcome === 'object') {
       // Nothing went out, so an unrecorded skip is simply decided again after the lease.
       await markSkipped(this.db, message.id, outcome.skipped);
@@ -142,7 +144,10 @@ export class DeliveryWorker {
   private async recordFailure(message: ClaimedMessage, attempt: number, err: unknown): Promise<void> {
     const reason = (err as Error).message;
     const permanent = err instanceof DeliveryError && err.permanent;
-    if (permanent || attempt >= this.options.maxAttempts) {
+    const givenUp = permanent || attempt >= this.options.maxAttempts;
+    // Counted when the channel failed, whether or not recording it below succeeds.
+    deliveries.inc({ channel: message.channel, outcome: givenUp ? 'failed' : 'retry' });
+    if (givenUp) {
       await markFailed(this.db, message.id, reason, null);
       this.log.error({ messageId: message.id, attempt, reason }, 'message given up');
     } else {

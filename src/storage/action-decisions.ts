@@ -2,6 +2,7 @@
 // two parallel tracks with one key store one decision and both answer it.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { decisions } from '../metrics/registry.js';
 
 export interface ActionDecisionRow {
   id: string;
@@ -41,14 +42,18 @@ export type NewActionDecision = Omit<ActionDecisionRow, 'id' | 'createdAt' | 'up
 
 /** Stores a decision; when the tenant already has one under this idempotency key, that one instead. */
 export async function insertDecision(db: Db, row: NewActionDecision, now = new Date()): Promise<{ row: ActionDecisionRow; created: boolean }> {
+  let created;
   try {
-    return { row: await db.prisma.actionDecision.create({ data: { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now } }), created: true };
+    created = await db.prisma.actionDecision.create({ data: { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now } });
   } catch (err) {
     // A unique violation: a parallel track with this key stored its decision first.
     const stored = await findDecision(db, row.tenantId, row.idempotencyKey);
     if (!stored) throw err;
     return { row: stored, created: false };
   }
+  // Counted once per stored decision: a repeated idempotency key answers the first without a count.
+  decisions.inc({ outcome: created.outcome });
+  return { row: created, created: true };
 }
 
 export function findDecision(db: Db, tenantId: string, idempotencyKey: string): Promise<ActionDecisionRow | null> {

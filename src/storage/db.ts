@@ -19,6 +19,8 @@ export interface Db {
   /** Prepared statements for the hot paths (see sql.ts). */
   sql: Sql;
   provider: 'sqlite' | 'postgresql';
+  /** The PostgreSQL pool's connections now (the metrics' pool gauges); absent on SQLite. */
+  poolStats?(): { total: number; idle: number; waiting: number; max: number };
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export function openDb(databaseUrl: string): Db {
   let prisma: Prisma;
   let sql: Sql;
   let endPool = async () => {};
+  let poolStats: Db['poolStats'];
   let rethrow: (err: unknown) => never = (err) => rethrowStorage(err);
   if (provider === 'sqlite') {
     const file = sqlitePath(databaseUrl);
@@ -57,6 +60,7 @@ export function openDb(databaseUrl: string): Db {
     prisma = new PgClient({ adapter }) as unknown as Prisma;
     sql = postgresSql(pool);
     endPool = () => pool.end();
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max });
   }
   // Every Prisma call reports an unreachable, full or read-only database as StorageUnavailable (503).
   prisma = prisma.$extends({ query: { $allOperations: ({ args, query }) => query(args).catch(rethrow) } }) as unknown as Prisma;
@@ -64,6 +68,7 @@ export function openDb(databaseUrl: string): Db {
     prisma,
     sql,
     provider,
+    ...(poolStats && { poolStats }),
     async close() {
       await prisma.$disconnect();
       await sql.close();

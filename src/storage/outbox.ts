@@ -99,6 +99,12 @@ export async function markFailed(db: Db, id: string, error: string, retryAt: Dat
   });
 }
 
+/** How many messages wait to be sent, and since when the oldest (the metrics' outbox gauges). */
+export async function outboxBacklog(db: Db): Promise<{ pending: number; oldestAt: Date | null }> {
+  const { _count, _min } = await db.prisma.outboxMessage.aggregate({ where: { status: 'pending' }, _count: { _all: true }, _min: { createdAt: true } });
+  return { pending: _count._all, oldestAt: _min.createdAt };
+}
+
 export function listMessages(db: Db, take = 50) {
   return db.prisma.outboxMessage.findMany({ orderBy: { createdAt: 'desc' }, take });
 }
