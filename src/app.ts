@@ -22,6 +22,7 @@ import { mfaEnrolRouter } from './interactions/mfa-enrol-routes.js';
 import { mfaChallengeRouter } from './interactions/mfa-routes.js';
 import { riskRouter } from './interactions/risk-routes.js';
 import { accountRouter } from './interactions/account-routes.js';
+import { adminRouter } from './interactions/admin-routes.js';
 import { connectionsRouter } from './connections/routes.js';
 import { managementRouter } from './api/management.js';
 import { userfrontRouter } from './api/userfront.js';
@@ -55,6 +56,7 @@ function enabledRouters(s: Services): Router[] {
     riskRouter(s),
     magicLinkRouter(s),
     accountRouter(s),
+    adminRouter(s),
     ...when(features.externalConnections.enabled, () => connectionsRouter(s)),
     ...when(features.auth0Api.enabled, () => passwordlessRouter(s)),
     ...when(features.auth0Api.enabled && relyingParty(s.config) !== null, () => passkeyRouter(s)),

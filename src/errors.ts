@@ -27,6 +27,9 @@ export const ERRORS = {
   tooManyRequests: { status: 429, code: 'too_many_requests', description: 'Too many requests.' },
   csrf: { status: 403, code: 'csrf', key: 'error.csrf' },
   accountBlocked: { status: 403, code: 'account_blocked', description: 'The account is blocked.' },
+  adminOnly: { status: 403, code: 'forbidden', key: 'admin.forbidden', description: 'Only admins may use the admin console.' },
+  adminNeedsMfa: { status: 403, code: 'mfa_required', key: 'admin.needs_mfa', description: 'The admin console needs a sign-in with a passkey or a second factor.' },
+  reviewSettled: { status: 409, code: 'conflict', key: 'admin.reviews.settled', description: 'This action is no longer waiting for a review.' },
   // Client and caller authentication.
   invalidClient: { status: 401, code: 'invalid_client', description: 'Client authentication failed.' },
   invalidClientMetadata: { status: 400, code: 'invalid_client_metadata', description: 'The client metadata is not valid.' },
@@ -77,6 +80,9 @@ export const ERRORS = {
     code: 'association_required',
     description: 'User is not enrolled. You can use /mfa/associate endpoint to enroll the first authenticator.',
   },
+  // An mfa_token of a risk CHALLENGE (oidc/grants/risk.ts) takes only the rule's methods.
+  mfaFactorNotAllowed: { status: 403, code: 'invalid_grant', description: 'This sign-in does not accept this authenticator: use a type mfa_required listed.' },
+  riskSignInDenied: { status: 403, code: 'access_denied', description: 'The sign-in was not allowed.' },
   mfaUnsupportedChallenge: { status: 400, code: 'unsupported_challenge_type', description: 'User does not have an authenticator of the requested type.' },
   mfaAlreadyEnrolled: { status: 403, code: 'access_denied', description: 'User is already enrolled.' },
   mfaEnrolmentNeedsAccessToken: {

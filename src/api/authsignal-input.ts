@@ -86,6 +86,8 @@ export function trackAttributes(body: Record<string, unknown>): TrackAttributes 
   // Sesame's own sign-ins keep their decisions under `interaction:<uid>:<sub>` in the client's name:
   // a tenant tracking one first would decide its users' sign-in in advance.
   if (idempotencyKey?.startsWith('interaction:')) throw badRequest('idempotencyKey may not start with "interaction:" (reserved for Sesame\'s own sign-ins).');
+  // The API sign-ins' under `grant:`: a tenant's own approved action there would let a retry of the grant through.
+  if (idempotencyKey?.startsWith('grant:')) throw badRequest('idempotencyKey may not start with "grant:" (reserved for Sesame\'s own sign-ins).');
   const custom = body.custom;
   if (custom !== undefined && custom !== null) {
     if (typeof custom !== 'object' || Array.isArray(custom)) throw badRequest('custom must be a JSON object.');

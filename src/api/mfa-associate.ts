@@ -2,7 +2,8 @@
 // or an email address or phone number (`oob`: a code is sent at once; the mfa-oob grant with it
 // confirms). With an mfa_token only the FIRST factor, answered with the recovery codes (shown this
 // once); a user who has a factor adds another only with an MFA API access token of scope `enroll`
-// (so someone holding just the first factor cannot plant an authenticator of their own).
+// (so someone holding just the first factor cannot plant an authenticator of their own). The
+// mfa_token of a risk CHALLENGE enrols only a type of the rule's methods.
 import type { Context } from 'koa';
 import { SesameError } from '../errors.js';
 import type { FactorType } from '../config/mfa.js';
@@ -12,6 +13,7 @@ import { enrolOob } from '../passwordless/mfa/oob.js';
 import { mfaNeed, offeredFactorTypes } from '../passwordless/mfa/policy.js';
 import { generateRecoveryCodes } from '../passwordless/mfa/recovery-codes.js';
 import { enrolTotp } from '../passwordless/mfa/totp.js';
+import { allowsFactor, openChallenge } from '../passwordless/sign-in-risk.js';
 import { clientMfaPolicy } from '../oidc/client-metadata.js';
 import { findUserById } from '../storage/users.js';
 import { requireScope, sendOob, type Caller, type MfaApiDeps } from './mfa-callers.js';
@@ -29,8 +31,8 @@ function requestedType(body: Body): EnrolledType {
   throw new SesameError('invalidRequest', { detail: 'Supported: authenticator_types ["otp"], or ["oob"] with oob_channels ["sms"] or ["email"].' });
 }
 
-/** The types the caller may enrol: with an mfa_token only a first factor (none confirmed yet), of another kind than the first. */
-async function enrollable(s: MfaApiDeps, who: Caller): Promise<FactorType[]> {
+/** The types the caller may enrol: with an mfa_token only a first factor (none confirmed yet), of another kind than the first; `type` refused outright when a risk CHALLENGE does not take it. */
+async function enrollable(s: MfaApiDeps, who: Caller, type: EnrolledType): Promise<FactorType[]> {
   if (who.via === 'access_token') {
     requireScope(who, 'enroll');
     return offeredFactorTypes(s.config);
@@ -39,6 +41,11 @@ async function enrollable(s: MfaApiDeps, who: Caller): Promise<FactorType[]> {
   const policy = clientMfaPolicy(who.client.metadata());
   const need = await mfaNeed(s.config, s.db, { userId: who.userId, amr: who.signIn.amr, clientPolicy: policy, requested: true });
   if (need.kind !== 'enroll' || factors.some((f) => f.confirmed && f.type !== 'recovery-code')) throw new SesameError('mfaEnrolmentNeedsAccessToken');
+  if (!who.signIn.riskDecisionId) return need.types;
+  // A risk CHALLENGE's token enrols only a type of the rule's methods, and only while it waits.
+  const methods = await openChallenge(s.db, who.signIn.riskDecisionId);
+  if (!methods) throw new SesameError('riskSignInDenied');
+  if (need.types.includes(type) && !allowsFactor(methods, type)) throw new SesameError('mfaFactorNotAllowed');
   return need.types;
 }
 
@@ -62,7 +69,7 @@ async function oobAddress(s: MfaApiDeps, who: Caller, type: 'sms' | 'email', bod
 export async function associate(s: MfaApiDeps, ctx: Context, who: Caller): Promise<void> {
   const body = (ctx.request.body ?? {}) as Body;
   const type = requestedType(body);
-  if (!(await enrollable(s, who)).includes(type)) throw new SesameError('invalidRequest', { detail: 'This authenticator type cannot be enrolled here.' });
+  if (!(await enrollable(s, who, type)).includes(type)) throw new SesameError('invalidRequest', { detail: 'This authenticator type cannot be enrolled here.' });
   const first = who.via === 'mfa_token';
   // Made with the first factor (Auth0 answers them here); an abandoned enrolment leaves them, and the next first enrolment replaces them.
   const recoveryCodes = async () => (first && s.config.mfa.factors.includes('recovery-code') ? { recovery_codes: (await generateRecoveryCodes(s, who.userId)).codes } : {});

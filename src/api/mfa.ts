@@ -12,6 +12,7 @@ import { listFactors, removeFactor, type Factor } from '../passwordless/mfa/fact
 import { challengeableFactors } from '../passwordless/mfa/policy.js';
 import { readMfaToken } from '../passwordless/mfa/tokens.js';
 import { requesterIp } from '../passwordless/requester-network.js';
+import { allowsFactor, openChallenge } from '../passwordless/sign-in-risk.js';
 import { trustsForwardedFor } from '../oidc/client-metadata.js';
 import { grantTypes as MFA_GRANTS } from '../oidc/grants/mfa.js';
 import { authenticateClient } from './client-auth.js';
@@ -47,7 +48,8 @@ function challengeTypes(body: Body): string[] {
 /**
  * POST /mfa/challenge: the client authenticates in the body (public clients by id), with its
  * mfa_token. `otp` needs nothing sent; `oob` sends a code to an email or SMS factor and answers an
- * oob_code bound to that mfa_token. Only factors of another kind than the first factor count.
+ * oob_code bound to that mfa_token. Only factors of another kind than the first factor count, and
+ * for a risk CHALLENGE's token only those of the rule's methods (another is refused as such).
  */
 async function challenge(s: MfaApiDeps, ctx: Context, cors: ReturnType<typeof corsFor>): Promise<void> {
   const body = (ctx.request.body ?? {}) as Body;
@@ -60,7 +62,11 @@ async function challenge(s: MfaApiDeps, ctx: Context, cors: ReturnType<typeof co
   const { signIn } = read;
   const types = challengeTypes(body);
   const wanted = typeof body.authenticator_id === 'string' ? body.authenticator_id : undefined;
-  const factors = (await challengeableFactors(s.config, s.db, signIn.userId, signIn.amr)).filter((f): f is Factor => f.id !== 'passkey' && (!wanted || f.id === wanted));
+  const candidates = (await challengeableFactors(s.config, s.db, signIn.userId, signIn.amr)).filter((f): f is Factor => f.id !== 'passkey' && (!wanted || f.id === wanted));
+  // A risk CHALLENGE's token: only while it waits, and only factors of the rule's methods.
+  const methods = signIn.riskDecisionId ? await openChallenge(s.db, signIn.riskDecisionId) : undefined;
+  if (methods === null) throw new SesameError('riskSignInDenied');
+  const factors = methods ? candidates.filter((f) => allowsFactor(methods, f.type)) : candidates;
   for (const type of types) {
     if (type === 'otp' && factors.some((f) => f.type === 'totp')) {
       ctx.body = { challenge_type: 'otp' };
@@ -73,6 +79,8 @@ async function challenge(s: MfaApiDeps, ctx: Context, cors: ReturnType<typeof co
       return;
     }
   }
+  const offered = (f: Factor) => (types.includes('otp') && f.type === 'totp') || (types.includes('oob') && (f.type === 'email' || f.type === 'sms'));
+  if (candidates.some(offered)) throw new SesameError('mfaFactorNotAllowed');
   const enrolled = (await listFactors(s, signIn.userId)).some((f) => f.confirmed && f.type !== 'recovery-code');
   throw new SesameError(enrolled ? 'mfaUnsupportedChallenge' : 'mfaAssociationRequired');
 }

@@ -13,7 +13,8 @@ import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
 import { type Command, UsageError, output, withDb } from './common.js';
 import { USER_PASSKEYS_HELP, userPasskeys } from './user-passkeys.js';
 import { USER_MFA_HELP, userMfa } from './user-mfa.js';
-import { USER_ADMIN_HELP, isUserAdminAction, userAdmin } from './user-admin.js';
+import { USER_ADMIN_HELP, userAdmin } from './user-admin.js';
+import { USER_ACCOUNT_HELP, isUserAccountAction, userAccount } from './user-account.js';
 
 function onShutdown(stop: () => Promise<void>) {
   let stopping = false;
@@ -103,11 +104,14 @@ export const usersCommand: Command = {
     '\n' +
     USER_MFA_HELP.join('\n') +
     '\n' +
-    USER_ADMIN_HELP.join('\n'),
+    USER_ADMIN_HELP.join('\n') +
+    '\n' +
+    USER_ACCOUNT_HELP.join('\n'),
   usage:
     'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
     '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]\n' +
     '       | mfa <userId|email|phone> [--reset] [--json]\n' +
+    '       | grant-admin <userId|email|phone> [--json] | revoke-admin <userId|email|phone> [--json]\n' +
     '       | block|unblock|export <userId|email|phone> [--json] | delete <userId|email|phone> --yes [--json]',
   options: {
     json: { type: 'boolean' },
@@ -122,9 +126,10 @@ export const usersCommand: Command = {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
     if (positionals[0] === 'passkeys') return userPasskeys(values, positionals.slice(1));
     if (positionals[0] === 'mfa') return userMfa(values, positionals.slice(1));
+    if (positionals[0] === 'grant-admin' || positionals[0] === 'revoke-admin') return userAdmin(values, positionals.slice(1), positionals[0] === 'grant-admin');
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
-    if (isUserAdminAction(positionals[0])) return userAdmin(positionals[0], values, positionals.slice(1));
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, block, unblock, export or delete');
+    if (isUserAccountAction(positionals[0])) return userAccount(positionals[0], values, positionals.slice(1));
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, grant-admin, revoke-admin, block, unblock, export or delete');
     const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },

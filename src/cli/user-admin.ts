@@ -1,44 +1,26 @@
-// `sesame users block|unblock|export|delete <user>`: support's hands on a whole account, the same
-// operations as the management API's (passwordless/user-admin.ts), audited `via cli`.
+// `sesame users grant-admin|revoke-admin <email>`: who may use the admin console (/admin). The role is
+// read on every console request, so a revocation takes effect at the admin's next click. Audited
+// (admin.granted / admin.revoked, via cli).
 import { findUserByReference } from '../passwordless/passkey-support.js';
-import { blockUser, eraseUser, exportUser, unblockUser } from '../passwordless/user-admin.js';
+import { setAdmin } from '../storage/users.js';
+import { recordAudit } from '../storage/audit.js';
 import { UsageError, output, withDb } from './common.js';
 
 export const USER_ADMIN_HELP = [
-  '  block <userId|email|phone>      refuse every sign-in of the account and end its sessions and grants',
-  '                                  with their tokens (audited: user.blocked via cli)',
-  '  unblock <userId|email|phone>    lift a block (ended sessions stay ended)',
-  '  export <userId|email|phone>     everything Sesame holds of the account, as one JSON object:',
-  '                                  profile, factors, passkeys, sessions, grants, recent audit events',
-  '  delete <userId|email|phone> --yes  erase the account and its data; the audit keeps a pseudonymous',
-  '                                  trail (audited: user.deleted via cli)',
+  '  grant-admin  <userId|email|phone>   may use the admin console at /admin (signed in with a passkey',
+  '                                      or a second factor); audited: admin.granted via cli',
+  '  revoke-admin <userId|email|phone>   no longer may; takes effect at the next console request',
 ];
 
-const ACTIONS = ['block', 'unblock', 'export', 'delete'] as const;
-type Action = (typeof ACTIONS)[number];
-
-export const isUserAdminAction = (word: string | undefined): word is Action => ACTIONS.includes(word as Action);
-
-/** Runs `users <action> <user>` for block, unblock, export and delete. */
-export async function userAdmin(action: Action, values: Record<string, unknown>, args: string[]): Promise<void> {
-  if (args.length !== 1) throw new UsageError(`users ${action}: expected <userId|email|phone>`);
-  // Erasure cannot be undone: the operator says so explicitly.
-  if (action === 'delete' && values.yes !== true) throw new UsageError('users delete: erasure cannot be undone; add --yes');
-  const who = args[0]!;
+/** Grants (`grant`) or revokes the admin role of the account `args[0]` names. */
+export async function userAdmin(values: Record<string, unknown>, args: string[], grant: boolean): Promise<void> {
+  const name = grant ? 'grant-admin' : 'revoke-admin';
+  if (args.length !== 1 || !args[0]) throw new UsageError(`users ${name}: expected <userId|email|phone>`);
+  const who = args[0];
   await withDb(async (db) => {
     const user = await findUserByReference(db, who);
-    if (!user) throw new UsageError(`users ${action}: no user "${who}"`);
-    if (action === 'export') {
-      // One JSON object either way: the export is for reading by a program or a person alike.
-      console.log(JSON.stringify(await exportUser(db, user.id), null, values.json === true ? undefined : 2));
-      return;
-    }
-    if (action === 'delete') {
-      if (!(await eraseUser(db, user.id, { via: 'cli' }))) throw new UsageError(`users delete: no user "${who}"`);
-      return output(values.json === true, { userId: user.id, deleted: true }, [`${user.id} is erased`]);
-    }
-    const changed = action === 'block' ? await blockUser(db, user.id, { via: 'cli' }) : await unblockUser(db, user.id, { via: 'cli' });
-    if (!changed) throw new UsageError(`users ${action}: no user "${who}"`);
-    output(values.json === true, changed, [`${user.id} is ${changed.blocked ? 'blocked' : 'not blocked'}`]);
+    if (!user || !(await setAdmin(db, user.id, grant))) throw new UsageError(`users ${name}: no user "${who}"`);
+    await recordAudit(db, { type: grant ? 'admin.granted' : 'admin.revoked', userId: user.id, reason: 'via cli' });
+    output(values.json === true, { userId: user.id, admin: grant }, [`${user.id} ${grant ? 'is now an admin' : 'is no longer an admin'}`]);
   });
 }

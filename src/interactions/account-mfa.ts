@@ -7,7 +7,7 @@
 import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { SesameError } from '../errors.js';
-import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.js';
+import { ACCOUNT_CLIENT_ID } from '../oidc/first-party-clients.js';
 import { checkFactorCode, type FactorAsker } from '../passwordless/mfa/factors.js';
 import { removeOwnFactor } from '../passwordless/mfa/policy.js';
 import { generateRecoveryCodes } from '../passwordless/mfa/recovery-codes.js';

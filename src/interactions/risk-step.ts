@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.js';
 import { riskAction } from '../oidc/client-metadata.js';
 import { settleReview } from '../passwordless/action-results.js';
-import { challengeNeed, decideSignIn, hasSignInPolicy, hostedKey, meetChallenge, notifyReview, passingMethod, verdictOf } from '../passwordless/sign-in-risk.js';
+import { challengeNeed, decideSignIn, hasSignInPolicy, hostedKey, meetChallenge, passingMethod, verdictOf } from '../passwordless/sign-in-risk.js';
 import { ensureBrowserId } from './browser-id.js';
 import { MFA_PENDING, mfaPath, type PendingLogin } from './mfa-step.js';
 
@@ -65,8 +65,8 @@ export async function riskStop(s: Services, ctx: Context, details: Details, logi
   };
   const decided = await decideSignIn(s, q, hostedKey(details.uid, login.accountId));
   if (!decided) return null;
+  // A new REVIEW was logged, and its webhook stored with the decision (decideSignIn): once per decision.
   const { row } = decided;
-  if (decided.created && row.state === 'REVIEW_REQUIRED') await notifyReview(s, row);
   const verdict = verdictOf(row, s.config.actions.reviewTimeout);
   switch (verdict.kind) {
     case 'allow':

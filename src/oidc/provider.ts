@@ -17,7 +17,7 @@ import { trustProxies } from '../passwordless/requester-network.js';
 import type { CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
 import { clientFeatureProblem, grantTypeEnabled } from '../config/features.js';
-import { accountClientMetadata } from './account-client.js';
+import { internalClientsMetadata } from './first-party-clients.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -85,8 +85,8 @@ function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config, db, pages } = deps;
   return {
     adapter: singleUseAdapter(db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked')),
-    // The account page's own client (oidc/account-client.ts) beside the operator's.
-    clients: [...clientMetadata(config.clients), accountClientMetadata(config.issuer)],
+    // The account page's and the admin console's own clients (oidc/first-party-clients.ts) beside the operator's.
+    clients: [...clientMetadata(config.clients), ...internalClientsMetadata(config.issuer)],
     findAccount: accountFinder(db),
     claims: CLAIMS,
     acrValues: ACR_VALUES,

@@ -10,9 +10,9 @@ import { settleReview } from './action-results.js';
 /** The states from which an action may be put up for review (BLOCK is final; a review is reviewed once). */
 export const REVIEWABLE_FROM = ['ALLOW', 'CHALLENGE_REQUIRED', 'CHALLENGE_SUCCEEDED', 'CHALLENGE_FAILED'] as const;
 
-/** Who changes a review: `via` is `api`, `cli` or `management_api`; `reviewedBy` is stored on the decision. */
+/** Who changes a review: `via` is `api`, `cli`, `management_api` or `console` (an admin: `reviewedBy` is `admin:<user id>`); `reviewedBy` is stored on the decision and, from the console, in the audit. */
 export interface Reviewer {
-  via: 'api' | 'cli' | 'management_api';
+  via: 'api' | 'cli' | 'management_api' | 'console';
   reviewedBy: string;
   ip?: string | null;
 }
@@ -31,6 +31,8 @@ export async function reviewAction(db: Db, row: ActionDecisionRow, state: Review
       : await settleReview(db, row, state === 'REVIEW_SUCCEEDED', by.reviewedBy, now);
   if (!moved) return null;
   const type = { REVIEW_REQUIRED: 'action.review.requested', REVIEW_SUCCEEDED: 'action.review.approved', REVIEW_FAILED: 'action.review.denied' }[state];
-  await recordAudit(db, { type, clientId: row.tenantId, userId: row.principalId, identifier: row.id, ip: by.ip ?? null, reason: `via ${by.via}` }, now);
+  // From the console the admin is named in the audit too (the user column is the held user's).
+  const reason = by.via === 'console' ? `via console by ${by.reviewedBy}` : `via ${by.via}`;
+  await recordAudit(db, { type, clientId: row.tenantId, userId: row.principalId, identifier: row.id, ip: by.ip ?? null, reason }, now);
   return findDecisionById(db, row.id);
 }

@@ -10,7 +10,7 @@ import { variablesOf, type VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
 import { normalizeIp } from '../risk/ip-data.js';
 import { decide, type Decision } from '../risk/rules.js';
-import { countActions, deviceKnown, insertDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
+import { countActions, deviceKnown, insertDecision, type ActionDecisionRow, type DecisionExtras } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
 import { countPasskeys } from '../storage/passkeys.js';
 import { findUserById } from '../storage/users.js';
@@ -112,8 +112,11 @@ export interface Tracked {
   created: boolean;
 }
 
-/** Tracks an action: decides it under its policy and stores the decision with why. */
-export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date()): Promise<Tracked> {
+/**
+ * Tracks an action: decides it under its policy and stores the decision with why, and with `extras`
+ * (Sesame's sign-ins: the review webhook stored atomically with it, one held review per retry).
+ */
+export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date(), extras?: DecisionExtras): Promise<Tracked> {
   const principalId = req.principalId ?? (await actionPrincipal(deps.db, req.tenantId, req.userId, { create: true }))!;
   const policy = await policyFor(deps, req.tenantId, req.actionCode, { operatorFirst: req.operatorFirst === true });
   const variables = variablesOf(policy);
@@ -150,6 +153,7 @@ export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>;
       interactionUid: req.interactionUid ?? null,
     },
     now,
+    extras,
   );
   return { row, decision: created ? decision : storedDecision(row), created };
 }

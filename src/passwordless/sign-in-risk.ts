@@ -3,16 +3,20 @@
 // Sesame user as both the tenant's user and the principal. A client whose action has no policy
 // (neither stored through the rules API nor in the config file) is not tracked at all: no row, no
 // fact gathering, so sign-ins without risk policies cost one indexed lookup. What a decision means
-// for a sign-in (`verdictOf`) and which second factors a CHALLENGE accepts (`challengeNeed`) live
-// here, shared by the hosted stop (interactions/risk-step.ts) and the grants.
+// for a sign-in (`verdictOf`) and which second factors a CHALLENGE accepts (`challengeNeed`,
+// `allowsFactor`) live here, shared by the hosted stop (interactions/risk-step.ts) and the grants.
+// A new REVIEW tells the operator once: the webhook enqueued with the decision row (one transaction).
+// An API sign-in cannot wait on a page, so its retries find the held decision again
+// (`decideGrantSignIn`): by user, client, action and address, under keys no tenant may use.
+import { randomUUID } from 'node:crypto';
 import type { VerificationMethod } from '../config/actions.js';
 import type { FactorType } from '../config/mfa.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { findDecision, transitionDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
+import { findDecision, findDecisionById, findGrantReview, transitionDecision, useApproval, type ActionDecisionRow } from '../storage/action-decisions.js';
 import { findActionConfiguration } from '../storage/action-tenants.js';
 import type { Db } from '../storage/db.js';
-import { enqueueMessage } from '../storage/outbox.js';
+import type { OutgoingMessage } from '../storage/outbox.js';
 import { findUserById } from '../storage/users.js';
 import { trackAction } from './actions.js';
 import { challengeableFactors, enrolmentTypes, type MfaNeed, type MfaPolicyConfig } from './mfa/policy.js';
@@ -23,7 +27,13 @@ export const REVIEW_WEBHOOK = 'actions.reviewWebhook';
 export interface SignInRiskDeps {
   config: Pick<LoadedConfig, 'actions'>;
   db: Db;
+  /** Where a new review is logged, and the outbox worker's nudge for its webhook. */
+  log: Logger;
+  wakeWorker?(): void;
 }
+
+/** The idempotency keys of API sign-ins' decisions (the actions API refuses keys of this shape, authsignal-input.ts). */
+export const GRANT_KEY_PREFIX = 'grant:';
 
 /** A sign-in whose first method just verified. */
 export interface SignIn {
@@ -63,23 +73,54 @@ export async function decideSignIn(deps: SignInRiskDeps, q: SignIn, key?: string
   // The actions API refuses keys of this shape (authsignal-input.ts), so a row under it is this sign-in's own.
   const stored = key ? await findDecision(deps.db, q.clientId, key) : null;
   if (stored) return { row: stored, created: false };
+  return track(deps, q, key ?? `${GRANT_KEY_PREFIX}${randomUUID()}`);
+}
+
+/**
+ * Decides an API sign-in (the OTP and passkey grants). A retry of the same user, client, action and
+ * address answers the decision that still speaks for it: a review held (no new row, no second
+ * notice), denied, or expired; an approval within actions.reviewTimeout of it lets exactly one
+ * retry through (`approved`), used atomically. Anything else is decided afresh.
+ */
+export async function decideGrantSignIn(deps: SignInRiskDeps, q: SignIn, now = new Date()): Promise<{ row: ActionDecisionRow; created: boolean; approved?: true } | null> {
+  if (!(await hasSignInPolicy(deps, q.clientId, q.actionCode))) return null;
+  const since = new Date(now.getTime() - deps.config.actions.reviewTimeout * 1000);
+  const prior = await findGrantReview(deps.db, { tenantId: q.clientId, userId: q.userId, actionCode: q.actionCode, ip: q.ip }, GRANT_KEY_PREFIX, since);
+  // A parallel retry that lost the approval is a sign-in of its own: decided afresh below.
+  if (prior?.state === 'REVIEW_SUCCEEDED' && (await useApproval(deps.db, prior.id, since, now))) return { row: prior, created: false, approved: true };
+  if (prior && prior.state !== 'REVIEW_SUCCEEDED') return { row: prior, created: false };
+  return track(deps, q, `${GRANT_KEY_PREFIX}${randomUUID()}`, true);
+}
+
+/**
+ * Tracks sign-in `q` under `key`; a new REVIEW is logged and its webhook stored with the decision.
+ * `heldOnce` (API sign-ins): a REVIEW while one is held for the same retry answers that one.
+ */
+async function track(deps: SignInRiskDeps, q: SignIn, key: string, heldOnce = false): Promise<{ row: ActionDecisionRow; created: boolean }> {
   const user = await findUserById(deps.db, q.userId);
-  const { row, created } = await trackAction(deps, {
-    tenantId: q.clientId,
-    userId: q.userId,
-    principalId: q.userId,
-    actionCode: q.actionCode,
-    ip: q.ip,
-    userAgent: q.userAgent ?? null,
-    deviceId: q.deviceId ?? null,
-    email: user?.email ?? null,
-    phoneNumber: user?.phoneNumber ?? null,
-    locale: q.locale ?? null,
-    interactionUid: q.interactionUid ?? null,
-    ...(key ? { idempotencyKey: key } : {}),
-    facts: { 'signIn.method': signInMethod(q.amr) },
-    operatorFirst: true,
-  });
+  const notice = (row: ActionDecisionRow) => (row.state === 'REVIEW_REQUIRED' ? reviewWebhook(deps, row) : null);
+  const { row, created } = await trackAction(
+    deps,
+    {
+      tenantId: q.clientId,
+      userId: q.userId,
+      principalId: q.userId,
+      actionCode: q.actionCode,
+      ip: q.ip,
+      userAgent: q.userAgent ?? null,
+      deviceId: q.deviceId ?? null,
+      email: user?.email ?? null,
+      phoneNumber: user?.phoneNumber ?? null,
+      locale: q.locale ?? null,
+      interactionUid: q.interactionUid ?? null,
+      idempotencyKey: key,
+      facts: { 'signIn.method': signInMethod(q.amr) },
+      operatorFirst: true,
+    },
+    new Date(),
+    { notice, ...(heldOnce && { heldOnce: GRANT_KEY_PREFIX }) },
+  );
+  if (created && row.state === 'REVIEW_REQUIRED') announceReview(deps, row);
   return { row, created };
 }
 
@@ -144,12 +185,25 @@ export function passingMethod(amr: readonly string[], methods: readonly Verifica
 }
 
 /**
- * Marks the challenge of `row` met by `method` (CHALLENGE_REQUIRED -> CHALLENGE_SUCCEEDED, once; a
- * parallel pass may win, met either way). No result token: Sesame's own sign-ins validate nothing.
+ * Marks the challenge of `row` met by `method` (CHALLENGE_REQUIRED -> CHALLENGE_SUCCEEDED, once):
+ * true when this call met it; false when it no longer waited (a parallel pass won, or an operator
+ * put it up for review). No result token: Sesame's own sign-ins validate nothing.
  */
-export async function meetChallenge(db: Db, row: ActionDecisionRow, method: VerificationMethod): Promise<void> {
-  await transitionDecision(db, row.id, ['CHALLENGE_REQUIRED'], 'CHALLENGE_SUCCEEDED', { verificationMethod: method });
+export function meetChallenge(db: Db, row: Pick<ActionDecisionRow, 'id'>, method: VerificationMethod): Promise<boolean> {
+  return transitionDecision(db, row.id, ['CHALLENGE_REQUIRED'], 'CHALLENGE_SUCCEEDED', { verificationMethod: method });
 }
+
+/** The methods the CHALLENGE of decision `id` waits for, or null when it waits for none (met, reviewed, swept). */
+export async function openChallenge(db: Db, id: string): Promise<VerificationMethod[] | null> {
+  const row = await findDecisionById(db, id);
+  return row?.state === 'CHALLENGE_REQUIRED' ? (JSON.parse(row.verificationMethods) as VerificationMethod[]) : null;
+}
+
+/** The method a second factor of `type` is, as a rule names it. */
+export const methodOfFactor = (type: FactorType): VerificationMethod => METHOD_OF_TYPE[type];
+
+/** Whether a CHALLENGE of `methods` accepts a second factor of `type`. */
+export const allowsFactor = (methods: readonly VerificationMethod[], type: FactorType): boolean => methods.includes(METHOD_OF_TYPE[type]);
 
 /**
  * The second step a CHALLENGE of `methods` asks of the user: a challenge with their factors among
@@ -163,7 +217,7 @@ export async function challengeNeed(
   amr: readonly string[],
   methods: readonly VerificationMethod[],
 ): Promise<Exclude<MfaNeed, { kind: 'none' }>> {
-  const allowed = (type: FactorType) => methods.includes(METHOD_OF_TYPE[type]);
+  const allowed = (type: FactorType) => allowsFactor(methods, type);
   const factors = (await challengeableFactors(config, db, userId, amr)).filter((f) => allowed(f.type));
   const types = enrolmentTypes(config, amr).filter(allowed);
   // Recovery codes alone are a way back, not a factor to rest on, unless nothing else could be enrolled.
@@ -171,13 +225,18 @@ export async function challengeNeed(
   return { kind: 'enroll', types };
 }
 
-/** Tells the operator a sign-in waits for review: a log line, and the review webhook when configured (through the outbox). */
-export async function notifyReview(deps: SignInRiskDeps & { log: Logger; wakeWorker?(): void }, row: ActionDecisionRow): Promise<void> {
+/** Tells the operator a sign-in waits for review in the log, and nudges the worker for its webhook. */
+function announceReview(deps: SignInRiskDeps, row: ActionDecisionRow): void {
   deps.log.warn(
     { decisionId: row.id, clientId: row.tenantId, userId: row.userId, actionCode: row.actionCode, ruleIds: JSON.parse(row.ruleIds) as unknown },
     'sign-in held for review',
   );
-  if (!deps.config.actions.reviewWebhook) return;
+  if (deps.config.actions.reviewWebhook) deps.wakeWorker?.();
+}
+
+/** The review webhook's message for a held sign-in (config actions.reviewWebhook), or null without one. */
+function reviewWebhook(deps: SignInRiskDeps, row: ActionDecisionRow): OutgoingMessage | null {
+  if (!deps.config.actions.reviewWebhook) return null;
   const body = {
     type: 'action.review_required',
     decisionId: row.id,
@@ -188,6 +247,5 @@ export async function notifyReview(deps: SignInRiskDeps & { log: Logger; wakeWor
     ip: row.ip,
     createdAt: row.createdAt.toISOString(),
   };
-  await enqueueMessage(deps.db, { channel: 'webhook', connectionId: REVIEW_WEBHOOK, recipient: row.tenantId, subject: 'action.review_required', text: JSON.stringify(body) });
-  deps.wakeWorker?.();
+  return { channel: 'webhook', connectionId: REVIEW_WEBHOOK, recipient: row.tenantId, subject: 'action.review_required', text: JSON.stringify(body) };
 }

@@ -2,6 +2,7 @@
 // two parallel tracks with one key store one decision and both answer it.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { outboxRow, type OutgoingMessage } from './outbox.js';
 import { decisions } from '../metrics/registry.js';
 
 export interface ActionDecisionRow {
@@ -40,20 +41,56 @@ export interface ActionDecisionRow {
 type Defaulted = 'verificationMethod' | 'verifiedByAuthenticatorId' | 'resultTokenId' | 'validatedAt' | 'reviewedBy' | 'stateUpdatedAt';
 export type NewActionDecision = Omit<ActionDecisionRow, 'id' | 'createdAt' | 'updatedAt' | Defaulted> & Partial<Pick<ActionDecisionRow, Defaulted>>;
 
+/** What is stored with a new decision (Sesame's own sign-ins). */
+export interface DecisionExtras {
+  /** A message about it (the review webhook), enqueued in the same transaction: neither lost to a crash between the two nor doubled. */
+  notice?: (row: ActionDecisionRow) => OutgoingMessage | null;
+  /**
+   * For a REVIEW_REQUIRED decision under this key prefix (API sign-ins): when the user already has
+   * one held for the same tenant, action and address, that one instead. Parallel first attempts
+   * queue on the user's row, so the later sees the earlier's.
+   */
+  heldOnce?: string;
+}
+
 /** Stores a decision; when the tenant already has one under this idempotency key, that one instead. */
-export async function insertDecision(db: Db, row: NewActionDecision, now = new Date()): Promise<{ row: ActionDecisionRow; created: boolean }> {
-  let created;
+export async function insertDecision(db: Db, row: NewActionDecision, now = new Date(), extras: DecisionExtras = {}): Promise<{ row: ActionDecisionRow; created: boolean }> {
+  const data = { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now };
+  const { notice, heldOnce } = extras;
+  const guarded = heldOnce !== undefined && row.state === 'REVIEW_REQUIRED' && row.principalId !== null && row.ip !== null;
+  let done: { row: ActionDecisionRow; created: boolean };
   try {
-    created = await db.prisma.actionDecision.create({ data: { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now } });
+    done =
+      !notice && !guarded
+        ? { row: await db.prisma.actionDecision.create({ data }), created: true }
+        : await db.prisma.$transaction(async (tx) => {
+            if (guarded) {
+              await tx.user.updateMany({ where: { id: row.principalId! }, data: { updatedAt: now } });
+              const where = {
+                tenantId: row.tenantId,
+                userId: row.userId,
+                actionCode: row.actionCode,
+                ip: row.ip,
+                state: 'REVIEW_REQUIRED',
+                idempotencyKey: { startsWith: heldOnce },
+              };
+              const held = await tx.actionDecision.findFirst({ where, orderBy: { createdAt: 'asc' } });
+              if (held) return { row: held, created: false };
+            }
+            const stored = await tx.actionDecision.create({ data });
+            const message = notice?.(stored);
+            if (message) await tx.outboxMessage.create({ data: outboxRow(message) });
+            return { row: stored, created: true };
+          });
   } catch (err) {
     // A unique violation: a parallel track with this key stored its decision first.
     const stored = await findDecision(db, row.tenantId, row.idempotencyKey);
     if (!stored) throw err;
     return { row: stored, created: false };
   }
-  // Counted once per stored decision: a repeated idempotency key answers the first without a count.
-  decisions.inc({ outcome: created.outcome });
-  return { row: created, created: true };
+  // Counted once per stored decision: a repeated idempotency key (or a review already held) answers the first without a count.
+  if (done.created) decisions.inc({ outcome: done.row.outcome });
+  return done;
 }
 
 export function findDecision(db: Db, tenantId: string, idempotencyKey: string): Promise<ActionDecisionRow | null> {
@@ -106,8 +143,8 @@ export function listUserDecisions(
 }
 
 /** Decisions across tenants for operators (CLI, console), newest first. */
-export function listDecisions(db: Db, where: { tenantId?: string; state?: string; userId?: string }, take = 50): Promise<ActionDecisionRow[]> {
-  return db.prisma.actionDecision.findMany({ where, orderBy: { createdAt: 'desc' }, take });
+export function listDecisions(db: Db, where: { tenantId?: string; state?: string; userId?: string }, take = 50, skip = 0): Promise<ActionDecisionRow[]> {
+  return db.prisma.actionDecision.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take, skip });
 }
 
 /**
@@ -151,4 +188,38 @@ export async function deleteUserDecisions(db: Db, tenantId: string, userId: stri
 export async function appUserIdOf(db: Db, tenantId: string, principalId: string): Promise<string | null> {
   const row = await db.prisma.actionDecision.findFirst({ where: { tenantId, principalId }, orderBy: { createdAt: 'desc' }, select: { userId: true } });
   return row?.userId ?? null;
+}
+
+/**
+ * The newest decision of an API sign-in (idempotency key under `keyPrefix`) of this user, client,
+ * action and address that still speaks for a retry: held for review (at any age: expired, it then
+ * counts as denied), denied since `since`, or approved since `since` and not yet used.
+ */
+export function findGrantReview(
+  db: Db,
+  where: { tenantId: string; userId: string; actionCode: string; ip: string },
+  keyPrefix: string,
+  since: Date,
+): Promise<ActionDecisionRow | null> {
+  return db.prisma.actionDecision.findFirst({
+    where: {
+      ...where,
+      idempotencyKey: { startsWith: keyPrefix },
+      OR: [
+        { state: 'REVIEW_REQUIRED' },
+        { state: 'REVIEW_FAILED', stateUpdatedAt: { gte: since } },
+        { state: 'REVIEW_SUCCEEDED', validatedAt: null, stateUpdatedAt: { gte: since } },
+      ],
+    },
+    orderBy: { createdAt: 'desc' },
+  });
+}
+
+/** Uses an approval (REVIEW_SUCCEEDED since `since`, unused): true for exactly one of any parallel callers. */
+export async function useApproval(db: Db, id: string, since: Date, now = new Date()): Promise<boolean> {
+  const { count } = await db.prisma.actionDecision.updateMany({
+    where: { id, state: 'REVIEW_SUCCEEDED', validatedAt: null, stateUpdatedAt: { gte: since } },
+    data: { validatedAt: now, updatedAt: now },
+  });
+  return count === 1;
 }

@@ -13,6 +13,8 @@ export interface MfaTokenRow {
   createdAt: Date;
   expiresAt: Date;
   usedAt: Date | null;
+  /** The risk decision whose CHALLENGE the token answers, or null (the MFA policy asked). */
+  riskDecisionId: string | null;
 }
 
 export async function insertMfaToken(db: Db, row: Omit<MfaTokenRow, 'createdAt' | 'usedAt'>, now = new Date()): Promise<void> {

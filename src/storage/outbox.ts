@@ -21,9 +21,14 @@ export interface ClaimedMessage extends OutgoingMessage {
 }
 
 export async function enqueueMessage(db: Db, message: OutgoingMessage): Promise<string> {
-  const id = randomUUID();
-  await db.prisma.outboxMessage.create({ data: { id, ...message, connectionId: message.connectionId ?? null, html: message.html ?? null } });
-  return id;
+  const data = outboxRow(message);
+  await db.prisma.outboxMessage.create({ data });
+  return data.id;
+}
+
+/** The row of a new message, for a caller that stores it in a transaction of its own (a decision and its webhook). */
+export function outboxRow(message: OutgoingMessage) {
+  return { id: randomUUID(), ...message, connectionId: message.connectionId ?? null, html: message.html ?? null };
 }
 
 // One statement picks and leases the due messages, so two workers (in one process or in several

@@ -153,3 +153,14 @@ export function searchUsers(db: Db, search: UserSearch) {
 export function findUserRecord(db: Db, id: string) {
   return db.prisma.user.findUnique({ where: { id }, select: { ...fields, createdAt: true, updatedAt: true } });
 }
+
+/** Whether the user may use the admin console (read on every console request: a revocation counts at once). */
+export async function isAdmin(db: Db, id: string): Promise<boolean> {
+  return (await db.prisma.user.findUnique({ where: { id }, select: { isAdmin: true } }))?.isAdmin === true;
+}
+
+/** Grants or revokes the admin role; false when no such user. Audited by the caller. */
+export async function setAdmin(db: Db, id: string, admin: boolean): Promise<boolean> {
+  const { count } = await db.prisma.user.updateMany({ where: { id }, data: { isAdmin: admin } });
+  return count === 1;
+}

@@ -74,6 +74,12 @@ describe.each(ENGINES)('Authsignal server API attacks on %s', (engine) => {
       error: 'invalid_request',
       errorDescription: 'idempotencyKey may not start with "interaction:" (reserved for Sesame\'s own sign-ins).',
     });
+    // Nor an API sign-in's: an approved action of the tenant's own there would let a grant's retry through.
+    expect(await failureOf(a.client.track({ userId: 'ann', action: 'signIn', attributes: { idempotencyKey: 'grant:abc' } }))).toEqual({
+      status: 400,
+      error: 'invalid_request',
+      errorDescription: 'idempotencyKey may not start with "grant:" (reserved for Sesame\'s own sign-ins).',
+    });
   });
 
   it('validates a result token once; the track token, a bad token or the wrong action never', async () => {

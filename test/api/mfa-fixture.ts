@@ -77,7 +77,8 @@ export interface MfaApi {
   stop(): Promise<void>;
 }
 
-export async function startMfaApi(engine: Engine): Promise<MfaApi> {
+/** `extra`: more clients, and settings added to the fixture's (the risk tests' policies). */
+export async function startMfaApi(engine: Engine, extra: { clients?: object[]; [setting: string]: unknown } = {}): Promise<MfaApi> {
   const twilio = await startFakeTwilio();
   const port = await freePort();
   const domain = `localhost:${port}`;
@@ -85,7 +86,8 @@ export async function startMfaApi(engine: Engine): Promise<MfaApi> {
     { id: 'email', type: 'email' },
     { id: 'sms', type: 'sms', allowedCountries: ['US'], provider: twilio.provider(), sendsPerIpPerHour: 100 },
   ];
-  const t = await startTestSesame(engine, { ...fixture, connections, port, issuer: `https://${domain}/` }, { tls: true });
+  const clients = [...fixture.clients, ...(extra.clients ?? [])];
+  const t = await startTestSesame(engine, { ...fixture, ...extra, clients, connections, port, issuer: `https://${domain}/` }, { tls: true });
   const app = new AuthClient({ domain, clientId: 'app', clientSecret: SECRET });
   let n = 0;
   const nextEmail = () => `mfa${++n}-${engine}@example.com`;

@@ -92,7 +92,10 @@ describe.each(ENGINES)('the OTP grant decided by risk policies on %s', (engine) 
   it('answers REVIEW with access_denied saying the sign-in is held', async () => {
     const email = nextEmail();
     const user = await upsertVerifiedEmailUser(db(), email);
-    expect(await otpGrant('gated', email, REVIEW_IP)).toEqual({ status: 403, body: { error: 'access_denied', error_description: 'The sign-in is held for review.' } });
+    expect(await otpGrant('gated', email, REVIEW_IP)).toEqual({
+      status: 403,
+      body: { error: 'access_denied', error_description: 'The sign-in is held for review: try again once it is approved.' },
+    });
     expect((await decisionsOf(user.id)).map((r) => r.state)).toEqual(['REVIEW_REQUIRED']);
   });
 

@@ -206,6 +206,8 @@ describe.each(ENGINES)('hosted sign-ins decided by risk policies on %s', (engine
     const done = await held.check();
     const claims = await codeAt('gate-app', held.started, done.location);
     expect(claims.sub).toBe(held.row.userId);
+    // Told once, however often the page was checked (the webhook is stored with the decision).
+    expect(hook.requests.filter((r) => r.raw.includes(held.row.id))).toHaveLength(1);
   });
 
   it('answers access_denied once the review is denied', async () => {

@@ -38,11 +38,14 @@ export async function mfaNeedOf(deps: Pick<MfaDeps, 'config' | 'db'>, client: Cl
   });
 }
 
-/** Writes Auth0's 403 `mfa_required` for `need`, with a new mfa_token remembering `signIn`'s scope and audience. */
+/**
+ * Writes Auth0's 403 `mfa_required` for `need`, with a new mfa_token remembering `signIn`'s scope and
+ * audience, and the risk decision whose CHALLENGE it answers when there is one (grants/risk.ts).
+ */
 export async function writeMfaRequired(
   ctx: KoaContextWithOIDC,
   deps: Pick<MfaDeps, 'config' | 'db'>,
-  signIn: AccountSignIn,
+  signIn: AccountSignIn & { riskDecisionId?: string },
   need: Exclude<MfaNeed, { kind: 'none' }>,
 ): Promise<void> {
   const clientId = ctx.oidc.client!.clientId;
@@ -51,7 +54,9 @@ export async function writeMfaRequired(
   if (need.kind === 'challenge' && need.factors.every((f) => f.type === 'passkey')) {
     need = { kind: 'enroll', types: enrolmentTypes(deps.config, signIn.amr).filter((t) => t !== 'passkey') };
   }
-  const mfaToken = await issueMfaToken(deps, { clientId, userId: signIn.accountId, amr: [...signIn.amr], scope: signIn.scope, resource: signIn.resource });
+  const { riskDecisionId } = signIn;
+  const pending = { clientId, userId: signIn.accountId, amr: [...signIn.amr], scope: signIn.scope, resource: signIn.resource, ...(riskDecisionId && { riskDecisionId }) };
+  const mfaToken = await issueMfaToken(deps, pending);
   ctx.status = 403;
   ctx.body = { error: 'mfa_required', error_description: 'Multifactor authentication required', mfa_token: mfaToken, mfa_requirements: mfaRequirements(need) };
 }

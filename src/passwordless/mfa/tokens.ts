@@ -2,6 +2,7 @@
 // Opaque and random; stored hashed; bound to the client it was issued to (another client's
 // request with it is refused as if it did not exist); valid `mfa.tokenTtl` seconds; good for any
 // number of failed attempts (the factor limits count those) and spent by the one that succeeds.
+// One handed out for a risk CHALLENGE names its decision (oidc/grants/risk.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { findMfaToken, insertMfaToken, spendMfaToken } from '../../storage/mfa-tokens.js';
 import type { MfaDeps } from './keys.js';
@@ -15,6 +16,8 @@ export interface PendingSignIn {
   /** The original request's scope and resource (audience): the MFA grants issue for them. */
   scope: string;
   resource?: string;
+  /** The risk decision whose CHALLENGE this sign-in answers: only the rule's methods redeem the token. */
+  riskDecisionId?: string;
 }
 
 export type MfaTokenCheck =
@@ -28,8 +31,9 @@ const digest = (token: string) => createHash('sha256').update(token).digest('bas
 export async function issueMfaToken(deps: Pick<MfaDeps, 'config' | 'db'>, signIn: PendingSignIn, now = new Date()): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + deps.config.mfa.tokenTtl * 1000);
-  const { clientId, userId, amr, scope, resource } = signIn;
-  await insertMfaToken(deps.db, { id: digest(token), clientId, userId, amr: JSON.stringify(amr), scope, resource: resource ?? null, expiresAt }, now);
+  const { clientId, userId, amr, scope, resource, riskDecisionId } = signIn;
+  const row = { id: digest(token), clientId, userId, amr: JSON.stringify(amr), scope, resource: resource ?? null, expiresAt, riskDecisionId: riskDecisionId ?? null };
+  await insertMfaToken(deps.db, row, now);
   return token;
 }
 
@@ -44,7 +48,8 @@ export async function readMfaToken(deps: Pick<MfaDeps, 'db'>, token: unknown, cl
   if (!row || (clientId !== null && row.clientId !== clientId) || row.usedAt) return { ok: false, reason: 'invalid' };
   if (row.expiresAt <= now) return { ok: false, reason: 'expired' };
   const amr = JSON.parse(row.amr) as string[];
-  return { ok: true, expiresAt: row.expiresAt, signIn: { clientId: row.clientId, userId: row.userId, amr, scope: row.scope, ...(row.resource ? { resource: row.resource } : {}) } };
+  const signIn: PendingSignIn = { clientId: row.clientId, userId: row.userId, amr, scope: row.scope, ...(row.resource ? { resource: row.resource } : {}) };
+  return { ok: true, expiresAt: row.expiresAt, signIn: row.riskDecisionId ? { ...signIn, riskDecisionId: row.riskDecisionId } : signIn };
 }
 
 /** Spends `token` after its second factor succeeded: true for exactly one of any parallel grants. */
