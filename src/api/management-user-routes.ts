@@ -1,7 +1,7 @@
 // The management API's users area (support): search, read, rename, block and unblock, erase, export a
 // user, and end their sessions and grants. Each route is a schema-driven declaration
 // (management-routes.ts): its scope, the zod schemas that validate it and make its OpenAPI entry. The
-// operations are passwordless/user-admin.ts's, shared with `sesame users`; every change is audited
+// operations are passwordless/user-accounts.ts's, shared with `sesame users`; every change is audited
 // with the management client. Another user's session or grant id answers 404 and touches nothing.
 import { z } from 'zod';
 import type { Context } from 'koa';
@@ -10,7 +10,7 @@ import { SesameError } from '../errors.js';
 import { notFound } from '../http/errors.js';
 import { normalizeEmail, parsePhone } from '../passwordless/identifiers.js';
 import { MAX_NAME_LENGTH, parseName } from '../passwordless/names.js';
-import { blockUser, endUserSession, eraseUser, exportUser, grantsOf, renameUser, revokeUserGrant, sessionsOf, unblockUser, viewOf } from '../passwordless/user-admin.js';
+import { blockUser, endUserSession, eraseUser, exportUser, grantsOf, renameUser, revokeUserGrant, sessionsOf, unblockUser, viewOf } from '../passwordless/user-accounts.js';
 import { storable } from '../storage/db.js';
 import { findUserRecord, searchUsers } from '../storage/users.js';
 import { managementRemover, pathUser } from './management-users.js';

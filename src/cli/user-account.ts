@@ -1,7 +1,7 @@
 // `sesame users block|unblock|export|delete <user>`: support's hands on a whole account, the same
-// operations as the management API's (passwordless/user-admin.ts), audited `via cli`.
+// operations as the management API's (passwordless/user-accounts.ts), audited `via cli`.
 import { findUserByReference } from '../passwordless/passkey-support.js';
-import { blockUser, eraseUser, exportUser, unblockUser } from '../passwordless/user-admin.js';
+import { blockUser, eraseUser, exportUser, unblockUser } from '../passwordless/user-accounts.js';
 import { UsageError, output, withDb } from './common.js';
 
 export const USER_ACCOUNT_HELP = [

@@ -23,7 +23,7 @@ import { passkeyDemanded, signInMeets } from './steps.js';
 import { amrForRequest, MFA_PENDING, mfaNeedOf, mfaPath } from './mfa-step.js';
 import { riskStop } from './risk-step.js';
 import { acrOf } from '../oidc/acr.js';
-import { isBlocked } from '../passwordless/user-admin.js';
+import { isBlocked } from '../passwordless/user-accounts.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];

@@ -21,7 +21,7 @@ describe('sesame users block, unblock and export', { timeout: 300_000 }, () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
-    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-user-admin-'));
+    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-user-account-'));
     config = join(dir, 'empty.json');
     writeFileSync(config, '{}');
     await migrate(database.url);
