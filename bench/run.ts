@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { actionChecks, withActions } from './actions.js';
 import { collectCodes, makePool, type Tokens } from './flows.js';
 import { startBenchMail, type BenchMail } from './mail.js';
 import {
@@ -176,7 +177,7 @@ async function measureTarget(b: Bench, target: Target): Promise<{ measurements: 
       say(`[${label}] ${size} codes asked for through /passwordless/start and read from the mail in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
     if (o.quietWait > 0 && !(await waitQuiet(o.quietWait))) say(`[${label}] the machine is busy with other jobs; measuring anyway`);
-    const m = await measure(target, scenario, state, b.mail, o);
+    const m = await withActions(target, scenario, () => measure(target, scenario, state, b.mail, o));
     measurements.push(m);
     const dry = m.poolDry ? `, ${m.poolDry} with the pool dry` : '';
     const failure = m.failure ? ` (first failure: ${m.failure})` : '';
@@ -209,7 +210,7 @@ async function runScenarios(b: Bench): Promise<void> {
     rows,
     memory,
     scaling: scalingOf(rows),
-    checks: checksOf(rows, memory),
+    checks: [...actionChecks(rows, o.connections), ...checksOf(rows, memory)],
     warnings: warningsOf(rows),
   };
   writeResults(join(ROOT, 'bench/results'), 'latest', report, markdownReport(report));

@@ -2,11 +2,12 @@
 // PostgreSQL (a fresh schema, dropped after) and the bare oidc-provider baseline. All three get the
 // same signing keys, client and API; Sesame's are seeded into its database before it starts. Sesame
 // may run as a primary with cluster workers: its CPU and memory are those of the whole process tree.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import pg from 'pg';
 import { openDb } from '../src/storage/db.js';
@@ -39,6 +40,8 @@ export interface Target {
   sesame: boolean;
   /** Server processes answering requests: cluster workers of `sesame serve --workers`, or 1. */
   workers: number;
+  /** Sesame only: runs `sesame <args>` on the target's database and config; answers its standard output. */
+  cli?(args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -187,24 +190,15 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
       // from one IP and one client within seconds (each to its own address: the per-address limits stay).
       rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000, sendsPerClientPerHour: 1_000_000, otpGrantsPerClientPerMinute: 1_000_000 },
       delivery: { pollInterval: 200 },
+      // actions_track tracks thousands of actions a second for the one bench tenant.
+      actions: { tracksPerMinute: 1_000_000 },
       ...o.config,
     }),
   );
   const command = sesameCommand(o.from);
   const logFile = join(o.workDir, `sesame-${o.engine}-${workers}.log`);
-  const child = startChild(
-    command.args,
-    {
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      SESAME_CONFIG: configFile,
-      SMTP_URL: o.smtpUrl,
-      LOG_LEVEL: 'warn',
-      ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}),
-    },
-    logFile,
-  );
+  const env = { NODE_ENV: 'production', DATABASE_URL: databaseUrl, SESAME_CONFIG: configFile, SMTP_URL: o.smtpUrl, LOG_LEVEL: 'warn' };
+  const child = startChild(command.args, { ...env, PORT: String(port), ...(workers > 1 ? { SESAME_WORKERS: String(workers) } : {}) }, logFile);
   try {
     await waitReady(url, child, logFile);
     if (workers > 1) await waitWorkers(child, workers, logFile);
@@ -221,6 +215,9 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
     workers,
     jwks,
     from: command.from,
+    async cli(args) {
+      return (await promisify(execFile)(process.execPath, [...command.args.slice(0, -1), ...args], { cwd: ROOT, env: { ...process.env, ...env } })).stdout;
+    },
     async stop() {
       await stopChild(child);
       await dropDatabase();
