@@ -1,9 +1,14 @@
 // The management API's OpenAPI 3.1 document, served at /api/v1/openapi.json without a token (it holds
 // shapes, never data) so tools can read it before they hold one. One entry per route that
-// management*.ts mounts; test/api/management-openapi.test.ts fails on a route missing here.
+// management*.ts mounts; test/api/management-openapi.test.ts fails on a route missing here. The
+// schema-driven routes (management-routes.ts) bring their own entries; the rest are written here.
 import type Router from '@koa/router';
 import type { Services } from '../services.js';
-import { managementAudience } from '../oidc/resources.js';
+import { MANAGEMENT_SCOPES, managementAudience } from '../oidc/resources.js';
+import { openApiPaths, securityOf } from './management-routes.js';
+import { USER_ROUTES } from './management-user-routes.js';
+import { ACTION_ROUTES } from './management-actions.js';
+import { scopeOf } from './admin-auth.js';
 
 type Schema = Record<string, unknown>;
 
@@ -21,7 +26,7 @@ function operation(summary: string, ok: Record<string, unknown>, more: Record<st
   return {
     summary,
     ...extra,
-    responses: { ...ok, ...more, 401: error('No valid bearer token of a management client.'), 403: error('The token lacks the admin scope.') },
+    responses: { ...ok, ...more, 401: error('No valid bearer token of a management client.'), 403: error('The token lacks the scope this operation needs.') },
   };
 }
 
@@ -79,25 +84,6 @@ const authenticatorPaths = {
       { 204: { description: 'Removed.' } },
       { 404: error('No such user, or the user has no authenticator with this id.') },
       { parameters: [USER_ID, AUTHENTICATOR_ID] },
-    ),
-  },
-};
-
-const actionPaths = {
-  '/actions/{decisionId}/review': {
-    post: operation(
-      'Approve or deny a risk decision held for review (a sign-in waiting on its review page goes on, or is refused). Settled once.',
-      {
-        200: {
-          description: 'The decision settled.',
-          ...json(object({ id: { type: 'string' }, state: { enum: ['REVIEW_SUCCEEDED', 'REVIEW_FAILED'] }, reviewedBy: { type: 'string' } })),
-        },
-      },
-      { 400: error('decision is not "approve" or "deny".'), 404: error('No decision with this id.'), 409: error('The decision is not waiting for review.') },
-      {
-        parameters: [pathParam('decisionId', 'The decision id.')],
-        requestBody: { required: true, ...json(object({ decision: { enum: ['approve', 'deny'] } })) },
-      },
     ),
   },
 };
@@ -250,6 +236,21 @@ const schemas = {
   }),
 };
 
+type Paths = Record<string, Record<string, Record<string, unknown>>>;
+
+/** The hand-written operations with the scope each needs (the area convention of admin-auth.ts), then the schema-driven ones. */
+function withScopes(written: Paths): Paths {
+  const paths: Paths = {};
+  for (const [path, operations] of Object.entries(written)) {
+    const template = `/api/v1${path.replace(/\{(\w+)\}/g, ':$1')}`;
+    paths[path] = Object.fromEntries(
+      Object.entries(operations).map(([method, op]) => [method, { ...op, security: securityOf(scopeOf(new Map(), method.toUpperCase(), template)) }]),
+    );
+  }
+  for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES]))) paths[path] = { ...paths[path], ...operations };
+  return paths;
+}
+
 /** The document for this configuration: service-client paths only while external connections run. */
 export function managementOpenApi(config: Services['config']): Record<string, unknown> {
   const audience = managementAudience(config.issuer);
@@ -258,14 +259,20 @@ export function managementOpenApi(config: Services['config']): Record<string, un
     info: { title: 'Sesame management API', version: '1' },
     servers: [{ url: `${config.issuer}/api/v1` }],
     security: [{ clientCredentials: ['admin'] }],
-    paths: { ...linkPaths, ...(config.features.externalConnections.enabled ? serviceClientPaths : {}), ...clientPaths, ...passkeyPaths, ...authenticatorPaths, ...actionPaths },
+    paths: withScopes({
+      ...linkPaths,
+      ...(config.features.externalConnections.enabled ? serviceClientPaths : {}),
+      ...clientPaths,
+      ...passkeyPaths,
+      ...authenticatorPaths,
+    }),
     components: {
       schemas,
       securitySchemes: {
         clientCredentials: {
           type: 'oauth2',
           description: `A client-credentials token of a management_api client, for the audience ${audience}.`,
-          flows: { clientCredentials: { tokenUrl: `${config.issuer}/oauth/token`, scopes: { admin: 'Everything in this API.' } } },
+          flows: { clientCredentials: { tokenUrl: `${config.issuer}/oauth/token`, scopes: MANAGEMENT_SCOPES } },
         },
       },
     },

@@ -2,7 +2,8 @@
 // the same as `sesame links`; service clients of external connections (management-service-clients.ts);
 // relying parties, the same as `sesame clients` (management-clients.ts); users' passkeys, the same as
 // `sesame users passkeys` (management-passkeys.ts); users' second factors, the same as `sesame users mfa`
-// (management-mfa.ts); its OpenAPI document (management-openapi.ts).
+// (management-mfa.ts); users themselves: search, block, erase, export, sessions and grants
+// (management-user-routes.ts, schema-driven); its OpenAPI document (management-openapi.ts).
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Services } from '../services.js';
@@ -11,19 +12,23 @@ import { badRequest, notFound } from '../http/errors.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
 import { createOperatorLink, linkUrl, operatorLinkTtl } from '../passwordless/links.js';
 import { revokeLink, revokeLinksOf } from '../storage/magic-links.js';
-import { requireAdmin } from './admin-auth.js';
+import { type DeclaredScopes, requireAdmin } from './admin-auth.js';
+import { mountRoutes } from './management-routes.js';
+import { USER_ROUTES } from './management-user-routes.js';
 import { serviceClientRoutes } from './management-service-clients.js';
 import { clientRoutes } from './management-clients.js';
 import { userPasskeyRoutes } from './management-passkeys.js';
 import { userMfaRoutes } from './management-mfa.js';
-import { actionReviewRoutes } from './management-actions.js';
+import { ACTION_ROUTES } from './management-actions.js';
 import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
   const router = new Router({ prefix: '/api/v1' });
   // Before the admin check: the router runs matching layers in the order they were added.
   openApiRoute(router, s);
-  router.use(requireAdmin(s));
+  // Filled as schema-driven routes mount; read by the check on each request.
+  const declared: DeclaredScopes = new Map();
+  router.use(requireAdmin(s, declared));
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
 
   router.post('/links', json, async function createLink(ctx) {
@@ -61,6 +66,6 @@ export function managementRouter(s: Services): Router {
   clientRoutes(router, s);
   userPasskeyRoutes(router, s);
   userMfaRoutes(router, s);
-  actionReviewRoutes(router, s);
+  mountRoutes(router, s, [...ACTION_ROUTES, ...USER_ROUTES], declared);
   return router;
 }

@@ -14,6 +14,7 @@ import { type Command, UsageError, output, withDb } from './common.js';
 import { USER_PASSKEYS_HELP, userPasskeys } from './user-passkeys.js';
 import { USER_MFA_HELP, userMfa } from './user-mfa.js';
 import { USER_ADMIN_HELP, userAdmin } from './user-admin.js';
+import { USER_ACCOUNT_HELP, isUserAccountAction, userAccount } from './user-account.js';
 
 function onShutdown(stop: () => Promise<void>) {
   let stopping = false;
@@ -94,7 +95,7 @@ export const workerCommand: Command = {
 
 export const usersCommand: Command = {
   summary:
-    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors.\n" +
+    "List users; name one; link an external identity to an account; list or remove an account's passkeys; list or reset its second factors; block, unblock, export or erase one.\n" +
     '  list      users, newest first\n' +
     `  set-name  <userId|email> <name>   the name (the profile scope's \`name\` claim; 1 to ${MAX_NAME_LENGTH} characters)\n` +
     '  link    <userId> --connection <id> --subject <sub>   the external identity signs in as <userId> from\n' +
@@ -103,12 +104,15 @@ export const usersCommand: Command = {
     '\n' +
     USER_MFA_HELP.join('\n') +
     '\n' +
-    USER_ADMIN_HELP.join('\n'),
+    USER_ADMIN_HELP.join('\n') +
+    '\n' +
+    USER_ACCOUNT_HELP.join('\n'),
   usage:
     'list [--json] | set-name <userId|email> <name> [--json] | link <userId> --connection <id> --subject <sub> [--json]\n' +
     '       | passkeys <userId|email|phone> [--remove <id> | --remove-all] [--json]\n' +
     '       | mfa <userId|email|phone> [--reset] [--json]\n' +
-    '       | grant-admin <userId|email|phone> [--json] | revoke-admin <userId|email|phone> [--json]',
+    '       | grant-admin <userId|email|phone> [--json] | revoke-admin <userId|email|phone> [--json]\n' +
+    '       | block|unblock|export <userId|email|phone> [--json] | delete <userId|email|phone> --yes [--json]',
   options: {
     json: { type: 'boolean' },
     connection: { type: 'string' },
@@ -116,6 +120,7 @@ export const usersCommand: Command = {
     remove: { type: 'string' },
     'remove-all': { type: 'boolean' },
     reset: { type: 'boolean' },
+    yes: { type: 'boolean' },
   },
   async run({ values, positionals }) {
     if (positionals[0] === 'link') return linkUser(values, positionals[1]);
@@ -123,7 +128,8 @@ export const usersCommand: Command = {
     if (positionals[0] === 'mfa') return userMfa(values, positionals.slice(1));
     if (positionals[0] === 'grant-admin' || positionals[0] === 'revoke-admin') return userAdmin(values, positionals.slice(1), positionals[0] === 'grant-admin');
     if (positionals[0] === 'set-name') return setUserName(values, positionals.slice(1));
-    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, grant-admin or revoke-admin');
+    if (isUserAccountAction(positionals[0])) return userAccount(positionals[0], values, positionals.slice(1));
+    if (positionals[0] !== 'list') throw new UsageError('users: expected list, set-name, link, passkeys, mfa, grant-admin, revoke-admin, block, unblock, export or delete');
     const users = await withDb((db) => listUsers(db));
     output(values.json === true, { users }, users.length ? users.map((u) => `${u.id}\t${u.email ?? ''}\t${u.emailVerified ? 'verified' : ''}`) : ['no users']);
   },

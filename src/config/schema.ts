@@ -23,7 +23,7 @@ export const clientSchema = z
       .boolean()
       .default(false)
       .describe(
-        'May obtain the `admin` scope of the management API (/api/v1) with client credentials (10-minute tokens). Only with `grant_types: ["client_credentials"]` and `response_types: []`: no user sign-in may reach that API.',
+        'May obtain scopes of the management API (/api/v1) with client credentials (10-minute tokens): `admin` (all) or one per area, e.g. `users:read`. Only with `grant_types: ["client_credentials"]` and `response_types: []`: no user sign-in may reach that API.',
       ),
     userfront: z
       .boolean()

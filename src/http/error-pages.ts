@@ -52,6 +52,7 @@ const BY_CODE: Record<string, Entry> = {
   too_many_attempts: entry('too_many', false, false),
   access_denied: entry('cancelled', true),
   not_found: entry('not_found', false),
+  account_blocked: entry('blocked', false),
 };
 
 // Links explain themselves (their messages already say to ask for a new one); a connection's

@@ -25,6 +25,7 @@ import { riskStop } from './risk-step.js';
 import { acrOf } from '../oidc/acr.js';
 import { pageBrand } from '../http/brand.js';
 import { clientPolicies } from '../oidc/client-metadata.js';
+import { isBlocked } from '../passwordless/user-accounts.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
@@ -135,6 +136,8 @@ export async function renderCodeStep(s: Services, ctx: FlowContext, email: strin
 /** Hands the interaction's result to oidc-provider and sends the browser on (303). */
 export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true) {
   const { details } = ctx.state.step;
+  // Every hosted sign-in ends here: a blocked account is refused with its page, before any other step.
+  if (result.login && (await isBlocked(s.db, result.login.accountId))) throw new SesameError('accountBlocked');
   // A request demanding a passkey is not finished by a code or link: a user without a passkey makes
   // one first (the offer, mandatory: the code's login is kept for it, not as a result oidc-provider
   // could resume with), then signs in with it on the page, which says so.

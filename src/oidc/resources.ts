@@ -10,6 +10,24 @@ import { grantTypes as MFA_GRANTS } from './grants/mfa.js';
 /** The management API's audience, like Auth0's `https://<tenant>/api/v2/`. */
 export const managementAudience = (issuer: string) => `${issuer.replace(/\/$/, '')}/api/v1/`;
 
+/**
+ * The management API's scopes, one per area and kind of access; `admin` is every one (the tokens
+ * made before areas existed keep working). api/admin-auth.ts says which a route needs.
+ */
+export const MANAGEMENT_SCOPES = {
+  admin: 'Everything in this API.',
+  'users:read': 'Search, read and export users, their sessions, grants, passkeys and second factors.',
+  'users:write': 'Change, block, unblock and delete users; end their sessions and grants; remove their passkeys and factors.',
+  'clients:read': 'List and read clients.',
+  'clients:write': 'Register, change, rotate the secret of and remove clients.',
+  'links:write': 'Create and revoke sign-in links.',
+  'service-clients:read': 'List service clients of external connections.',
+  'service-clients:write': 'Create and revoke service clients and their keys.',
+  'actions:review': 'Approve or deny risk decisions held for review.',
+} as const;
+
+export type ManagementScope = keyof typeof MANAGEMENT_SCOPES;
+
 /** Lifetime of management API tokens, in seconds: short, since they can do anything. */
 export const MANAGEMENT_TOKEN_TTL = 600;
 
@@ -46,7 +64,7 @@ export function resourceIndicators(apis: readonly ApiConfig[], issuer: string) {
         }
         // Opaque, so each token is a stored row: the API looks it up on every call, and a token
         // revoked at /oauth/revoke (which refuses JWTs) is gone at once. Ten minutes.
-        return { scope: 'admin', audience: management, accessTokenTTL: MANAGEMENT_TOKEN_TTL, accessTokenFormat: 'opaque' };
+        return { scope: Object.keys(MANAGEMENT_SCOPES).join(' '), audience: management, accessTokenTTL: MANAGEMENT_TOKEN_TTL, accessTokenFormat: 'opaque' };
       }
       if (indicator === mfa) {
         // Only from a second factor: asked for at the first factor (kept with the mfa_token), issued

@@ -77,3 +77,13 @@ export async function sweepAudit(db: Db, retentionSeconds: number, now = new Dat
   });
   return count;
 }
+
+/** A user's latest events of every type, newest first (the management API's export). */
+export function auditOfUser(db: Db, userId: string, take: number) {
+  return db.prisma.auditEvent.findMany({
+    where: { userId },
+    orderBy: { createdAt: 'desc' },
+    take,
+    select: { type: true, clientId: true, ip: true, userAgent: true, reason: true, count: true, createdAt: true },
+  });
+}

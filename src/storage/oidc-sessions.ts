@@ -74,3 +74,49 @@ export async function hasGrantWith(db: Db, accountId: string, clientId: string, 
   const rows = await db.prisma.oidcPayload.findMany({ where: { model: 'Grant', accountId }, select: { payload: true, expiresAt: true } });
   return rows.some((row) => (!row.expiresAt || row.expiresAt > now) && (JSON.parse(row.payload) as { clientId?: string }).clientId === clientId);
 }
+
+/** Ends one session of the user with its grants and their tokens; false when the user has no such live session. */
+export async function endSession(db: Db, accountId: string, uid: string): Promise<boolean> {
+  const row = await db.prisma.oidcPayload.findFirst({ where: { model: 'Session', uid, accountId } });
+  const session = row && summary(row, new Date());
+  if (!row || !session) return false;
+  await db.prisma.$transaction([
+    db.prisma.oidcPayload.deleteMany({ where: { grantId: { in: session.grantIds } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: session.grantIds }, accountId } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Session', id: row.id } }),
+  ]);
+  return true;
+}
+
+export interface GrantSummary {
+  id: string;
+  clientId: string;
+  /** The OIDC scopes granted, space-separated. */
+  scope: string;
+  /** Seconds since the epoch, as oidc-provider stores them. */
+  iat: number | null;
+  expiresAt: Date | null;
+}
+
+/** The user's live grants (what each client was allowed), oldest first. */
+export async function listGrants(db: Db, accountId: string, now = new Date()): Promise<GrantSummary[]> {
+  const rows = await db.prisma.oidcPayload.findMany({ where: { model: 'Grant', accountId }, select: { id: true, payload: true, expiresAt: true } });
+  return rows
+    .filter((row) => !row.expiresAt || row.expiresAt > now)
+    .map((row) => {
+      const payload = JSON.parse(row.payload) as { clientId?: string; openid?: { scope?: string }; iat?: number };
+      return { id: row.id, clientId: payload.clientId ?? '', scope: payload.openid?.scope ?? '', iat: payload.iat ?? null, expiresAt: row.expiresAt };
+    })
+    .sort((a, b) => (a.iat ?? 0) - (b.iat ?? 0));
+}
+
+/** Revokes one grant of the user with every token of it (refresh tokens included); false when the user has no such grant. */
+export async function revokeGrant(db: Db, accountId: string, grantId: string): Promise<boolean> {
+  // Another user's grant id must touch nothing: its tokens are found by grantId alone.
+  if (!(await db.prisma.oidcPayload.findFirst({ where: { model: 'Grant', id: grantId, accountId }, select: { id: true } }))) return false;
+  const [, deleted] = await db.prisma.$transaction([
+    db.prisma.oidcPayload.deleteMany({ where: { grantId, NOT: { model: 'Grant' } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { model: 'Grant', id: grantId, accountId } }),
+  ]);
+  return deleted.count === 1;
+}

@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import type { User as UserModel } from './generated/sqlite/client.js';
-import { columnList, readBool, sqlStatement, type RawRow } from './sql.js';
+import { columnList, readBool, readDate, sqlStatement, type RawRow } from './sql.js';
 
 // The columns a User carries in the code, for Prisma's `select` and the hand-written statement alike.
-const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, phoneVerified: true, name: true } as const;
+const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, phoneVerified: true, name: true, blockedAt: true } as const;
 type UserColumn = keyof typeof fields;
 
 export type User = Pick<UserModel, UserColumn>;
@@ -23,6 +23,7 @@ export async function findUserById(db: Db, id: string): Promise<User | null> {
     phoneNumber: row.phoneNumber,
     phoneVerified: readBool(row.phoneVerified),
     name: row.name,
+    blockedAt: readDate(row.blockedAt),
   };
 }
 
@@ -98,8 +99,8 @@ export async function setNameIfUnset(db: Db, id: string, name: string): Promise<
   return (await db.prisma.user.updateMany({ where: { id, name: null }, data: { name } })).count === 1;
 }
 
-/** Sets (or replaces) an account's name; false when there is no such account. */
-export async function setName(db: Db, id: string, name: string): Promise<boolean> {
+/** Sets (or replaces, or with null clears) an account's name; false when there is no such account. */
+export async function setName(db: Db, id: string, name: string | null): Promise<boolean> {
   return (await db.prisma.user.updateMany({ where: { id }, data: { name } })).count === 1;
 }
 
@@ -118,6 +119,39 @@ export async function ensureTenantUser(db: Db, id: string, tenantId: string): Pr
     // the loser's insert fails on the row the winner made. That row is the one wanted.
     if (!(await db.prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw err;
   }
+}
+
+/** Blocks (a date) or unblocks (null) an account; false when there is no such account. */
+export async function setBlocked(db: Db, id: string, blockedAt: Date | null): Promise<boolean> {
+  return (await db.prisma.user.updateMany({ where: { id }, data: { blockedAt } })).count === 1;
+}
+
+export interface UserSearch {
+  email?: string;
+  phoneNumber?: string;
+  /** Part of an email, phone number or name, or a whole id. */
+  q?: string;
+  /** The last id of the previous page (ids ascending). */
+  after?: string;
+  limit: number;
+}
+
+/** A page of accounts for support's search, by id ascending so a cursor is the last id seen. */
+export function searchUsers(db: Db, search: UserSearch) {
+  const { email, phoneNumber, q, after, limit } = search;
+  // Emails are stored lower-cased, so a part of one is matched lower-cased on both engines alike.
+  const where = {
+    ...(email !== undefined && { email }),
+    ...(phoneNumber !== undefined && { phoneNumber }),
+    ...(q !== undefined && { OR: [{ id: q }, { email: { contains: q.toLowerCase() } }, { phoneNumber: { contains: q } }, { name: { contains: q } }] }),
+    ...(after !== undefined && { id: { gt: after } }),
+  };
+  return db.prisma.user.findMany({ where, orderBy: { id: 'asc' }, take: limit, select: { ...fields, createdAt: true, updatedAt: true } });
+}
+
+/** One account with its dates, for support. */
+export function findUserRecord(db: Db, id: string) {
+  return db.prisma.user.findUnique({ where: { id }, select: { ...fields, createdAt: true, updatedAt: true } });
 }
 
 /** Whether the user may use the admin console (read on every console request: a revocation counts at once). */

@@ -71,7 +71,7 @@ describe.each(ENGINES)('reviews in the management API on %s', (engine) => {
 
   it('refuses bad bodies, unknown and odd ids, and callers without an admin token', async () => {
     const held = await decision('held');
-    expect(await review(held.id, { decision: 'maybe' })).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'decision must be "approve" or "deny".' } });
+    expect(await review(held.id, { decision: 'maybe' })).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'decision: must be "approve" or "deny".' } });
     expect(await review(held.id, ['approve'])).toMatchObject({ status: 400 });
     expect(await review('00000000-0000-4000-8000-000000000000', { decision: 'approve' })).toEqual({
       status: 404,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { managementRouter } from '../../src/api/management.js';
 import { managementOpenApi } from '../../src/api/management-openapi.js';
+import { MANAGEMENT_SCOPES } from '../../src/oidc/resources.js';
 import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import type { Services } from '../../src/services.js';
@@ -52,7 +53,7 @@ describe('the management API OpenAPI document', () => {
       [{ clientCredentials: ['admin'] }],
     ]);
     expect(body.components.securitySchemes.clientCredentials.flows).toEqual({
-      clientCredentials: { tokenUrl: `${t.issuer}/oauth/token`, scopes: { admin: 'Everything in this API.' } },
+      clientCredentials: { tokenUrl: `${t.issuer}/oauth/token`, scopes: MANAGEMENT_SCOPES },
     });
     const res = await fetch(`${t.url}/api/v1/users/anyone/passkeys`);
     expect([res.status, await res.json()]).toEqual([401, { error: 'invalid_token', error_description: 'A bearer token for the management API is required.' }]);
@@ -69,6 +70,26 @@ describe('the management API OpenAPI document', () => {
     const narrower = mountedRoutes({ ...t.sesame.services, config: withoutExternal });
     expect(narrower.some((r) => r.includes('/service-clients'))).toBe(false);
     expect(documentedRoutes(managementOpenApi(withoutExternal) as never)).toEqual(narrower.filter((r) => r !== 'GET /api/v1/openapi.json'));
+  });
+
+  it('names the scope of every operation (its area scope, or admin) and the refusals every operation shares', async () => {
+    const { body } = await openApi();
+    const operations = Object.entries(body.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+    );
+    for (const { path, method, op } of operations) {
+      const [own, admin] = op.security as Array<{ clientCredentials: string[] }>;
+      expect([admin, Object.keys(MANAGEMENT_SCOPES)], `${method} ${path}`).toEqual([{ clientCredentials: ['admin'] }, expect.arrayContaining(own!.clientCredentials)]);
+      expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403']));
+    }
+    const scopeOf = (path: string, method: string) => body.paths[path][method].security[0].clientCredentials[0];
+    expect([
+      scopeOf('/users', 'get'),
+      scopeOf('/users/{id}/block', 'post'),
+      scopeOf('/clients', 'get'),
+      scopeOf('/clients/{id}', 'patch'),
+      scopeOf('/actions/{decisionId}/review', 'post'),
+    ]).toEqual(['users:read', 'users:write', 'clients:read', 'clients:write', 'actions:review']);
   });
 
   it('documents the passkey routes, and a listed passkey has exactly the keys of its Passkey schema', async () => {

@@ -60,7 +60,13 @@ export async function issueForAccount(ctx: KoaContextWithOIDC, signIn: AccountSi
     expiresWithSession: false,
   } as never);
   ctx.oidc.entity('Grant', grant);
-  await issueTokens(ctx, source, grant, as);
+  try {
+    await issueTokens(ctx, source, grant, as);
+  } catch (err) {
+    // Refused at issuance (a blocked account, oidc/account.ts): no grant is left behind without tokens.
+    await grant.destroy();
+    throw err;
+  }
   return ctx.body as TokenResponse;
 }
 
