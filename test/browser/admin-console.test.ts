@@ -13,11 +13,9 @@ import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js'
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
-import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
+import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { ADMIN_FIXTURE, adminByCli, heldSignIn } from '../admin/admin-helpers.js';
-
-const std = (base64url: string) => Buffer.from(base64url, 'base64url').toString('base64');
 
 describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, (engine) => {
   let t: TestSesame;
@@ -39,18 +37,7 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
     const credential = soft.exportCredential(passkey.id);
     const context: BrowserContext = await chromium.newContext({ locale });
     const page = await context.newPage();
-    const { cdp, authenticatorId } = await addVirtualAuthenticator(context, page);
-    await cdp.send('WebAuthn.addCredential', {
-      authenticatorId,
-      credential: {
-        credentialId: std(credential.id),
-        isResidentCredential: true,
-        rpId: credential.rpId,
-        privateKey: std(credential.privateKey),
-        userHandle: std(credential.userHandle),
-        signCount: credential.signCount,
-      },
-    });
+    await plantCredential(await addVirtualAuthenticator(context, page), credential);
     return { user, page, problems: watchProblems(page) };
   }
 

@@ -6,7 +6,7 @@
 // demanding a passkey, a challenge carried to another sign-in, and axe on the changed pages.
 import * as oidc from 'openid-client';
 import { randomUUID } from 'node:crypto';
-import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR } from '../../src/oidc/acr.js';
 import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
@@ -20,15 +20,9 @@ import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator, type ExportedCredential } from '../helpers/soft-authenticator.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
-import { addVirtualAuthenticator } from '../helpers/virtual-authenticator.js';
+import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
 
-const std = (base64url: string) => Buffer.from(base64url, 'base64url').toString('base64');
 const FAILED = 'Your passkey could not be verified. Try again, or sign in with a code.';
-
-interface Authenticator {
-  cdp: CDPSession;
-  id: string;
-}
 
 // Chromium, a virtual authenticator and a whole sign-in per test: slow on a busy machine.
 describe.each(ENGINES)('passkeys in Chromium on %s', { timeout: 180_000 }, (engine) => {
@@ -67,22 +61,8 @@ describe.each(ENGINES)('passkeys in Chromium on %s', { timeout: 180_000 }, (engi
     }
     const { cdp, authenticatorId } = await addVirtualAuthenticator(context, page);
     const authenticator = { cdp, id: authenticatorId };
-    for (const credential of credentials) await plant(authenticator, credential);
+    for (const credential of credentials) await plantCredential({ cdp, authenticatorId }, credential);
     return { page, authenticator, problems: watchProblems(page, (text) => /status of 400\b/.test(text)) };
-  }
-
-  async function plant({ cdp, id }: Authenticator, credential: ExportedCredential) {
-    await cdp.send('WebAuthn.addCredential', {
-      authenticatorId: id,
-      credential: {
-        credentialId: std(credential.id),
-        isResidentCredential: true,
-        rpId: credential.rpId,
-        privateKey: std(credential.privateKey),
-        userHandle: std(credential.userHandle),
-        signCount: credential.signCount,
-      },
-    });
   }
 
   /** Opens a new authorization request in `page`; `atRp` resolves with the callback URL once the browser is sent to the RP. */
