@@ -24,6 +24,11 @@ export const MANAGEMENT_SCOPES = {
   'service-clients:read': 'List service clients of external connections.',
   'service-clients:write': 'Create and revoke service clients and their keys.',
   'actions:review': 'Approve or deny risk decisions held for review.',
+  'audit:read': 'Read and export the audit log.',
+  'outbox:read': 'List pending and failed messages (emails, texts, webhooks).',
+  'outbox:write': 'Retry a failed message.',
+  'keys:read': 'List signing keys (public parts and state only).',
+  'keys:write': 'Rotate signing keys.',
 } as const;
 
 export type ManagementScope = keyof typeof MANAGEMENT_SCOPES;

@@ -193,7 +193,9 @@ describe('the pre-built challenge page with @authsignal/browser in Chromium', ()
     const a = await trackPay(s);
     const { page, problems, frame } = await launchPopup(a.url);
     await frame.locator('a', { hasText: 'Set up an authenticator app' }).click();
-    await frame.locator('button.primary').click();
+    // The email form before it has a primary button too: wait for the app's own form, or the click
+    // can land on the page that is leaving and send an empty address instead.
+    await frame.locator('form[action="/v1/ui/totp"] button.primary').click();
     const secret = (await frame.locator('#totp-key').textContent())!;
     await frame.locator('#code').fill(totpCode(secret));
     await frame.locator('button.primary').click();
