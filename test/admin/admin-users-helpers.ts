@@ -39,7 +39,12 @@ export function csrfOf(html: string): string {
 }
 
 /** This feature's configuration: the admin console's, with a short resend cooldown (one address signs in several times). */
-export const USERS_FIXTURE = { ...ADMIN_FIXTURE, codes: { resendCooldown: 1 } };
+// The RP's sign-ins go straight back to it: no passkey offer on a localhost issuer (browser tests).
+export const USERS_FIXTURE = {
+  ...ADMIN_FIXTURE,
+  clients: ADMIN_FIXTURE.clients.map((c) => (c.client_id === APP.client_id ? { ...c, offer_passkeys: false } : c)),
+  codes: { resendCooldown: 1 },
+};
 
 /** `email` signs in to the test RP ("app") with an emailed code at the hosted pages (waiting out the resend cooldown): what followed the code. */
 export async function hostedSignIn(t: TestSesame, email: string, browser = new FormClient()) {
