@@ -3,7 +3,8 @@
 // factors, passkey, sign-ins and held risk decision; ends a session and revokes a grant (the RP's
 // refresh token then fails), removes and resets factors and passkeys, ends every session, blocks (the
 // hosted sign-in shows the blocked page) and unblocks, exports and erases after typing the email;
-// each action audited with the admin's id. The attacks: another user's session or grant id, a POST
+// each action audited with the admin's id; the search pages 50 at a time; a phone-only account is
+// erased once its number is typed. The attacks: another user's session or grant id, a POST
 // without the CSRF token or a session, a signed-in non-admin, an admin locking themself out.
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
@@ -229,6 +230,33 @@ describe.each(ENGINES)('admin console users on %s', { timeout: 240_000 }, (engin
       ['user.exported', null, by],
       ['user.deleted', null, by],
     ]);
+  });
+
+  it('pages the search 50 at a time, and erases a phone-only account once its number is typed', async () => {
+    const many = await Promise.all(Array.from({ length: 51 }, (_, i) => upsertVerifiedEmailUser(db(), `page-${i}-${mark}@example.com`)));
+    const ids = many.map((u) => u.id).sort();
+    const { user: adminUser, secret } = await userWithApp(t, nextEmail('admin'));
+    const admin = await consoleSignIn(t, adminUser.email!, secret);
+    const shown = (html: string) => [...html.matchAll(/<a href="\/admin\/users\/([^"]+)">page-/g)].map((m) => m[1]);
+    const first = await admin.browser.request(`${t.issuer}/admin/users?q=page-`);
+    expect(shown(first.html)).toEqual(ids.slice(0, 50));
+    const more = new URLSearchParams({ q: 'page-', after: ids[49]! }).toString();
+    expect(first.html).toContain(`<a href="/admin/users?${more.replace(/&/g, '&amp;')}">More results</a>`);
+    const second = await admin.browser.request(`${t.issuer}/admin/users?${more}`);
+    expect([shown(second.html), second.html.includes('More results')]).toEqual([ids.slice(50), false]);
+
+    const digits = String(100 + Math.floor(Math.random() * 900));
+    const phoneUser = await upsertVerifiedPhoneUser(db(), `+14155551${digits}`);
+    const confirm = await admin.browser.request(`${t.issuer}/admin/users/${phoneUser.id}/delete`);
+    expect(htmlText(confirm.html)).toContain(`Type the phone number +14155551${digits} to confirm`);
+    const csrf = csrfOf(confirm.html);
+    const wrong = await admin.browser.request(`${t.issuer}/admin/users/${phoneUser.id}/delete`, { form: { csrf, confirm: `+14155551${digits}0` } });
+    expect(wrong.status).toBe(400);
+    const erased = await admin.browser.request(`${t.issuer}/admin/users/${phoneUser.id}/delete`, { form: { csrf, confirm: `+1 415 555 1${digits}` } });
+    expect([erased.status, erased.headers.get('location')]).toEqual([303, '/admin/users?done=deleted']);
+    expect(await db().prisma.user.count({ where: { id: phoneUser.id } })).toBe(0);
+    const audit = await db().prisma.auditEvent.findFirstOrThrow({ where: { userId: phoneUser.id, type: 'user.deleted' } });
+    expect(audit.reason).toBe(`via console by admin:${adminUser.id}`);
   });
 
   it('refuses a forged or missing CSRF token, a browser without a session, and a signed-in user who is not an admin', async () => {
