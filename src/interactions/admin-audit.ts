@@ -63,7 +63,7 @@ export async function downloadAudit(s: Services, ctx: Context): Promise<void> {
     userId: admin.userId,
     clientId: ADMIN_CLIENT.id,
     ip: ctx.ip,
-    reason: `${events.length} events; ${queryOf(kept) || 'no filter'}`.slice(0, 500),
+    reason: `rows=${events.length}; ${queryOf(kept) || 'no filter'}`.slice(0, 500),
     userAgent: ctx.get('user-agent').slice(0, 300),
   });
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');

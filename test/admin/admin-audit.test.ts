@@ -128,8 +128,8 @@ describe.each(ENGINES)('the console audit log on %s', { timeout: 180_000 }, (eng
     expect([byUser.status, byUser.html]).toEqual([200, 'id,type,createdAt,lastAt,count,userId,clientId,identifier,ip,reason,userAgent\r\n']);
     const exports = await db().prisma.auditEvent.findMany({ where: { type: 'admin.audit_exported', userId: admin.user.id }, orderBy: { createdAt: 'asc' } });
     expect(exports.map((e) => [e.clientId, e.reason])).toEqual([
-      ['sesame-admin-console', `2 events; client=${app}`],
-      ['sesame-admin-console', `0 events; user=${holder.id}&type=login`],
+      ['sesame-admin-console', `rows=2; client=${app}`],
+      ['sesame-admin-console', `rows=0; user=${holder.id}&type=login`],
     ]);
   });
 
