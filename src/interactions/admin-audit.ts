@@ -14,6 +14,19 @@ import { pageLocale } from './account-page.js';
 import { filterOf, formOf, queryOf } from './admin-audit-filter.js';
 
 const PAGE_SIZE = 50;
+/** How long the type select's list is reused: reading it scans the whole log, too much for every view. */
+const TYPES_SECONDS = 60;
+const knownTypes = new WeakMap<object, { at: number; types: Promise<string[]> }>();
+
+/** The event types the log holds, read at most once a minute per database. */
+function typesOf(s: Services): Promise<string[]> {
+  const cached = knownTypes.get(s.db);
+  if (cached && Date.now() - cached.at < TYPES_SECONDS * 1000) return cached.types;
+  const types = auditTypes(s.db);
+  knownTypes.set(s.db, { at: Date.now(), types });
+  types.catch(() => knownTypes.delete(s.db));
+  return types;
+}
 
 function when(date: Date, locale: string): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'UTC' }).format(date) + ' UTC';
@@ -27,7 +40,7 @@ export async function showAudit(s: Services, ctx: Context): Promise<void> {
   const form = formOf(ctx);
   const filter = await filterOf(s, ctx, form, true);
   const page = 'query' in filter ? await queryAudit(s.db, { ...filter.query, limit: PAGE_SIZE }) : { events: [], next: null };
-  const types = await auditTypes(s.db);
+  const types = await typesOf(s);
   const query = queryOf(form);
   ctx.status = 'error' in filter ? 400 : 200;
   ctx.type = 'html';
