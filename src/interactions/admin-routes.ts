@@ -9,6 +9,7 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { downloadAudit, showAudit } from './admin-audit.js';
 import { showUser, showUsers } from './admin-users.js';
 import * as userActions from './admin-user-actions.js';
 
@@ -28,6 +29,8 @@ export function adminRouter(s: Services): Router {
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/audit', (ctx) => showAudit(s, ctx));
+  router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
   router.get('/users', (ctx) => showUsers(s, ctx));
   router.get('/users/:id', (ctx) => showUser(s, ctx));
   router.get('/users/:id/export', (ctx) => userActions.exportAccount(s, ctx));
