@@ -148,12 +148,17 @@ describe.each(ENGINES)('admin console users on %s', { timeout: 240_000 }, (engin
     const expectDone = (answer: { status: number; headers: Headers }, done: string) =>
       expect([answer.status, answer.headers.get('location')]).toEqual([303, `/admin/users/${userId}?done=${done}`]);
 
-    // Another user's session and grant ids on this user's page end nothing.
+    // Another user's session, grant, factor and passkey ids on this user's page touch nothing.
     const [otherSession] = await listSessions(db(), otherId);
     const [otherGrant] = await listGrants(db(), otherId);
     expect((await post('/sessions/end', { session: otherSession!.uid })).status).toBe(404);
     expect((await post('/grants/revoke', { grant: otherGrant!.id })).status).toBe(404);
     expect((await post('/sessions/end', { session: '' })).status).toBe(404);
+    const otherFactor = await confirmedTotp(t.sesame.services, otherId);
+    await fakePasskey(otherId, `other-pk-${mark}`);
+    expect((await post('/factors/remove', { factor: otherFactor.authenticatorId })).status).toBe(404);
+    expect((await post('/passkeys/remove', { passkey: `other-pk-${mark}` })).status).toBe(404);
+    expect([await db().prisma.authenticator.count({ where: { userId: otherId } }), await db().prisma.passkey.count({ where: { userId: otherId } })]).toEqual([1, 1]);
     expect((await oidc.refreshTokenGrant(other.rp, other.tokens.refresh_token!)).access_token).toEqual(expect.any(String));
 
     const [session] = await listSessions(db(), userId);
