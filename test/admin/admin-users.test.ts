@@ -302,6 +302,7 @@ describe.each(ENGINES)('admin console users on %s', { timeout: 240_000 }, (engin
     ] as const) {
       const answer = await post(path, form);
       expect([path, answer.status, htmlText(answer.html).includes(self)]).toEqual([path, 403, true]);
+      expect(answer.html).toContain('<h1>Not on your own account</h1>');
     }
     const confirm = await admin.browser.request(`${t.issuer}/admin/users/${user.id}/delete`);
     expect([confirm.status, htmlText(confirm.html).includes(self)]).toEqual([403, true]);
