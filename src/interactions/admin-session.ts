@@ -29,7 +29,7 @@ const page = firstPartySession({
   home: '/admin',
   sessionCookie: 'sesame_admin',
   flowCookie: 'sesame_admin_flow',
-  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?)?$/,
+  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?|\/dashboard(\?range=(hour|day))?)?$/,
   sessionSeconds: 30 * 60,
   freshSeconds: FRESH_SECONDS,
   signInFirst: 'Sign in to the admin console first.',
@@ -39,6 +39,9 @@ const page = firstPartySession({
 
 export const finishAdminSignIn = page.finishSignIn;
 export const adminCsrf = page.csrf;
+/** For the sign-out POST: a session and its CSRF token only (an admin whose role went may still sign out). */
+export const consoleSessionForPost = page.requirePost;
+export const forgetConsoleSession = page.forget;
 
 async function mustBeAdmin(s: Pick<Services, 'db'>, session: PageSession): Promise<PageSession> {
   if (!provesTwoFactors(session.amr)) throw new SesameError('adminNeedsMfa');
