@@ -32,7 +32,7 @@ export interface KeyedCount {
 
 const SECONDS: Record<Provider, (column: string) => string> = {
   sqlite: (column) => `CAST(strftime('%s', ${column}) AS INTEGER)`,
-  postgresql: (column) => `FLOOR(EXTRACT(EPOCH FROM ${column}))::bigint`,
+  postgresql: (column) => `FLOOR(date_part('epoch', ${column}))::bigint`,
 };
 type Raw = { bucket: unknown; n: unknown };
 // better-sqlite3 binds every JS number as a REAL: cast, or the division would not be a whole number.
