@@ -32,7 +32,8 @@ function chartView(t: Translate, id: string, kind: Chart['kind'], series: Series
     kind,
     series: coloured.map((s) => ({ colour: s.colour, hatched: kind === 'stacked' && s.bad, values: s.values })),
     bucketLabels: labels,
-    tickEvery: range === 'hour' ? 15 : 6,
+    // Round times: the quarter hours, or every sixth hour.
+    ticks: labels.flatMap((label, b) => (Number(label.slice(range === 'hour' ? 3 : 0, range === 'hour' ? 5 : 2)) % (range === 'hour' ? 15 : 6) === 0 ? [b] : [])),
     xTitle: t(range === 'hour' ? 'admin.dashboard.x_hour' : 'admin.dashboard.x_day'),
     yTitle: t('admin.dashboard.y'),
   };

@@ -16,16 +16,17 @@ export interface Chart {
   id: string;
   kind: 'stacked' | 'lines';
   series: ChartSeries[];
-  /** One label per bucket; shown every `tickEvery` buckets. */
+  /** One label per bucket. */
   bucketLabels: string[];
-  tickEvery: number;
+  /** The buckets whose label the x axis shows (round times). */
+  ticks: readonly number[];
   xTitle: string;
   yTitle: string;
 }
 
 const WIDTH = 400;
 const HEIGHT = 210;
-const PLOT = { left: 40, right: 8, top: 8, bottom: 46 };
+const PLOT = { left: 48, right: 8, top: 8, bottom: 46 };
 const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
 
 const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -67,13 +68,13 @@ function axes(chart: Chart, top: number, step: number, x: (b: number) => number,
     parts.push(`<text class="chart-label" x="${PLOT.left - 4}" y="${fixed(y(v) + 4)}" text-anchor="end">${v}</text>`);
   }
   chart.bucketLabels.forEach((label, b) => {
-    if (b % chart.tickEvery !== 0) return;
+    if (!chart.ticks.includes(b)) return;
     parts.push(`<line class="chart-axis" x1="${fixed(x(b + 0.5))}" x2="${fixed(x(b + 0.5))}" y1="${HEIGHT - PLOT.bottom}" y2="${HEIGHT - PLOT.bottom + 4}"/>`);
     parts.push(`<text class="chart-label" x="${fixed(x(b + 0.5))}" y="${HEIGHT - PLOT.bottom + 16}" text-anchor="middle">${escapeXml(label)}</text>`);
   });
   parts.push(`<line class="chart-axis" x1="${PLOT.left}" x2="${WIDTH - PLOT.right}" y1="${HEIGHT - PLOT.bottom}" y2="${HEIGHT - PLOT.bottom}"/>`);
   parts.push(`<text class="chart-label" x="${(PLOT.left + WIDTH - PLOT.right) / 2}" y="${HEIGHT - 6}" text-anchor="middle">${escapeXml(chart.xTitle)}</text>`);
-  parts.push(`<text class="chart-label" transform="translate(10 ${(PLOT.top + HEIGHT - PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yTitle)}</text>`);
+  parts.push(`<text class="chart-label" transform="translate(14 ${(PLOT.top + HEIGHT - PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yTitle)}</text>`);
   return parts.join('');
 }
 
