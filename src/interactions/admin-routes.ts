@@ -9,6 +9,7 @@ import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
 import { showDashboard, showSignedOut, signOut } from './admin-dashboard.js';
+import { downloadAudit, showAudit } from './admin-audit.js';
 
 /** GET /admin: the console's first page, the dashboard. */
 async function showHome(s: Services, ctx: Context) {
@@ -29,5 +30,7 @@ export function adminRouter(s: Services): Router {
   router.get('/dashboard', (ctx) => showDashboard(s, ctx));
   router.post('/sign-out', form, (ctx) => signOut(s, ctx));
   router.get('/signed-out', (ctx) => showSignedOut(s, ctx));
+  router.get('/audit', (ctx) => showAudit(s, ctx));
+  router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
   return router;
 }
