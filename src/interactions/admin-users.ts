@@ -59,6 +59,7 @@ export async function showUsers(s: Services, ctx: Context): Promise<void> {
   ctx.body = await s.renderer.page('admin-users', locale, {
     title: 'admin.users.title',
     section: 'users',
+    csrf: adminCsrf(s, admin),
     q: typeof ctx.query.q === 'string' && q !== null ? ctx.query.q : '',
     searched: q !== undefined,
     users,
