@@ -8,6 +8,8 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { showOutbox, submitRetry } from './admin-outbox.js';
+import { showKeys, submitRotation } from './admin-keys.js';
 
 /** GET /admin: the console's first page (the queue, until there is a dashboard). */
 async function showHome(s: Services, ctx: Context) {
@@ -25,5 +27,9 @@ export function adminRouter(s: Services): Router {
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/outbox', (ctx) => showOutbox(s, ctx));
+  router.post('/outbox/retry', form, (ctx) => submitRetry(s, ctx));
+  router.get('/keys', (ctx) => showKeys(s, ctx));
+  router.post('/keys/rotate', form, (ctx) => submitRotation(s, ctx));
   return router;
 }
