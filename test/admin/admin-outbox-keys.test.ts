@@ -100,6 +100,30 @@ describe.each(ENGINES)('console outbox and keys on %s', { timeout: 180_000 }, (e
     expect(t.mail.to(recipient)).toHaveLength(1);
   });
 
+  it('pages through given-up messages 20 at a time with an older link; a bad cursor shows the first page', async () => {
+    await db().prisma.outboxMessage.deleteMany({ where: { status: 'failed' } });
+    const base = Date.now() - 3600_000;
+    const recipients = Array.from({ length: 21 }, (_, i) => `paged${String(i).padStart(2, '0')}-${engine}@example.com`);
+    for (const [i, to] of recipients.entries()) await failed(to, { createdAt: new Date(base + i * 1000) });
+    const admin = await signIn();
+    const first = admin.page.html;
+    // Newest first: the first page holds 20..1, the oldest is on the next.
+    expect(recipients.filter((to) => first.includes(to))).toEqual(recipients.slice(1));
+    const older = /<a href="(\/admin\/outbox\?older=[\w-]+)">Older<\/a>/.exec(first)?.[1];
+    expect(older).toBeDefined();
+    const second = await admin.browser.follow(`${t.issuer}${older}`, t.issuer);
+    expect(second.status).toBe(200);
+    expect(recipients.filter((to) => second.html.includes(to))).toEqual(recipients.slice(0, 1));
+    expect(second.html).toContain('<a href="/admin/outbox">Newest</a>');
+    expect(second.html).not.toContain('Waiting to be sent');
+    expect(second.html).not.toContain('>Older<');
+    for (const bad of ['not-a-cursor', '%00', 'a'.repeat(500)]) {
+      const page = await admin.browser.follow(`${t.issuer}/admin/outbox?older=${bad}`, t.issuer);
+      expect([page.status, recipients.filter((to) => page.html.includes(to)).length], bad).toEqual([200, 20]);
+    }
+    await db().prisma.outboxMessage.deleteMany({ where: { recipient: { in: recipients } } });
+  });
+
   it('refuses a retry without the CSRF token, with a forged one, without a session, of an unknown id, and by a non-admin', async () => {
     const target = await failed(nextEmail('target'));
     const admin = await signIn();
