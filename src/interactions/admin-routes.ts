@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { downloadAudit, showAudit } from './admin-audit.js';
 import { showOutbox, submitRetry } from './admin-outbox.js';
 import { showKeys, submitRotation } from './admin-keys.js';
 
@@ -27,6 +28,8 @@ export function adminRouter(s: Services): Router {
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/audit', (ctx) => showAudit(s, ctx));
+  router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
   router.get('/outbox', (ctx) => showOutbox(s, ctx));
   router.post('/outbox/retry', form, (ctx) => submitRetry(s, ctx));
   router.get('/keys', (ctx) => showKeys(s, ctx));
