@@ -11,6 +11,8 @@ import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
 import { showDashboard, showSignedOut, signOut } from './admin-dashboard.js';
 import { downloadAudit, showAudit } from './admin-audit.js';
+import { showOutbox, submitRetry } from './admin-outbox.js';
+import { showKeys, submitRotation } from './admin-keys.js';
 import { showUser, showUsers } from './admin-users.js';
 import * as userActions from './admin-user-actions.js';
 
@@ -35,6 +37,10 @@ export function adminRouter(s: Services): Router {
   router.get('/signed-out', (ctx) => showSignedOut(s, ctx));
   router.get('/audit', (ctx) => showAudit(s, ctx));
   router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
+  router.get('/outbox', (ctx) => showOutbox(s, ctx));
+  router.post('/outbox/retry', form, (ctx) => submitRetry(s, ctx));
+  router.get('/keys', (ctx) => showKeys(s, ctx));
+  router.post('/keys/rotate', form, (ctx) => submitRotation(s, ctx));
   router.get('/users', (ctx) => showUsers(s, ctx));
   router.get('/users/:id', (ctx) => showUser(s, ctx));
   router.get('/users/:id/export', (ctx) => userActions.exportAccount(s, ctx));
