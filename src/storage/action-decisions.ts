@@ -163,13 +163,17 @@ export interface DecisionExtras {
 /** Stores a decision; when the tenant already has one under this idempotency key, that one instead. */
 export async function insertDecision(db: Db, row: NewActionDecision, now = new Date(), extras: DecisionExtras = {}): Promise<{ row: ActionDecisionRow; created: boolean }> {
   const data = { ...row, id: randomUUID(), stateUpdatedAt: now, createdAt: now, updatedAt: now };
+  const full: ActionDecisionRow = { verificationMethod: null, verifiedByAuthenticatorId: null, resultTokenId: null, validatedAt: null, reviewedBy: null, ...data };
   const { notice, heldOnce } = extras;
   const guarded = heldOnce !== undefined && row.state === 'REVIEW_REQUIRED' && row.principalId !== null && row.ip !== null;
+  // The notice is about the row as it will be stored; most decisions (every ALLOW) have none, and
+  // then the decision is one prepared insert rather than a transaction.
+  const message = notice?.(full) ?? null;
   let done: { row: ActionDecisionRow; created: boolean };
   try {
     done =
-      !notice && !guarded
-        ? await insertPlain(db, data)
+      !message && !guarded
+        ? await insertPlain(db, full)
         : await db.prisma.$transaction(async (tx) => {
             if (guarded) {
               await tx.user.updateMany({ where: { id: row.principalId! }, data: { updatedAt: now } });
@@ -185,7 +189,6 @@ export async function insertDecision(db: Db, row: NewActionDecision, now = new D
               if (held) return { row: held, created: false };
             }
             const stored = await tx.actionDecision.create({ data });
-            const message = notice?.(stored);
             if (message) await tx.outboxMessage.create({ data: outboxRow(message) });
             return { row: stored, created: true };
           });
@@ -201,8 +204,7 @@ export async function insertDecision(db: Db, row: NewActionDecision, now = new D
 }
 
 /** A decision with nothing stored beside it: one prepared INSERT; the key's earlier decision when it had one. */
-async function insertPlain(db: Db, data: NewActionDecision & Pick<ActionDecisionRow, 'id' | 'stateUpdatedAt' | 'createdAt' | 'updatedAt'>) {
-  const full: ActionDecisionRow = { verificationMethod: null, verifiedByAuthenticatorId: null, resultTokenId: null, validatedAt: null, reviewedBy: null, ...data };
+async function insertPlain(db: Db, full: ActionDecisionRow) {
   if (
     (await db.sql.run(
       INSERT_DECISION,
@@ -210,7 +212,7 @@ async function insertPlain(db: Db, data: NewActionDecision & Pick<ActionDecision
     )) === 1
   )
     return { row: full, created: true };
-  const stored = await findDecision(db, data.tenantId, data.idempotencyKey);
+  const stored = await findDecision(db, full.tenantId, full.idempotencyKey);
   if (!stored) throw new Error('A decision was neither stored nor found under its idempotency key.');
   return { row: stored, created: false };
 }

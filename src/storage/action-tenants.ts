@@ -35,8 +35,11 @@ export async function removeTenant(db: Db, clientId: string): Promise<boolean> {
 
 /** The tenant's stored policy JSON for an action code, or null when it has none (the config file's applies). */
 export async function findActionConfiguration(db: Db, tenantId: string, actionCode: string): Promise<string | null> {
-  return (await db.prisma.actionConfiguration.findUnique({ where: { tenantId_actionCode: { tenantId, actionCode } } }))?.policy ?? null;
+  return (await db.sql.one(CONFIGURATION, [tenantId, actionCode]))?.policy ?? null;
 }
+
+// Read on every sign-in of a client (does it have a sign-in policy?) and every track without the key.
+export const CONFIGURATION = sqlStatement<{ policy: string }>('SELECT "policy" FROM "ActionConfiguration" WHERE "tenantId" = ? AND "actionCode" = ?');
 
 export function listActionConfigurations(db: Db, tenantId: string): Promise<{ actionCode: string; policy: string; updatedAt: Date }[]> {
   return db.prisma.actionConfiguration.findMany({ where: { tenantId }, orderBy: { actionCode: 'asc' }, select: { actionCode: true, policy: true, updatedAt: true } });
