@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { showClient, showClients, showNewClient, showRemove, submitClient, submitNewClient, submitRemove, submitRotate } from './admin-clients.js';
 
 /** GET /admin: the console's first page (the queue, until there is a dashboard). */
 async function showHome(s: Services, ctx: Context) {
@@ -19,11 +20,21 @@ async function showHome(s: Services, ctx: Context) {
 export function adminRouter(s: Services): Router {
   const router = new Router({ prefix: '/admin' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
+  // A client's form carries lists of URIs.
+  const clientForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
   router.use(noStore);
   router.get('/', (ctx) => showHome(s, ctx));
   router.get('/callback', (ctx) => finishAdminSignIn(s, ctx));
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/clients', (ctx) => showClients(s, ctx));
+  router.get('/clients/new', (ctx) => showNewClient(s, ctx));
+  router.post('/clients/new', clientForm, (ctx) => submitNewClient(s, ctx));
+  router.get('/clients/:id', (ctx) => showClient(s, ctx));
+  router.post('/clients/:id', clientForm, (ctx) => submitClient(s, ctx));
+  router.post('/clients/:id/secret', form, (ctx) => submitRotate(s, ctx));
+  router.get('/clients/:id/delete', (ctx) => showRemove(s, ctx));
+  router.post('/clients/:id/delete', form, (ctx) => submitRemove(s, ctx));
   return router;
 }

@@ -58,8 +58,13 @@ const configClient = (r: Registry, clientId: string) => r.config.clients.find((c
 // every admin out, and a stored client under either id would be shadowed by it.
 const INTERNAL_IDS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT.id, ADMIN_CLIENT.id]);
 
+/** Whether the id is one of Sesame's own page clients, which no operator tool may change. */
+export function isSesameClient(clientId: string): boolean {
+  return INTERNAL_IDS.has(clientId);
+}
+
 function refuseInternalClient(clientId: string): void {
-  if (INTERNAL_IDS.has(clientId)) {
+  if (isSesameClient(clientId)) {
     throw new ClientRegistryError('conflict', `client ${clientId} is Sesame's own (its account page or admin console sign-in) and cannot be registered, changed or removed`);
   }
 }
