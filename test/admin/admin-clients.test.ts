@@ -87,7 +87,7 @@ describe.each(ENGINES)('admin console clients on %s', { timeout: 180_000 }, (eng
     expect((await admin.browser.request(`${t.issuer}/admin/clients/${id}`)).html).not.toContain(second);
 
     const confirm = await admin.browser.request(`${t.issuer}/admin/clients/${id}/delete`);
-    expect([confirm.status, confirm.html.includes(`<h1>Delete ${id}?</h1>`)]).toEqual([200, true]);
+    expect([confirm.status, confirm.html.includes(`<h1>Delete this client?</h1>\n    <p><code>${id}</code></p>`)]).toEqual([200, true]);
     const removed = await post(admin.browser, `/admin/clients/${id}/delete`, { csrf: admin.csrf });
     expect([removed.status, removed.headers.get('location')]).toEqual([303, '/admin/clients?done=removed']);
     expect((await token(id, second)).status).toBe(401);
