@@ -9,6 +9,7 @@ import { openApiPaths, securityOf } from './management-routes.js';
 import { USER_ROUTES } from './management-user-routes.js';
 import { ACTION_ROUTES } from './management-actions.js';
 import { CLIENT_ROUTES } from './management-clients.js';
+import { AUDIT_ROUTES } from './management-audit.js';
 import { scopeOf } from './admin-auth.js';
 
 type Schema = Record<string, unknown>;
@@ -202,6 +203,7 @@ function withScopes(written: Paths): Paths {
     );
   }
   for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES, ...CLIENT_ROUTES]))) paths[path] = { ...paths[path], ...operations };
+  for (const [path, operations] of Object.entries(openApiPaths(AUDIT_ROUTES))) paths[path] = { ...paths[path], ...operations };
   return paths;
 }
 

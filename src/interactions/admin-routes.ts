@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { downloadAudit, showAudit } from './admin-audit.js';
 import { showClient, showClients, showNewClient, showRemove, submitClient, submitNewClient, submitRemove, submitRotate } from './admin-clients.js';
 
 /** GET /admin: the console's first page (the queue, until there is a dashboard). */
@@ -28,6 +29,8 @@ export function adminRouter(s: Services): Router {
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/audit', (ctx) => showAudit(s, ctx));
+  router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
   router.get('/clients', (ctx) => showClients(s, ctx));
   router.get('/clients/new', (ctx) => showNewClient(s, ctx));
   router.post('/clients/new', clientForm, (ctx) => submitNewClient(s, ctx));
