@@ -91,6 +91,24 @@ describe.each(ENGINES)('client secrets, removal and scopes in the management API
     ]);
   });
 
+  it('settles two rotations at the same moment once: one new secret, the other told to try again', async () => {
+    const created = await api('POST', '/clients', { client_id: 'racer' });
+    const answers = await Promise.all([api('POST', '/clients/racer/secret'), api('POST', '/clients/racer/secret')]);
+    const won = answers.filter((a) => a.status === 200);
+    // SQLite runs one writer at a time, so both may win in turn; never two at once with one secret lost.
+    expect(won.length).toBeGreaterThanOrEqual(1);
+    for (const lost of answers.filter((a) => a.status !== 200)) {
+      expect(lost).toEqual({ status: 409, body: { error: 'conflict', error_description: 'client racer was changed or removed meanwhile; try again.' } });
+    }
+    const last = (await t.sesame.services.db.prisma.client.findUniqueOrThrow({ where: { clientId: 'racer' } })).metadata;
+    const secret = JSON.parse(last).client_secret as string;
+    expect(won.map((a) => a.body.client_secret)).toContain(secret);
+    expect((await basicToken('racer', secret)).status).toBe(200);
+    for (const stale of [created.body.client_secret, ...won.map((a) => a.body.client_secret).filter((s) => s !== secret)]) {
+      expect((await basicToken('racer', stale)).status).toBe(401);
+    }
+  });
+
   it('removes a client with its grants and tokens, so a client registered later under its id inherits none', async () => {
     const created = await api('POST', '/clients', { client_id: 'web', redirect_uris: [CALLBACK], first_party: true });
     const web = await oidc.discovery(new URL(t.issuer), 'web', undefined, oidc.ClientSecretPost(created.body.client_secret), { execute: [oidc.allowInsecureRequests] });
