@@ -119,6 +119,22 @@ describe.each(ENGINES)('admin console clients on %s', { timeout: 180_000 }, (eng
     expect(await db().prisma.client.count({ where: { clientId: `bad-${engine}` } })).toBe(0);
   });
 
+  it('offers no rotation for a public client (a forged one is a 400), and shows the secret once when it turns confidential', async () => {
+    const admin = await signIn();
+    const id = `spa-${engine}`;
+    const fields = { csrf: admin.csrf, client_id: id, type: 'public', redirect_uris: 'http://127.0.0.1:9/cb' };
+    const created = await post(admin.browser, '/admin/clients/new', fields, ['authorization_code']);
+    expect([created.status, created.headers.get('location')]).toEqual([303, `/admin/clients/${id}?done=created`]);
+    const page = await admin.browser.request(`${t.issuer}/admin/clients/${id}?done=created`);
+    expect(page.html).toContain('<p class="message notice" role="status">Client created.</p>');
+    expect(page.html).not.toContain(`action="/admin/clients/${id}/secret"`);
+    const forged = await post(admin.browser, `/admin/clients/${id}/secret`, { csrf: admin.csrf });
+    expect([forged.status, forged.html.includes('A public client has no secret to rotate.')]).toEqual([400, true]);
+    const confidential = await post(admin.browser, `/admin/clients/${id}`, { ...fields, type: 'confidential' }, ['authorization_code']);
+    expect([confidential.status, confidential.html.includes('Copy the secret now')]).toEqual([200, true]);
+    expect((await admin.browser.request(`${t.issuer}/admin/clients/${id}`)).html).toContain(`action="/admin/clients/${id}/secret"`);
+  });
+
   it('refuses POSTs without the CSRF token or a session, and a non-admin', async () => {
     const admin = await signIn();
     const fields = { client_id: `csrf-${engine}`, type: 'public', redirect_uris: 'https://app.example/cb' };
