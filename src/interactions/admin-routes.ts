@@ -15,6 +15,7 @@ import { showOutbox, submitRetry } from './admin-outbox.js';
 import { showKeys, submitRotation } from './admin-keys.js';
 import { showUser, showUsers } from './admin-users.js';
 import * as userActions from './admin-user-actions.js';
+import { showClient, showClients, showNewClient, showRemove, submitClient, submitNewClient, submitRemove, submitRotate } from './admin-clients.js';
 
 /** GET /admin: the console's first page, the dashboard. */
 async function showHome(s: Services, ctx: Context) {
@@ -26,6 +27,8 @@ async function showHome(s: Services, ctx: Context) {
 export function adminRouter(s: Services): Router {
   const router = new Router({ prefix: '/admin' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
+  // A client's form carries lists of URIs.
+  const clientForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
   router.use(noStore);
   router.get('/', (ctx) => showHome(s, ctx));
   router.get('/callback', (ctx) => finishAdminSignIn(s, ctx));
@@ -54,5 +57,13 @@ export function adminRouter(s: Services): Router {
   router.post('/users/:id/factors/remove', form, (ctx) => userActions.removeOneFactor(s, ctx));
   router.post('/users/:id/passkeys/remove', form, (ctx) => userActions.removeOnePasskey(s, ctx));
   router.post('/users/:id/factors/reset', form, (ctx) => userActions.resetAllFactors(s, ctx));
+  router.get('/clients', (ctx) => showClients(s, ctx));
+  router.get('/clients/new', (ctx) => showNewClient(s, ctx));
+  router.post('/clients/new', clientForm, (ctx) => submitNewClient(s, ctx));
+  router.get('/clients/:id', (ctx) => showClient(s, ctx));
+  router.post('/clients/:id', clientForm, (ctx) => submitClient(s, ctx));
+  router.post('/clients/:id/secret', form, (ctx) => submitRotate(s, ctx));
+  router.get('/clients/:id/delete', (ctx) => showRemove(s, ctx));
+  router.post('/clients/:id/delete', form, (ctx) => submitRemove(s, ctx));
   return router;
 }
