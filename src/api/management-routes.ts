@@ -109,7 +109,8 @@ export function openApiPaths(routes: readonly ManagementRoute[]): Record<string,
       summary: r.summary,
       security: securityOf(r.scope),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body, 'input') } } } } : {}),
+      // A body whose every key is optional may be left out: required only when {} would be refused.
+      ...(r.body ? { requestBody: { required: !r.body.safeParse({}).success, content: { 'application/json': { schema: jsonSchemaOf(r.body, 'input') } } } } : {}),
       responses,
     };
   }
