@@ -2,6 +2,7 @@
 // ids no row can hold on every management route with an id in its path.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conforming } from '../helpers/openapi.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
 
@@ -30,7 +31,7 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : null };
+    return conforming(t.url, method, path, { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : null });
   };
 
   it('creates, lists, rotates and revokes', async () => {
