@@ -9,6 +9,7 @@ import { USER_PASSKEY_ROUTES } from './management-passkeys.js';
 import { USER_MFA_ROUTES } from './management-mfa.js';
 import { ACTION_ROUTES } from './management-actions.js';
 import { USER_ROUTES } from './management-user-routes.js';
+import { AUDIT_ROUTES } from './management-audit.js';
 
 /** The routes for this configuration: service clients only while external connections run. */
 export function managementRoutes(config: Pick<Services['config'], 'features'>): readonly ManagementRoute[] {
@@ -19,5 +20,6 @@ export function managementRoutes(config: Pick<Services['config'], 'features'>): 
     ...USER_MFA_ROUTES,
     ...ACTION_ROUTES,
     ...USER_ROUTES,
+    ...AUDIT_ROUTES,
   ];
 }

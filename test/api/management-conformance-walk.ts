@@ -87,5 +87,7 @@ export function walk(p: Planted): Step[] {
     { operation: 'POST /users/{id}/block', valid: (api) => api('POST', `${user}/block`), invalid: (api) => api('POST', '/users/no-such-user/block') },
     { operation: 'POST /users/{id}/unblock', valid: (api) => api('POST', `${user}/unblock`), invalid: (api) => api('POST', '/users/no-such-user/unblock') },
     { operation: 'DELETE /users/{id}', valid: (api) => api('DELETE', `/users/${p.eraseId}`), invalid: (api) => api('DELETE', '/users/no-such-user') },
+
+    { operation: 'GET /audit', valid: (api) => api('GET', `/audit?user_id=${p.userId}&limit=5`), invalid: (api) => api('GET', '/audit?from=30-02-2026') },
   ];
 }
