@@ -66,6 +66,16 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
     });
   });
 
+  it('refuses a bad body or query with a 400 naming the field, and creates nothing', async () => {
+    const bad = (error_description: string) => ({ status: 400, body: { error: 'invalid_request', error_description } });
+    expect(await api('POST', '/service-clients', {})).toEqual(bad('connection: must name an external connection.'));
+    expect(await api('POST', '/service-clients', { connection: 'corp', allow_profile: 'yes' })).toEqual(bad('allow_profile: Invalid input: expected boolean, received string.'));
+    expect(await api('POST', '/service-clients', { connection: 'corp', name: 7 })).toEqual(bad('name: Invalid input: expected string, received number.'));
+    expect(await api('GET', '/service-clients?connection=a&connection=b')).toEqual(bad('connection: Invalid input: expected string, received array.'));
+    expect(await api('POST', '/service-clients/sc_none/keys', { allow_profile: 1 })).toEqual(bad('allow_profile: Invalid input: expected boolean, received number.'));
+    expect(await t.sesame.services.db.prisma.serviceClient.count({ where: { name: { not: null } } })).toBe(0);
+  });
+
   it('answers 404 for ids no row can hold (a NUL, which PostgreSQL refuses outright) on every route with an id, never a 500', async () => {
     const [client, service, key, link] = ['client with this id', 'live service client with this id', 'live key with this id for this service client', 'live link with this uuid'];
     for (const id of ['%00', 'a%00b']) {
