@@ -73,6 +73,7 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
     expect(await api('POST', '/service-clients', { connection: 'corp', name: 7 })).toEqual(bad('name: Invalid input: expected string, received number.'));
     expect(await api('GET', '/service-clients?connection=a&connection=b')).toEqual(bad('connection: Invalid input: expected string, received array.'));
     expect(await api('POST', '/service-clients/sc_none/keys', { allow_profile: 1 })).toEqual(bad('allow_profile: Invalid input: expected boolean, received number.'));
+    expect(await api('GET', '/service-clients?connection=%00')).toEqual({ status: 200, body: { serviceClients: [] } });
     expect(await t.sesame.services.db.prisma.serviceClient.count({ where: { name: { not: null } } })).toBe(0);
   });
 
