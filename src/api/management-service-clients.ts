@@ -52,8 +52,6 @@ export const SERVICE_CLIENT_ROUTES: readonly ManagementRoute[] = [
     ok: { 200: { description: 'The service clients.', schema: z.object({ serviceClients: z.array(ServiceClient) }) } },
     refusals: { 400: 'A parameter is not valid (the description names it).' },
     async handle(s, _ctx, { query }) {
-      // No connection id holds a NUL, and PostgreSQL refuses one in a query outright (a 500 before).
-      if (query.connection !== undefined && !storable(query.connection)) return { status: 200, body: { serviceClients: [] } };
       return { status: 200, body: { serviceClients: await listServiceClients(s.db, query.connection) } };
     },
   }),
