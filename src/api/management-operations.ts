@@ -10,6 +10,8 @@ import { USER_MFA_ROUTES } from './management-mfa.js';
 import { ACTION_ROUTES } from './management-actions.js';
 import { USER_ROUTES } from './management-user-routes.js';
 import { AUDIT_ROUTES } from './management-audit.js';
+import { OUTBOX_ROUTES } from './management-outbox.js';
+import { KEY_ROUTES } from './management-keys.js';
 
 /** The routes for this configuration: service clients only while external connections run. */
 export function managementRoutes(config: Pick<Services['config'], 'features'>): readonly ManagementRoute[] {
@@ -21,5 +23,7 @@ export function managementRoutes(config: Pick<Services['config'], 'features'>): 
     ...ACTION_ROUTES,
     ...USER_ROUTES,
     ...AUDIT_ROUTES,
+    ...OUTBOX_ROUTES,
+    ...KEY_ROUTES,
   ];
 }

@@ -15,6 +15,7 @@ export interface Planted {
   sessionId: string;
   grantId: string;
   decisionId: string;
+  outboxId: string;
 }
 
 export interface Step {
@@ -89,5 +90,10 @@ export function walk(p: Planted): Step[] {
     { operation: 'DELETE /users/{id}', valid: (api) => api('DELETE', `/users/${p.eraseId}`), invalid: (api) => api('DELETE', '/users/no-such-user') },
 
     { operation: 'GET /audit', valid: (api) => api('GET', `/audit?user_id=${p.userId}&limit=5`), invalid: (api) => api('GET', '/audit?from=30-02-2026') },
+
+    { operation: 'GET /outbox', valid: (api) => api('GET', '/outbox?state=failed&limit=5'), invalid: (api) => api('GET', '/outbox?state=sent') },
+    { operation: 'POST /outbox/{id}/retry', valid: (api) => api('POST', `/outbox/${p.outboxId}/retry`), invalid: (api) => api('POST', `/outbox/${p.outboxId}/retry`) },
+    { operation: 'GET /keys', valid: (api) => api('GET', '/keys') },
+    { operation: 'POST /keys/rotate', valid: (api) => api('POST', '/keys/rotate') },
   ];
 }

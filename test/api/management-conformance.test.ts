@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { managementRouter } from '../../src/api/management.js';
 import { trackAction } from '../../src/passwordless/actions.js';
 import { enrolTotp } from '../../src/passwordless/mfa/totp.js';
+import { outboxRow } from '../../src/storage/outbox.js';
 import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { expectConforms, openApiDocument, type OpenApiDocument } from '../helpers/openapi.js';
@@ -136,7 +137,7 @@ describe('the management API conforms to its OpenAPI document', () => {
     }
   });
 
-  /** A user with a session, a grant, a passkey and a factor; a user to erase; a decision held for review. */
+  /** A user with a session, a grant, a passkey and a factor; a user to erase; a decision held for review; a given-up message. */
   async function plant(): Promise<Planted> {
     const email = 'walk-user@example.com';
     expect((await hostedSignIn(t, email)).status).toBe(303);
@@ -149,6 +150,9 @@ describe('the management API conforms to its OpenAPI document', () => {
     const totp = await enrolTotp(t.sesame.services, userId);
     const { row } = await trackAction(t.sesame.services, { tenantId: 'ops', userId, principalId: userId, actionCode: 'held', ip: '198.51.100.1' });
     const erase = await upsertVerifiedEmailUser(db, 'walk-erase@example.com');
-    return { userId, eraseId: erase.id, passkeyId: passkey.id, totpId: totp.authenticatorId, sessionId: sessions[0]!.id, grantId, decisionId: row.id };
+    // A message the worker gave up on, as an SMTP outage leaves it: the one a retry sends again.
+    const message = outboxRow({ channel: 'email', recipient: 'walk-outbox@example.com', subject: 'Walk', text: 'Walk' });
+    await db.prisma.outboxMessage.create({ data: { ...message, status: 'failed', attempts: 8, lastError: '421 4.3.2 Service not available' } });
+    return { userId, eraseId: erase.id, passkeyId: passkey.id, totpId: totp.authenticatorId, sessionId: sessions[0]!.id, grantId, decisionId: row.id, outboxId: message.id };
   }
 });
