@@ -52,7 +52,8 @@ function metadataFields(nullable: boolean) {
   return {
     client_name: f(z.string(), 'The product name on its pages and emails.'),
     logo_uri: f(z.string(), 'Logo on its pages and emails: https (http only on localhost), a host name or address.'),
-    brand_color: f(z.string(), 'Primary colour, #rrggbb; pages adjust it per theme for 4.5:1 contrast.'),
+    // The pattern is documented only: the registry checks the colour, with its own invalid_client_metadata answer.
+    brand_color: f(z.string().meta({ pattern: '^#[0-9a-fA-F]{6}$' }), 'Primary colour, #rrggbb; pages adjust it per theme for 4.5:1 contrast.'),
     support_uri: f(z.string(), 'Help link under its pages and emails: https (http only on localhost) or mailto:.'),
     redirect_uris: f(uris, 'Exact redirect URIs of the code flow.'),
     post_logout_redirect_uris: f(uris, 'Where /oidc/logout may send the browser back to.'),

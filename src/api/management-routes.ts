@@ -45,8 +45,25 @@ function problemOf(where: string, error: z.ZodError): string {
   return `${field}: ${issue.message}.`;
 }
 
+/**
+ * The path of the first string in `value` holding a NUL: no stored value has one and PostgreSQL refuses
+ * one in a query outright, so it is a 400 here rather than a 500 deep in storage.
+ */
+function nulIn(value: unknown, path: string[] = []): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path.join('.') || 'value' : undefined;
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = nulIn(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
   if (!schema) return undefined as z.output<T>;
+  const nul = nulIn(value);
+  if (nul) throw new SesameError('invalidRequest', { detail: `${nul}: must not contain a NUL character.` });
   const result = schema.safeParse(value);
   if (!result.success) throw new SesameError('invalidRequest', { detail: problemOf(where, result.error) });
   return result.data;
@@ -109,7 +126,8 @@ export function openApiPaths(routes: readonly ManagementRoute[]): Record<string,
       summary: r.summary,
       security: securityOf(r.scope),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(r.body, 'input') } } } } : {}),
+      // A body whose every key is optional may be left out: required only when {} would be refused.
+      ...(r.body ? { requestBody: { required: !r.body.safeParse({}).success, content: { 'application/json': { schema: jsonSchemaOf(r.body, 'input') } } } } : {}),
       responses,
     };
   }

@@ -34,23 +34,23 @@ export const UserSchema = z.object({
 const SessionSchema = z.object({ id: z.string().describe("oidc-provider's session uid."), signedInAt: date.nullable(), grantIds: z.array(z.string()) });
 const GrantSchema = z.object({ id: z.string(), clientId: z.string(), scope: z.string(), grantedAt: date.nullable(), expiresAt: date.nullable() });
 const nullableString = z.string().nullable();
-const FactorSchema = z.object({
-  id: z.string(),
+export const FactorSchema = z.object({
+  id: z.string().describe('`<type>|dev_<random>`.'),
   type: z.enum(['totp', 'sms', 'email', 'recovery-code']),
-  confirmed: z.boolean(),
+  confirmed: z.boolean().describe('False while an enrolment waits for its first code.'),
   name: nullableString,
-  phoneNumber: nullableString,
-  email: nullableString,
+  phoneNumber: nullableString.describe('E.164, sms factors only.'),
+  email: nullableString.describe('email factors only.'),
   createdAt: date,
   lastUsedAt: date.nullable(),
-  remaining: z.number().int().nullable(),
+  remaining: z.number().int().nullable().describe('Unused recovery codes (recovery-code only).'),
 });
-const PasskeySchema = z.object({
-  id: z.string(),
-  name: nullableString,
-  authenticator: nullableString,
+export const PasskeySchema = z.object({
+  id: z.string().describe('Credential id, base64url.'),
+  name: nullableString.describe("The name the user gave it (at first the provider's)."),
+  authenticator: nullableString.describe('The provider its AAGUID names, when known.'),
   aaguid: z.string(),
-  synced: z.boolean(),
+  synced: z.boolean().describe('Synced between devices (backed up); false: device-bound.'),
   transports: z.array(z.string()),
   createdAt: date,
   lastUsedAt: date.nullable(),

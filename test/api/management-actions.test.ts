@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackAction } from '../../src/passwordless/actions.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
+import { conforming } from '../helpers/openapi.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
@@ -42,7 +43,7 @@ describe.each(ENGINES)('reviews in the management API on %s', (engine) => {
   const review = async (id: string, body: unknown, bearer: string | null = token) => {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
     const res = await fetch(`${t.url}/api/v1/actions/${encodeURIComponent(id)}/review`, { method: 'POST', headers, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as unknown };
+    return conforming(t.url, 'POST', `/actions/${encodeURIComponent(id)}/review`, { status: res.status, body: (await res.json()) as unknown });
   };
 
   /** A decision of `actionCode` for a new user of the `ops` client. */

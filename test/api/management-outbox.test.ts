@@ -120,7 +120,10 @@ describe.each(ENGINES)('the outbox area of the management API on %s', { timeout:
     expect(await api('GET', '/outbox?limit=201', reader)).toEqual(bad('limit: Too big: expected number to be <=200.'));
     expect(await api('GET', '/outbox?body=1', reader)).toEqual(bad('query: Unrecognized key: "body".'));
     for (const cursor of ['nonsense', Buffer.from('[1,2]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url'), '%00']) {
-      expect(await api('GET', `/outbox?cursor=${cursor}`, reader), cursor).toEqual(bad('cursor: not a cursor this API gave.'));
+      // A NUL is refused for every query of the schema-driven routes (management-routes.ts), before the cursor is read.
+      expect(await api('GET', `/outbox?cursor=${cursor}`, reader), cursor).toEqual(
+        bad(cursor === '%00' ? 'cursor: must not contain a NUL character.' : 'cursor: not a cursor this API gave.'),
+      );
     }
   });
 

@@ -12,6 +12,7 @@ import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { conforming } from '../helpers/openapi.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
@@ -50,7 +51,7 @@ describe.each(ENGINES)('user passkeys in the management API on %s', (engine) => 
   const api = async (method: string, path: string, bearer: string | null = token) => {
     const res = await fetch(`${t.url}/api/v1${path}`, { method, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : null };
+    return conforming(t.url, method, path, { status: res.status, body: text ? (JSON.parse(text) as any) : null });
   };
 
   /** A new user with one passkey per device, enrolled through the real ceremony; returns the user id and passkey ids, oldest first. */

@@ -1,7 +1,8 @@
 // Service clients through the management API: create (access key once), list, rotate, revoke; and
-// ids no row can hold on every management route with an id in its path.
+// ids no row can hold on every management route with an id in its path, and a NUL in a query or body.
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conforming } from '../helpers/openapi.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
 
@@ -30,7 +31,7 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : null };
+    return conforming(t.url, method, path, { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : null });
   };
 
   it('creates, lists, rotates and revokes', async () => {
@@ -65,7 +66,17 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
     });
   });
 
-  it('answers 404 for ids no row can hold (a NUL, which PostgreSQL refuses outright) on every route with an id, never a 500', async () => {
+  it('refuses a bad body or query with a 400 naming the field, and creates nothing', async () => {
+    const bad = (error_description: string) => ({ status: 400, body: { error: 'invalid_request', error_description } });
+    expect(await api('POST', '/service-clients', {})).toEqual(bad('connection: must name an external connection.'));
+    expect(await api('POST', '/service-clients', { connection: 'corp', allow_profile: 'yes' })).toEqual(bad('allow_profile: Invalid input: expected boolean, received string.'));
+    expect(await api('POST', '/service-clients', { connection: 'corp', name: 7 })).toEqual(bad('name: Invalid input: expected string, received number.'));
+    expect(await api('GET', '/service-clients?connection=a&connection=b')).toEqual(bad('connection: Invalid input: expected string, received array.'));
+    expect(await api('POST', '/service-clients/sc_none/keys', { allow_profile: 1 })).toEqual(bad('allow_profile: Invalid input: expected boolean, received number.'));
+    expect(await t.sesame.services.db.prisma.serviceClient.count({ where: { name: { not: null } } })).toBe(0);
+  });
+
+  it('answers 404 for ids no row can hold (a NUL, which PostgreSQL refuses outright) on every route with an id, and 400 for a NUL in a query or body, never a 500', async () => {
     const [client, service, key, link] = ['client with this id', 'live service client with this id', 'live key with this id for this service client', 'live link with this uuid'];
     for (const id of ['%00', 'a%00b']) {
       const routes = [['GET', `/clients/${id}`, client], ['PATCH', `/clients/${id}`, client, {}], ['POST', `/clients/${id}/rotate-secret`, client], ['DELETE', `/clients/${id}`, client],
@@ -73,5 +84,14 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
       for (const [method, path, what, body] of routes)
         expect([path, await api(method, path, body)]).toEqual([path, { status: 404, body: { error: 'not_found', error_description: `No ${what}.` } }]);
     }
+    // In a query or a body of the schema-driven routes: a 400 naming the field before any storage sees it.
+    const nul = [['GET', '/service-clients?connection=%00', 'connection'], ['POST', '/service-clients', 'name', { connection: 'corp', name: 'a\u0000' }],
+      ['GET', '/users?q=a%00', 'q'], ['GET', '/users?after=%00', 'after'], ['GET', '/audit?user_id=%00', 'user_id'], ['GET', '/audit?client_id=%00', 'client_id'],
+      ['POST', '/links', 'email', { type: 'welcome', email: 'a\u0000@example.com' }]] as const; // prettier-ignore
+    for (const [method, path, field, body] of nul)
+      expect([path, await api(method, path, body)]).toEqual([
+        path,
+        { status: 400, body: { error: 'invalid_request', error_description: `${field}: must not contain a NUL character.` } },
+      ]);
   });
 });

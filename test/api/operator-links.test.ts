@@ -104,6 +104,21 @@ describe('operator links and the management API', () => {
     expect((await fetch(two.url)).status).toBe(400);
   });
 
+  it('refuses a bad body with a 400 naming the field, never a 500', async () => {
+    const refused = async (path: string, body: unknown) => {
+      const res = await api(path, body);
+      return [res.status, await res.json()];
+    };
+    const bad = (error_description: string) => [400, { error: 'invalid_request', error_description }];
+    expect(await refused('/links', { type: 'nope', email: 'b@example.com' })).toEqual(bad('type: must be "welcome" or "custom".'));
+    expect(await refused('/links', { type: 'welcome', email: 'not an address' })).toEqual(bad('email: must be a valid email address.'));
+    expect(await refused('/links', { type: 'custom', email: 'b@example.com', ttl: '60' })).toEqual(bad('ttl: must be a number of seconds.'));
+    expect(await refused('/links', { type: 'welcome', email: 'b@example.com', ttl: 60 })).toEqual(bad('welcome links have a fixed lifetime; use type custom to choose one.'));
+    expect(await refused('/links', { type: 'welcome', email: 'b@example.com', client_id: 'nobody' })).toEqual(bad('client_id nobody does not exist.'));
+    expect(await refused('/links', [1])).toEqual(bad('body: Invalid input: expected object, received array.'));
+    expect(await refused('/links/revoke', {})).toEqual(bad('email: must be a valid email address.'));
+  });
+
   it('requires an admin token of a management client', async () => {
     const none = await fetch(`${t.url}/api/v1/links`, { method: 'POST' });
     expect([none.status, await none.json()]).toEqual([401, { error: 'invalid_token', error_description: 'A bearer token for the management API is required.' }]);

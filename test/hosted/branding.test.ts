@@ -260,9 +260,13 @@ describe('per-client brand', () => {
   });
 
   it('documents the brand keys in the OpenAPI document', async () => {
-    const document = (await (await fetch(`${t.url}/api/v1/openapi.json`)).json()) as { components: { schemas: { Client: { properties: Record<string, unknown> } } } };
-    expect(Object.keys(document.components.schemas.Client.properties)).toEqual(['client_name', 'logo_uri', 'brand_color', 'support_uri']);
-    expect(document.components.schemas.Client.properties.brand_color).toEqual(expect.objectContaining({ type: 'string', pattern: '^#[0-9a-fA-F]{6}$' }));
+    type Body = { properties: Record<string, unknown> };
+    const document = (await (await fetch(`${t.url}/api/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { requestBody: { content: { 'application/json': { schema: Body } } } }>>;
+    };
+    const created = document.paths['/clients']!.post!.requestBody.content['application/json'].schema;
+    expect(Object.keys(created.properties)).toEqual(expect.arrayContaining(['client_name', 'logo_uri', 'brand_color', 'support_uri']));
+    expect(created.properties.brand_color).toEqual(expect.objectContaining({ type: 'string', pattern: '^#[0-9a-fA-F]{6}$' }));
   });
 
   it('refuses brand metadata a page could not show safely, with the whole error', async () => {
@@ -272,9 +276,14 @@ describe('per-client brand', () => {
     const support = invalid('invalid client: support_uri must be an https URL (http only on localhost) or a mailto: address, like https://help.example.com.');
     const base = { client_id: 'evil', redirect_uris: [REDIRECT] };
     // CSS injection through the colour, in every form a stylesheet or style attribute could take it.
-    for (const brand_color of ['red;}body{display:none', 'red', '#fff', '#ffd400;', '#ffd400 !important', 'url(x)', 16766976]) {
-      expect(await api('POST', '/clients', { ...base, brand_color }), String(brand_color)).toEqual(colour);
+    for (const brand_color of ['red;}body{display:none', 'red', '#fff', '#ffd400;', '#ffd400 !important', 'url(x)']) {
+      expect(await api('POST', '/clients', { ...base, brand_color }), brand_color).toEqual(colour);
     }
+    // Not a string at all: the request's schema refuses it before the registry looks.
+    expect(await api('POST', '/clients', { ...base, brand_color: 16766976 })).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'brand_color: Invalid input: expected string, received number.' },
+    });
     // Script, plain http to the internet, credentials, and a host that would end the CSP directive.
     for (const logo_uri of ['javascript:alert(1)', 'data:image/svg+xml,<svg onload=alert(1)>', 'http://cdn.example.com/logo.png', 'https://user:pw@cdn.example.com/l.png']) {
       expect((await api('POST', '/clients', { ...base, logo_uri })).status, logo_uri).toBe(400);
