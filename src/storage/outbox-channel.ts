@@ -78,7 +78,13 @@ class Listener implements OutboxChannel {
 
   private async open(): Promise<pg.Client> {
     // Keep-alive probes notice a connection that died silently (no reset), which LISTEN alone never would.
-    const next = new pg.Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const next = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'sesame outbox listener',
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     next.on('error', (err) => this.dropped(next, err));
     next.on('end', () => this.dropped(next, new Error('connection ended')));
     try {

@@ -12,9 +12,9 @@ import { faultFixture, startCode } from '../faults/fixture.js';
 import { createLogger } from '../../src/log.js';
 
 /** Far longer than any wait below: a message that arrives came through a wake, not a poll. */
-export const LONG_POLL = 600_000;
+const LONG_POLL = 600_000;
 /** Generous for a loaded machine, yet a thirtieth of the poll interval. */
-export const PROMPTLY = 20_000;
+const PROMPTLY = 20_000;
 
 describe.each(ENGINES)('outbox wake on %s', (engine) => {
   let t: TestSesame;
