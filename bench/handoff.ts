@@ -6,8 +6,8 @@
 import { addressPrefix, startBody } from './flows.js';
 import type { BenchMail } from './mail.js';
 import type { Check, Row } from './report.js';
-import { labelOf } from './report.js';
-import { percentile, type Load } from './scenarios.js';
+import { labelOf, percentile } from './report.js';
+import type { Load } from './scenarios.js';
 import type { Target } from './targets.js';
 
 export const HANDOFF = 'mail_handoff';

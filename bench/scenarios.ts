@@ -4,6 +4,7 @@
 import autocannon from 'autocannon';
 import { ACTIONS, signsIn, trackRequest } from './actions.js';
 import { HANDOFF, handoffLoop } from './handoff.js';
+import { percentile } from './report.js';
 import { addressPrefix, basicAuth, signIn, startBody, type OtpCode, type Tokens } from './flows.js';
 import { SLOW_DOMAIN, type BenchMail } from './mail.js';
 import { API, CLIENT, cpuBetween, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
@@ -201,10 +202,6 @@ export async function cannon(target: Target, scenario: Loaded, state: State, con
     non2xx: result.non2xx,
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
   };
-}
-
-export function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : NaN;
 }
 
 /**
