@@ -8,6 +8,7 @@ import { MANAGEMENT_SCOPES, managementAudience } from '../oidc/resources.js';
 import { openApiPaths, securityOf } from './management-routes.js';
 import { USER_ROUTES } from './management-user-routes.js';
 import { ACTION_ROUTES } from './management-actions.js';
+import { AUDIT_ROUTES } from './management-audit.js';
 import { scopeOf } from './admin-auth.js';
 
 type Schema = Record<string, unknown>;
@@ -248,6 +249,7 @@ function withScopes(written: Paths): Paths {
     );
   }
   for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES]))) paths[path] = { ...paths[path], ...operations };
+  for (const [path, operations] of Object.entries(openApiPaths(AUDIT_ROUTES))) paths[path] = { ...paths[path], ...operations };
   return paths;
 }
 

@@ -20,6 +20,7 @@ import { clientRoutes } from './management-clients.js';
 import { userPasskeyRoutes } from './management-passkeys.js';
 import { userMfaRoutes } from './management-mfa.js';
 import { ACTION_ROUTES } from './management-actions.js';
+import { AUDIT_ROUTES } from './management-audit.js';
 import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
@@ -67,5 +68,6 @@ export function managementRouter(s: Services): Router {
   userPasskeyRoutes(router, s);
   userMfaRoutes(router, s);
   mountRoutes(router, s, [...ACTION_ROUTES, ...USER_ROUTES], declared);
+  mountRoutes(router, s, AUDIT_ROUTES, declared);
   return router;
 }

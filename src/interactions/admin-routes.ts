@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { downloadAudit, showAudit } from './admin-audit.js';
 
 /** GET /admin: the console's first page (the queue, until there is a dashboard). */
 async function showHome(s: Services, ctx: Context) {
@@ -25,5 +26,7 @@ export function adminRouter(s: Services): Router {
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/audit', (ctx) => showAudit(s, ctx));
+  router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
   return router;
 }

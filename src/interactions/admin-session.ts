@@ -9,6 +9,7 @@ import type { Services } from '../services.js';
 import { ADMIN_CLIENT, type InternalSignIn } from '../oidc/first-party-clients.js';
 import { MFA_ACR } from '../oidc/acr.js';
 import { isAdmin } from '../storage/users.js';
+import { recordAudit } from '../storage/audit.js';
 import { SesameError } from '../errors.js';
 import { firstPartySession, type PageSession } from './first-party-session.js';
 
@@ -29,7 +30,7 @@ const page = firstPartySession({
   home: '/admin',
   sessionCookie: 'sesame_admin',
   flowCookie: 'sesame_admin_flow',
-  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?)?$/,
+  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?|\/audit)?$/,
   sessionSeconds: 30 * 60,
   freshSeconds: FRESH_SECONDS,
   signInFirst: 'Sign in to the admin console first.',
@@ -37,7 +38,13 @@ const page = firstPartySession({
   accept: acceptAdminSignIn,
 });
 
-export const finishAdminSignIn = page.finishSignIn;
+/** GET /admin/callback: the sign-in kept; an admin's is audited (admin.signed_in) with their id and how they proved it. */
+export async function finishAdminSignIn(s: Pick<Services, 'config' | 'db' | 'provider'>, ctx: Context): Promise<void> {
+  const session = await page.finishSignIn(s, ctx);
+  if (!(await isAdmin(s.db, session.userId))) return;
+  const userAgent = ctx.get('user-agent').slice(0, 300) || null;
+  await recordAudit(s.db, { type: 'admin.signed_in', userId: session.userId, clientId: ADMIN_CLIENT.id, ip: ctx.ip, reason: `amr ${session.amr.join(' ')}`, userAgent });
+}
 export const adminCsrf = page.csrf;
 
 async function mustBeAdmin(s: Pick<Services, 'db'>, session: PageSession): Promise<PageSession> {

@@ -74,7 +74,7 @@ function safeNext(page: FirstPartyPage, next: string): string {
 }
 
 /** GET <home>/callback: this browser's flow (state), the code redeemed once with its verifier, the session cookie set. */
-async function finishSignIn(page: FirstPartyPage, s: Pick<Services, 'config' | 'db' | 'provider'>, ctx: Context): Promise<void> {
+async function finishSignIn(page: FirstPartyPage, s: Pick<Services, 'config' | 'db' | 'provider'>, ctx: Context): Promise<PageSession> {
   const flow = readCookie<Flow>(ctx, page.flowCookie);
   ctx.cookies.set(page.flowCookie, '', { ...cookieOptions(ctx, page, 0), maxAge: 0 });
   const { code, state, error } = ctx.query;
@@ -95,6 +95,7 @@ async function finishSignIn(page: FirstPartyPage, s: Pick<Services, 'config' | '
   writeCookie(ctx, page, page.sessionCookie, session, page.sessionSeconds);
   ctx.status = 303;
   ctx.redirect(safeNext(page, flow.next));
+  return session;
 }
 
 /** The sign-in functions of one page. */

@@ -87,3 +87,95 @@ export function auditOfUser(db: Db, userId: string, take: number) {
     select: { type: true, clientId: true, ip: true, userAgent: true, reason: true, count: true, createdAt: true },
   });
 }
+
+/** Where a page of the log stopped: the last row shown, in the (createdAt, id) order the log is read in. */
+export interface AuditPosition {
+  createdAt: Date;
+  id: string;
+}
+
+export interface AuditQuery {
+  /** Events about one user: by their id, or by the email or phone they were about (before an account existed, say); both given: either. */
+  user?: { id?: string; identifier?: string };
+  clientId?: string;
+  /** Any of these types. */
+  types?: readonly string[];
+  /** Inclusive. */
+  from?: Date;
+  /** Exclusive. */
+  to?: Date;
+  /** Only rows older than this position (the previous page's last). */
+  after?: AuditPosition | null;
+  limit: number;
+}
+
+/** The largest page the log is read in, whatever a caller asks. */
+export const MAX_AUDIT_PAGE = 10_000;
+
+/** The stored columns of an event, without the internal repeat hash. */
+const AUDIT_COLUMNS = {
+  id: true,
+  type: true,
+  clientId: true,
+  userId: true,
+  identifier: true,
+  ip: true,
+  reason: true,
+  userAgent: true,
+  count: true,
+  createdAt: true,
+  lastAt: true,
+} as const;
+
+/**
+ * A page of the log, newest first, and where the next page starts (null at the end). Keyed on
+ * (createdAt, id), so rows written while a reader walks the pages land before its first page: every
+ * older row is seen once, none skipped.
+ */
+export async function queryAudit(db: Db, q: AuditQuery) {
+  const limit = Math.max(1, Math.min(MAX_AUDIT_PAGE, Math.floor(q.limit)));
+  const about = q.user ? [q.user.id ? { userId: q.user.id } : null, q.user.identifier ? { identifier: q.user.identifier } : null].filter((w) => w !== null) : [];
+  const where = {
+    AND: [
+      ...(q.user ? [{ OR: about.length ? about : [{ id: { in: [] as string[] } }] }] : []),
+      ...(q.clientId !== undefined ? [{ clientId: q.clientId }] : []),
+      ...(q.types?.length ? [{ type: { in: [...q.types] } }] : []),
+      ...(q.from ? [{ createdAt: { gte: q.from } }] : []),
+      ...(q.to ? [{ createdAt: { lt: q.to } }] : []),
+      ...(q.after ? [{ OR: [{ createdAt: { lt: q.after.createdAt } }, { createdAt: q.after.createdAt, id: { lt: q.after.id } }] }] : []),
+    ],
+  };
+  const rows = await db.prisma.auditEvent.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit + 1, select: AUDIT_COLUMNS });
+  const events = rows.slice(0, limit);
+  const last = events.at(-1);
+  return { events, next: rows.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+}
+
+export type AuditRow = Awaited<ReturnType<typeof queryAudit>>['events'][number];
+
+/** A position as an opaque cursor (base64url of the time in milliseconds and the id). */
+export function encodeAuditCursor(position: AuditPosition): string {
+  return Buffer.from(JSON.stringify([position.createdAt.getTime(), position.id])).toString('base64url');
+}
+
+/** The position a cursor of encodeAuditCursor names, or null for anything else (a tampered or made-up cursor). */
+export function decodeAuditCursor(cursor: string): AuditPosition | null {
+  if (!/^[\w-]{1,400}$/.test(cursor)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(value) || value.length !== 2) return null;
+  const [ms, id] = value as unknown[];
+  if (!Number.isSafeInteger(ms) || (ms as number) < 0 || (ms as number) > 8.64e15) return null;
+  if (typeof id !== 'string' || !/^[\w-]{1,100}$/.test(id)) return null;
+  return { createdAt: new Date(ms as number), id };
+}
+
+/** Distinct event types in the log, sorted (the console's type filter offers these). */
+export async function auditTypes(db: Db): Promise<string[]> {
+  const rows = await db.prisma.auditEvent.groupBy({ by: ['type'], orderBy: { type: 'asc' } });
+  return rows.map((r) => r.type);
+}
