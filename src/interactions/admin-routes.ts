@@ -8,13 +8,14 @@ import type { Services } from '../services.js';
 import { noStore } from '../http/middleware.js';
 import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
+import { showDashboard, showSignedOut, signOut } from './admin-dashboard.js';
 import { downloadAudit, showAudit } from './admin-audit.js';
 
-/** GET /admin: the console's first page (the queue, until there is a dashboard). */
+/** GET /admin: the console's first page, the dashboard. */
 async function showHome(s: Services, ctx: Context) {
   if (!(await adminForPage(s, ctx, '/admin'))) return;
   ctx.status = 303;
-  ctx.redirect('/admin/reviews');
+  ctx.redirect('/admin/dashboard');
 }
 
 export function adminRouter(s: Services): Router {
@@ -26,6 +27,9 @@ export function adminRouter(s: Services): Router {
   router.get('/reviews', (ctx) => showReviews(s, ctx));
   router.post('/reviews/approve', form, (ctx) => submitReview(s, ctx, 'approve'));
   router.post('/reviews/deny', form, (ctx) => submitReview(s, ctx, 'deny'));
+  router.get('/dashboard', (ctx) => showDashboard(s, ctx));
+  router.post('/sign-out', form, (ctx) => signOut(s, ctx));
+  router.get('/signed-out', (ctx) => showSignedOut(s, ctx));
   router.get('/audit', (ctx) => showAudit(s, ctx));
   router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
   return router;

@@ -30,7 +30,7 @@ const page = firstPartySession({
   home: '/admin',
   sessionCookie: 'sesame_admin',
   flowCookie: 'sesame_admin_flow',
-  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?|\/audit)?$/,
+  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?|\/audit|\/dashboard(\?range=(hour|day))?)?$/,
   sessionSeconds: 30 * 60,
   freshSeconds: FRESH_SECONDS,
   signInFirst: 'Sign in to the admin console first.',
@@ -46,6 +46,9 @@ export async function finishAdminSignIn(s: Pick<Services, 'config' | 'db' | 'pro
   await recordAudit(s.db, { type: 'admin.signed_in', userId: session.userId, clientId: ADMIN_CLIENT.id, ip: ctx.ip, reason: `amr ${session.amr.join(' ')}`, userAgent });
 }
 export const adminCsrf = page.csrf;
+/** For the sign-out POST: a session and its CSRF token only (an admin whose role went may still sign out). */
+export const consoleSessionForPost = page.requirePost;
+export const forgetConsoleSession = page.forget;
 
 async function mustBeAdmin(s: Pick<Services, 'db'>, session: PageSession): Promise<PageSession> {
   if (!provesTwoFactors(session.amr)) throw new SesameError('adminNeedsMfa');

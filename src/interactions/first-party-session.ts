@@ -154,8 +154,14 @@ export function firstPartySession(page: FirstPartyPage) {
     ctx.redirect(signInUrl(s, ctx, next, fresh));
   }
 
+  /** Drops this browser's session cookie (signing out: the oidc-provider session is ended by the caller). */
+  function forget(ctx: Context): void {
+    ctx.cookies.set(page.sessionCookie, '', { ...cookieOptions(ctx, page, 0), maxAge: 0 });
+  }
+
   return {
     current,
+    forget,
     isFresh,
     csrf,
     requirePost,

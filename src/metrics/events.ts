@@ -1,6 +1,8 @@
 // The counters moved by recorded events: every audit event goes through countAudit (from
 // recordAudit, after its row is written), so the sign-in, code and link counters say what the audit
-// log says. Types not listed here (account changes, client changes...) are not counted.
+// log says. Types not listed here (account changes, client changes...) are not counted. The same
+// table (auditMeaning) tells the console's dashboard what a stored event counts as, so the charts and
+// the metrics cannot disagree on what a sign-in or a failed code is.
 import { codes, links, secondFactors, signIns } from './registry.js';
 
 /** What countAudit reads of an audit entry (storage/audit.ts's AuditEntry fits). */
@@ -8,6 +10,14 @@ export interface AuditedEvent {
   type: string;
   identifier?: string | null;
   reason?: string | null;
+}
+
+/** What one event counts as, by the labels of each counter it moves. */
+export interface AuditMeaning {
+  signIn?: { method: string; outcome: 'success' | 'failure' };
+  code?: { channel: 'email' | 'sms'; outcome: string };
+  link?: string;
+  secondFactor?: string;
 }
 
 /** A code's channel: phone numbers are stored in E.164 (the rule of passwordless/identifiers.ts's isPhoneIdentifier). */
@@ -19,39 +29,41 @@ function loginMethod(reason: string | null | undefined): string {
   return reason?.startsWith('external ') ? 'external' : 'other';
 }
 
-const COUNT = new Map<string, (e: AuditedEvent) => void>(
+const MEANING = new Map<string, (e: AuditedEvent) => AuditMeaning>(
   Object.entries({
-    login(e) {
+    login(e): AuditMeaning {
       const method = loginMethod(e.reason);
-      signIns.inc({ method, outcome: 'success' });
-      if (method === 'email_code' || method === 'sms_code') codes.inc({ channel: channelOf(e), outcome: 'verified' });
+      const verified = method === 'email_code' || method === 'sms_code';
+      return { signIn: { method, outcome: 'success' }, ...(verified && { code: { channel: channelOf(e), outcome: 'verified' } }) };
     },
-    'code.failed'(e) {
-      const channel = channelOf(e);
-      signIns.inc({ method: `${channel}_code`, outcome: 'failure' });
-      codes.inc({ channel, outcome: 'failed' });
-    },
-    'code.sent': (e) => codes.inc({ channel: channelOf(e), outcome: 'sent' }),
-    'code.send_limited': (e) => codes.inc({ channel: channelOf(e), outcome: 'limited' }),
-    'sms.refused': () => codes.inc({ channel: 'sms', outcome: 'refused' }),
-    'link.used'() {
-      signIns.inc({ method: 'link', outcome: 'success' });
-      links.inc({ outcome: 'used' });
-    },
-    'link.approved': () => links.inc({ outcome: 'approved' }),
-    'link.failed'() {
-      signIns.inc({ method: 'link', outcome: 'failure' });
-      links.inc({ outcome: 'failed' });
-    },
-    'passkey.login': () => signIns.inc({ method: 'passkey', outcome: 'success' }),
-    'passkey.failed': () => signIns.inc({ method: 'passkey', outcome: 'failure' }),
-    'external.failed': () => signIns.inc({ method: 'external', outcome: 'failure' }),
-    'mfa.verified': () => secondFactors.inc({ outcome: 'verified' }),
-    'mfa.failed': () => secondFactors.inc({ outcome: 'failed' }),
+    'code.failed': (e): AuditMeaning => ({ signIn: { method: `${channelOf(e)}_code`, outcome: 'failure' }, code: { channel: channelOf(e), outcome: 'failed' } }),
+    'code.sent': (e): AuditMeaning => ({ code: { channel: channelOf(e), outcome: 'sent' } }),
+    'code.send_limited': (e): AuditMeaning => ({ code: { channel: channelOf(e), outcome: 'limited' } }),
+    'sms.refused': (): AuditMeaning => ({ code: { channel: 'sms', outcome: 'refused' } }),
+    'link.used': (): AuditMeaning => ({ signIn: { method: 'link', outcome: 'success' }, link: 'used' }),
+    'link.approved': (): AuditMeaning => ({ link: 'approved' }),
+    'link.failed': (): AuditMeaning => ({ signIn: { method: 'link', outcome: 'failure' }, link: 'failed' }),
+    'passkey.login': (): AuditMeaning => ({ signIn: { method: 'passkey', outcome: 'success' } }),
+    'passkey.failed': (): AuditMeaning => ({ signIn: { method: 'passkey', outcome: 'failure' } }),
+    'external.failed': (): AuditMeaning => ({ signIn: { method: 'external', outcome: 'failure' } }),
+    'mfa.verified': (): AuditMeaning => ({ secondFactor: 'verified' }),
+    'mfa.failed': (): AuditMeaning => ({ secondFactor: 'failed' }),
   }),
 );
 
+/** The audit types that count for something. */
+export const COUNTED_AUDIT_TYPES: readonly string[] = [...MEANING.keys()];
+
+/** What an event counts as (nothing for a type not listed). */
+export function auditMeaning(event: AuditedEvent): AuditMeaning {
+  return MEANING.get(event.type)?.(event) ?? {};
+}
+
 /** Moves the counters of one audit event (called once per event, repeats folded into one row included). */
 export function countAudit(event: AuditedEvent): void {
-  COUNT.get(event.type)?.(event);
+  const meaning = auditMeaning(event);
+  if (meaning.signIn) signIns.inc(meaning.signIn);
+  if (meaning.code) codes.inc(meaning.code);
+  if (meaning.link) links.inc({ outcome: meaning.link });
+  if (meaning.secondFactor) secondFactors.inc({ outcome: meaning.secondFactor });
 }

@@ -36,7 +36,7 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
   /** /admin in a new browser: the emailed code, then (with `secret`) the authenticator app's code. */
   async function signIn(email: string, secret?: string) {
     const browser = new FormClient();
-    const first = await browser.follow(`${t.issuer}/admin`, t.issuer);
+    const first = await browser.follow(`${t.issuer}/admin/reviews`, t.issuer);
     expect(first.url).toMatch(/\/interaction\/[^/]+$/);
     const codePage = await browser.submit(first, '/email', { email }, t.issuer);
     const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
@@ -104,7 +104,7 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
     const email = nextEmail('user');
     const { secret } = await userWithApp(email, false);
     const { page } = await signIn(email, secret);
-    expect([page.status, page.url]).toEqual([403, `${t.issuer}/admin`]);
+    expect([page.status, page.url]).toEqual([403, `${t.issuer}/admin/reviews`]);
     expect(page.html).toContain('Only admins may use the admin console. Ask an operator to grant you the role.');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(page.headers.get('x-frame-options')).toBe('DENY');

@@ -49,7 +49,7 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
     const denied = await heldSignIn(t, `chromium-held${++n}-${engine}@example.com`);
 
     // Nothing typed: the email page's passkey autofill signs the admin in.
-    await page.goto(`${t.issuer}/admin`);
+    await page.goto(`${t.issuer}/admin/reviews`);
     await page.waitForURL(`${t.issuer}/admin/reviews`);
     await page.getByRole('heading', { name: 'Review queue', level: 1 }).waitFor();
     const audit = [...(await axeBothSchemes(page, 'review queue')), ...(await brokenHeadings(page))];
@@ -79,7 +79,7 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
     await setAdmin(t.sesame.services.db, user.id, true);
     await heldSignIn(t, `chromium-held${++n}-${engine}@example.com`);
     await page.setViewportSize({ width: 360, height: 740 });
-    await page.goto(`${t.issuer}/admin`);
+    await page.goto(`${t.issuer}/admin/reviews`);
     await page.getByRole('heading', { name: 'File de vérification', level: 1 }).waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('fr');
     expect(await page.getByRole('navigation', { name: 'Console d’administration' }).getByRole('link', { name: 'File de vérification' }).getAttribute('aria-current')).toBe('page');
