@@ -9,6 +9,8 @@ import { openApiPaths, securityOf } from './management-routes.js';
 import { USER_ROUTES } from './management-user-routes.js';
 import { ACTION_ROUTES } from './management-actions.js';
 import { AUDIT_ROUTES } from './management-audit.js';
+import { OUTBOX_ROUTES } from './management-outbox.js';
+import { KEY_ROUTES } from './management-keys.js';
 import { scopeOf } from './admin-auth.js';
 
 type Schema = Record<string, unknown>;
@@ -250,6 +252,7 @@ function withScopes(written: Paths): Paths {
   }
   for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES]))) paths[path] = { ...paths[path], ...operations };
   for (const [path, operations] of Object.entries(openApiPaths(AUDIT_ROUTES))) paths[path] = { ...paths[path], ...operations };
+  for (const [path, operations] of Object.entries(openApiPaths([...OUTBOX_ROUTES, ...KEY_ROUTES]))) paths[path] = { ...paths[path], ...operations };
   return paths;
 }
 

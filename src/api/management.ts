@@ -21,6 +21,8 @@ import { userPasskeyRoutes } from './management-passkeys.js';
 import { userMfaRoutes } from './management-mfa.js';
 import { ACTION_ROUTES } from './management-actions.js';
 import { AUDIT_ROUTES } from './management-audit.js';
+import { OUTBOX_ROUTES } from './management-outbox.js';
+import { KEY_ROUTES } from './management-keys.js';
 import { openApiRoute } from './management-openapi.js';
 
 export function managementRouter(s: Services): Router {
@@ -69,5 +71,6 @@ export function managementRouter(s: Services): Router {
   userMfaRoutes(router, s);
   mountRoutes(router, s, [...ACTION_ROUTES, ...USER_ROUTES], declared);
   mountRoutes(router, s, AUDIT_ROUTES, declared);
+  mountRoutes(router, s, [...OUTBOX_ROUTES, ...KEY_ROUTES], declared);
   return router;
 }

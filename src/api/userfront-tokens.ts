@@ -3,14 +3,14 @@
 // logging out revokes the grant behind the access token. Answers carry the tokens with the cookie
 // options the SDK applies.
 import type { Context } from 'koa';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
 import { issuedAs as LOGIN_TICKET } from '../oidc/grants/login-ticket.js';
 import { issueForClient, refreshForClient, type TokenResponse } from '../oidc/grants/issue.js';
 import { tenantAudience } from '../oidc/userfront-tenants.js';
 import type { Client } from '../oidc/client-metadata.js';
-import { loadSigningJwks } from '../storage/signing-keys.js';
+import { loadSigningJwks, publicJwk } from '../storage/signing-keys.js';
 import { recordAudit } from '../storage/audit.js';
 import { afterLogin, afterLogout, findTenant, loginPage, unauthorized, userfrontCors } from './userfront-tenant.js';
 import { ProviderStorageUnavailable } from '../oidc/storage-errors.js';
@@ -21,11 +21,6 @@ function bearer(ctx: Context): string {
   const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
   if (!match) throw unauthorized('Missing Authorization: Bearer token.');
   return match[1]!;
-}
-
-function publicJwk(jwk: JWK): JWK {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
-  return pub;
 }
 
 /** Userfront's login answer. Cookies are Secure when the app's page is https, like Userfront's live mode. */

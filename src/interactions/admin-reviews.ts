@@ -17,7 +17,7 @@ const PAGE_SIZE = 20;
 const DECISION_ID = /^[\w-]{1,100}$/;
 const DONE = new Set(['approved', 'denied']);
 
-function when(date: Date, locale: string): string {
+export function when(date: Date, locale: string): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date) + ' UTC';
 }
 

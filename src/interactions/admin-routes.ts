@@ -10,6 +10,8 @@ import { adminForPage, finishAdminSignIn } from './admin-session.js';
 import { showReviews, submitReview } from './admin-reviews.js';
 import { showDashboard, showSignedOut, signOut } from './admin-dashboard.js';
 import { downloadAudit, showAudit } from './admin-audit.js';
+import { showOutbox, submitRetry } from './admin-outbox.js';
+import { showKeys, submitRotation } from './admin-keys.js';
 
 /** GET /admin: the console's first page, the dashboard. */
 async function showHome(s: Services, ctx: Context) {
@@ -32,5 +34,9 @@ export function adminRouter(s: Services): Router {
   router.get('/signed-out', (ctx) => showSignedOut(s, ctx));
   router.get('/audit', (ctx) => showAudit(s, ctx));
   router.get('/audit.csv', (ctx) => downloadAudit(s, ctx));
+  router.get('/outbox', (ctx) => showOutbox(s, ctx));
+  router.post('/outbox/retry', form, (ctx) => submitRetry(s, ctx));
+  router.get('/keys', (ctx) => showKeys(s, ctx));
+  router.post('/keys/rotate', form, (ctx) => submitRotation(s, ctx));
   return router;
 }

@@ -98,7 +98,11 @@ export async function markSkipped(db: Db, id: string, reason: string): Promise<v
   });
 }
 
-/** Records a failed attempt: retried at `retryAt`, or given up (bodies erased) when `retryAt` is null. */
+/**
+ * Records a failed attempt: retried at `retryAt`, or given up when `retryAt` is null. A given-up
+ * message keeps its bodies for RETRYABLE_FOR so an operator can retry it once the channel is fixed
+ * (storage/outbox-operations.ts); the sweep erases them after that.
+ */
 export async function markFailed(db: Db, id: string, error: string, retryAt: Date | null): Promise<void> {
   await db.prisma.outboxMessage.update({
     where: { id },
@@ -106,7 +110,7 @@ export async function markFailed(db: Db, id: string, error: string, retryAt: Dat
       attempts: { increment: 1 },
       lastError: error.slice(0, 500),
       lockedUntil: null,
-      ...(retryAt ? { nextAttemptAt: retryAt } : { status: 'failed', ...ERASED }),
+      ...(retryAt ? { nextAttemptAt: retryAt } : { status: 'failed' }),
     },
   });
 }
@@ -121,8 +125,15 @@ export function listMessages(db: Db, take = 50) {
   return db.prisma.outboxMessage.findMany({ orderBy: { createdAt: 'desc' }, take });
 }
 
-/** Deletes messages finished more than a week ago. */
+/** Seconds a given-up message keeps its bodies (so it can be retried), counted from its creation. */
+export const RETRYABLE_FOR = 86_400;
+
+/** Erases the bodies of given-up messages past RETRYABLE_FOR, then deletes messages finished more than a week ago. */
 export async function sweepOutbox(db: Db, now = new Date()): Promise<number> {
+  await db.prisma.outboxMessage.updateMany({
+    where: { status: 'failed', text: { not: '' }, createdAt: { lte: new Date(now.getTime() - RETRYABLE_FOR * 1000) } },
+    data: ERASED,
+  });
   const { count } = await db.prisma.outboxMessage.deleteMany({
     where: { status: { in: ['sent', 'failed', 'skipped'] }, createdAt: { lte: new Date(now.getTime() - 7 * 86400_000) } },
   });

@@ -85,3 +85,15 @@ export async function listSigningKeys(db: Db): Promise<StoredKey[]> {
     orderBy: { createdAt: 'desc' },
   });
 }
+
+/** The public half of a stored JWK: only the members a verifier needs, so no private member can slip through. */
+export function publicJwk(jwk: JWK): JWK {
+  const members: Array<keyof JWK> = jwk.kty === 'EC' ? ['kty', 'crv', 'x', 'y', 'kid', 'alg', 'use'] : ['kty', 'n', 'e', 'kid', 'alg', 'use'];
+  return Object.fromEntries(members.filter((m) => jwk[m] !== undefined).map((m) => [m, jwk[m]])) as JWK;
+}
+
+/** The published keys (those loadSigningJwks serves) with their public JWKs, for operators (management API, console), newest first. */
+export async function listPublicSigningKeys(db: Db, now = new Date()): Promise<Array<StoredKey & { jwk: JWK }>> {
+  const rows = await db.prisma.signingKey.findMany({ where: { OR: [{ retiredAt: null }, { removeAt: { gt: now } }] }, orderBy: { createdAt: 'desc' } });
+  return rows.map(({ kid, alg, createdAt, retiredAt, removeAt, jwk }) => ({ kid, alg, createdAt, retiredAt, removeAt, jwk: publicJwk(JSON.parse(jwk) as JWK) }));
+}

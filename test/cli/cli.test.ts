@@ -138,6 +138,13 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
     expect(retired.map((k: { kid: string }) => k.kid).sort()).toEqual(oldKeys.map((k) => k.kid).sort());
     for (const k of retired) expect(Date.parse(k.removeAt)).toBeGreaterThan(before + 60_000);
     newKeys = active;
+    const store = openDb(db.url);
+    try {
+      const audits = await store.prisma.auditEvent.findMany({ where: { type: 'keys.rotated' } });
+      expect(audits.map((a) => [a.reason, a.identifier?.split(' ').sort()])).toEqual([['via cli', active.map((k: { kid: string }) => k.kid).sort()]]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('a server started afterwards serves the CLI clients, publishes all four keys and signs with the new ones', async () => {

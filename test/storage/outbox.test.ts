@@ -146,7 +146,7 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     expect(await claimDueMessages(db, 10, 60, later(DAY))).toEqual([]);
   });
 
-  it('markFailed with retryAt reschedules (bodies kept for the retry); with null gives up and erases them', async () => {
+  it('markFailed with retryAt reschedules; with null gives up; both keep the bodies (an operator may retry a given-up one)', async () => {
     const retried = await enqueueMessage(db, message(1));
     const givenUp = await enqueueMessage(db, message(2));
     await claimDueMessages(db, 10, 60, later(0));
@@ -166,7 +166,7 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
       }),
     );
     const failed = await rowOf(givenUp);
-    expect(failed).toEqual(expect.objectContaining({ status: 'failed', attempts: 1, lockedUntil: null, sentAt: null, subject: null, text: '', html: null }));
+    expect(failed).toEqual(expect.objectContaining({ status: 'failed', attempts: 1, lockedUntil: null, sentAt: null, subject: 'Your code 2', text: 'code 2' }));
     expect(failed.lastError).toBe(`550 ${'x'.repeat(496)}`);
 
     // Released even though the 60 s lease had not run out, but only once the retry is due.
@@ -176,7 +176,7 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     expect((await claimDueMessages(db, 10, 60, later(30 * DAY))).map((m) => m.id)).toEqual([retried]);
   });
 
-  it('sweepOutbox deletes only finished messages older than a week', async () => {
+  it('sweepOutbox erases the bodies of given-up messages a day old, and deletes finished messages a week old', async () => {
     const sent = await enqueueMessage(db, message(1));
     const failed = await enqueueMessage(db, message(2));
     const pending = await enqueueMessage(db, message(3));
@@ -186,6 +186,12 @@ describe.each(ENGINES)('outbox on %s', (engine) => {
     await markSent(db, recentSent, false);
     await db.prisma.outboxMessage.update({ where: { id: recentSent }, data: { createdAt: later(2 * DAY) } });
 
+    expect(await sweepOutbox(db, later(DAY - 2000))).toBe(0);
+    expect(await rowOf(failed)).toEqual(expect.objectContaining({ status: 'failed', text: 'code 2', subject: 'Your code 2' }));
+    expect(await sweepOutbox(db, later(DAY))).toBe(0);
+    expect(await rowOf(failed)).toEqual(expect.objectContaining({ status: 'failed', text: '', subject: null, html: null }));
+    // A pending message is never erased, however old.
+    expect(await rowOf(pending)).toEqual(expect.objectContaining({ status: 'pending', text: 'code 3' }));
     expect(await sweepOutbox(db, later(6 * DAY))).toBe(0);
     expect(await sweepOutbox(db, later(8 * DAY))).toBe(2);
     const left = await db.prisma.outboxMessage.findMany({ select: { id: true } });
