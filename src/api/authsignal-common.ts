@@ -8,7 +8,7 @@ import { catchErrors } from '../http/errors.js';
 import { SesameError } from '../errors.js';
 import { webOrigins } from '../oidc/client-metadata.js';
 import { readActionToken, type ActionTokenClaims, type ActionTokenKind } from '../passwordless/action-tokens.js';
-import { tenantOfBasic } from '../passwordless/action-tenants.js';
+import { tenantOfBasic, tenantOfBasicFor } from '../passwordless/action-tenants.js';
 import { findDecision, type ActionDecisionRow } from '../storage/action-decisions.js';
 import type { Services } from '../services.js';
 
@@ -31,14 +31,28 @@ function describeServerError(err: SesameError): string {
 /** Koa state of a server-API route: the tenant the secret key belongs to. */
 export interface TenantState {
   tenantId: string;
+  /** With `tenantAuth(s, actionCodeOf)`: the tenant's stored policy JSON for that action (null: none). */
+  storedPolicy?: string | null;
 }
 
-/** The server API's authentication: HTTP Basic `<secret>:`; the tenant goes to `ctx.state.tenantId`. */
-export function tenantAuth(s: Pick<Services, 'db'>) {
+/**
+ * The server API's authentication: HTTP Basic `<secret>:`; the tenant goes to `ctx.state.tenantId`.
+ * With `actionCodeOf` (track), the tenant's configuration of that action is read in the same
+ * statement and goes to `ctx.state.storedPolicy`.
+ */
+export function tenantAuth(s: Pick<Services, 'db'>, actionCodeOf?: (ctx: Context) => string) {
   return async function requireTenant(ctx: Context, next: Next) {
-    const tenantId = await tenantOfBasic(s.db, ctx.get('authorization'));
-    if (!tenantId) throw new SesameError('actionsUnauthorized');
-    (ctx.state as TenantState).tenantId = tenantId;
+    const state = ctx.state as TenantState;
+    if (actionCodeOf) {
+      const found = await tenantOfBasicFor(s.db, ctx.get('authorization'), actionCodeOf(ctx));
+      if (!found) throw new SesameError('actionsUnauthorized');
+      state.tenantId = found.tenantId;
+      state.storedPolicy = found.policy;
+    } else {
+      const tenantId = await tenantOfBasic(s.db, ctx.get('authorization'));
+      if (!tenantId) throw new SesameError('actionsUnauthorized');
+      state.tenantId = tenantId;
+    }
     await next();
   };
 }

@@ -78,7 +78,11 @@ export function authsignalRouter(s: ApiDeps): Router {
   const router = new Router({ prefix: '/v1' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' });
   // Runs only for requests one of this router's routes matches (not the page's or client API's /v1 paths).
-  router.use(serverApiErrors, noStore, tenantAuth(s));
+  router.use(serverApiErrors, noStore);
+  const auth = tenantAuth(s);
+  // track reads the tenant's configuration of its action with the tenant (one statement); the raw
+  // path parameter, so that a bad key still answers 401 before the path is judged.
+  const trackAuth = tenantAuth(s, (ctx) => ctx.params.action ?? '');
 
   /** The action the path names, of this tenant and this user; 404 otherwise (also another tenant's). */
   async function pathDecision(ctx: Context): Promise<ActionDecisionRow> {
@@ -88,7 +92,7 @@ export function authsignalRouter(s: ApiDeps): Router {
     return row;
   }
 
-  router.post('/users/:userId/actions/:action', json, async function track(ctx) {
+  router.post('/users/:userId/actions/:action', trackAuth, json, async function track(ctx) {
     const tenantId = tenantOf(ctx);
     const { userId, actionCode } = pathAction(ctx) as { userId: string; actionCode: string };
     const attributes = trackAttributes(bodyObject(ctx));
@@ -96,24 +100,25 @@ export function authsignalRouter(s: ApiDeps): Router {
     if (limited.kind !== 'allow') throw tooManyRequests(limited.retryAfter, `Too many actions tracked; wait ${limited.retryAfter} s.`);
     // The app calls from its backend, so the user's address is the one it sends; else the caller's.
     const { ipAddress, ...rest } = attributes;
-    const tracked = await trackAction(s, { tenantId, userId, actionCode, ip: ipAddress ?? ctx.ip, ...rest });
+    const storedPolicy = (ctx.state as TenantState).storedPolicy;
+    const tracked = await trackAction(s, { tenantId, userId, actionCode, ip: ipAddress ?? ctx.ip, storedPolicy, ...rest });
     if (!tracked.created && (tracked.row.userId !== userId || tracked.row.actionCode !== actionCode)) {
       throw new SesameError('conflict', { detail: 'This idempotencyKey was already used for another user or action.' });
     }
     ctx.body = await trackAnswer(s, tracked.row);
   });
 
-  router.get('/users/:userId/actions/:action/:idempotencyKey', async function getAction(ctx) {
+  router.get('/users/:userId/actions/:action/:idempotencyKey', auth, async function getAction(ctx) {
     ctx.body = actionView(await pathDecision(ctx));
   });
 
-  router.get('/users/:userId/actions', async function queryUserActions(ctx) {
+  router.get('/users/:userId/actions', auth, async function queryUserActions(ctx) {
     const { userId } = pathAction(ctx);
     const rows = await listUserDecisions(s.db, { tenantId: tenantOf(ctx), userId, ...actionFilters(ctx.query) });
     ctx.body = rows.map(listedAction);
   });
 
-  router.patch('/users/:userId/actions/:action/:idempotencyKey', json, async function updateAction(ctx) {
+  router.patch('/users/:userId/actions/:action/:idempotencyKey', auth, json, async function updateAction(ctx) {
     const row = await pathDecision(ctx);
     const { state } = bodyObject(ctx);
     if (typeof state !== 'string' || !REVIEW_STATES.includes(state)) throw new SesameError('invalidRequest', { detail: `state must be one of ${REVIEW_STATES.join(', ')}.` });
@@ -125,7 +130,7 @@ export function authsignalRouter(s: ApiDeps): Router {
     ctx.body = actionView(updated);
   });
 
-  router.post('/validate', json, async function validate(ctx) {
+  router.post('/validate', auth, json, async function validate(ctx) {
     ctx.body = await validateToken({ cookieKeys: s.cookieKeys, issuer: s.config.issuer, db: s.db, config: s.config }, tenantOf(ctx), bodyObject(ctx));
   });
 

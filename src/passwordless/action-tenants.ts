@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { actionPolicySchema, policyProblems, type ActionPolicy } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
-import { findActionConfiguration, setTenantSecret, tenantBySecretDigest } from '../storage/action-tenants.js';
+import { findActionConfiguration, setTenantSecret, tenantBySecretDigest, tenantWithConfiguration } from '../storage/action-tenants.js';
 import type { Db } from '../storage/db.js';
 
 const digest = (secret: string) => createHash('sha256').update(secret).digest('base64url');
@@ -18,19 +18,37 @@ export async function issueTenantSecret(db: Db, clientId: string): Promise<strin
   return secret;
 }
 
+const SECRET = /^sk_[A-Za-z0-9_-]{43}$/;
+
 /** The tenant a secret key belongs to, or null. */
 export function tenantOfSecret(db: Db, secret: string): Promise<string | null> {
-  if (!/^sk_[A-Za-z0-9_-]{43}$/.test(secret)) return Promise.resolve(null);
+  if (!SECRET.test(secret)) return Promise.resolve(null);
   return tenantBySecretDigest(db, digest(secret));
+}
+
+/** The secret key of a `Authorization: Basic base64(<secret>:)` header, or null. */
+function secretOfBasic(header: string | undefined): string | null {
+  const match = /^Basic ([A-Za-z0-9+/=]{1,512})$/i.exec(header ?? '');
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? decoded : decoded.slice(0, colon);
 }
 
 /** The tenant a `Authorization: Basic base64(<secret>:)` header names, or null. */
 export function tenantOfBasic(db: Db, header: string | undefined): Promise<string | null> {
-  const match = /^Basic ([A-Za-z0-9+/=]{1,512})$/i.exec(header ?? '');
-  if (!match) return Promise.resolve(null);
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return tenantOfSecret(db, colon < 0 ? decoded : decoded.slice(0, colon));
+  const secret = secretOfBasic(header);
+  return secret === null ? Promise.resolve(null) : tenantOfSecret(db, secret);
+}
+
+/**
+ * The tenant of a Basic header and its stored policy JSON for `actionCode`, in one statement (a
+ * track needs both; policyFor takes the JSON as `stored`). Null when the key is no tenant's.
+ */
+export async function tenantOfBasicFor(db: Db, header: string | undefined, actionCode: string): Promise<{ tenantId: string; policy: string | null } | null> {
+  const secret = secretOfBasic(header);
+  if (secret === null || !SECRET.test(secret)) return null;
+  return tenantWithConfiguration(db, digest(secret), actionCode);
 }
 
 const ALLOW_ALL: ActionPolicy = { defaultOutcome: 'ALLOW', verificationMethods: [], rules: [] };
@@ -45,11 +63,12 @@ export async function policyFor(
   deps: { config: Pick<LoadedConfig, 'actions'>; db: Db },
   tenantId: string,
   actionCode: string,
-  opts: { operatorFirst?: boolean } = {},
+  opts: { operatorFirst?: boolean; stored?: string | null } = {},
 ): Promise<ActionPolicy> {
   const operator = deps.config.actions.policies[actionCode];
   if (opts.operatorFirst && operator) return operator;
-  const stored = await findActionConfiguration(deps.db, tenantId, actionCode);
+  // `stored`: the configuration read already with the tenant (tenantOfBasicFor), saving a statement.
+  const stored = opts.stored !== undefined ? opts.stored : await findActionConfiguration(deps.db, tenantId, actionCode);
   if (stored) {
     // Stored through the rules API, which validated it; a row changed by other means that no longer
     // parses falls back to the config file rather than deciding on half a policy.

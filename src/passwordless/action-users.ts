@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { hasGrantWith } from '../storage/oidc-sessions.js';
-import { ensureTenantUser, tenantOfUser } from '../storage/users.js';
+import { ensureTenantUser, tenantsOfUsers } from '../storage/users.js';
 
 /** The Sesame user id that stands for the tenant's user `appUserId` (deterministic, never created). */
 export function tenantUserId(tenantId: string, appUserId: string): string {
@@ -19,11 +19,12 @@ export function tenantUserId(tenantId: string, appUserId: string): string {
  * tenant's client, else the tenant's own user (made on first use when `create`; null when absent).
  */
 export async function actionPrincipal(db: Db, tenantId: string, appUserId: string, opts: { create: boolean }): Promise<string | null> {
-  if ((await tenantOfUser(db, appUserId)) === null && (await hasGrantWith(db, appUserId, tenantId))) return appUserId;
   const id = tenantUserId(tenantId, appUserId);
-  if (opts.create) {
-    await ensureTenantUser(db, id, tenantId);
-    return id;
-  }
-  return (await tenantOfUser(db, id)) === undefined ? null : id;
+  // Both candidates in one statement: the app's id as a Sesame user, and the tenant's own user.
+  const tenants = await tenantsOfUsers(db, [appUserId, id]);
+  if (tenants.get(appUserId) === null && (await hasGrantWith(db, appUserId, tenantId))) return appUserId;
+  if (tenants.has(id)) return id;
+  if (!opts.create) return null;
+  await ensureTenantUser(db, id, tenantId);
+  return id;
 }

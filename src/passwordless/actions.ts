@@ -10,14 +10,12 @@ import { variablesOf, type VerificationMethod } from '../config/actions.js';
 import type { LoadedConfig } from '../config/load.js';
 import { normalizeIp } from '../risk/ip-data.js';
 import { decide, type Decision } from '../risk/rules.js';
-import { countActions, deviceKnown, insertDecision, type ActionDecisionRow, type DecisionExtras } from '../storage/action-decisions.js';
+import { actionHistory, insertDecision, type ActionDecisionRow, type DecisionExtras, type History } from '../storage/action-decisions.js';
 import type { Db } from '../storage/db.js';
-import { countPasskeys } from '../storage/passkeys.js';
-import { findUserById } from '../storage/users.js';
+import { enrolledTypes } from '../storage/mfa.js';
 import { placeFacts } from './action-places.js';
 import { policyFor } from './action-tenants.js';
 import { actionPrincipal } from './action-users.js';
-import { listFactors } from './mfa/factors.js';
 
 export interface ActionRequest {
   /** The client the action is tracked for (a tenant). */
@@ -46,13 +44,15 @@ export interface ActionRequest {
   operatorFirst?: boolean;
   /** Facts the caller knows already (Sesame's sign-ins: `signIn.method`), read when a rule names them. */
   facts?: Record<string, unknown>;
+  /** The tenant's stored policy JSON for the action when the caller read it already (null: none); read here when absent. */
+  storedPolicy?: string | null;
 }
 
 /** Authsignal's state of a fresh decision. */
 const STATE_OF = { ALLOW: 'ALLOW', BLOCK: 'BLOCK', CHALLENGE: 'CHALLENGE_REQUIRED', REVIEW: 'REVIEW_REQUIRED' } as const;
 
-/** The MFA factor types as Authsignal's verification methods. */
-const METHOD_OF: Record<string, VerificationMethod> = { totp: 'AUTHENTICATOR_APP', sms: 'SMS', email: 'EMAIL_OTP', 'recovery-code': 'RECOVERY_CODE' };
+/** The MFA factor types (and passkeys) as Authsignal's verification methods. */
+const METHOD_OF: Record<string, VerificationMethod> = { passkey: 'PASSKEY', totp: 'AUTHENTICATOR_APP', sms: 'SMS', email: 'EMAIL_OTP', 'recovery-code': 'RECOVERY_CODE' };
 
 let disposable: Set<string> | undefined;
 /** The disposable-mail domains (disposable-email-domains, MIT), loaded the first time a rule asks. */
@@ -63,10 +63,7 @@ function disposableDomains(): Set<string> {
 
 /** The methods a Sesame user has (none for an id that is not one). */
 export async function methodsOf(db: Db, userId: string): Promise<VerificationMethod[]> {
-  if (!(await findUserById(db, userId))) return [];
-  const factors = (await listFactors({ db }, userId)).filter((f) => f.confirmed).map((f) => METHOD_OF[f.type]!);
-  const passkeys = (await countPasskeys(db, userId)) > 0 ? (['PASSKEY'] as const) : [];
-  return [...new Set([...passkeys, ...factors])];
+  return [...new Set((await enrolledTypes(db, userId)).map((type) => METHOD_OF[type]!))];
 }
 
 /** Sets `value` at a dotted path of `facts` (`user.actionCount.1h` -> facts.user.actionCount['1h']). */
@@ -83,15 +80,23 @@ export async function gatherFacts(db: Db, req: ActionRequest & { principalId: st
   const hourAgo = new Date(now.getTime() - 3600_000);
   const scope = { tenantId: req.tenantId, actionCode: req.actionCode, since: hourAgo };
   let methods: VerificationMethod[] | undefined;
+  // The three facts of earlier decisions come from one statement, asked once for those named.
+  let history: Promise<History> | undefined;
+  const past = () =>
+    (history ??= actionHistory(
+      db,
+      { ...scope, userId: req.userId, ip: req.ip, deviceId: req.deviceId ?? null },
+      { userCount: variables.has('user.actionCount.1h'), ipCount: variables.has('ip.actionCount.1h'), deviceKnown: variables.has('device.isNew') },
+    ));
   const domain = req.email?.includes('@') ? req.email.slice(req.email.lastIndexOf('@') + 1).toLowerCase() : null;
   const gather: Record<string, () => unknown> = {
     // One spelling per address, so a rule's "203.0.113.7" also matches an IPv4 peer of a dual-stack socket (::ffff:203.0.113.7).
     'ip.address': () => normalizeIp(req.ip) ?? req.ip,
     'device.id': () => req.deviceId ?? null,
-    'device.isNew': async () => !req.deviceId || !(await deviceKnown(db, req.tenantId, req.userId, req.deviceId)),
+    'device.isNew': async () => !req.deviceId || !(await past()).deviceKnown,
     'userAgent.isBot': () => isbot(req.userAgent ?? ''),
-    'user.actionCount.1h': () => countActions(db, { ...scope, userId: req.userId }),
-    'ip.actionCount.1h': () => countActions(db, { ...scope, ip: req.ip }),
+    'user.actionCount.1h': async () => (await past()).userCount,
+    'ip.actionCount.1h': async () => (await past()).ipCount,
     'user.methods': async () => (methods ??= await methodsOf(db, req.principalId)),
     'user.isEnrolled': async () => (methods ??= await methodsOf(db, req.principalId)).length > 0,
     'email.domain': () => domain,
@@ -118,7 +123,7 @@ export interface Tracked {
  */
 export async function trackAction(deps: { config: Pick<LoadedConfig, 'actions'>; db: Db }, req: ActionRequest, now = new Date(), extras?: DecisionExtras): Promise<Tracked> {
   const principalId = req.principalId ?? (await actionPrincipal(deps.db, req.tenantId, req.userId, { create: true }))!;
-  const policy = await policyFor(deps, req.tenantId, req.actionCode, { operatorFirst: req.operatorFirst === true });
+  const policy = await policyFor(deps, req.tenantId, req.actionCode, { operatorFirst: req.operatorFirst === true, stored: req.storedPolicy });
   const variables = variablesOf(policy);
   const facts = await gatherFacts(deps.db, { ...req, principalId }, variables, now);
   const place = await placeFacts({ geo: deps.config.actions.geo, db: deps.db }, req, variables, now);

@@ -2,7 +2,7 @@
 // rotatable keyring (keyring.ts); verification spends an attempt before comparing, in constant time.
 import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/db.js';
-import { consumeCode, insertCode, spendAttempt, type CodeRow } from '../storage/codes.js';
+import { consumeCode, insertCode, spendAttempt, type CodeRow, type NewCode } from '../storage/codes.js';
 import type { Keyring } from './keyring.js';
 
 export interface CodePolicy {
@@ -24,12 +24,18 @@ export function generateCode(length: number): string {
   return code;
 }
 
-/** Creates a code for `identifier` in `flowKey`; returns the plaintext for the message only. */
-export async function issueCode(db: Db, policy: CodePolicy, keys: Keyring, flowKey: string, identifier: string, now = new Date()) {
+/** Makes a code for `identifier` in `flowKey`, not yet stored: the plaintext (for the message only) and the row to store. */
+export function newCode(policy: CodePolicy, keys: Keyring, flowKey: string, identifier: string, now = new Date()): { code: string; expiresAt: Date; row: NewCode } {
   const key = keys.current();
   const code = generateCode(policy.length);
   const expiresAt = new Date(now.getTime() + policy.ttl * 1000);
-  await insertCode(db, { id: randomUUID(), flowKey, identifier, keyId: key.id, codeHash: mac(key.secret, flowKey, identifier, code).toString('base64url'), expiresAt }, now);
+  return { code, expiresAt, row: { id: randomUUID(), flowKey, identifier, keyId: key.id, codeHash: mac(key.secret, flowKey, identifier, code).toString('base64url'), expiresAt } };
+}
+
+/** Creates a code for `identifier` in `flowKey`; returns the plaintext for the message only. */
+export async function issueCode(db: Db, policy: CodePolicy, keys: Keyring, flowKey: string, identifier: string, now = new Date()) {
+  const { code, expiresAt, row } = newCode(policy, keys, flowKey, identifier, now);
+  await insertCode(db, row, now);
   return { code, expiresAt };
 }
 

@@ -7,15 +7,15 @@ import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import type { Keyring } from './keyring.js';
 import { recordAudit } from '../storage/audit.js';
-import { findLiveCode } from '../storage/codes.js';
+import { findLiveCode, insertCodeWithMessage } from '../storage/codes.js';
 import { check } from '../risk/check.js';
 import { SMS_PER_PREFIX } from '../risk/limits.js';
-import { enqueueMessage } from '../storage/outbox.js';
+import { enqueueMessage, type OutgoingMessage } from '../storage/outbox.js';
 import { findUserByEmail, type User } from '../storage/users.js';
 import { maySignUp, resolveUser } from './sign-up.js';
 import { isPhoneIdentifier, parsePhone, phonePrefix } from './identifiers.js';
 import { conversionDelay, recordSmsSent, recordSmsVerified } from './sms-guard.js';
-import { issueCode, verifyCode } from './codes.js';
+import { issueCode, newCode, verifyCode } from './codes.js';
 import { webhookPayload } from '../delivery/webhook.js';
 import { checkSend, reserveVerify, settleVerify, trustBrowser, type ThrottlePolicy } from './throttle.js';
 
@@ -112,7 +112,8 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
-  const { code, expiresAt } = await issueCode(db, config.codes, deps.keyring, flowKey, email);
+  // The code is stored with its message and audit event in one batch, once the message is made.
+  const { code, expiresAt, row } = newCode(config.codes, deps.keyring, flowKey, email);
   const user = await findUserByEmail(db, email);
   const known = options.factor === true || maySignUp(config.signUp) || user !== null;
   const minutes = Math.round(config.codes.ttl / 60);
@@ -123,14 +124,15 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
     ? await deps.renderer.email(options.template ?? 'code', who.locale, { code, minutes, url, clientId: who.clientId })
     : await deps.renderer.email('no-account', who.locale, { clientId: who.clientId });
   const connection = emailConnection(config, options.connectionId);
+  let outgoing: OutgoingMessage;
   if (connection?.delivery?.type === 'webhook') {
     const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });
-    await enqueueMessage(db, { channel: 'webhook', connectionId: connection.id, recipient: email, subject: message.subject, text: JSON.stringify(body) });
+    outgoing = { channel: 'webhook', connectionId: connection.id, recipient: email, subject: message.subject, text: JSON.stringify(body) };
   } else {
-    await enqueueMessage(db, { channel: 'email', recipient: email, ...message });
+    outgoing = { channel: 'email', recipient: email, ...message };
   }
+  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
   deps.wakeWorker();
-  await recordAudit(db, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 

@@ -1,13 +1,28 @@
 // Tenants of the actions API (a client with a secret key) and their own action configurations.
 import type { Db } from './db.js';
+import { sqlStatement } from './sql.js';
 
 /** Sets the tenant's secret digest, replacing an earlier one (the old key stops working). */
 export async function setTenantSecret(db: Db, clientId: string, secretDigest: string, now = new Date()): Promise<void> {
   await db.prisma.actionTenant.upsert({ where: { clientId }, create: { clientId, secretDigest, createdAt: now }, update: { secretDigest, createdAt: now } });
 }
 
+// Every server-API request finds its tenant by the key's digest; a track also needs the tenant's
+// configuration of the action, so it asks both in one statement (TENANT_WITH_CONFIGURATION).
+export const TENANT_BY_DIGEST = sqlStatement<{ clientId: string }>('SELECT "clientId" FROM "ActionTenant" WHERE "secretDigest" = ?');
+export const TENANT_WITH_CONFIGURATION = sqlStatement<{ clientId: string; policy: string | null }>(
+  'SELECT t."clientId", c."policy" FROM "ActionTenant" AS t LEFT JOIN "ActionConfiguration" AS c ON c."tenantId" = t."clientId" AND c."actionCode" = ? ' +
+    'WHERE t."secretDigest" = ?',
+);
+
 export async function tenantBySecretDigest(db: Db, secretDigest: string): Promise<string | null> {
-  return (await db.prisma.actionTenant.findUnique({ where: { secretDigest } }))?.clientId ?? null;
+  return (await db.sql.one(TENANT_BY_DIGEST, [secretDigest]))?.clientId ?? null;
+}
+
+/** The tenant of a key's digest and its stored policy JSON for `actionCode` (null: none, the config file's applies). */
+export async function tenantWithConfiguration(db: Db, secretDigest: string, actionCode: string): Promise<{ tenantId: string; policy: string | null } | null> {
+  const row = await db.sql.one(TENANT_WITH_CONFIGURATION, [actionCode, secretDigest]);
+  return row ? { tenantId: row.clientId, policy: row.policy } : null;
 }
 
 export async function isTenant(db: Db, clientId: string): Promise<boolean> {
@@ -20,8 +35,11 @@ export async function removeTenant(db: Db, clientId: string): Promise<boolean> {
 
 /** The tenant's stored policy JSON for an action code, or null when it has none (the config file's applies). */
 export async function findActionConfiguration(db: Db, tenantId: string, actionCode: string): Promise<string | null> {
-  return (await db.prisma.actionConfiguration.findUnique({ where: { tenantId_actionCode: { tenantId, actionCode } } }))?.policy ?? null;
+  return (await db.sql.one(CONFIGURATION, [tenantId, actionCode]))?.policy ?? null;
 }
+
+// Read on every sign-in of a client (does it have a sign-in policy?) and every track without the key.
+export const CONFIGURATION = sqlStatement<{ policy: string }>('SELECT "policy" FROM "ActionConfiguration" WHERE "tenantId" = ? AND "actionCode" = ?');
 
 export function listActionConfigurations(db: Db, tenantId: string): Promise<{ actionCode: string; policy: string; updatedAt: Date }[]> {
   return db.prisma.actionConfiguration.findMany({ where: { tenantId }, orderBy: { actionCode: 'asc' }, select: { actionCode: true, policy: true, updatedAt: true } });

@@ -4,7 +4,7 @@
 // (sent, login, link.used...) keep a row each. Rows older than the retention are swept.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import { sqlStatement } from './sql.js';
+import { sqlStatement, type Param } from './sql.js';
 import { countAudit } from '../metrics/events.js';
 
 export interface AuditEntry {
@@ -41,9 +41,21 @@ export async function recordAudit(db: Db, entry: AuditEntry, now = new Date()): 
   countAudit(entry);
 }
 
+// A success keeps a row of its own: one prepared insert (batched with the code on a send, SEND_CODE).
+export const INSERT_EVENT = sqlStatement(
+  'INSERT INTO "AuditEvent" ("id", "type", "clientId", "userId", "identifier", "ip", "reason", "userAgent", "count", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)',
+);
+
+/** The params of INSERT_EVENT for a success (not a refusal: those count on a repeated row). */
+export function eventParams(entry: AuditEntry, now: Date): Param[] {
+  if (REFUSAL.test(entry.type)) throw new Error(`${entry.type} is a refusal; record it with recordAudit`);
+  const { type, clientId, userId, identifier, ip, reason, userAgent } = entry;
+  return [randomUUID(), type, clientId ?? null, userId ?? null, identifier ?? null, ip ?? null, reason ?? null, userAgent ?? null, now];
+}
+
 async function writeAudit(db: Db, entry: AuditEntry, now: Date): Promise<void> {
   if (!REFUSAL.test(entry.type)) {
-    await db.prisma.auditEvent.create({ data: { id: randomUUID(), ...entry, createdAt: now } });
+    await db.sql.run(INSERT_EVENT, eventParams(entry, now));
     return;
   }
   const key = repeatKey(entry);

@@ -1,6 +1,10 @@
 // One-time codes at rest: only keyed HMACs, attempts counted and consumption done by conditional
 // updates, so a code can be tried at most N times and used at most once, across instances.
+import { eventParams, INSERT_EVENT, type AuditEntry } from './audit.js';
 import type { Db } from './db.js';
+import { INSERT_MESSAGE, messageParams, type OutgoingMessage } from './outbox.js';
+import { sqlBatch, sqlStatement, type Param } from './sql.js';
+import { countAudit } from '../metrics/events.js';
 
 export interface CodeRow {
   id: string;
@@ -18,11 +22,34 @@ export interface CodeRow {
  * identifier stay: a send from someone else's browser or API flow must not retire the code the
  * victim is typing.
  */
-export async function insertCode(db: Db, row: Omit<CodeRow, 'attempts' | 'createdAt'>, now = new Date()): Promise<void> {
-  await db.prisma.$transaction([
-    db.prisma.oneTimeCode.updateMany({ where: { flowKey: row.flowKey, consumedAt: null, replacedAt: null }, data: { replacedAt: now } }),
-    db.prisma.oneTimeCode.create({ data: { ...row, createdAt: now } }),
-  ]);
+export async function insertCode(db: Db, row: NewCode, now = new Date()): Promise<void> {
+  await db.sql.batch(STORE_CODE, codeParams(row, now));
+}
+
+export type NewCode = Omit<CodeRow, 'attempts' | 'createdAt'>;
+
+// A send writes the code (retiring the flow's earlier one), its message and its audit event: one
+// batch (sql.ts sqlBatch), so the request makes one round trip for them and a crash leaves either
+// all three or none (never a code without its message, or a message with no code behind it).
+export const RETIRE_CODES = sqlStatement('UPDATE "OneTimeCode" SET "replacedAt" = ? WHERE "flowKey" = ? AND "consumedAt" IS NULL AND "replacedAt" IS NULL');
+export const INSERT_CODE = sqlStatement(
+  'INSERT INTO "OneTimeCode" ("id", "flowKey", "identifier", "codeHash", "keyId", "attempts", "createdAt", "expiresAt") VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
+);
+export const STORE_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE]);
+export const SEND_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT]);
+
+function codeParams(row: NewCode, now: Date): Param[][] {
+  return [
+    [now, row.flowKey],
+    [row.id, row.flowKey, row.identifier, row.codeHash, row.keyId, now, row.expiresAt],
+  ];
+}
+
+/** Stores a new code (as insertCode), the message carrying it and the audit event of the send, all or none. */
+export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, now = new Date()): Promise<void> {
+  const [, messageRow] = messageParams(message, now);
+  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now)]);
+  countAudit(audit);
 }
 
 /** The live (newest, unconsumed, not replaced) code of a flow, expired or not. */

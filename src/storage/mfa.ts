@@ -3,6 +3,7 @@
 // parallel uses of one TOTP step or one recovery code succeed once, on any engine and instance.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { sqlStatement } from './sql.js';
 
 export type AuthenticatorType = 'totp' | 'sms' | 'email' | 'recovery-code';
 
@@ -43,6 +44,20 @@ export async function findAuthenticator(db: Db, userId: string, id: string): Pro
 export async function listAuthenticators(db: Db, userId: string, filter: { type?: AuthenticatorType; confirmed?: boolean } = {}): Promise<AuthenticatorRow[]> {
   const rows = await db.prisma.authenticator.findMany({ where: { userId, ...filter }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
   return rows.map(typed);
+}
+
+// What a user is enrolled with, in one statement (a track's answer asks every time): 'passkey' first
+// when there is one, then the confirmed factors' types oldest first; nothing for an id that is no user.
+export const ENROLLED = sqlStatement<{ sort_rank: number; type: string; createdAt: Date | string | null }>(
+  'SELECT 0 AS sort_rank, \'passkey\' AS "type", NULL AS "createdAt" WHERE EXISTS (SELECT 1 FROM "Passkey" WHERE "userId" = ?) ' +
+    'AND EXISTS (SELECT 1 FROM "User" WHERE "id" = ?) ' +
+    'UNION ALL SELECT 1, a."type", a."createdAt" FROM "Authenticator" AS a WHERE a."userId" = ? AND a."confirmed" = ? ' +
+    'AND EXISTS (SELECT 1 FROM "User" AS u WHERE u."id" = a."userId") ORDER BY 1, 3',
+);
+
+/** 'passkey' when the user has one, then the types of its confirmed factors, oldest first (with repeats). */
+export async function enrolledTypes(db: Db, userId: string): Promise<string[]> {
+  return (await db.sql.all(ENROLLED, [userId, userId, userId, true])).map((row) => row.type);
 }
 
 /**

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import type { OutboxMessage as OutboxMessageModel } from './generated/sqlite/client.js';
-import { columnList, sqlStatement, type RawRow } from './sql.js';
+import { columnList, sqlStatement, type Param, type RawRow } from './sql.js';
 
 export interface OutgoingMessage {
   /** email: through SMTP (or captured); webhook: `text` is the JSON body POSTed for the connection. */
@@ -20,10 +20,22 @@ export interface ClaimedMessage extends OutgoingMessage {
   attempts: number;
 }
 
-export async function enqueueMessage(db: Db, message: OutgoingMessage): Promise<string> {
-  const data = outboxRow(message);
-  await db.prisma.outboxMessage.create({ data });
-  return data.id;
+export async function enqueueMessage(db: Db, message: OutgoingMessage, now = new Date()): Promise<string> {
+  const [id, params] = messageParams(message, now);
+  await db.sql.run(INSERT_MESSAGE, params);
+  return id;
+}
+
+// Every code sent enqueues one message; storage/codes.ts batches it with the code (SEND_CODE).
+export const INSERT_MESSAGE = sqlStatement(
+  'INSERT INTO "OutboxMessage" ("id", "channel", "connectionId", "recipient", "subject", "text", "html", "status", "attempts", "nextAttemptAt", "createdAt") ' +
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+);
+
+/** A new message's id and the params of INSERT_MESSAGE, due at once. */
+export function messageParams(message: OutgoingMessage, now: Date): [string, Param[]] {
+  const row = outboxRow(message);
+  return [row.id, [row.id, row.channel, row.connectionId, row.recipient, row.subject, row.text, row.html, now, now]];
 }
 
 /** The row of a new message, for a caller that stores it in a transaction of its own (a decision and its webhook). */

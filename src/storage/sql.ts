@@ -45,6 +45,22 @@ export function sqlStatement<R = Row>(text: string, engines: readonly Provider[]
   return statement;
 }
 
+/** Writes that commit together (sqlBatch): the PostgreSQL statement itself, with the steps SQLite runs. */
+export interface Batch extends Statement<unknown> {
+  readonly steps: readonly Statement<unknown>[];
+}
+
+/**
+ * Defines writes that commit together, in one round trip, at module load like `sqlStatement`. On
+ * PostgreSQL they are one statement, each write a data-modifying CTE (atomic, all on one snapshot:
+ * a later step does not see an earlier one's rows); on SQLite, the steps in one synchronous
+ * transaction. The params of `Sql.batch` are the steps' own, in order.
+ */
+export function sqlBatch(steps: readonly Statement<unknown>[]): Batch {
+  const combined = sqlStatement(`WITH ${steps.map((step, i) => `w${i} AS (${step.text})`).join(', ')} SELECT 1 AS done`, ['postgresql']);
+  return Object.assign(combined, { steps });
+}
+
 /** `"a", "b", ...`: a column list from the names of a model's fields (typed, so a typo fails tsc). */
 export function columnList<M>(columns: readonly (keyof M & string)[]): string {
   return columns.map((column) => `"${column}"`).join(', ');
@@ -62,6 +78,8 @@ export interface Sql {
   all<R>(statement: Statement<R>, params: Param[]): Promise<R[]>;
   /** Runs a write; returns how many rows it changed. */
   run(statement: Statement<unknown>, params: Param[]): Promise<number>;
+  /** Runs the writes of a batch (sqlBatch), all or none; `params` has each step's. */
+  batch(batch: Batch, params: Param[][]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -110,6 +128,16 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
     one: <R>(statement: Statement<R>, params: Param[]) => execute(statement, (p) => p.get(...bind(params)) as R | undefined),
     all: <R>(statement: Statement<R>, params: Param[]) => execute(statement, (p) => p.all(...bind(params)) as R[]),
     run: (statement, params) => execute(statement, (p) => p.run(...bind(params)).changes),
+    async batch(batch, params) {
+      try {
+        const ready: Prepared[] = [];
+        for (const step of batch.steps) ready.push(await prepare(step));
+        // Synchronous from BEGIN to COMMIT: nothing else runs on the connection in between.
+        cachedFor!.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!))))();
+      } catch (err) {
+        rethrow(err);
+      }
+    },
     async close() {
       // The connection is Prisma's; Db.close ends it.
       prepared.clear();
@@ -135,6 +163,9 @@ export function postgresSql(pool: pg.Pool): Sql {
     one: async <R>(statement: Statement<R>, params: Param[]) => (await query(statement, params)).rows[0] as R | undefined,
     all: async <R>(statement: Statement<R>, params: Param[]) => (await query(statement, params)).rows as R[],
     run: async (statement, params) => (await query(statement, params)).rowCount ?? 0,
+    async batch(batch, params) {
+      await query(batch, params.flat());
+    },
     async close() {
       // The pool is Prisma's too; Db.close ends it.
     },

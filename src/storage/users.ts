@@ -15,7 +15,10 @@ export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(`SELE
 
 export async function findUserById(db: Db, id: string): Promise<User | null> {
   const row = await db.sql.one(FIND_USER_BY_ID, [id]);
-  if (!row) return null;
+  return row ? userOf(row) : null;
+}
+
+function userOf(row: RawRow<UserModel, UserColumn>): User {
   return {
     id: row.id,
     email: row.email,
@@ -27,8 +30,12 @@ export async function findUserById(db: Db, id: string): Promise<User | null> {
   };
 }
 
-export function findUserByEmail(db: Db, email: string): Promise<User | null> {
-  return db.prisma.user.findUnique({ where: { email }, select: fields });
+// On every code sent by email (known and unknown addresses alike).
+export const FIND_USER_BY_EMAIL = sqlStatement<RawRow<UserModel, UserColumn>>(`SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "email" = ?`);
+
+export async function findUserByEmail(db: Db, email: string): Promise<User | null> {
+  const row = await db.sql.one(FIND_USER_BY_EMAIL, [email]);
+  return row ? userOf(row) : null;
 }
 
 export function findUserByPhone(db: Db, phoneNumber: string): Promise<User | null> {
@@ -110,15 +117,22 @@ export async function tenantOfUser(db: Db, id: string): Promise<string | null | 
   return row ? row.tenantId : undefined;
 }
 
+// A track asks who its user is (action-users.ts) on every call: both candidate ids in one statement,
+// and a tenant's user is made by one insert that two first tracks of one user can both run.
+export const USER_TENANTS = sqlStatement<{ id: string; tenantId: string | null }>('SELECT "id", "tenantId" FROM "User" WHERE "id" IN (?, ?)');
+export const INSERT_TENANT_USER = sqlStatement(
+  'INSERT INTO "User" ("id", "tenantId", "emailVerified", "phoneVerified", "isAdmin", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' + 'ON CONFLICT ("id") DO NOTHING',
+);
+
+/** The tenant marks of the users among `ids` (null: a Sesame user; absent: no such user). */
+export async function tenantsOfUsers(db: Db, ids: [string, string]): Promise<Map<string, string | null>> {
+  const rows = await db.sql.all(USER_TENANTS, ids);
+  return new Map(rows.map((row) => [row.id, row.tenantId]));
+}
+
 /** Creates (or finds) a user known only through a tenant's actions API: no email or phone to sign in with. */
-export async function ensureTenantUser(db: Db, id: string, tenantId: string): Promise<void> {
-  try {
-    await db.prisma.user.upsert({ where: { id }, create: { id, tenantId }, update: {} });
-  } catch (err) {
-    // Prisma's upsert is a read then a write on PostgreSQL: two first tracks of one user race, and
-    // the loser's insert fails on the row the winner made. That row is the one wanted.
-    if (!(await db.prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw err;
-  }
+export async function ensureTenantUser(db: Db, id: string, tenantId: string, now = new Date()): Promise<void> {
+  await db.sql.run(INSERT_TENANT_USER, [id, tenantId, false, false, false, now, now]);
 }
 
 /** Blocks (a date) or unblocks (null) an account; false when there is no such account. */
