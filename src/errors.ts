@@ -29,6 +29,8 @@ export const ERRORS = {
   accountBlocked: { status: 403, code: 'account_blocked', description: 'The account is blocked.' },
   adminOnly: { status: 403, code: 'forbidden', key: 'admin.forbidden', description: 'Only admins may use the admin console.' },
   adminNeedsMfa: { status: 403, code: 'mfa_required', key: 'admin.needs_mfa', description: 'The admin console needs a sign-in with a passkey or a second factor.' },
+  adminSelf: { status: 403, code: 'self_lockout', key: 'admin.user.self', description: 'Admins cannot block, delete or remove the factors of their own account from the console.' },
+  sesameClient: { status: 409, code: 'conflict', key: 'admin.clients.own', description: "Sesame's own clients cannot be changed or removed." },
   reviewSettled: { status: 409, code: 'conflict', key: 'admin.reviews.settled', description: 'This action is no longer waiting for a review.' },
   // Client and caller authentication.
   invalidClient: { status: 401, code: 'invalid_client', description: 'Client authentication failed.' },

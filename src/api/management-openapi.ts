@@ -8,6 +8,7 @@ import { MANAGEMENT_SCOPES, managementAudience } from '../oidc/resources.js';
 import { openApiPaths, securityOf } from './management-routes.js';
 import { USER_ROUTES } from './management-user-routes.js';
 import { ACTION_ROUTES } from './management-actions.js';
+import { CLIENT_ROUTES } from './management-clients.js';
 import { AUDIT_ROUTES } from './management-audit.js';
 import { OUTBOX_ROUTES } from './management-outbox.js';
 import { KEY_ROUTES } from './management-keys.js';
@@ -91,52 +92,6 @@ const authenticatorPaths = {
   },
 };
 
-const CLIENT_ID = pathParam('id', 'The client id.');
-/** The brand keys of a client (oidc/client-metadata.ts, README "Branding"); any other metadata is open. */
-const BRAND_PROPERTIES = {
-  client_name: { type: 'string', description: 'The product name on its pages and emails when it is branded.' },
-  logo_uri: { type: 'string', format: 'uri', description: 'Logo on its pages and emails: https (http only on localhost), a host name or address.' },
-  brand_color: { type: 'string', pattern: '^#[0-9a-fA-F]{6}$', description: 'Primary colour, #rrggbb; pages adjust it per theme for 4.5:1 contrast.' },
-  support_uri: { type: 'string', format: 'uri', description: 'Help link under its pages and emails: https (http only on localhost) or mailto:.' },
-};
-const clientMetadata = (description: string): Schema => ({ ...openObject(description), properties: BRAND_PROPERTIES });
-const clientPaths = {
-  '/clients': {
-    get: operation('List config-file and stored clients (no secrets).', {
-      200: { description: 'The clients.', ...json(object({ clients: { type: 'array', items: ref('Client') } })) },
-    }),
-    post: operation(
-      'Register a client; its secret is in this answer only.',
-      { 201: { description: 'The client, with client_secret.', ...json(ref('Client')) } },
-      { 400: error('Invalid client metadata.'), 409: error('The id exists.') },
-      { requestBody: { required: true, ...json(clientMetadata('oidc-provider client metadata with client_id.')) } },
-    ),
-  },
-  '/clients/{id}': {
-    get: operation('One client.', { 200: { description: 'The client.', ...json(ref('Client')) } }, { 404: error('No such client.') }, { parameters: [CLIENT_ID] }),
-    patch: operation(
-      'Change a stored client: the keys given replace, null removes.',
-      { 200: { description: 'The client.', ...json(ref('Client')) } },
-      { 400: error('Invalid client metadata.'), 404: error('No such client.'), 409: error('A config-file client.') },
-      { parameters: [CLIENT_ID], requestBody: { required: true, ...json(clientMetadata('Client metadata changes.')) } },
-    ),
-    delete: operation(
-      'Remove a stored client.',
-      { 204: { description: 'Removed.' } },
-      { 404: error('No such client.'), 409: error('A config-file client.') },
-      { parameters: [CLIENT_ID] },
-    ),
-  },
-  '/clients/{id}/rotate-secret': {
-    post: operation(
-      'A new secret, shown once; the old one stops working.',
-      { 200: { description: 'The new secret.', ...json(object({ client_id: { type: 'string' }, client_secret: { type: 'string' } })) } },
-      { 404: error('No such client.'), 409: error('A config-file client.') },
-      { parameters: [CLIENT_ID] },
-    ),
-  },
-};
-
 const linkPaths = {
   '/links': {
     post: operation(
@@ -215,7 +170,6 @@ const serviceClientPaths = {
 
 const schemas = {
   Error: object({ error: { type: 'string' }, error_description: { type: 'string' } }),
-  Client: clientMetadata('Client metadata, with source ("config" or "database") and createdAt; client_secret only where it was made.'),
   Passkey: object({
     id: { type: 'string', description: 'Credential id, base64url.' },
     name: { type: ['string', 'null'], description: "The name the user gave it (at first the provider's)." },
@@ -250,7 +204,7 @@ function withScopes(written: Paths): Paths {
       Object.entries(operations).map(([method, op]) => [method, { ...op, security: securityOf(scopeOf(new Map(), method.toUpperCase(), template)) }]),
     );
   }
-  for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES]))) paths[path] = { ...paths[path], ...operations };
+  for (const [path, operations] of Object.entries(openApiPaths([...ACTION_ROUTES, ...USER_ROUTES, ...CLIENT_ROUTES]))) paths[path] = { ...paths[path], ...operations };
   for (const [path, operations] of Object.entries(openApiPaths(AUDIT_ROUTES))) paths[path] = { ...paths[path], ...operations };
   for (const [path, operations] of Object.entries(openApiPaths([...OUTBOX_ROUTES, ...KEY_ROUTES]))) paths[path] = { ...paths[path], ...operations };
   return paths;
@@ -267,7 +221,6 @@ export function managementOpenApi(config: Services['config']): Record<string, un
     paths: withScopes({
       ...linkPaths,
       ...(config.features.externalConnections.enabled ? serviceClientPaths : {}),
-      ...clientPaths,
       ...passkeyPaths,
       ...authenticatorPaths,
     }),

@@ -1,6 +1,6 @@
 // The management API (/api/v1), JSON only: operator links (welcome, custom) and their revocation,
 // the same as `sesame links`; service clients of external connections (management-service-clients.ts);
-// relying parties, the same as `sesame clients` (management-clients.ts); users' passkeys, the same as
+// relying parties, the same as `sesame clients` (management-clients.ts, schema-driven); users' passkeys, the same as
 // `sesame users passkeys` (management-passkeys.ts); users' second factors, the same as `sesame users mfa`
 // (management-mfa.ts); users themselves: search, block, erase, export, sessions and grants
 // (management-user-routes.ts, schema-driven); its OpenAPI document (management-openapi.ts).
@@ -16,7 +16,7 @@ import { type DeclaredScopes, requireAdmin } from './admin-auth.js';
 import { mountRoutes } from './management-routes.js';
 import { USER_ROUTES } from './management-user-routes.js';
 import { serviceClientRoutes } from './management-service-clients.js';
-import { clientRoutes } from './management-clients.js';
+import { CLIENT_ROUTES } from './management-clients.js';
 import { userPasskeyRoutes } from './management-passkeys.js';
 import { userMfaRoutes } from './management-mfa.js';
 import { ACTION_ROUTES } from './management-actions.js';
@@ -66,10 +66,9 @@ export function managementRouter(s: Services): Router {
   });
 
   if (s.config.features.externalConnections.enabled) serviceClientRoutes(router, s);
-  clientRoutes(router, s);
   userPasskeyRoutes(router, s);
   userMfaRoutes(router, s);
-  mountRoutes(router, s, [...ACTION_ROUTES, ...USER_ROUTES], declared);
+  mountRoutes(router, s, [...ACTION_ROUTES, ...USER_ROUTES, ...CLIENT_ROUTES], declared);
   mountRoutes(router, s, AUDIT_ROUTES, declared);
   mountRoutes(router, s, [...OUTBOX_ROUTES, ...KEY_ROUTES], declared);
   return router;

@@ -53,6 +53,7 @@ const BY_CODE: Record<string, Entry> = {
   access_denied: entry('cancelled', true),
   not_found: entry('not_found', false),
   account_blocked: entry('blocked', false),
+  self_lockout: entry('self_lockout', false, false),
 };
 
 // Links explain themselves (their messages already say to ask for a new one); a connection's

@@ -37,7 +37,7 @@ export function passkeysOn(s: Pick<Services, 'config'>): boolean {
   return relyingParty(s.config) !== null;
 }
 
-function when(date: Date, locale: string): string {
+export function when(date: Date, locale: string): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date) + ' UTC';
 }
 
@@ -55,8 +55,8 @@ function passkeyView(passkey: PasskeyRow, locale: string) {
   };
 }
 
-async function signInsView(s: Services, userId: string, locale: string) {
-  return (await recentSignIns(s.db, userId)).map((e) => {
+export async function signInsView(s: Pick<Services, 'db'>, userId: string, locale: string, take = 10) {
+  return (await recentSignIns(s.db, userId, take)).map((e) => {
     const method = e.type === 'passkey.login' ? 'passkey' : e.type === 'link.used' ? 'email_link' : (e.reason ?? '');
     return {
       when: when(e.createdAt, locale),

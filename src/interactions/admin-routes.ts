@@ -1,6 +1,7 @@
 // /admin: the admin console (issue 17). Server-rendered like the hosted pages, no script, every form
 // with a CSRF token; who may use it is admin-session.ts (a sign-in with a passkey or a second factor,
-// the admin role read on every request). Pages so far: the REVIEW queue (admin-reviews.ts).
+// the admin role read on every request). Pages so far: the REVIEW queue (admin-reviews.ts); USERS
+// (admin-users.ts, their actions admin-user-actions.ts).
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
@@ -12,6 +13,9 @@ import { showDashboard, showSignedOut, signOut } from './admin-dashboard.js';
 import { downloadAudit, showAudit } from './admin-audit.js';
 import { showOutbox, submitRetry } from './admin-outbox.js';
 import { showKeys, submitRotation } from './admin-keys.js';
+import { showUser, showUsers } from './admin-users.js';
+import * as userActions from './admin-user-actions.js';
+import { showClient, showClients, showNewClient, showRemove, submitClient, submitNewClient, submitRemove, submitRotate } from './admin-clients.js';
 
 /** GET /admin: the console's first page, the dashboard. */
 async function showHome(s: Services, ctx: Context) {
@@ -23,6 +27,8 @@ async function showHome(s: Services, ctx: Context) {
 export function adminRouter(s: Services): Router {
   const router = new Router({ prefix: '/admin' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
+  // A client's form carries lists of URIs.
+  const clientForm = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
   router.use(noStore);
   router.get('/', (ctx) => showHome(s, ctx));
   router.get('/callback', (ctx) => finishAdminSignIn(s, ctx));
@@ -38,5 +44,26 @@ export function adminRouter(s: Services): Router {
   router.post('/outbox/retry', form, (ctx) => submitRetry(s, ctx));
   router.get('/keys', (ctx) => showKeys(s, ctx));
   router.post('/keys/rotate', form, (ctx) => submitRotation(s, ctx));
+  router.get('/users', (ctx) => showUsers(s, ctx));
+  router.get('/users/:id', (ctx) => showUser(s, ctx));
+  router.get('/users/:id/export', (ctx) => userActions.exportAccount(s, ctx));
+  router.get('/users/:id/delete', (ctx) => userActions.confirmDelete(s, ctx));
+  router.post('/users/:id/delete', form, (ctx) => userActions.deleteAccount(s, ctx));
+  router.post('/users/:id/block', form, (ctx) => userActions.blockAccount(s, ctx));
+  router.post('/users/:id/unblock', form, (ctx) => userActions.unblockAccount(s, ctx));
+  router.post('/users/:id/sessions/end', form, (ctx) => userActions.endOneSession(s, ctx));
+  router.post('/users/:id/sessions/end-all', form, (ctx) => userActions.endEverySession(s, ctx));
+  router.post('/users/:id/grants/revoke', form, (ctx) => userActions.revokeOneGrant(s, ctx));
+  router.post('/users/:id/factors/remove', form, (ctx) => userActions.removeOneFactor(s, ctx));
+  router.post('/users/:id/passkeys/remove', form, (ctx) => userActions.removeOnePasskey(s, ctx));
+  router.post('/users/:id/factors/reset', form, (ctx) => userActions.resetAllFactors(s, ctx));
+  router.get('/clients', (ctx) => showClients(s, ctx));
+  router.get('/clients/new', (ctx) => showNewClient(s, ctx));
+  router.post('/clients/new', clientForm, (ctx) => submitNewClient(s, ctx));
+  router.get('/clients/:id', (ctx) => showClient(s, ctx));
+  router.post('/clients/:id', clientForm, (ctx) => submitClient(s, ctx));
+  router.post('/clients/:id/secret', form, (ctx) => submitRotate(s, ctx));
+  router.get('/clients/:id/delete', (ctx) => showRemove(s, ctx));
+  router.post('/clients/:id/delete', form, (ctx) => submitRemove(s, ctx));
   return router;
 }

@@ -30,7 +30,8 @@ const page = firstPartySession({
   home: '/admin',
   sessionCookie: 'sesame_admin',
   flowCookie: 'sesame_admin_flow',
-  returnPaths: /^\/admin(\/reviews(\?page=\d{1,6})?|\/audit|\/dashboard(\?range=(hour|day))?|\/outbox(\?older=[\w-]{1,400})?|\/keys)?$/,
+  returnPaths:
+    /^\/admin(\/reviews(\?page=\d{1,6})?|\/audit|\/dashboard(\?range=(hour|day))?|\/outbox(\?older=[\w-]{1,400})?|\/keys|\/users(\/[\w-]{1,100})?|\/clients(\/[\w.~%-]{1,800}(\/delete)?)?)?$/,
   sessionSeconds: 30 * 60,
   freshSeconds: FRESH_SECONDS,
   signInFirst: 'Sign in to the admin console first.',

@@ -9,8 +9,9 @@ import type Provider from 'oidc-provider';
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../storage/db.js';
 import { recordAudit } from '../storage/audit.js';
-import { deleteClient, findStoredClient, insertClient, listClients, replaceClientMetadata } from '../storage/clients.js';
+import { deleteClientAndTokens, findStoredClient, insertClient, listClients, replaceClientMetadata } from '../storage/clients.js';
 import { clientNeedsSecret } from './internals.js';
+import { ACCOUNT_CLIENT, ADMIN_CLIENT } from './first-party-clients.js';
 
 export type RegistryProblem = 'invalid_request' | 'invalid_client_metadata' | 'conflict' | 'not_found';
 
@@ -53,7 +54,23 @@ function view(metadata: Record<string, unknown>, source: ClientView['source'], c
 
 const configClient = (r: Registry, clientId: string) => r.config.clients.find((c) => c.client_id === clientId);
 
+// Sesame's own pages' clients (first-party-clients.ts): changing or removing the console's would lock
+// every admin out, and a stored client under either id would be shadowed by it.
+const INTERNAL_IDS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT.id, ADMIN_CLIENT.id]);
+
+/** Whether the id is one of Sesame's own page clients, which no operator tool may change. */
+export function isSesameClient(clientId: string): boolean {
+  return INTERNAL_IDS.has(clientId);
+}
+
+function refuseInternalClient(clientId: string): void {
+  if (isSesameClient(clientId)) {
+    throw new ClientRegistryError('conflict', `client ${clientId} is Sesame's own (its account page or admin console sign-in) and cannot be registered, changed or removed`);
+  }
+}
+
 function refuseConfigClient(r: Registry, clientId: string): void {
+  refuseInternalClient(clientId);
   if (configClient(r, clientId)) {
     throw new ClientRegistryError('conflict', `client ${clientId} comes from the configuration file; edit the config file to change it`);
   }
@@ -115,6 +132,7 @@ export async function createClient(r: Registry, input: unknown): Promise<{ clien
     throw new ClientRegistryError('invalid_request', 'client_id must be 1 to 255 visible ASCII characters');
   }
   refuseSecret(metadata);
+  refuseInternalClient(clientId);
   if (configClient(r, clientId)) throw new ClientRegistryError('conflict', `a client ${clientId} already exists in the configuration file`);
   const settled = await settle(r, withDefaults(metadata));
   if (!(await insertClient(r.db, clientId, settled.metadata))) throw new ClientRegistryError('conflict', `a client ${clientId} already exists`);
@@ -167,8 +185,9 @@ export async function rotateClientSecret(r: Registry, clientId: string): Promise
   return { client_id: clientId, client_secret: secret };
 }
 
+/** Removes a stored client with every grant and token issued to it (refresh tokens included). */
 export async function removeClient(r: Registry, clientId: string): Promise<void> {
   refuseConfigClient(r, clientId);
-  if (!(await deleteClient(r.db, clientId))) throw new ClientRegistryError('not_found', `no stored client ${clientId}`);
+  if (!(await deleteClientAndTokens(r.db, clientId))) throw new ClientRegistryError('not_found', `no stored client ${clientId}`);
   await recordAudit(r.db, { type: 'client.removed', clientId, reason: r.via });
 }

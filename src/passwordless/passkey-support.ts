@@ -25,8 +25,18 @@ export interface PasskeySummary {
   lastUsedAt: string | null;
 }
 
-/** Who removes passkeys, for the audit: an operator at the command line, or a management API client. */
-export type Remover = { via: 'cli' } | { via: 'management_api'; clientId: string; ip?: string | null };
+/** Who removes passkeys (or acts on an account), for the audit: an operator at the command line, a management API client, or an admin in the console. */
+export type Remover = { via: 'cli' } | { via: 'management_api'; clientId: string; ip?: string | null } | { via: 'console'; adminId: string; ip?: string | null };
+
+/** The audit columns naming who acted: a management client and its address, or a console admin's address. */
+export function operatorAudit(by: Remover): { clientId: string | null; ip: string | null } {
+  return { clientId: by.via === 'management_api' ? by.clientId : null, ip: by.via === 'cli' ? null : (by.ip ?? null) };
+}
+
+/** How the audit's reason names who acted: the console admin by id (as reviews do), else the door. */
+export function operatorVia(by: Remover): string {
+  return by.via === 'console' ? `console by admin:${by.adminId}` : by.via;
+}
 
 export function summarizePasskey(row: PasskeyRow): PasskeySummary {
   return {
@@ -67,9 +77,8 @@ export async function removePasskey(db: Db, userId: string, passkeyId: string, b
   await recordAudit(db, {
     type: 'passkey.removed',
     userId,
-    clientId: by.via === 'management_api' ? by.clientId : null,
-    ip: by.via === 'management_api' ? (by.ip ?? null) : null,
-    reason: `${passkeyId} via ${by.via}`,
+    ...operatorAudit(by),
+    reason: `${passkeyId} via ${operatorVia(by)}`,
   });
   return true;
 }

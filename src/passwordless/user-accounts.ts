@@ -8,14 +8,14 @@ import { endAllSessions, endSession, listGrants, listSessions, revokeGrant } fro
 import { eraseUserRows } from '../storage/user-erasure.js';
 import { findUserById, findUserRecord, setBlocked, setName } from '../storage/users.js';
 import type { Remover } from './passkey-support.js';
-import { passkeysOf } from './passkey-support.js';
+import { operatorAudit, operatorVia, passkeysOf } from './passkey-support.js';
 import { factorsOf } from './mfa/support.js';
 
 /** Who acts on the account, for the audit: the CLI, or a management API client. */
 export type Operator = Remover;
 
 function auditOf(by: Operator) {
-  return { clientId: by.via === 'management_api' ? by.clientId : null, ip: by.via === 'management_api' ? (by.ip ?? null) : null };
+  return operatorAudit(by);
 }
 
 /** An account as support reads it (the management API's User). */
@@ -59,7 +59,7 @@ export async function blockUser(db: Db, userId: string, by: Operator, now = new 
   if (!before) return null;
   if (!before.blockedAt && !(await setBlocked(db, userId, now))) return null;
   const ended = await endAllSessions(db, userId);
-  await recordAudit(db, { type: 'user.blocked', userId, ...auditOf(by), reason: `${ended} sessions and grants ended via ${by.via}` });
+  await recordAudit(db, { type: 'user.blocked', userId, ...auditOf(by), reason: `${ended} sessions and grants ended via ${operatorVia(by)}` });
   const after = await findUserRecord(db, userId);
   return after && viewOf(after);
 }
@@ -72,7 +72,7 @@ export async function isBlocked(db: Db, userId: string): Promise<boolean> {
 /** Lifts a block; the user signs in again from scratch (nothing ended comes back). */
 export async function unblockUser(db: Db, userId: string, by: Operator): Promise<UserView | null> {
   if (!(await setBlocked(db, userId, null))) return null;
-  await recordAudit(db, { type: 'user.unblocked', userId, ...auditOf(by), reason: `via ${by.via}` });
+  await recordAudit(db, { type: 'user.unblocked', userId, ...auditOf(by), reason: `via ${operatorVia(by)}` });
   const after = await findUserRecord(db, userId);
   return after && viewOf(after);
 }
@@ -81,7 +81,7 @@ export async function unblockUser(db: Db, userId: string, by: Operator): Promise
 export async function eraseUser(db: Db, userId: string, by: Operator): Promise<boolean> {
   const user = await findUserRecord(db, userId);
   if (!user || !(await eraseUserRows(db, user))) return false;
-  await recordAudit(db, { type: 'user.deleted', userId, ...auditOf(by), reason: `via ${by.via}` });
+  await recordAudit(db, { type: 'user.deleted', userId, ...auditOf(by), reason: `via ${operatorVia(by)}` });
   return true;
 }
 
@@ -124,7 +124,7 @@ export async function exportUser(db: Db, userId: string) {
 /** Sets or clears the account's name (the profile scope's `name` claim), audited. */
 export async function renameUser(db: Db, userId: string, name: string | null, by: Operator): Promise<UserView | null> {
   if (!(await setName(db, userId, name))) return null;
-  await recordAudit(db, { type: 'user.updated', userId, ...auditOf(by), reason: `name via ${by.via}` });
+  await recordAudit(db, { type: 'user.updated', userId, ...auditOf(by), reason: `name via ${operatorVia(by)}` });
   const after = await findUserRecord(db, userId);
   return after && viewOf(after);
 }
@@ -132,13 +132,20 @@ export async function renameUser(db: Db, userId: string, name: string | null, by
 /** Ends one session of the user with its grants and tokens, audited; false when the user has no such session. */
 export async function endUserSession(db: Db, userId: string, sessionId: string, by: Operator): Promise<boolean> {
   if (!(await endSession(db, userId, sessionId))) return false;
-  await recordAudit(db, { type: 'session.ended', userId, ...auditOf(by), reason: `via ${by.via}` });
+  await recordAudit(db, { type: 'session.ended', userId, ...auditOf(by), reason: `via ${operatorVia(by)}` });
   return true;
 }
 
 /** Revokes one grant of the user with its tokens, audited; false when the user has no such grant. */
 export async function revokeUserGrant(db: Db, userId: string, grantId: string, by: Operator): Promise<boolean> {
   if (!(await revokeGrant(db, userId, grantId))) return false;
-  await recordAudit(db, { type: 'grant.revoked', userId, ...auditOf(by), reason: `via ${by.via}` });
+  await recordAudit(db, { type: 'grant.revoked', userId, ...auditOf(by), reason: `via ${operatorVia(by)}` });
   return true;
+}
+
+/** Ends every session and grant of the user with their tokens (a lost phone), audited; returns how many sessions and grants ended. */
+export async function endAllUserSessions(db: Db, userId: string, by: Operator): Promise<number> {
+  const ended = await endAllSessions(db, userId);
+  await recordAudit(db, { type: 'session.ended', userId, ...auditOf(by), reason: `all ${ended} via ${operatorVia(by)}` });
+  return ended;
 }

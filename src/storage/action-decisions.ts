@@ -336,3 +336,8 @@ export async function useApproval(db: Db, id: string, since: Date, now = new Dat
   });
   return count === 1;
 }
+
+/** The decisions about one Sesame account (its principal id) across tenants, newest first: the console's user page. */
+export function listPrincipalDecisions(db: Db, principalId: string, take = 20): Promise<ActionDecisionRow[]> {
+  return db.prisma.actionDecision.findMany({ where: { principalId }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take });
+}

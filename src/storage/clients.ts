@@ -45,7 +45,23 @@ export async function listClients(db: Db): Promise<StoredClient[]> {
   return rows.map((r) => ({ clientId: r.clientId, metadata: JSON.parse(r.metadata) as Record<string, unknown>, createdAt: r.createdAt }));
 }
 
-export async function deleteClient(db: Db, clientId: string): Promise<boolean> {
-  const { count } = await db.prisma.client.deleteMany({ where: { clientId } });
-  return count === 1;
+/**
+ * Deletes a client with its grants and every token, code and grant-bound row issued to it: a token
+ * of a removed client must not outlive it (and a client registered later under the same id must not
+ * inherit them). OidcPayload has no client column, so rows are found by the clientId in their JSON
+ * (a rare operator action, so a scan of the matching rows is fine) and checked after parsing.
+ */
+export async function deleteClientAndTokens(db: Db, clientId: string): Promise<boolean> {
+  const candidates = await db.prisma.oidcPayload.findMany({
+    where: { payload: { contains: `"clientId":${JSON.stringify(clientId)}` } },
+    select: { model: true, id: true, payload: true },
+  });
+  const own = candidates.filter((row) => (JSON.parse(row.payload) as { clientId?: unknown }).clientId === clientId);
+  const grantIds = own.filter((row) => row.model === 'Grant').map((row) => row.id);
+  const [, , removed] = await db.prisma.$transaction([
+    db.prisma.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
+    db.prisma.oidcPayload.deleteMany({ where: { OR: own.map((row) => ({ model: row.model, id: row.id })) } }),
+    db.prisma.client.deleteMany({ where: { clientId } }),
+  ]);
+  return removed.count === 1;
 }

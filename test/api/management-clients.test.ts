@@ -147,10 +147,11 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
   it('refuses bad input with a clear 400 and stores nothing', async () => {
     const invalid = (description: string) => ({ status: 400, body: { error: 'invalid_client_metadata', error_description: description } });
     expect(await api('POST', '/clients', '{"client_id":')).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'The request body is not valid JSON.' } });
-    expect(await api('POST', '/clients', [])).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'the client must be a JSON object.' } });
+    // The schema that validates the body (and documents it) names the field.
+    expect(await api('POST', '/clients', [])).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'body: must be a JSON object.' } });
     expect(await api('POST', '/clients', { redirect_uris: [CALLBACK] })).toEqual({
       status: 400,
-      body: { error: 'invalid_request', error_description: 'client_id must be 1 to 255 visible ASCII characters.' },
+      body: { error: 'invalid_request', error_description: 'client_id: must be 1 to 255 visible ASCII characters.' },
     });
     expect(await api('POST', '/clients', { client_id: 'x', client_secret: 'mine-mine-mine-mine' })).toEqual({
       status: 400,

@@ -7,6 +7,7 @@ import type { Db } from '../../storage/db.js';
 import { recordAudit } from '../../storage/audit.js';
 import { deleteAuthenticator, deleteUserAuthenticators, type AuthenticatorType } from '../../storage/mfa.js';
 import type { Remover } from '../passkey-support.js';
+import { operatorAudit, operatorVia } from '../passkey-support.js';
 import { listFactors, type Factor } from './factors.js';
 
 /** One factor as support sees it: never a secret. */
@@ -44,13 +45,13 @@ export async function factorsOf(db: Db, userId: string): Promise<FactorSummary[]
 }
 
 function auditOf(by: Remover) {
-  return { clientId: by.via === 'management_api' ? by.clientId : null, ip: by.via === 'management_api' ? (by.ip ?? null) : null };
+  return operatorAudit(by);
 }
 
 /** Removes one factor of this user (its recovery codes with it); false when the user has no such factor. */
 export async function removeFactorFor(db: Db, userId: string, authenticatorId: string, by: Remover): Promise<boolean> {
   if (!(await deleteAuthenticator(db, userId, authenticatorId))) return false;
-  await recordAudit(db, { type: 'mfa.removed', userId, ...auditOf(by), reason: `${authenticatorId} via ${by.via}` });
+  await recordAudit(db, { type: 'mfa.removed', userId, ...auditOf(by), reason: `${authenticatorId} via ${operatorVia(by)}` });
   return true;
 }
 
@@ -61,7 +62,7 @@ export async function removeFactorFor(db: Db, userId: string, authenticatorId: s
 export async function resetFactors(db: Db, userId: string, by: Remover): Promise<string[]> {
   const ids = (await listFactors({ db }, userId)).map((f) => f.id);
   const count = await deleteUserAuthenticators(db, userId);
-  await recordAudit(db, { type: 'mfa.reset', userId, ...auditOf(by), reason: `${count} via ${by.via}` });
+  await recordAudit(db, { type: 'mfa.reset', userId, ...auditOf(by), reason: `${count} via ${operatorVia(by)}` });
   // A factor enrolled between the list and the delete went too; the answer names what was listed.
   return ids;
 }

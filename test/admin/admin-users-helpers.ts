@@ -1,0 +1,87 @@
+// What the console's users tests share: an admin with an authenticator app signing in to /admin
+// without JavaScript (code, then the app's code), and a user of the test RP signed in with an
+// emailed code who holds a refresh token (a session and a grant for the console to end).
+import * as oidc from 'openid-client';
+import { expect } from 'vitest';
+import { oidcFixture } from '../oidc/fixture.js';
+import { FormClient } from '../helpers/form-client.js';
+import { rpConfig, startLogin } from '../helpers/login.js';
+import { waitFor } from '../helpers/wait.js';
+import { codeFrom } from '../helpers/smtp.js';
+import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
+import type { TestSesame } from '../helpers/sesame.js';
+import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { ADMIN_FIXTURE } from './admin-helpers.js';
+
+const APP = oidcFixture.clients[0]!;
+
+/** A user with a confirmed authenticator app; made admin directly unless `admin` is false. */
+export async function userWithApp(t: TestSesame, email: string, admin = true) {
+  const user = await upsertVerifiedEmailUser(t.sesame.services.db, email);
+  const { secret, authenticatorId } = await confirmedTotp(t.sesame.services, user.id);
+  if (admin) await setAdmin(t.sesame.services.db, user.id, true);
+  return { user, secret, authenticatorId };
+}
+
+/** `start` in a new browser: signs in with the emailed code and the app's code; the console page it lands on and its CSRF token. */
+export async function consoleSignIn(t: TestSesame, email: string, secret: string, start = '/admin/users') {
+  const browser = new FormClient();
+  const first = await browser.follow(`${t.issuer}${start}`, t.issuer);
+  const codePage = await browser.submit(first, '/email', { email }, t.issuer);
+  const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
+  const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
+  return { browser, page, csrf: csrfOf(page.html) };
+}
+
+/** The CSRF token of a console page's forms ('' when it has none). */
+export function csrfOf(html: string): string {
+  return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+}
+
+/** This feature's configuration: the admin console's, with a short resend cooldown (one address signs in several times). */
+// The RP's sign-ins go straight back to it: no passkey offer on a localhost issuer (browser tests).
+export const USERS_FIXTURE = {
+  ...ADMIN_FIXTURE,
+  clients: ADMIN_FIXTURE.clients.map((c) => (c.client_id === APP.client_id ? { ...c, offer_passkeys: false } : c)),
+  codes: { resendCooldown: 1 },
+};
+
+/** `email` signs in to the test RP ("app") with an emailed code at the hosted pages (waiting out the resend cooldown): what followed the code. */
+export async function hostedSignIn(t: TestSesame, email: string, browser = new FormClient()) {
+  const rp = await rpConfig(t, 'app', APP.client_secret);
+  const started = await startLogin(t, rp, {}, browser);
+  const codePage = await waitFor(
+    async () => {
+      const page = await browser.submit(started.page, '/email', { email }, t.url);
+      return page.status === 429 ? false : page;
+    },
+    { interval: 200, what: 'the resend cooldown to end' },
+  );
+  expect(codePage.status).toBe(200);
+  const result = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.url);
+  return { rp, started, result };
+}
+
+/** `email` signs in to the test RP ("app"): its tokens (a refresh token among them). */
+export async function rpSignIn(t: TestSesame, email: string, browser = new FormClient()) {
+  const { rp, started, result } = await hostedSignIn(t, email, browser);
+  expect(result.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+  const tokens = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  });
+  expect(tokens.refresh_token).toEqual(expect.any(String));
+  return { rp, tokens, browser };
+}
+
+/** The refusal a rejected promise carries (openid-client's error fields), or null when it succeeded. */
+export async function refusal(promise: Promise<unknown>): Promise<{ error?: string; status?: number } | null> {
+  try {
+    await promise;
+    return null;
+  } catch (err) {
+    const e = err as { error?: string; status?: number };
+    return { error: e.error, status: e.status };
+  }
+}
