@@ -10,17 +10,20 @@ import type { ReceivedMail } from '../test/helpers/smtp.js';
 export const SLOW_DOMAIN = 'slow.bench.test';
 export const SLOW_SMTP_MS = 500;
 
+/** A message as the bench's server received it; `receivedAt` (performance.now()) once its data ended. */
+export type BenchReceived = ReceivedMail & { receivedAt: number };
+
 export interface BenchMail {
   url: string;
   /** Resolves with the next message to `to` not read yet. */
-  next(to: string, timeoutMs?: number): Promise<ReceivedMail>;
+  next(to: string, timeoutMs?: number): Promise<BenchReceived>;
   close(): Promise<void>;
 }
 
 const subjectOf = (raw: string) => (/^Subject:\s*(.*(?:\r?\n[ \t].*)*)/im.exec(raw)?.[1] ?? '').replace(/\r?\n[ \t]/g, ' ').trim();
 
 export async function startBenchMail(): Promise<BenchMail> {
-  const unread = new Map<string, ReceivedMail[]>();
+  const unread = new Map<string, BenchReceived[]>();
   const waiters = new Map<string, Array<() => void>>();
   const server = new SMTPServer({
     authOptional: true,
@@ -33,12 +36,13 @@ export async function startBenchMail(): Promise<BenchMail> {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        const receivedAt = performance.now();
         if (to.every((address) => address.endsWith(`@${SLOW_DOMAIN}`))) {
           setTimeout(callback, SLOW_SMTP_MS);
           return;
         }
         const raw = Buffer.concat(chunks).toString('utf8');
-        const mail: ReceivedMail = { to, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', subject: subjectOf(raw), raw };
+        const mail: BenchReceived = { to, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', subject: subjectOf(raw), raw, receivedAt };
         for (const address of to) {
           unread.set(address, [...(unread.get(address) ?? []), mail]);
           for (const wake of waiters.get(address) ?? []) wake();

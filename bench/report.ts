@@ -59,6 +59,11 @@ export const labelOf = (x: { target: TargetName; workers: number }) => (x.worker
 
 const mb = (mib: number) => mib * 1.048576;
 
+/** The `p` quantile (0 to 1) of ascending `sorted` latencies; NaN when there are none. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : NaN;
+}
+
 export function withRatios(measurements: Measurement[]): Row[] {
   return measurements.map((m) => {
     const base = measurements.find((b) => b.target === 'baseline' && b.scenario === m.scenario);

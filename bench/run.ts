@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { actionChecks, withActions } from './actions.js';
 import { collectCodes, makePool, type Tokens } from './flows.js';
+import { handoffChecks } from './handoff.js';
 import { startBenchMail, type BenchMail } from './mail.js';
 import {
   checksOf,
@@ -210,7 +211,7 @@ async function runScenarios(b: Bench): Promise<void> {
     rows,
     memory,
     scaling: scalingOf(rows),
-    checks: [...actionChecks(rows, o.connections), ...checksOf(rows, memory)],
+    checks: [...actionChecks(rows, o.connections), ...handoffChecks(rows), ...checksOf(rows, memory)],
     warnings: warningsOf(rows),
   };
   writeResults(join(ROOT, 'bench/results'), 'latest', report, markdownReport(report));

@@ -3,17 +3,33 @@
 // memory sampled meanwhile (over its process tree: a primary and its cluster workers).
 import autocannon from 'autocannon';
 import { ACTIONS, signsIn, trackRequest } from './actions.js';
+import { HANDOFF, handoffLoop } from './handoff.js';
+import { percentile } from './report.js';
 import { addressPrefix, basicAuth, signIn, startBody, type OtpCode, type Tokens } from './flows.js';
 import { SLOW_DOMAIN, type BenchMail } from './mail.js';
 import { API, CLIENT, cpuBetween, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
 
 // passwordless_start last: the slow SMTP server leaves Sesame's outbox a backlog that takes minutes
 // to deliver, and the codes of any later sign-in would wait behind it.
-export const SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh', 'userinfo', 'introspection', 'otp_grant', 'code_flow', ...ACTIONS, 'passwordless_start'] as const;
+export const SCENARIOS = [
+  'discovery',
+  'jwks',
+  'client_credentials',
+  'refresh',
+  'userinfo',
+  'introspection',
+  'otp_grant',
+  'code_flow',
+  ...ACTIONS,
+  HANDOFF,
+  'passwordless_start',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+/** The scenarios autocannon sends (the others run loops of their own). */
+type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF>;
 export const NEEDS_POOL: ReadonlySet<Scenario> = new Set(['refresh', 'userinfo', 'introspection']);
 /** Endpoints the baseline does not have. */
-export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', ...ACTIONS, 'passwordless_start']);
+export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', ...ACTIONS, HANDOFF, 'passwordless_start']);
 /** Sign-ins in flight at once in code_flow (at most `--connections`): people, not API clients. */
 export const CODE_FLOW_CONCURRENCY = 10;
 
@@ -81,7 +97,7 @@ export function newState(pool: Tokens[]): State {
 }
 
 /** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
-function requestOf(scenario: Exclude<Scenario, `code_flow${string}`>, target: Target, state: State, n: number): Request {
+function requestOf(scenario: Loaded, target: Target, state: State, n: number): Request {
   let i = n;
   let fresh = n;
   const nextAccessToken = () => state.accessTokens[i++ % state.accessTokens.length]!;
@@ -171,7 +187,7 @@ export interface Load {
  * autocannon shares a request object among the connections of an instance, and builds the first
  * request of each from it before any is sent, so they would all send the same (single-use) token.
  */
-export async function cannon(target: Target, scenario: Exclude<Scenario, `code_flow${string}`>, state: State, connections: number, duration: number): Promise<Load> {
+export async function cannon(target: Target, scenario: Loaded, state: State, connections: number, duration: number): Promise<Load> {
   const { url } = target;
   const results = await Promise.all(
     Array.from({ length: connections }, (_, n) => autocannon({ url, connections: 1, duration, requests: [requestOf(scenario, target, state, n)], skipAggregateResult: true })),
@@ -186,10 +202,6 @@ export async function cannon(target: Target, scenario: Exclude<Scenario, `code_f
     non2xx: result.non2xx,
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count])),
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : NaN;
 }
 
 /**
@@ -282,8 +294,13 @@ export async function sampled<T>(target: Target, work: () => Promise<T>): Promis
 
 /** Warms up, then measures one scenario against one target. */
 export async function measure(target: Target, scenario: Scenario, state: State, mail: BenchMail, o: RunOptions): Promise<Measurement> {
+  const people = Math.min(o.connections, CODE_FLOW_CONCURRENCY);
   const load = (seconds: number) =>
-    signsIn(scenario) ? signInLoop(target, mail, Math.min(o.connections, CODE_FLOW_CONCURRENCY), seconds) : cannon(target, scenario, state, o.connections, seconds);
+    signsIn(scenario)
+      ? signInLoop(target, mail, people, seconds)
+      : scenario === HANDOFF
+        ? handoffLoop(target, mail, people, seconds)
+        : cannon(target, scenario, state, o.connections, seconds);
   if (o.warmup > 0) await load(o.warmup);
   state.dry = 0;
   state.inactive = 0;

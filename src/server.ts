@@ -18,6 +18,7 @@ import { createProvider } from './oidc/provider.js';
 import { providerPages } from './http/provider-pages.js';
 import { clientBrand, unnamedClientWarnings } from './oidc/client-metadata.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
+import { OutboxWake } from './delivery/wake.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
 import { webhookChannel } from './delivery/webhook.js';
 import { REVIEW_WEBHOOK } from './passwordless/sign-in-risk.js';
@@ -50,6 +51,8 @@ export interface RunningSesame {
   server: Server;
   services: Services;
   worker: DeliveryWorker;
+  /** What enqueue sites notify after commit: this worker, and on PostgreSQL the other instances'. */
+  outboxWake: OutboxWake;
   stop(): Promise<void>;
 }
 
@@ -107,6 +110,8 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
   const jwks = await loadSigningJwks(db);
   const channel = deliveryChannel(config, db);
   const worker = new DeliveryWorker(db, channel, config.delivery, log.child({ component: 'delivery' }));
+  const outboxWake = new OutboxWake(log.child({ component: 'delivery' }));
+  outboxWake.subscribe(() => worker.wake());
   const buildProvider = (keys: Jwks) => createProvider({ config, db, log, pages, jwks: keys, cookieKeys, keyring, mfaKeyring });
   const services: Services = {
     config,
@@ -118,9 +123,9 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
     mfaKeyring,
     cookieKeys,
     csrfKey: createHmac('sha256', cookieKeys[0]!).update('csrf').digest('base64url'),
-    wakeWorker: () => worker.wake(),
+    wakeWorker: () => outboxWake.notify(),
   };
-  return { services, worker, channel, jwks, buildProvider };
+  return { services, worker, outboxWake, channel, jwks, buildProvider };
 }
 
 /** The periodic jobs: sweeping expired rows, and a new provider when the signing keys change. Returns their stop. */
@@ -160,13 +165,14 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
   try {
     const prepared = await prepare(config, log);
     db = prepared.db;
-    const { services, worker, channel, jwks, buildProvider } = await buildServices(config, log, prepared);
+    const { services, worker, outboxWake, channel, jwks, buildProvider } = await buildServices(config, log, prepared);
     const stopMetrics = config.metrics.enabled ? startMetrics(prepared.db) : () => {};
     const callback = createApp(services).callback();
     // Koa's callback answers its own errors (ctx.onerror); its promise only says when the response is done.
     opened.front.handle = (req, res) => void callback(req, res);
     const port = options.listenWhenReady ? await listen(server, config.port, config.host) : opened.port;
     worker.start();
+    outboxWake.listen(config.databaseUrl, prepared.db.provider);
     const stopTimers = startTimers(services, jwks, buildProvider);
     void warmIpData(config.actions).catch((err: unknown) => log.warn({ err }, 'IP data for risk rules could not be loaded'));
     log.info({ issuer: config.issuer, port, database: prepared.db.provider }, 'sesame listening');
@@ -184,12 +190,13 @@ export async function startSesame(options: StartOptions = {}): Promise<RunningSe
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await outboxWake.close();
       await worker.stop();
       channel.close?.();
       await prepared.db.close();
       log.info('sesame stopped');
     };
-    return { url: origin, server, services, worker, stop };
+    return { url: origin, server, services, worker, outboxWake, stop };
   } catch (err) {
     server.close();
     await db?.close();

@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import { deliveryChannel, prepare, startSesame } from '../server.js';
 import { migrate } from '../storage/migrate.js';
 import { DeliveryWorker } from '../delivery/worker.js';
+import { OutboxWake } from '../delivery/wake.js';
 import { linkExternalIdentity } from '../storage/external.js';
 import { findUserByEmail, listUsers, setName } from '../storage/users.js';
 import { normalizeEmail } from '../passwordless/identifiers.js';
@@ -81,9 +82,14 @@ export const workerCommand: Command = {
     const { db } = await prepare(config, log);
     const channel = deliveryChannel(config, db);
     const worker = new DeliveryWorker(db, channel, config.delivery, log);
+    // On PostgreSQL, woken by the instances that queue messages (NOTIFY); on SQLite, only its poll.
+    const wake = new OutboxWake(log);
+    wake.subscribe(() => worker.wake());
     worker.start();
+    wake.listen(config.databaseUrl, db.provider);
     log.info('delivery worker running');
     onShutdown(async () => {
+      await wake.close();
       await worker.stop();
       channel.close?.();
       await db.close();

@@ -4,7 +4,11 @@ import type { Channel } from './worker.js';
 import { DeliveryError } from './errors.js';
 
 export function smtpChannel(smtpUrl: string, from: string): Channel & { close(): void } {
-  const transport = nodemailer.createTransport(smtpUrl);
+  // Pooled: each new SMTP connection costs a handshake and often a greeting delay (smtp-server and
+  // Postfix's postscreen wait before greeting, smtp-server 100 ms), so connections are kept and
+  // reused; a connection the server drops is replaced and its message re-queued by nodemailer.
+  // Settings in the URL (`?pool=false`, `?maxConnections=2`) win over these.
+  const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: 5, maxMessages: Infinity });
   return {
     async send(message) {
       try {

@@ -36,9 +36,14 @@ export function backoffSeconds(attempt: number, first = 5): number {
 
 export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined;
+  /** The claim in progress: passes are one claim each; a wake meanwhile asks for one more (`again`). */
   private running: Promise<void> | undefined;
   private stopped = true;
   private again = false;
+  /** Sends started by passes and not finished; at most `batchSize`, so a slow server cannot pile them up. */
+  private readonly sending = new Set<Promise<void>>();
+  /** A pass found no room under that cap: the next send to finish starts one. */
+  private full = false;
 
   constructor(
     private readonly db: Db,
@@ -67,6 +72,7 @@ export class DeliveryWorker {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.sending);
     if (drainMs <= 0) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
@@ -77,8 +83,7 @@ export class DeliveryWorker {
   private schedule(delay: number): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.running = this.runOnce()
-        .then(() => undefined)
+      this.running = this.claimAndSend()
         .catch((err: unknown) => this.log.error({ err }, 'delivery pass failed'))
         .finally(() => {
           this.running = undefined;
@@ -89,7 +94,35 @@ export class DeliveryWorker {
     this.timer.unref();
   }
 
-  /** One pass: claim what is due and send it. Returns how many were claimed. */
+  /**
+   * A scheduled pass: claims what is due and starts sending it without waiting for the sends, so a
+   * message queued meanwhile is claimed by the next pass at once rather than after the slowest
+   * send of this one. A full claim asks for another pass: more may be due.
+   */
+  private async claimAndSend(): Promise<void> {
+    const limit = (this.options.batchSize ?? 20) - this.sending.size;
+    if (limit <= 0) {
+      this.full = true;
+      return;
+    }
+    const leaseEnds = Date.now() + LEASE_SECONDS * 1000;
+    const batch = await claimDueMessages(this.db, limit, LEASE_SECONDS);
+    if (batch.length === limit) this.again = true;
+    for (const message of batch) {
+      const sent: Promise<void> = this.deliver(message, leaseEnds)
+        .catch((err: unknown) => this.log.error({ err, messageId: message.id }, 'delivery pass failed'))
+        .finally(() => {
+          this.sending.delete(sent);
+          if (this.full) {
+            this.full = false;
+            this.wake();
+          }
+        });
+      this.sending.add(sent);
+    }
+  }
+
+  /** One pass that waits for its sends (tests, and the last pass of stop()). Returns how many were claimed. */
   async runOnce(): Promise<number> {
     const leaseEnds = Date.now() + LEASE_SECONDS * 1000;
     const batch = await claimDueMessages(this.db, this.options.batchSize ?? 20, LEASE_SECONDS);

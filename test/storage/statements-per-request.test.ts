@@ -68,7 +68,8 @@ const TEN_RULES = {
  */
 const BUDGET = {
   sqlite: { trackNewUser: 7, trackKnownUser: 6, start: 12 },
-  postgresql: { trackNewUser: 7, trackKnownUser: 6, start: 7 },
+  // start: +1 for the NOTIFY that wakes other instances' workers (on its own connection, not awaited by the request).
+  postgresql: { trackNewUser: 7, trackKnownUser: 6, start: 8 },
 };
 
 describe.each(ENGINES)('statements per request on %s', (engine) => {
