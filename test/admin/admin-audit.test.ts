@@ -10,12 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient } from '../helpers/form-client.js';
-import { codeFrom } from '../helpers/smtp.js';
 import { htmlText } from '../helpers/html.js';
-import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
 import { recordAudit, type AuditEntry } from '../../src/storage/audit.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
-import { ADMIN_FIXTURE } from './admin-helpers.js';
+import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { ADMIN_FIXTURE, consoleSignIn, userWithApp } from './admin-helpers.js';
 
 describe.each(ENGINES)('the console audit log on %s', { timeout: 180_000 }, (engine) => {
   let t: TestSesame;
@@ -31,15 +29,8 @@ describe.each(ENGINES)('the console audit log on %s', { timeout: 180_000 }, (eng
   /** A signed-in console browser of a new user with an authenticator app (an admin unless `admin` is false), started at /admin/audit. */
   async function signIn(admin = true) {
     const email = nextEmail('admin');
-    const user = await upsertVerifiedEmailUser(db(), email);
-    const { secret } = await confirmedTotp(t.sesame.services, user.id);
-    if (admin) await setAdmin(db(), user.id, true);
-    const browser = new FormClient();
-    const first = await browser.follow(`${t.issuer}/admin/audit`, t.issuer);
-    const codePage = await browser.submit(first, '/email', { email }, t.issuer);
-    const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
-    const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
-    return { browser, page, user };
+    const { user, secret } = await userWithApp(t, email, admin);
+    return { user, ...(await consoleSignIn(t, email, secret, '/admin/audit')) };
   }
 
   async function event(entry: AuditEntry, at: string) {

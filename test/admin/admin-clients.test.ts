@@ -7,10 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient, type Page } from '../helpers/form-client.js';
-import { codeFrom } from '../helpers/smtp.js';
-import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
-import { ADMIN_FIXTURE } from './admin-helpers.js';
+import { ADMIN_FIXTURE, consoleSignIn, csrfOf, userWithApp } from './admin-helpers.js';
 
 describe.each(ENGINES)('admin console clients on %s', { timeout: 180_000 }, (engine) => {
   let t: TestSesame;
@@ -24,17 +21,11 @@ describe.each(ENGINES)('admin console clients on %s', { timeout: 180_000 }, (eng
   /** A signed-in browser on /admin/clients: an emailed code, then the authenticator app's code. */
   async function signIn(admin = true) {
     const email = `clients${++n}-${engine}@example.com`;
-    const user = await upsertVerifiedEmailUser(db(), email);
-    const { secret } = await confirmedTotp(t.sesame.services, user.id);
-    if (admin) await setAdmin(db(), user.id, true);
-    const browser = new FormClient();
-    const first = await browser.follow(`${t.issuer}/admin/clients`, t.issuer);
-    const codePage = await browser.submit(first, '/email', { email }, t.issuer);
-    const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
-    const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
+    const { user, secret } = await userWithApp(t, email, admin);
+    const { browser, page } = await consoleSignIn(t, email, secret, '/admin/clients');
     // The list has no form: the new-client page carries the session's CSRF token.
     const form = page.status === 200 ? await browser.request(`${t.issuer}/admin/clients/new`) : page;
-    return { browser, page, userId: user.id, csrf: /name="csrf" value="([^"]+)"/.exec(form.html)?.[1] ?? '' };
+    return { browser, page, userId: user.id, csrf: csrfOf(form.html) };
   }
 
   /** A form POST with repeated `grants`, as a browser sends ticked boxes. */

@@ -9,11 +9,11 @@ import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient } from '../helpers/form-client.js';
 import { codeFrom } from '../helpers/smtp.js';
-import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
+import { totpCode } from '../helpers/mfa-factors.js';
 import { failure } from '../helpers/cli.js';
 import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { insertDecision } from '../../src/storage/action-decisions.js';
-import { ADMIN_FIXTURE, REVIEW_IP, adminByCli, heldSignIn, usersCli } from './admin-helpers.js';
+import { ADMIN_FIXTURE, REVIEW_IP, adminByCli, heldSignIn, usersCli, userWithApp as appUser } from './admin-helpers.js';
 
 describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => {
   let t: TestSesame;
@@ -25,13 +25,7 @@ describe.each(ENGINES)('admin console on %s', { timeout: 180_000 }, (engine) => 
   const db = () => t.sesame.services.db;
   const nextEmail = (who: string) => `${who}${++n}-${engine}@example.com`;
 
-  /** A user with an authenticator app, made admin directly unless `admin` is false. */
-  async function userWithApp(email: string, admin = true) {
-    const user = await upsertVerifiedEmailUser(db(), email);
-    const { secret } = await confirmedTotp(t.sesame.services, user.id);
-    if (admin) await setAdmin(db(), user.id, true);
-    return { user, secret };
-  }
+  const userWithApp = (email: string, admin = true) => appUser(t, email, admin);
 
   /** /admin in a new browser: the emailed code, then (with `secret`) the authenticator app's code. */
   async function signIn(email: string, secret?: string) {

@@ -7,12 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient } from '../helpers/form-client.js';
-import { codeFrom } from '../helpers/smtp.js';
-import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { findSession } from '../../src/storage/oidc-sessions.js';
 import { loadDashboard } from '../../src/interactions/dashboard-series.js';
-import { ADMIN_FIXTURE } from './admin-helpers.js';
+import { ADMIN_FIXTURE, consoleSignIn, userWithApp } from './admin-helpers.js';
 import { at, audit, chartTable, decision, message } from './dashboard-fixtures.js';
 
 const NOW = at('2031-01-01T12:30:20Z');
@@ -33,15 +30,8 @@ describe.each(ENGINES)('admin dashboard on %s', { timeout: 180_000 }, (engine) =
   /** A new admin (or user) with an authenticator app, signed in to the console at `start` in a new browser. */
   async function signIn(start = '/admin', admin = true) {
     const email = nextEmail(admin ? 'admin' : 'user');
-    const user = await upsertVerifiedEmailUser(db(), email);
-    const { secret } = await confirmedTotp(t.sesame.services, user.id);
-    if (admin) await setAdmin(db(), user.id, true);
-    const browser = new FormClient();
-    const first = await browser.follow(`${t.issuer}${start}`, t.issuer);
-    const codePage = await browser.submit(first, '/email', { email }, t.issuer);
-    const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
-    const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
-    return { user, browser, page, csrf: /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '' };
+    const { user, secret } = await userWithApp(t, email, admin);
+    return { user, ...(await consoleSignIn(t, email, secret, start)) };
   }
 
   it('counts sign-ins, wrong codes, sends, deliveries and decisions per minute and per hour, folded repeats included', async () => {

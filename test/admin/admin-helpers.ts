@@ -1,4 +1,5 @@
-// Shared by the admin console tests: a Sesame with a client whose sign-ins from one address the risk
+// Shared by the admin console tests: an admin with an authenticator app signing in without JavaScript
+// (code, then the app's code), a Sesame with a client whose sign-ins from one address the risk
 // rules hold for review (REVIEW by X-Forwarded-For behind one trusted proxy), a sign-in held that way
 // without JavaScript, and the `sesame users grant-admin` command run as an operator runs it.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { oidcFixture } from '../oidc/fixture.js';
 import { FormClient, type Page } from '../helpers/form-client.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
+import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
+import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { lastJson, sesame } from '../helpers/cli.js';
 import { findDecisionByInteraction, type ActionDecisionRow } from '../../src/storage/action-decisions.js';
@@ -53,4 +56,27 @@ export function usersCli(t: TestSesame, ...args: string[]) {
 /** `sesame users grant-admin <email> --json` (or revoke-admin). */
 export async function adminByCli(t: TestSesame, email: string, grant = true): Promise<{ userId: string; admin: boolean }> {
   return lastJson(await usersCli(t, grant ? 'grant-admin' : 'revoke-admin', email, '--json'));
+}
+
+/** A user with a confirmed authenticator app; made admin directly unless `admin` is false. */
+export async function userWithApp(t: TestSesame, email: string, admin = true) {
+  const user = await upsertVerifiedEmailUser(t.sesame.services.db, email);
+  const { secret, authenticatorId } = await confirmedTotp(t.sesame.services, user.id);
+  if (admin) await setAdmin(t.sesame.services.db, user.id, true);
+  return { user, secret, authenticatorId };
+}
+
+/** `start` in a new browser: signs in with the emailed code and the app's code; the console page it lands on and its CSRF token. */
+export async function consoleSignIn(t: TestSesame, email: string, secret: string, start = '/admin/users') {
+  const browser = new FormClient();
+  const first = await browser.follow(`${t.issuer}${start}`, t.issuer);
+  const codePage = await browser.submit(first, '/email', { email }, t.issuer);
+  const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
+  const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
+  return { browser, page, csrf: csrfOf(page.html) };
+}
+
+/** The CSRF token of a console page's forms ('' when it has none). */
+export function csrfOf(html: string): string {
+  return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
 }

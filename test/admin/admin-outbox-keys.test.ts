@@ -6,14 +6,12 @@
 // signed-in user who is not an admin, an unknown message id.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboxRow } from '../../src/storage/outbox.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { FormClient } from '../helpers/form-client.js';
-import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
-import { ADMIN_FIXTURE } from './admin-helpers.js';
+import { ADMIN_FIXTURE, consoleSignIn, userWithApp } from './admin-helpers.js';
 
 const SECRET_CODE = '640128';
 
@@ -30,15 +28,8 @@ describe.each(ENGINES)('console outbox and keys on %s', { timeout: 180_000 }, (e
   /** /admin in a new browser for a new user with an authenticator app (an admin unless `admin` is false). */
   async function signIn(admin = true) {
     const email = nextEmail(admin ? 'admin' : 'user');
-    const user = await upsertVerifiedEmailUser(db(), email);
-    const { secret } = await confirmedTotp(t.sesame.services, user.id);
-    if (admin) await setAdmin(db(), user.id, true);
-    const browser = new FormClient();
-    const first = await browser.follow(`${t.issuer}/admin/outbox`, t.issuer);
-    const codePage = await browser.submit(first, '/email', { email }, t.issuer);
-    const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
-    const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
-    return { browser, page, userId: user.id, csrf: /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '' };
+    const { user, secret } = await userWithApp(t, email, admin);
+    return { userId: user.id, ...(await consoleSignIn(t, email, secret, '/admin/outbox')) };
   }
 
   async function failed(recipient: string, more: Record<string, unknown> = {}) {

@@ -1,5 +1,4 @@
-// What the console's users tests share: an admin with an authenticator app signing in to /admin
-// without JavaScript (code, then the app's code), and a user of the test RP signed in with an
+// What the console's users tests share (the admin's sign-in is admin-helpers.ts'): a user of the test RP signed in with an
 // emailed code who holds a refresh token (a session and a grant for the console to end).
 import * as oidc from 'openid-client';
 import { expect } from 'vitest';
@@ -8,35 +7,12 @@ import { FormClient } from '../helpers/form-client.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
 import { waitFor } from '../helpers/wait.js';
 import { codeFrom } from '../helpers/smtp.js';
-import { confirmedTotp, totpCode } from '../helpers/mfa-factors.js';
 import type { TestSesame } from '../helpers/sesame.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ADMIN_FIXTURE } from './admin-helpers.js';
 
+export { consoleSignIn, csrfOf, userWithApp } from './admin-helpers.js';
+
 const APP = oidcFixture.clients[0]!;
-
-/** A user with a confirmed authenticator app; made admin directly unless `admin` is false. */
-export async function userWithApp(t: TestSesame, email: string, admin = true) {
-  const user = await upsertVerifiedEmailUser(t.sesame.services.db, email);
-  const { secret, authenticatorId } = await confirmedTotp(t.sesame.services, user.id);
-  if (admin) await setAdmin(t.sesame.services.db, user.id, true);
-  return { user, secret, authenticatorId };
-}
-
-/** `start` in a new browser: signs in with the emailed code and the app's code; the console page it lands on and its CSRF token. */
-export async function consoleSignIn(t: TestSesame, email: string, secret: string, start = '/admin/users') {
-  const browser = new FormClient();
-  const first = await browser.follow(`${t.issuer}${start}`, t.issuer);
-  const codePage = await browser.submit(first, '/email', { email }, t.issuer);
-  const afterCode = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
-  const page = await browser.submit(afterCode, '/mfa', { code: totpCode(secret) }, t.issuer);
-  return { browser, page, csrf: csrfOf(page.html) };
-}
-
-/** The CSRF token of a console page's forms ('' when it has none). */
-export function csrfOf(html: string): string {
-  return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-}
 
 /** This feature's configuration: the admin console's, with a short resend cooldown (one address signs in several times). */
 // The RP's sign-ins go straight back to it: no passkey offer on a localhost issuer (browser tests).

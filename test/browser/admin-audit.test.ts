@@ -5,18 +5,14 @@
 // or dark mode. Without JavaScript and the attacks: test/admin/admin-audit.test.ts.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
 import { recordAudit } from '../../src/storage/audit.js';
-import { insertPasskey } from '../../src/storage/passkeys.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
-import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
+import { LOOPBACK_ONLY, useBrowser } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
-import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
+import { passkeyPage } from './passkey-admin.js';
 import { ADMIN_FIXTURE } from '../admin/admin-helpers.js';
 
 describe.each(ENGINES)('the console audit log in Chromium on %s', { timeout: 180_000 }, (engine) => {
@@ -29,19 +25,7 @@ describe.each(ENGINES)('the console audit log in Chromium on %s', { timeout: 180
   afterAll(() => t?.stop());
 
   /** A page whose virtual authenticator holds a passkey of a new admin, made by the real registration ceremony. */
-  async function adminPage(email: string) {
-    const deps = t.sesame.services;
-    const user = await upsertVerifiedEmailUser(deps.db, email);
-    await setAdmin(deps.db, user.id, true);
-    const soft = new SoftAuthenticator({ origin: t.issuer });
-    const { handle, options } = await startRegistration(deps, { user }, { boundTo: 'test' });
-    const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
-    const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
-    const context: BrowserContext = await chromium.newContext({ locale: 'en-US', acceptDownloads: true });
-    const page = await context.newPage();
-    await plantCredential(await addVirtualAuthenticator(context, page), soft.exportCredential(passkey.id));
-    return { user, page, problems: watchProblems(page) };
-  }
+  const adminPage = (email: string) => passkeyPage(t, chromium, email, { context: { acceptDownloads: true } });
 
   it('filters, pages on a phone without sideways scrolling, downloads the CSV; axe finds nothing', async () => {
     const { user, page, problems } = await adminPage(`chromium-audit-${mark}-${engine}@example.com`);

@@ -3,17 +3,13 @@
 // copies its secret, edits it, rotates the secret (the old one is refused at /oauth/token while the
 // new one gets a token) and deletes it after the confirm page. axe in light and dark mode on each page,
 // and no horizontal scroll at 360px. Without JavaScript and the attacks: test/admin/admin-clients.test.ts.
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
-import { insertPasskey } from '../../src/storage/passkeys.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
-import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
+import { LOOPBACK_ONLY, useBrowser } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
-import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
+import { passkeyPage } from './passkey-admin.js';
 import { ADMIN_FIXTURE } from '../admin/admin-helpers.js';
 
 describe.each(ENGINES)('admin console clients in Chromium on %s', { timeout: 180_000 }, (engine) => {
@@ -25,20 +21,8 @@ describe.each(ENGINES)('admin console clients in Chromium on %s', { timeout: 180
   afterAll(() => t?.stop());
 
   /** A page whose virtual authenticator holds a passkey of a new admin, made by the real registration ceremony. */
-  async function adminPage(email: string) {
-    const deps = t.sesame.services;
-    const user = await upsertVerifiedEmailUser(deps.db, email);
-    await setAdmin(deps.db, user.id, true);
-    const soft = new SoftAuthenticator({ origin: t.issuer });
-    const { handle, options } = await startRegistration(deps, { user }, { boundTo: 'test' });
-    const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
-    const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
-    const context: BrowserContext = await chromium.newContext({ locale: 'en-US' });
-    const page = await context.newPage();
-    await plantCredential(await addVirtualAuthenticator(context, page), soft.exportCredential(passkey.id));
-    // The refused form answers 400 on purpose; anything else logged is a problem.
-    return { page, problems: watchProblems(page, (text, url) => url.endsWith('/admin/clients/new') && text.includes('status of 400')) };
-  }
+  // The refused form answers 400 on purpose; anything else logged is a problem.
+  const adminPage = (email: string) => passkeyPage(t, chromium, email, { expected: (text, url) => url.endsWith('/admin/clients/new') && text.includes('status of 400') });
 
   /** axe in both schemes, headings, then the same page 360px wide without a horizontal scroll. */
   async function check(page: Page, name: string): Promise<string[]> {

@@ -3,18 +3,14 @@
 // review queue, approves one (it reaches the app) and denies the other (refused); an admin with only
 // a code is sent to add a second factor; a signed-in user who is not an admin gets the 403 page.
 // axe in light and dark mode on each console page, in English and French; headings wrap between words. Without JavaScript and the attacks: test/admin/admin-console.test.ts.
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
-import { insertPasskey } from '../../src/storage/passkeys.js';
 import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
-import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
+import { LOOPBACK_ONLY, useBrowser } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
-import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
 import { codeFrom } from '../helpers/smtp.js';
+import { passkeyPage } from './passkey-admin.js';
 import { ADMIN_FIXTURE, adminByCli, heldSignIn } from '../admin/admin-helpers.js';
 
 describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, (engine) => {
@@ -26,20 +22,8 @@ describe.each(ENGINES)('admin console in Chromium on %s', { timeout: 180_000 }, 
   });
   afterAll(() => t?.stop());
 
-  /** A page whose virtual authenticator holds a passkey of a new user with `email`, made by the real registration ceremony. */
-  async function pageWithPasskey(email: string, locale = 'en-US') {
-    const deps = t.sesame.services;
-    const user = await upsertVerifiedEmailUser(deps.db, email);
-    const soft = new SoftAuthenticator({ origin: t.issuer });
-    const { handle, options } = await startRegistration(deps, { user }, { boundTo: 'test' });
-    const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
-    const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
-    const credential = soft.exportCredential(passkey.id);
-    const context: BrowserContext = await chromium.newContext({ locale });
-    const page = await context.newPage();
-    await plantCredential(await addVirtualAuthenticator(context, page), credential);
-    return { user, page, problems: watchProblems(page) };
-  }
+  /** A page whose virtual authenticator holds a passkey of a new user with `email`, not an admin yet (the test grants it with the CLI). */
+  const pageWithPasskey = (email: string, locale = 'en-US') => passkeyPage(t, chromium, email, { admin: false, context: { locale } });
 
   it('signs an admin in with a passkey; approves one held sign-in and denies another; axe finds nothing', async () => {
     const email = `chromium-admin${++n}-${engine}@example.com`;

@@ -5,17 +5,13 @@
 // Exact numbers and the attacks: test/admin/admin-dashboard.test.ts.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
-import { insertPasskey } from '../../src/storage/passkeys.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
-import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
+import { LOOPBACK_ONLY, useBrowser } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
 import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
 import { oidcFixture } from '../oidc/fixture.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
-import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
+import { passkeyPage } from './passkey-admin.js';
 import { ADMIN_FIXTURE } from '../admin/admin-helpers.js';
 
 const APP = oidcFixture.clients[0]!;
@@ -40,18 +36,7 @@ describe.each(ENGINES)('admin dashboard in Chromium on %s', { timeout: 180_000 }
   afterAll(() => t?.stop());
 
   it('lands an admin on the dashboard, counts a real sign-in this minute, passes axe on both ranges, fits a phone, signs out', async () => {
-    const deps = t.sesame.services;
-    const user = await upsertVerifiedEmailUser(deps.db, `chromium-dash-admin-${engine}@example.com`);
-    await setAdmin(deps.db, user.id, true);
-    const soft = new SoftAuthenticator({ origin: t.issuer });
-    const { handle, options } = await startRegistration(deps, { user }, { boundTo: 'test' });
-    const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
-    const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
-    const context = await chromium.newContext({ locale: 'en-US' });
-    const page = await context.newPage();
-    const authenticator = await addVirtualAuthenticator(context, page);
-    await plantCredential(authenticator, soft.exportCredential(passkey.id));
-    const problems = watchProblems(page);
+    const { page, authenticator, problems } = await passkeyPage(t, chromium, `chromium-dash-admin-${engine}@example.com`);
 
     // Nothing typed: the passkey autofill signs the admin in, and /admin lands on the dashboard.
     await page.goto(`${t.issuer}/admin`);

@@ -7,20 +7,16 @@
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
-import { insertPasskey } from '../../src/storage/passkeys.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
-import { LOOPBACK_ONLY, openAuthorization, useBrowser, watchProblems } from '../helpers/browser.js';
+import { LOOPBACK_ONLY, openAuthorization, useBrowser } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
 import { rpConfig } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
-import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
 import { waitFor } from '../helpers/wait.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
+import { passkeyPage } from './passkey-admin.js';
 import { ADMIN_FIXTURE } from '../admin/admin-helpers.js';
 
 describe.each(ENGINES)('console outbox and keys in Chromium on %s', { timeout: 180_000 }, (engine) => {
@@ -39,19 +35,7 @@ describe.each(ENGINES)('console outbox and keys in Chromium on %s', { timeout: 1
   });
 
   /** A page whose virtual authenticator holds a passkey of a new admin, made by the real registration ceremony. */
-  async function adminPage(email: string) {
-    const deps = t.sesame.services;
-    const user = await upsertVerifiedEmailUser(deps.db, email);
-    await setAdmin(deps.db, user.id, true);
-    const soft = new SoftAuthenticator({ origin: t.issuer });
-    const { handle, options } = await startRegistration(deps, { user }, { boundTo: 'test' });
-    const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
-    const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
-    const context = await chromium.newContext({ locale: 'en-US' });
-    const page = await context.newPage();
-    await plantCredential(await addVirtualAuthenticator(context, page), soft.exportCredential(passkey.id));
-    return { user, page, problems: watchProblems(page) };
-  }
+  const adminPage = (email: string) => passkeyPage(t, chromium, email);
 
   /** axe in both schemes, headings, and nothing wider than a 360 px phone. */
   async function checkPage(page: Page, name: string): Promise<string[]> {

@@ -7,9 +7,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
-import { insertPasskey } from '../../src/storage/passkeys.js';
-import { setAdmin, upsertVerifiedEmailUser } from '../../src/storage/users.js';
+import { setAdmin } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
 import { authorizationRequest } from '../helpers/authorization.js';
 import { LOOPBACK_ONLY, useBrowser, watchProblems } from '../helpers/browser.js';
@@ -18,9 +16,9 @@ import { confirmedTotp } from '../helpers/mfa-factors.js';
 import { rpConfig } from '../helpers/login.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom } from '../helpers/smtp.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { addVirtualAuthenticator, plantCredential } from '../helpers/virtual-authenticator.js';
 import { oidcFixture } from '../oidc/fixture.js';
+import { userWithPasskey as sharedUserWithPasskey } from './passkey-admin.js';
 import { USERS_FIXTURE, refusal, rpSignIn } from '../admin/admin-users-helpers.js';
 
 describe.each(ENGINES)('admin console users in Chromium on %s', { timeout: 240_000 }, (engine) => {
@@ -32,16 +30,7 @@ describe.each(ENGINES)('admin console users in Chromium on %s', { timeout: 240_0
   afterAll(() => t?.stop());
   const db = () => t.sesame.services.db;
 
-  /** A new user with a passkey made by the real registration ceremony, and the credential to plant in Chromium. */
-  async function userWithPasskey(email: string) {
-    const deps = t.sesame.services;
-    const user = await upsertVerifiedEmailUser(deps.db, email);
-    const soft = new SoftAuthenticator({ origin: t.issuer });
-    const { handle, options } = await startRegistration(deps, { user }, { boundTo: 'test' });
-    const registered = await finishRegistration(deps, handle, soft.register(options), { boundTo: 'test' });
-    const passkey = await insertPasskey(deps.db, { ...registered.credential, userId: user.id });
-    return { user, credential: soft.exportCredential(passkey.id) };
-  }
+  const userWithPasskey = (email: string) => sharedUserWithPasskey(t, email);
 
   const noSideScroll = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
