@@ -1,7 +1,7 @@
 // Debian's Chromium driven by playwright-core, with the flags this closed network needs (no
 // background traffic, no downloads), and the start of a sign-in in a page. Never `npx playwright install`.
 import type * as oidc from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { authorizationRequest } from './authorization.js';
 
@@ -101,4 +101,16 @@ export async function openAuthorization(
   const response = await page.goto(url.href);
   expect(response?.status()).toBe(200);
   return { page, problems, verifier, state, nonce };
+}
+
+/**
+ * Clicks an element of a cross-origin iframe once its document has drawn two frames. Chromium
+ * routes a click to such an iframe (its own process) by the hit-test data of the last frame the
+ * iframe drew: a click in the moments after the iframe navigated, before the new document's first
+ * frame, finds the old document's data and is lost without an error (no submit, no navigation).
+ * A person cannot click that fast; an automated test can, so it waits for the drawing first.
+ */
+export async function clickInFrame(locator: Locator, options: { timeout?: number } = {}): Promise<void> {
+  await locator.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))), undefined, options);
+  await locator.click(options);
 }
