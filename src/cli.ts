@@ -1,12 +1,9 @@
 // The `sesame` command: dispatches to one module per command; every failure is one line and exit 1.
-import { setFlagsFromString } from 'node:v8';
 import type { Command } from './cli/common.js';
+import { applyV8Flags } from './cli/v8-flags.js';
 
-// Prisma's query compiler is a large WebAssembly module; V8's optimizing tier turns it into about
-// 70 MB of resident machine code. Our hot paths do not go through Prisma, so its baseline tier is
-// as fast in the bench (bench/: same req/s within noise, 60-70 MB less memory). Set before any
-// module compiles WebAssembly, so before the imports below.
-setFlagsFromString('--liftoff-only');
+// Before any module compiles WebAssembly or fills the heap, so before the imports below.
+applyV8Flags();
 
 // oidc-provider prints an "Unsupported runtime" warning on stderr when imported on Node 20; a failing
 // command must print exactly one line, so drop that notice before the commands (and it) load.
