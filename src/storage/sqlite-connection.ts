@@ -81,7 +81,7 @@ export function connectionTurns(connection: Database.Database): ConnectionTurns 
  * the adapter's own mutex, kept for transactions alone); its other queries run on the connection
  * synchronously when called, whether a transaction is open or not.
  */
-function takeTurns(opened: OpenedAdapter, turns: ConnectionTurns): void {
+function takeTurns(opened: OpenedAdapter, connection: Database.Database, turns: ConnectionTurns): void {
   const start = opened.startTransaction.bind(opened);
   opened.startTransaction = async (isolationLevel) => {
     await turns.acquire();
@@ -99,8 +99,16 @@ function takeTurns(opened: OpenedAdapter, turns: ConnectionTurns): void {
         try {
           await finish();
         } finally {
-          if (!ended) turns.release();
-          ended = true;
+          if (!ended) {
+            ended = true;
+            try {
+              // After a failed COMMIT the engine calls `rollback` without sending ROLLBACK: the
+              // transaction is still open, and the next in line would run inside it.
+              if (connection.inTransaction) connection.exec('ROLLBACK');
+            } finally {
+              turns.release();
+            }
+          }
         }
       };
     }
@@ -122,7 +130,7 @@ export class SqliteAdapter extends PrismaBetterSqlite3 {
   override async connect(): Promise<OpenedAdapter> {
     const opened = await super.connect();
     this.connection = adapterConnection(opened);
-    takeTurns(opened, connectionTurns(this.connection));
+    takeTurns(opened, this.connection, connectionTurns(this.connection));
     // In WAL mode NORMAL syncs at checkpoints instead of at every commit: the file cannot be
     // corrupted, and only commits of the last moments before a power cut (not a crash of
     // Sesame) can be lost. FULL made each token request wait for three fsyncs.

@@ -44,6 +44,21 @@ describe('the SQLite adapter seam', () => {
     }
   });
 
+  it('ends a transaction the engine gives up on without sending ROLLBACK (its COMMIT failed)', async () => {
+    const adapter = new SqliteAdapter({ url: `file:${join(dir, 'failed-commit.db')}` });
+    const opened = await adapter.connect();
+    try {
+      await opened.executeScript('CREATE TABLE "t" ("v" TEXT)');
+      const tx = await opened.startTransaction();
+      await tx.executeRaw({ sql: 'INSERT INTO "t" VALUES (\'undone\')', args: [], argTypes: [] });
+      // What the engine does when COMMIT fails: unlock through `rollback`, no ROLLBACK statement.
+      await tx.rollback();
+      expect([adapter.connection!.inTransaction, adapter.connection!.prepare('SELECT count(*) AS n FROM "t"').get()]).toEqual([false, { n: 0n }]);
+    } finally {
+      await opened.dispose();
+    }
+  });
+
   it('refuses an adapter without the field instead of guessing', () => {
     expect(() => adapterConnection({} as Parameters<typeof adapterConnection>[0])).toThrow(/no longer exposes its connection/);
   });
