@@ -1,5 +1,6 @@
 // The seam into @prisma/adapter-better-sqlite3 (src/storage/sqlite-connection.ts): the hand-written
-// statements must run on the connection Prisma uses. Fails on an upgrade that moves the field.
+// statements must run on the connection Prisma uses (fails on an upgrade that moves the field), and
+// take turns on it with Prisma's transactions.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
