@@ -68,7 +68,7 @@ export async function signIn(target: Target, user: string, mail: BenchMail): Pro
 export const addressPrefix = (what: string, target: Target) => `${what}-${target.name}-${target.workers}-${Date.now().toString(36)}`;
 
 /** Runs `task(n)` for n below `size`, `parallel` at a time; the results in the order they end. */
-async function inParallel<T>(size: number, parallel: number, task: (n: number) => Promise<T>): Promise<T[]> {
+export async function inParallel<T>(size: number, parallel: number, task: (n: number) => Promise<T>): Promise<T[]> {
   const done: T[] = [];
   let next = 0;
   async function worker() {
@@ -85,7 +85,15 @@ export async function makePool(target: Target, size: number, mail: BenchMail, pa
 }
 
 /** The JSON body of POST /passwordless/start asking for a code by email (Auth0's shape). */
-export const startBody = (email: string) => JSON.stringify({ client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, connection: 'email', email, send: 'code' });
+export const startBody = (email: string, client: { client_id: string; client_secret: string } = CLIENT) =>
+  JSON.stringify({ client_id: client.client_id, client_secret: client.client_secret, connection: 'email', email, send: 'code' });
+
+/** Asks Sesame for a code for `email` through POST /passwordless/start and reads it from the mail. */
+export async function askCode(target: Target, email: string, mail: BenchMail, client?: { client_id: string; client_secret: string }): Promise<string> {
+  const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email, client) });
+  if (!response.ok) throw new Error(`POST /passwordless/start answered ${response.status}: ${await response.text()}`);
+  return codeFrom(await mail.next(email, 30_000));
+}
 
 /**
  * Asks Sesame for `size` codes through POST /passwordless/start and reads them from the mail. Each
@@ -96,8 +104,6 @@ export async function collectCodes(target: Target, size: number, mail: BenchMail
   const prefix = addressPrefix('otp', target);
   return inParallel(size, parallel, async (n) => {
     const email = `${prefix}-${n}@bench.test`;
-    const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email) });
-    if (!response.ok) throw new Error(`POST /passwordless/start answered ${response.status}: ${await response.text()}`);
-    return { email, code: codeFrom(await mail.next(email, 30_000)) };
+    return { email, code: await askCode(target, email, mail) };
   });
 }

@@ -2,7 +2,8 @@
 // bench/results/latest.* (soak.* for `--soak`).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Load, Measurement, Scenario, Usage } from './scenarios.js';
+import type { Load } from './loop.js';
+import type { Measurement, Scenario, Usage } from './scenarios.js';
 import type { TargetName } from './targets.js';
 
 /** Throughput each Sesame must reach, as a share of the baseline's, per database. */

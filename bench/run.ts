@@ -15,6 +15,8 @@ import { actionChecks, withActions } from './actions.js';
 import { collectCodes, makePool, type Tokens } from './flows.js';
 import { handoffChecks } from './handoff.js';
 import { startBenchMail, type BenchMail } from './mail.js';
+import { enrolMfaUsers, MFA } from './mfa.js';
+import { PASSKEY, PASSKEY_USERS, registerPasskeys } from './passkeys.js';
 import {
   checksOf,
   labelOf,
@@ -42,6 +44,8 @@ const TARGET_NAMES: TargetName[] = ['baseline', 'sqlite', 'postgresql'];
  * near refresh's rate on a quiet machine.
  */
 const OTP_GRANTS_PER_SECOND = 400;
+/** mfa_otp's sign-ins (two grants each) per second per worker the default --mfa-pool is sized for: each user signs in once. */
+const MFA_SIGN_INS_PER_SECOND = 150;
 
 class UsageError extends Error {}
 
@@ -56,6 +60,7 @@ function options() {
       workers: { type: 'string', default: '1' },
       pool: { type: 'string' },
       'otp-pool': { type: 'string' },
+      'mfa-pool': { type: 'string' },
       soak: { type: 'string' },
       from: { type: 'string', default: 'auto' },
       'quiet-wait': { type: 'string', default: '60' },
@@ -69,6 +74,7 @@ function options() {
         `       [--targets ${TARGET_NAMES.join(',')}] [--warmup <s>] [--pool <users per target>] [--from auto|dist|src]\n` +
         '       [--workers 1,2: run each Sesame once per worker count (`serve --workers N`); scaling lines against 1]\n' +
         `       [--otp-pool <codes per target for otp_grant; default ${OTP_GRANTS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
+        `       [--mfa-pool <users with an authenticator app per target for mfa_otp; default ${MFA_SIGN_INS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
         '       [--quiet-wait <s>: before each run, wait at most this long for other jobs to leave the CPUs]\n' +
         '       [--cpu-prof: each server writes a V8 CPU profile to bench/results/profiles/]\n' +
         '       npm run bench -- --soak <minutes> [--targets sqlite] [--connections 20] [--workers 1]\n' +
@@ -109,6 +115,7 @@ function options() {
     // per connection at the end of the warm-up: three per connection leaves room.
     pool: values.pool ? number(values.pool, 'pool', 1) : Math.max(3 * connections, 30),
     otpPool: values['otp-pool'] ? number(values['otp-pool'], 'otp-pool', 1) : ('auto' as const),
+    mfaPool: values['mfa-pool'] ? number(values['mfa-pool'], 'mfa-pool', 1) : ('auto' as const),
     scenarios: list(values.only, SCENARIOS, 'scenario'),
     targets,
     workers,
@@ -176,6 +183,17 @@ async function measureTarget(b: Bench, target: Target): Promise<{ measurements: 
       const started = performance.now();
       state.otpCodes = await collectCodes(target, size, b.mail);
       say(`[${label}] ${size} codes asked for through /passwordless/start and read from the mail in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    if (scenario === MFA) {
+      const size = o.mfaPool === 'auto' ? Math.ceil(MFA_SIGN_INS_PER_SECOND * target.workers * (o.warmup + o.duration)) : o.mfaPool;
+      const started = performance.now();
+      state.mfaUsers = await enrolMfaUsers(target, size, b.mail);
+      say(`[${label}] ${size} users enrolled an authenticator app through the MFA API, and got a code each, in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    if (scenario === PASSKEY) {
+      const started = performance.now();
+      state.passkeys = await registerPasskeys(target, PASSKEY_USERS);
+      say(`[${label}] ${PASSKEY_USERS} users signed up with a passkey through /passkey/register in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
     if (o.quietWait > 0 && !(await waitQuiet(o.quietWait))) say(`[${label}] the machine is busy with other jobs; measuring anyway`);
     const m = await withActions(target, scenario, () => measure(target, scenario, state, b.mail, o));

@@ -4,9 +4,12 @@
 import autocannon from 'autocannon';
 import { ACTIONS, signsIn, trackRequest } from './actions.js';
 import { HANDOFF, handoffLoop } from './handoff.js';
-import { percentile } from './report.js';
 import { addressPrefix, basicAuth, signIn, startBody, type OtpCode, type Tokens } from './flows.js';
+import { loop, timed, type Load } from './loop.js';
 import { SLOW_DOMAIN, type BenchMail } from './mail.js';
+import { MFA, mfaLoop, type MfaUser } from './mfa.js';
+import { PASSKEY, passkeyLoop } from './passkeys.js';
+import type { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
 import { API, CLIENT, cpuBetween, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
 
 // passwordless_start last: the slow SMTP server leaves Sesame's outbox a backlog that takes minutes
@@ -19,6 +22,8 @@ export const SCENARIOS = [
   'userinfo',
   'introspection',
   'otp_grant',
+  MFA,
+  PASSKEY,
   'code_flow',
   ...ACTIONS,
   HANDOFF,
@@ -26,10 +31,10 @@ export const SCENARIOS = [
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** The scenarios autocannon sends (the others run loops of their own). */
-type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF>;
+type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF | typeof MFA | typeof PASSKEY>;
 export const NEEDS_POOL: ReadonlySet<Scenario> = new Set(['refresh', 'userinfo', 'introspection']);
 /** Endpoints the baseline does not have. */
-export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', ...ACTIONS, HANDOFF, 'passwordless_start']);
+export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', MFA, PASSKEY, ...ACTIONS, HANDOFF, 'passwordless_start']);
 /** Sign-ins in flight at once in code_flow (at most `--connections`): people, not API clients. */
 export const CODE_FLOW_CONCURRENCY = 10;
 
@@ -84,6 +89,10 @@ export interface State {
   refreshTokens: string[];
   /** OTP codes not used yet. */
   otpCodes: OtpCode[];
+  /** mfa_otp's users with an authenticator app, not signed in yet. */
+  mfaUsers: MfaUser[];
+  /** passkey_signin's users' devices, each with a passkey. */
+  passkeys: SoftAuthenticator[];
   /** Addresses passwordless_start sent codes to so far; each request takes a new one. */
   sent: number;
   /** Requests sent with no fresh refresh token or OTP code left. */
@@ -93,7 +102,7 @@ export interface State {
 }
 
 export function newState(pool: Tokens[]): State {
-  return { accessTokens: pool.map((t) => t.access_token), refreshTokens: pool.map((t) => t.refresh_token), otpCodes: [], sent: 0, dry: 0, inactive: 0 };
+  return { accessTokens: pool.map((t) => t.access_token), refreshTokens: pool.map((t) => t.refresh_token), otpCodes: [], mfaUsers: [], passkeys: [], sent: 0, dry: 0, inactive: 0 };
 }
 
 /** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
@@ -170,18 +179,6 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
   }
 }
 
-/** What one run of a load produced, whatever sent it. */
-export interface Load {
-  requests: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  statusCodes: Record<string, number>;
-  failure?: string;
-}
-
 /**
  * One autocannon instance of one connection per connection, run together and aggregated:
  * autocannon shares a request object among the connections of an instance, and builds the first
@@ -206,41 +203,11 @@ export async function cannon(target: Target, scenario: Loaded, state: State, con
 
 /**
  * code_flow: `concurrency` users each signing in through the hosted pages' forms (bench/flows.ts),
- * one after the other, until `seconds` are over; sign-ins in flight then are waited for and count.
- * autocannon cannot carry cookies and a mailed code from one step to the next.
+ * one after the other. autocannon cannot carry cookies and a mailed code from one step to the next.
  */
-async function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
+function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
   const prefix = addressPrefix('flow', target);
-  const times: number[] = [];
-  let n = 0;
-  let errors = 0;
-  let failure: string | undefined;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  async function user() {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      try {
-        await signIn(target, `${prefix}-${n++}`, mail);
-        times.push(performance.now() - t0);
-      } catch (err) {
-        errors++;
-        failure ??= (err as Error).message;
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, user));
-  times.sort((a, b) => a - b);
-  return {
-    requests: times.length,
-    seconds: (performance.now() - started) / 1000,
-    p50: percentile(times, 0.5),
-    p99: percentile(times, 0.99),
-    errors,
-    non2xx: 0,
-    statusCodes: {},
-    ...(failure ? { failure } : {}),
-  };
+  return loop(concurrency, seconds, (n) => timed(() => signIn(target, `${prefix}-${n}`, mail)));
 }
 
 export interface RunOptions {
@@ -300,7 +267,11 @@ export async function measure(target: Target, scenario: Scenario, state: State, 
       ? signInLoop(target, mail, people, seconds)
       : scenario === HANDOFF
         ? handoffLoop(target, mail, people, seconds)
-        : cannon(target, scenario, state, o.connections, seconds);
+        : scenario === MFA
+          ? mfaLoop(target, state.mfaUsers, people, seconds)
+          : scenario === PASSKEY
+            ? passkeyLoop(target, state.passkeys, people, seconds)
+            : cannon(target, scenario, state, o.connections, seconds);
   if (o.warmup > 0) await load(o.warmup);
   state.dry = 0;
   state.inactive = 0;
