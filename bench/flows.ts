@@ -19,7 +19,8 @@ export interface OtpCode {
   code: string;
 }
 
-export const basicAuth = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT.client_id)}:${encodeURIComponent(CLIENT.client_secret)}`).toString('base64')}`;
+const basicOf = (client: typeof CLIENT) => `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+export const basicAuth = basicOf(CLIENT);
 export const SCOPE = 'openid email profile';
 /** The hosted pages are for browsers: fetch's own User-Agent ("node") is a bot to the risk rule variable userAgent.isBot. */
 export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
@@ -27,11 +28,11 @@ export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100
 const b64url = (buf: Buffer) => buf.toString('base64url');
 
 /** One user through the whole authorization code flow, from /authorize to the token endpoint. */
-export async function signIn(target: Target, user: string, mail: BenchMail): Promise<Tokens> {
+export async function signIn(target: Target, user: string, mail: BenchMail, client = CLIENT): Promise<Tokens> {
   const verifier = b64url(randomBytes(32));
   const authorize = new URL('/authorize', target.url);
   authorize.search = new URLSearchParams({
-    client_id: CLIENT.client_id,
+    client_id: client.client_id,
     response_type: 'code',
     redirect_uri: REDIRECT,
     scope: SCOPE,
@@ -56,7 +57,7 @@ export async function signIn(target: Target, user: string, mail: BenchMail): Pro
   if (!code) throw new Error(`no code in ${done.location}`);
   const response = await fetch(new URL('/oauth/token', target.url), {
     method: 'POST',
-    headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basicOf(client), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
   });
   const tokens = (await response.json()) as Partial<Tokens> & { error?: string };

@@ -10,7 +10,7 @@ import { SLOW_DOMAIN, type BenchMail } from './mail.js';
 import { MFA, mfaLoop, type MfaUser } from './mfa.js';
 import { PASSKEY, passkeyLoop } from './passkeys.js';
 import type { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
-import { API, CLIENT, cpuBetween, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
+import { API, CLIENT, cpuBetween, RISK_CLIENT, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
 
 // passwordless_start last: the slow SMTP server leaves Sesame's outbox a backlog that takes minutes
 // to deliver, and the codes of any later sign-in would wait behind it.
@@ -43,8 +43,10 @@ export interface Measurement {
   target: Target['name'];
   /** Server processes: cluster workers of `sesame serve --workers`, or 1. */
   workers: number;
-  /** Requests per second; for code_flow, completed sign-ins per second. */
+  /** Requests per second over all rounds; for code_flow, completed sign-ins per second. */
   rps: number;
+  /** Requests per second of each round, in the order they ran (interleaved with the other targets'). */
+  rounds: number[];
   /** Latency in ms; for code_flow, of a whole sign-in (mail delivery included). */
   p50: number;
   p99: number;
@@ -205,15 +207,9 @@ export async function cannon(target: Target, scenario: Loaded, state: State, con
  * code_flow: `concurrency` users each signing in through the hosted pages' forms (bench/flows.ts),
  * one after the other. autocannon cannot carry cookies and a mailed code from one step to the next.
  */
-function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
-  const prefix = addressPrefix('flow', target);
-  return loop(concurrency, seconds, (n) => timed(() => signIn(target, `${prefix}-${n}`, mail)));
-}
-
-export interface RunOptions {
-  connections: number;
-  duration: number;
-  warmup: number;
+function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number, client: typeof CLIENT): Promise<Load> {
+  const prefix = addressPrefix(`flow-${client.client_id}`, target);
+  return loop(concurrency, seconds, (n) => timed(() => signIn(target, `${prefix}-${n}`, mail, client)));
 }
 
 /**
@@ -259,31 +255,58 @@ export async function sampled<T>(target: Target, work: () => Promise<T>): Promis
   return { result, usage: { cpu, loadCpu, dbCpu, otherCpu, rssPeakMiB: rssPeak } };
 }
 
-/** Warms up, then measures one scenario against one target. */
-export async function measure(target: Target, scenario: Scenario, state: State, mail: BenchMail, o: RunOptions): Promise<Measurement> {
-  const people = Math.min(o.connections, CODE_FLOW_CONCURRENCY);
-  const load = (seconds: number) =>
+/** The load of one scenario on one target: what runs for `seconds` (a warm-up or a round). */
+export function loadOf(target: Target, scenario: Scenario, state: State, mail: BenchMail, connections: number): (seconds: number) => Promise<Load> {
+  const people = Math.min(connections, CODE_FLOW_CONCURRENCY);
+  return (seconds) =>
     signsIn(scenario)
-      ? signInLoop(target, mail, people, seconds)
+      ? signInLoop(target, mail, people, seconds, scenario === 'code_flow_risk' ? RISK_CLIENT : CLIENT)
       : scenario === HANDOFF
         ? handoffLoop(target, mail, people, seconds)
         : scenario === MFA
           ? mfaLoop(target, state.mfaUsers, people, seconds)
           : scenario === PASSKEY
             ? passkeyLoop(target, state.passkeys, people, seconds)
-            : cannon(target, scenario, state, o.connections, seconds);
-  if (o.warmup > 0) await load(o.warmup);
-  state.dry = 0;
-  state.inactive = 0;
-  const { result, usage } = await sampled(target, () => load(o.duration));
-  const { seconds, failure, ...counts } = result;
+            : cannon(target, scenario, state, connections, seconds);
+}
+
+export type Round = Awaited<ReturnType<typeof sampled<Load>>>;
+
+const median = (values: number[]) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? (sorted[(sorted.length - 1) >> 1]! + sorted[sorted.length >> 1]!) / 2 : NaN;
+};
+
+/**
+ * One scenario on one target over its measured rounds: requests and errors summed, req/s over the
+ * rounds' total time, p50 and p99 the median of the rounds' (a round on a busy second does not make
+ * the tail), CPU averaged over the time, memory at its peak. `state`'s counts are those of the rounds.
+ */
+export function combine(target: Target, scenario: Scenario, rounds: Round[], state: State): Measurement {
+  const seconds = rounds.reduce((sum, r) => sum + r.result.seconds, 0);
+  const sum = (f: (r: Round) => number) => rounds.reduce((total, r) => total + f(r), 0);
+  const timeShare = (f: (u: Usage) => number) => sum((r) => f(r.usage) * r.result.seconds) / seconds;
+  const statusCodes: Record<string, number> = {};
+  for (const r of rounds) for (const [code, n] of Object.entries(r.result.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  const failure = rounds.find((r) => r.result.failure)?.result.failure;
+  const requests = sum((r) => r.result.requests);
   return {
     scenario,
     target: target.name,
     workers: target.workers,
-    rps: result.requests / seconds,
-    ...counts,
-    ...usage,
+    rps: requests / seconds,
+    rounds: rounds.map((r) => r.result.requests / r.result.seconds),
+    p50: median(rounds.map((r) => r.result.p50)),
+    p99: median(rounds.map((r) => r.result.p99)),
+    requests,
+    errors: sum((r) => r.result.errors),
+    non2xx: sum((r) => r.result.non2xx),
+    statusCodes,
+    cpu: timeShare((u) => u.cpu),
+    loadCpu: timeShare((u) => u.loadCpu),
+    dbCpu: timeShare((u) => u.dbCpu),
+    otherCpu: timeShare((u) => u.otherCpu),
+    rssPeakMiB: Math.max(...rounds.map((r) => r.usage.rssPeakMiB)),
     ...(scenario === 'refresh' || scenario === 'otp_grant' ? { poolDry: state.dry } : {}),
     ...(scenario === 'introspection' ? { inactive: state.inactive } : {}),
     ...(failure ? { failure } : {}),

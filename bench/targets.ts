@@ -32,6 +32,8 @@ export const MFA_OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp';
 // client is a server-side app relaying its users' addresses (trust_forwarded_for): passkey_signin
 // sends each ceremony from its own, as many users would, under the per-IP ceremony limit.
 const SESAME_CLIENT = { ...CLIENT, grant_types: [...CLIENT.grant_types, OTP_GRANT, WEBAUTHN_GRANT], first_party: true, trust_forwarded_for: true };
+/** code_flow_risk's app: the bench client with a ten-rule sign-in policy of its own (bench/actions.ts), so code_flow's has none. */
+export const RISK_CLIENT = { ...CLIENT, client_id: 'bench-risk' };
 /** mfa_otp's app: every sign-in through it needs a second factor (its own mfa_policy), the bench client's none. */
 export const MFA_CLIENT = {
   client_id: 'bench-mfa',
@@ -197,12 +199,14 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
       issuer: url,
       host: '127.0.0.1',
       emailFrom: 'Sesame Bench <login@bench.test>',
-      clients: [SESAME_CLIENT, MFA_CLIENT],
+      clients: [SESAME_CLIENT, { ...SESAME_CLIENT, ...RISK_CLIENT }, MFA_CLIENT],
       apis: [API],
       // The pools, code_flow, otp_grant and passwordless_start send and check thousands of codes
       // from one IP and one client within seconds (each to its own address: the per-address limits stay).
       rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000, sendsPerClientPerHour: 1_000_000, otpGrantsPerClientPerMinute: 1_000_000 },
       delivery: { pollInterval: 200 },
+      // As before passkeys worked here (an IP issuer): code_flow's sign-ins are not offered to create one.
+      passkeys: { offerEnrolment: false },
       // mfa_otp's users get a code to enrol their app, then one for the measured sign-in, a second later.
       codes: { resendCooldown: 1 },
       // actions_track tracks thousands of actions a second for the one bench tenant.
