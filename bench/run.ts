@@ -180,7 +180,11 @@ async function runScenarios(b: Bench): Promise<void> {
   const memory: Report['memory'] = [];
   try {
     // Every target runs for the whole bench: their rounds alternate. An idle server takes no CPU.
-    for (const name of o.targets) for (const workers of name === 'baseline' ? [1] : o.workers) targets.push(await startTarget(b, name, workers));
+    // The baseline only when a scenario it has is asked for.
+    const baselineRuns = o.scenarios.some((s) => !SESAME_ONLY.has(s));
+    for (const name of o.targets.filter((t) => t !== 'baseline' || baselineRuns)) {
+      for (const workers of name === 'baseline' ? [1] : o.workers) targets.push(await startTarget(b, name, workers));
+    }
     const idle = new Map(targets.map((t) => [t, treeRssMiB(t.pid)]));
     const states = new Map<Target, State>();
     for (const target of targets) {
