@@ -1,6 +1,7 @@
-// The scenarios: what autocannon sends to a target (or, for code_flow, whole sign-ins run in a
-// loop), and one measured run of it (after a warm-up), with the server's CPU time and resident
-// memory sampled meanwhile (over its process tree: a primary and its cluster workers).
+// The scenarios: what autocannon sends to a target (or, for code_flow, passkey_signin, mfa_otp and
+// mail_handoff, attempts run in a loop: bench/loop.ts), a measured round of it with the server's CPU
+// time and resident memory sampled meanwhile (over its process tree: a primary and its cluster
+// workers), and a scenario's rounds on a target combined into one row.
 import autocannon from 'autocannon';
 import { ACTIONS, signsIn, trackRequest } from './actions.js';
 import { HANDOFF, handoffLoop } from './handoff.js';
