@@ -133,8 +133,8 @@ const describe = (m: Measurement) => {
 };
 
 /**
- * One scenario on every target that has it: each warms up, then their measured rounds alternate
- * (A B C A B C ...), so that what drifts meanwhile (other jobs on the machine, tables growing)
+ * One scenario on every target that has it: their warm-up rounds, then their measured rounds
+ * alternate (A B C A B C ...), so that what drifts meanwhile (other jobs on the machine, tables growing)
  * weighs on every side alike. A scenario compared with another on the same server (PLAIN_OF:
  * code_flow_risk with code_flow) has that one as a further side on each Sesame, reported apart.
  */
@@ -150,12 +150,16 @@ async function measureScenario(b: Bench, targets: Target[], states: Map<Target, 
   }
   try {
     if (o.quietWait > 0 && !(await waitQuiet(o.quietWait))) say(`[${scenario}] the machine is busy with other jobs; measuring anyway`);
-    for (const side of sides) if (o.warmup > 0) await side.load(o.warmup);
+    // The warm-up alternates too, in rounds of the same length: a server left idle for the others'
+    // whole warm-up started its first round slowly (a fifth of its later rate, on both engines).
+    const round = o.duration / o.rounds;
+    const warmups = Math.ceil(o.warmup / round - 1e-9);
+    for (let i = 0; i < warmups; i++) for (const side of sides) await side.load(o.warmup / warmups);
     for (const side of sides) {
       side.state.dry = 0;
       side.state.inactive = 0;
     }
-    for (let i = 0; i < o.rounds; i++) for (const side of sides) side.rounds.push(await sampled(side.target, () => side.load(o.duration / o.rounds)));
+    for (let i = 0; i < o.rounds; i++) for (const side of sides) side.rounds.push(await sampled(side.target, () => side.load(round)));
   } finally {
     for (const target of new Set(sides.map((s) => s.target))) await policyOff(target, scenario);
   }
