@@ -26,6 +26,9 @@ export const ROUNDS = 5;
  */
 export const MFA_SIGN_INS_PER_SECOND = 100;
 
+/** The warm-up is run in rounds too, as long as the measured ones (or a little shorter). */
+export const warmupRounds = (warmup: number, round: number) => Math.ceil(warmup / round - 1e-9);
+
 export class UsageError extends Error {}
 
 /** The options in `args` (the command line's by default); throws UsageError on a wrong one. */
@@ -90,17 +93,18 @@ export function options(args = process.argv.slice(2)) {
   const from = values.from as 'auto' | 'dist' | 'src';
   if (!['auto', 'dist', 'src'].includes(from)) throw new UsageError('--from must be auto, dist or src');
   const duration = number(values.duration, 'duration', 1);
+  const warmup = number(values.warmup, 'warmup', 0);
   const rounds = number(values.rounds, 'rounds', 1);
   if (!Number.isInteger(rounds) || duration / rounds < 0.5) throw new UsageError('--rounds must be a whole number, with rounds of at least 0.5 s (--duration / --rounds)');
   return {
     duration,
     rounds,
     connections,
-    warmup: number(values.warmup, 'warmup', 0),
+    warmup,
     // Refresh needs a fresh token per connection at any time; a run's requests in flight when it
-    // ends are lost (the server consumed the token, nobody reads the rotated one), and so is one
-    // per connection at the end of the warm-up and of each round: two more per connection leave room.
-    pool: values.pool ? number(values.pool, 'pool', 1) : Math.max((rounds + 3) * connections, 30),
+    // ends are lost (the server consumed the token, nobody reads the rotated one): one per
+    // connection at the end of each warm-up round and measured round; two more per connection leave room.
+    pool: values.pool ? number(values.pool, 'pool', 1) : Math.max((warmupRounds(warmup, duration / rounds) + rounds + 2) * connections, 30),
     otpPool: values['otp-pool'] ? number(values['otp-pool'], 'otp-pool', 1) : ('auto' as const),
     mfaPool: values['mfa-pool'] ? number(values['mfa-pool'], 'mfa-pool', 1) : ('auto' as const),
     scenarios: list(values.only, SCENARIOS, 'scenario'),

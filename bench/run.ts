@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { actionChecks, PLAIN_OF, policyOff, policyOn } from './actions.js';
 import { collectCodes, makePool, type Tokens } from './flows.js';
 import { handoffChecks } from './handoff.js';
-import { MFA_SIGN_INS_PER_SECOND, options, OTP_GRANTS_PER_SECOND, UsageError, type Options } from './options.js';
+import { MFA_SIGN_INS_PER_SECOND, options, OTP_GRANTS_PER_SECOND, UsageError, warmupRounds, type Options } from './options.js';
 import { startBenchMail, type BenchMail } from './mail.js';
 import { enrolMfaUsers, MFA } from './mfa.js';
 import { PASSKEY, PASSKEY_USERS, registerPasskeys } from './passkeys.js';
@@ -153,7 +153,7 @@ async function measureScenario(b: Bench, targets: Target[], states: Map<Target, 
     // The warm-up alternates too, in rounds of the same length: a server left idle for the others'
     // whole warm-up started its first round slowly (a fifth of its later rate, on both engines).
     const round = o.duration / o.rounds;
-    const warmups = Math.ceil(o.warmup / round - 1e-9);
+    const warmups = warmupRounds(o.warmup, round);
     for (let i = 0; i < warmups; i++) for (const side of sides) await side.load(o.warmup / warmups);
     for (const side of sides) {
       side.state.dry = 0;

@@ -29,9 +29,11 @@ function row(fields: Partial<Row> & Pick<Row, 'scenario'>): Row {
 }
 
 describe('bench options', () => {
-  it('warms up 10 s and measures 10 s per target in 5 alternating rounds by default, with a pool for every round', () => {
+  it('warms up 10 s and measures 10 s per target in 5 alternating rounds by default, with refresh tokens for every round', () => {
     const o = options([]);
-    expect([o.duration, o.warmup, o.rounds, o.connections, o.pool, o.mfaPool]).toEqual([10, 10, 5, 50, (5 + 3) * 50, 'auto']);
+    // Five warm-up rounds and five measured ones of 2 s, each losing a token per connection, and two spare.
+    expect([o.duration, o.warmup, o.rounds, o.connections, o.pool, o.mfaPool]).toEqual([10, 10, 5, 50, (5 + 5 + 2) * 50, 'auto']);
+    expect(options(['--duration', '3', '--warmup', '3', '--connections', '20']).pool).toBe((5 + 5 + 2) * 20);
     expect(o.scenarios).toEqual(expect.arrayContaining(['mfa_otp', 'passkey_signin', 'code_flow_risk', 'actions_track']));
   });
 
