@@ -19,6 +19,8 @@ const secret = { client_id: CLIENT.client_id, client_secret: CLIENT.client_secre
 
 /** An address of the benchmarking range 198.18.0.0/15 per ceremony: `n` below 2^17 are all distinct. */
 const addressOf = (n: number) => `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`;
+/** Sign-in ceremonies so far, over every warm-up and round: each from the next address. */
+let ceremonies = 0;
 
 async function post<T>(target: Target, path: string, body: unknown, ip: string): Promise<T> {
   const response = await fetch(new URL(path, target.url), {
@@ -64,7 +66,7 @@ export async function registerPasskeys(target: Target, size: number, parallel = 
 export function passkeyLoop(target: Target, devices: SoftAuthenticator[], concurrency: number, seconds: number): Promise<Load> {
   return loop(concurrency, seconds, async (n) => {
     const device = devices[n % devices.length]!;
-    const ip = addressOf(n % 2 ** 16);
+    const ip = addressOf(ceremonies++ % 2 ** 16);
     const t0 = performance.now();
     const started = await post<Ceremony<PublicKeyCredentialRequestOptionsJSON>>(target, '/passkey/challenge', secret, ip);
     const assertion: AuthenticationResponseJSON = device.authenticate(started.authn_params_public_key);
