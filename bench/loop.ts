@@ -15,14 +15,19 @@ export interface Load {
   failure?: string;
 }
 
+/** What an attempt answers when its pool is used up. */
+export const DRY = 'dry';
+
 /** One attempt: its latency in ms, or the status that refused it and why. `status` is counted when given. */
 export type Attempt = { ms: number; status?: number } | { refused: number; failure: string };
 
 /**
  * Runs `attempt(n)` (n counting up across everyone) with `concurrency` at once for `seconds`.
  * A thrown error counts as an error, a refusal as a non-2xx answer; both keep the first reason.
+ * `attempt` answers `dry` when nothing is left to attempt with (a pool used up): that person stops,
+ * counted as one error, rather than spin through failures.
  */
-export async function loop(concurrency: number, seconds: number, attempt: (n: number) => Promise<Attempt>): Promise<Load> {
+export async function loop(concurrency: number, seconds: number, attempt: (n: number) => Promise<Attempt | typeof DRY>): Promise<Load> {
   const times: number[] = [];
   const statusCodes: Record<string, number> = {};
   let n = 0;
@@ -35,6 +40,11 @@ export async function loop(concurrency: number, seconds: number, attempt: (n: nu
     while (performance.now() < end) {
       try {
         const result = await attempt(n++);
+        if (result === DRY) {
+          errors++;
+          failure ??= 'the pool ran dry';
+          return;
+        }
         const status = 'refused' in result ? result.refused : result.status;
         if (status !== undefined) statusCodes[status] = (statusCodes[status] ?? 0) + 1;
         if ('refused' in result) {

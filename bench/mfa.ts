@@ -7,7 +7,7 @@
 // code (200 with tokens). Each user signs in once: a code of each 30-second step is accepted once.
 import { Secret, TOTP } from 'otpauth';
 import { addressPrefix, askCode, inParallel } from './flows.js';
-import { loop, type Attempt, type Load } from './loop.js';
+import { DRY, loop, type Attempt, type Load } from './loop.js';
 import type { BenchMail } from './mail.js';
 import { MFA_CLIENT, MFA_OTP_GRANT, OTP_GRANT, type Target } from './targets.js';
 
@@ -81,9 +81,9 @@ export async function enrolMfaUsers(target: Target, size: number, mail: BenchMai
 
 /** `concurrency` people signing in with their two factors for `seconds`, each user once; latencies are whole sign-ins. */
 export function mfaLoop(target: Target, users: MfaUser[], concurrency: number, seconds: number): Promise<Load> {
-  return loop(concurrency, seconds, async (): Promise<Attempt> => {
+  return loop(concurrency, seconds, async (): Promise<Attempt | typeof DRY> => {
     const user = users.shift();
-    if (!user) throw new Error('the pool of users with an authenticator app ran dry (--mfa-pool)');
+    if (!user) return DRY;
     const t0 = performance.now();
     const first = await firstFactor(target, user.email, user.code);
     const why = mfaRequired(first, 'challenge');
