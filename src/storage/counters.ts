@@ -2,18 +2,17 @@
 // failure streaks. Each change is one statement, so parallel requests cannot both win.
 import type { Db } from './db.js';
 import type { Counter } from './generated/sqlite/client.js';
-import { readDate, sqlStatement, type RawRow } from './sql.js';
+import { readBool, readDate, sqlStatement, type Param, type RawRow, type Row, type Statement } from './sql.js';
 
 // hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
 // one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
+const HIT_SET =
+  '"count" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."count" + 1 ELSE 1 END, ' +
+  '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
+  '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
+  '"lastAt" = excluded."lastAt"';
 export const HIT = sqlStatement<RawRow<Counter, 'count'>>(
-  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' +
-    'ON CONFLICT ("key") DO UPDATE SET ' +
-    '"count" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."count" + 1 ELSE 1 END, ' +
-    '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
-    '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
-    '"lastAt" = excluded."lastAt" ' +
-    'RETURNING "count"',
+  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' + `ON CONFLICT ("key") DO UPDATE SET ${HIT_SET} RETURNING "count"`,
 );
 
 /** Counts one hit in the current window of `windowSeconds`; returns the count including it. */
@@ -31,6 +30,94 @@ export const CLAIM = sqlStatement(
     'ON CONFLICT ("key") DO UPDATE SET "lastAt" = excluded."lastAt", "expiresAt" = excluded."expiresAt" WHERE "Counter"."lastAt" <= ? ' +
     'RETURNING "key"',
 );
+
+// A chain of counters that each count only when every one before it allowed the action (a send's
+// limits: per IP, the resend cooldown, per scope, per identifier, per client), in one statement on
+// PostgreSQL instead of one round trip each. Each step is a data-modifying CTE (cN: the upsert of
+// HIT or CLAIM, made conditional by its SELECT's WHERE) with a gate (gN: may the next step run?).
+// A gate reads the step before it, so the steps run in order and one lock order holds for every
+// request (IP, cooldown, scope, identifier, client rows): parallel chains queue, they never
+// deadlock. Each upsert takes the latest committed row as HIT and CLAIM do alone, so the counts are
+// exact under parallel requests. SQLite has no data-modifying CTEs and no round trips: there
+// risk/check.ts runs the same steps one statement each (checkChain).
+export type ChainKind = 'count' | 'cooldown';
+
+/** One step of a chain; `key` null skips it (an absent client cap). */
+export interface ChainStep {
+  kind: ChainKind;
+  key: string | null;
+  window: number;
+  /** A `count` step stops the chain above this (null: counted, never stops it). */
+  max?: number | null;
+  /** A `count` step above `max` still lets the chain go on when the step before counted at most this. */
+  passIfPreviousAtMost?: number | null;
+}
+
+/** What a step that ran found: its count and window start, or whether its cooldown was claimed and the last action's time. */
+export type ChainResult = { kind: 'count'; count: number; windowStart: Date } | { kind: 'cooldown'; claimed: boolean; lastAt: Date | null };
+
+/** A chain's statement (PostgreSQL only), with the kinds of its steps. */
+export interface Chain extends Statement<Row> {
+  readonly kinds: readonly ChainKind[];
+}
+
+const TS = '?::timestamp(3)';
+function chainStatement(kinds: readonly ChainKind[]): Chain {
+  const ctes: string[] = [];
+  const results: string[] = [];
+  kinds.forEach((kind, i) => {
+    const runs = i === 0 ? 'TRUE' : `(SELECT ok FROM g${i - 1})`;
+    const insert = `INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") SELECT ?::text, ${kind === 'count' ? 1 : 0}, ${TS}, ${TS}, ${TS} WHERE ${runs} AND ?::text IS NOT NULL ON CONFLICT ("key") DO UPDATE SET `;
+    if (kind === 'count') {
+      const previous = kinds[i - 1] === 'count' ? `(SELECT "count" FROM c${i - 1})` : 'NULL::int';
+      ctes.push(`c${i} AS (${insert}${HIT_SET} RETURNING "count", "windowStart")`);
+      ctes.push(
+        `g${i} AS (SELECT CASE WHEN ?::text IS NULL THEN ${runs} ELSE EXISTS (SELECT 1 FROM c${i} WHERE "count" <= COALESCE(?::int, "count") OR ${previous} <= ?::int) END AS ok)`,
+      );
+      results.push(`(SELECT "count" FROM c${i}) AS n${i}`, `(SELECT "windowStart" FROM c${i}) AS s${i}`);
+    } else {
+      ctes.push(`c${i} AS (${insert}"lastAt" = excluded."lastAt", "expiresAt" = excluded."expiresAt" WHERE "Counter"."lastAt" <= ${TS} RETURNING "key")`);
+      ctes.push(`g${i} AS (SELECT CASE WHEN ?::text IS NULL THEN ${runs} ELSE EXISTS (SELECT 1 FROM c${i}) END AS ok)`);
+      // A claim refused by a row committed after this statement began reads no time: the caller waits the whole cooldown.
+      results.push(`${runs} AS r${i}`, `EXISTS (SELECT 1 FROM c${i}) AS k${i}`, `(SELECT "lastAt" FROM "Counter" WHERE "key" = ?) AS l${i}`);
+    }
+  });
+  return Object.assign(sqlStatement(`WITH ${ctes.join(', ')} SELECT ${results.join(', ')}`, ['postgresql']), { kinds });
+}
+
+/** The params of a chain's statement for `steps`, in the order its text takes them. */
+function chainParams(steps: readonly ChainStep[], now: Date): Param[] {
+  const params: Param[] = [];
+  // The final SELECT's: each cooldown's key, to read its last action.
+  const results: Param[] = [];
+  for (const step of steps) {
+    const since = new Date(now.getTime() - step.window * 1000);
+    const expiresAt = new Date(now.getTime() + step.window * 1000);
+    params.push(step.key, now, now, expiresAt, step.key);
+    if (step.kind === 'count') {
+      params.push(since, since, since, step.key, step.max ?? null, step.passIfPreviousAtMost ?? null);
+    } else {
+      params.push(since, step.key);
+      results.push(step.key);
+    }
+  }
+  return [...params, ...results];
+}
+
+/** The send limits of risk/code-limits.ts (checkSend): per IP, the resend cooldown, per scope, per identifier, per client. */
+export const SEND_CHAIN = chainStatement(['count', 'cooldown', 'count', 'count', 'count']);
+
+/** Runs `steps` (of the kinds of `chain`) on PostgreSQL; each step's result, or undefined for a step that did not run. */
+export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[], now = new Date()): Promise<(ChainResult | undefined)[]> {
+  const row = (await db.sql.one(chain, chainParams(steps, now)))!;
+  return steps.map((step, i) => {
+    if (step.kind === 'count') {
+      return row[`n${i}`] === null || row[`n${i}`] === undefined ? undefined : { kind: 'count', count: Number(row[`n${i}`]), windowStart: readDate(row[`s${i}`])! };
+    }
+    if (step.key === null || (i > 0 && !readBool(row[`r${i}`]))) return undefined;
+    return { kind: 'cooldown', claimed: readBool(row[`k${i}`]), lastAt: readDate(row[`l${i}`]) };
+  });
+}
 
 /** The count of `key` in its current window of `windowSeconds` (0 when none). */
 export async function readWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
