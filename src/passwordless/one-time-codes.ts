@@ -10,6 +10,7 @@ import { recordAudit } from '../storage/audit.js';
 import { findLiveCode, insertCodeWithMessage } from '../storage/codes.js';
 import { check } from '../risk/check.js';
 import { SMS_PER_PREFIX } from '../risk/limits.js';
+import type { OutboxNotice } from '../storage/outbox-channel.js';
 import { enqueueMessage, type OutgoingMessage } from '../storage/outbox.js';
 import { findUserByEmail, type User } from '../storage/users.js';
 import { maySignUp, resolveUser } from './sign-up.js';
@@ -39,7 +40,10 @@ export interface CodeCheckDeps {
 export interface CodeSendDeps extends CodeCheckDeps {
   log: Logger;
   renderer: MessageRenderer;
-  wakeWorker(): void;
+  /** After a message was queued; `noticed`: its statement already told the other instances (outboxNotice). */
+  wakeWorker(noticed?: boolean): void;
+  /** On PostgreSQL, the NOTIFY a send's statement carries to the other instances' workers (delivery/wake.ts). */
+  outboxNotice?(): OutboxNotice | undefined;
 }
 
 /** Where a code goes: an email address, or a phone number (E.164) with its country. */
@@ -131,8 +135,9 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
   } else {
     outgoing = { channel: 'email', recipient: email, ...message };
   }
-  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
-  deps.wakeWorker();
+  const notice = deps.outboxNotice?.();
+  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' }, notice);
+  deps.wakeWorker(notice !== undefined);
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 

@@ -3,6 +3,7 @@
 import { eventParams, INSERT_EVENT, type AuditEntry } from './audit.js';
 import type { Db } from './db.js';
 import { INSERT_MESSAGE, messageParams, type OutgoingMessage } from './outbox.js';
+import type { OutboxNotice } from './outbox-channel.js';
 import { sqlBatch, sqlStatement, type Param } from './sql.js';
 import { countAudit } from '../metrics/events.js';
 
@@ -36,7 +37,12 @@ export const INSERT_CODE = sqlStatement(
   'INSERT INTO "OneTimeCode" ("id", "flowKey", "identifier", "codeHash", "keyId", "attempts", "createdAt", "expiresAt") VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
 );
 export const STORE_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE]);
-export const SEND_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT]);
+// On PostgreSQL the batch also sends the outbox's NOTIFY (delivered at its commit) when given a
+// channel, instead of a round trip of its own after it (delivery/wake.ts).
+export const SEND_CODE = sqlBatch(
+  [RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT],
+  'SELECT pg_notify(n.c, n.o) FROM (SELECT ?::text AS c, ?::text AS o) AS n WHERE n.c IS NOT NULL',
+);
 
 function codeParams(row: NewCode, now: Date): Param[][] {
   return [
@@ -45,10 +51,13 @@ function codeParams(row: NewCode, now: Date): Param[][] {
   ];
 }
 
-/** Stores a new code (as insertCode), the message carrying it and the audit event of the send, all or none. */
-export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, now = new Date()): Promise<void> {
+/**
+ * Stores a new code (as insertCode), the message carrying it and the audit event of the send, all
+ * or none; with `notice` (PostgreSQL), notifies the outbox channel when they commit.
+ */
+export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, notice?: OutboxNotice, now = new Date()): Promise<void> {
   const [, messageRow] = messageParams(message, now);
-  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now)]);
+  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now), [notice?.channel ?? null, notice?.origin ?? null]]);
   countAudit(audit);
 }
 
