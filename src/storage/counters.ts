@@ -119,10 +119,21 @@ export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[]
   });
 }
 
+// Reads of one counter (a window's count, a cooldown's last action, a streak's block), on the code
+// paths too (the hosted pages' trusted-browser check, the SMS guard), so prepared like the writes.
+export const READ_COUNTER = sqlStatement<RawRow<Counter, 'count' | 'windowStart' | 'lastAt' | 'blockedUntil'>>(
+  'SELECT "count", "windowStart", "lastAt", "blockedUntil" FROM "Counter" WHERE "key" = ?',
+);
+export const DELETE_COUNTER = sqlStatement('DELETE FROM "Counter" WHERE "key" = ?');
+
+function readCounter(db: Db, key: string) {
+  return db.sql.one(READ_COUNTER, [key]);
+}
+
 /** The count of `key` in its current window of `windowSeconds` (0 when none). */
 export async function readWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
-  const row = await db.prisma.counter.findUnique({ where: { key }, select: { count: true, windowStart: true } });
-  return row && row.windowStart.getTime() > now.getTime() - windowSeconds * 1000 ? row.count : 0;
+  const row = await readCounter(db, key);
+  return row && readDate(row.windowStart)!.getTime() > now.getTime() - windowSeconds * 1000 ? Number(row.count) : 0;
 }
 
 /** Claims the right to act once per `cooldownSeconds`; returns 0 when claimed, else seconds to wait. */
@@ -130,23 +141,21 @@ export async function claimCooldown(db: Db, key: string, cooldownSeconds: number
   const since = new Date(now.getTime() - cooldownSeconds * 1000);
   const expiresAt = new Date(now.getTime() + cooldownSeconds * 1000);
   if (await db.sql.one(CLAIM, [key, now, now, expiresAt, since])) return 0;
-  const row = await db.prisma.counter.findUnique({ where: { key }, select: { lastAt: true } });
-  const last = row?.lastAt?.getTime() ?? now.getTime();
+  const last = readDate((await readCounter(db, key))?.lastAt)?.getTime() ?? now.getTime();
   return Math.max(1, Math.ceil((last + cooldownSeconds * 1000 - now.getTime()) / 1000));
 }
 
 /** Seconds left before `key` may act again after `claimCooldown`, without claiming. */
 export async function cooldownLeft(db: Db, key: string, cooldownSeconds: number, now = new Date()): Promise<number> {
-  const row = await db.prisma.counter.findUnique({ where: { key }, select: { lastAt: true } });
-  if (!row?.lastAt) return 0;
-  return Math.max(0, Math.ceil((row.lastAt.getTime() + cooldownSeconds * 1000 - now.getTime()) / 1000));
+  const last = readDate((await readCounter(db, key))?.lastAt);
+  if (!last) return 0;
+  return Math.max(0, Math.ceil((last.getTime() + cooldownSeconds * 1000 - now.getTime()) / 1000));
 }
 
 // A failure streak is reserved before the attempt is judged: read the streak, then one conditional
 // update that succeeds only if nobody changed the count meanwhile and the key is not blocked. It sets
 // the delay the attempt would earn as if it failed, so parallel guesses during a delay cannot all be
 // evaluated (PostgreSQL runs them truly in parallel); a success clears the streak afterwards.
-export const READ_STREAK = sqlStatement<RawRow<Counter, 'count' | 'windowStart' | 'blockedUntil'>>('SELECT "count", "windowStart", "blockedUntil" FROM "Counter" WHERE "key" = ?');
 export const START_STREAK = sqlStatement(
   'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt", "blockedUntil") VALUES (?, 1, ?, ?, ?, ?) ' + 'ON CONFLICT ("key") DO NOTHING RETURNING "key"',
 );
@@ -173,7 +182,7 @@ export async function reserveFailure(db: Db, key: string, keepSeconds: number, d
   };
   // Each lost race means another attempt was reserved; a few rounds settle any burst.
   for (let round = 0; round < 50; round++) {
-    const row = await db.sql.one(READ_STREAK, [key]);
+    const row = await readCounter(db, key);
     if (!row) {
       const expiresAt = new Date(now.getTime() + keepSeconds * 1000);
       if (await db.sql.one(START_STREAK, [key, now, now, expiresAt, blockUntil(1)])) return { ok: true, failures: 1 };
@@ -201,19 +210,17 @@ export async function unhitWindow(db: Db, key: string): Promise<void> {
 
 /** When the current window of `key` started (null when none). */
 export async function windowStartOf(db: Db, key: string): Promise<Date | null> {
-  const row = await db.prisma.counter.findUnique({ where: { key }, select: { windowStart: true } });
-  return row?.windowStart ?? null;
+  return readDate((await readCounter(db, key))?.windowStart);
 }
 
 /** Seconds `key` is still blocked for (0 when free). */
 export async function blockedFor(db: Db, key: string, now = new Date()): Promise<number> {
-  const row = await db.prisma.counter.findUnique({ where: { key }, select: { blockedUntil: true } });
-  const until = row?.blockedUntil?.getTime() ?? 0;
+  const until = readDate((await readCounter(db, key))?.blockedUntil)?.getTime() ?? 0;
   return until > now.getTime() ? Math.ceil((until - now.getTime()) / 1000) : 0;
 }
 
 export async function clearCounter(db: Db, key: string): Promise<void> {
-  await db.prisma.counter.deleteMany({ where: { key } });
+  await db.sql.run(DELETE_COUNTER, [key]);
 }
 
 export async function sweepCounters(db: Db, now = new Date()): Promise<number> {
