@@ -74,8 +74,8 @@ export interface ChainOutcome {
 
 /**
  * Checks `links` in order, each counted only when the ones before let the action through (see
- * Link): on PostgreSQL in one statement (`chain`: its first kinds are the links' limits', the rest
- * are skipped), on SQLite one statement per link, as check() would.
+ * Link), all at once (storage/counters.ts runChain): `chain`'s first kinds are the links' limits',
+ * the rest are skipped.
  */
 export async function checkChain(db: Db, chain: Chain, links: readonly Link[], now = new Date()): Promise<ChainOutcome> {
   const stops = (i: number, decision: Decision, decisions: (Decision | undefined)[]) => {
@@ -85,36 +85,28 @@ export async function checkChain(db: Db, chain: Chain, links: readonly Link[], n
     return !(link.passIfPreviousAtMost !== undefined && before?.kind === 'allow' && before.count <= link.passIfPreviousAtMost);
   };
   const decisions: (Decision | undefined)[] = [];
-  if (db.provider === 'postgresql') {
-    const results = await runChain(
-      db,
-      chain,
-      chain.kinds.map((kind, i) => {
-        const link = links[i];
-        if (!link) return { kind, key: null, window: 0 };
-        const counts = link.limit.kind === 'count' || link.limit.kind === 'tally';
-        if (kind !== (counts ? 'count' : link.limit.kind)) throw new Error(`limit ${link.limit.name} is not a ${kind} step of its chain`);
-        return {
-          kind,
-          key: (link.limit.key as (...s: unknown[]) => string)(...link.subject),
-          window: link.limit.window(link.settings as never),
-          max: link.enforced === false || !link.limit.max ? null : link.limit.max(link.settings as never),
-          passIfPreviousAtMost: link.passIfPreviousAtMost ?? null,
-        };
-      }),
-      now,
-    );
-    for (const [i, link] of links.entries()) {
-      const result = results[i];
-      decisions.push(result && decide(link, result, now));
-      if (decisions[i] && stops(i, decisions[i], decisions)) return { decisions, stoppedAt: i };
-    }
-    return { decisions };
-  }
+  const results = await runChain(
+    db,
+    chain,
+    chain.kinds.map((kind, i) => {
+      const link = links[i];
+      if (!link) return { kind, key: null, window: 0 };
+      const counts = link.limit.kind === 'count' || link.limit.kind === 'tally';
+      if (kind !== (counts ? 'count' : link.limit.kind)) throw new Error(`limit ${link.limit.name} is not a ${kind} step of its chain`);
+      return {
+        kind,
+        key: (link.limit.key as (...s: unknown[]) => string)(...link.subject),
+        window: link.limit.window(link.settings as never),
+        max: link.enforced === false || !link.limit.max ? null : link.limit.max(link.settings as never),
+        passIfPreviousAtMost: link.passIfPreviousAtMost ?? null,
+      };
+    }),
+    now,
+  );
   for (const [i, link] of links.entries()) {
-    const decision = await check(db, link.limit, link.subject as never, link.settings as never, now);
-    decisions.push(decision);
-    if (stops(i, decision, decisions)) return { decisions, stoppedAt: i };
+    const result = results[i];
+    decisions.push(result && decide(link, result, now));
+    if (decisions[i] && stops(i, decisions[i], decisions)) return { decisions, stoppedAt: i };
   }
   return { decisions };
 }

@@ -2,7 +2,7 @@
 // failure streaks. Each change is one statement, so parallel requests cannot both win.
 import type { Db } from './db.js';
 import type { Counter } from './generated/sqlite/client.js';
-import { readBool, readDate, sqlStatement, type Param, type RawRow, type Row, type Statement } from './sql.js';
+import { readBool, readDate, sqlStatement, type Param, type RawRow, type Row, type Statement, type SyncSql } from './sql.js';
 
 // hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
 // one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
@@ -11,15 +11,20 @@ const HIT_SET =
   '"windowStart" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."windowStart" ELSE excluded."windowStart" END, ' +
   '"expiresAt" = CASE WHEN "Counter"."windowStart" > ? THEN "Counter"."expiresAt" ELSE excluded."expiresAt" END, ' +
   '"lastAt" = excluded."lastAt"';
-export const HIT = sqlStatement<RawRow<Counter, 'count'>>(
-  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' + `ON CONFLICT ("key") DO UPDATE SET ${HIT_SET} RETURNING "count"`,
+export const HIT = sqlStatement<RawRow<Counter, 'count' | 'windowStart'>>(
+  'INSERT INTO "Counter" ("key", "count", "windowStart", "lastAt", "expiresAt") VALUES (?, 1, ?, ?, ?) ' +
+    `ON CONFLICT ("key") DO UPDATE SET ${HIT_SET} RETURNING "count", "windowStart"`,
 );
+
+function hitParams(key: string, windowSeconds: number, now: Date): Param[] {
+  const cutoff = new Date(now.getTime() - windowSeconds * 1000);
+  const expiresAt = new Date(now.getTime() + windowSeconds * 1000);
+  return [key, now, now, expiresAt, cutoff, cutoff, cutoff];
+}
 
 /** Counts one hit in the current window of `windowSeconds`; returns the count including it. */
 export async function hitWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
-  const cutoff = new Date(now.getTime() - windowSeconds * 1000);
-  const expiresAt = new Date(now.getTime() + windowSeconds * 1000);
-  const row = await db.sql.one(HIT, [key, now, now, expiresAt, cutoff, cutoff, cutoff]);
+  const row = await db.sql.one(HIT, hitParams(key, windowSeconds, now));
   return Number(row!.count);
 }
 
@@ -38,8 +43,8 @@ export const CLAIM = sqlStatement(
 // A gate reads the step before it, so the steps run in order and one lock order holds for every
 // request (IP, cooldown, scope, identifier, client rows): parallel chains queue, they never
 // deadlock. Each upsert takes the latest committed row as HIT and CLAIM do alone, so the counts are
-// exact under parallel requests. SQLite has no data-modifying CTEs and no round trips: there
-// risk/check.ts runs the same steps one statement each (checkChain).
+// exact under parallel requests. SQLite has no data-modifying CTEs: there the same steps run as HIT
+// and CLAIM in one synchronous transaction (chainOnSqlite), one commit instead of one each.
 export type ChainKind = 'count' | 'cooldown';
 
 /** One step of a chain; `key` null skips it (an absent client cap). */
@@ -107,8 +112,9 @@ function chainParams(steps: readonly ChainStep[], now: Date): Param[] {
 /** The send limits of risk/code-limits.ts (checkSend): per IP, the resend cooldown, per scope, per identifier, per client. */
 export const SEND_CHAIN = chainStatement(['count', 'cooldown', 'count', 'count', 'count']);
 
-/** Runs `steps` (of the kinds of `chain`) on PostgreSQL; each step's result, or undefined for a step that did not run. */
+/** Runs `steps` (of the kinds of `chain`); each step's result, or undefined for a step that did not run. */
 export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[], now = new Date()): Promise<(ChainResult | undefined)[]> {
+  if (db.sql.atomically) return db.sql.atomically([HIT, CLAIM, READ_COUNTER], (sql) => chainOnSqlite(sql, steps, now));
   const row = (await db.sql.one(chain, chainParams(steps, now)))!;
   return steps.map((step, i) => {
     if (step.kind === 'count') {
@@ -117,6 +123,32 @@ export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[]
     if (step.key === null || (i > 0 && !readBool(row[`r${i}`]))) return undefined;
     return { kind: 'cooldown', claimed: readBool(row[`k${i}`]), lastAt: readDate(row[`l${i}`]) };
   });
+}
+
+/** The chain's statement on SQLite: the same gates as chainStatement's, between HIT and CLAIM. */
+function chainOnSqlite(sql: SyncSql, steps: readonly ChainStep[], now: Date): (ChainResult | undefined)[] {
+  const results: (ChainResult | undefined)[] = [];
+  let passed = true;
+  for (const step of steps) {
+    if (!passed || step.key === null) {
+      results.push(undefined);
+      continue;
+    }
+    const previous = results.at(-1);
+    if (step.kind === 'count') {
+      const row = sql.one(HIT, hitParams(step.key, step.window, now))!;
+      const count = Number(row.count);
+      results.push({ kind: 'count', count, windowStart: readDate(row.windowStart)! });
+      const below = (max: number | null | undefined) => max === null || max === undefined || count <= max;
+      const yields = step.passIfPreviousAtMost !== null && step.passIfPreviousAtMost !== undefined && previous?.kind === 'count' && previous.count <= step.passIfPreviousAtMost;
+      passed = below(step.max) || yields;
+    } else {
+      const claimed = sql.one(CLAIM, claimParams(step.key, step.window, now)) !== undefined;
+      results.push({ kind: 'cooldown', claimed, lastAt: claimed ? now : readDate(sql.one(READ_COUNTER, [step.key])?.lastAt) });
+      passed = claimed;
+    }
+  }
+  return results;
 }
 
 // Reads of one counter (a window's count, a cooldown's last action, a streak's block), on the code
@@ -130,6 +162,12 @@ function readCounter(db: Db, key: string) {
   return db.sql.one(READ_COUNTER, [key]);
 }
 
+function claimParams(key: string, cooldownSeconds: number, now: Date): Param[] {
+  const since = new Date(now.getTime() - cooldownSeconds * 1000);
+  const expiresAt = new Date(now.getTime() + cooldownSeconds * 1000);
+  return [key, now, now, expiresAt, since];
+}
+
 /** The count of `key` in its current window of `windowSeconds` (0 when none). */
 export async function readWindow(db: Db, key: string, windowSeconds: number, now = new Date()): Promise<number> {
   const row = await readCounter(db, key);
@@ -138,9 +176,7 @@ export async function readWindow(db: Db, key: string, windowSeconds: number, now
 
 /** Claims the right to act once per `cooldownSeconds`; returns 0 when claimed, else seconds to wait. */
 export async function claimCooldown(db: Db, key: string, cooldownSeconds: number, now = new Date()): Promise<number> {
-  const since = new Date(now.getTime() - cooldownSeconds * 1000);
-  const expiresAt = new Date(now.getTime() + cooldownSeconds * 1000);
-  if (await db.sql.one(CLAIM, [key, now, now, expiresAt, since])) return 0;
+  if (await db.sql.one(CLAIM, claimParams(key, cooldownSeconds, now))) return 0;
   const last = readDate((await readCounter(db, key))?.lastAt)?.getTime() ?? now.getTime();
   return Math.max(1, Math.ceil((last + cooldownSeconds * 1000 - now.getTime()) / 1000));
 }

@@ -72,6 +72,11 @@ export function definedStatements(): readonly Statement<unknown>[] {
   return defined;
 }
 
+/** Statements run synchronously inside `Sql.atomically`. */
+export interface SyncSql {
+  one<R>(statement: Statement<R>, params: Param[]): R | undefined;
+}
+
 export interface Sql {
   /** The first row, or undefined. */
   one<R>(statement: Statement<R>, params: Param[]): Promise<R | undefined>;
@@ -81,6 +86,8 @@ export interface Sql {
   run(statement: Statement<unknown>, params: Param[]): Promise<number>;
   /** Runs the writes of a batch (sqlBatch), all or none; `params` has each step's. */
   batch(batch: Batch, params: Param[][]): Promise<void>;
+  /** SQLite only (absent on PostgreSQL): runs `work` synchronously in one transaction, one commit; `statements` are the ones it uses. */
+  atomically?<T>(statements: readonly Statement<unknown>[], work: (sql: SyncSql) => T): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -137,6 +144,16 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
         cachedFor!.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!))))();
       } catch (err) {
         rethrow(err);
+      }
+    },
+    async atomically(statements, work) {
+      try {
+        const ready = new Map<Statement<unknown>, Prepared>();
+        for (const statement of statements) ready.set(statement, await prepare(statement));
+        const sql: SyncSql = { one: <R>(statement: Statement<R>, params: Param[]) => ready.get(statement)!.get(...bind(params)) as R | undefined };
+        return cachedFor!.transaction(() => work(sql))();
+      } catch (err) {
+        return rethrow(err);
       }
     },
     async close() {

@@ -64,12 +64,12 @@ const TEN_RULES = {
  * At most this many statements per request: the counts after issue 18's move to prepared SQL (from
  * 16 per track and 12 per start on both engines). A start on PostgreSQL is three: its five send
  * limits (one chain, storage/counters.ts), the user by address, and its code, message, audit event
- * and the outbox NOTIFY (storage/codes.ts SEND_CODE). On SQLite the limits are one statement each
- * and the code's batch one synchronous transaction, counted with its BEGIN and COMMIT (statements
- * of a few microseconds, no round trip).
+ * and the outbox NOTIFY (storage/codes.ts SEND_CODE). On SQLite the limits' chain
+ * and the code's batch one synchronous transaction each, counted with their BEGIN and COMMIT
+ * (statements of a few microseconds, no round trip): two commits where the limits alone made five.
  */
 const BUDGET = {
-  sqlite: { trackNewUser: 7, trackKnownUser: 6, start: 12 },
+  sqlite: { trackNewUser: 7, trackKnownUser: 6, start: 14 },
   postgresql: { trackNewUser: 7, trackKnownUser: 6, start: 3 },
 };
 
