@@ -161,7 +161,9 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
         const ready = new Map<Statement<unknown>, Prepared>();
         for (const statement of statements) ready.set(statement, await prepare(statement));
         const sql: SyncSql = { one: <R>(statement: Statement<R>, params: Param[]) => ready.get(statement)!.get(...bind(params)) as R | undefined };
-        return cachedFor!.transaction(() => work(sql))();
+        const database = cachedFor!;
+        // On its turn, as a batch.
+        return await turns!.run(() => database.transaction(() => work(sql))());
       } catch (err) {
         return rethrow(err);
       }
