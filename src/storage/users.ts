@@ -64,16 +64,17 @@ async function retryOnCollision<T>(upsert: () => Promise<T>): Promise<T> {
   }
 }
 
+// Every sign-in by email code: one statement, atomic on both engines (two first sign-ins of one
+// address at once both end with the one row), where Prisma's upsert read and then wrote.
+export const UPSERT_VERIFIED_EMAIL_USER = sqlStatement<RawRow<UserModel, UserColumn>>(
+  'INSERT INTO "User" ("id", "email", "emailVerified", "phoneVerified", "isAdmin", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+    `ON CONFLICT ("email") DO UPDATE SET "emailVerified" = ?, "updatedAt" = ? RETURNING ${columnList<UserModel>(Object.keys(fields) as UserColumn[])}`,
+);
+
 /** The user owning a just-verified email: existing (marked verified) or new. */
-export function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
-  return retryOnCollision(() =>
-    db.prisma.user.upsert({
-      where: { email },
-      create: { id: randomUUID(), email, emailVerified: true },
-      update: { emailVerified: true },
-      select: fields,
-    }),
-  );
+export async function upsertVerifiedEmailUser(db: Db, email: string, now = new Date()): Promise<User> {
+  const row = await db.sql.one(UPSERT_VERIFIED_EMAIL_USER, [randomUUID(), email, true, false, false, now, now, true, now]);
+  return userOf(row!);
 }
 
 /** Whether an account with this id exists. */
@@ -96,9 +97,12 @@ export async function refreshExternalUser(db: Db, id: string, profile: { name?: 
   await db.prisma.user.update({ where: { id }, data: { ...(profile.name ? { name: profile.name } : {}) } });
 }
 
+// Asked at the end of every hosted sign-in that wants `profile`, and by the name page.
+export const NEW_NAMELESS_USER = sqlStatement<{ id: string }>('SELECT "id" FROM "User" WHERE "id" = ? AND "name" IS NULL AND "createdAt" >= ?');
+
 /** True for an account created at or after `since` that has no name yet (the sign-up name step). */
 export async function isNewNamelessUser(db: Db, id: string, since: Date): Promise<boolean> {
-  return (await db.prisma.user.count({ where: { id, name: null, createdAt: { gte: since } } })) === 1;
+  return (await db.sql.one(NEW_NAMELESS_USER, [id, since])) !== undefined;
 }
 
 /** Sets the name of an account that has none; false when it has one already (or is gone). */
