@@ -1,7 +1,8 @@
 // How many database statements the hottest write paths make (issue 18): a track of the actions API
-// under a ten-rule policy, POST /passwordless/start and a whole hosted sign-in. Each statement costs a round trip on
-// PostgreSQL and, through Prisma, about 0.3 ms of CPU, so these counts are the budget the bench's
-// p99 targets rest on; a change that adds one shows up here before it shows up in the bench.
+// under a ten-rule policy, POST /passwordless/start and a whole hosted sign-in. Each statement
+// costs a round trip on PostgreSQL and, through Prisma, about 0.3 ms of CPU, so these counts are the
+// budget the bench's p99 targets rest on; a change that adds one shows up here before it shows up
+// in the bench.
 // Counted at the drivers (pg's Client.query, better-sqlite3's statements), so Prisma's own
 // transactions and the prepared statements of storage/sql.ts count alike.
 import Database from 'better-sqlite3';
