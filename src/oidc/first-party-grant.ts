@@ -4,7 +4,8 @@
 // sign-in, issue 18). Grants exactly what oidc-provider's consent prompt would find missing (its
 // op_scopes_missing, op_claims_missing and rs_scopes_missing checks); a request that asks for
 // consent itself (prompt=consent, a native client) still gets the interaction, which
-// interactions/consent.ts answers.
+// interactions/consent.ts answers. A silent request (prompt=none) of a first-party client asking for
+// more is granted too, as its users are never asked.
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isFirstParty } from './client-metadata.js';
 

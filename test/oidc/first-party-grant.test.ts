@@ -53,6 +53,13 @@ describe.each(ENGINES)('first-party grant on %s', (engine) => {
     const moreTokens = await redeem(app, more, more.page.location);
     expect(decodeJwt(moreTokens.access_token)).toMatchObject({ aud: 'https://api.example', scope: 'read write' });
 
+    // A silent request (prompt=none) asking for a scope not granted yet: granted as well, where a
+    // consent interaction would have answered consent_required.
+    paths.length = 0;
+    const silent = await startLogin(t, app, { prompt: 'none', scope: 'openid email phone' }, browser);
+    expect(paths).toEqual(['/authorize']);
+    expect((await redeem(app, silent, silent.page.location)).scope).toBe('openid email phone');
+
     // prompt=consent asks for the consent step itself: it still runs (and approves, first-party).
     paths.length = 0;
     const asked = await startLogin(t, app, { prompt: 'consent' }, browser);
