@@ -162,12 +162,12 @@ export async function finish(s: Services, ctx: FlowContext, result: InteractionR
   // it, the risk decision of the client's action (risk-step.ts) may challenge, hold or refuse.
   if (result.login) {
     const login = { accountId: result.login.accountId, amr: result.login.amr ?? [] };
-    const stop = await riskStop(s, ctx, details, login);
-    if (stop) {
+    const risk = await riskStop(s, ctx, details, login);
+    if (risk.path) {
       ctx.status = 303;
-      return ctx.redirect(stop);
+      return ctx.redirect(risk.path);
     }
-    if ((await mfaNeedOf(s, ctx, details, login)).kind !== 'none') {
+    if ((await mfaNeedOf(s, ctx, details, login, risk.allowed)).kind !== 'none') {
       await s.provider.interactionResult(ctx.req, ctx.res, { [MFA_PENDING]: { login } }, { mergeWithLastSubmission: false });
       ctx.status = 303;
       return ctx.redirect(mfaPath(details.uid));
