@@ -91,9 +91,12 @@ export async function refreshExternalUser(db: Db, id: string, profile: { name?: 
   await db.prisma.user.update({ where: { id }, data: { ...(profile.name ? { name: profile.name } : {}) } });
 }
 
+// Asked at the end of every hosted sign-in that wants `profile`, and by the name page.
+export const NEW_NAMELESS_USER = sqlStatement<{ id: string }>('SELECT "id" FROM "User" WHERE "id" = ? AND "name" IS NULL AND "createdAt" >= ?');
+
 /** True for an account created at or after `since` that has no name yet (the sign-up name step). */
 export async function isNewNamelessUser(db: Db, id: string, since: Date): Promise<boolean> {
-  return (await db.prisma.user.count({ where: { id, name: null, createdAt: { gte: since } } })) === 1;
+  return (await db.sql.one(NEW_NAMELESS_USER, [id, since])) !== undefined;
 }
 
 /** Sets the name of an account that has none; false when it has one already (or is gone). */
