@@ -7,10 +7,10 @@ export const TARGET_NAMES: TargetName[] = ['baseline', 'sqlite', 'postgresql'];
 /**
  * OTP grants per second per worker the default --otp-pool is sized for: each request uses up a
  * code, and asking for codes (a request and a mail each) is slower than using them, so the pool
- * is not made much larger than a run needs. Above the 240/s seen on 2 cores (with other jobs),
- * near refresh's rate on a quiet machine.
+ * is not made much larger than a run needs. Above the ~700/s the warm-up used codes at on 2 cores
+ * with other jobs at 28 % (with 400, the 2,400 codes of a 3 s + 3 s run were gone in the warm-up).
  */
-export const OTP_GRANTS_PER_SECOND = 400;
+export const OTP_GRANTS_PER_SECOND = 800;
 /**
  * Warm-up of each target before each scenario's rounds, in seconds. On this 2-core machine under
  * load, req/s of both the baseline and Sesame climbed for about 5-10 s of load (the JIT, the
