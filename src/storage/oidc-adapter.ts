@@ -4,7 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
 import type { OidcPayload } from './generated/sqlite/client.js';
-import { readDate, sqlStatement, type RawRow } from './sql.js';
+import { readDate, sqlBatch, sqlStatement, type Param, type RawRow } from './sql.js';
 import { USER_COLUMNS, userOf, type User, type UserRow } from './users.js';
 
 type PayloadRow = RawRow<OidcPayload, 'payload' | 'consumedAt' | 'expiresAt'>;
@@ -32,6 +32,39 @@ export const UPSERT_PAYLOAD = sqlStatement(
 export const CONSUME_PAYLOAD = sqlStatement('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL');
 export const DELETE_PAYLOAD = sqlStatement('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?');
 export const DELETE_GRANT_PAYLOADS = sqlStatement('DELETE FROM "OidcPayload" WHERE "grantId" = ?');
+
+// A token response's access and refresh tokens, written in one statement (one round trip, one commit).
+export const UPSERT_TWO_PAYLOADS = sqlBatch([UPSERT_PAYLOAD, UPSERT_PAYLOAD]);
+const DEFERRED_MODELS = new Set(['AccessToken', 'RefreshToken']);
+/** The token upserts each request holds back (withDeferredTokenWrites), by `<model> <id>`. */
+const pendingWrites = new WeakMap<object, Map<string, Param[]>>();
+
+/** Writes what `request` held back; it goes on holding back (`rearm`) or writes the rest at once. */
+async function flushPending(db: Db, request: object, rearm: boolean): Promise<void> {
+  const rows = [...(pendingWrites.get(request)?.values() ?? [])];
+  if (rearm) pendingWrites.set(request, new Map());
+  else pendingWrites.delete(request);
+  if (rows.length === 2) return db.sql.batch(UPSERT_TWO_PAYLOADS, rows);
+  for (const row of rows) await db.sql.run(UPSERT_PAYLOAD, row);
+}
+
+/**
+ * Runs `handle` (oidc-provider on `request`, its Koa context) with the access and refresh tokens it
+ * saves held back, then writes them together before the response leaves: a refresh saves both,
+ * one after the other. Nobody can present a token before its response is sent, and a later write
+ * of the same request (consume, destroy, revoke) writes them first, so the order stays as written.
+ * A request that fails with an exception writes none: its client never got them.
+ */
+export async function withDeferredTokenWrites(db: Db, request: object, handle: () => Promise<void>): Promise<void> {
+  pendingWrites.set(request, new Map());
+  try {
+    await handle();
+  } catch (err) {
+    pendingWrites.delete(request);
+    throw err;
+  }
+  await flushPending(db, request, false);
+}
 
 // A token request reads the token, then the session it is bound to, its grant and its user, one
 // statement each: on PostgreSQL each is a round trip (about 0.1 ms of the server's one thread). So
@@ -112,6 +145,24 @@ function requestMemo(db: Db, currentRequest: () => object | undefined) {
     return byModel;
   }
   return {
+    /** Holds back an upsert when the request defers its token writes; true when it did. */
+    defer(model: string, id: string, row: Param[]): boolean {
+      const request = currentRequest();
+      const pending = request && DEFERRED_MODELS.has(model) ? pendingWrites.get(request) : undefined;
+      pending?.set(`${model} ${id}`, row);
+      return pending !== undefined;
+    },
+    /** The request's own held-back upsert of this token, as the row it will be. */
+    pending(model: string, id: string): PayloadRow | undefined {
+      const request = currentRequest();
+      const row = request && pendingWrites.get(request)?.get(`${model} ${id}`);
+      return row ? { payload: row[2] as string, consumedAt: null, expiresAt: row[6] as Date | null } : undefined;
+    },
+    /** Writes what the request held back, before a write that must come after it. */
+    async flush(): Promise<void> {
+      const request = currentRequest();
+      if (request && pendingWrites.has(request)) await flushPending(db, request, true);
+    },
     /** A token's row (null: none), read with its session, grant and user the first time this request asks. */
     async token(model: string, id: string): Promise<PayloadRow | null | undefined> {
       const request = currentRequest();
@@ -155,12 +206,12 @@ export function createAdapterClass(db: Db, currentRequest: () => object | undefi
       // and an account taken back from a squatter loses every grant (oidc-sessions.ts).
       const accountId = this.model === 'Session' || this.model === 'Grant' ? (payload.accountId ?? null) : null;
       const row = [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt, accountId];
-      await sql.run(UPSERT_PAYLOAD, row);
+      if (!memo.defer(this.model, id, row)) await sql.run(UPSERT_PAYLOAD, row);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return findClientMetadata(db, id);
-      const row = TOKEN_MODELS.includes(this.model) ? await memo.token(this.model, id) : memo.row(`${this.model} ${id}`);
+      const row = TOKEN_MODELS.includes(this.model) ? (memo.pending(this.model, id) ?? (await memo.token(this.model, id))) : memo.row(`${this.model} ${id}`);
       return toPayload(row === undefined ? await sql.one(FIND_PAYLOAD, [this.model, id]) : (row ?? undefined), Date.now());
     }
 
@@ -177,17 +228,20 @@ export function createAdapterClass(db: Db, currentRequest: () => object | undefi
     /** Stamps the row consumed; true only for the one call that did (a conditional update succeeds once). */
     async consume(id: string): Promise<boolean> {
       memo.forget();
+      await memo.flush();
       const changed = await sql.run(CONSUME_PAYLOAD, [new Date(), this.model, id]);
       return changed === 1;
     }
 
     async destroy(id: string): Promise<void> {
       memo.forget();
+      await memo.flush();
       await sql.run(DELETE_PAYLOAD, [this.model, id]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
       memo.forget();
+      await memo.flush();
       await sql.run(DELETE_GRANT_PAYLOADS, [grantId]);
     }
   };

@@ -3,7 +3,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { insertClient } from '../../src/storage/clients.js';
 import type { Db } from '../../src/storage/db.js';
-import { createAdapterClass, prefetchedUser, sweepOidcPayloads } from '../../src/storage/oidc-adapter.js';
+import { createAdapterClass, prefetchedUser, sweepOidcPayloads, withDeferredTokenWrites } from '../../src/storage/oidc-adapter.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
 let n = 0;
@@ -264,6 +264,34 @@ describe.each(ENGINES)('oidc adapter on %s', (engine) => {
       expect(await new InRequest('AccessToken').find(tokenId)).toMatchObject({ grantId });
       expect(prefetchedUser(request, 'no-such-user')).toBeNull();
       expect(await new InRequest('Session').findByUid(sessionUid)).toBeUndefined();
+    });
+
+    it('holds back the access and refresh tokens a request saves until it ends, and writes none when it throws', async () => {
+      InRequest = createAdapterClass(db, () => request);
+      const [at, rt, session] = [uniq('at'), uniq('rt'), uniq('sess')];
+      const inDb = async () => (await db.prisma.oidcPayload.findMany({ where: { id: { in: [at, rt, session] } }, select: { id: true } })).map((r) => r.id).sort();
+      request = {};
+      await withDeferredTokenWrites(db, request, async () => {
+        await new InRequest('RefreshToken').upsert(rt, { kind: 'RefreshToken', accountId: 'a' }, 600);
+        await new InRequest('AccessToken').upsert(at, { kind: 'AccessToken', accountId: 'a' }, 600);
+        await new InRequest('Session').upsert(session, { kind: 'Session', uid: uniq('uid') }, 600);
+        // Only the session is written yet; the request itself sees its tokens.
+        expect(await inDb()).toEqual([session]);
+        expect(await new InRequest('AccessToken').find(at)).toEqual({ kind: 'AccessToken', accountId: 'a' });
+      });
+      expect(await inDb()).toEqual([at, rt, session].sort());
+
+      const [kept, dropped] = [uniq('rt'), uniq('at')];
+      request = {};
+      const failed = withDeferredTokenWrites(db, request, async () => {
+        await new InRequest('RefreshToken').upsert(kept, { kind: 'RefreshToken', accountId: 'a' }, 600);
+        // A later write of the request (here a consume) writes what it held back first, in order.
+        expect(await new InRequest('RefreshToken').consume(kept)).toBe(true);
+        await new InRequest('AccessToken').upsert(dropped, { kind: 'AccessToken', accountId: 'a' }, 600);
+        throw new Error('the request failed');
+      });
+      await expect(failed).rejects.toThrow('the request failed');
+      expect((await db.prisma.oidcPayload.findMany({ where: { id: { in: [kept, dropped] } }, select: { id: true } })).map((r) => r.id)).toEqual([kept]);
     });
 
     it('reads each find on its own outside a request', async () => {
