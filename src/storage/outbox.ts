@@ -71,14 +71,9 @@ export const CLAIM_POSTGRES = sqlStatement<ClaimedRow>(
 /** Claims up to `limit` due messages for `leaseSeconds`. */
 export async function claimDueMessages(db: Db, limit: number, leaseSeconds: number, now = new Date()): Promise<ClaimedMessage[]> {
   const lease = new Date(now.getTime() + leaseSeconds * 1000);
-  // On SQLite, Prisma's transactions and these statements share one connection, so a statement run
-  // while a transaction is open runs inside it: the claim would lease (and the worker send) a row
-  // that transaction may yet roll back (a wake that came before a commit). Prisma runs its
-  // transactions one at a time; made one, the claim waits for the open one to end.
-  const rows =
-    db.provider === 'postgresql'
-      ? await db.sql.all(CLAIM_POSTGRES, [now, now, limit, lease])
-      : await db.prisma.$transaction(() => db.sql.all(CLAIM_SQLITE, [lease, now, now, limit]));
+  // On SQLite the claim waits for an open Prisma transaction to end (sqliteSql), so it never leases
+  // (and the worker never sends) a row that transaction may yet roll back (a wake before a commit).
+  const rows = db.provider === 'postgresql' ? await db.sql.all(CLAIM_POSTGRES, [now, now, limit, lease]) : await db.sql.all(CLAIM_SQLITE, [lease, now, now, limit]);
   return rows.map((row) => ({
     id: row.id,
     channel: row.channel === 'webhook' || row.channel === 'sms' ? row.channel : 'email',

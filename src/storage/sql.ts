@@ -9,6 +9,7 @@ import type { Statement as Prepared } from 'better-sqlite3';
 import pg from 'pg';
 import type { Provider } from './migrate.js';
 import { numberPlaceholders } from './placeholders.js';
+import { connectionTurns, type ConnectionTurns } from './sqlite-connection.js';
 import { rethrowStorage } from './unavailable.js';
 
 export type Param = string | number | boolean | Date | null;
@@ -98,16 +99,22 @@ export function readBool(value: unknown): boolean {
  * Statements on Prisma's own SQLite connection (`connection` hands it over, connecting if needed).
  * One connection means one writer in this process: a second one would meet Prisma's open
  * transactions as SQLITE_BUSY, and better-sqlite3 is synchronous, so waiting on it would stall the
- * event loop that Prisma needs to finish them.
+ * event loop that Prisma needs to finish them. Sharing it, a statement must not run while a Prisma
+ * transaction is open (it would run inside it): it waits for its turn (ConnectionTurns), reads as
+ * well as writes, as a read would see rows the transaction may yet roll back. So never call these
+ * from inside a `$transaction` callback: the statement would wait for the very transaction waiting
+ * for it, until Prisma's timeout rolls that back.
  */
 export function sqliteSql(connection: () => Promise<Database.Database>, rethrow: (err: unknown) => never): Sql {
   let cachedFor: Database.Database | undefined;
+  let turns: ConnectionTurns | undefined;
   const prepared = new Map<Statement<unknown>, Prepared>();
   const prepare = async (statement: Statement<unknown>) => {
     const database = await connection();
     if (database !== cachedFor) {
       prepared.clear();
       cachedFor = database;
+      turns = connectionTurns(database);
     }
     let ready = prepared.get(statement);
     if (!ready) {
@@ -119,7 +126,8 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
   const bind = (params: Param[]) => params.map((p) => (p instanceof Date ? p.toISOString().replace('Z', '+00:00') : typeof p === 'boolean' ? Number(p) : p));
   const execute = async <T>(statement: Statement<unknown>, work: (ready: Prepared) => T): Promise<T> => {
     try {
-      return work(await prepare(statement));
+      const ready = await prepare(statement);
+      return await turns!.run(() => work(ready));
     } catch (err) {
       return rethrow(err);
     }
@@ -132,8 +140,10 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       try {
         const ready: Prepared[] = [];
         for (const step of batch.steps) ready.push(await prepare(step));
-        // Synchronous from BEGIN to COMMIT: nothing else runs on the connection in between.
-        cachedFor!.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!))))();
+        const database = cachedFor!;
+        // Synchronous from BEGIN to COMMIT: nothing else runs on the connection in between. On
+        // its turn, or better-sqlite3 would nest it in Prisma's open transaction as a savepoint.
+        await turns!.run(() => database.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!))))());
       } catch (err) {
         rethrow(err);
       }
@@ -142,6 +152,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       // The connection is Prisma's; Db.close ends it.
       prepared.clear();
       cachedFor = undefined;
+      turns = undefined;
     },
   };
 }

@@ -19,7 +19,110 @@ export function adapterConnection(opened: OpenedAdapter): Database.Database {
   return client;
 }
 
-/** Prisma's SQLite adapter that keeps the connection it opened (`connection`) and tunes it. */
+/**
+ * Whose turn it is on the one connection. A Prisma transaction (interactive, or a batch
+ * `$transaction([...])`) holds it from before its BEGIN until after its COMMIT or ROLLBACK, across
+ * the awaits in between; whatever else would run on the connection meanwhile (sql.ts statements and
+ * batches, Prisma's own queries outside a transaction) would run inside that transaction, see its
+ * uncommitted rows and be undone by its rollback. So it waits its turn instead, first come first
+ * served: a statement that waits for one transaction is not overtaken by the next. Work that finds
+ * the connection free runs at once (better-sqlite3 is synchronous: nothing can come in between).
+ */
+export class ConnectionTurns {
+  #held = false;
+  readonly #queue: (() => void)[] = [];
+
+  /** How many wait for their turn (for tests: it never changes what runs). */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Resolves when the caller holds the connection; it must `release` it after. */
+  acquire(): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#queue.push(resolve));
+  }
+
+  /** Hands the connection to the next in line (it stays held meanwhile), or frees it. */
+  release(): void {
+    const next = this.#queue.shift();
+    if (next) next();
+    else this.#held = false;
+  }
+
+  /** Runs synchronous work on the connection: now when it is free, else on its turn. */
+  run<T>(work: () => T): T | Promise<T> {
+    if (!this.#held) return work();
+    return this.acquire().then(() => {
+      try {
+        return work();
+      } finally {
+        this.release();
+      }
+    });
+  }
+}
+
+const turnsByConnection = new WeakMap<Database.Database, ConnectionTurns>();
+
+/** The turns of a connection (one per connection; a connection Prisma never opened has no transactions to wait for). */
+export function connectionTurns(connection: Database.Database): ConnectionTurns {
+  let turns = turnsByConnection.get(connection);
+  if (!turns) turnsByConnection.set(connection, (turns = new ConnectionTurns()));
+  return turns;
+}
+
+/**
+ * Makes Prisma take turns. The adapter runs BEGIN in `startTransaction` and the engine sends COMMIT
+ * or ROLLBACK through the transaction before calling its `commit` or `rollback` (which only unlock
+ * the adapter's own mutex, kept for transactions alone); its other queries run on the connection
+ * synchronously when called, whether a transaction is open or not.
+ */
+function takeTurns(opened: OpenedAdapter, connection: Database.Database, turns: ConnectionTurns): void {
+  const start = opened.startTransaction.bind(opened);
+  opened.startTransaction = async (isolationLevel) => {
+    await turns.acquire();
+    let transaction: Awaited<ReturnType<typeof start>>;
+    try {
+      transaction = await start(isolationLevel);
+    } catch (err) {
+      turns.release();
+      throw err;
+    }
+    let ended = false;
+    for (const method of ['commit', 'rollback'] as const) {
+      const finish = transaction[method].bind(transaction);
+      transaction[method] = async () => {
+        try {
+          await finish();
+        } finally {
+          if (!ended) {
+            ended = true;
+            try {
+              // After a failed COMMIT the engine calls `rollback` without sending ROLLBACK: the
+              // transaction is still open, and the next in line would run inside it.
+              if (connection.inTransaction) connection.exec('ROLLBACK');
+            } finally {
+              turns.release();
+            }
+          }
+        }
+      };
+    }
+    return transaction;
+  };
+  const queryRaw = opened.queryRaw.bind(opened);
+  const executeRaw = opened.executeRaw.bind(opened);
+  const executeScript = opened.executeScript.bind(opened);
+  opened.queryRaw = async (query) => turns.run(() => queryRaw(query));
+  opened.executeRaw = async (query) => turns.run(() => executeRaw(query));
+  opened.executeScript = async (script) => turns.run(() => executeScript(script));
+}
+
+/** Prisma's SQLite adapter that keeps the connection it opened (`connection`), tunes it, and makes its users take turns. */
 export class SqliteAdapter extends PrismaBetterSqlite3 {
   /** The connection Prisma uses; undefined until Prisma connects. */
   connection: Database.Database | undefined;
@@ -27,6 +130,7 @@ export class SqliteAdapter extends PrismaBetterSqlite3 {
   override async connect(): Promise<OpenedAdapter> {
     const opened = await super.connect();
     this.connection = adapterConnection(opened);
+    takeTurns(opened, this.connection, connectionTurns(this.connection));
     // In WAL mode NORMAL syncs at checkpoints instead of at every commit: the file cannot be
     // corrupted, and only commits of the last moments before a power cut (not a crash of
     // Sesame) can be lost. FULL made each token request wait for three fsyncs.

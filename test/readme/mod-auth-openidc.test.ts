@@ -5,7 +5,7 @@
 // site has (ServerRoot, Listen, modules, logs), in a temporary directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ function apacheConf(dir: string, port: number, recipe: string): string {
     `PidFile ${dir}/httpd.pid`,
     `Listen 127.0.0.1:${port}`,
     'ServerName localhost',
-    ...['mpm_prefork', 'authn_core', 'authz_core', 'authz_user', 'mime', 'dir', 'auth_openidc'].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
+    ...['mpm_prefork', 'authn_core', 'authz_core', 'authz_user', 'mime', 'dir', 'headers', 'auth_openidc'].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
     // Root hands the serving process to an unprivileged user, as Debian's apache2.conf does.
     ...(asRoot ? ['User nobody', 'Group nogroup'] : []),
     `TypesConfig /etc/mime.types`,
@@ -84,6 +84,13 @@ describe.skipIf(!installed)(title, { timeout: 180_000 }, () => {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'htdocs/protected'), { recursive: true });
     writeFileSync(join(dir, 'htdocs/protected/index.html'), '<!doctype html><title>Protected</title><p id="secret">only for signed-in users</p>\n');
+    // As old as a real site's files: a browser may reuse a response without Cache-Control for a
+    // tenth of its age (heuristic freshness), days here, so a page cached before the sign-out would
+    // show after it unless the recipe forbids storing protected responses. (A file made just now
+    // gave a window of a tenth of the sign-in's duration: the final check failed only when a slow
+    // sign-in made it outlast the sign-out.)
+    const monthAgo = new Date(Date.now() - 30 * 86400_000);
+    utimesSync(join(dir, 'htdocs/protected/index.html'), monthAgo, monthAgo);
     writeFileSync(join(dir, 'htdocs/signed-out.html'), '<!doctype html><title>Signed out</title><p id="bye">signed out</p>\n');
     writeFileSync(join(dir, 'httpd.conf'), apacheConf(dir, port, recipe));
 
