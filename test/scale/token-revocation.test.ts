@@ -2,9 +2,10 @@
 // keeps them for that request only (storage/oidc-adapter.ts). These check that nothing is kept
 // longer: two `sesame serve` processes on one PostgreSQL schema, and whatever ends a token on A
 // (revocation, rotation, logout) is refused by B on the very next request, B having just accepted it.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationRequest } from '../helpers/authorization.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { POSTGRES_URL, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { FormClient } from '../helpers/form-client.js';
 import { freePort } from '../helpers/net.js';
 import { startServe, type ServeProcess } from '../helpers/processes.js';
@@ -119,5 +120,26 @@ describe('a token ended on one instance, on the other', { timeout: 120_000 }, ()
     expect(await userinfo(B, tokens.access_token)).toEqual([401, INVALID_TOKEN]);
     expect(await introspect(B, tokens.access_token)).toEqual([200, { active: false }]);
     expect(await refresh(B, tokens.refresh_token)).toEqual([400, { error: 'invalid_grant', error_description: 'grant request is invalid' }]);
+  });
+
+  it('refuses on B the tokens bound to a session that has expired, its grant still live', async () => {
+    const { tokens, sub } = await signIn('expired@example.com');
+    expect(await userinfo(B, tokens.access_token)).toEqual([200, { sub, email: 'expired@example.com', email_verified: true }]);
+
+    // The session's lifetime ends (as its TTL would): only its row changes, the grant and tokens stay.
+    const schema = new URL(database.url).searchParams.get('schema')!;
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      const ended = await client.query(`UPDATE "${schema}"."OidcPayload" SET "expiresAt" = now() - interval '1 second' WHERE "model" = 'Session' AND "accountId" = $1`, [sub]);
+      expect(ended.rowCount).toBe(1);
+      const { rows } = await client.query<{ model: string }>(`SELECT "model" FROM "${schema}"."OidcPayload" WHERE "model" = 'Grant' AND "accountId" = $1`, [sub]);
+      expect(rows).toEqual([{ model: 'Grant' }]);
+    } finally {
+      await client.end();
+    }
+
+    expect(await userinfo(B, tokens.access_token)).toEqual([401, INVALID_TOKEN]);
+    expect(await introspect(B, tokens.access_token)).toEqual([200, { active: false }]);
   });
 });
