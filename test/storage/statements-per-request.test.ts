@@ -67,9 +67,10 @@ const TEN_RULES = {
  * A whole hosted sign-in of a new user (the bench's code_flow: authorize, email, code, the name
  * step skipped, back to the app, the code exchanged), all its requests together: 81 on SQLite
  * before issue 18's work on the hosted pages (a second interaction for first-party consent, Prisma
- * for links and accounts).
+ * for links and accounts). SQLite counts the BEGIN and COMMIT of the send limits' transaction; on
+ * PostgreSQL those limits are one statement.
  */
-const SIGN_IN_BUDGET = { sqlite: 63, postgresql: 56 };
+const SIGN_IN_BUDGET = { sqlite: 65, postgresql: 52 };
 
 /**
  * At most this many statements per request: the counts after issue 18's move to prepared SQL (from
