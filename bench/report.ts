@@ -12,6 +12,8 @@ export const TARGETED: ReadonlySet<Scenario> = new Set(['client_credentials', 'r
 const NO_RATIO: ReadonlySet<Scenario> = new Set(['code_flow']);
 /** passwordless_start with an SMTP server taking SLOW_SMTP_MS per message: mail must stay off the request. */
 export const START_P99_MS = 50;
+/** Issue 18: server CPU per passwordless_start. */
+export const START_CPU_MS = 0.5;
 /** Resident memory of a Sesame target (its whole process tree), under load and over a soak. */
 export const MAX_RSS_MB = 300;
 /** Growth of resident memory allowed after the soak's first minute (the warm-up of caches and JIT). */
@@ -92,6 +94,9 @@ export function checksOf(rows: Row[], memory: Memory[]): Check[] {
       pass: row.p99 <= START_P99_MS && row.errors + row.non2xx === 0,
       what: `passwordless_start on ${labelOf(row)} with a 500 ms SMTP server: p99 ${row.p99} ms, ${row.errors + row.non2xx} errors (target p99 <= ${START_P99_MS} ms, none)`,
     });
+    // Server CPU per start (its worker's mail included): its share of a core over the starts per second.
+    const cpuMs = row.rps > 0 ? (row.cpu * 10) / row.rps : NaN;
+    checks.push({ pass: cpuMs <= START_CPU_MS, what: `passwordless_start on ${labelOf(row)}: ${cpuMs.toFixed(2)} ms of server CPU per start (target <= ${START_CPU_MS} ms)` });
   }
   // Per process, like the ratios: a cluster's total grows with its workers by design.
   for (const m of memory.filter((x) => x.target !== 'baseline' && x.workers === 1)) {

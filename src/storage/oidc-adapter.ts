@@ -44,7 +44,8 @@ async function flushPending(db: Db, request: object, rearm: boolean): Promise<vo
   const rows = [...(pendingWrites.get(request)?.values() ?? [])];
   if (rearm) pendingWrites.set(request, new Map());
   else pendingWrites.delete(request);
-  if (rows.length === 2) return db.sql.batch(UPSERT_TWO_PAYLOADS, rows);
+  // One round trip on PostgreSQL; SQLite has none to save, and a transaction would add BEGIN and COMMIT.
+  if (rows.length === 2 && db.provider === 'postgresql') return db.sql.batch(UPSERT_TWO_PAYLOADS, rows);
   for (const row of rows) await db.sql.run(UPSERT_PAYLOAD, row);
 }
 
