@@ -9,6 +9,9 @@ const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, 
 type UserColumn = keyof typeof fields;
 
 export type User = Pick<UserModel, UserColumn>;
+/** A User's columns and its row as read, for a statement elsewhere that reads one along (oidc-adapter.ts). */
+export const USER_COLUMNS = Object.keys(fields) as UserColumn[];
+export type UserRow = RawRow<UserModel, UserColumn>;
 
 // On every userinfo, token and introspection request: sql.ts rather than Prisma.
 export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(`SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "id" = ?`);
@@ -18,7 +21,8 @@ export async function findUserById(db: Db, id: string): Promise<User | null> {
   return row ? userOf(row) : null;
 }
 
-function userOf(row: RawRow<UserModel, UserColumn>): User {
+/** A User from its row as read (also a prefetched one, oidc-adapter.ts). */
+export function userOf(row: RawRow<UserModel, UserColumn>): User {
   return {
     id: row.id,
     email: row.email,
