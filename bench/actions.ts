@@ -1,14 +1,15 @@
 // The risk engine under load (issue 16 item 6, issue 18 item 6): `actions_track`, the actions API's
 // track (POST /v1/users/{userId}/actions/{action}) for many users, addresses, browsers and devices
-// against a ten-rule policy, and `code_flow_risk`, the hosted sign-in of code_flow with the bench
-// client given a ten-rule sign-in policy that reads every kind of fact and still ends ALLOW. Both
-// policies are the bench client's own, set through the rules API (with the tenant secret key from
-// `sesame actions secret`) just before the scenario and deleted after it, so the other scenarios on
-// the same server run without a policy, as before.
+// against a ten-rule policy, and `code_flow_risk`, the hosted sign-in of code_flow through a second
+// bench client (bench-risk) given a ten-rule sign-in policy that reads every kind of fact and still
+// ends ALLOW. Both policies are their client's own, set through the rules API (with the tenant secret
+// key from `sesame actions secret`) before the scenario's warm-up and deleted after its rounds, so
+// the other scenarios on the same server run without a policy, as before. code_flow runs again in
+// rounds alternating with code_flow_risk's on the same server: the slowdown is measured in like conditions.
 import type { Check, Row } from './report.js';
 import { labelOf } from './report.js';
 import type { Measurement, Scenario } from './scenarios.js';
-import { CLIENT, type Target } from './targets.js';
+import { CLIENT, RISK_CLIENT, type Target } from './targets.js';
 
 /** Registered in scenarios.ts: code_flow_risk right after code_flow, so that the two run in like conditions. */
 export const ACTIONS = ['code_flow_risk', 'actions_track'] as const;
@@ -21,12 +22,17 @@ export const TRACK_ACTION = 'bench-transfer';
 const SIGN_IN_ACTION = 'signIn';
 
 /**
- * The target for actions_track: "rule evaluation adds at most a few milliseconds" (issue 16), so a
- * track, facts, rules, stored decision and answer together, gets 5 ms of the server. With
- * `connections` tracks in flight on one server, each waits behind the others: p99 within
- * connections × 5 ms (250 ms at the default 50) means the tail track cost the server under 5 ms.
+ * The targets for actions_track. A risk decision sits in the hot path of a payment or a sign-in:
+ * risk services (Authsignal, Castle, Sift-like) are called with a budget of 50-100 ms for the
+ * decision, and card processors allow a fraud check 150-300 ms at p99. Here `connections` tracks are
+ * in flight on one server and each waits behind the others (a closed loop: latency is connections
+ * over throughput), so the targets scale with them: p50 within connections × 2 ms and p99 within
+ * connections × 5 ms, 100 ms and 250 ms at the default 50, the budgets above. In server time that is
+ * a track (facts, ten rules, stored decision, answer) in 2 ms typically and 5 ms at worst: "rule
+ * evaluation adds at most a few milliseconds" (issue 16).
  */
 export const TRACK_MS_BUDGET = 5;
+export const TRACK_P50_MS_BUDGET = 2;
 /** code_flow_risk against code_flow in the same run: at most 10 % slower (issue 18). */
 export const RISK_SLOWDOWN = 1.1;
 
@@ -113,8 +119,9 @@ export function trackBody(i: number): { userId: string; body: Record<string, unk
   };
 }
 
-/** Tenant secret keys by target URL, from `sesame actions secret bench --json` (one per target: a new one retires the last). */
+/** Tenant secret keys by target URL and client, from `sesame actions secret <client> --json` (a new one retires the last). */
 const secrets = new Map<string, string>();
+const secretKey = (target: Target, tenant: string) => `${target.url} ${tenant}`;
 
 const basic = (secret: string) => `Basic ${Buffer.from(`${secret}:`).toString('base64')}`;
 
@@ -123,8 +130,8 @@ let tracks = 0;
 
 /** A track request in autocannon's shape (scenarios.ts cannon). */
 export function trackRequest(target: Target) {
-  const secret = secrets.get(target.url);
-  if (!secret) throw new Error('actions_track runs inside withActions, which fetches the tenant secret key');
+  const secret = secrets.get(secretKey(target, CLIENT.client_id));
+  if (!secret) throw new Error('actions_track runs after policyOn, which fetches the tenant secret key');
   return {
     method: 'POST',
     path: '/v1',
@@ -154,51 +161,49 @@ async function setPolicy(target: Target, secret: string, actionCode: string, rul
 /** The user of the one track that loads the rules' data before the warm-up. */
 const PRIME_USER = 'bench-prime';
 
-const POLICIES: Partial<Record<Scenario, [string, RuleInput[]]>> = {
-  actions_track: [TRACK_ACTION, TRACK_RULES],
-  code_flow_risk: [SIGN_IN_ACTION, SIGN_IN_RULES],
+/** Each scenario's policy: the tenant (client) it belongs to, its action and its rules. */
+const POLICIES: Partial<Record<Scenario, { tenant: string; action: string; rules: RuleInput[] }>> = {
+  actions_track: { tenant: CLIENT.client_id, action: TRACK_ACTION, rules: TRACK_RULES },
+  code_flow_risk: { tenant: RISK_CLIENT.client_id, action: SIGN_IN_ACTION, rules: SIGN_IN_RULES },
 };
 
-/**
- * code_flow measured again right after code_flow_risk, the policy gone, by target and workers:
- * code_flow_risk is compared with the mean of the runs before and after it, so that what changes
- * along a run (the JIT warming up, other jobs on the machine, tables growing) weighs on both sides.
- */
-const plainAfter = new Map<string, Measurement>();
-const keyOf = (x: { target: string; workers: number }) => `${x.target}×${x.workers}`;
+/** code_flow_risk measured against code_flow on one server: both are its sides, their rounds alternate (run.ts). */
+export const PLAIN_OF: Partial<Record<Scenario, Scenario>> = { code_flow_risk: 'code_flow' };
 
-/** Runs `measure` for a scenario; for the two above, with its policy in place for that time only. */
-export async function withActions(target: Target, scenario: Scenario, measure: () => Promise<Measurement>): Promise<Measurement> {
+/** Puts a scenario's policy in place on a target before its warm-up (nothing for the scenarios without one). */
+export async function policyOn(target: Target, scenario: Scenario): Promise<void> {
   const policy = POLICIES[scenario];
-  if (!policy) return measure();
+  if (!policy) return;
   if (!target.cli) throw new Error(`${scenario} needs Sesame`);
-  let secret = secrets.get(target.url);
+  let secret = secrets.get(secretKey(target, policy.tenant));
   if (!secret) {
-    secret = (JSON.parse(await target.cli(['actions', 'secret', CLIENT.client_id, '--json'])) as { secretKey: string }).secretKey;
-    secrets.set(target.url, secret);
+    secret = (JSON.parse(await target.cli(['actions', 'secret', policy.tenant, '--json'])) as { secretKey: string }).secretKey;
+    secrets.set(secretKey(target, policy.tenant), secret);
   }
-  await setPolicy(target, secret, ...policy);
+  await setPolicy(target, secret, policy.action, policy.rules);
   // The data the rules read is loaded by the first decision that needs it (the ASN ranges take
   // seconds, the disposable domains and the country database less): once per server, not per
   // request, so one track before the warm-up keeps it out of the numbers.
-  await api(target, secret, 'POST', `/v1/users/${PRIME_USER}/actions/${policy[0]}`, trackBody(1).body);
-  let measured: Measurement;
+  await api(target, secret, 'POST', `/v1/users/${PRIME_USER}/actions/${policy.action}`, trackBody(1).body);
+}
+
+/** After a scenario's rounds: checks that its policy decided what was measured, and removes the policy. */
+export async function policyOff(target: Target, scenario: Scenario): Promise<void> {
+  const policy = POLICIES[scenario];
+  if (!policy) return;
   try {
-    measured = await measure();
-    await checkDecided(target, ...policy);
+    await checkDecided(target, policy.tenant, policy.action, policy.rules);
   } finally {
-    await api(target, secret, 'DELETE', `/${policy[0]}`);
+    await api(target, secrets.get(secretKey(target, policy.tenant))!, 'DELETE', `/${policy.action}`);
   }
-  if (scenario === 'code_flow_risk') plainAfter.set(keyOf(measured), await measure());
-  return measured;
 }
 
 /**
  * That the policy decided what was measured: the newest decisions (the operators' `sesame actions
  * list`) are of its action; for the sign-ins, all ALLOW, as a challenged sign-in would not finish.
  */
-async function checkDecided(target: Target, actionCode: string, rules: RuleInput[]): Promise<void> {
-  const { decisions } = JSON.parse(await target.cli!(['actions', 'list', '--tenant', CLIENT.client_id, '--json'])) as {
+async function checkDecided(target: Target, tenant: string, actionCode: string, rules: RuleInput[]): Promise<void> {
+  const { decisions } = JSON.parse(await target.cli!(['actions', 'list', '--tenant', tenant, '--json'])) as {
     decisions: { userId: string; actionCode: string; state: string }[];
   };
   const ours = decisions.filter((d) => d.actionCode === actionCode && d.userId !== PRIME_USER);
@@ -207,31 +212,31 @@ async function checkDecided(target: Target, actionCode: string, rules: RuleInput
 }
 
 const ms = (n: number) => n.toFixed(0);
+const keyOf = (x: { target: string; workers: number }) => `${x.target}×${x.workers}`;
 /** Server CPU time per request (or sign-in), in ms: its share of a core over the requests per second. */
 const cpuMs = (r: Measurement) => (r.rps > 0 ? ((r.cpu / 100) * 1000) / r.rps : NaN);
 
-/** actions_track's p99 target, and code_flow_risk's slowdown against code_flow on the same server. */
-export function actionChecks(rows: Row[], connections: number): Check[] {
+/** actions_track's targets, and code_flow_risk's slowdown against code_flow measured in its rounds on the same server. */
+export function actionChecks(rows: Row[], plainRuns: Measurement[], connections: number): Check[] {
   const checks: Check[] = [];
   const max = TRACK_MS_BUDGET * connections;
+  const max50 = TRACK_P50_MS_BUDGET * connections;
   for (const r of rows.filter((x) => x.scenario === 'actions_track')) {
     checks.push({
-      pass: r.requests > 0 && r.p99 <= max,
-      what: `actions_track on ${labelOf(r)}: ${ms(r.rps)} tracks/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, ${cpuMs(r).toFixed(1)} ms of server CPU each (target p99 <= ${max} ms: ${TRACK_MS_BUDGET} ms × ${connections} connections)`,
+      pass: r.requests > 0 && r.p50 <= max50 && r.p99 <= max && r.errors + r.non2xx === 0,
+      what: `actions_track on ${labelOf(r)}: ${ms(r.rps)} tracks/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, ${cpuMs(r).toFixed(1)} ms of server CPU each (target p50 <= ${max50} ms, p99 <= ${max} ms: ${TRACK_P50_MS_BUDGET} and ${TRACK_MS_BUDGET} ms × ${connections} connections)`,
     });
   }
   for (const risk of rows.filter((x) => x.scenario === 'code_flow_risk')) {
-    const before = rows.find((x) => x.scenario === 'code_flow' && keyOf(x) === keyOf(risk));
-    const after = plainAfter.get(keyOf(risk));
-    if (!before || !after) continue;
-    const plain = (f: (m: Measurement) => number) => (f(before) + f(after)) / 2;
-    const slowdown = risk.rps > 0 ? plain((m) => m.rps) / risk.rps : Infinity;
+    const plain = plainRuns.find((x) => x.scenario === 'code_flow' && keyOf(x) === keyOf(risk));
+    if (!plain) continue;
+    const slowdown = risk.rps > 0 ? plain.rps / risk.rps : Infinity;
     const each = (m: Measurement) => `${m.rps.toFixed(1)}/s, p50 ${ms(m.p50)} ms, CPU ${cpuMs(m).toFixed(1)} ms`;
     checks.push({
-      pass: slowdown <= RISK_SLOWDOWN && risk.errors + after.errors === 0,
+      pass: slowdown <= RISK_SLOWDOWN && risk.errors + risk.non2xx + plain.errors + plain.non2xx === 0,
       what:
         `code_flow_risk on ${labelOf(risk)}: ×${slowdown.toFixed(2)} the time of a sign-in without a policy (target at most ×${RISK_SLOWDOWN}); ` +
-        `with the ten-rule policy ${each(risk)}; without, before ${each(before)} and after ${each(after)} (server CPU a sign-in)`,
+        `with the ten-rule policy ${each(risk)}; without, in rounds alternating with those, ${each(plain)} (server CPU a sign-in)`,
     });
   }
   return checks;

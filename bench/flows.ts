@@ -19,7 +19,8 @@ export interface OtpCode {
   code: string;
 }
 
-export const basicAuth = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT.client_id)}:${encodeURIComponent(CLIENT.client_secret)}`).toString('base64')}`;
+const basicOf = (client: typeof CLIENT) => `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+export const basicAuth = basicOf(CLIENT);
 export const SCOPE = 'openid email profile';
 /** The hosted pages are for browsers: fetch's own User-Agent ("node") is a bot to the risk rule variable userAgent.isBot. */
 export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
@@ -27,11 +28,11 @@ export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100
 const b64url = (buf: Buffer) => buf.toString('base64url');
 
 /** One user through the whole authorization code flow, from /authorize to the token endpoint. */
-export async function signIn(target: Target, user: string, mail: BenchMail): Promise<Tokens> {
+export async function signIn(target: Target, user: string, mail: BenchMail, client = CLIENT): Promise<Tokens> {
   const verifier = b64url(randomBytes(32));
   const authorize = new URL('/authorize', target.url);
   authorize.search = new URLSearchParams({
-    client_id: CLIENT.client_id,
+    client_id: client.client_id,
     response_type: 'code',
     redirect_uri: REDIRECT,
     scope: SCOPE,
@@ -56,7 +57,7 @@ export async function signIn(target: Target, user: string, mail: BenchMail): Pro
   if (!code) throw new Error(`no code in ${done.location}`);
   const response = await fetch(new URL('/oauth/token', target.url), {
     method: 'POST',
-    headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basicOf(client), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
   });
   const tokens = (await response.json()) as Partial<Tokens> & { error?: string };
@@ -68,7 +69,7 @@ export async function signIn(target: Target, user: string, mail: BenchMail): Pro
 export const addressPrefix = (what: string, target: Target) => `${what}-${target.name}-${target.workers}-${Date.now().toString(36)}`;
 
 /** Runs `task(n)` for n below `size`, `parallel` at a time; the results in the order they end. */
-async function inParallel<T>(size: number, parallel: number, task: (n: number) => Promise<T>): Promise<T[]> {
+export async function inParallel<T>(size: number, parallel: number, task: (n: number) => Promise<T>): Promise<T[]> {
   const done: T[] = [];
   let next = 0;
   async function worker() {
@@ -85,7 +86,15 @@ export async function makePool(target: Target, size: number, mail: BenchMail, pa
 }
 
 /** The JSON body of POST /passwordless/start asking for a code by email (Auth0's shape). */
-export const startBody = (email: string) => JSON.stringify({ client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, connection: 'email', email, send: 'code' });
+export const startBody = (email: string, client: { client_id: string; client_secret: string } = CLIENT) =>
+  JSON.stringify({ client_id: client.client_id, client_secret: client.client_secret, connection: 'email', email, send: 'code' });
+
+/** Asks Sesame for a code for `email` through POST /passwordless/start and reads it from the mail. */
+export async function askCode(target: Target, email: string, mail: BenchMail, client?: { client_id: string; client_secret: string }): Promise<string> {
+  const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email, client) });
+  if (!response.ok) throw new Error(`POST /passwordless/start answered ${response.status}: ${await response.text()}`);
+  return codeFrom(await mail.next(email, 30_000));
+}
 
 /**
  * Asks Sesame for `size` codes through POST /passwordless/start and reads them from the mail. Each
@@ -96,8 +105,6 @@ export async function collectCodes(target: Target, size: number, mail: BenchMail
   const prefix = addressPrefix('otp', target);
   return inParallel(size, parallel, async (n) => {
     const email = `${prefix}-${n}@bench.test`;
-    const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email) });
-    if (!response.ok) throw new Error(`POST /passwordless/start answered ${response.status}: ${await response.text()}`);
-    return { email, code: codeFrom(await mail.next(email, 30_000)) };
+    return { email, code: await askCode(target, email, mail) };
   });
 }

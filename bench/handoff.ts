@@ -5,9 +5,9 @@
 // is woken by the request after its commit, so the poll (200 ms in the bench) never shows.
 import { addressPrefix, startBody } from './flows.js';
 import type { BenchMail } from './mail.js';
+import { loop, type Load } from './loop.js';
 import type { Check, Row } from './report.js';
-import { labelOf, percentile } from './report.js';
-import type { Load } from './scenarios.js';
+import { labelOf } from './report.js';
 import type { Target } from './targets.js';
 
 export const HANDOFF = 'mail_handoff';
@@ -16,48 +16,16 @@ export const HANDOFF_P50_MS = 20;
 export const HANDOFF_P99_MS = 100;
 
 /** `concurrency` requesters for `seconds`; latencies are request-to-SMTP hand-offs. */
-export async function handoffLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
+export function handoffLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
   const prefix = addressPrefix('handoff', target);
-  const times: number[] = [];
-  const statusCodes: Record<string, number> = {};
-  let n = 0;
-  let errors = 0;
-  let non2xx = 0;
-  let failure: string | undefined;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  async function requester() {
-    while (performance.now() < end) {
-      const email = `${prefix}-${n++}@bench.test`;
-      const t0 = performance.now();
-      try {
-        const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email) });
-        statusCodes[response.status] = (statusCodes[response.status] ?? 0) + 1;
-        if (!response.ok) {
-          non2xx++;
-          failure ??= `POST /passwordless/start answered ${response.status}: ${await response.text()}`;
-          continue;
-        }
-        await response.arrayBuffer();
-        times.push((await mail.next(email, 30_000)).receivedAt - t0);
-      } catch (err) {
-        errors++;
-        failure ??= (err as Error).message;
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, requester));
-  times.sort((a, b) => a - b);
-  return {
-    requests: times.length,
-    seconds: (performance.now() - started) / 1000,
-    p50: percentile(times, 0.5),
-    p99: percentile(times, 0.99),
-    errors,
-    non2xx,
-    statusCodes,
-    ...(failure ? { failure } : {}),
-  };
+  return loop(concurrency, seconds, async (n) => {
+    const email = `${prefix}-${n}@bench.test`;
+    const t0 = performance.now();
+    const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email) });
+    if (!response.ok) return { refused: response.status, failure: `POST /passwordless/start answered ${response.status}: ${await response.text()}` };
+    await response.arrayBuffer();
+    return { status: response.status, ms: (await mail.next(email, 30_000)).receivedAt - t0 };
+  });
 }
 
 export function handoffChecks(rows: Row[]): Check[] {

@@ -1,20 +1,23 @@
-// `npm run bench`: Sesame on SQLite, Sesame on PostgreSQL and a bare oidc-provider baseline, one
-// after the other on this machine, under the same load; prints a Markdown table and the targets,
-// and writes bench/results/latest.json and latest.md. Not a test: numbers depend on the machine.
+// `npm run bench`: Sesame on SQLite, Sesame on PostgreSQL and a bare oidc-provider baseline on this
+// machine, under the same load, each scenario's measured rounds alternating between them; prints a
+// Markdown table and the targets, and writes bench/results/latest.json and latest.md. Not a test:
+// numbers depend on the machine.
 // With `--soak <minutes>`, a long mixed load on one Sesame instead, into bench/results/soak.*.
 //
-//   npm run bench -- [--duration <s>] [--connections <n>] [--only <scenario,...>]
+//   npm run bench -- [--duration <s>] [--rounds <n>] [--connections <n>] [--only <scenario,...>]
 //                    [--targets baseline,sqlite,postgresql] [--workers 1,2] [--warmup <s>] [--pool <n>]
-//                    [--otp-pool <n>] [--from auto|dist|src] [--quiet-wait <s>] [--cpu-prof]
+//                    [--otp-pool <n>] [--mfa-pool <n>] [--from auto|dist|src] [--quiet-wait <s>] [--cpu-prof]
 //   npm run bench -- --soak <minutes> [--targets sqlite] [--connections 20] [--workers 1]
 import { rmSync } from 'node:fs';
 import { availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { actionChecks, withActions } from './actions.js';
+import { actionChecks, PLAIN_OF, policyOff, policyOn } from './actions.js';
 import { collectCodes, makePool, type Tokens } from './flows.js';
 import { handoffChecks } from './handoff.js';
+import { MFA_SIGN_INS_PER_SECOND, options, OTP_GRANTS_PER_SECOND, UsageError, warmupRounds, type Options } from './options.js';
 import { startBenchMail, type BenchMail } from './mail.js';
+import { enrolMfaUsers, MFA } from './mfa.js';
+import { PASSKEY, PASSKEY_USERS, registerPasskeys } from './passkeys.js';
 import {
   checksOf,
   labelOf,
@@ -30,126 +33,54 @@ import {
   type Report,
   type SoakReport,
 } from './report.js';
-import { measure, NEEDS_POOL, newState, SCENARIOS, SESAME_ONLY, waitQuiet, type Measurement } from './scenarios.js';
+import type { Load } from './loop.js';
+import { combine, loadOf, NEEDS_POOL, newState, sampled, SESAME_ONLY, waitQuiet, type Measurement, type Round, type Scenario, type State } from './scenarios.js';
 import { soak, SOAK_CONFIG } from './soak.js';
 import { generateSigningKeys, makeWorkDir, profiling, ROOT, sesameCommand, startBaselineTarget, startSesameTarget, treeRssMiB, type Target, type TargetName } from './targets.js';
-
-const TARGET_NAMES: TargetName[] = ['baseline', 'sqlite', 'postgresql'];
-/**
- * OTP grants per second per worker the default --otp-pool is sized for: each request uses up a
- * code, and asking for codes (a request and a mail each) is slower than using them, so the pool
- * is not made much larger than a run needs. Above the 240/s seen on 2 cores (with other jobs),
- * near refresh's rate on a quiet machine.
- */
-const OTP_GRANTS_PER_SECOND = 400;
-
-class UsageError extends Error {}
-
-function options() {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '10' },
-      connections: { type: 'string' },
-      warmup: { type: 'string', default: '2' },
-      only: { type: 'string' },
-      targets: { type: 'string' },
-      workers: { type: 'string', default: '1' },
-      pool: { type: 'string' },
-      'otp-pool': { type: 'string' },
-      soak: { type: 'string' },
-      from: { type: 'string', default: 'auto' },
-      'quiet-wait': { type: 'string', default: '60' },
-      'cpu-prof': { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-  });
-  if (values.help) {
-    console.log(
-      `Usage: npm run bench -- [--duration <s>] [--connections <n>] [--only ${SCENARIOS.join(',')}]\n` +
-        `       [--targets ${TARGET_NAMES.join(',')}] [--warmup <s>] [--pool <users per target>] [--from auto|dist|src]\n` +
-        '       [--workers 1,2: run each Sesame once per worker count (`serve --workers N`); scaling lines against 1]\n' +
-        `       [--otp-pool <codes per target for otp_grant; default ${OTP_GRANTS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
-        '       [--quiet-wait <s>: before each run, wait at most this long for other jobs to leave the CPUs]\n' +
-        '       [--cpu-prof: each server writes a V8 CPU profile to bench/results/profiles/]\n' +
-        '       npm run bench -- --soak <minutes> [--targets sqlite] [--connections 20] [--workers 1]\n' +
-        '       (refresh + userinfo + client_credentials on one Sesame with expiring rows swept; RSS every 10 s)',
-    );
-    process.exit(0);
-  }
-  const list = <T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] => {
-    if (!raw) return [...all];
-    const picked = raw
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const p of picked) if (!all.includes(p as T)) throw new UsageError(`unknown ${what} "${p}" (one of ${all.join(', ')})`);
-    return all.filter((a) => picked.includes(a));
-  };
-  const number = (raw: string, name: string, min: number) => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}`);
-    return n;
-  };
-  const soak = values.soak === undefined ? undefined : number(values.soak, 'soak', 0.1);
-  // The soak is a steady load below saturation, on one Sesame.
-  const connections = number(values.connections ?? (soak ? '20' : '50'), 'connections', 1);
-  const targets = values.targets || !soak ? list(values.targets, TARGET_NAMES, 'target') : (['sqlite'] as TargetName[]);
-  const workers = [...new Set(values.workers.split(',').map((w) => number(w.trim(), 'workers', 1)))].sort((a, b) => a - b);
-  if (workers.some((w) => !Number.isInteger(w))) throw new UsageError('--workers must be whole numbers, like 1,2');
-  if (soak && (targets.length !== 1 || targets[0] === 'baseline' || workers.length !== 1))
-    throw new UsageError('--soak runs one Sesame: one of --targets sqlite or postgresql, one --workers count');
-  const from = values.from as 'auto' | 'dist' | 'src';
-  if (!['auto', 'dist', 'src'].includes(from)) throw new UsageError('--from must be auto, dist or src');
-  return {
-    duration: number(values.duration, 'duration', 1),
-    connections,
-    warmup: number(values.warmup, 'warmup', 0),
-    // Refresh needs a fresh token per connection at any time; a run's requests in flight when it
-    // ends are lost (the server consumed the token, nobody reads the rotated one), and so is one
-    // per connection at the end of the warm-up: three per connection leaves room.
-    pool: values.pool ? number(values.pool, 'pool', 1) : Math.max(3 * connections, 30),
-    otpPool: values['otp-pool'] ? number(values['otp-pool'], 'otp-pool', 1) : ('auto' as const),
-    scenarios: list(values.only, SCENARIOS, 'scenario'),
-    targets,
-    workers,
-    soak,
-    from,
-    quietWait: number(values['quiet-wait'], 'quiet-wait', 0),
-    cpuProf: values['cpu-prof'] === true,
-  };
-}
-
-type Options = ReturnType<typeof options>;
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 const machine = () => ({ nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${platform()} ${release()}` });
 const commandLine = () => ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
 
-/** What every target of a run is started with, and the one running now (stopped on Ctrl-C). */
+/** What every target of a run is started with, and those running now (stopped on Ctrl-C). */
 interface Bench {
   o: Options;
   mail: BenchMail;
   keys: Awaited<ReturnType<typeof generateSigningKeys>>;
   workDir: string;
-  current?: Target;
+  running: Set<Target>;
+}
+
+/** Starts a target; stop it with stopTarget. */
+async function startTarget(b: Bench, name: TargetName, workers: number, config?: Record<string, unknown>): Promise<Target> {
+  // The order loadSigningJwks gives Sesame: newest first.
+  const baselineJwks = [...b.keys].reverse().map((k) => JSON.parse(k.jwk));
+  say(`\n[${labelOf({ target: name, workers })}] starting`);
+  const target =
+    name === 'baseline'
+      ? await startBaselineTarget(baselineJwks, b.workDir)
+      : await startSesameTarget({ engine: name, keys: b.keys, smtpUrl: b.mail.url, from: b.o.from, workDir: b.workDir, workers, config });
+  b.running.add(target);
+  if ('jwks' in target && JSON.stringify(target.jwks) !== JSON.stringify(baselineJwks)) {
+    await stopTarget(b, target);
+    throw new Error('Sesame loaded other signing keys than the baseline');
+  }
+  return target;
+}
+
+async function stopTarget(b: Bench, target: Target): Promise<void> {
+  await target.stop();
+  b.running.delete(target);
 }
 
 /** Starts a target, hands it to `use`, and stops it whatever happens. */
 async function withTarget<T>(b: Bench, name: TargetName, workers: number, config: Record<string, unknown> | undefined, use: (target: Target) => Promise<T>): Promise<T> {
-  // The order loadSigningJwks gives Sesame: newest first.
-  const baselineJwks = [...b.keys].reverse().map((k) => JSON.parse(k.jwk));
-  say(`\n[${labelOf({ target: name, workers })}] starting`);
-  const target = (b.current =
-    name === 'baseline'
-      ? await startBaselineTarget(baselineJwks, b.workDir)
-      : await startSesameTarget({ engine: name, keys: b.keys, smtpUrl: b.mail.url, from: b.o.from, workDir: b.workDir, workers, config }));
+  const target = await startTarget(b, name, workers, config);
   try {
-    if ('jwks' in target && JSON.stringify(target.jwks) !== JSON.stringify(baselineJwks)) throw new Error('Sesame loaded other signing keys than the baseline');
     return await use(target);
   } finally {
-    await target.stop();
-    b.current = undefined;
+    await stopTarget(b, target);
   }
 }
 
@@ -162,56 +93,143 @@ async function signedInPool(b: Bench, target: Target): Promise<Tokens[]> {
   return pool;
 }
 
-/** Every scenario on one target; its memory at rest and at its peak. */
-async function measureTarget(b: Bench, target: Target): Promise<{ measurements: Measurement[]; memory: Report['memory'][number] }> {
+/** The single-use codes, users and passkeys a scenario consumes on a target, made before its warm-up. */
+async function prepare(b: Bench, target: Target, scenario: Scenario, state: State): Promise<void> {
   const { o } = b;
   const label = labelOf({ target: target.name, workers: target.workers });
-  const idleMiB = treeRssMiB(target.pid);
-  const scenarios = o.scenarios.filter((s) => target.sesame || !SESAME_ONLY.has(s));
-  const state = newState(scenarios.some((s) => NEEDS_POOL.has(s)) ? await signedInPool(b, target) : []);
-  const measurements: Measurement[] = [];
-  for (const scenario of scenarios) {
-    if (scenario === 'otp_grant') {
-      const size = o.otpPool === 'auto' ? Math.ceil(OTP_GRANTS_PER_SECOND * target.workers * (o.warmup + o.duration)) : o.otpPool;
-      const started = performance.now();
-      state.otpCodes = await collectCodes(target, size, b.mail);
-      say(`[${label}] ${size} codes asked for through /passwordless/start and read from the mail in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
-    if (o.quietWait > 0 && !(await waitQuiet(o.quietWait))) say(`[${label}] the machine is busy with other jobs; measuring anyway`);
-    const m = await withActions(target, scenario, () => measure(target, scenario, state, b.mail, o));
-    measurements.push(m);
-    const dry = m.poolDry ? `, ${m.poolDry} with the pool dry` : '';
-    const failure = m.failure ? ` (first failure: ${m.failure})` : '';
-    say(
-      `[${label}] ${scenario.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(0)} ms  p99 ${m.p99.toFixed(0)} ms  errors ${m.errors}  non-2xx ${m.non2xx}${dry}  cpu ${m.cpu.toFixed(0)}% (others ${m.otherCpu.toFixed(0)}%)  rss ${m.rssPeakMiB.toFixed(0)} MiB${failure}`,
-    );
+  const started = performance.now();
+  const took = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  if (scenario === 'otp_grant') {
+    const size = o.otpPool === 'auto' ? Math.ceil(OTP_GRANTS_PER_SECOND * target.workers * (o.warmup + o.duration)) : o.otpPool;
+    state.otpCodes = await collectCodes(target, size, b.mail);
+    say(`[${label}] ${size} codes asked for through /passwordless/start and read from the mail in ${took()}`);
   }
-  return { measurements, memory: { target: target.name, workers: target.workers, idleMiB, peakMiB: Math.max(idleMiB, ...measurements.map((m) => m.rssPeakMiB)) } };
+  if (scenario === MFA) {
+    const size = o.mfaPool === 'auto' ? Math.ceil(MFA_SIGN_INS_PER_SECOND * target.workers * (o.warmup + o.duration)) : o.mfaPool;
+    state.mfaUsers = await enrolMfaUsers(target, size, b.mail);
+    say(`[${label}] ${size} users enrolled an authenticator app through the MFA API, and got a code each, in ${took()}`);
+  }
+  if (scenario === PASSKEY) {
+    state.passkeys = await registerPasskeys(target, PASSKEY_USERS);
+    say(`[${label}] ${PASSKEY_USERS} users signed up with a passkey through /passkey/register in ${took()}`);
+  }
+  await policyOn(target, scenario);
+}
+
+/** One target's view of a scenario: what it runs, and the rounds measured so far. */
+interface Side {
+  target: Target;
+  scenario: Scenario;
+  state: State;
+  load: (seconds: number) => Promise<Load>;
+  rounds: Round[];
+}
+
+const describe = (m: Measurement) => {
+  const dry = m.poolDry ? `, ${m.poolDry} with the pool dry` : '';
+  const failure = m.failure ? ` (first failure: ${m.failure})` : '';
+  const rounds = m.rounds.map((r) => r.toFixed(0)).join('/');
+  return `${m.scenario.padEnd(18)} ${m.rps.toFixed(0).padStart(6)} req/s (rounds ${rounds})  p50 ${m.p50.toFixed(0)} ms  p99 ${m.p99.toFixed(0)} ms  errors ${m.errors}  non-2xx ${m.non2xx}${dry}  cpu ${m.cpu.toFixed(0)}% (others ${m.otherCpu.toFixed(0)}%)  rss ${m.rssPeakMiB.toFixed(0)} MiB${failure}`;
+};
+
+/**
+ * One scenario on every target that has it: their warm-up rounds, then their measured rounds
+ * alternate (A B C A B C ...), so that what drifts meanwhile (other jobs on the machine, tables growing)
+ * weighs on every side alike. A scenario compared with another on the same server (PLAIN_OF:
+ * code_flow_risk with code_flow) has that one as a further side on each Sesame, reported apart.
+ */
+async function measureScenario(b: Bench, targets: Target[], states: Map<Target, State>, scenario: Scenario): Promise<{ rows: Measurement[]; plain: Measurement[] }> {
+  const { o } = b;
+  const sides: Side[] = [];
+  const plainOf = PLAIN_OF[scenario];
+  for (const target of targets.filter((t) => t.sesame || !SESAME_ONLY.has(scenario))) {
+    const state = states.get(target)!;
+    await prepare(b, target, scenario, state);
+    for (const s of plainOf && target.sesame ? [scenario, plainOf] : [scenario])
+      sides.push({ target, scenario: s, state, load: loadOf(target, s, state, b.mail, o.connections), rounds: [] });
+  }
+  try {
+    if (o.quietWait > 0 && !(await waitQuiet(o.quietWait))) say(`[${scenario}] the machine is busy with other jobs; measuring anyway`);
+    // The warm-up alternates too, in rounds of the same length: a server left idle for the others'
+    // whole warm-up started its first round slowly (a fifth of its later rate, on both engines).
+    const round = o.duration / o.rounds;
+    const warmups = warmupRounds(o.warmup, round);
+    for (let i = 0; i < warmups; i++) for (const side of sides) await side.load(o.warmup / warmups);
+    for (const side of sides) {
+      side.state.dry = 0;
+      side.state.inactive = 0;
+    }
+    for (let i = 0; i < o.rounds; i++) for (const side of sides) side.rounds.push(await sampled(side.target, () => side.load(round)));
+  } finally {
+    for (const target of new Set(sides.map((s) => s.target))) await policyOff(target, scenario);
+  }
+  const rows: Measurement[] = [];
+  const plain: Measurement[] = [];
+  for (const side of sides) {
+    const m = combine(side.target, side.scenario, side.rounds, side.state);
+    (side.scenario === scenario ? rows : plain).push(m);
+    say(`[${labelOf(m)}] ${side.scenario === scenario ? '' : `(beside ${scenario}) `}${describe(m)}`);
+  }
+  return { rows, plain };
 }
 
 async function runScenarios(b: Bench): Promise<void> {
   const { o } = b;
-  say(`sesame from ${sesameCommand(o.from).from}; ${o.connections} connections, ${o.duration} s per run (+${o.warmup} s warm-up)`);
+  say(
+    `sesame from ${sesameCommand(o.from).from}; ${o.connections} connections, ${o.duration} s per target and scenario in ${o.rounds} rounds alternating between the targets (after ${o.warmup} s of warm-up each)`,
+  );
+  const targets: Target[] = [];
   const measurements: Measurement[] = [];
+  const plain: Measurement[] = [];
   const memory: Report['memory'] = [];
-  for (const name of o.targets) {
-    for (const workers of name === 'baseline' ? [1] : o.workers) {
-      const measured = await withTarget(b, name, workers, undefined, (target) => measureTarget(b, target));
-      measurements.push(...measured.measurements);
-      memory.push(measured.memory);
+  try {
+    // Every target runs for the whole bench: their rounds alternate. An idle server takes no CPU.
+    // The baseline only when a scenario it has is asked for.
+    const baselineRuns = o.scenarios.some((s) => !SESAME_ONLY.has(s));
+    for (const name of o.targets.filter((t) => t !== 'baseline' || baselineRuns)) {
+      for (const workers of name === 'baseline' ? [1] : o.workers) targets.push(await startTarget(b, name, workers));
     }
+    const idle = new Map(targets.map((t) => [t, treeRssMiB(t.pid)]));
+    const states = new Map<Target, State>();
+    for (const target of targets) {
+      const needsPool = o.scenarios.some((s) => NEEDS_POOL.has(s) && (target.sesame || !SESAME_ONLY.has(s)));
+      states.set(target, newState(needsPool ? await signedInPool(b, target) : []));
+    }
+    for (const scenario of o.scenarios) {
+      const measured = await measureScenario(b, targets, states, scenario);
+      measurements.push(...measured.rows);
+      plain.push(...measured.plain);
+    }
+    for (const target of targets) {
+      const idleMiB = idle.get(target)!;
+      const peaks = [...measurements, ...plain].filter((m) => m.target === target.name && m.workers === target.workers).map((m) => m.rssPeakMiB);
+      memory.push({ target: target.name, workers: target.workers, idleMiB, peakMiB: Math.max(idleMiB, ...peaks) });
+    }
+  } finally {
+    for (const target of targets) if (b.running.has(target)) await stopTarget(b, target);
   }
   const rows = withRatios(measurements);
   const report: Report = {
     date: new Date().toISOString(),
     machine: machine(),
     command: commandLine(),
-    options: { duration: o.duration, connections: o.connections, warmup: o.warmup, pool: o.pool, otpPool: o.otpPool, workers: o.workers, only: o.scenarios, targets: o.targets },
+    options: {
+      duration: o.duration,
+      rounds: o.rounds,
+      connections: o.connections,
+      warmup: o.warmup,
+      pool: o.pool,
+      otpPool: o.otpPool,
+      mfaPool: o.mfaPool,
+      workers: o.workers,
+      only: o.scenarios,
+      targets: o.targets,
+    },
     sesameFrom: sesameCommand(o.from).from,
     rows,
     memory,
     scaling: scalingOf(rows),
-    checks: [...actionChecks(rows, o.connections), ...handoffChecks(rows), ...checksOf(rows, memory)],
+    checks: [...actionChecks(rows, plain, o.connections), ...handoffChecks(rows), ...checksOf(rows, memory)],
     warnings: warningsOf(rows),
   };
   writeResults(join(ROOT, 'bench/results'), 'latest', report, markdownReport(report));
@@ -251,11 +269,11 @@ async function runSoak(b: Bench, minutes: number): Promise<void> {
 
 async function main() {
   const o = options();
-  const b: Bench = { o, mail: await startBenchMail(), keys: await generateSigningKeys(), workDir: makeWorkDir() };
+  const b: Bench = { o, mail: await startBenchMail(), keys: await generateSigningKeys(), workDir: makeWorkDir(), running: new Set() };
   if (o.cpuProf) profiling.dir = join(ROOT, 'bench/results/profiles');
   const interrupted = () => {
-    say('interrupted: stopping the server under test');
-    void (b.current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    say('interrupted: stopping the servers under test');
+    void Promise.allSettled([...b.running].map((t) => t.stop())).finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);

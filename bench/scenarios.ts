@@ -1,13 +1,17 @@
-// The scenarios: what autocannon sends to a target (or, for code_flow, whole sign-ins run in a
-// loop), and one measured run of it (after a warm-up), with the server's CPU time and resident
-// memory sampled meanwhile (over its process tree: a primary and its cluster workers).
+// The scenarios: what autocannon sends to a target (or, for code_flow, passkey_signin, mfa_otp and
+// mail_handoff, attempts run in a loop: bench/loop.ts), a measured round of it with the server's CPU
+// time and resident memory sampled meanwhile (over its process tree: a primary and its cluster
+// workers), and a scenario's rounds on a target combined into one row.
 import autocannon from 'autocannon';
 import { ACTIONS, signsIn, trackRequest } from './actions.js';
 import { HANDOFF, handoffLoop } from './handoff.js';
-import { percentile } from './report.js';
 import { addressPrefix, basicAuth, signIn, startBody, type OtpCode, type Tokens } from './flows.js';
+import { loop, timed, type Load } from './loop.js';
 import { SLOW_DOMAIN, type BenchMail } from './mail.js';
-import { API, CLIENT, cpuBetween, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
+import { MFA, mfaLoop, type MfaUser } from './mfa.js';
+import { PASSKEY, passkeyLoop } from './passkeys.js';
+import type { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
+import { API, CLIENT, cpuBetween, RISK_CLIENT, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
 
 // passwordless_start last: the slow SMTP server leaves Sesame's outbox a backlog that takes minutes
 // to deliver, and the codes of any later sign-in would wait behind it.
@@ -19,6 +23,8 @@ export const SCENARIOS = [
   'userinfo',
   'introspection',
   'otp_grant',
+  MFA,
+  PASSKEY,
   'code_flow',
   ...ACTIONS,
   HANDOFF,
@@ -26,10 +32,10 @@ export const SCENARIOS = [
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** The scenarios autocannon sends (the others run loops of their own). */
-type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF>;
+type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF | typeof MFA | typeof PASSKEY>;
 export const NEEDS_POOL: ReadonlySet<Scenario> = new Set(['refresh', 'userinfo', 'introspection']);
 /** Endpoints the baseline does not have. */
-export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', ...ACTIONS, HANDOFF, 'passwordless_start']);
+export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', MFA, PASSKEY, ...ACTIONS, HANDOFF, 'passwordless_start']);
 /** Sign-ins in flight at once in code_flow (at most `--connections`): people, not API clients. */
 export const CODE_FLOW_CONCURRENCY = 10;
 
@@ -38,8 +44,10 @@ export interface Measurement {
   target: Target['name'];
   /** Server processes: cluster workers of `sesame serve --workers`, or 1. */
   workers: number;
-  /** Requests per second; for code_flow, completed sign-ins per second. */
+  /** Requests per second over all rounds; for code_flow, completed sign-ins per second. */
   rps: number;
+  /** Requests per second of each round, in the order they ran (interleaved with the other targets'). */
+  rounds: number[];
   /** Latency in ms; for code_flow, of a whole sign-in (mail delivery included). */
   p50: number;
   p99: number;
@@ -84,6 +92,10 @@ export interface State {
   refreshTokens: string[];
   /** OTP codes not used yet. */
   otpCodes: OtpCode[];
+  /** mfa_otp's users with an authenticator app, not signed in yet. */
+  mfaUsers: MfaUser[];
+  /** passkey_signin's users' devices, each with a passkey. */
+  passkeys: SoftAuthenticator[];
   /** Addresses passwordless_start sent codes to so far; each request takes a new one. */
   sent: number;
   /** Requests sent with no fresh refresh token or OTP code left. */
@@ -93,7 +105,7 @@ export interface State {
 }
 
 export function newState(pool: Tokens[]): State {
-  return { accessTokens: pool.map((t) => t.access_token), refreshTokens: pool.map((t) => t.refresh_token), otpCodes: [], sent: 0, dry: 0, inactive: 0 };
+  return { accessTokens: pool.map((t) => t.access_token), refreshTokens: pool.map((t) => t.refresh_token), otpCodes: [], mfaUsers: [], passkeys: [], sent: 0, dry: 0, inactive: 0 };
 }
 
 /** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
@@ -170,18 +182,6 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
   }
 }
 
-/** What one run of a load produced, whatever sent it. */
-export interface Load {
-  requests: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  statusCodes: Record<string, number>;
-  failure?: string;
-}
-
 /**
  * One autocannon instance of one connection per connection, run together and aggregated:
  * autocannon shares a request object among the connections of an instance, and builds the first
@@ -206,47 +206,11 @@ export async function cannon(target: Target, scenario: Loaded, state: State, con
 
 /**
  * code_flow: `concurrency` users each signing in through the hosted pages' forms (bench/flows.ts),
- * one after the other, until `seconds` are over; sign-ins in flight then are waited for and count.
- * autocannon cannot carry cookies and a mailed code from one step to the next.
+ * one after the other. autocannon cannot carry cookies and a mailed code from one step to the next.
  */
-async function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number): Promise<Load> {
-  const prefix = addressPrefix('flow', target);
-  const times: number[] = [];
-  let n = 0;
-  let errors = 0;
-  let failure: string | undefined;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  async function user() {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      try {
-        await signIn(target, `${prefix}-${n++}`, mail);
-        times.push(performance.now() - t0);
-      } catch (err) {
-        errors++;
-        failure ??= (err as Error).message;
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, user));
-  times.sort((a, b) => a - b);
-  return {
-    requests: times.length,
-    seconds: (performance.now() - started) / 1000,
-    p50: percentile(times, 0.5),
-    p99: percentile(times, 0.99),
-    errors,
-    non2xx: 0,
-    statusCodes: {},
-    ...(failure ? { failure } : {}),
-  };
-}
-
-export interface RunOptions {
-  connections: number;
-  duration: number;
-  warmup: number;
+function signInLoop(target: Target, mail: BenchMail, concurrency: number, seconds: number, client: typeof CLIENT): Promise<Load> {
+  const prefix = addressPrefix(`flow-${client.client_id}`, target);
+  return loop(concurrency, seconds, (n) => timed(() => signIn(target, `${prefix}-${n}`, mail, client)));
 }
 
 /**
@@ -292,27 +256,58 @@ export async function sampled<T>(target: Target, work: () => Promise<T>): Promis
   return { result, usage: { cpu, loadCpu, dbCpu, otherCpu, rssPeakMiB: rssPeak } };
 }
 
-/** Warms up, then measures one scenario against one target. */
-export async function measure(target: Target, scenario: Scenario, state: State, mail: BenchMail, o: RunOptions): Promise<Measurement> {
-  const people = Math.min(o.connections, CODE_FLOW_CONCURRENCY);
-  const load = (seconds: number) =>
+/** The load of one scenario on one target: what runs for `seconds` (a warm-up or a round). */
+export function loadOf(target: Target, scenario: Scenario, state: State, mail: BenchMail, connections: number): (seconds: number) => Promise<Load> {
+  const people = Math.min(connections, CODE_FLOW_CONCURRENCY);
+  return (seconds) =>
     signsIn(scenario)
-      ? signInLoop(target, mail, people, seconds)
+      ? signInLoop(target, mail, people, seconds, scenario === 'code_flow_risk' ? RISK_CLIENT : CLIENT)
       : scenario === HANDOFF
         ? handoffLoop(target, mail, people, seconds)
-        : cannon(target, scenario, state, o.connections, seconds);
-  if (o.warmup > 0) await load(o.warmup);
-  state.dry = 0;
-  state.inactive = 0;
-  const { result, usage } = await sampled(target, () => load(o.duration));
-  const { seconds, failure, ...counts } = result;
+        : scenario === MFA
+          ? mfaLoop(target, state.mfaUsers, people, seconds)
+          : scenario === PASSKEY
+            ? passkeyLoop(target, state.passkeys, people, seconds)
+            : cannon(target, scenario, state, connections, seconds);
+}
+
+export type Round = Awaited<ReturnType<typeof sampled<Load>>>;
+
+const median = (values: number[]) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return sorted.length ? (sorted[(sorted.length - 1) >> 1]! + sorted[sorted.length >> 1]!) / 2 : NaN;
+};
+
+/**
+ * One scenario on one target over its measured rounds: requests and errors summed, req/s over the
+ * rounds' total time, p50 and p99 the median of the rounds' (a round on a busy second does not make
+ * the tail), CPU averaged over the time, memory at its peak. `state`'s counts are those of the rounds.
+ */
+export function combine(target: Target, scenario: Scenario, rounds: Round[], state: State): Measurement {
+  const seconds = rounds.reduce((sum, r) => sum + r.result.seconds, 0);
+  const sum = (f: (r: Round) => number) => rounds.reduce((total, r) => total + f(r), 0);
+  const timeShare = (f: (u: Usage) => number) => sum((r) => f(r.usage) * r.result.seconds) / seconds;
+  const statusCodes: Record<string, number> = {};
+  for (const r of rounds) for (const [code, n] of Object.entries(r.result.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  const failure = rounds.find((r) => r.result.failure)?.result.failure;
+  const requests = sum((r) => r.result.requests);
   return {
     scenario,
     target: target.name,
     workers: target.workers,
-    rps: result.requests / seconds,
-    ...counts,
-    ...usage,
+    rps: requests / seconds,
+    rounds: rounds.map((r) => r.result.requests / r.result.seconds),
+    p50: median(rounds.map((r) => r.result.p50)),
+    p99: median(rounds.map((r) => r.result.p99)),
+    requests,
+    errors: sum((r) => r.result.errors),
+    non2xx: sum((r) => r.result.non2xx),
+    statusCodes,
+    cpu: timeShare((u) => u.cpu),
+    loadCpu: timeShare((u) => u.loadCpu),
+    dbCpu: timeShare((u) => u.dbCpu),
+    otherCpu: timeShare((u) => u.otherCpu),
+    rssPeakMiB: Math.max(...rounds.map((r) => r.usage.rssPeakMiB)),
     ...(scenario === 'refresh' || scenario === 'otp_grant' ? { poolDry: state.dry } : {}),
     ...(scenario === 'introspection' ? { inactive: state.inactive } : {}),
     ...(failure ? { failure } : {}),

@@ -26,8 +26,22 @@ export const CLIENT = {
 };
 export const API = { identifier: 'https://api.bench.example', scopes: ['read', 'write'] };
 export const OTP_GRANT = 'http://auth0.com/oauth/grant-type/passwordless/otp';
-// The baseline's oidc-provider refuses a client with a grant type it has no handler for.
-const SESAME_CLIENT = { ...CLIENT, grant_types: [...CLIENT.grant_types, OTP_GRANT], first_party: true };
+export const WEBAUTHN_GRANT = 'urn:okta:params:oauth:grant-type:webauthn';
+export const MFA_OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp';
+// The baseline's oidc-provider refuses a client with a grant type it has no handler for. The bench
+// client is a server-side app relaying its users' addresses (trust_forwarded_for): passkey_signin
+// sends each ceremony from its own, as many users would, under the per-IP ceremony limit.
+const SESAME_CLIENT = { ...CLIENT, grant_types: [...CLIENT.grant_types, OTP_GRANT, WEBAUTHN_GRANT], first_party: true, trust_forwarded_for: true };
+/** code_flow_risk's app: the bench client with a ten-rule sign-in policy of its own (bench/actions.ts), so code_flow's has none. */
+export const RISK_CLIENT = { ...CLIENT, client_id: 'bench-risk' };
+/** mfa_otp's app: every sign-in through it needs a second factor (its own mfa_policy), the bench client's none. */
+export const MFA_CLIENT = {
+  client_id: 'bench-mfa',
+  client_secret: 'bench-mfa-secret-bench-mfa-secret-bench',
+  redirect_uris: [REDIRECT],
+  grant_types: ['authorization_code', 'refresh_token', OTP_GRANT, MFA_OTP_GRANT],
+  mfa_policy: 'always',
+};
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
 export type TargetName = 'baseline' | 'sqlite' | 'postgresql';
@@ -153,7 +167,8 @@ export interface SesameOptions {
 export async function startSesameTarget(o: SesameOptions): Promise<Target & { jwks: JWK[]; from: 'dist' | 'src' }> {
   const workers = o.workers ?? 1;
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  // A host name, not 127.0.0.1: WebAuthn refuses IP addresses, and the relying party is the issuer's host.
+  const url = `http://localhost:${port}`;
   let databaseUrl: string;
   let dropDatabase: () => Promise<void>;
   if (o.engine === 'sqlite') {
@@ -184,12 +199,16 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
       issuer: url,
       host: '127.0.0.1',
       emailFrom: 'Sesame Bench <login@bench.test>',
-      clients: [SESAME_CLIENT],
+      clients: [SESAME_CLIENT, { ...SESAME_CLIENT, ...RISK_CLIENT }, MFA_CLIENT],
       apis: [API],
       // The pools, code_flow, otp_grant and passwordless_start send and check thousands of codes
       // from one IP and one client within seconds (each to its own address: the per-address limits stay).
       rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000, sendsPerClientPerHour: 1_000_000, otpGrantsPerClientPerMinute: 1_000_000 },
       delivery: { pollInterval: 200 },
+      // As before passkeys worked here (an IP issuer): code_flow's sign-ins are not offered to create one.
+      passkeys: { offerEnrolment: false },
+      // mfa_otp's users get a code to enrol their app, then one for the measured sign-in, a second later.
+      codes: { resendCooldown: 1 },
       // actions_track tracks thousands of actions a second for the one bench tenant.
       actions: { tracksPerMinute: 1_000_000 },
       ...o.config,

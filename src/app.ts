@@ -42,6 +42,7 @@ import { authsignalUsersRouter } from './api/authsignal-users.js';
 import { authsignalRulesRouter } from './api/authsignal-rules.js';
 import { actionPageRouter } from './api/authsignal-page.js';
 import { actionClientRouter } from './api/authsignal-client.js';
+import { withDeferredTokenWrites } from './storage/oidc-adapter.js';
 
 /** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
 function enabledRouters(s: Services): Router[] {
@@ -111,7 +112,8 @@ export function createApp(s: Services): Koa {
   app.use(function oidcProvider(ctx, next) {
     let handler = mounted.get(s.provider);
     if (!handler) mounted.set(s.provider, (handler = mount(s.provider)));
-    return handler(ctx, next);
+    // The tokens a request issues are written together before its response (storage/oidc-adapter.ts).
+    return withDeferredTokenWrites(s.db, ctx, () => handler(ctx, next));
   });
   return app;
 }

@@ -123,7 +123,8 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
     mfaKeyring,
     cookieKeys,
     csrfKey: createHmac('sha256', cookieKeys[0]!).update('csrf').digest('base64url'),
-    wakeWorker: () => outboxWake.notify(),
+    wakeWorker: (noticed) => outboxWake.notify(noticed),
+    outboxNotice: () => outboxWake.notice(),
   };
   return { services, worker, outboxWake, channel, jwks, buildProvider };
 }

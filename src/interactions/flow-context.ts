@@ -133,6 +133,16 @@ export async function renderCodeStep(s: Services, ctx: FlowContext, email: strin
   await render(s, ctx, 'code', { email, phone, resendIn, matchNumber, minutes: Math.round(s.config.codes.ttl / 60), ...extra }, status);
 }
 
+/**
+ * oidc-provider's `interactionResult` on the interaction this request loaded already: it would read
+ * the interaction (and verify its cookie) a second time. Answers where the browser resumes.
+ */
+async function storeResult(details: Details, result: InteractionResult, merge: boolean): Promise<string> {
+  details.result = merge && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
+  await details.save(details.exp - Math.floor(Date.now() / 1000));
+  return details.returnTo;
+}
+
 /** Hands the interaction's result to oidc-provider and sends the browser on (303). */
 export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true) {
   const { details } = ctx.state.step;
@@ -152,12 +162,12 @@ export async function finish(s: Services, ctx: FlowContext, result: InteractionR
   // it, the risk decision of the client's action (risk-step.ts) may challenge, hold or refuse.
   if (result.login) {
     const login = { accountId: result.login.accountId, amr: result.login.amr ?? [] };
-    const stop = await riskStop(s, ctx, details, login);
-    if (stop) {
+    const risk = await riskStop(s, ctx, details, login);
+    if (risk.path) {
       ctx.status = 303;
-      return ctx.redirect(stop);
+      return ctx.redirect(risk.path);
     }
-    if ((await mfaNeedOf(s, ctx, details, login)).kind !== 'none') {
+    if ((await mfaNeedOf(s, ctx, details, login, risk.allowed)).kind !== 'none') {
       await s.provider.interactionResult(ctx.req, ctx.res, { [MFA_PENDING]: { login } }, { mergeWithLastSubmission: false });
       ctx.status = 303;
       return ctx.redirect(mfaPath(details.uid));
@@ -165,7 +175,7 @@ export async function finish(s: Services, ctx: FlowContext, result: InteractionR
     const amr = amrForRequest(details, login.amr);
     result = { ...result, login: { ...result.login, amr, acr: acrOf(amr) } };
   }
-  const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  const returnTo = await storeResult(details, result, merge);
   const progress = { clientId: String(details.params.client_id), state: 'error' in result ? ('cancelled' as const) : ('done' as const) };
   markProgress(ctx, s.csrfKey, details.uid, progress, s.config.tokens.interaction);
   ctx.status = 303;

@@ -12,6 +12,7 @@ import { clientMfaPolicy } from '../oidc/client-metadata.js';
 import { mfaRequested } from '../oidc/acr.js';
 import { mfaNeed, type MfaNeed } from '../passwordless/mfa/policy.js';
 import { challengeNeed, hostedDecision, verdictOf } from '../passwordless/sign-in-risk.js';
+import type { ActionDecisionRow } from '../storage/action-decisions.js';
 
 type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
@@ -41,10 +42,11 @@ export function pendingMfaLogin(result: unknown): PendingLogin | null {
  * acr, this browser, and the risk decision (risk-step.ts): while it waits for a CHALLENGE, one of
  * its methods; once it allowed the sign-in, `adaptive` says `allow`.
  */
-export async function mfaNeedOf(s: Services, ctx: Context, details: Details, login: PendingLogin): Promise<MfaNeed> {
+export async function mfaNeedOf(s: Services, ctx: Context, details: Details, login: PendingLogin, decided?: ActionDecisionRow): Promise<MfaNeed> {
   const clientId = String(details.params.client_id);
   const client = await s.provider.Client.find(clientId);
-  const risk = await hostedDecision(s.db, clientId, details.uid, login.accountId);
+  // `decided`: the risk decision the request read a moment ago (risk-step.ts), not read again.
+  const risk = decided ?? (await hostedDecision(s.db, clientId, details.uid, login.accountId));
   const verdict = risk && verdictOf(risk, s.config.actions.reviewTimeout);
   if (verdict?.kind === 'challenge') return challengeNeed(s.config, s.db, login.accountId, login.amr, verdict.methods);
   return mfaNeed(s.config, s.db, {

@@ -5,6 +5,7 @@
 // /authorize) it is simply not found. The hosted pages refuse it with a page first (flow-context.ts).
 import { errors, type FindAccount } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
+import { prefetchedUser } from '../storage/oidc-adapter.js';
 import { findUserById } from '../storage/users.js';
 import { inProviderTerms } from './storage-errors.js';
 
@@ -18,7 +19,9 @@ class AccountBlocked extends errors.InvalidGrant {
 
 export function accountFinder(db: Db): FindAccount {
   return async function findAccount(ctx, sub) {
-    const user = await findUserById(db, sub).catch(inProviderTerms);
+    // Read along with the request's token when there is one (storage/oidc-adapter.ts), on the same snapshot.
+    const prefetched = prefetchedUser(ctx, sub);
+    const user = prefetched !== undefined ? prefetched : await findUserById(db, sub).catch(inProviderTerms);
     if (!user) return undefined;
     if (user.blockedAt) {
       if ((ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'token') throw new AccountBlocked();

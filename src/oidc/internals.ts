@@ -77,6 +77,11 @@ export async function inTokenContext<T>(
   }
 }
 
+/** The Koa context of the oidc-provider request in progress (its Provider.ctx), or undefined outside one. */
+export function currentRequest(): object | undefined {
+  return (providerContext as { getStore(): object | undefined }).getStore();
+}
+
 export const internalsLoaded =
   typeof internalIssueTokens === 'function' &&
   Object.keys(grantHelpers).length > 0 &&

@@ -18,6 +18,7 @@ import type { CodeCheckDeps } from '../passwordless/one-time-codes.js';
 import { ACR_VALUES } from './acr.js';
 import { clientFeatureProblem, grantTypeEnabled } from '../config/features.js';
 import { internalClientsMetadata } from './first-party-clients.js';
+import { loadGrantConsentingFirstParty } from './first-party-grant.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -112,6 +113,8 @@ function providerConfiguration(deps: ProviderDeps): Configuration {
     extraTokenClaims: userfrontTokenClaims(config.issuer),
     extraClientMetadata: clientMetadataRules(config),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // First-party clients are granted what they ask for without a consent interaction.
+    loadExistingGrant: loadGrantConsentingFirstParty,
     // Like Keycloak, a client allowed the refresh_token grant gets a refresh token from the code
     // flow. Without offline_access it dies with the sign-in session; with it, it outlives it.
     // Never for the MFA API audience: its tokens come from a second factor only (oidc/resources.ts).

@@ -6,6 +6,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Db } from '../storage/db.js';
 import { createAdapterClass } from '../storage/oidc-adapter.js';
+import { currentRequest } from './internals.js';
 import { inProviderTerms } from './storage-errors.js';
 
 // oidc-provider's own wording for a reuse it detects (grant_source.js, refresh_token.js).
@@ -21,7 +22,7 @@ const REUSE: Record<string, string> = {
  * storage failures into oidc-provider's 503 (storage-errors.ts).
  */
 export function singleUseAdapter(db: Db, onReuse: (model: string, grantId: string | undefined) => void): new (model: string) => Adapter {
-  const Storage = createAdapterClass(db);
+  const Storage = createAdapterClass(db, currentRequest);
   return class SingleUseAdapter implements Adapter {
     readonly #storage: InstanceType<typeof Storage>;
     constructor(readonly model: string) {

@@ -10,12 +10,13 @@ import { recordAudit } from '../storage/audit.js';
 import { findLiveCode, insertCodeWithMessage } from '../storage/codes.js';
 import { check } from '../risk/check.js';
 import { SMS_PER_PREFIX } from '../risk/limits.js';
-import { enqueueMessage, type OutgoingMessage } from '../storage/outbox.js';
+import type { OutboxNotice } from '../storage/outbox-channel.js';
+import type { OutgoingMessage } from '../storage/outbox.js';
 import { findUserByEmail, type User } from '../storage/users.js';
 import { maySignUp, resolveUser } from './sign-up.js';
 import { isPhoneIdentifier, parsePhone, phonePrefix } from './identifiers.js';
 import { conversionDelay, recordSmsSent, recordSmsVerified } from './sms-guard.js';
-import { issueCode, newCode, verifyCode } from './codes.js';
+import { newCode, verifyCode } from './codes.js';
 import { webhookPayload } from '../delivery/webhook.js';
 import { checkSend, reserveVerify, settleVerify, trustBrowser, type ThrottlePolicy } from './throttle.js';
 
@@ -39,7 +40,10 @@ export interface CodeCheckDeps {
 export interface CodeSendDeps extends CodeCheckDeps {
   log: Logger;
   renderer: MessageRenderer;
-  wakeWorker(): void;
+  /** After a message was queued; `noticed`: its statement already told the other instances (outboxNotice). */
+  wakeWorker(noticed?: boolean): void;
+  /** On PostgreSQL, the NOTIFY a send's statement carries to the other instances' workers (delivery/wake.ts). */
+  outboxNotice?(): OutboxNotice | undefined;
 }
 
 /** Where a code goes: an email address, or a phone number (E.164) with its country. */
@@ -131,8 +135,9 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
   } else {
     outgoing = { channel: 'email', recipient: email, ...message };
   }
-  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
-  deps.wakeWorker();
+  const notice = deps.outboxNotice?.();
+  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' }, notice);
+  deps.wakeWorker(notice !== undefined);
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 
@@ -175,16 +180,18 @@ async function sendBySms(deps: CodeSendDeps, flowKey: string, to: SmsRecipient, 
     return { ok: false, reason: 'slowed', retryAfter: slowed };
   }
 
-  const { code } = await issueCode(db, config.codes, deps.keyring, flowKey, phone.value);
+  const { code, row } = newCode(config.codes, deps.keyring, flowKey, phone.value);
   // The same work for every number, known or not, so timing tells nothing: with sign-up closed,
   // the worker drops texts to numbers without an account (textAccountsOnly), after the answer.
   // Such codes are never verified, so they count against the prefix's conversion like any other.
   const host = new URL(config.issuer).hostname;
   const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
-  await enqueueMessage(db, { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text });
+  // The code, its text and the audit event in one batch, as an email's (sendByEmail).
+  const notice = deps.outboxNotice?.();
+  const message = { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text } as const;
+  await insertCodeWithMessage(db, row, message, { type: 'code.sent', ...audit, reason: 'sms' }, notice);
+  deps.wakeWorker(notice !== undefined);
   await recordSmsSent(db, phone.value);
-  deps.wakeWorker();
-  await recordAudit(db, { type: 'code.sent', ...audit, reason: 'sms' });
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 

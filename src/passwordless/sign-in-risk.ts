@@ -68,8 +68,9 @@ export async function hasSignInPolicy(deps: SignInRiskDeps, clientId: string, ac
  * user), the decision already made is answered as stored, so every later step of that sign-in
  * (the second factor, "check again" on a review) reads one decision, never a new one.
  */
-export async function decideSignIn(deps: SignInRiskDeps, q: SignIn, key?: string): Promise<{ row: ActionDecisionRow; created: boolean } | null> {
-  if (!(await hasSignInPolicy(deps, q.clientId, q.actionCode))) return null;
+export async function decideSignIn(deps: SignInRiskDeps, q: SignIn, key?: string, hasPolicy?: true): Promise<{ row: ActionDecisionRow; created: boolean } | null> {
+  // `hasPolicy`: the caller just asked hasSignInPolicy (the hosted sign-in does, before it sets a cookie).
+  if (!hasPolicy && !(await hasSignInPolicy(deps, q.clientId, q.actionCode))) return null;
   // The actions API refuses keys of this shape (authsignal-input.ts), so a row under it is this sign-in's own.
   const stored = key ? await findDecision(deps.db, q.clientId, key) : null;
   if (stored) return { row: stored, created: false };

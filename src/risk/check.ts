@@ -1,7 +1,19 @@
 // The one door from a limit of limits.ts to the counters: check() turns a limit, its subject and its
 // settings into a decision; the helpers beside it keep and read the figures some policies combine.
 import type { Db } from '../storage/db.js';
-import { claimCooldown, clearCounter, cooldownLeft, hitWindow, readWindow, reserveFailure, unhitWindow, windowStartOf } from '../storage/counters.js';
+import {
+  claimCooldown,
+  clearCounter,
+  cooldownLeft,
+  hitWindow,
+  readWindow,
+  reserveFailure,
+  runChain,
+  unhitWindow,
+  windowStartOf,
+  type Chain,
+  type ChainResult,
+} from '../storage/counters.js';
 import type { Limit } from './limits.js';
 
 /**
@@ -33,6 +45,85 @@ export async function check<S extends unknown[], P>(db: Db, limit: Limit<S, P>, 
     default:
       return countHit(db, limit, key, window, settings, now);
   }
+}
+
+/**
+ * One limit of a chain: checked only when every link before it let the action through.
+ * `enforced: false` counts without ever stopping the chain (a ceiling that does not
+ * apply to this requester); past its ceiling a link still lets the chain on when the link before
+ * it counted at most `passIfPreviousAtMost`.
+ */
+export interface Link {
+  limit: Limit<never, never>;
+  subject: unknown[];
+  settings: unknown;
+  enforced?: boolean;
+  passIfPreviousAtMost?: number;
+}
+
+/** A link of `limit` for `subject` (typed as check()'s arguments are). */
+export function link<S extends unknown[], P>(limit: Limit<S, P>, subject: S, settings: P, options: Pick<Link, 'enforced' | 'passIfPreviousAtMost'> = {}): Link {
+  return { limit: limit as unknown as Link['limit'], subject, settings, ...options };
+}
+
+/** The decisions of a chain's links (undefined for those not checked) and the link that stopped it, if any. */
+export interface ChainOutcome {
+  decisions: (Decision | undefined)[];
+  stoppedAt?: number;
+}
+
+/**
+ * Checks `links` in order, each counted only when the ones before let the action through (see
+ * Link), all at once (storage/counters.ts runChain): `chain`'s first kinds are the links' limits',
+ * the rest are skipped.
+ */
+export async function checkChain(db: Db, chain: Chain, links: readonly Link[], now = new Date()): Promise<ChainOutcome> {
+  const stops = (i: number, decision: Decision, decisions: (Decision | undefined)[]) => {
+    const link = links[i]!;
+    if (decision.kind === 'allow' || link.enforced === false) return false;
+    const before = decisions[i - 1];
+    return !(link.passIfPreviousAtMost !== undefined && before?.kind === 'allow' && before.count <= link.passIfPreviousAtMost);
+  };
+  const decisions: (Decision | undefined)[] = [];
+  const results = await runChain(
+    db,
+    chain,
+    chain.kinds.map((kind, i) => {
+      const link = links[i];
+      if (!link) return { kind, key: null, window: 0 };
+      const counts = link.limit.kind === 'count' || link.limit.kind === 'tally';
+      if (kind !== (counts ? 'count' : link.limit.kind)) throw new Error(`limit ${link.limit.name} is not a ${kind} step of its chain`);
+      return {
+        kind,
+        key: (link.limit.key as (...s: unknown[]) => string)(...link.subject),
+        window: link.limit.window(link.settings as never),
+        max: link.enforced === false || !link.limit.max ? null : link.limit.max(link.settings as never),
+        passIfPreviousAtMost: link.passIfPreviousAtMost ?? null,
+      };
+    }),
+    now,
+  );
+  for (const [i, link] of links.entries()) {
+    const result = results[i];
+    decisions.push(result && decide(link, result, now));
+    if (decisions[i] && stops(i, decisions[i], decisions)) return { decisions, stoppedAt: i };
+  }
+  return { decisions };
+}
+
+/** The decision check() would have made for what a chain's step found. */
+function decide(link: Link, result: ChainResult, now: Date): Decision {
+  const { limit } = link;
+  const window = limit.window(link.settings as never);
+  if (result.kind === 'cooldown') {
+    if (result.claimed) return { kind: 'allow', count: 0 };
+    const last = result.lastAt?.getTime() ?? now.getTime();
+    return { kind: 'delay', limit: limit.name, retryAfter: Math.max(1, Math.ceil((last + window * 1000 - now.getTime()) / 1000)) };
+  }
+  const { count } = result;
+  if (limit.kind === 'tally' || !limit.max || count <= limit.max(link.settings as never)) return { kind: 'allow', count };
+  const retryAfter = limit.retry === 'rest of window' ? Math.max(1, Math.ceil((result.windowStart.getTime() + window * 1000 - now.getTime()) / 1000)) : window;
+  return { kind: 'refuse', limit: limit.name, retryAfter, count };
 }
 
 async function countHit<P>(db: Db, limit: Limit<never, P>, key: string, window: number, settings: P, now: Date): Promise<Decision> {

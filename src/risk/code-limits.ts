@@ -5,7 +5,8 @@
 // the victim's inbox cannot stop the victim's own browser from getting and using a code, while
 // guessing stays bounded (per code, per scope with growing delays, per identifier per day).
 import type { Db } from '../storage/db.js';
-import { check, countOf, forget, takeBack, waitLeft, type Decision } from './check.js';
+import { SEND_CHAIN } from '../storage/counters.js';
+import { check, checkChain, countOf, forget, link, takeBack, waitLeft, type Decision } from './check.js';
 import {
   CHECKS_PER_CLIENT,
   CHECKS_PER_IP,
@@ -67,22 +68,25 @@ export async function trustBrowser(db: Db, p: Pick<Settings, 'trustedBrowserTtl'
   await check(db, TRUSTED_BROWSER, [identifier, browser], p, now);
 }
 
-/** Called before sending a code; claims the cooldown when the send may go ahead. */
+/**
+ * Called before sending a code; claims the cooldown when the send may go ahead. Each limit counts
+ * only once the ones before it let the send through (on PostgreSQL all in one statement).
+ */
 export async function checkSend(db: Db, p: Settings, identifier: string, who: Asker, now = new Date()): Promise<Limited> {
-  const ip = await check(db, SENDS_PER_IP, [who.ip, p.ipBucket], p, now);
-  if (ip.kind !== 'allow') return limitedBy(SENDS_PER_IP, ip);
   const { scope, trusted } = await scopeOf(db, p, identifier, who, now);
-  const cooldown = await check(db, RESEND_COOLDOWN, [identifier, scope], p, now);
-  if (cooldown.kind !== 'allow') return limitedBy(RESEND_COOLDOWN, cooldown);
-  const mine = await check(db, SENDS_PER_SCOPE, [identifier, scope], p, now);
-  if (mine.kind !== 'allow') return limitedBy(SENDS_PER_SCOPE, mine);
-  // Past the identifier's ceiling a scope still gets its first send of the hour, so a flood from
-  // other networks cannot keep the victim's own browser from getting a code.
-  const all = await check(db, SENDS_PER_IDENTIFIER, [identifier], p, now);
-  if (!trusted && all.kind !== 'allow' && mine.count > 1) return limitedBy(SENDS_PER_IDENTIFIER, all);
-  if (!p.client) return { limited: false };
-  const client = await check(db, SENDS_PER_CLIENT, [p.client.clientId], p.client, now);
-  return client.kind === 'allow' ? { limited: false } : limitedBy(SENDS_PER_CLIENT, client);
+  const links = [
+    link(SENDS_PER_IP, [who.ip, p.ipBucket], p),
+    link(RESEND_COOLDOWN, [identifier, scope], p),
+    link(SENDS_PER_SCOPE, [identifier, scope], p),
+    // Past the identifier's ceiling a scope still gets its first send of the hour, so a flood from
+    // other networks cannot keep the victim's own browser from getting a code.
+    link(SENDS_PER_IDENTIFIER, [identifier], p, { enforced: !trusted, passIfPreviousAtMost: 1 }),
+    // The client-wide cap last, so sends refused above never count against the client.
+    ...(p.client ? [link(SENDS_PER_CLIENT, [p.client.clientId], p.client)] : []),
+  ];
+  const { decisions, stoppedAt } = await checkChain(db, SEND_CHAIN, links, now);
+  if (stoppedAt === undefined) return { limited: false };
+  return limitedBy(links[stoppedAt]!.limit, decisions[stoppedAt] as Exclude<Decision, { kind: 'allow' }>);
 }
 
 /** Seconds before this requester may send to `identifier` again (for the page's countdown). */

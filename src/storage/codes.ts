@@ -3,7 +3,9 @@
 import { eventParams, INSERT_EVENT, type AuditEntry } from './audit.js';
 import type { Db } from './db.js';
 import { INSERT_MESSAGE, messageParams, type OutgoingMessage } from './outbox.js';
-import { sqlBatch, sqlStatement, type Param } from './sql.js';
+import type { OutboxNotice } from './outbox-channel.js';
+import type { OneTimeCode } from './generated/sqlite/client.js';
+import { columnList, readDate, sqlBatch, sqlStatement, type Param, type RawRow } from './sql.js';
 import { countAudit } from '../metrics/events.js';
 
 export interface CodeRow {
@@ -36,7 +38,12 @@ export const INSERT_CODE = sqlStatement(
   'INSERT INTO "OneTimeCode" ("id", "flowKey", "identifier", "codeHash", "keyId", "attempts", "createdAt", "expiresAt") VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
 );
 export const STORE_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE]);
-export const SEND_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT]);
+// On PostgreSQL the batch also sends the outbox's NOTIFY (delivered at its commit) when given a
+// channel, instead of a round trip of its own after it (delivery/wake.ts).
+export const SEND_CODE = sqlBatch(
+  [RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT],
+  'SELECT pg_notify(n.c, n.o) FROM (SELECT ?::text AS c, ?::text AS o) AS n WHERE n.c IS NOT NULL',
+);
 
 function codeParams(row: NewCode, now: Date): Param[][] {
   return [
@@ -45,39 +52,48 @@ function codeParams(row: NewCode, now: Date): Param[][] {
   ];
 }
 
-/** Stores a new code (as insertCode), the message carrying it and the audit event of the send, all or none. */
-export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, now = new Date()): Promise<void> {
+/**
+ * Stores a new code (as insertCode), the message carrying it and the audit event of the send, all
+ * or none; with `notice` (PostgreSQL), notifies the outbox channel when they commit.
+ */
+export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, notice?: OutboxNotice, now = new Date()): Promise<void> {
   const [, messageRow] = messageParams(message, now);
-  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now)]);
+  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now), [notice?.channel ?? null, notice?.origin ?? null]]);
   countAudit(audit);
 }
 
+// A code check reads the flow's live code, spends an attempt and consumes it: prepared statements,
+// since every check runs them (sql.ts). Spending and consuming are conditional updates, each one
+// statement, so parallel checks cannot spend more attempts than allowed or use a code twice.
+const CODE_COLUMNS = ['id', 'flowKey', 'identifier', 'codeHash', 'keyId', 'attempts', 'expiresAt', 'createdAt'] as const;
+export const FIND_LIVE_CODE = sqlStatement<RawRow<OneTimeCode, (typeof CODE_COLUMNS)[number]>>(
+  `SELECT ${columnList<OneTimeCode>(CODE_COLUMNS)} FROM "OneTimeCode" WHERE "flowKey" = ? AND "consumedAt" IS NULL AND "replacedAt" IS NULL ORDER BY "createdAt" DESC LIMIT 1`,
+);
+export const SPEND_ATTEMPT = sqlStatement(
+  'UPDATE "OneTimeCode" SET "attempts" = "attempts" + 1 WHERE "id" = ? AND "attempts" < ? AND "consumedAt" IS NULL AND "replacedAt" IS NULL',
+);
+export const CONSUME_CODE = sqlStatement('UPDATE "OneTimeCode" SET "consumedAt" = ? WHERE "id" = ? AND "consumedAt" IS NULL AND "replacedAt" IS NULL');
+
 /** The live (newest, unconsumed, not replaced) code of a flow, expired or not. */
-export function findLiveCode(db: Db, flowKey: string): Promise<CodeRow | null> {
-  return db.prisma.oneTimeCode.findFirst({
-    where: { flowKey, consumedAt: null, replacedAt: null },
-    orderBy: { createdAt: 'desc' },
-  });
+export async function findLiveCode(db: Db, flowKey: string): Promise<CodeRow | null> {
+  const row = await db.sql.one(FIND_LIVE_CODE, [flowKey]);
+  if (!row) return null;
+  return { ...row, attempts: Number(row.attempts), expiresAt: readDate(row.expiresAt)!, createdAt: readDate(row.createdAt)! };
 }
 
 /** Spends one attempt; false when none is left (or the code is gone). */
 export async function spendAttempt(db: Db, id: string, maxAttempts: number): Promise<boolean> {
-  const { count } = await db.prisma.oneTimeCode.updateMany({
-    where: { id, attempts: { lt: maxAttempts }, consumedAt: null, replacedAt: null },
-    data: { attempts: { increment: 1 } },
-  });
-  return count === 1;
+  return (await db.sql.run(SPEND_ATTEMPT, [id, maxAttempts])) === 1;
 }
 
 /** Marks the code used; true for exactly one caller. */
 export async function consumeCode(db: Db, id: string, now = new Date()): Promise<boolean> {
-  const { count } = await db.prisma.oneTimeCode.updateMany({ where: { id, consumedAt: null, replacedAt: null }, data: { consumedAt: now } });
-  return count === 1;
+  return (await db.sql.run(CONSUME_CODE, [now, id])) === 1;
 }
 
 /** Drops the live code of a flow ("use another email"). */
 export async function retireFlowCodes(db: Db, flowKey: string, now = new Date()): Promise<void> {
-  await db.prisma.oneTimeCode.updateMany({ where: { flowKey, consumedAt: null, replacedAt: null }, data: { replacedAt: now } });
+  await db.sql.run(RETIRE_CODES, [now, flowKey]);
 }
 
 /** Deletes codes that expired more than a day ago (kept a day for support questions). */

@@ -6,7 +6,18 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
 
+/**
+ * A notice a request's own statement sends (storage/codes.ts SEND_CODE), delivered when it commits:
+ * on `channel`, carrying this process's `origin`.
+ */
+export interface OutboxNotice {
+  channel: string;
+  origin: string;
+}
+
 export interface OutboxChannel {
+  /** The channel's name (outboxChannelName). */
+  readonly name: string;
   /** Sends a notice carrying `origin` (its own process ignores it); resolves once PostgreSQL took it. */
   notify(origin: string): Promise<void>;
   close(): Promise<void>;
@@ -40,7 +51,7 @@ export function openOutboxChannel(databaseUrl: string, options: OutboxChannelOpt
 }
 
 class Listener implements OutboxChannel {
-  private readonly channel: string;
+  readonly name: string;
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -51,7 +62,7 @@ class Listener implements OutboxChannel {
     private readonly databaseUrl: string,
     private readonly options: OutboxChannelOptions,
   ) {
-    this.channel = outboxChannelName(databaseUrl);
+    this.name = outboxChannelName(databaseUrl);
     this.delay = options.retryMs ?? 250;
   }
 
@@ -59,7 +70,7 @@ class Listener implements OutboxChannel {
     // Without a connection the notice is dropped: the other workers' polls stay the fallback.
     const current = this.client ?? (await this.connecting);
     if (!current) return;
-    await current.query('SELECT pg_notify($1, $2)', [this.channel, origin]);
+    await current.query('SELECT pg_notify($1, $2)', [this.name, origin]);
   }
 
   async close(): Promise<void> {
@@ -89,7 +100,7 @@ class Listener implements OutboxChannel {
     next.on('end', () => this.dropped(next, new Error('connection ended')));
     try {
       await next.connect();
-      await next.query(`LISTEN ${quoted(this.channel)}`);
+      await next.query(`LISTEN ${quoted(this.name)}`);
       if (this.closed) throw new Error('outbox channel closed');
     } catch (err) {
       await next.end().catch(() => undefined);
@@ -100,7 +111,7 @@ class Listener implements OutboxChannel {
       throw err;
     }
     next.on('notification', (n) => {
-      if (n.channel === this.channel) this.options.onNotice(n.payload ?? '');
+      if (n.channel === this.name) this.options.onNotice(n.payload ?? '');
     });
     this.client = next;
     this.delay = this.options.retryMs ?? 250;

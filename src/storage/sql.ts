@@ -55,10 +55,11 @@ export interface Batch extends Statement<unknown> {
  * Defines writes that commit together, in one round trip, at module load like `sqlStatement`. On
  * PostgreSQL they are one statement, each write a data-modifying CTE (atomic, all on one snapshot:
  * a later step does not see an earlier one's rows); on SQLite, the steps in one synchronous
- * transaction. The params of `Sql.batch` are the steps' own, in order.
+ * transaction. The params of `Sql.batch` are the steps' own, in order. `finish`, PostgreSQL's only,
+ * replaces the final `SELECT 1` (a NOTIFY sent at commit); its params come last.
  */
-export function sqlBatch(steps: readonly Statement<unknown>[]): Batch {
-  const combined = sqlStatement(`WITH ${steps.map((step, i) => `w${i} AS (${step.text})`).join(', ')} SELECT 1 AS done`, ['postgresql']);
+export function sqlBatch(steps: readonly Statement<unknown>[], finish = 'SELECT 1 AS done'): Batch {
+  const combined = sqlStatement(`WITH ${steps.map((step, i) => `w${i} AS (${step.text})`).join(', ')} ${finish}`, ['postgresql']);
   return Object.assign(combined, { steps });
 }
 
@@ -72,6 +73,11 @@ export function definedStatements(): readonly Statement<unknown>[] {
   return defined;
 }
 
+/** Statements run synchronously inside `Sql.atomically`. */
+export interface SyncSql {
+  one<R>(statement: Statement<R>, params: Param[]): R | undefined;
+}
+
 export interface Sql {
   /** The first row, or undefined. */
   one<R>(statement: Statement<R>, params: Param[]): Promise<R | undefined>;
@@ -81,6 +87,8 @@ export interface Sql {
   run(statement: Statement<unknown>, params: Param[]): Promise<number>;
   /** Runs the writes of a batch (sqlBatch), all or none; `params` has each step's. */
   batch(batch: Batch, params: Param[][]): Promise<void>;
+  /** SQLite only (absent on PostgreSQL): runs `work` synchronously in one transaction, one commit; `statements` are the ones it uses. */
+  atomically?<T>(statements: readonly Statement<unknown>[], work: (sql: SyncSql) => T): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -146,6 +154,18 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
         await turns!.run(() => database.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!))))());
       } catch (err) {
         rethrow(err);
+      }
+    },
+    async atomically(statements, work) {
+      try {
+        const ready = new Map<Statement<unknown>, Prepared>();
+        for (const statement of statements) ready.set(statement, await prepare(statement));
+        const sql: SyncSql = { one: <R>(statement: Statement<R>, params: Param[]) => ready.get(statement)!.get(...bind(params)) as R | undefined };
+        const database = cachedFor!;
+        // On its turn, as a batch.
+        return await turns!.run(() => database.transaction(() => work(sql))());
+      } catch (err) {
+        return rethrow(err);
       }
     },
     async close() {

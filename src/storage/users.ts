@@ -9,6 +9,9 @@ const fields = { id: true, email: true, emailVerified: true, phoneNumber: true, 
 type UserColumn = keyof typeof fields;
 
 export type User = Pick<UserModel, UserColumn>;
+/** A User's columns and its row as read, for a statement elsewhere that reads one along (oidc-adapter.ts). */
+export const USER_COLUMNS = Object.keys(fields) as UserColumn[];
+export type UserRow = RawRow<UserModel, UserColumn>;
 
 // On every userinfo, token and introspection request: sql.ts rather than Prisma.
 export const FIND_USER_BY_ID = sqlStatement<RawRow<UserModel, UserColumn>>(`SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "id" = ?`);
@@ -18,7 +21,8 @@ export async function findUserById(db: Db, id: string): Promise<User | null> {
   return row ? userOf(row) : null;
 }
 
-function userOf(row: RawRow<UserModel, UserColumn>): User {
+/** A User from its row as read (also a prefetched one, oidc-adapter.ts). */
+export function userOf(row: RawRow<UserModel, UserColumn>): User {
   return {
     id: row.id,
     email: row.email,
@@ -38,42 +42,37 @@ export async function findUserByEmail(db: Db, email: string): Promise<User | nul
   return row ? userOf(row) : null;
 }
 
-export function findUserByPhone(db: Db, phoneNumber: string): Promise<User | null> {
-  return db.prisma.user.findUnique({ where: { phoneNumber }, select: fields });
+// On every SMS code sent and every code sign-in.
+export const FIND_USER_BY_PHONE = sqlStatement<RawRow<UserModel, UserColumn>>(
+  `SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "phoneNumber" = ?`,
+);
+
+export async function findUserByPhone(db: Db, phoneNumber: string): Promise<User | null> {
+  const row = await db.sql.one(FIND_USER_BY_PHONE, [phoneNumber]);
+  return row ? userOf(row) : null;
 }
+
+// Every code sign-in marks its user's address or number verified, making the user on a first
+// sign-in: one upsert, so two first sign-ins of one identifier at once make one user (the second
+// insert meets the first's row and updates it).
+const RETURNING = `RETURNING ${columnList<UserModel>(Object.keys(fields) as UserColumn[])}`;
+export const UPSERT_VERIFIED_EMAIL = sqlStatement<RawRow<UserModel, UserColumn>>(
+  'INSERT INTO "User" ("id", "email", "emailVerified", "phoneVerified", "isAdmin", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+    `ON CONFLICT ("email") DO UPDATE SET "emailVerified" = excluded."emailVerified", "updatedAt" = excluded."updatedAt" ${RETURNING}`,
+);
+export const UPSERT_VERIFIED_PHONE = sqlStatement<RawRow<UserModel, UserColumn>>(
+  'INSERT INTO "User" ("id", "phoneNumber", "phoneVerified", "emailVerified", "isAdmin", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+    `ON CONFLICT ("phoneNumber") DO UPDATE SET "phoneVerified" = excluded."phoneVerified", "updatedAt" = excluded."updatedAt" ${RETURNING}`,
+);
 
 /** The user owning a just-verified phone number (E.164): existing (marked verified) or new. */
-export function upsertVerifiedPhoneUser(db: Db, phoneNumber: string): Promise<User> {
-  return retryOnCollision(() =>
-    db.prisma.user.upsert({
-      where: { phoneNumber },
-      create: { id: randomUUID(), phoneNumber, phoneVerified: true },
-      update: { phoneVerified: true },
-      select: fields,
-    }),
-  );
-}
-
-/** Two first sign-ins of one identifier at once: the loser's insert collides; the row exists now. */
-async function retryOnCollision<T>(upsert: () => Promise<T>): Promise<T> {
-  try {
-    return await upsert();
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'P2002') throw err;
-    return upsert();
-  }
+export async function upsertVerifiedPhoneUser(db: Db, phoneNumber: string, now = new Date()): Promise<User> {
+  return userOf((await db.sql.one(UPSERT_VERIFIED_PHONE, [randomUUID(), phoneNumber, true, false, false, now, now]))!);
 }
 
 /** The user owning a just-verified email: existing (marked verified) or new. */
-export function upsertVerifiedEmailUser(db: Db, email: string): Promise<User> {
-  return retryOnCollision(() =>
-    db.prisma.user.upsert({
-      where: { email },
-      create: { id: randomUUID(), email, emailVerified: true },
-      update: { emailVerified: true },
-      select: fields,
-    }),
-  );
+export async function upsertVerifiedEmailUser(db: Db, email: string, now = new Date()): Promise<User> {
+  return userOf((await db.sql.one(UPSERT_VERIFIED_EMAIL, [randomUUID(), email, true, false, false, now, now]))!);
 }
 
 /** Whether an account with this id exists. */
@@ -96,9 +95,12 @@ export async function refreshExternalUser(db: Db, id: string, profile: { name?: 
   await db.prisma.user.update({ where: { id }, data: { ...(profile.name ? { name: profile.name } : {}) } });
 }
 
+// Asked at the end of every hosted sign-in that wants `profile`, and by the name page.
+export const NEW_NAMELESS_USER = sqlStatement<{ id: string }>('SELECT "id" FROM "User" WHERE "id" = ? AND "name" IS NULL AND "createdAt" >= ?');
+
 /** True for an account created at or after `since` that has no name yet (the sign-up name step). */
 export async function isNewNamelessUser(db: Db, id: string, since: Date): Promise<boolean> {
-  return (await db.prisma.user.count({ where: { id, name: null, createdAt: { gte: since } } })) === 1;
+  return (await db.sql.one(NEW_NAMELESS_USER, [id, since])) !== undefined;
 }
 
 /** Sets the name of an account that has none; false when it has one already (or is gone). */

@@ -100,3 +100,48 @@ describe.each(ENGINES)('hot-path races on %s', (engine) => {
     }
   });
 });
+
+// The send limits are one chain (risk/code-limits.ts checkSend; one statement on PostgreSQL): each
+// counts only once the ones before it let the send through. Parallel sends from one IP past its cap:
+// exactly the cap goes out, every attempt counts at the IP, and a refused send leaves no cooldown,
+// no hourly send and no client send behind.
+describe.each(ENGINES)('parallel sends past the IP cap on %s', (engine) => {
+  const IP_CAP = 4;
+  let t: TestSesame;
+  beforeAll(async () => {
+    t = await startTestSesame(engine, { ...apiFixture, rateLimits: { sendsPerIpPerHour: IP_CAP, sendsPerClientPerHour: 100 } });
+  });
+  afterAll(() => t?.stop());
+
+  it('sends exactly the cap, and counts nothing further for the refused sends', async () => {
+    const ip = '198.51.100.7';
+    const emails = Array.from({ length: 10 }, (_, i) => `ip-${i}-${randomUUID()}@example.com`);
+    const responses = await Promise.all(
+      emails.map((email) =>
+        fetch(`${t.url}/passwordless/start`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'auth0-forwarded-for': ip },
+          body: JSON.stringify({ client_id: NATIVE.client_id, client_secret: NATIVE.client_secret, connection: 'email', email, send: 'code' }),
+        }),
+      ),
+    );
+    expect(responses.map((r) => r.status).sort()).toEqual([...Array(IP_CAP).fill(200), ...Array(10 - IP_CAP).fill(429)]);
+    const counters = await t.sesame.services.db.prisma.counter.findMany({ select: { key: true, count: true } });
+    const countOf = (key: string) => counters.find((c) => c.key === key)?.count;
+    expect(countOf(`send-ip:${ip}`)).toBe(10);
+    expect(countOf(`send-client:${NATIVE.client_id}`)).toBe(IP_CAP);
+    for (const [i, email] of emails.entries()) {
+      const mine = counters.filter((c) => c.key.startsWith(`send-cool:${email}:`) || c.key.startsWith(`send-hour:${email}`)).map((c) => [c.key.split(':')[0], c.count]);
+      // Sent: the cooldown claimed (count 0), one send of the scope, one of the address.
+      expect(mine.sort()).toEqual(
+        responses[i]!.status === 200
+          ? [
+              ['send-cool', 0],
+              ['send-hour', 1],
+              ['send-hour', 1],
+            ]
+          : [],
+      );
+    }
+  });
+});

@@ -10,6 +10,9 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { waitFor } from '../helpers/wait.js';
 import { faultFixture, startCode } from '../faults/fixture.js';
 import { createLogger } from '../../src/log.js';
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { POSTGRES_URL } from '../helpers/databases.js';
 
 /** Far longer than any wait below: a message that arrives came through a wake, not a poll. */
 const LONG_POLL = 600_000;
@@ -92,5 +95,38 @@ describe('OutboxWake', () => {
     await wake.close();
     wake.notify();
     expect(calls).toEqual(['a', 'b', 'b']);
+  });
+});
+
+// A send's own statement carries the NOTIFY (storage/codes.ts SEND_CODE, with notice()): the other
+// processes on the channel are woken by it, the sending one is not (it woke its worker itself).
+describe('OutboxWake notices on PostgreSQL', () => {
+  it('wakes the other listeners on a notice sent with its origin, and never itself', async () => {
+    const url = `${POSTGRES_URL}?schema=wake_${randomUUID().slice(0, 8)}`;
+    const [sender, other] = [new OutboxWake(createLogger('silent')), new OutboxWake(createLogger('silent'))];
+    const woken = { sender: 0, other: 0 };
+    sender.subscribe(() => woken.sender++);
+    other.subscribe(() => woken.other++);
+    expect(sender.notice()).toBeUndefined();
+    sender.listen(url, 'postgresql');
+    other.listen(url, 'postgresql');
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      // Each counts its (re)connection as a notice: both are listening once woken once.
+      await waitFor(() => woken.sender === 1 && woken.other === 1, { what: 'both listening' });
+      const notice = sender.notice()!;
+      expect(notice).toEqual({ channel: `sesame_outbox_${new URL(url).searchParams.get('schema')}`, origin: expect.any(String) });
+      await admin.query('SELECT pg_notify($1, $2)', [notice.channel, notice.origin]);
+      await waitFor(() => woken.other === 2, { what: "the other process woken by the sender's notice" });
+      // Notices arrive in order: once the sender hears the other's, it has heard (and ignored) its own.
+      await admin.query('SELECT pg_notify($1, $2)', [notice.channel, other.notice()!.origin]);
+      await waitFor(() => woken.sender === 2, { what: "the sender woken by the other's notice" });
+      expect(woken).toEqual({ sender: 2, other: 2 });
+    } finally {
+      await admin.end();
+      await sender.close();
+      await other.close();
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { insertClient } from '../../src/storage/clients.js';
 import type { Db } from '../../src/storage/db.js';
-import { createAdapterClass, sweepOidcPayloads } from '../../src/storage/oidc-adapter.js';
+import { createAdapterClass, prefetchedUser, sweepOidcPayloads, withDeferredTokenWrites } from '../../src/storage/oidc-adapter.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
 let n = 0;
@@ -200,6 +200,108 @@ describe.each(ENGINES)('oidc adapter on %s', (engine) => {
       accountId: null,
     });
     expect(await tokens.find(id)).toEqual({ kind: 'RefreshToken', grantId: 'g-1', consumed: T0 / 1000 + 5 });
+  });
+
+  describe('within one request', () => {
+    // The request in progress, as oidc-provider's Provider.ctx gives it: each test swaps in a new one.
+    let request: object | undefined;
+    let InRequest: ReturnType<typeof createAdapterClass>;
+    const userId = uniq('user');
+
+    /** A user, a session, its grant and an access token bound to both, as a sign-in leaves them. */
+    async function signedIn() {
+      await db.prisma.user.upsert({ where: { id: userId }, create: { id: userId, email: `${userId}@example.com`, emailVerified: true }, update: {} });
+      const [sessionId, sessionUid, grantId, tokenId] = [uniq('sess'), uniq('uid'), uniq('grant'), uniq('at')];
+      await new Adapter('Session').upsert(sessionId, { uid: sessionUid, accountId: userId, kind: 'Session' }, 600);
+      await new Adapter('Grant').upsert(grantId, { accountId: userId, clientId: 'app', kind: 'Grant' }, 600);
+      await new Adapter('AccessToken').upsert(tokenId, { accountId: userId, clientId: 'app', grantId, sessionUid, expiresWithSession: true, kind: 'AccessToken' }, 600);
+      return { sessionId, sessionUid, grantId, tokenId };
+    }
+    const user = { id: userId, email: `${userId}@example.com`, emailVerified: true, phoneNumber: null, phoneVerified: false, name: null, blockedAt: null };
+
+    it('reads a token with its session, grant and user once, and serves them to that request only', async () => {
+      InRequest = createAdapterClass(db, () => request);
+      const { sessionId, sessionUid, grantId, tokenId } = await signedIn();
+      request = {};
+      expect(await new InRequest('AccessToken').find(tokenId)).toMatchObject({ grantId, sessionUid });
+      expect(prefetchedUser(request, userId)).toEqual(user);
+      // Gone from the database after the read: this request still sees its snapshot...
+      await db.prisma.oidcPayload.deleteMany({ where: { id: { in: [sessionId, grantId] } } });
+      expect(await new InRequest('Session').findByUid(sessionUid)).toEqual({ uid: sessionUid, accountId: userId, kind: 'Session' });
+      expect(await new InRequest('Grant').find(grantId)).toEqual({ accountId: userId, clientId: 'app', kind: 'Grant' });
+      // ...and the next request reads them afresh, so finds them gone.
+      request = {};
+      expect(prefetchedUser(request, userId)).toBeUndefined();
+      expect(await new InRequest('Session').findByUid(sessionUid)).toBeUndefined();
+      expect(await new InRequest('Grant').find(grantId)).toBeUndefined();
+      expect(await new InRequest('AccessToken').find(tokenId)).toMatchObject({ grantId, sessionUid });
+      expect([await new InRequest('Session').findByUid(sessionUid), await new InRequest('Grant').find(grantId), prefetchedUser(request, userId)]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    });
+
+    it("answers every token model of the id from one read, and forgets it all at the request's first write", async () => {
+      InRequest = createAdapterClass(db, () => request);
+      const { tokenId, grantId } = await signedIn();
+      request = {};
+      const [access, credentials, refresh] = await Promise.all(['AccessToken', 'ClientCredentials', 'RefreshToken'].map((model) => new InRequest(model).find(tokenId)));
+      expect([access?.kind, credentials, refresh]).toEqual(['AccessToken', undefined, undefined]);
+      await db.prisma.oidcPayload.deleteMany({ where: { id: grantId } });
+      expect(await new InRequest('Grant').find(grantId)).toEqual({ accountId: userId, clientId: 'app', kind: 'Grant' });
+      await new InRequest('AccessToken').consume(tokenId);
+      expect(await new InRequest('Grant').find(grantId)).toBeUndefined();
+      expect((await new InRequest('AccessToken').find(tokenId))?.consumed).toEqual(expect.any(Number));
+    });
+
+    it('sees an expired session or grant read along as expired, and a missing user as missing', async () => {
+      InRequest = createAdapterClass(db, () => request);
+      const { sessionUid, grantId, tokenId } = await signedIn();
+      await db.prisma.oidcPayload.updateMany({ where: { id: grantId }, data: { accountId: 'no-such-user' } });
+      await db.prisma.oidcPayload.updateMany({ where: { model: 'Session', uid: sessionUid }, data: { expiresAt: new Date(Date.now() - 1000) } });
+      request = {};
+      expect(await new InRequest('AccessToken').find(tokenId)).toMatchObject({ grantId });
+      expect(prefetchedUser(request, 'no-such-user')).toBeNull();
+      expect(await new InRequest('Session').findByUid(sessionUid)).toBeUndefined();
+    });
+
+    it('holds back the access and refresh tokens a request saves until it ends, and writes none when it throws', async () => {
+      InRequest = createAdapterClass(db, () => request);
+      const [at, rt, session] = [uniq('at'), uniq('rt'), uniq('sess')];
+      const inDb = async () => (await db.prisma.oidcPayload.findMany({ where: { id: { in: [at, rt, session] } }, select: { id: true } })).map((r) => r.id).sort();
+      request = {};
+      await withDeferredTokenWrites(db, request, async () => {
+        await new InRequest('RefreshToken').upsert(rt, { kind: 'RefreshToken', accountId: 'a' }, 600);
+        await new InRequest('AccessToken').upsert(at, { kind: 'AccessToken', accountId: 'a' }, 600);
+        await new InRequest('Session').upsert(session, { kind: 'Session', uid: uniq('uid') }, 600);
+        // Only the session is written yet; the request itself sees its tokens.
+        expect(await inDb()).toEqual([session]);
+        expect(await new InRequest('AccessToken').find(at)).toEqual({ kind: 'AccessToken', accountId: 'a' });
+      });
+      expect(await inDb()).toEqual([at, rt, session].sort());
+
+      const [kept, dropped] = [uniq('rt'), uniq('at')];
+      request = {};
+      const failed = withDeferredTokenWrites(db, request, async () => {
+        await new InRequest('RefreshToken').upsert(kept, { kind: 'RefreshToken', accountId: 'a' }, 600);
+        // A later write of the request (here a consume) writes what it held back first, in order.
+        expect(await new InRequest('RefreshToken').consume(kept)).toBe(true);
+        await new InRequest('AccessToken').upsert(dropped, { kind: 'AccessToken', accountId: 'a' }, 600);
+        throw new Error('the request failed');
+      });
+      await expect(failed).rejects.toThrow('the request failed');
+      expect((await db.prisma.oidcPayload.findMany({ where: { id: { in: [kept, dropped] } }, select: { id: true } })).map((r) => r.id)).toEqual([kept]);
+    });
+
+    it('reads each find on its own outside a request', async () => {
+      InRequest = createAdapterClass(db, () => request);
+      const { grantId, tokenId } = await signedIn();
+      request = undefined;
+      expect(await new InRequest('AccessToken').find(tokenId)).toMatchObject({ grantId });
+      await db.prisma.oidcPayload.deleteMany({ where: { id: grantId } });
+      expect(await new InRequest('Grant').find(grantId)).toBeUndefined();
+    });
   });
 
   it('sweepOidcPayloads deletes only expired rows and returns the count', async () => {

@@ -9,6 +9,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertCode } from '../../src/storage/codes.js';
+import { runChain, SEND_CHAIN } from '../../src/storage/counters.js';
 import type { Db } from '../../src/storage/db.js';
 import { PrismaClient } from '../../src/storage/generated/sqlite/client.js';
 import { enqueueMessage, outboxRow } from '../../src/storage/outbox.js';
@@ -149,6 +150,19 @@ describe.each(ENGINES)('work of other requests while a Prisma transaction is ope
     await write;
     const codes = await db.prisma.oneTimeCode.findMany({ select: { id: true, identifier: true, replacedAt: true } });
     expect([meanwhile, codes, await recipients()]).toEqual([expected, [{ id: code.id, identifier: 'outside@example.com', replacedAt: null }], []]);
+  });
+
+  it('the send limits of another request (one transaction on SQLite) survive the rollback', async () => {
+    const tx = await openTransaction((t) => t.outboxMessage.create({ data: outboxRow(message('inside@example.com')) }));
+    const key = `send-ip:${randomUUID()}`;
+    // The chain's first step only (the IP's count); the others are skipped.
+    const steps = SEND_CHAIN.kinds.map((kind, i) => (i === 0 ? { kind, key, window: 3600, max: 10 } : { kind, key: null, window: 0 }));
+    const chain = runChain(db, SEND_CHAIN, steps);
+    const meanwhile = await whileOpen(chain);
+    await tx.rollBack();
+    expect(await chain).toEqual([{ kind: 'count', count: 1, windowStart: expect.any(Date) }, undefined, undefined, undefined, undefined]);
+    const counter = await db.prisma.counter.findUniqueOrThrow({ where: { key }, select: { count: true } });
+    expect([meanwhile, counter, await recipients()]).toEqual([expected, { count: 1 }, []]);
   });
 
   it('a prepared read of another request does not see the transaction’s uncommitted rows', async () => {
