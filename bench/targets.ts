@@ -176,7 +176,9 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
     databaseUrl = `file:${join(dir, 'sesame.db')}`;
     dropDatabase = async () => rmSync(dir, { recursive: true, force: true });
   } else {
-    const schema = `bench_${process.pid}`;
+    // One schema per server: with --workers 1,2 both PostgreSQL targets run at once, and a shared
+    // schema was dropped under the first by the second's start (and held one policy for both).
+    const schema = `bench_${process.pid}_${workers}`;
     const u = new URL(POSTGRES_URL);
     u.searchParams.set('schema', schema);
     databaseUrl = u.toString();
