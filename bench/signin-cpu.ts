@@ -13,7 +13,19 @@ import { parseArgs } from 'node:util';
 import { policyOff, policyOn } from './actions.js';
 import { addressPrefix, inParallel, signIn } from './flows.js';
 import { startBenchMail } from './mail.js';
-import { CLIENT, cpuBetween, generateSigningKeys, makeWorkDir, postgresCpuSeconds, profiling, RISK_CLIENT, ROOT, startSesameTarget, treeCpuSeconds, type Target } from './targets.js';
+import {
+  CLIENT,
+  cpuBetween,
+  generateSigningKeys,
+  makeWorkDir,
+  postgresCpuSeconds,
+  profiling,
+  RISK_CLIENT,
+  ROOT,
+  startSesameTarget,
+  treeCpuSeconds,
+  type Target,
+} from './targets.js';
 
 const { values } = parseArgs({
   options: {
