@@ -21,6 +21,18 @@ const SESAME_CLIENT_BRAND = ['brand_color', 'support_uri'] as const;
 export type Client = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 type Metadata = Record<string, unknown>;
 
+const metadataMemo = new WeakMap<object, Readonly<Metadata>>();
+/**
+ * `client.metadata()`, made once per loaded client: oidc-provider rebuilds it at each call (every
+ * key snake-cased and looked up in its list of names), a share of each refresh that asks the MFA
+ * policy. A loaded client never changes; a changed one is loaded anew.
+ */
+export function metadataOf(client: { metadata(): Metadata }): Readonly<Metadata> {
+  let metadata = metadataMemo.get(client);
+  if (!metadata) metadataMemo.set(client, (metadata = Object.freeze(client.metadata())));
+  return metadata;
+}
+
 /** First-party clients skip the consent page: the operator vouches for them. */
 export function isFirstParty(metadata: Metadata | undefined): boolean {
   return metadata?.first_party === true;

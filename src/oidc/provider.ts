@@ -68,7 +68,8 @@ const CLAIMS = {
 };
 
 export function createProvider(deps: ProviderDeps): Provider {
-  const provider = new Provider(deps.config.issuer, providerConfiguration(deps));
+  const adapter = singleUseAdapter(deps.db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked'));
+  const provider = new Provider(deps.config.issuer, providerConfiguration(deps, adapter));
   // Mounted, the provider runs on our app's context (ctx.ip comes from there); set alike anyway.
   trustProxies(provider, deps.config.proxyHops);
   // Only the grants of enabled features (see config/features.ts): discovery lists what is registered.
@@ -77,15 +78,15 @@ export function createProvider(deps: ProviderDeps): Provider {
     deps,
     GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type)) && (grant.usable?.(deps.config) ?? true)),
   );
-  answerMfaOnRefresh(provider, deps);
+  answerMfaOnRefresh(provider, deps, adapter.holdingConsume);
   logProviderErrors(provider, deps.log);
   return provider;
 }
 
-function providerConfiguration(deps: ProviderDeps): Configuration {
+function providerConfiguration(deps: ProviderDeps, adapter: Configuration['adapter']): Configuration {
   const { config, db, pages } = deps;
   return {
-    adapter: singleUseAdapter(db, (model, grantId) => deps.log.warn({ event: 'grant.reuse_race', model, grantId }, 'parallel redemption refused; grant revoked')),
+    adapter,
     // The account page's and the admin console's own clients (oidc/first-party-clients.ts) beside the operator's.
     clients: [...clientMetadata(config.clients), ...internalClientsMetadata(config.issuer)],
     findAccount: accountFinder(db),

@@ -35,15 +35,55 @@ export const DELETE_GRANT_PAYLOADS = sqlStatement('DELETE FROM "OidcPayload" WHE
 
 // A token response's access and refresh tokens, written in one statement (one round trip, one commit).
 export const UPSERT_TWO_PAYLOADS = sqlBatch([UPSERT_PAYLOAD, UPSERT_PAYLOAD]);
+// A refresh's consume of the old token with its two new tokens: they are written only if this
+// consume is the one that succeeds (an UPDATE blocked by a parallel one re-checks "consumedAt" once
+// that commits, so exactly one wins), and `consumed` says whether it did. Bare parameters in a
+// SELECT have no column type to take, hence the casts (the columns' types).
+const upsertIfConsumed = UPSERT_PAYLOAD.text.replace(
+  /VALUES \([^)]*\)/,
+  'SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::timestamp(3), ?::text WHERE EXISTS (SELECT 1 FROM c)',
+);
+export const CONSUME_AND_UPSERT_TWO = sqlStatement<{ consumed: number }>(
+  `WITH c AS (${CONSUME_PAYLOAD.text} RETURNING 1), w0 AS (${upsertIfConsumed}), w1 AS (${upsertIfConsumed}) SELECT count(*)::int AS consumed FROM c`,
+  ['postgresql'],
+);
 const DEFERRED_MODELS = new Set(['AccessToken', 'RefreshToken']);
-/** The token upserts each request holds back (withDeferredTokenWrites), by `<model> <id>`. */
-const pendingWrites = new WeakMap<object, Map<string, Param[]>>();
+
+/** What a request holds back (withDeferredTokenWrites, withHeldConsume). */
+interface Pending {
+  /** Token upserts by `<model> <id>`. */
+  rows: Map<string, Param[]>;
+  /** Its held consume's params; null while it may hold one, absent when it may not. */
+  consume?: Param[] | null;
+}
+const pendingWrites = new WeakMap<object, Pending>();
+
+/** A held consume lost to another request's (withHeldConsume): the token was used already. */
+export class ConsumeLost extends Error {
+  constructor(
+    readonly model: string,
+    readonly id: string,
+  ) {
+    super(`${model} already consumed`);
+  }
+}
 
 /** Writes what `request` held back; it goes on holding back (`rearm`) or writes the rest at once. */
 async function flushPending(db: Db, request: object, rearm: boolean): Promise<void> {
-  const rows = [...(pendingWrites.get(request)?.values() ?? [])];
-  if (rearm) pendingWrites.set(request, new Map());
+  const pending = pendingWrites.get(request);
+  const rows = [...(pending?.rows.values() ?? [])];
+  const consume = pending?.consume;
+  if (rearm) pendingWrites.set(request, { rows: new Map(), ...(consume !== undefined && { consume: null }) });
   else pendingWrites.delete(request);
+  if (consume) {
+    const lost = () => new ConsumeLost(consume[1] as string, consume[2] as string);
+    if (rows.length === 2) {
+      const done = await db.sql.one(CONSUME_AND_UPSERT_TWO, [...consume, ...rows[0]!, ...rows[1]!]);
+      if (done?.consumed !== 1) throw lost();
+      return;
+    }
+    if ((await db.sql.run(CONSUME_PAYLOAD, consume)) !== 1) throw lost();
+  }
   // One round trip on PostgreSQL; SQLite has none to save, and a transaction would add BEGIN and COMMIT.
   if (rows.length === 2 && db.provider === 'postgresql') return db.sql.batch(UPSERT_TWO_PAYLOADS, rows);
   for (const row of rows) await db.sql.run(UPSERT_PAYLOAD, row);
@@ -57,7 +97,7 @@ async function flushPending(db: Db, request: object, rearm: boolean): Promise<vo
  * A request that fails with an exception writes none: its client never got them.
  */
 export async function withDeferredTokenWrites(db: Db, request: object, handle: () => Promise<void>): Promise<void> {
-  pendingWrites.set(request, new Map());
+  pendingWrites.set(request, { rows: new Map() });
   try {
     await handle();
   } catch (err) {
@@ -65,6 +105,35 @@ export async function withDeferredTokenWrites(db: Db, request: object, handle: (
     throw err;
   }
   await flushPending(db, request, false);
+}
+
+/**
+ * Runs `handle` (a grant, inside withDeferredTokenWrites) with its first consume held back too, and
+ * writes it with the tokens it saves when `handle` ends (or at its next other write): on PostgreSQL
+ * a refresh's consume and its two new tokens are then one statement, not two round trips. A consume
+ * that lost to another request's throws ConsumeLost there, with none of the tokens written, for the
+ * grant to answer as the reuse it is. A `handle` that throws writes no consume either: its client
+ * got no tokens and may try the old one again. SQLite has no round trip to save: consumes run at once.
+ */
+export async function withHeldConsume(db: Db, request: object, handle: () => Promise<void>): Promise<void> {
+  const pending = pendingWrites.get(request);
+  if (db.provider !== 'postgresql' || !pending) return handle();
+  pending.consume = null;
+  const stopHolding = () => {
+    const now = pendingWrites.get(request);
+    if (now) delete now.consume;
+  };
+  try {
+    await handle();
+  } catch (err) {
+    stopHolding();
+    throw err;
+  }
+  try {
+    await flushPending(db, request, true);
+  } finally {
+    stopHolding();
+  }
 }
 
 // A token request reads the token, then the session it is bound to, its grant and its user, one
@@ -150,14 +219,22 @@ function requestMemo(db: Db, currentRequest: () => object | undefined) {
     defer(model: string, id: string, row: Param[]): boolean {
       const request = currentRequest();
       const pending = request && DEFERRED_MODELS.has(model) ? pendingWrites.get(request) : undefined;
-      pending?.set(`${model} ${id}`, row);
+      pending?.rows.set(`${model} ${id}`, row);
       return pending !== undefined;
     },
     /** The request's own held-back upsert of this token, as the row it will be. */
     pending(model: string, id: string): PayloadRow | undefined {
       const request = currentRequest();
-      const row = request && pendingWrites.get(request)?.get(`${model} ${id}`);
+      const row = request && pendingWrites.get(request)?.rows.get(`${model} ${id}`);
       return row ? { payload: row[2] as string, consumedAt: null, expiresAt: row[6] as Date | null } : undefined;
+    },
+    /** Holds back a consume when the request may hold one (withHeldConsume); true when it did. */
+    hold(row: Param[]): boolean {
+      const request = currentRequest();
+      const pending = request && pendingWrites.get(request);
+      if (pending?.consume !== null) return false;
+      pending.consume = row;
+      return true;
     },
     /** Writes what the request held back, before a write that must come after it. */
     async flush(): Promise<void> {
@@ -229,6 +306,8 @@ export function createAdapterClass(db: Db, currentRequest: () => object | undefi
     /** Stamps the row consumed; true only for the one call that did (a conditional update succeeds once). */
     async consume(id: string): Promise<boolean> {
       memo.forget();
+      // Held back, it is written with the request's tokens; a loss then surfaces as ConsumeLost.
+      if (memo.hold([new Date(), this.model, id])) return true;
       await memo.flush();
       const changed = await sql.run(CONSUME_PAYLOAD, [new Date(), this.model, id]);
       return changed === 1;

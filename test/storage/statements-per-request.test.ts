@@ -84,12 +84,13 @@ const SIGN_IN_BUDGET = { sqlite: 65, postgresql: 52 };
  */
 /**
  * userinfo, introspection, refresh: the token read with its session, grant and user in one statement
- * (oidc-adapter.ts; from 4, 5 and 7), then a refresh's consume and its two new tokens written
- * together when the request ends (one statement on PostgreSQL; on SQLite, two with no round trip).
+ * (oidc-adapter.ts; from 4, 5 and 7), then a refresh's consume and its two new tokens: on
+ * PostgreSQL one statement that writes the tokens only if the consume won (withHeldConsume); on
+ * SQLite, the consume and two upserts with no round trip.
  */
 const TOKEN_BUDGET = {
   sqlite: { userinfo: 1, introspection: 1, refresh: 4 },
-  postgresql: { userinfo: 1, introspection: 1, refresh: 3 },
+  postgresql: { userinfo: 1, introspection: 1, refresh: 2 },
 };
 
 const BUDGET = {

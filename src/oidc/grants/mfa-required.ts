@@ -8,7 +8,7 @@ import type { FactorType } from '../../config/mfa.js';
 import type { MfaDeps } from '../../passwordless/mfa/keys.js';
 import { enrolmentTypes, mfaNeed, type MfaNeed } from '../../passwordless/mfa/policy.js';
 import { issueMfaToken } from '../../passwordless/mfa/tokens.js';
-import { clientMfaPolicy, type Client } from '../client-metadata.js';
+import { clientMfaPolicy, metadataOf, type Client } from '../client-metadata.js';
 import { mfaAudience } from '../resources.js';
 import { MFA_ACR } from '../acr.js';
 import type { AccountSignIn } from './issue.js';
@@ -32,7 +32,7 @@ export async function mfaNeedOf(deps: Pick<MfaDeps, 'config' | 'db'>, client: Cl
   return mfaNeed(deps.config, deps.db, {
     userId: signIn.accountId,
     amr: signIn.amr,
-    clientPolicy: clientMfaPolicy(client.metadata()),
+    clientPolicy: clientMfaPolicy(metadataOf(client)),
     requested,
     ...(adaptive ? { adaptive } : {}),
   });

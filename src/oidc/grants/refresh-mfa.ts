@@ -47,9 +47,14 @@ export function refreshMfaCheck(deps: Deps) {
   };
 }
 
-/** Wraps the registered refresh_token handler so the hook's refusal becomes Auth0's `mfa_required`. */
-export function answerMfaOnRefresh(provider: Provider, deps: Deps): void {
-  const original = registeredGrant(provider, 'refresh_token');
+type GrantHandler = (ctx: KoaContextWithOIDC) => Promise<void>;
+
+/**
+ * Wraps the registered refresh_token handler so the hook's refusal becomes Auth0's `mfa_required`;
+ * `around` wraps it first (the adapter's holdingConsume: the rotation's writes in one statement).
+ */
+export function answerMfaOnRefresh(provider: Provider, deps: Deps, around: (handler: GrantHandler) => GrantHandler = (handler) => handler): void {
+  const original = around(registeredGrant(provider, 'refresh_token'));
   const wrapped = async function refreshToken(ctx: KoaContextWithOIDC): Promise<void> {
     try {
       await original(ctx);
