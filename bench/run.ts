@@ -110,8 +110,8 @@ interface Side {
   target: Target;
   scenario: Scenario;
   state: State;
-  /** Tops up the scenario's pool (if it has one) for a round of that length. */
-  fill: (seconds: number) => Promise<void>;
+  /** Tops up the scenario's pool (if it has one) for a round of that length, measured or not. */
+  fill: (seconds: number, measured: boolean) => Promise<void>;
   load: (seconds: number) => Promise<Load>;
   rounds: Round[];
 }
@@ -147,7 +147,7 @@ async function measureScenario(b: Bench, targets: Target[], states: Map<Target, 
     const warmups = warmupRounds(o.warmup, round);
     for (let i = 0; i < warmups; i++)
       for (const side of sides) {
-        await side.fill(o.warmup / warmups);
+        await side.fill(o.warmup / warmups, false);
         await side.load(o.warmup / warmups);
       }
     for (const side of sides) {
@@ -156,7 +156,7 @@ async function measureScenario(b: Bench, targets: Target[], states: Map<Target, 
     }
     for (let i = 0; i < o.rounds; i++)
       for (const side of sides) {
-        await side.fill(round);
+        await side.fill(round, true);
         side.rounds.push(await sampled(side.target, () => side.load(round)));
       }
   } finally {

@@ -100,6 +100,8 @@ export interface State {
   sent: number;
   /** Requests sent (or people stopped) with no fresh refresh token, OTP code or MFA user left. */
   dry: number;
+  /** When (performance.now()) a pool was first found empty since this was last cleared: the rate it was used at is counted up to then. */
+  dryAt?: number;
   /** Introspection answers of `active: false` (a 200 that means the token was not found). */
   inactive: number;
 }
@@ -115,6 +117,12 @@ export function newState(pool: Tokens[]): State {
     dry: 0,
     inactive: 0,
   };
+}
+
+/** Counts a request (or person) that found its pool empty. */
+function ranDry(state: State): void {
+  state.dry++;
+  state.dryAt ??= performance.now();
 }
 
 /** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
@@ -143,7 +151,7 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
         headers: form,
         setupRequest(r) {
           const token = state.refreshTokens.shift();
-          if (!token) state.dry++;
+          if (!token) ranDry(state);
           return { ...r, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token ?? 'pool-ran-dry' }).toString() };
         },
         onResponse(status, body) {
@@ -173,7 +181,7 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         setupRequest(r) {
           const otp = state.otpCodes.shift();
-          if (!otp) state.dry++;
+          if (!otp) ranDry(state);
           const { email, code } = otp ?? { email: 'pool-ran-dry@bench.test', code: '000000' };
           const body = { grant_type: OTP_GRANT, client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, username: email, otp: code, realm: 'email', scope: 'openid' };
           return { ...r, body: new URLSearchParams(body).toString() };
@@ -285,7 +293,7 @@ export function loadOf(target: Target, scenario: Scenario, state: State, mail: B
       : scenario === HANDOFF
         ? handoffLoop(target, mail, people, seconds)
         : isMfaRow(scenario)
-          ? mfaLoop(target, scenario, state.mfaUsers[scenario], mail, people, seconds, () => state.dry++)
+          ? mfaLoop(target, scenario, state.mfaUsers[scenario], mail, people, seconds, () => ranDry(state))
           : scenario === PASSKEY
             ? passkeyLoop(target, state.passkeys, people, seconds)
             : cannon(target, scenario, state, connections, seconds);
