@@ -125,8 +125,12 @@ const secretKey = (target: Target, tenant: string) => `${target.url} ${tenant}`;
 
 const basic = (secret: string) => `Basic ${Buffer.from(`${secret}:`).toString('base64')}`;
 
-/** Tracks sent so far, over every connection and target: each request tracks the next user. */
-let tracks = 0;
+/**
+ * Tracks sent so far to each server (by URL), over every connection: each request tracks the next
+ * user. One count per server, as with --workers 1,2 a shared one dealt each server other users, and
+ * so other velocities and device histories for the rules, than a run with one server would.
+ */
+const tracks = new Map<string, number>();
 
 /** A track request in autocannon's shape (scenarios.ts cannon). */
 export function trackRequest(target: Target) {
@@ -137,7 +141,9 @@ export function trackRequest(target: Target) {
     path: '/v1',
     headers: { authorization: basic(secret), 'content-type': 'application/json' },
     setupRequest<R extends object>(r: R): R {
-      const { userId, body } = trackBody(tracks++);
+      const sent = tracks.get(target.url) ?? 0;
+      tracks.set(target.url, sent + 1);
+      const { userId, body } = trackBody(sent);
       return { ...r, path: `/v1/users/${userId}/actions/${TRACK_ACTION}`, body: JSON.stringify(body) };
     },
   };
