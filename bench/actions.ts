@@ -237,12 +237,12 @@ export function actionChecks(rows: Row[], plainRuns: Measurement[], connections:
     const plain = plainRuns.find((x) => x.scenario === 'code_flow' && keyOf(x) === keyOf(risk));
     if (!plain) continue;
     const slowdown = risk.rps > 0 ? plain.rps / risk.rps : Infinity;
-    const percent = (x: number) => `${((x - 1) * 100).toFixed(0)} %`;
+    const percent = (x: number) => `${Math.abs((x - 1) * 100).toFixed(0)} % ${x < 1 ? 'faster' : 'slower'}`;
     const each = (m: Measurement) => `${m.rps.toFixed(1)} sign-ins/s, p50 ${ms(m.p50)} ms, ${cpuMs(m).toFixed(1)} ms of server CPU each`;
     checks.push({
       pass: slowdown <= RISK_SLOWDOWN && risk.errors + risk.non2xx + plain.errors + plain.non2xx === 0,
       what:
-        `code_flow_risk vs code_flow on ${labelOf(risk)}: ${percent(slowdown)} slower with the ten-rule policy (target at most ${percent(RISK_SLOWDOWN)} slower, no error); ` +
+        `code_flow_risk vs code_flow on ${labelOf(risk)}: ${percent(slowdown)} with the ten-rule policy (target at most ${percent(RISK_SLOWDOWN)}, no error); ` +
         `with it ${each(risk)}; without (the code_flow row beside it, rounds alternating) ${each(plain)}`,
     });
   }

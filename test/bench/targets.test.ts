@@ -141,6 +141,17 @@ describe('bench targets', () => {
     ]);
   });
 
+  it('prints MISS for a run without errors that got no answer at all, and a faster code_flow_risk as faster', () => {
+    const rows = [row({ scenario: 'otp_grant', target: 'postgresql', requests: 0, rps: 0 }), row({ scenario: 'client_credentials' })];
+    expect(checksOf(rows, []).at(-1)).toEqual({ pass: false, what: 'errors: otp_grant on postgresql: nothing answered within its rounds, 0 errors, 0 non-2xx {}' });
+    expect(checksOf([row({ scenario: 'client_credentials' })], []).at(-1)).toEqual({ pass: true, what: 'zero errors and non-2xx responses in every run, and answers in each' });
+    const [faster] = actionChecks([row({ scenario: 'code_flow_risk', rps: 12.5 })], [row({ scenario: 'code_flow', rps: 10 })], 50);
+    expect([faster!.pass, faster!.what.split(';')[0]]).toEqual([
+      true,
+      'code_flow_risk vs code_flow on sqlite: 20 % faster with the ten-rule policy (target at most 10 % slower, no error)',
+    ]);
+  });
+
   it('prints the code_flow measured beside code_flow_risk as a row of the table, and a dry pool in its errors cell', () => {
     const table = markdownTable(
       [row({ scenario: 'code_flow_risk', rps: 10 }), row({ scenario: 'otp_grant', rps: 900, poolDry: 12, non2xx: 12 })],
