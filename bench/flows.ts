@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FormClient } from '../test/helpers/form-client.js';
 import { smsCode } from '../test/helpers/fake-twilio.js';
 import { codeFrom } from '../test/helpers/smtp.js';
+import { formFetcher, httpFetch } from './http.js';
 import type { BenchMail } from './mail.js';
 import { CLIENT, REDIRECT, type Target } from './targets.js';
 
@@ -42,7 +43,7 @@ export async function signIn(target: Target, user: string, mail: BenchMail, clie
     state: b64url(randomBytes(12)),
     nonce: b64url(randomBytes(12)),
   }).toString();
-  const browser = new FormClient({ 'user-agent': BROWSER_UA });
+  const browser = new FormClient({ 'user-agent': BROWSER_UA }, formFetcher);
   let done = await browser.follow(authorize.toString(), target.url);
   if (target.sesame) {
     const email = `${user}@bench.test`;
@@ -56,12 +57,12 @@ export async function signIn(target: Target, user: string, mail: BenchMail, clie
   if (!done.location?.startsWith(REDIRECT)) throw new Error(`sign-in did not come back to the client (status ${done.status}): ${done.html.slice(0, 300)}`);
   const code = new URL(done.location).searchParams.get('code');
   if (!code) throw new Error(`no code in ${done.location}`);
-  const response = await fetch(new URL('/oauth/token', target.url), {
+  const response = await httpFetch(new URL('/oauth/token', target.url), {
     method: 'POST',
     headers: { authorization: basicOf(client), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }).toString(),
   });
-  const tokens = (await response.json()) as Partial<Tokens> & { error?: string };
+  const tokens = JSON.parse(await response.text()) as Partial<Tokens> & { error?: string };
   if (!response.ok || !tokens.access_token || !tokens.refresh_token) throw new Error(`code exchange failed: ${response.status} ${JSON.stringify(tokens)}`);
   return { access_token: tokens.access_token, refresh_token: tokens.refresh_token };
 }

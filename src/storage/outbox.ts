@@ -89,12 +89,14 @@ export async function claimDueMessages(db: Db, limit: number, leaseSeconds: numb
 // Subject, text and html hold the code or link; once a message is finished nobody needs them.
 const ERASED = { subject: null, text: '', html: null };
 
+// Every code sent is marked sent once: prepared, as Prisma's update cost more CPU than the rest of the send.
+const SENT = `"status" = 'sent', "sentAt" = ?, "lockedUntil" = NULL, "attempts" = "attempts" + 1`;
+const MARK_SENT = sqlStatement(`UPDATE "OutboxMessage" SET ${SENT} WHERE "id" = ?`);
+const MARK_SENT_ERASED = sqlStatement(`UPDATE "OutboxMessage" SET ${SENT}, "subject" = NULL, "text" = '', "html" = NULL WHERE "id" = ?`);
+
 /** Marks a message sent; its bodies are erased unless `keepBody` (captured for the dev outbox, never delivered). */
 export async function markSent(db: Db, id: string, keepBody: boolean, now = new Date()): Promise<void> {
-  await db.prisma.outboxMessage.update({
-    where: { id },
-    data: { status: 'sent', sentAt: now, lockedUntil: null, attempts: { increment: 1 }, ...(keepBody ? {} : ERASED) },
-  });
+  await db.sql.run(keepBody ? MARK_SENT : MARK_SENT_ERASED, [now, id]);
 }
 
 /** Marks a message its channel declined to send; its body (which holds a code) is always dropped. */

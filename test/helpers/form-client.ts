@@ -14,16 +14,22 @@ export interface Form {
   fields: Record<string, string>;
 }
 
+/** What the client needs of `fetch`: the bench passes a cheaper one (bench/http.ts). */
+export type Fetcher = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body: string | undefined; redirect: 'manual' },
+) => Promise<Pick<Response, 'status' | 'headers' | 'text'>>;
+
 export class FormClient {
   private cookies = new Map<string, string>();
 
   /** `fetcher`: e.g. fetchFrom(address) to be a browser on another network. */
   constructor(
     private readonly headers: Record<string, string> = {},
-    private readonly fetcher: typeof fetch = fetch,
+    private readonly fetcher: Fetcher = fetch,
   ) {}
 
-  private store(response: Response, url: string) {
+  private store(response: Pick<Response, 'headers'>, url: string) {
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const eq = pair!.indexOf('=');
