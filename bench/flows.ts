@@ -5,6 +5,7 @@
 // The OTP grant's codes are single-use too: a pool of them is asked for through the passwordless API.
 import { createHash, randomBytes } from 'node:crypto';
 import { FormClient } from '../test/helpers/form-client.js';
+import { smsCode } from '../test/helpers/fake-twilio.js';
 import { codeFrom } from '../test/helpers/smtp.js';
 import { formFetcher, httpFetch } from './http.js';
 import type { BenchMail } from './mail.js';
@@ -95,6 +96,14 @@ export async function askCode(target: Target, email: string, mail: BenchMail, cl
   const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: startBody(email, client) });
   if (!response.ok) throw new Error(`POST /passwordless/start answered ${response.status}: ${await response.text()}`);
   return codeFrom(await mail.next(email, 30_000));
+}
+
+/** Asks Sesame for a code texted to `phone` (E.164) through POST /passwordless/start and reads it from the bench's SMS gateway. */
+export async function askSmsCode(target: Target, phone: string, mail: BenchMail, client: { client_id: string; client_secret: string }): Promise<string> {
+  const body = JSON.stringify({ client_id: client.client_id, client_secret: client.client_secret, connection: 'sms', phone_number: phone, send: 'code' });
+  const response = await fetch(new URL('/passwordless/start', target.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  if (!response.ok) throw new Error(`POST /passwordless/start (sms) answered ${response.status}: ${await response.text()}`);
+  return smsCode({ body: (await mail.next(phone, 30_000)).raw });
 }
 
 /**

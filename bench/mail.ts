@@ -1,8 +1,10 @@
-// The bench's SMTP server, Sesame's only one during a run (a process has one SMTP_URL). It keeps
-// each message until a sign-in or the OTP pool reads its code, except mail to SLOW_DOMAIN: that it
+// The bench's SMTP server, Sesame's only one during a run (a process has one SMTP_URL), and its SMS
+// gateway (an `http` SMS provider: mfa_oob's first factor is a text). It keeps each message until a
+// sign-in or a pool reads its code, except mail to SLOW_DOMAIN: that it
 // acknowledges only SLOW_SMTP_MS after the data ends, and drops, so that passwordless_start
 // measures Sesame while its mail server is slow. (test/helpers/smtp.ts has no delay, and its sink
 // scans every message kept for each read, which thousands of OTP codes make quadratic.)
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { ReceivedMail } from '../test/helpers/smtp.js';
@@ -15,7 +17,9 @@ export type BenchReceived = ReceivedMail & { receivedAt: number };
 
 export interface BenchMail {
   url: string;
-  /** Resolves with the next message to `to` not read yet. */
+  /** The SMS gateway's URL: it takes Sesame's default gateway body, JSON `{to, text}`; a text's `raw` is its text. */
+  smsUrl: string;
+  /** Resolves with the next message (mail, or text to an E.164 number) to `to` not read yet. */
   next(to: string, timeoutMs?: number): Promise<BenchReceived>;
   close(): Promise<void>;
 }
@@ -25,6 +29,13 @@ const subjectOf = (raw: string) => (/^Subject:\s*(.*(?:\r?\n[ \t].*)*)/im.exec(r
 export async function startBenchMail(): Promise<BenchMail> {
   const unread = new Map<string, BenchReceived[]>();
   const waiters = new Map<string, Array<() => void>>();
+  const keep = (mail: BenchReceived) => {
+    for (const address of mail.to) {
+      unread.set(address, [...(unread.get(address) ?? []), mail]);
+      for (const wake of waiters.get(address) ?? []) wake();
+      waiters.delete(address);
+    }
+  };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -42,20 +53,26 @@ export async function startBenchMail(): Promise<BenchMail> {
           return;
         }
         const raw = Buffer.concat(chunks).toString('utf8');
-        const mail: BenchReceived = { to, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', subject: subjectOf(raw), raw, receivedAt };
-        for (const address of to) {
-          unread.set(address, [...(unread.get(address) ?? []), mail]);
-          for (const wake of waiters.get(address) ?? []) wake();
-          waiters.delete(address);
-        }
+        keep({ to, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', subject: subjectOf(raw), raw, receivedAt });
         callback();
       });
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
+  const gateway = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { to, text } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { to: string; text: string };
+      keep({ to: [to], from: '', subject: '', raw: text, receivedAt: performance.now() });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
   return {
     url: `smtp://127.0.0.1:${port}`,
+    smsUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/sms`,
     async next(to, timeoutMs = 10_000) {
       const address = to.toLowerCase();
       const deadline = Date.now() + timeoutMs;
@@ -72,6 +89,9 @@ export async function startBenchMail(): Promise<BenchMail> {
         });
       }
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

@@ -1,24 +1,35 @@
-// `mfa_otp` (issue 18 item 6): Auth0's MFA API at load (PROTOCOLS-NEXT A). Before the run, each user
-// of a pool signs in once through the bench's MFA app (its mfa_policy is `always`) with an email code
-// (the passwordless OTP grant), is told mfa_required with `enroll`, adds an authenticator app through
-// POST /mfa/associate and confirms it with its first code (the mfa-otp grant); then gets a new email
-// code for the measured sign-in. Measured: a sign-in of one such user as an app makes it, the
-// password-less first factor (403 mfa_required, `challenge`) then the mfa-otp grant with the app's
-// code (200 with tokens). Each user signs in once: a code of each 30-second step is accepted once.
+// The MFA rows (issue 18 item 6): Auth0's MFA API at load (PROTOCOLS-NEXT A), one row per MFA grant.
+// Before its rounds, each user of a pool signs in once through the bench's MFA app (its mfa_policy
+// is `always`) with a code (the passwordless OTP grant), is told mfa_required with `enroll`, enrols
+// its first factor through POST /mfa/associate and confirms it with the matching grant; then gets a
+// new code for the measured sign-in. Measured: a sign-in of one such user as an app makes it, the
+// password-less first factor (403 mfa_required, `challenge`) then the row's grant (200 with tokens):
+// - mfa_otp: an authenticator app; the mfa-otp grant with the app's code.
+// - mfa_recovery: the same users' recovery code (answered by the enrolment); the mfa-recovery-code
+//   grant, which answers a new one.
+// - mfa_oob: an email factor, so the first factor is a text (an email code before an email factor
+//   proves one inbox twice, and Sesame refuses it); POST /mfa/challenge sends the binding code, read
+//   from the bench's SMTP server, then the mfa-oob grant with the oob_code and it.
+// Each user signs in once: a code of each 30-second step is accepted once.
 import { Secret, TOTP } from 'otpauth';
-import { addressPrefix, askCode, inParallel } from './flows.js';
+import { codeFrom } from '../test/helpers/smtp.js';
+import { addressPrefix, askCode, askSmsCode, inParallel } from './flows.js';
 import { DRY, loop, type Attempt, type Load } from './loop.js';
 import type { BenchMail } from './mail.js';
-import { MFA_CLIENT, MFA_OTP_GRANT, OTP_GRANT, type Target } from './targets.js';
+import { MFA_CLIENT, MFA_OOB_GRANT, MFA_OTP_GRANT, MFA_RECOVERY_GRANT, OTP_GRANT, type Target } from './targets.js';
 
 export const MFA = 'mfa_otp';
+export const MFA_ROWS = [MFA, 'mfa_oob', 'mfa_recovery'] as const;
+export type MfaRow = (typeof MFA_ROWS)[number];
+export const isMfaRow = (s: string): s is MfaRow => (MFA_ROWS as readonly string[]).includes(s);
 
 export interface MfaUser {
-  email: string;
-  /** The authenticator app's secret (base32). */
-  secret: string;
-  /** A fresh email code for the measured sign-in's first factor. */
+  /** The first factor's identifier: an address, or for mfa_oob an E.164 number. */
+  username: string;
+  /** A fresh code for the measured sign-in's first factor. */
   code: string;
+  /** mfa_otp: the authenticator app's secret (base32). mfa_recovery: the recovery code. mfa_oob: the email factor's address. */
+  second: string;
 }
 
 interface Answer {
@@ -39,18 +50,15 @@ async function call(target: Target, path: string, headers: Record<string, string
   return { status: response.status, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : { text } };
 }
 
+const secret = { client_id: MFA_CLIENT.client_id, client_secret: MFA_CLIENT.client_secret };
+
 /** A grant at the token endpoint from the MFA app (client_secret_post, as auth-js sends them). */
 const grant = (target: Target, params: Record<string, string>) =>
-  call(
-    target,
-    '/oauth/token',
-    { 'content-type': 'application/x-www-form-urlencoded' },
-    new URLSearchParams({ client_id: MFA_CLIENT.client_id, client_secret: MFA_CLIENT.client_secret, ...params }).toString(),
-  );
+  call(target, '/oauth/token', { 'content-type': 'application/x-www-form-urlencoded' }, new URLSearchParams({ ...secret, ...params }).toString());
 
-/** The password-less first factor: the OTP grant with an email code. */
-const firstFactor = (target: Target, email: string, otp: string) => grant(target, { grant_type: OTP_GRANT, username: email, otp, realm: 'email', scope: 'openid' });
-const secondFactor = (target: Target, mfaToken: string, otp: string) => grant(target, { grant_type: MFA_OTP_GRANT, mfa_token: mfaToken, otp });
+const realmOf = (row: MfaRow) => (row === 'mfa_oob' ? 'sms' : 'email');
+/** The password-less first factor: the OTP grant with an email code, or a text's for mfa_oob. */
+const firstFactor = (target: Target, row: MfaRow, username: string, otp: string) => grant(target, { grant_type: OTP_GRANT, username, otp, realm: realmOf(row), scope: 'openid' });
 
 const unexpected = (step: string, a: Answer) => new Error(`${step} answered ${a.status}: ${JSON.stringify(a.body).slice(0, 300)}`);
 
@@ -60,37 +68,82 @@ function mfaRequired(a: Answer, kind: 'enroll' | 'challenge'): string | null {
   return a.status === 403 && a.body.error === 'mfa_required' && typeof a.body.mfa_token === 'string' && requirements?.[kind] ? null : `expected mfa_required to ${kind}`;
 }
 
-/** `size` users with a confirmed authenticator app and a fresh email code each, `parallel` at a time. */
-export async function enrolMfaUsers(target: Target, size: number, mail: BenchMail, parallel = 16): Promise<MfaUser[]> {
-  const prefix = addressPrefix('mfa', target);
-  const enrolled = await inParallel(size, parallel, async (n) => {
-    const email = `${prefix}-${n}@bench.test`;
-    const first = await firstFactor(target, email, await askCode(target, email, mail, MFA_CLIENT));
-    if (mfaRequired(first, 'enroll')) throw unexpected('the first sign-in', first);
-    const mfaToken = first.body.mfa_token as string;
-    const app = await call(target, '/mfa/associate', { authorization: `Bearer ${mfaToken}`, 'content-type': 'application/json' }, JSON.stringify({ authenticator_types: ['otp'] }));
-    if (app.status !== 200 || typeof app.body.secret !== 'string') throw unexpected('POST /mfa/associate', app);
-    const confirmed = await secondFactor(target, mfaToken, appCode(app.body.secret));
-    if (confirmed.status !== 200) throw unexpected('the mfa-otp grant confirming the app', confirmed);
-    return { email, secret: app.body.secret };
-  });
-  // The bench's Sesame lets an address have a new code a second after the last (codes.resendCooldown).
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  return inParallel(enrolled.length, 32, async (n) => ({ ...enrolled[n]!, code: await askCode(target, enrolled[n]!.email, mail, MFA_CLIENT) }));
+/** Numbers of mfa_oob's users: French mobiles, a block of a million per server of the run (one gateway serves them all). */
+const phoneBlocks = new Map<string, { block: number; next: number }>();
+function nextPhone(target: Target): string {
+  const b = phoneBlocks.get(target.url) ?? { block: 10 + phoneBlocks.size, next: 0 };
+  phoneBlocks.set(target.url, b);
+  return `+336${b.block}${String(b.next++).padStart(6, '0')}`;
 }
 
-/** `concurrency` people signing in with their two factors for `seconds`, each user once; latencies are whole sign-ins. */
-export function mfaLoop(target: Target, users: MfaUser[], concurrency: number, seconds: number): Promise<Load> {
+/** A first factor's code for `username` (the row's realm), read from the mail or the text. */
+const askFirst = (target: Target, row: MfaRow, username: string, mail: BenchMail) =>
+  row === 'mfa_oob' ? askSmsCode(target, username, mail, MFA_CLIENT) : askCode(target, username, mail, MFA_CLIENT);
+
+/** The binding code of the newest mail to `email` (an oob_code's). */
+const bindingCode = async (mail: BenchMail, email: string) => codeFrom(await mail.next(email, 30_000));
+
+/** One user through the first sign-in: enrols the row's factor and confirms it; answers its identifier and `second`. */
+async function enrol(target: Target, row: MfaRow, username: string, email: string, mail: BenchMail): Promise<Omit<MfaUser, 'code'>> {
+  const first = await firstFactor(target, row, username, await askFirst(target, row, username, mail));
+  if (mfaRequired(first, 'enroll')) throw unexpected('the first sign-in', first);
+  const mfaToken = first.body.mfa_token as string;
+  const factor = row === 'mfa_oob' ? { authenticator_types: ['oob'], oob_channels: ['email'], email } : { authenticator_types: ['otp'] };
+  const enrolled = await call(target, '/mfa/associate', { authorization: `Bearer ${mfaToken}`, 'content-type': 'application/json' }, JSON.stringify(factor));
+  const recovery = (enrolled.body.recovery_codes as string[] | undefined)?.[0];
+  if (enrolled.status !== 200 || !recovery) throw unexpected('POST /mfa/associate', enrolled);
+  if (row === 'mfa_oob') {
+    if (typeof enrolled.body.oob_code !== 'string') throw unexpected('POST /mfa/associate', enrolled);
+    const confirmed = await grant(target, { grant_type: MFA_OOB_GRANT, mfa_token: mfaToken, oob_code: enrolled.body.oob_code, binding_code: await bindingCode(mail, email) });
+    if (confirmed.status !== 200) throw unexpected('the mfa-oob grant confirming the address', confirmed);
+    return { username, second: email };
+  }
+  if (typeof enrolled.body.secret !== 'string') throw unexpected('POST /mfa/associate', enrolled);
+  const confirmed = await grant(target, { grant_type: MFA_OTP_GRANT, mfa_token: mfaToken, otp: appCode(enrolled.body.secret) });
+  if (confirmed.status !== 200) throw unexpected('the mfa-otp grant confirming the app', confirmed);
+  return { username, second: row === 'mfa_recovery' ? recovery : enrolled.body.secret };
+}
+
+/** `size` users enrolled for `row`, with a fresh first-factor code each, `parallel` at a time. */
+export async function enrolMfaUsers(target: Target, size: number, mail: BenchMail, row: MfaRow, parallel = 16): Promise<MfaUser[]> {
+  const prefix = addressPrefix(row, target);
+  const enrolled = await inParallel(size, parallel, (n) => {
+    const email = `${prefix}-${n}@bench.test`;
+    return enrol(target, row, row === 'mfa_oob' ? nextPhone(target) : email, email, mail);
+  });
+  // The bench's Sesame lets an identifier have a new code a second after the last (codes.resendCooldown).
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  return inParallel(enrolled.length, 32, async (n) => ({ ...enrolled[n]!, code: await askFirst(target, row, enrolled[n]!.username, mail) }));
+}
+
+/** The row's second factor for a sign-in that got `mfaToken`: the grant's answer, or why it did not get that far. */
+async function secondFactor(target: Target, row: MfaRow, user: MfaUser, mfaToken: string, mail: BenchMail): Promise<Answer> {
+  if (row === 'mfa_otp') return grant(target, { grant_type: MFA_OTP_GRANT, mfa_token: mfaToken, otp: appCode(user.second, true) });
+  if (row === 'mfa_recovery') return grant(target, { grant_type: MFA_RECOVERY_GRANT, mfa_token: mfaToken, recovery_code: user.second });
+  const challenge = await call(target, '/mfa/challenge', { 'content-type': 'application/json' }, JSON.stringify({ ...secret, mfa_token: mfaToken, challenge_type: 'oob' }));
+  if (challenge.status !== 200 || typeof challenge.body.oob_code !== 'string') return challenge;
+  return grant(target, { grant_type: MFA_OOB_GRANT, mfa_token: mfaToken, oob_code: challenge.body.oob_code, binding_code: await bindingCode(mail, user.second) });
+}
+
+/**
+ * `concurrency` people signing in with their two factors for `seconds`, each user once; latencies
+ * are whole sign-ins. `dry` is called for each person who found the pool empty.
+ */
+export function mfaLoop(target: Target, row: MfaRow, users: MfaUser[], mail: BenchMail, concurrency: number, seconds: number, dry: () => void): Promise<Load> {
   return loop(concurrency, seconds, async (): Promise<Attempt | typeof DRY> => {
     const user = users.shift();
-    if (!user) return DRY;
+    if (!user) {
+      dry();
+      return DRY;
+    }
     const t0 = performance.now();
-    const first = await firstFactor(target, user.email, user.code);
+    const first = await firstFactor(target, row, user.username, user.code);
     const why = mfaRequired(first, 'challenge');
     if (why) return { refused: first.status, failure: `${why}: ${JSON.stringify(first.body).slice(0, 300)}` };
-    const second = await secondFactor(target, first.body.mfa_token as string, appCode(user.secret, true));
-    if (second.status !== 200 || typeof second.body.access_token !== 'string')
-      return { refused: second.status, failure: `mfa-otp grant: ${JSON.stringify(second.body).slice(0, 300)}` };
+    const second = await secondFactor(target, row, user, first.body.mfa_token as string, mail);
+    // The recovery-code grant answers the code that replaces the one used.
+    const complete = typeof second.body.access_token === 'string' && (row !== 'mfa_recovery' || typeof second.body.recovery_code === 'string');
+    if (second.status !== 200 || !complete) return { refused: second.status, failure: `${row} second factor: ${JSON.stringify(second.body).slice(0, 300)}` };
     return { status: second.status, ms: performance.now() - t0 };
   });
 }

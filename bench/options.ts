@@ -5,10 +5,9 @@ import type { TargetName } from './targets.js';
 
 export const TARGET_NAMES: TargetName[] = ['baseline', 'sqlite', 'postgresql'];
 /**
- * OTP grants per second per worker the default --otp-pool is sized for: each request uses up a
- * code, and asking for codes (a request and a mail each) is slower than using them, so the pool
- * is not made much larger than a run needs. Above the ~700/s the warm-up used codes at on 2 cores
- * with other jobs at 28 % (with 400, the 2,400 codes of a 3 s + 3 s run were gone in the warm-up).
+ * OTP grants per second per worker the default otp_grant pool assumes for its first round (later
+ * rounds are filled from the rate seen: pools.ts). Above the ~700/s the warm-up used codes at on 2
+ * cores with other jobs at 28 %.
  */
 export const OTP_GRANTS_PER_SECOND = 800;
 /**
@@ -20,10 +19,10 @@ export const WARMUP_S = 10;
 /** Rounds each scenario's --duration is measured in, alternating between the targets. */
 export const ROUNDS = 5;
 /**
- * mfa_otp's sign-ins (two grants each) per second per worker the default --mfa-pool is sized for:
- * each user signs in once, and enrolling one takes five requests and two mails, so the pool is not
- * made much larger than a run needs (enrolling took 23 s for 1,200 on a quiet machine). Above the
- * 290/s of a round on SQLite (231/s over its run) with few other jobs.
+ * The MFA rows' sign-ins per second per worker their default pools assume for the first round
+ * (later rounds are filled from the rate seen: pools.ts). Each user signs in once, and enrolling one
+ * takes five requests and two messages (enrolling took 23 s for 1,200 on a quiet machine). Above
+ * the 290/s of a round of mfa_otp on SQLite with few other jobs.
  */
 export const MFA_SIGN_INS_PER_SECOND = 300;
 
@@ -60,8 +59,10 @@ export function options(args = process.argv.slice(2)) {
         `       [--rounds <n>: the duration in n rounds alternating between the targets; default ${ROUNDS}]\n` +
         `       [--targets ${TARGET_NAMES.join(',')}] [--warmup <s> per target and scenario; default ${WARMUP_S}] [--pool <users per target>] [--from auto|dist|src]\n` +
         '       [--workers 1,2: run each Sesame once per worker count (`serve --workers N`); scaling lines against 1]\n' +
-        `       [--otp-pool <codes per target for otp_grant; default ${OTP_GRANTS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
-        `       [--mfa-pool <users with an authenticator app per target for mfa_otp; default ${MFA_SIGN_INS_PER_SECOND}/s × workers × (warm-up + duration)>]\n` +
+        `       [--otp-pool <codes per target for otp_grant, all made before its warm-up; default: filled before each round to ×1.5 the fastest\n` +
+        `        rate seen (${OTP_GRANTS_PER_SECOND}/s × workers assumed for the first round); a round that runs dry is reported (MISS)>]\n` +
+        `       [--mfa-pool <enrolled users per target for each of mfa_otp, mfa_oob, mfa_recovery, all made before its warm-up; default: filled\n` +
+        `        before each round the same way (${MFA_SIGN_INS_PER_SECOND}/s × workers assumed for the first round)>]\n` +
         '       [--quiet-wait <s>: before each run, wait at most this long for other jobs to leave the CPUs]\n' +
         '       [--cpu-prof: each server writes a V8 CPU profile to bench/results/profiles/]\n' +
         '       npm run bench -- --soak <minutes> [--targets sqlite] [--connections 20] [--workers 1]\n' +

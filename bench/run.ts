@@ -12,12 +12,12 @@ import { rmSync } from 'node:fs';
 import { availableParallelism, cpus, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { actionChecks, PLAIN_OF, policyOff, policyOn } from './actions.js';
-import { collectCodes, makePool, type Tokens } from './flows.js';
+import { makePool, type Tokens } from './flows.js';
 import { handoffChecks } from './handoff.js';
-import { MFA_SIGN_INS_PER_SECOND, options, OTP_GRANTS_PER_SECOND, UsageError, warmupRounds, type Options } from './options.js';
+import { options, UsageError, warmupRounds, type Options } from './options.js';
 import { startBenchMail, type BenchMail } from './mail.js';
-import { enrolMfaUsers, MFA } from './mfa.js';
 import { PASSKEY, PASSKEY_USERS, registerPasskeys } from './passkeys.js';
+import { pooled } from './pools.js';
 import {
   checksOf,
   labelOf,
@@ -60,7 +60,7 @@ async function startTarget(b: Bench, name: TargetName, workers: number, config?:
   const target =
     name === 'baseline'
       ? await startBaselineTarget(baselineJwks, b.workDir)
-      : await startSesameTarget({ engine: name, keys: b.keys, smtpUrl: b.mail.url, from: b.o.from, workDir: b.workDir, workers, config });
+      : await startSesameTarget({ engine: name, keys: b.keys, smtpUrl: b.mail.url, smsUrl: b.mail.smsUrl, from: b.o.from, workDir: b.workDir, workers, config });
   b.running.add(target);
   if ('jwks' in target && JSON.stringify(target.jwks) !== JSON.stringify(baselineJwks)) {
     await stopTarget(b, target);
@@ -93,22 +93,11 @@ async function signedInPool(b: Bench, target: Target): Promise<Tokens[]> {
   return pool;
 }
 
-/** The single-use codes, users and passkeys a scenario consumes on a target, made before its warm-up. */
-async function prepare(b: Bench, target: Target, scenario: Scenario, state: State): Promise<void> {
-  const { o } = b;
+/** The passkeys and policy a scenario needs on a target, made before its warm-up (pools fill before each round: pools.ts). */
+async function prepare(target: Target, scenario: Scenario, state: State): Promise<void> {
   const label = labelOf({ target: target.name, workers: target.workers });
   const started = performance.now();
   const took = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-  if (scenario === 'otp_grant') {
-    const size = o.otpPool === 'auto' ? Math.ceil(OTP_GRANTS_PER_SECOND * target.workers * (o.warmup + o.duration)) : o.otpPool;
-    state.otpCodes = await collectCodes(target, size, b.mail);
-    say(`[${label}] ${size} codes asked for through /passwordless/start and read from the mail in ${took()}`);
-  }
-  if (scenario === MFA) {
-    const size = o.mfaPool === 'auto' ? Math.ceil(MFA_SIGN_INS_PER_SECOND * target.workers * (o.warmup + o.duration)) : o.mfaPool;
-    state.mfaUsers = await enrolMfaUsers(target, size, b.mail);
-    say(`[${label}] ${size} users enrolled an authenticator app through the MFA API, and got a code each, in ${took()}`);
-  }
   if (scenario === PASSKEY) {
     state.passkeys = await registerPasskeys(target, PASSKEY_USERS);
     say(`[${label}] ${PASSKEY_USERS} users signed up with a passkey through /passkey/register in ${took()}`);
@@ -121,6 +110,8 @@ interface Side {
   target: Target;
   scenario: Scenario;
   state: State;
+  /** Tops up the scenario's pool (if it has one) for a round of that length, measured or not. */
+  fill: (seconds: number, measured: boolean) => Promise<void>;
   load: (seconds: number) => Promise<Load>;
   rounds: Round[];
 }
@@ -138,15 +129,15 @@ const describe = (m: Measurement) => {
  * weighs on every side alike. A scenario compared with another on the same server (PLAIN_OF:
  * code_flow_risk with code_flow) has that one as a further side on each Sesame, reported apart.
  */
-async function measureScenario(b: Bench, targets: Target[], states: Map<Target, State>, scenario: Scenario): Promise<{ rows: Measurement[]; plain: Measurement[] }> {
+async function measureScenario(b: Bench, targets: Target[], states: Map<Target, State>, scenario: Scenario): Promise<{ rows: Measurement[]; plain: Report['beside'] }> {
   const { o } = b;
   const sides: Side[] = [];
   const plainOf = PLAIN_OF[scenario];
   for (const target of targets.filter((t) => t.sesame || !SESAME_ONLY.has(scenario))) {
     const state = states.get(target)!;
-    await prepare(b, target, scenario, state);
+    await prepare(target, scenario, state);
     for (const s of plainOf && target.sesame ? [scenario, plainOf] : [scenario])
-      sides.push({ target, scenario: s, state, load: loadOf(target, s, state, b.mail, o.connections), rounds: [] });
+      sides.push({ target, scenario: s, state, ...pooled(target, s, state, o, b.mail, loadOf(target, s, state, b.mail, o.connections), say), rounds: [] });
   }
   try {
     if (o.quietWait > 0 && !(await waitQuiet(o.quietWait))) say(`[${scenario}] the machine is busy with other jobs; measuring anyway`);
@@ -154,20 +145,29 @@ async function measureScenario(b: Bench, targets: Target[], states: Map<Target, 
     // whole warm-up started its first round slowly (a fifth of its later rate, on both engines).
     const round = o.duration / o.rounds;
     const warmups = warmupRounds(o.warmup, round);
-    for (let i = 0; i < warmups; i++) for (const side of sides) await side.load(o.warmup / warmups);
+    for (let i = 0; i < warmups; i++)
+      for (const side of sides) {
+        await side.fill(o.warmup / warmups, false);
+        await side.load(o.warmup / warmups);
+      }
     for (const side of sides) {
       side.state.dry = 0;
       side.state.inactive = 0;
     }
-    for (let i = 0; i < o.rounds; i++) for (const side of sides) side.rounds.push(await sampled(side.target, () => side.load(round)));
+    for (let i = 0; i < o.rounds; i++)
+      for (const side of sides) {
+        await side.fill(round, true);
+        side.rounds.push(await sampled(side.target, () => side.load(round)));
+      }
   } finally {
     for (const target of new Set(sides.map((s) => s.target))) await policyOff(target, scenario);
   }
   const rows: Measurement[] = [];
-  const plain: Measurement[] = [];
+  const plain: Report['beside'] = [];
   for (const side of sides) {
     const m = combine(side.target, side.scenario, side.rounds, side.state);
-    (side.scenario === scenario ? rows : plain).push(m);
+    if (side.scenario === scenario) rows.push(m);
+    else plain.push({ ...m, ratio: null, beside: scenario });
     say(`[${labelOf(m)}] ${side.scenario === scenario ? '' : `(beside ${scenario}) `}${describe(m)}`);
   }
   return { rows, plain };
@@ -180,7 +180,7 @@ async function runScenarios(b: Bench): Promise<void> {
   );
   const targets: Target[] = [];
   const measurements: Measurement[] = [];
-  const plain: Measurement[] = [];
+  const plain: Report['beside'] = [];
   const memory: Report['memory'] = [];
   try {
     // Every target runs for the whole bench: their rounds alternate. An idle server takes no CPU.
@@ -227,13 +227,14 @@ async function runScenarios(b: Bench): Promise<void> {
     },
     sesameFrom: sesameCommand(o.from).from,
     rows,
+    beside: plain,
     memory,
     scaling: scalingOf(rows),
     checks: [...actionChecks(rows, plain, o.connections), ...handoffChecks(rows), ...checksOf(rows, memory)],
     warnings: warningsOf(rows),
   };
   writeResults(join(ROOT, 'bench/results'), 'latest', report, markdownReport(report));
-  console.log(`\n${markdownTable(rows)}\n`);
+  console.log(`\n${markdownTable(rows, plain)}\n`);
   console.log(memoryTable(memory));
   console.log('');
   for (const line of scalingLines(report.scaling)) console.log(line);

@@ -1,4 +1,4 @@
-// The scenarios: what autocannon sends to a target (or, for code_flow, passkey_signin, mfa_otp and
+// The scenarios: what autocannon sends to a target (or, for code_flow, passkey_signin, the MFA rows and
 // mail_handoff, attempts run in a loop: bench/loop.ts), a measured round of it with the server's CPU
 // time and resident memory sampled meanwhile (over its process tree: a primary and its cluster
 // workers), and a scenario's rounds on a target combined into one row.
@@ -8,7 +8,7 @@ import { HANDOFF, handoffLoop } from './handoff.js';
 import { addressPrefix, basicAuth, signIn, startBody, type OtpCode, type Tokens } from './flows.js';
 import { loop, timed, type Load } from './loop.js';
 import { SLOW_DOMAIN, type BenchMail } from './mail.js';
-import { MFA, mfaLoop, type MfaUser } from './mfa.js';
+import { isMfaRow, MFA_ROWS, mfaLoop, type MfaRow, type MfaUser } from './mfa.js';
 import { PASSKEY, passkeyLoop } from './passkeys.js';
 import type { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
 import { API, CLIENT, cpuBetween, RISK_CLIENT, machineBusySeconds, OTP_GRANT, postgresCpuSeconds, treeCpuSeconds, treeRssMiB, type Target } from './targets.js';
@@ -23,7 +23,7 @@ export const SCENARIOS = [
   'userinfo',
   'introspection',
   'otp_grant',
-  MFA,
+  ...MFA_ROWS,
   PASSKEY,
   'code_flow',
   ...ACTIONS,
@@ -32,10 +32,10 @@ export const SCENARIOS = [
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** The scenarios autocannon sends (the others run loops of their own). */
-type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF | typeof MFA | typeof PASSKEY>;
+type Loaded = Exclude<Scenario, `code_flow${string}` | typeof HANDOFF | MfaRow | typeof PASSKEY>;
 export const NEEDS_POOL: ReadonlySet<Scenario> = new Set(['refresh', 'userinfo', 'introspection']);
 /** Endpoints the baseline does not have. */
-export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', MFA, PASSKEY, ...ACTIONS, HANDOFF, 'passwordless_start']);
+export const SESAME_ONLY: ReadonlySet<Scenario> = new Set(['otp_grant', ...MFA_ROWS, PASSKEY, ...ACTIONS, HANDOFF, 'passwordless_start']);
 /** Sign-ins in flight at once in code_flow (at most `--connections`): people, not API clients. */
 export const CODE_FLOW_CONCURRENCY = 10;
 
@@ -64,7 +64,7 @@ export interface Measurement {
   /** CPU of everything else on the machine meanwhile (other jobs: noise), in % of one core. */
   otherCpu: number;
   rssPeakMiB: number;
-  /** Refresh and OTP grant only: requests sent with no fresh token or code left (the pool ran dry). */
+  /** Refresh, OTP grant and the MFA rows only: requests sent (MFA: people stopped) with no fresh token, code or user left (the pool ran dry). */
   poolDry?: number;
   /** Introspection only: answers saying the token is not active. */
   inactive?: number;
@@ -92,16 +92,18 @@ export interface State {
   refreshTokens: string[];
   /** OTP codes not used yet. */
   otpCodes: OtpCode[];
-  /** mfa_otp's users with an authenticator app, not signed in yet. */
-  mfaUsers: MfaUser[];
+  /** The MFA rows' enrolled users, not signed in yet. */
+  mfaUsers: Record<MfaRow, MfaUser[]>;
   /** passkey_signin's users' devices, each with a passkey. */
   passkeys: SoftAuthenticator[];
   /** Addresses passwordless_start sent codes to so far; each request takes a new one. */
   sent: number;
   /** Access tokens refresh answered so far: each replaces the pool's next, oldest first. */
   refreshed: number;
-  /** Requests sent with no fresh refresh token or OTP code left. */
+  /** Requests sent (or people stopped) with no fresh refresh token, OTP code or MFA user left. */
   dry: number;
+  /** When (performance.now()) a pool was first found empty since this was last cleared: the rate it was used at is counted up to then. */
+  dryAt?: number;
   /** Introspection answers of `active: false` (a 200 that means the token was not found). */
   inactive: number;
 }
@@ -111,13 +113,19 @@ export function newState(pool: Tokens[]): State {
     accessTokens: pool.map((t) => t.access_token),
     refreshTokens: pool.map((t) => t.refresh_token),
     otpCodes: [],
-    mfaUsers: [],
+    mfaUsers: { mfa_otp: [], mfa_oob: [], mfa_recovery: [] },
     passkeys: [],
     sent: 0,
     refreshed: 0,
     dry: 0,
     inactive: 0,
   };
+}
+
+/** Counts a request (or person) that found its pool empty. */
+function ranDry(state: State): void {
+  state.dry++;
+  state.dryAt ??= performance.now();
 }
 
 /** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
@@ -145,7 +153,7 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
         headers: form,
         setupRequest(r) {
           const token = state.refreshTokens.shift();
-          if (!token) state.dry++;
+          if (!token) ranDry(state);
           return { ...r, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token ?? 'pool-ran-dry' }).toString() };
         },
         onResponse(status, body) {
@@ -177,7 +185,7 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         setupRequest(r) {
           const otp = state.otpCodes.shift();
-          if (!otp) state.dry++;
+          if (!otp) ranDry(state);
           const { email, code } = otp ?? { email: 'pool-ran-dry@bench.test', code: '000000' };
           const body = { grant_type: OTP_GRANT, client_id: CLIENT.client_id, client_secret: CLIENT.client_secret, username: email, otp: code, realm: 'email', scope: 'openid' };
           return { ...r, body: new URLSearchParams(body).toString() };
@@ -249,7 +257,13 @@ export interface Usage {
   rssPeakMiB: number;
 }
 
-/** Runs `work` while sampling the target's CPU and memory. */
+/**
+ * The shortest time CPU is sampled over: /proc counts in hundredths of a second, so over the few ms
+ * of a round whose pool was dry at once, a tick of anything was hundreds of % ("others" 900 %).
+ */
+export const MIN_SAMPLE_S = 0.5;
+
+/** Runs `work` while sampling the target's CPU and memory (over MIN_SAMPLE_S at least: an early end waits). */
 export async function sampled<T>(target: Target, work: () => Promise<T>): Promise<{ result: T; usage: Usage }> {
   let rssPeak = treeRssMiB(target.pid);
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, treeRssMiB(target.pid))), 250);
@@ -257,13 +271,18 @@ export async function sampled<T>(target: Target, work: () => Promise<T>): Promis
   const before = { server: treeCpuSeconds(target.pid), self: process.cpuUsage(), db: db(), machine: machineBusySeconds() };
   const started = performance.now();
   const result = await work();
+  const early = MIN_SAMPLE_S * 1000 - (performance.now() - started);
+  if (early > 0) await new Promise((resolve) => setTimeout(resolve, early));
+  // The machine first: walking /proc for the others took a tenth of a second under load, which
+  // counted as busy time of a window longer than `elapsed` (216 % of 2 cores).
+  const machine = machineBusySeconds();
   const elapsed = (performance.now() - started) / 1000;
   const percent = (seconds: number) => (seconds / elapsed) * 100;
   const self = process.cpuUsage(before.self);
   const cpu = percent(cpuBetween(before.server, treeCpuSeconds(target.pid)));
   const loadCpu = percent((self.user + self.system) / 1e6);
   const dbCpu = percent(cpuBetween(before.db, db()));
-  const otherCpu = Math.max(0, percent(machineBusySeconds() - before.machine) - cpu - loadCpu - dbCpu);
+  const otherCpu = Math.max(0, percent(machine - before.machine) - cpu - loadCpu - dbCpu);
   clearInterval(sampler);
   rssPeak = Math.max(rssPeak, treeRssMiB(target.pid));
   return { result, usage: { cpu, loadCpu, dbCpu, otherCpu, rssPeakMiB: rssPeak } };
@@ -277,8 +296,8 @@ export function loadOf(target: Target, scenario: Scenario, state: State, mail: B
       ? signInLoop(target, mail, people, seconds, scenario === 'code_flow_risk' ? RISK_CLIENT : CLIENT)
       : scenario === HANDOFF
         ? handoffLoop(target, mail, people, seconds)
-        : scenario === MFA
-          ? mfaLoop(target, state.mfaUsers, people, seconds)
+        : isMfaRow(scenario)
+          ? mfaLoop(target, scenario, state.mfaUsers[scenario], mail, people, seconds, () => ranDry(state))
           : scenario === PASSKEY
             ? passkeyLoop(target, state.passkeys, people, seconds)
             : cannon(target, scenario, state, connections, seconds);
@@ -321,7 +340,7 @@ export function combine(target: Target, scenario: Scenario, rounds: Round[], sta
     dbCpu: timeShare((u) => u.dbCpu),
     otherCpu: timeShare((u) => u.otherCpu),
     rssPeakMiB: Math.max(...rounds.map((r) => r.usage.rssPeakMiB)),
-    ...(scenario === 'refresh' || scenario === 'otp_grant' ? { poolDry: state.dry } : {}),
+    ...(scenario === 'refresh' || scenario === 'otp_grant' || isMfaRow(scenario) ? { poolDry: state.dry } : {}),
     ...(scenario === 'introspection' ? { inactive: state.inactive } : {}),
     ...(failure ? { failure } : {}),
   };

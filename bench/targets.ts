@@ -28,18 +28,20 @@ export const API = { identifier: 'https://api.bench.example', scopes: ['read', '
 export const OTP_GRANT = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 export const WEBAUTHN_GRANT = 'urn:okta:params:oauth:grant-type:webauthn';
 export const MFA_OTP_GRANT = 'http://auth0.com/oauth/grant-type/mfa-otp';
+export const MFA_OOB_GRANT = 'http://auth0.com/oauth/grant-type/mfa-oob';
+export const MFA_RECOVERY_GRANT = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
 // The baseline's oidc-provider refuses a client with a grant type it has no handler for. The bench
 // client is a server-side app relaying its users' addresses (trust_forwarded_for): passkey_signin
 // sends each ceremony from its own, as many users would, under the per-IP ceremony limit.
 const SESAME_CLIENT = { ...CLIENT, grant_types: [...CLIENT.grant_types, OTP_GRANT, WEBAUTHN_GRANT], first_party: true, trust_forwarded_for: true };
 /** code_flow_risk's app: the bench client with a ten-rule sign-in policy of its own (bench/actions.ts), so code_flow's has none. */
 export const RISK_CLIENT = { ...CLIENT, client_id: 'bench-risk' };
-/** mfa_otp's app: every sign-in through it needs a second factor (its own mfa_policy), the bench client's none. */
+/** The MFA rows' app: every sign-in through it needs a second factor (its own mfa_policy), the bench client's none. */
 export const MFA_CLIENT = {
   client_id: 'bench-mfa',
   client_secret: 'bench-mfa-secret-bench-mfa-secret-bench',
   redirect_uris: [REDIRECT],
-  grant_types: ['authorization_code', 'refresh_token', OTP_GRANT, MFA_OTP_GRANT],
+  grant_types: ['authorization_code', 'refresh_token', OTP_GRANT, MFA_OTP_GRANT, MFA_OOB_GRANT, MFA_RECOVERY_GRANT],
   mfa_policy: 'always',
 };
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -155,6 +157,8 @@ export interface SesameOptions {
   engine: 'sqlite' | 'postgresql';
   keys: Awaited<ReturnType<typeof generateSigningKeys>>;
   smtpUrl: string;
+  /** The SMS gateway the `sms` connection sends through (bench/mail.ts); none: no SMS connection. */
+  smsUrl?: string;
   from: 'auto' | 'dist' | 'src';
   workDir: string;
   /** Cluster workers (SESAME_WORKERS); one process when absent. */
@@ -162,6 +166,21 @@ export interface SesameOptions {
   /** Settings merged over the bench's config file (the soak's short lifetimes and sweeps). */
   config?: Record<string, unknown>;
 }
+
+/**
+ * mfa_oob's first factor, a text through the bench's gateway: an email code cannot precede an email
+ * factor (one inbox twice). Thousands of sends from one address to one prefix within seconds, all
+ * verified at once or never (a pool left over): the pumping guard's limits stay out of the way.
+ */
+const smsConnection = (url: string) => ({
+  id: 'sms',
+  type: 'sms',
+  allowedCountries: ['FR'],
+  provider: { type: 'http', url },
+  sendsPerPrefixPerHour: 1_000_000,
+  sendsPerIpPerHour: 1_000_000,
+  minConversion: 0,
+});
 
 /** Starts `sesame serve` as a child process with a temporary config holding the bench client and API. */
 export async function startSesameTarget(o: SesameOptions): Promise<Target & { jwks: JWK[]; from: 'dist' | 'src' }> {
@@ -203,6 +222,7 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
       emailFrom: 'Sesame Bench <login@bench.test>',
       clients: [SESAME_CLIENT, { ...SESAME_CLIENT, ...RISK_CLIENT }, MFA_CLIENT],
       apis: [API],
+      ...(o.smsUrl && { connections: [{ id: 'email', type: 'email' }, smsConnection(o.smsUrl)] }),
       // The pools, code_flow, otp_grant and passwordless_start send and check thousands of codes
       // from one IP and one client within seconds (each to its own address: the per-address limits stay).
       rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000, sendsPerClientPerHour: 1_000_000, otpGrantsPerClientPerMinute: 1_000_000 },
