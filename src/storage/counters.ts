@@ -64,17 +64,9 @@ export type ChainResult = { kind: 'count'; count: number; windowStart: Date } | 
 
 /**
  * A read that rides along with a chain (in its statement on PostgreSQL, its transaction on SQLite),
- * so a request that needs both makes one round trip: a scalar subquery taking one param.
+ * so a request that needs both makes one round trip: a statement reading one value, `v`.
  */
-export interface ChainRead {
-  readonly subquery: string;
-  /** The same read on its own, for SQLite's transaction. */
-  readonly alone: Statement<{ v: unknown }>;
-}
-
-export function chainRead(subquery: string): ChainRead {
-  return { subquery, alone: sqlStatement(`SELECT ${subquery} AS "v"`) };
-}
+export type ChainRead = Statement<{ v: unknown }>;
 
 /** A chain's statement (PostgreSQL only), with the kinds of its steps and the read riding along. */
 export interface Chain extends Statement<Row> {
@@ -109,7 +101,7 @@ function chainStatement(kinds: readonly ChainKind[], read?: ChainRead): Chain {
       results.push(`${runs} AS r${i}`, `EXISTS (SELECT 1 FROM c${i}) AS k${i}`, `(SELECT "lastAt" FROM "Counter" WHERE "key" = ?) AS l${i}`);
     }
   });
-  if (read) results.push(`${read.subquery} AS v`);
+  if (read) results.push(`(${read.text}) AS v`);
   return Object.assign(sqlStatement(`WITH ${ctes.join(', ')} SELECT ${results.join(', ')}`, ['postgresql']), { kinds, read });
 }
 
@@ -136,13 +128,13 @@ function chainParams(steps: readonly ChainStep[], now: Date, read: Param[]): Par
  * The send limits of risk/code-limits.ts (checkSend): per IP, the resend cooldown, per scope, per
  * identifier, per client; with the id of the user of an email address, which an email send needs next.
  */
-export const SEND_CHAIN = chainStatement(['count', 'cooldown', 'count', 'count', 'count'], chainRead(USER_ID_BY_EMAIL));
+export const SEND_CHAIN = chainStatement(['count', 'cooldown', 'count', 'count', 'count'], USER_ID_BY_EMAIL);
 
 /** Runs `steps` (of the kinds of `chain`) and, with `read` (its params), the chain's read. */
 export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[], now = new Date(), read: Param[] = [null]): Promise<ChainRun> {
   if (db.sql.atomically) {
-    const statements = chain.read ? [HIT, CLAIM, READ_COUNTER, chain.read.alone] : [HIT, CLAIM, READ_COUNTER];
-    return db.sql.atomically(statements, (sql) => ({ steps: chainOnSqlite(sql, steps, now), read: chain.read && sql.one(chain.read.alone, read)?.v }));
+    const statements = chain.read ? [HIT, CLAIM, READ_COUNTER, chain.read] : [HIT, CLAIM, READ_COUNTER];
+    return db.sql.atomically(statements, (sql) => ({ steps: chainOnSqlite(sql, steps, now), read: chain.read && sql.one(chain.read, read)?.v }));
   }
   const row = (await db.sql.one(chain, chainParams(steps, now, chain.read ? read : [])))!;
   const results = steps.map((step, i): ChainResult | undefined => {
