@@ -98,6 +98,8 @@ export interface State {
   passkeys: SoftAuthenticator[];
   /** Addresses passwordless_start sent codes to so far; each request takes a new one. */
   sent: number;
+  /** Access tokens refresh answered so far: each replaces the pool's next, oldest first. */
+  refreshed: number;
   /** Requests sent with no fresh refresh token or OTP code left. */
   dry: number;
   /** Introspection answers of `active: false` (a 200 that means the token was not found). */
@@ -105,13 +107,22 @@ export interface State {
 }
 
 export function newState(pool: Tokens[]): State {
-  return { accessTokens: pool.map((t) => t.access_token), refreshTokens: pool.map((t) => t.refresh_token), otpCodes: [], mfaUsers: [], passkeys: [], sent: 0, dry: 0, inactive: 0 };
+  return {
+    accessTokens: pool.map((t) => t.access_token),
+    refreshTokens: pool.map((t) => t.refresh_token),
+    otpCodes: [],
+    mfaUsers: [],
+    passkeys: [],
+    sent: 0,
+    refreshed: 0,
+    dry: 0,
+    inactive: 0,
+  };
 }
 
 /** The request of connection `n` in an autocannon scenario; refresh and otp_grant consume their pools. */
 function requestOf(scenario: Loaded, target: Target, state: State, n: number): Request {
   let i = n;
-  let fresh = n;
   const nextAccessToken = () => state.accessTokens[i++ % state.accessTokens.length]!;
   switch (scenario) {
     case 'discovery':
@@ -141,7 +152,9 @@ function requestOf(scenario: Loaded, target: Target, state: State, n: number): R
           if (status !== 200) return;
           const tokens = JSON.parse(body) as Partial<Tokens>;
           if (tokens.refresh_token) state.refreshTokens.push(tokens.refresh_token);
-          if (tokens.access_token) state.accessTokens[fresh++ % state.accessTokens.length] = tokens.access_token;
+          // One count for all connections: each connection's own walked the pool in step with the
+          // others', replacing the same slots, and under load the rest outlived their 60 s (the soak's 401s).
+          if (tokens.access_token) state.accessTokens[state.refreshed++ % state.accessTokens.length] = tokens.access_token;
         },
       };
     case 'userinfo':
