@@ -8,6 +8,7 @@ import type { Services } from './services.js';
 import { assets } from './http/assets.js';
 import { brandStylesheets } from './http/brand.js';
 import { devOutboxRouter } from './http/dev-outbox.js';
+import { routablePaths } from './http/router-paths.js';
 import { healthRouter } from './http/health.js';
 import { measureRequests, metricsRouter } from './http/metrics.js';
 import { errorsByFamily, pinOriginToIssuer, requestLogger, securityHeaders } from './http/middleware.js';
@@ -98,11 +99,14 @@ export function createApp(s: Services): Koa {
       routers.every((r) => r.match(path, 'POST').path.length === 0 && r.match(path, 'GET').path.length === 0),
     ),
   );
-  for (const router of routers) {
+  // Other paths skip the routers without a route for them; the first router always runs, so a
+  // request's matched routes are set (ctx.matched) for allowedMethods' 405 and 501 as before.
+  const routable = routablePaths(routers);
+  routers.forEach((router, i) => {
     for (const middleware of [router.routes(), router.allowedMethods()] as Koa.Middleware[]) {
-      app.use((ctx, next) => (providerOnly.has(ctx.path) ? next() : middleware(ctx, next)));
+      app.use((ctx, next) => (providerOnly.has(ctx.path) || (i > 0 && !routable(ctx.path)[i]) ? next() : middleware(ctx, next)));
     }
-  }
+  });
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();
   app.use(auth0TokenErrors);

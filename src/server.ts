@@ -16,7 +16,7 @@ import { createServer, listen } from './http/listen.js';
 import { answerWhileStarting } from './http/health.js';
 import { createProvider } from './oidc/provider.js';
 import { providerPages } from './http/provider-pages.js';
-import { clientBrand, unnamedClientWarnings } from './oidc/client-metadata.js';
+import { clientBrand, metadataOf, unnamedClientWarnings } from './oidc/client-metadata.js';
 import { DeliveryWorker, type Channel } from './delivery/worker.js';
 import { OutboxWake } from './delivery/wake.js';
 import { captureChannel, smtpChannel } from './delivery/channels.js';
@@ -104,7 +104,10 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
   const { db, cookieKeys, keyring, mfaKeyring } = prepared;
   const onUnnamedClient = unnamedClientWarnings(log, config.clients);
   // An email's brand is its client's, looked up in whichever provider is current (rebuilt on key rotation).
-  const brandOf = async (clientId: string) => clientBrand((await services.provider.Client.find(clientId).catch(() => undefined))?.metadata());
+  const brandOf = async (clientId: string) => {
+    const client = await services.provider.Client.find(clientId).catch(() => undefined);
+    return clientBrand(client && metadataOf(client));
+  };
   const renderer = createRenderer({ productName: config.ui.productName, cache: config.production, onUnnamedClient, overrides: config.uiOverrides, brandOf });
   const pages = providerPages(renderer, config.ui.defaultLocale, config.issuer);
   const jwks = await loadSigningJwks(db);

@@ -18,10 +18,9 @@ function mac(key: string, flowKey: string, identifier: string, code: string): Bu
   return createHmac('sha256', key).update(`${flowKey}\u0000${identifier}\u0000${code}`).digest();
 }
 
+/** `length` uniform random digits (at most 14: randomInt's range ends at 2^48), in one draw. */
 export function generateCode(length: number): string {
-  let code = '';
-  for (let i = 0; i < length; i++) code += String(randomInt(10));
-  return code;
+  return String(randomInt(10 ** length)).padStart(length, '0');
 }
 
 /** Makes a code for `identifier` in `flowKey`, not yet stored: the plaintext (for the message only) and the row to store. */

@@ -12,7 +12,7 @@ import { check } from '../risk/check.js';
 import { SMS_PER_PREFIX } from '../risk/limits.js';
 import type { OutboxNotice } from '../storage/outbox-channel.js';
 import type { OutgoingMessage } from '../storage/outbox.js';
-import { findUserByEmail, type User } from '../storage/users.js';
+import type { User } from '../storage/users.js';
 import { maySignUp, resolveUser } from './sign-up.js';
 import { isPhoneIdentifier, parsePhone, phonePrefix } from './identifiers.js';
 import { conversionDelay, recordSmsSent, recordSmsVerified } from './sms-guard.js';
@@ -111,15 +111,16 @@ export function sendCode(deps: CodeSendDeps, flowKey: string, to: CodeRecipient,
 async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, who: Requester, options: SendOptions): Promise<SendResult> {
   const { config, db } = deps;
   const client = options.sendsPerClientPerHour ? { clientId: who.clientId, max: options.sendsPerClientPerHour } : undefined;
-  const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who);
+  // The limits' statement reads the address's user too: one round trip fewer on PostgreSQL.
+  const limited = await checkSend(db, throttlePolicy(config, options.sendsPerIpPerHour, client), email, who, email);
   if (limited.limited) {
     await recordAudit(db, { type: 'code.send_limited', clientId: who.clientId, identifier: email, ip: who.ip, reason: limited.reason });
     return { ok: false, reason: limited.reason, retryAfter: limited.retryAfter };
   }
   // The code is stored with its message and audit event in one batch, once the message is made.
   const { code, expiresAt, row } = newCode(config.codes, deps.keyring, flowKey, email);
-  const user = await findUserByEmail(db, email);
-  const known = options.factor === true || maySignUp(config.signUp) || user !== null;
+  const userId = limited.userId ?? null;
+  const known = options.factor === true || maySignUp(config.signUp) || userId !== null;
   const minutes = Math.round(config.codes.ttl / 60);
   // The link is made either way so known and unknown addresses cost the same; only owners get it.
   const url = options.link ? await options.link(code) : null;
@@ -130,7 +131,7 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
   const connection = emailConnection(config, options.connectionId);
   let outgoing: OutgoingMessage;
   if (connection?.delivery?.type === 'webhook') {
-    const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId: user?.id ?? null, clientId: who.clientId });
+    const body = webhookPayload({ email, code: known ? code : null, url: known ? url : null, expiresAt, message: message.text, userId, clientId: who.clientId });
     outgoing = { channel: 'webhook', connectionId: connection.id, recipient: email, subject: message.subject, text: JSON.stringify(body) };
   } else {
     outgoing = { channel: 'email', recipient: email, ...message };

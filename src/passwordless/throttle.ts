@@ -18,9 +18,9 @@ function askerOf(who: Asker): codeLimits.Asker {
   return { ip: who.ip, network: requesterNetwork(who.ip), browser: who.browser };
 }
 
-/** Called before sending a code; claims the cooldown when the send may go ahead. */
-export async function checkSend(db: Db, p: ThrottlePolicy, identifier: string, who: Asker, now = new Date()) {
-  return codeLimits.checkSend(db, p, identifier, askerOf(who), now);
+/** Called before sending a code; claims the cooldown when the send may go ahead (and reads the user of `userEmail`, see risk/code-limits.ts). */
+export async function checkSend(db: Db, p: ThrottlePolicy, identifier: string, who: Asker, userEmail?: string, now = new Date()) {
+  return codeLimits.checkSend(db, p, identifier, askerOf(who), now, userEmail);
 }
 
 /** Seconds before this requester may send to `identifier` again (for the page's countdown). */

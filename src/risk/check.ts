@@ -14,6 +14,7 @@ import {
   type Chain,
   type ChainResult,
 } from '../storage/counters.js';
+import type { Param } from '../storage/sql.js';
 import type { Limit } from './limits.js';
 
 /**
@@ -66,18 +67,19 @@ export function link<S extends unknown[], P>(limit: Limit<S, P>, subject: S, set
   return { limit: limit as unknown as Link['limit'], subject, settings, ...options };
 }
 
-/** The decisions of a chain's links (undefined for those not checked) and the link that stopped it, if any. */
+/** The decisions of a chain's links (undefined for those not checked), the link that stopped it, if any, and the chain's read. */
 export interface ChainOutcome {
   decisions: (Decision | undefined)[];
   stoppedAt?: number;
+  read: unknown;
 }
 
 /**
  * Checks `links` in order, each counted only when the ones before let the action through (see
  * Link), all at once (storage/counters.ts runChain): `chain`'s first kinds are the links' limits',
- * the rest are skipped.
+ * the rest are skipped. `read`: the params of the chain's read (storage/counters.ts ChainRead).
  */
-export async function checkChain(db: Db, chain: Chain, links: readonly Link[], now = new Date()): Promise<ChainOutcome> {
+export async function checkChain(db: Db, chain: Chain, links: readonly Link[], now = new Date(), read?: Param[]): Promise<ChainOutcome> {
   const stops = (i: number, decision: Decision, decisions: (Decision | undefined)[]) => {
     const link = links[i]!;
     if (decision.kind === 'allow' || link.enforced === false) return false;
@@ -85,7 +87,7 @@ export async function checkChain(db: Db, chain: Chain, links: readonly Link[], n
     return !(link.passIfPreviousAtMost !== undefined && before?.kind === 'allow' && before.count <= link.passIfPreviousAtMost);
   };
   const decisions: (Decision | undefined)[] = [];
-  const results = await runChain(
+  const run = await runChain(
     db,
     chain,
     chain.kinds.map((kind, i) => {
@@ -102,13 +104,14 @@ export async function checkChain(db: Db, chain: Chain, links: readonly Link[], n
       };
     }),
     now,
+    read,
   );
   for (const [i, link] of links.entries()) {
-    const result = results[i];
+    const result = run.steps[i];
     decisions.push(result && decide(link, result, now));
-    if (decisions[i] && stops(i, decisions[i], decisions)) return { decisions, stoppedAt: i };
+    if (decisions[i] && stops(i, decisions[i], decisions)) return { decisions, stoppedAt: i, read: run.read };
   }
-  return { decisions };
+  return { decisions, read: run.read };
 }
 
 /** The decision check() would have made for what a chain's step found. */

@@ -70,9 +70,10 @@ export async function trustBrowser(db: Db, p: Pick<Settings, 'trustedBrowserTtl'
 
 /**
  * Called before sending a code; claims the cooldown when the send may go ahead. Each limit counts
- * only once the ones before it let the send through (on PostgreSQL all in one statement).
+ * only once the ones before it let the send through (on PostgreSQL all in one statement). With
+ * `userEmail`, the same statement reads the id of that address's user (`userId`, null for none).
  */
-export async function checkSend(db: Db, p: Settings, identifier: string, who: Asker, now = new Date()): Promise<Limited> {
+export async function checkSend(db: Db, p: Settings, identifier: string, who: Asker, now = new Date(), userEmail?: string): Promise<Limited & { userId?: string | null }> {
   const { scope, trusted } = await scopeOf(db, p, identifier, who, now);
   const links = [
     link(SENDS_PER_IP, [who.ip, p.ipBucket], p),
@@ -84,8 +85,8 @@ export async function checkSend(db: Db, p: Settings, identifier: string, who: As
     // The client-wide cap last, so sends refused above never count against the client.
     ...(p.client ? [link(SENDS_PER_CLIENT, [p.client.clientId], p.client)] : []),
   ];
-  const { decisions, stoppedAt } = await checkChain(db, SEND_CHAIN, links, now);
-  if (stoppedAt === undefined) return { limited: false };
+  const { decisions, stoppedAt, read } = await checkChain(db, SEND_CHAIN, links, now, [userEmail ?? null]);
+  if (stoppedAt === undefined) return { limited: false, userId: typeof read === 'string' ? read : null };
   return limitedBy(links[stoppedAt]!.limit, decisions[stoppedAt] as Exclude<Decision, { kind: 'allow' }>);
 }
 

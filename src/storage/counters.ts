@@ -2,6 +2,7 @@
 // failure streaks. Each change is one statement, so parallel requests cannot both win.
 import type { Db } from './db.js';
 import type { Counter } from './generated/sqlite/client.js';
+import { USER_ID_BY_EMAIL } from './users.js';
 import { readBool, readDate, sqlStatement, type Param, type RawRow, type Row, type Statement, type SyncSql } from './sql.js';
 
 // hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
@@ -61,13 +62,26 @@ export interface ChainStep {
 /** What a step that ran found: its count and window start, or whether its cooldown was claimed and the last action's time. */
 export type ChainResult = { kind: 'count'; count: number; windowStart: Date } | { kind: 'cooldown'; claimed: boolean; lastAt: Date | null };
 
-/** A chain's statement (PostgreSQL only), with the kinds of its steps. */
+/**
+ * A read that rides along with a chain (in its statement on PostgreSQL, its transaction on SQLite),
+ * so a request that needs both makes one round trip: a statement reading one value, `v`.
+ */
+export type ChainRead = Statement<{ v: unknown }>;
+
+/** A chain's statement (PostgreSQL only), with the kinds of its steps and the read riding along. */
 export interface Chain extends Statement<Row> {
   readonly kinds: readonly ChainKind[];
+  readonly read?: ChainRead;
+}
+
+/** What a chain found: each step's result (undefined for a step that did not run), and its read's value. */
+export interface ChainRun {
+  steps: (ChainResult | undefined)[];
+  read: unknown;
 }
 
 const TS = '?::timestamp(3)';
-function chainStatement(kinds: readonly ChainKind[]): Chain {
+function chainStatement(kinds: readonly ChainKind[], read?: ChainRead): Chain {
   const ctes: string[] = [];
   const results: string[] = [];
   kinds.forEach((kind, i) => {
@@ -87,11 +101,12 @@ function chainStatement(kinds: readonly ChainKind[]): Chain {
       results.push(`${runs} AS r${i}`, `EXISTS (SELECT 1 FROM c${i}) AS k${i}`, `(SELECT "lastAt" FROM "Counter" WHERE "key" = ?) AS l${i}`);
     }
   });
-  return Object.assign(sqlStatement(`WITH ${ctes.join(', ')} SELECT ${results.join(', ')}`, ['postgresql']), { kinds });
+  if (read) results.push(`(${read.text}) AS v`);
+  return Object.assign(sqlStatement(`WITH ${ctes.join(', ')} SELECT ${results.join(', ')}`, ['postgresql']), { kinds, read });
 }
 
-/** The params of a chain's statement for `steps`, in the order its text takes them. */
-function chainParams(steps: readonly ChainStep[], now: Date): Param[] {
+/** The params of a chain's statement for `steps` (and its read's), in the order its text takes them. */
+function chainParams(steps: readonly ChainStep[], now: Date, read: Param[]): Param[] {
   const params: Param[] = [];
   // The final SELECT's: each cooldown's key, to read its last action.
   const results: Param[] = [];
@@ -106,23 +121,30 @@ function chainParams(steps: readonly ChainStep[], now: Date): Param[] {
       results.push(step.key);
     }
   }
-  return [...params, ...results];
+  return [...params, ...results, ...read];
 }
 
-/** The send limits of risk/code-limits.ts (checkSend): per IP, the resend cooldown, per scope, per identifier, per client. */
-export const SEND_CHAIN = chainStatement(['count', 'cooldown', 'count', 'count', 'count']);
+/**
+ * The send limits of risk/code-limits.ts (checkSend): per IP, the resend cooldown, per scope, per
+ * identifier, per client; with the id of the user of an email address, which an email send needs next.
+ */
+export const SEND_CHAIN = chainStatement(['count', 'cooldown', 'count', 'count', 'count'], USER_ID_BY_EMAIL);
 
-/** Runs `steps` (of the kinds of `chain`); each step's result, or undefined for a step that did not run. */
-export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[], now = new Date()): Promise<(ChainResult | undefined)[]> {
-  if (db.sql.atomically) return db.sql.atomically([HIT, CLAIM, READ_COUNTER], (sql) => chainOnSqlite(sql, steps, now));
-  const row = (await db.sql.one(chain, chainParams(steps, now)))!;
-  return steps.map((step, i) => {
+/** Runs `steps` (of the kinds of `chain`) and, with `read` (its params), the chain's read. */
+export async function runChain(db: Db, chain: Chain, steps: readonly ChainStep[], now = new Date(), read: Param[] = [null]): Promise<ChainRun> {
+  if (db.sql.atomically) {
+    const statements = chain.read ? [HIT, CLAIM, READ_COUNTER, chain.read] : [HIT, CLAIM, READ_COUNTER];
+    return db.sql.atomically(statements, (sql) => ({ steps: chainOnSqlite(sql, steps, now), read: chain.read && sql.one(chain.read, read)?.v }));
+  }
+  const row = (await db.sql.one(chain, chainParams(steps, now, chain.read ? read : [])))!;
+  const results = steps.map((step, i): ChainResult | undefined => {
     if (step.kind === 'count') {
       return row[`n${i}`] === null || row[`n${i}`] === undefined ? undefined : { kind: 'count', count: Number(row[`n${i}`]), windowStart: readDate(row[`s${i}`])! };
     }
     if (step.key === null || (i > 0 && !readBool(row[`r${i}`]))) return undefined;
     return { kind: 'cooldown', claimed: readBool(row[`k${i}`]), lastAt: readDate(row[`l${i}`]) };
   });
+  return { steps: results, read: row.v };
 }
 
 /** The chain's statement on SQLite: the same gates as chainStatement's, between HIT and CLAIM. */

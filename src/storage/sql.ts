@@ -103,6 +103,19 @@ export function readBool(value: unknown): boolean {
   return value === true || value === 1;
 }
 
+// A request binds the same few instants many times (a send's limits: now, and a window's start and
+// end per counter); their text is made once (it was 2 % of a start's CPU on SQLite).
+const dateTexts = new Map<number, string>();
+function sqliteDate(date: Date): string {
+  const ms = date.getTime();
+  let text = dateTexts.get(ms);
+  if (text === undefined) {
+    if (dateTexts.size >= 64) dateTexts.clear();
+    dateTexts.set(ms, (text = date.toISOString().replace('Z', '+00:00')));
+  }
+  return text;
+}
+
 /**
  * Statements on Prisma's own SQLite connection (`connection` hands it over, connecting if needed).
  * One connection means one writer in this process: a second one would meet Prisma's open
@@ -131,7 +144,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
     }
     return ready;
   };
-  const bind = (params: Param[]) => params.map((p) => (p instanceof Date ? p.toISOString().replace('Z', '+00:00') : typeof p === 'boolean' ? Number(p) : p));
+  const bind = (params: Param[]) => params.map((p) => (p instanceof Date ? sqliteDate(p) : typeof p === 'boolean' ? Number(p) : p));
   const execute = async <T>(statement: Statement<unknown>, work: (ready: Prepared) => T): Promise<T> => {
     try {
       const ready = await prepare(statement);

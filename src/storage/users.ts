@@ -42,6 +42,9 @@ export async function findUserByEmail(db: Db, email: string): Promise<User | nul
   return row ? userOf(row) : null;
 }
 
+/** The id of the user of an email address: it rides along with a send's limits (storage/counters.ts SEND_CHAIN). */
+export const USER_ID_BY_EMAIL = sqlStatement<{ v: string }>('SELECT "id" AS v FROM "User" WHERE "email" = ?');
+
 // On every SMS code sent and every code sign-in.
 export const FIND_USER_BY_PHONE = sqlStatement<RawRow<UserModel, UserColumn>>(
   `SELECT ${columnList<UserModel>(Object.keys(fields) as UserColumn[])} FROM "User" WHERE "phoneNumber" = ?`,

@@ -160,7 +160,7 @@ describe.each(ENGINES)('work of other requests while a Prisma transaction is ope
     const chain = runChain(db, SEND_CHAIN, steps);
     const meanwhile = await whileOpen(chain);
     await tx.rollBack();
-    expect(await chain).toEqual([{ kind: 'count', count: 1, windowStart: expect.any(Date) }, undefined, undefined, undefined, undefined]);
+    expect((await chain).steps).toEqual([{ kind: 'count', count: 1, windowStart: expect.any(Date) }, undefined, undefined, undefined, undefined]);
     const counter = await db.prisma.counter.findUniqueOrThrow({ where: { key }, select: { count: true } });
     expect([meanwhile, counter, await recipients()]).toEqual([expected, { count: 1 }, []]);
   });
