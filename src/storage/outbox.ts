@@ -91,8 +91,8 @@ const ERASED = { subject: null, text: '', html: null };
 
 // Every code sent is marked sent once: prepared, as Prisma's update cost more CPU than the rest of the send.
 const SENT = `"status" = 'sent', "sentAt" = ?, "lockedUntil" = NULL, "attempts" = "attempts" + 1`;
-const MARK_SENT = sqlStatement(`UPDATE "OutboxMessage" SET ${SENT} WHERE "id" = ?`);
-const MARK_SENT_ERASED = sqlStatement(`UPDATE "OutboxMessage" SET ${SENT}, "subject" = NULL, "text" = '', "html" = NULL WHERE "id" = ?`);
+export const MARK_SENT = sqlStatement(`UPDATE "OutboxMessage" SET ${SENT} WHERE "id" = ?`);
+export const MARK_SENT_ERASED = sqlStatement(`UPDATE "OutboxMessage" SET ${SENT}, "subject" = NULL, "text" = '', "html" = NULL WHERE "id" = ?`);
 
 /** Marks a message sent; its bodies are erased unless `keepBody` (captured for the dev outbox, never delivered). */
 export async function markSent(db: Db, id: string, keepBody: boolean, now = new Date()): Promise<void> {
