@@ -18,7 +18,8 @@ export function requestLogger(log: Logger) {
     try {
       await next();
     } finally {
-      const failed = ctx.status >= 500;
+      // 501 answers a method no route implements (a scanner's PROPFIND): the client's doing, not ours.
+      const failed = ctx.status >= 500 && ctx.status !== 501;
       if (failed || log.isLevelEnabled('info')) {
         const ms = Math.round((performance.now() - started) * 10) / 10;
         const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms, ip: ctx.ip };
