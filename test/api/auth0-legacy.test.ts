@@ -5,6 +5,7 @@ import { AuthenticationClient } from 'auth0/legacy';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorizationParams } from '../helpers/authorization.js';
 import { FormClient } from '../helpers/form-client.js';
 import { signInWithEmail, startLogin } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
@@ -82,21 +83,8 @@ describe('Auth0 legacy AuthenticationClient (auth0/legacy)', () => {
 
   it('sends a link by default; the link, once confirmed, lands on redirect_uri with code and state', async () => {
     const email = nextEmail();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const sent = await auth0.passwordless.sendEmail({
-      email,
-      authParams: {
-        redirect_uri: CALLBACK,
-        response_type: 'code',
-        scope: 'openid email',
-        state,
-        nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      },
-    });
+    const { params: authParams, verifier, state, nonce } = await authorizationParams({ redirect_uri: CALLBACK, response_type: 'code', scope: 'openid email' });
+    const sent = await auth0.passwordless.sendEmail({ email, authParams });
     expect(sent.status).toBe(200);
     const mail = await t.mail.next(email);
     const link = linkFrom(mail, '/passwordless/verify_redirect');
