@@ -2,12 +2,12 @@
 // answer the settled decision, once; a second answer, a decision that waits for no review, an
 // unknown or odd id, a bad body are refused (409, 404, 400), never a 500; approve against deny at
 // the same moment settles it once (raced on both engines); nobody but an admin token gets in.
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackAction } from '../../src/passwordless/actions.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { conforming } from '../helpers/openapi.js';
+import { clientCredentialsToken } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
@@ -31,14 +31,9 @@ describe.each(ENGINES)('reviews in the management API on %s', (engine) => {
   let n = 0;
   beforeAll(async () => {
     t = await startTestSesame(engine, fixture);
-    token = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
+    token = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
   });
   afterAll(() => t?.stop());
-
-  async function clientCredentials(id: string, secret: string, params: Record<string, string> = {}): Promise<string> {
-    const rp = await oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
-    return (await oidc.clientCredentialsGrant(rp, params)).access_token;
-  }
 
   const review = async (id: string, body: unknown, bearer: string | null = token) => {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
@@ -80,7 +75,7 @@ describe.each(ENGINES)('reviews in the management API on %s', (engine) => {
     });
     expect((await review('x'.repeat(5000), { decision: 'approve' })).status).toBe(404);
     expect((await review(held.id, { decision: 'approve' }, null)).status).toBe(401);
-    const backend = await clientCredentials('backend', BACKEND_SECRET);
+    const backend = await clientCredentialsToken(t, 'backend', BACKEND_SECRET);
     expect((await review(held.id, { decision: 'approve' }, backend)).status).toBe(401);
     const row = await t.sesame.services.db.prisma.actionDecision.findUniqueOrThrow({ where: { id: held.id } });
     expect(row.state).toBe('REVIEW_REQUIRED');

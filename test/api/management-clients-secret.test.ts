@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { clientCredentialsToken, signInWithEmail, startLogin } from '../helpers/login.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 const APP_SECRET = 'app-secret-app-secret-app-secret';
@@ -23,14 +23,9 @@ describe.each(ENGINES)('client secrets, removal and scopes in the management API
   let token: string;
   beforeAll(async () => {
     t = await startTestSesame(engine, fixture);
-    token = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
+    token = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
   });
   afterAll(() => t?.stop());
-
-  async function clientCredentials(id: string, secret: string, params: Record<string, string> = {}): Promise<string> {
-    const rp = await oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
-    return (await oidc.clientCredentialsGrant(rp, params)).access_token;
-  }
 
   const api = async (method: string, path: string, body?: unknown, bearer: string | null = token) => {
     const res = await fetch(`${t.url}/api/v1${path}`, {
@@ -120,7 +115,7 @@ describe.each(ENGINES)('client secrets, removal and scopes in the management API
       expectedNonce: started.nonce,
     });
     expect(tokens.refresh_token).toEqual(expect.any(String));
-    await clientCredentials('web', created.body.client_secret).catch(() => undefined); // not its grant: refused, stores nothing
+    await clientCredentialsToken(t, 'web', created.body.client_secret).catch(() => undefined); // not its grant: refused, stores nothing
     const rows = () => t.sesame.services.db.prisma.oidcPayload.findMany({ where: { payload: { contains: '"clientId":"web"' } }, select: { model: true } });
     expect((await rows()).map((r) => r.model).sort()).toEqual(expect.arrayContaining(['AccessToken', 'Grant', 'RefreshToken']));
 
@@ -151,7 +146,7 @@ describe.each(ENGINES)('client secrets, removal and scopes in the management API
   });
 
   it('needs clients:read to read and clients:write to change', async () => {
-    const reader = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'clients:read' });
+    const reader = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'clients:read' });
     expect((await api('GET', '/clients', undefined, reader)).status).toBe(200);
     expect((await api('GET', '/clients/app', undefined, reader)).status).toBe(200);
     const lacks = { status: 403, body: { error: 'insufficient_scope', error_description: 'The access token lacks the scope clients:write (or admin).' } };
@@ -159,7 +154,7 @@ describe.each(ENGINES)('client secrets, removal and scopes in the management API
     expect(await api('PATCH', '/clients/rotor', { client_name: 'x' }, reader)).toEqual(lacks);
     expect(await api('POST', '/clients/rotor/secret', undefined, reader)).toEqual(lacks);
     expect(await api('DELETE', '/clients/rotor', undefined, reader)).toEqual(lacks);
-    const writer = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'clients:write' });
+    const writer = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'clients:write' });
     expect((await api('GET', '/clients', undefined, writer)).status).toBe(403);
     expect((await api('PATCH', '/clients/rotor', { client_name: 'Rotor 2' }, writer)).status).toBe(200);
   });

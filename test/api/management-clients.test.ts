@@ -7,7 +7,7 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
 import { findStoredClient } from '../../src/storage/clients.js';
 import { capturingLogger } from '../helpers/logs.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { clientCredentialsToken, signInWithEmail, startLogin } from '../helpers/login.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 const APP_SECRET = 'app-secret-app-secret-app-secret';
@@ -32,14 +32,9 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
   const { logger, lines } = capturingLogger('debug');
   beforeAll(async () => {
     t = await startTestSesame(engine, fixture, { logger });
-    token = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
+    token = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
   });
   afterAll(() => t?.stop());
-
-  async function clientCredentials(id: string, secret: string, params: Record<string, string> = {}): Promise<string> {
-    const rp = await oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
-    return (await oidc.clientCredentialsGrant(rp, params)).access_token;
-  }
 
   const api = async (method: string, path: string, body?: unknown, bearer: string | null = token) => {
     const res = await fetch(`${t.url}/api/v1${path}`, {
@@ -84,7 +79,7 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
       expectedState: started.state,
       expectedNonce: started.nonce,
     });
-    const backendToken = await clientCredentials('backend', BACKEND_SECRET);
+    const backendToken = await clientCredentialsToken(t, 'backend', BACKEND_SECRET);
     const routes: Array<[string, string, unknown?]> = [
       ['GET', '/clients'],
       ['GET', '/clients/app'],

@@ -3,7 +3,6 @@
 // client; a removed factor no longer verifies; another user's authenticator cannot be reached through
 // a user id; odd ids answer 404, never a 500; nobody but an admin client-credentials token gets in.
 import { randomUUID } from 'node:crypto';
-import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFactorCode } from '../../src/passwordless/mfa/factors.js';
@@ -14,6 +13,7 @@ import { enrolTotp } from '../../src/passwordless/mfa/totp.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { conforming } from '../helpers/openapi.js';
+import { clientCredentialsToken } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
@@ -33,15 +33,10 @@ describe.each(ENGINES)('user authenticators in the management API on %s', (engin
   let deps: MfaDeps;
   beforeAll(async () => {
     t = await startTestSesame(engine, fixture);
-    token = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
+    token = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
     deps = t.sesame.services;
   });
   afterAll(() => t?.stop());
-
-  async function clientCredentials(id: string, secret: string, params: Record<string, string> = {}): Promise<string> {
-    const rp = await oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
-    return (await oidc.clientCredentialsGrant(rp, params)).access_token;
-  }
 
   const api = async (method: string, path: string, bearer: string | null = token) => {
     const res = await fetch(`${t.url}/api/v1${path}`, { method, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
@@ -164,8 +159,8 @@ describe.each(ENGINES)('user authenticators in the management API on %s', (engin
 
   it('refuses every authenticator route without a token, with a token lacking the admin scope and with a non-management token', async () => {
     const { userId, app } = await userWithFactors();
-    const noAdmin = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/` });
-    const backend = await clientCredentials('backend', BACKEND_SECRET);
+    const noAdmin = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/` });
+    const backend = await clientCredentialsToken(t, 'backend', BACKEND_SECRET);
     const before = await stored(userId);
     for (const [method, route] of [
       ['GET', path(userId)],

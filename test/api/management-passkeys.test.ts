@@ -11,7 +11,7 @@ import { finishAuthentication, finishRegistration, startAuthentication, startReg
 import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { clientCredentialsToken, signInWithEmail, startLogin } from '../helpers/login.js';
 import { conforming } from '../helpers/openapi.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -38,15 +38,10 @@ describe.each(ENGINES)('user passkeys in the management API on %s', (engine) => 
   let deps: PasskeyDeps;
   beforeAll(async () => {
     t = await startTestSesame(engine, fixture);
-    token = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
+    token = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
     deps = { config: loadConfig({}, { issuer: ORIGIN }), db: t.sesame.services.db, log: createLogger('silent') };
   });
   afterAll(() => t?.stop());
-
-  async function clientCredentials(id: string, secret: string, params: Record<string, string> = {}): Promise<string> {
-    const rp = await oidc.discovery(new URL(t.issuer), id, undefined, oidc.ClientSecretPost(secret), { execute: [oidc.allowInsecureRequests] });
-    return (await oidc.clientCredentialsGrant(rp, params)).access_token;
-  }
 
   const api = async (method: string, path: string, bearer: string | null = token) => {
     const res = await fetch(`${t.url}/api/v1${path}`, { method, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
@@ -178,8 +173,8 @@ describe.each(ENGINES)('user passkeys in the management API on %s', (engine) => 
 
   it('refuses every passkey route without a token, with a token lacking the admin scope and with a non-management token', async () => {
     const { userId, ids } = await userWithPasskeys(device());
-    const noAdmin = await clientCredentials('ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/` });
-    const backend = await clientCredentials('backend', BACKEND_SECRET);
+    const noAdmin = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/` });
+    const backend = await clientCredentialsToken(t, 'backend', BACKEND_SECRET);
     const before = await passkeyCount();
     for (const [method, path] of [
       ['GET', `/users/${userId}/passkeys`],

@@ -13,6 +13,11 @@ export async function rpConfig(t: TestSesame, clientId: string, secret?: string)
   return config;
 }
 
+/** An access token of client `clientId` from the client_credentials grant (`params`: audience, scope...). */
+export async function clientCredentialsToken(t: TestSesame, clientId: string, secret: string, params: Record<string, string> = {}): Promise<string> {
+  return (await oidc.clientCredentialsGrant(await rpConfig(t, clientId, secret), params)).access_token;
+}
+
 export interface Started {
   browser: FormClient;
   page: Page & { location?: string };
