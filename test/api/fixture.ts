@@ -8,6 +8,18 @@ export const SESAME_OTP = 'urn:sesame:params:oauth:grant-type:passwordless-otp';
 export const CALLBACK = 'http://127.0.0.1:9/cb';
 export const WEB_ORIGIN = 'http://127.0.0.1:9';
 
+/** The token endpoint's answer for scope `openid email` to a client that may use the refresh_token grant (so it gets one). */
+export const EMAIL_SCOPE_TOKENS = {
+  access_token: expect.any(String),
+  expires_in: 3600,
+  id_token: expect.any(String),
+  refresh_token: expect.any(String),
+  scope: 'openid email',
+  token_type: 'Bearer',
+};
+/** The OTP grant's refusal of a wrong, used or never sent code (one answer for all, so it tells nothing). */
+export const WRONG_CODE = { error: 'invalid_grant', error_description: 'Wrong email or verification code.' };
+
 export const apiFixture = {
   clients: [
     {

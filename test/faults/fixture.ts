@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 import { apiFixture, OTP } from '../api/fixture.js';
 import { pollUntil, waitFor } from '../helpers/wait.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 export { OTP };
 export const NATIVE = apiFixture.clients[0]!;
@@ -113,6 +114,11 @@ export function logged(lines: Array<Record<string, unknown>>, msg: string): Arra
 // ---------------------------------------------------------------------------------------------
 // The outage tests' shape: a load loop per kind of request, phases around a cut, /readyz watched.
 
+/** How long the database stays cut off. */
+const OUTAGE_MS = 5000;
+// Only bounds the wait for /readyz after the restore (a loaded machine is slow to reconnect).
+const RECOVERY_MS = 30_000;
+
 export type Phase = 'before' | 'outage' | 'recovering' | 'after';
 
 export interface Sample<K extends string> {
@@ -167,7 +173,7 @@ export function startLoad<K extends string>(requests: Record<K, () => Promise<{ 
 }
 
 /** `/readyz` (with ms since the cut) and `/healthz` every 250 ms until `outageMs` after `cutAt`. */
-export async function watchOutage(url: string, cutAt: number, outageMs: number): Promise<{ ready: Array<Answer & { at: number }>; live: Answer[] }> {
+async function watchOutage(url: string, cutAt: number, outageMs: number): Promise<{ ready: Array<Answer & { at: number }>; live: Answer[] }> {
   const ready: Array<Answer & { at: number }> = [];
   const live: Answer[] = [];
   while (Date.now() - cutAt < outageMs) {
@@ -180,7 +186,7 @@ export async function watchOutage(url: string, cutAt: number, outageMs: number):
 }
 
 /** Polls `/readyz` until 200 or `limitMs` after `restoredAt`; `recoveredAfter` is undefined if it never came. */
-export async function waitForReady(url: string, restoredAt: number, limitMs: number): Promise<{ recoveredAfter?: number; readyAfter: Answer[] }> {
+async function waitForReady(url: string, restoredAt: number, limitMs: number): Promise<{ recoveredAfter?: number; readyAfter: Answer[] }> {
   const readyAfter: Answer[] = [];
   const ready = async () => {
     const r = await get(`${url}/readyz`);
@@ -192,12 +198,59 @@ export async function waitForReady(url: string, restoredAt: number, limitMs: num
 }
 
 /** Waits for three answers of each kind sent after the recovery (the checks look at the last three), then stops the load. */
-export async function finishLoad<K extends string>(load: Load<K>): Promise<void> {
+async function finishLoad<K extends string>(load: Load<K>): Promise<void> {
   await waitFor(() => load.kinds.every((kind) => load.samples.filter((x) => x.kind === kind && x.phase === 'after').length >= 3), {
     timeout: 60_000,
     what: 'three answers of each kind after the recovery',
   });
   await load.stop();
+}
+
+export interface Outage {
+  cutAt: number;
+  /** `/readyz` during the outage, with ms since the cut, and `/healthz` beside it. */
+  ready: Array<Answer & { at: number }>;
+  live: Answer[];
+  /** Ms from the restore to the first `/readyz` 200; undefined if it never came. */
+  recoveredAfter?: number;
+  /** The `/readyz` answers after the restore. */
+  readyAfter: Answer[];
+}
+
+/**
+ * Cuts the database off under a running load for OUTAGE_MS (watching `/readyz` and `/healthz` of
+ * `url`), restores it, waits for `/readyz`, then for three answers of each kind sent after; the
+ * load's phase follows along. The load is stopped when this returns.
+ */
+export async function throughOutage<K extends string>(load: Load<K>, url: string, proxy: Pick<TcpProxy, 'cut' | 'restore'>): Promise<Outage> {
+  const cutAt = Date.now();
+  load.phase = 'outage';
+  await proxy.cut();
+  const { ready, live } = await watchOutage(url, cutAt, OUTAGE_MS);
+  await proxy.restore();
+  load.phase = 'recovering';
+  const { recoveredAfter, readyAfter } = await waitForReady(url, Date.now(), RECOVERY_MS);
+  load.phase = 'after';
+  await finishLoad(load);
+  return { cutAt, ready, live, recoveredAfter, readyAfter };
+}
+
+/**
+ * What every outage test asks of its load, `normal` being each kind's status without an outage: no
+ * request lost its connection, whatever was answered before the cut was normal, requests sent
+ * during the outage got 503s, and the last three of each kind after the recovery are normal again.
+ * `show` is how the test prints a sample in a failure.
+ */
+export function expectLoadThroughOutage<K extends string>(samples: Array<Sample<K>>, cutAt: number, normal: Record<K, number>, show: (x: Sample<K>) => unknown): void {
+  const all = JSON.stringify(summary(samples));
+  expect.soft(samples.filter((x) => x.error).map(show), `socket errors; all samples: ${all}`).toEqual([]);
+  expect.soft(samples.filter((x) => x.at + x.ms < cutAt && x.answer?.status !== normal[x.kind]).map(show), 'answered before the cut').toEqual([]);
+  expect.soft(samples.filter((x) => x.phase === 'outage' && x.answer?.status === 503).length, `503s during the outage: ${all}`).toBeGreaterThan(0);
+  for (const kind of Object.keys(normal) as K[]) {
+    const after = samples.filter((x) => x.kind === kind && x.phase === 'after');
+    expect(after.length, kind).toBeGreaterThan(0);
+    expect(after.slice(-3).map(show), `${kind} after recovery`).toEqual(after.slice(-3).map(() => expect.objectContaining({ status: normal[kind] })));
+  }
 }
 
 /** Counts of samples by phase, kind and status (or socket error), for assertion messages. */
