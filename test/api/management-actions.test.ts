@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackAction } from '../../src/passwordless/actions.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
-import { conforming } from '../helpers/openapi.js';
+import { documentedCall } from '../helpers/openapi.js';
 import { clientCredentialsToken } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 
@@ -35,11 +35,7 @@ describe.each(ENGINES)('reviews in the management API on %s', (engine) => {
   });
   afterAll(() => t?.stop());
 
-  const review = async (id: string, body: unknown, bearer: string | null = token) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
-    const res = await fetch(`${t.url}/api/v1/actions/${encodeURIComponent(id)}/review`, { method: 'POST', headers, body: JSON.stringify(body) });
-    return conforming(t.url, 'POST', `/actions/${encodeURIComponent(id)}/review`, { status: res.status, body: (await res.json()) as unknown });
-  };
+  const review = (id: string, body: unknown, bearer: string | null = token) => documentedCall(t.url, 'POST', `/actions/${encodeURIComponent(id)}/review`, bearer, body);
 
   /** A decision of `actionCode` for a new user of the `ops` client. */
   async function decision(actionCode: string) {

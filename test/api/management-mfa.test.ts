@@ -12,7 +12,7 @@ import { generateRecoveryCodes } from '../../src/passwordless/mfa/recovery-codes
 import { enrolTotp } from '../../src/passwordless/mfa/totp.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
-import { conforming } from '../helpers/openapi.js';
+import { documentedCall } from '../helpers/openapi.js';
 import { clientCredentialsToken } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 
@@ -38,11 +38,7 @@ describe.each(ENGINES)('user authenticators in the management API on %s', (engin
   });
   afterAll(() => t?.stop());
 
-  const api = async (method: string, path: string, bearer: string | null = token) => {
-    const res = await fetch(`${t.url}/api/v1${path}`, { method, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
-    const text = await res.text();
-    return conforming(t.url, method, path, { status: res.status, body: text ? (JSON.parse(text) as any) : null });
-  };
+  const api = (method: string, path: string, bearer: string | null = token) => documentedCall(t.url, method, path, bearer);
   const path = (userId: string, authenticatorId?: string) => `/users/${userId}/authenticators${authenticatorId ? `/${encodeURIComponent(authenticatorId)}` : ''}`;
 
   /** A user with an authenticator app (confirmed by a computed code), recovery codes and an unfinished SMS enrolment. */

@@ -12,7 +12,7 @@ import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { clientCredentialsToken, signInWithEmail, startLogin } from '../helpers/login.js';
-import { conforming } from '../helpers/openapi.js';
+import { documentedCall } from '../helpers/openapi.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
@@ -43,11 +43,7 @@ describe.each(ENGINES)('user passkeys in the management API on %s', (engine) => 
   });
   afterAll(() => t?.stop());
 
-  const api = async (method: string, path: string, bearer: string | null = token) => {
-    const res = await fetch(`${t.url}/api/v1${path}`, { method, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
-    const text = await res.text();
-    return conforming(t.url, method, path, { status: res.status, body: text ? (JSON.parse(text) as any) : null });
-  };
+  const api = (method: string, path: string, bearer: string | null = token) => documentedCall(t.url, method, path, bearer);
 
   /** A new user with one passkey per device, enrolled through the real ceremony; returns the user id and passkey ids, oldest first. */
   async function userWithPasskeys(...devices: SoftAuthenticator[]) {

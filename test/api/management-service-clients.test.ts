@@ -1,8 +1,8 @@
 // Service clients through the management API: create (access key once), list, rotate, revoke; and
 // ids no row can hold on every management route with an id in its path, and a NUL in a query or body.
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conforming } from '../helpers/openapi.js';
+import { documentedCall } from '../helpers/openapi.js';
+import { clientCredentialsToken } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
 
@@ -19,20 +19,11 @@ describe.each(ENGINES)('service clients in the management API on %s', (engine) =
         { id: 'corp', type: 'external', name: 'Corp', authorizationUrl: 'https://login.corp.example/passwordless', accountId: 'acct1' },
       ],
     });
-    const ops = await oidc.discovery(new URL(t.issuer), 'ops', undefined, oidc.ClientSecretPost(OPS_SECRET), { execute: [oidc.allowInsecureRequests] });
-    token = (await oidc.clientCredentialsGrant(ops, { audience: `${t.issuer}/api/v1/`, scope: 'admin' })).access_token;
+    token = await clientCredentialsToken(t, 'ops', OPS_SECRET, { audience: `${t.issuer}/api/v1/`, scope: 'admin' });
   });
   afterAll(() => t?.stop());
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${t.url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return conforming(t.url, method, path, { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : null });
-  };
+  const api = (method: string, path: string, body?: unknown) => documentedCall(t.url, method, path, token, body);
 
   it('creates, lists, rotates and revokes', async () => {
     const created = await api('POST', '/service-clients', { connection: 'corp' });

@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { expect } from 'vitest';
 import { managementAudience } from '../../src/oidc/resources.js';
 import type { TestSesame } from '../helpers/sesame.js';
-import { conforming, openApiDocument, type Answer } from '../helpers/openapi.js';
+import { documentedCall, openApiDocument, type Answer } from '../helpers/openapi.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { rpConfig, startLogin } from '../helpers/login.js';
 import { waitFor } from '../helpers/wait.js';
@@ -38,13 +38,7 @@ export type { Answer };
  */
 export async function documentedApi(t: TestSesame) {
   await openApiDocument(t.url);
-  return async function api(method: string, path: string, bearer: string | null, body?: unknown): Promise<Answer> {
-    const headers: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${t.url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return conforming(t.url, method, path, { status: res.status, body: text ? JSON.parse(text) : null });
-  };
+  return (method: string, path: string, bearer: string | null, body?: unknown): Promise<Answer> => documentedCall(t.url, method, path, bearer, body);
 }
 
 /** Signs `email` in through the OTP grant of the `native` client: tokens with a refresh token. */

@@ -86,3 +86,12 @@ export async function conforming<A extends Answer>(url: string, method: string, 
   await expectConforms(url, method, path, answer);
   return answer;
 }
+
+/** Calls `path` under /api/v1 of the server at `url` (with a bearer unless null, a JSON `body` if given); its answer, checked by `conforming`. */
+export async function documentedCall(url: string, method: string, path: string, bearer: string | null, body?: unknown): Promise<Answer> {
+  const headers: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return conforming(url, method, path, { status: res.status, body: text ? JSON.parse(text) : null });
+}
