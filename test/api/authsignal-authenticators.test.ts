@@ -3,7 +3,7 @@
 // and passkeys in Authsignal's shape, deleting by ids holding `|`; a Sesame user's factors change
 // only for a tenant it signed in to, and every change is audited and emailed to the user.
 import { randomUUID } from 'node:crypto';
-import { Authsignal, AuthsignalError, type VerificationMethod } from '@authsignal/node';
+import { Authsignal, type AuthsignalError, type VerificationMethod } from '@authsignal/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { tenantUserId } from '../../src/passwordless/action-users.js';
@@ -11,20 +11,11 @@ import { checkFactorCode } from '../../src/passwordless/mfa/factors.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { failureOf } from './authsignal-fixture.js';
 
 const SMS = 'SMS' as VerificationMethod;
 const EMAIL_OTP = 'EMAIL_OTP' as VerificationMethod;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-async function failure(call: Promise<unknown>) {
-  const err = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthsignalError);
-  const e = err as AuthsignalError;
-  return { status: e.statusCode, error: e.errorCode, description: e.errorDescription };
-}
 
 describe.each(ENGINES)('Authsignal authenticators API on %s', (engine) => {
   let t: TestSesame;
@@ -73,18 +64,18 @@ describe.each(ENGINES)('Authsignal authenticators API on %s', (engine) => {
       ['RECOVERY_CODE', expect.stringMatching(/^recovery-code\|dev_/), userId],
       ['EMAIL_OTP', email.authenticator.userAuthenticatorId, userId],
     ]);
-    expect(await failure(shop.enrollVerifiedAuthenticator({ userId, attributes: { verificationMethod: SMS, phoneNumber: '+14155550124' } }))).toEqual({
+    expect(await failureOf(shop.enrollVerifiedAuthenticator({ userId, attributes: { verificationMethod: SMS, phoneNumber: '+14155550124' } }))).toEqual({
       status: 409,
       error: 'conflict',
-      description: 'The user already has a SMS authenticator; delete it first.',
+      errorDescription: 'The user already has a SMS authenticator; delete it first.',
     });
     expect(await other.getAuthenticators({ userId })).toEqual([]);
   });
 
   it('refuses what cannot be enrolled as verified with a 400 naming the field', async () => {
     const userId = `app-${randomUUID()}`;
-    const bad = (attributes: Record<string, unknown>) => failure(shop.enrollVerifiedAuthenticator({ userId, attributes: attributes as never }));
-    const refused = (description: string) => ({ status: 400, error: 'invalid_request', description });
+    const bad = (attributes: Record<string, unknown>) => failureOf(shop.enrollVerifiedAuthenticator({ userId, attributes: attributes as never }));
+    const refused = (description: string) => ({ status: 400, error: 'invalid_request', errorDescription: description });
     expect(await bad({ verificationMethod: 'AUTHENTICATOR_APP' })).toEqual(refused('verificationMethod: only SMS and EMAIL_OTP can be enrolled as verified by the server'));
     expect(await bad({ verificationMethod: 'SMS', phoneNumber: '555-0123' })).toEqual(refused('phoneNumber: a valid phone number in E.164 (+ and digits) is required'));
     expect(await bad({ verificationMethod: 'SMS', phoneNumber: '+19005550123' })).toEqual(refused('phoneNumber: a valid phone number in E.164 (+ and digits) is required'));
@@ -117,10 +108,10 @@ describe.each(ENGINES)('Authsignal authenticators API on %s', (engine) => {
       },
     });
     // Another tenant, or another user of this tenant, cannot reach them.
-    const notFound = { status: 404, error: 'not_found', description: 'This user has no authenticator with this id.' };
-    expect(await failure(other.deleteAuthenticator({ userId, userAuthenticatorId: sms.userAuthenticatorId }))).toEqual(notFound);
-    expect(await failure(shop.deleteAuthenticator({ userId: `app-${randomUUID()}`, userAuthenticatorId: sms.userAuthenticatorId }))).toEqual(notFound);
-    expect(await failure(shop.deleteAuthenticator({ userId, userAuthenticatorId: 'sms|dev_nothing' }))).toEqual(notFound);
+    const notFound = { status: 404, error: 'not_found', errorDescription: 'This user has no authenticator with this id.' };
+    expect(await failureOf(other.deleteAuthenticator({ userId, userAuthenticatorId: sms.userAuthenticatorId }))).toEqual(notFound);
+    expect(await failureOf(shop.deleteAuthenticator({ userId: `app-${randomUUID()}`, userAuthenticatorId: sms.userAuthenticatorId }))).toEqual(notFound);
+    expect(await failureOf(shop.deleteAuthenticator({ userId, userAuthenticatorId: 'sms|dev_nothing' }))).toEqual(notFound);
     await shop.deleteAuthenticator({ userId, userAuthenticatorId: sms.userAuthenticatorId });
     await shop.deleteAuthenticator({ userId, userAuthenticatorId: credentialId });
     expect((await shop.getAuthenticators({ userId })).map((a) => a.verificationMethod)).toEqual(['RECOVERY_CODE']);

@@ -3,7 +3,7 @@
 // email or phone, never another tenant's), bad input is a 400 naming the field, and deleting a
 // user removes a tenant user's factors and decisions but only the tenant's view of a Sesame user.
 import { randomUUID } from 'node:crypto';
-import { Authsignal, AuthsignalError } from '@authsignal/node';
+import { Authsignal } from '@authsignal/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { tenantUserId } from '../../src/passwordless/action-users.js';
@@ -12,20 +12,10 @@ import { insertAuthenticator } from '../../src/storage/mfa.js';
 import { findUserByEmail, findUserById, upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
+import { failureOf } from './authsignal-fixture.js';
 
 const ALL_METHODS = ['PASSKEY', 'AUTHENTICATOR_APP', 'EMAIL_OTP', 'EMAIL_MAGIC_LINK', 'SMS', 'RECOVERY_CODE'];
 const NOBODY = { isEnrolled: false, emailVerified: false, phoneNumberVerified: false, enrolledVerificationMethods: [], allowedVerificationMethods: ALL_METHODS };
-
-/** The AuthsignalError a call ends with, as `{status, error, description}`. */
-async function failure(call: Promise<unknown>) {
-  const err = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AuthsignalError);
-  const e = err as AuthsignalError;
-  return { status: e.statusCode, error: e.errorCode, description: e.errorDescription };
-}
 
 describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
   let t: TestSesame;
@@ -79,18 +69,18 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
 
   it('refuses malformed attributes with a 400 naming the field, never a 500', async () => {
     const userId = `app-${randomUUID()}`;
-    const bad = (attributes: Record<string, unknown>) => failure(shop.updateUser({ userId, attributes }));
-    expect(await bad({ email: 'not-an-email' })).toEqual({ status: 400, error: 'invalid_request', description: 'email: not a valid email address' });
+    const bad = (attributes: Record<string, unknown>) => failureOf(shop.updateUser({ userId, attributes }));
+    expect(await bad({ email: 'not-an-email' })).toEqual({ status: 400, error: 'invalid_request', errorDescription: 'email: not a valid email address' });
     expect(await bad({ phoneNumber: '0612345678' })).toEqual({
       status: 400,
       error: 'invalid_request',
-      description: 'phoneNumber: not a valid phone number in E.164 (+ and digits)',
+      errorDescription: 'phoneNumber: not a valid phone number in E.164 (+ and digits)',
     });
-    expect(await bad({ custom: { blob: 'x'.repeat(5000) } })).toEqual({ status: 400, error: 'invalid_request', description: 'custom: larger than 4096 bytes as JSON' });
-    expect(await bad({ isAdmin: true })).toEqual({ status: 400, error: 'invalid_request', description: 'body: Unrecognized key: "isAdmin"' });
-    expect(await bad({ emailVerified: 'yes' })).toMatchObject({ status: 400, description: expect.stringMatching(/^emailVerified: /) });
+    expect(await bad({ custom: { blob: 'x'.repeat(5000) } })).toEqual({ status: 400, error: 'invalid_request', errorDescription: 'custom: larger than 4096 bytes as JSON' });
+    expect(await bad({ isAdmin: true })).toEqual({ status: 400, error: 'invalid_request', errorDescription: 'body: Unrecognized key: "isAdmin"' });
+    expect(await bad({ emailVerified: 'yes' })).toMatchObject({ status: 400, errorDescription: expect.stringMatching(/^emailVerified: /) });
     expect(await shop.getUser({ userId })).toEqual(NOBODY);
-    expect(await failure(shop.getUser({ userId: 'x'.repeat(256) }))).toEqual({ status: 400, error: 'invalid_request', description: 'userId: 1 to 255 characters' });
+    expect(await failureOf(shop.getUser({ userId: 'x'.repeat(256) }))).toEqual({ status: 400, error: 'invalid_request', errorDescription: 'userId: 1 to 255 characters' });
     const raw = await fetch(`${t.url}/v1/users/${userId}`, { method: 'PATCH', headers: { authorization: shopBasic(), 'content-type': 'application/json' }, body: '{"email":' });
     expect([raw.status, await raw.json()]).toEqual([400, { error: 'invalid_request', errorDescription: 'The request body is not valid JSON.' }]);
   });
@@ -149,10 +139,10 @@ describe.each(ENGINES)('Authsignal users API on %s', (engine) => {
   it("refuses a wrong secret in Authsignal's words, and another tenant's secret reaches only its own users", async () => {
     const intruder = new Authsignal({ apiSecretKey: `sk_${'A'.repeat(43)}`, apiUrl: `${t.url}/v1`, retries: 0 });
     const description = 'The request is unauthorized. Check that your API key and region base URL are correctly configured.';
-    expect(await failure(intruder.getUser({ userId: 'x' }))).toEqual({ status: 401, error: 'unauthorized', description });
-    expect(await failure(intruder.updateUser({ userId: 'x', attributes: { username: 'x' } }))).toEqual({ status: 401, error: 'unauthorized', description });
-    expect(await failure(intruder.deleteUser({ userId: 'x' }))).toEqual({ status: 401, error: 'unauthorized', description });
-    expect(await failure(intruder.getAuthenticators({ userId: 'x' }))).toEqual({ status: 401, error: 'unauthorized', description });
+    expect(await failureOf(intruder.getUser({ userId: 'x' }))).toEqual({ status: 401, error: 'unauthorized', errorDescription: description });
+    expect(await failureOf(intruder.updateUser({ userId: 'x', attributes: { username: 'x' } }))).toEqual({ status: 401, error: 'unauthorized', errorDescription: description });
+    expect(await failureOf(intruder.deleteUser({ userId: 'x' }))).toEqual({ status: 401, error: 'unauthorized', errorDescription: description });
+    expect(await failureOf(intruder.getAuthenticators({ userId: 'x' }))).toEqual({ status: 401, error: 'unauthorized', errorDescription: description });
     const member = await sesameUserOf('shop');
     await insertAuthenticator(db(), { id: `totp|dev_${randomUUID()}`, userId: member.id, type: 'totp', confirmed: true });
     // Knowing the Sesame id is not enough for a tenant the user never signed in to.
