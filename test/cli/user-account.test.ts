@@ -1,31 +1,23 @@
 // `sesame users block|unblock|export|delete` as support runs them: real child processes on a real database.
 // Blocking ends the account's sessions and grants (an oidc-provider session and grant stored as the
 // server stores them) and is audited via cli; export prints one JSON object of the account's data.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, type Db } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Db } from '../../src/storage/db.js';
 import { upsertVerifiedEmailUser, type User } from '../../src/storage/users.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { failure, lastJson, sesame } from '../helpers/cli.js';
+import type { TestDatabase } from '../helpers/databases.js';
+import { cliStore, type CliStore, failure, lastJson, sesame } from '../helpers/cli.js';
 
 describe('sesame users block, unblock and export', { timeout: 300_000 }, () => {
   let database: TestDatabase;
   let db: Db;
-  let dir: string;
+  let store: CliStore;
   let config: string;
   let alice: User;
   const run = (...args: string[]) => sesame(database.url, config, ['users', ...args]);
 
   beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-user-account-'));
-    config = join(dir, 'empty.json');
-    writeFileSync(config, '{}');
-    await migrate(database.url);
-    db = openDb(database.url);
+    store = await cliStore();
+    ({ database, db, config } = store);
     alice = await upsertVerifiedEmailUser(db, 'alice@example.com');
     const expiresAt = new Date(Date.now() + 3600_000);
     const grant = { clientId: 'app', accountId: alice.id, openid: { scope: 'openid email' }, iat: Math.floor(Date.now() / 1000) };
@@ -38,11 +30,7 @@ describe('sesame users block, unblock and export', { timeout: 300_000 }, () => {
       ],
     });
   });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => store?.close());
 
   it('documents the commands in --help', async () => {
     const help = await sesame(database.url, config, ['users', '--help']);

@@ -2,9 +2,6 @@
 // processes on a real database, factors made through the real enrolments (a TOTP code computed from
 // the enrolment's secret). The account is named by id, email or phone; the reset removes every
 // factor and recovery code of that account only, audited `mfa.reset` via cli.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -14,18 +11,17 @@ import { checkFactorCode } from '../../src/passwordless/mfa/factors.js';
 import { enrolOob } from '../../src/passwordless/mfa/oob.js';
 import { generateRecoveryCodes } from '../../src/passwordless/mfa/recovery-codes.js';
 import { enrolTotp } from '../../src/passwordless/mfa/totp.js';
-import { openDb, type Db } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Db } from '../../src/storage/db.js';
 import { upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../../src/storage/users.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { failure, lastJson, sesame } from '../helpers/cli.js';
+import type { TestDatabase } from '../helpers/databases.js';
+import { cliStore, type CliStore, failure, lastJson, sesame } from '../helpers/cli.js';
 
 const CREATED = new Date('2026-11-20T10:00:00Z');
 
 describe('sesame users mfa', { timeout: 300_000 }, () => {
   let database: TestDatabase;
   let db: Db;
-  let dir: string;
+  let store: CliStore;
   let config: string;
   let alice: User;
   let bob: User;
@@ -44,12 +40,8 @@ describe('sesame users mfa', { timeout: 300_000 }, () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-mfa-'));
-    config = join(dir, 'empty.json');
-    writeFileSync(config, '{}');
-    await migrate(database.url);
-    db = openDb(database.url);
+    store = await cliStore();
+    ({ database, db, config } = store);
     const deps: MfaDeps = { config: loadConfig({}, { issuer: 'http://localhost:3000' }), db, mfaKeyring: keyring(['cli-test-mfa-key-0123456789abcdefghij']) };
     alice = await upsertVerifiedEmailUser(db, 'alice@example.com');
     bob = await upsertVerifiedPhoneUser(db, '+14155550123');
@@ -58,11 +50,7 @@ describe('sesame users mfa', { timeout: 300_000 }, () => {
     emailId = (await enrolOob(deps, alice.id, { type: 'email', email: 'alice.backup@example.com' }, new Date('2026-11-21T10:00:00Z'))).id;
     bobTotp = await enrolApp(deps, bob);
   });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => store?.close());
 
   it('lists an account named by email, id or phone, as JSON and as lines', async () => {
     expect(lastJson(await run('Alice@Example.com', '--json'))).toEqual({

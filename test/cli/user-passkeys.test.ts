@@ -1,19 +1,15 @@
 // `sesame users passkeys` as support runs it ("I lost my phone"): real child processes on a real
 // database seeded through the real ceremonies. The account is named by id, email or phone; removal is
 // audited as done "via cli"; another account's passkey is refused by name and stays.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { finishRegistration, startRegistration, type PasskeyDeps } from '../../src/passwordless/passkeys.js';
-import { openDb, type Db } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Db } from '../../src/storage/db.js';
 import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser, upsertVerifiedPhoneUser, type User } from '../../src/storage/users.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { failure, lastJson, sesame } from '../helpers/cli.js';
+import type { TestDatabase } from '../helpers/databases.js';
+import { cliStore, type CliStore, failure, lastJson, sesame } from '../helpers/cli.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
 const ORIGIN = 'http://localhost:3000';
@@ -24,7 +20,7 @@ const asker = { boundTo: 'interaction:cli-test', clientId: 'app', ip: '127.0.0.1
 describe('sesame users passkeys', { timeout: 300_000 }, () => {
   let database: TestDatabase;
   let db: Db;
-  let dir: string;
+  let store: CliStore;
   let config: string;
   let alice: User;
   let bob: User;
@@ -41,12 +37,8 @@ describe('sesame users passkeys', { timeout: 300_000 }, () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    dir = mkdtempSync(join(tmpdir(), 'sesame-cli-passkeys-'));
-    config = join(dir, 'empty.json');
-    writeFileSync(config, '{}');
-    await migrate(database.url);
-    db = openDb(database.url);
+    store = await cliStore();
+    ({ database, db, config } = store);
     const deps: PasskeyDeps = { config: loadConfig({}, { issuer: ORIGIN }), db, log: createLogger('silent') };
     alice = await upsertVerifiedEmailUser(db, 'alice@example.com');
     bob = await upsertVerifiedPhoneUser(db, '+14155550123');
@@ -56,11 +48,7 @@ describe('sesame users passkeys', { timeout: 300_000 }, () => {
     bobPasskey = await enrol(deps, bob, new SoftAuthenticator({ origin: ORIGIN }), new Date('2026-11-21T10:00:00Z'));
     await db.prisma.passkey.update({ where: { id: alicePasskeys[1] }, data: { lastUsedAt: new Date('2026-11-29T08:30:00Z') } });
   });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => store?.close());
 
   it('lists an account named by email or phone, as JSON and as lines', async () => {
     expect(lastJson(await run('Alice@Example.com', '--json'))).toEqual({

@@ -1,9 +1,14 @@
 // Runs the `sesame` command as operators do: a real child process (tsx on src/cli.ts) on a given
 // database and config file, and reads its answers (JSON on the last line, or one failure line).
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { openDb, type Db } from '../../src/storage/db.js';
+import { migrate } from '../../src/storage/migrate.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -39,4 +44,32 @@ export function failure(result: Result): string {
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^sesame: \S/);
   return lines[0]!;
+}
+
+/** What a support command's test runs `sesame` against: a fresh migrated SQLite database, open as `db` to seed and read, and an empty config file. */
+export interface CliStore {
+  database: TestDatabase;
+  db: Db;
+  config: string;
+  /** Closes the database, drops it and removes the config's folder. */
+  close(): Promise<void>;
+}
+
+export async function cliStore(): Promise<CliStore> {
+  const database = await createTestDatabase('sqlite');
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-cli-'));
+  const config = join(dir, 'empty.json');
+  writeFileSync(config, '{}');
+  await migrate(database.url);
+  const db = openDb(database.url);
+  return {
+    database,
+    db,
+    config,
+    async close() {
+      await db.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
