@@ -9,8 +9,7 @@
 // skipped; the name is everything after the third comma and, when it starts with a quote, loses its
 // first and last character and has each `""` read as `"`. A number field with anything but
 // digits skips its line too (readline's loader stored a garbage number or failed the whole load).
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 export interface AsnTable {
   /** IPv4: the number itself in `hi`; IPv6: the high and low 64 bits. */
@@ -37,11 +36,25 @@ export function nameOf(t: AsnTable, index: number): string {
   return t.nameBytes.toString('utf8', t.nameStarts[index], t.nameStarts[index + 1]);
 }
 
-/** Reads an ASN CSV file chunk by chunk (the event loop turns between chunks). */
-export async function readAsnTable(path: string, v6: boolean, highWaterMark = 64 * 1024): Promise<AsnTable> {
-  const parser = new AsnCsvParser(v6, (await stat(path)).size);
-  for await (const chunk of createReadStream(path, { highWaterMark })) parser.push(chunk as Buffer);
-  return parser.end();
+/**
+ * Reads an ASN CSV file chunk by chunk, asynchronously (the event loop turns between chunks), into
+ * one buffer used again for each chunk: a read stream's new 64 KiB Buffer per chunk (32 MB in all,
+ * freed at the next collections) left the load's RSS 6 MB higher.
+ */
+export async function readAsnTable(path: string, v6: boolean, chunkSize = 64 * 1024): Promise<AsnTable> {
+  const file = await open(path);
+  try {
+    const parser = new AsnCsvParser(v6, (await file.stat()).size);
+    const buffer = Buffer.allocUnsafeSlow(chunkSize);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, chunkSize, null);
+      if (bytesRead === 0) return parser.end();
+      // Copied from as it is read (the carried line, new names): the buffer is filled again next.
+      parser.push(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /** Distinct names, each stored once: their bytes one after another, found again by a hash of them. */
