@@ -1,13 +1,12 @@
 // The offline IP data alone, against the real databases shipped on npm: countries of well-known
-// ranges (DB-IP Country Lite), autonomous systems of IPv4 and IPv6 addresses (RouteViews + DB-IP
-// CSV), places from the DB-IP city database, private and documentation ranges without a place, the
-// operator's anonymous networks (a list and a file re-read when it changes), and travel speed.
+// ranges (DB-IP Country Lite), places from the DB-IP city database, private and documentation
+// ranges without a place (autonomous systems are in ip-asn.test.ts), the operator's anonymous
+// networks (a list and a file re-read when it changes), and travel speed.
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { asnOf, asnTables } from '../../src/risk/ip-asn.js';
+import { describe, expect, it } from 'vitest';
 import { countryOf, distanceKm, isAnonymousIp, isPrivateIp, normalizeIp, placeOf, travelBetween } from '../../src/risk/ip-data.js';
 
 const resolve = createRequire(import.meta.url).resolve;
@@ -16,9 +15,6 @@ const PARIS = { country: 'FR', latitude: 48.85749816894531, longitude: 2.3513801
 const TOKYO = { country: 'JP', latitude: 35.694000244140625, longitude: 139.75399780273438 };
 
 describe('IP data', () => {
-  // The ASN tables load once per process (about a second, longer on a busy machine): in a hook, not in a test's time.
-  beforeAll(() => asnTables());
-
   it('normalizes addresses: IPv4-mapped IPv6 as IPv4, zone ids dropped, garbage refused', () => {
     expect(['::FFFF:82.64.0.1', ' 2A01:E0A::1 ', 'fe80::1%eth0', '82.64.0.1', 'not-an-ip', '1.2.3.256', ''].map(normalizeIp)).toEqual([
       '82.64.0.1',
@@ -41,23 +37,6 @@ describe('IP data', () => {
     expect(ips.map(isPrivateIp)).toEqual(ips.map(() => true));
     expect(await Promise.all(ips.map(countryOf))).toEqual(ips.map(() => null));
     expect(['82.64.0.1', '172.32.0.1', '2a01:e0a::1'].map(isPrivateIp)).toEqual([false, false, false]);
-  });
-
-  it('finds the autonomous system of IPv4 and IPv6 addresses, with quoted names', async () => {
-    const ips = ['8.8.8.8', '1.1.1.1', '82.64.0.1', '133.242.0.1', '2001:4860:4860::8888', '2a01:e0a::1', '2606:4700:4700::1111', '10.0.0.1', '2001:db8::1'];
-    expect(await Promise.all(ips.map(asnOf))).toEqual([
-      { asn: 15169, name: 'Google LLC' },
-      { asn: 13335, name: 'Cloudflare, Inc.' },
-      { asn: 12322, name: 'Free SAS' },
-      { asn: 7684, name: 'SAKURA Internet Inc.' },
-      { asn: 15169, name: 'Google LLC' },
-      { asn: 12322, name: 'Free SAS' },
-      { asn: 13335, name: 'Cloudflare, Inc.' },
-      null,
-      null,
-    ]);
-    // A name with doubled quotes in the CSV ("LLC ""SPUTNIK""") is read back with single ones.
-    expect(await asnOf('2.26.200.1')).toEqual({ asn: 201907, name: 'LLC "SPUTNIK"' });
   });
 
   it('places addresses with the city databases (an IPv4-only file skipped for IPv6), none for private ones', async () => {
