@@ -7,9 +7,14 @@ import { catchErrors, errorLocale, oauthErrorBody } from '../http/errors.js';
 import { grantTypes as OTP_GRANTS } from '../oidc/grants/passwordless-otp.js';
 
 /** Rewrites oidc-provider's answer where Auth0 says it otherwise; applied after the provider. */
-export async function auth0TokenErrors(ctx: Context, next: Next) {
+export function auth0TokenErrors(ctx: Context, next: Next): Promise<unknown> {
+  // Other paths pass straight on: no async step of its own on userinfo and introspection calls.
+  return ctx.path === '/oauth/token' ? rewriteTokenErrors(ctx, next) : next();
+}
+
+async function rewriteTokenErrors(ctx: Context, next: Next) {
   await next();
-  if (ctx.path !== '/oauth/token' || ctx.status !== 400) return;
+  if (ctx.status !== 400) return;
   const body = ctx.body as { error?: string; error_description?: string } | undefined;
   if (body?.error === 'invalid_request' && body.error_description === 'requested grant type is not allowed for this client') {
     const grantType = String((ctx.oidc?.params as Record<string, unknown> | undefined)?.grant_type ?? OTP_GRANTS[0]);

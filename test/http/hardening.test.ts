@@ -1,6 +1,7 @@
 // An internet-facing server: HSTS when the issuer is https, and socket limits so that a client
 // cannot hold connections open by trickling a body (Node's defaults allow minutes) or open more
 // than the configured number of them.
+import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
@@ -75,6 +76,29 @@ describe('HSTS', () => {
   it('is not sent when the issuer is http', async () => {
     const res = await requestFrom(`${http.url}/healthz`);
     expect([res.status, res.headers['strict-transport-security']]).toEqual([200, undefined]);
+  });
+});
+
+describe('origin', () => {
+  let t: TestSesame;
+  beforeAll(async () => {
+    t = await startTestSesame('sqlite', {});
+  });
+  afterAll(() => t?.stop());
+
+  it("is the issuer's, whatever Host and X-Forwarded-* headers a client sends", async () => {
+    const forged = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      get(`${t.url}/.well-known/openid-configuration`, { headers: forged }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      }).on('error', reject);
+    });
+    const urls = Object.values(JSON.parse(body) as Record<string, unknown>).filter((v): v is string => typeof v === 'string' && /^https?:/.test(v));
+    expect(status).toBe(200);
+    expect(urls.length).toBeGreaterThan(5);
+    expect(urls.filter((url) => !url.startsWith(`${t.issuer}/`) && url !== t.issuer)).toEqual([]);
   });
 });
 
