@@ -5,13 +5,24 @@ import type Router from '@koa/router';
 
 const MAX_PATHS = 1000;
 
+// The hosted pages' routes take the interaction's uid as their first segment (`/interaction/:uid`, a
+// parameter: matching does not read its value), and each sign-in has a uid of its own: one memo
+// entry per uid would miss on every page of every sign-in. So while every route under /interaction/
+// is so, such paths are remembered with the uid replaced (one non-empty segment still, matched alike).
+const UID_ROUTE = /^\/interaction\/:uid(\/|$)/;
+const uidPath = (path: string) => (path.startsWith('/interaction/') ? path.replace(/^\/interaction\/[^/]+/, '/interaction/uid') : path);
+const uidFirst = (routers: readonly Router[]) =>
+  routers.every((router) => router.stack.every(({ path }) => typeof path === 'string' && (!path.startsWith('/interaction/') || UID_ROUTE.test(path))));
+
 /** `routable(path)[i]`: router i has a route for `path` (under any method). */
 export function routablePaths(routers: readonly Router[]): (path: string) => readonly boolean[] {
   const memo = new Map<string, boolean[]>();
-  return (path) => {
+  const keyOf = uidFirst(routers) ? uidPath : (path: string) => path;
+  return (requested) => {
+    const path = keyOf(requested);
     let routable = memo.get(path);
     if (!routable) {
-      // Paths with ids (interactions, users) would otherwise grow the memo without end.
+      // Paths with other ids (users, links) would otherwise grow the memo without end.
       if (memo.size >= MAX_PATHS) memo.clear();
       routable = routers.map((router) => router.match(path, 'GET').path.length > 0);
       memo.set(path, routable);
