@@ -92,7 +92,7 @@ export async function submitCode(s: Services, ctx: FlowContext) {
   const who = { ...requester(ctx), browser: ensureBrowserId(ctx, s.config.codes.trustedBrowserTtl) };
   const result = await checkCode(s, flowKey, code, who);
   if (result.ok) {
-    return finish(s, ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false);
+    return finish(s, ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false, result.user);
   }
   if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
   const status = result.reason === 'delayed' ? 429 : 400;
