@@ -6,13 +6,18 @@ import type Router from '@koa/router';
 const MAX_PATHS = 1000;
 
 // The hosted pages' routes take the interaction's uid as their first segment (`/interaction/:uid`, a
-// parameter: matching does not read its value), and each sign-in has a uid of its own: one memo
-// entry per uid would miss on every page of every sign-in. So while every route under /interaction/
-// is so, such paths are remembered with the uid replaced (one non-empty segment still, matched alike).
-const UID_ROUTE = /^\/interaction\/:uid(\/|$)/;
-const uidPath = (path: string) => (path.startsWith('/interaction/') ? path.replace(/^\/interaction\/[^/]+/, '/interaction/uid') : path);
+// parameter: matching does not read its value), and oidc-provider resumes a sign-in at
+// `/authorize/<uid>` (none of our routes): each sign-in has a uid of its own, so one memo entry per
+// uid would miss on every page of every sign-in. While every route under such a prefix takes the
+// uid as a parameter (or there is none), its paths are remembered with the uid replaced (one
+// non-empty segment still, matched alike).
+const UID_PREFIXES = ['/interaction/', '/authorize/'].map((prefix) => ({ prefix, uid: new RegExp(`^${prefix}[^/]+`), route: new RegExp(`^${prefix}:uid(/|$)`) }));
+const uidPath = (path: string) => {
+  const under = UID_PREFIXES.find(({ prefix }) => path.startsWith(prefix));
+  return under ? path.replace(under.uid, `${under.prefix}uid`) : path;
+};
 const uidFirst = (routers: readonly Router[]) =>
-  routers.every((router) => router.stack.every(({ path }) => typeof path === 'string' && (!path.startsWith('/interaction/') || UID_ROUTE.test(path))));
+  routers.every((router) => router.stack.every(({ path }) => typeof path === 'string' && UID_PREFIXES.every(({ prefix, route }) => !path.startsWith(prefix) || route.test(path))));
 
 /** `routable(path)[i]`: router i has a route for `path` (under any method). */
 export function routablePaths(routers: readonly Router[]): (path: string) => readonly boolean[] {

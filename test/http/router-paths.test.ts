@@ -29,9 +29,14 @@ describe('routablePaths', () => {
       [false, true],
       [false, false],
     ]);
+    // oidc-provider's resume path, one per sign-in: none of these routers has it.
+    expect([routable('/authorize/ddd'), routable('/authorize/eee')]).toEqual([
+      [false, false],
+      [false, false],
+    ]);
     // Two uids, one match per router: the second was remembered under the first's entry.
     expect(matches.map((match) => match.mock.calls.map(([path]) => path))).toEqual(
-      Array(2).fill(['/interaction/uid/email', '/interaction/uid', '/interaction/uid/nothing', '/login/link', '/interaction/']),
+      Array(2).fill(['/interaction/uid/email', '/interaction/uid', '/interaction/uid/nothing', '/login/link', '/interaction/', '/authorize/uid']),
     );
   });
 
