@@ -90,9 +90,9 @@ export async function submitCode(s: Services, ctx: FlowContext) {
   }
   // The id is in place before the check, so a right code marks this browser as the address's own.
   const who = { ...requester(ctx), browser: ensureBrowserId(ctx, s.config.codes.trustedBrowserTtl) };
-  const result = await checkCode(s, flowKey, code, who);
+  const result = await checkCode(s, flowKey, code, who, { live });
   if (result.ok) {
-    return finish(s, ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false);
+    return finish(s, ctx, { login: loginResult(result.user.id, codeAmr(isPhoneIdentifier(live.identifier))) }, false, result.user);
   }
   if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
   const status = result.reason === 'delayed' ? 429 : 400;

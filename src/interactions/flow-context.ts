@@ -26,6 +26,7 @@ import { acrOf } from '../oidc/acr.js';
 import { pageBrand } from '../http/brand.js';
 import { clientPolicies } from '../oidc/client-metadata.js';
 import { isBlocked } from '../passwordless/user-accounts.js';
+import type { User } from '../storage/users.js';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 type InteractionResult = Parameters<Services['provider']['interactionResult']>[2];
@@ -143,11 +144,15 @@ async function storeResult(details: Details, result: InteractionResult, merge: b
   return details.returnTo;
 }
 
-/** Hands the interaction's result to oidc-provider and sends the browser on (303). */
-export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true) {
+/**
+ * Hands the interaction's result to oidc-provider and sends the browser on (303). `user`: the login's
+ * account as this request read it already (a code check's), so it is not read again.
+ */
+export async function finish(s: Services, ctx: FlowContext, result: InteractionResult, merge = true, user?: Pick<User, 'id' | 'blockedAt'>) {
   const { details } = ctx.state.step;
   // Every hosted sign-in ends here: a blocked account is refused with its page, before any other step.
-  if (result.login && (await isBlocked(s.db, result.login.accountId))) throw new SesameError('accountBlocked');
+  const blocked = (accountId: string) => (user?.id === accountId ? user.blockedAt !== null : isBlocked(s.db, accountId));
+  if (result.login && (await blocked(result.login.accountId))) throw new SesameError('accountBlocked');
   // A request demanding a passkey is not finished by a code or link: a user without a passkey makes
   // one first (the offer, mandatory: the code's login is kept for it, not as a result oidc-provider
   // could resume with), then signs in with it on the page, which says so.

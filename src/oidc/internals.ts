@@ -46,6 +46,16 @@ export function registeredGrant(provider: Provider, grantType: string): GrantHan
 }
 
 /**
+ * Registers `grantType` again with `wrap` around its current handler, with the parameters and the
+ * parameters allowed twice it was registered with (oidc-provider's own, `resource` included).
+ */
+export function wrapGrant(provider: Provider, grantType: string, wrap: (handler: GrantHandler) => GrantHandler): void {
+  const state = (providerState as (p: Provider) => { grantTypeParams: Map<string, Set<string>>; grantTypeDupes: Map<string, Set<string>> })(provider);
+  const params = state.grantTypeParams.get(grantType);
+  provider.registerGrantType(grantType, wrap(registeredGrant(provider, grantType)), params && [...params], state.grantTypeDupes.get(grantType));
+}
+
+/**
  * Runs `fn` in a context of `provider` set up as its token endpoint sets one up for an
  * authenticated `client` with `params` (`grant_type` included), for code that issues tokens without
  * a token request. The context sees the caller's connection but none of its headers (no DPoP proof

@@ -19,6 +19,7 @@ import { ACR_VALUES } from './acr.js';
 import { clientFeatureProblem, grantTypeEnabled } from '../config/features.js';
 import { internalClientsMetadata } from './first-party-clients.js';
 import { loadGrantConsentingFirstParty } from './first-party-grant.js';
+import { wrapGrant } from './internals.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -79,6 +80,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     GRANTS.filter((grant) => grant.grantTypes.every((type) => grantTypeEnabled(deps.config, type)) && (grant.usable?.(deps.config) ?? true)),
   );
   answerMfaOnRefresh(provider, deps, adapter.holdingConsume);
+  // A code's consume written with the tokens it brings, as a refresh's: one statement on PostgreSQL.
+  wrapGrant(provider, 'authorization_code', adapter.holdingConsume);
   logProviderErrors(provider, deps.log);
   return provider;
 }

@@ -2,7 +2,7 @@
 // it read and then consumes it; two parallel redemptions both read it unconsumed (PostgreSQL does not
 // serialise them as SQLite does), so storage's conditional consume decides, and the loser is handled
 // as the detected reuse it is: refused, and the whole grant revoked, winner's tokens included.
-// A refresh's consume is held back and written with its new tokens (storage's withHeldConsume); its
+// A refresh's or a code's consume is held back and written with its new tokens (storage's withHeldConsume); its
 // loss comes later, as ConsumeLost, and is answered the same.
 import type { Adapter, AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import type { Keyring } from './keyring.js';
 import { recordAudit } from '../storage/audit.js';
-import { findLiveCode, insertCodeWithMessage } from '../storage/codes.js';
+import { findLiveCode, insertCodeWithMessage, type CodeRow } from '../storage/codes.js';
 import { check } from '../risk/check.js';
 import { SMS_PER_PREFIX } from '../risk/limits.js';
 import type { OutboxNotice } from '../storage/outbox-channel.js';
@@ -89,6 +89,8 @@ export interface SendOptions {
 export interface CheckOptions {
   /** The client's per-minute cap of code checks (the OTP grant), counted only once the narrower limits passed. */
   checksPerClientPerMinute?: number;
+  /** The flow's live code as the caller read it in this request (the hosted code step), so it is not read again; the conditional updates of the check still decide. */
+  live?: CodeRow;
 }
 
 /** The limits of code sends and checks; `client` adds the client-wide cap of an API flow. */
@@ -205,7 +207,7 @@ type Failure = Exclude<CheckResult, { ok: true }>;
  */
 async function testCode(deps: CodeCheckDeps, flowKey: string, code: string, who: Requester, consume: boolean, options: CheckOptions) {
   const { config, db } = deps;
-  const row = await findLiveCode(db, flowKey);
+  const row = options.live ?? (await findLiveCode(db, flowKey));
   const perMinute = options.checksPerClientPerMinute;
   const client = perMinute ? { clientId: who.clientId, max: perMinute } : undefined;
   const limited = await reserveVerify(db, throttlePolicy(config, undefined, client), row?.identifier, who);

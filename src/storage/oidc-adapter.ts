@@ -141,9 +141,10 @@ export async function withHeldConsume(db: Db, request: object, handle: () => Pro
 // the first find of a token id reads them all in one joined statement, on one snapshot, and the
 // finds that follow in the same request take them from a memo that lives on the request's Koa
 // context and goes with it: nothing outlives the request, so a revocation on any instance counts
-// from the next request on. The token's three models share the id space, and introspection asks
-// for AccessToken and ClientCredentials at once, so one read answers all three.
-const TOKEN_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken'];
+// from the next request on. The token's models share the id space, and introspection asks
+// for AccessToken and ClientCredentials at once, so one read answers them all. A code's redemption
+// reads its code, session, grant and user so too.
+const TOKEN_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode'];
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 type TokenRow = PayloadRow & {
   model: string;
@@ -305,9 +306,10 @@ export function createAdapterClass(db: Db, currentRequest: () => object | undefi
 
     /** Stamps the row consumed; true only for the one call that did (a conditional update succeeds once). */
     async consume(id: string): Promise<boolean> {
-      memo.forget();
       // Held back, it is written with the request's tokens; a loss then surfaces as ConsumeLost.
+      // Nothing written yet, what the request read stays true to it (the user its tokens are for).
       if (memo.hold([new Date(), this.model, id])) return true;
+      memo.forget();
       await memo.flush();
       const changed = await sql.run(CONSUME_PAYLOAD, [new Date(), this.model, id]);
       return changed === 1;

@@ -1,6 +1,7 @@
 // Issue 11 item 8: one authorization code or one refresh token sent several times at once must give
 // exactly one answer with tokens, and the race counts as a reuse: the grant is revoked, the
 // winner's new tokens with it. On both engines; repeated, since PostgreSQL does not serialise.
+// On PostgreSQL both grants hold their consume and write it with their tokens (withHeldConsume).
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
