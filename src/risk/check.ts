@@ -95,14 +95,7 @@ export interface ChainOutcome {
  * (storage/counters.ts ChainRead). `trust`: the mark (a `tally` with a hit in its window) that puts
  * the links on their `whenTrusted` subjects, in a chain that reads one.
  */
-export async function checkChain(
-  db: Db,
-  chain: Chain,
-  links: readonly (Link | undefined)[],
-  now = new Date(),
-  read?: Param[],
-  trust?: Link,
-): Promise<ChainOutcome> {
+export async function checkChain(db: Db, chain: Chain, links: readonly (Link | undefined)[], now = new Date(), read?: Param[], trust?: Link): Promise<ChainOutcome> {
   const keyOf = (link: Link, subject: unknown[]) => (link.limit.key as (...s: unknown[]) => string)(...subject);
   const stops = (i: number, decision: Decision, decisions: (Decision | undefined)[]) => {
     const link = links[i]!;

@@ -24,7 +24,10 @@ const times = <T>(n: number, value: T): T[] => Array(n).fill(value);
 
 describe.each(ENGINES)('parallel guesses at one code on %s', (engine) => {
   const codes = { maxAttempts: 10, freeFailures: 3, maxFailureDelay: 900, failuresPerIdentifierPerDay: 100 };
-  const deps = { config: loadConfig({}, { issuer: 'http://localhost:3000', codes, rateLimits: { verifiesPerIpPerMinute: 1000 } }), keyring: keyring(['guess-code-key-0123456789abcdef']) } as CodeCheckDeps;
+  const deps = {
+    config: loadConfig({}, { issuer: 'http://localhost:3000', codes, rateLimits: { verifiesPerIpPerMinute: 1000 } }),
+    keyring: keyring(['guess-code-key-0123456789abcdef']),
+  } as CodeCheckDeps;
   withMigratedDb(engine, (db) => (deps.db = db));
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'] });
