@@ -70,11 +70,8 @@ export interface ChainStep {
  * What a step that ran found: a count and its window start; whether a cooldown was claimed and the
  * last action's time; a streak's failures including this attempt, or the block that refused it.
  */
-export type ChainResult =
-  | { kind: 'count'; count: number; windowStart: Date }
-  | { kind: 'cooldown'; claimed: boolean; lastAt: Date | null }
-  | { kind: 'streak'; reserved: true; count: number }
-  | { kind: 'streak'; reserved: false; blockedUntil: Date | null };
+export type ChainResult = { kind: 'count'; count: number; windowStart: Date } | { kind: 'cooldown'; claimed: boolean; lastAt: Date | null } | StreakResult;
+type StreakResult = { kind: 'streak'; reserved: true; count: number } | { kind: 'streak'; reserved: false; blockedUntil: Date | null };
 
 /**
  * A read that rides along with a chain (in its statement on PostgreSQL, its transaction on SQLite),

@@ -175,10 +175,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       try {
         const ready = new Map<Statement<unknown>, Prepared>();
         for (const statement of statements) ready.set(statement, await prepare(statement));
-        const sql: SyncSql = {
-          one: <R>(statement: Statement<R>, params: Param[]) => ready.get(statement)!.get(...bind(params)) as R | undefined,
-          run: (statement, params) => ready.get(statement)!.run(...bind(params)).changes,
-        };
+        const sql: SyncSql = { one: (statement, params) => ready.get(statement)!.get(...bind(params)) as never, run: (s, params) => ready.get(s)!.run(...bind(params)).changes };
         const database = cachedFor!;
         // On its turn, as a batch.
         return await turns!.run(() => database.transaction(() => work(sql))());
