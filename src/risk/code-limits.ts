@@ -5,8 +5,8 @@
 // the victim's inbox cannot stop the victim's own browser from getting and using a code, while
 // guessing stays bounded (per code, per scope with growing delays, per identifier per day).
 import type { Db } from '../storage/db.js';
-import { SEND_CHAIN } from '../storage/counters.js';
-import { check, checkChain, countOf, forget, link, takeBack, waitLeft, type Decision } from './check.js';
+import { SEND_CHAIN, VERIFY_CHAIN } from '../storage/counters.js';
+import { checkChain, countOf, forget, forgetAndTakeBack, link, renew, waitLeft, type Decision } from './check.js';
 import {
   CHECKS_PER_CLIENT,
   CHECKS_PER_IP,
@@ -64,8 +64,7 @@ async function scopeOf(db: Db, p: Settings, identifier: string, who: Asker, now:
 
 /** Remembers that `browser` signed in as `identifier`: it gets its own limits there for a while. */
 export async function trustBrowser(db: Db, p: Pick<Settings, 'trustedBrowserTtl'>, identifier: string, browser: string, now = new Date()) {
-  await forget(db, TRUSTED_BROWSER, [identifier, browser]);
-  await check(db, TRUSTED_BROWSER, [identifier, browser], p, now);
+  await renew(db, TRUSTED_BROWSER, [identifier, browser], p, now);
 }
 
 /**
@@ -100,7 +99,9 @@ export async function sendCooldownLeft(db: Db, p: Settings, identifier: string, 
  * Called before checking a code for `identifier` (undefined when the flow has no code): the per-IP
  * rate, then the attempt is reserved as a failure of this scope (atomically, refused during its
  * delay) and of the identifier's day; past the day's ceiling only a scope without failures may try.
- * The client-wide cap comes last, so requests refused above never count against the client.
+ * The client-wide cap comes last, so requests refused above never count against the client. All
+ * in one chain (one statement on PostgreSQL), with the read of the trusted-browser mark that
+ * picks the scope: a trusted browser's attempts do not count against the identifier's day.
  */
 export async function reserveVerify(
   db: Db,
@@ -109,29 +110,28 @@ export async function reserveVerify(
   who: Asker,
   now = new Date(),
 ): Promise<Refused | { limited: false; reservation: VerifyReservation }> {
-  const ip = await check(db, CHECKS_PER_IP, [who.ip], p, now);
-  if (ip.kind !== 'allow') return limitedBy(CHECKS_PER_IP, ip);
+  const network = `n:${who.network}`;
+  const browser = who.browser && `b:${who.browser}`;
+  const links = [
+    link(CHECKS_PER_IP, [who.ip], p),
+    identifier ? link(FAILURE_STREAK, [identifier, network], p, browser ? { whenTrusted: [identifier, browser] } : {}) : undefined,
+    identifier ? link(FAILURES_PER_IDENTIFIER, [identifier], p, { passIfPreviousAtMost: 1, whenTrusted: null }) : undefined,
+    p.client ? link(CHECKS_PER_CLIENT, [p.client.clientId], p.client) : undefined,
+  ];
+  const trust = identifier && who.browser ? link(TRUSTED_BROWSER, [identifier, who.browser], p) : undefined;
+  const { decisions, stoppedAt, trusted } = await checkChain(db, VERIFY_CHAIN, links, now, undefined, trust);
+  if (stoppedAt !== undefined) return limitedBy(links[stoppedAt]!.limit, decisions[stoppedAt] as Exclude<Decision, { kind: 'allow' }>);
   const reservation: VerifyReservation = {};
   if (identifier) {
-    const { scope, trusted } = await scopeOf(db, p, identifier, who, now);
-    reservation.streak = [identifier, scope];
-    const streak = await check(db, FAILURE_STREAK, reservation.streak, p, now);
-    if (streak.kind !== 'allow') return limitedBy(FAILURE_STREAK, streak);
-    if (!trusted) {
-      reservation.day = [identifier];
-      const today = await check(db, FAILURES_PER_IDENTIFIER, reservation.day, p, now);
-      if (today.kind !== 'allow' && streak.count > 1) return limitedBy(FAILURES_PER_IDENTIFIER, today);
-    }
-  }
-  if (p.client) {
-    const client = await check(db, CHECKS_PER_CLIENT, [p.client.clientId], p.client, now);
-    if (client.kind !== 'allow') return limitedBy(CHECKS_PER_CLIENT, client);
+    reservation.streak = [identifier, trusted && browser ? browser : network];
+    if (!trusted) reservation.day = [identifier];
   }
   return { limited: false as const, reservation };
 }
 
 /** After a right code: the reserved attempt was no failure; the scope's streak starts over. */
 export async function settleVerify(db: Db, reservation: VerifyReservation): Promise<void> {
-  if (reservation.streak) await forget(db, FAILURE_STREAK, reservation.streak);
-  if (reservation.day) await takeBack(db, FAILURES_PER_IDENTIFIER, reservation.day);
+  const { streak, day } = reservation;
+  if (streak && day) await forgetAndTakeBack(db, [FAILURE_STREAK, streak], [FAILURES_PER_IDENTIFIER, day]);
+  else if (streak) await forget(db, FAILURE_STREAK, streak);
 }

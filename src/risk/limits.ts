@@ -22,8 +22,8 @@ export interface Limit<Subject extends unknown[] = string[], Settings = void, Ki
   max?(settings: Settings): number;
   /** A refused `count` waits for the whole window (default), or only for what is left of it. */
   retry?: 'window' | 'rest of window';
-  /** Seconds a `streak` blocks after its n-th failure (0: none). */
-  delay?(settings: Settings, failures: number): number;
+  /** How a `streak` blocks after each failure (see backoffDelay). */
+  backoff?(settings: Settings): Backoff;
   reason?: LimitReason;
 }
 
@@ -60,10 +60,28 @@ const DAY = 86400;
 
 type Code = CodeLimitSettings;
 
-/** Delay after the n-th failure in a streak: none for the first few, then doubling up to the cap. */
+/** A streak's delays: none for the first `free` failures, then 2, 4, 8... seconds up to `max`. */
+export interface Backoff {
+  free: number;
+  max: number;
+}
+
+/**
+ * Seconds a streak blocks after its n-th failure (0: none). storage/counters.ts says the same in
+ * SQL (a verify chain's streak step), so a change here goes there too.
+ */
+export function backoffDelay(backoff: Backoff, failures: number): number {
+  if (failures <= backoff.free) return 0;
+  return Math.min(2 ** (failures - backoff.free), backoff.max);
+}
+
+function codeBackoff(p: Pick<Code, 'freeFailures' | 'maxFailureDelay'>): Backoff {
+  return { free: p.freeFailures, max: p.maxFailureDelay };
+}
+
+/** Delay after the n-th failure in a code's streak: none for the first few, then doubling up to the cap. */
 export function failureDelay(p: Pick<Code, 'freeFailures' | 'maxFailureDelay'>, failures: number): number {
-  if (failures <= p.freeFailures) return 0;
-  return Math.min(2 ** (failures - p.freeFailures), p.maxFailureDelay);
+  return backoffDelay(codeBackoff(p), failures);
 }
 
 // Code sends. `scope` is `n:<requester network>` or, for a browser trusted for the identifier, `b:<browser id>`.
@@ -135,7 +153,7 @@ export const FAILURE_STREAK: Limit<[identifier: string, scope: string], Code> = 
   kind: 'streak',
   key: (identifier, scope) => `fail:${identifier}:${scope}`,
   window: () => DAY,
-  delay: failureDelay,
+  backoff: codeBackoff,
   reason: 'identifier',
 };
 

@@ -76,6 +76,8 @@ export function definedStatements(): readonly Statement<unknown>[] {
 /** Statements run synchronously inside `Sql.atomically`. */
 export interface SyncSql {
   one<R>(statement: Statement<R>, params: Param[]): R | undefined;
+  /** A write; how many rows it changed. */
+  run(statement: Statement<unknown>, params: Param[]): number;
 }
 
 export interface Sql {
@@ -173,7 +175,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       try {
         const ready = new Map<Statement<unknown>, Prepared>();
         for (const statement of statements) ready.set(statement, await prepare(statement));
-        const sql: SyncSql = { one: <R>(statement: Statement<R>, params: Param[]) => ready.get(statement)!.get(...bind(params)) as R | undefined };
+        const sql: SyncSql = { one: (statement, params) => ready.get(statement)!.get(...bind(params)) as never, run: (s, params) => ready.get(s)!.run(...bind(params)).changes };
         const database = cachedFor!;
         // On its turn, as a batch.
         return await turns!.run(() => database.transaction(() => work(sql))());
