@@ -126,8 +126,7 @@ async function buildServices(config: LoadedConfig, log: Logger, prepared: Prepar
     mfaKeyring,
     cookieKeys,
     csrfKey: createHmac('sha256', cookieKeys[0]!).update('csrf').digest('base64url'),
-    wakeWorker: (noticed) => outboxWake.notify(noticed),
-    outboxNotice: () => outboxWake.notice(),
+    wakeWorker: () => outboxWake.notify(),
   };
   return { services, worker, outboxWake, channel, jwks, buildProvider };
 }

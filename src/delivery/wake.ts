@@ -7,7 +7,7 @@
 // queued a message is always woken, and a separate `sesame worker` on the file relies on its poll.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { openOutboxChannel, type OutboxChannel, type OutboxNotice } from '../storage/outbox-channel.js';
+import { openOutboxChannel, type OutboxChannel } from '../storage/outbox-channel.js';
 
 export class OutboxWake {
   private readonly listeners = new Set<() => void>();
@@ -36,19 +36,10 @@ export class OutboxWake {
     return () => this.listeners.delete(wake);
   }
 
-  /**
-   * The notice a statement that queues a message can send itself, so that the other instances hear
-   * of it at its commit without a round trip of its own (storage/codes.ts SEND_CODE); undefined
-   * when not listening (SQLite). Its origin is ours: this process, woken by notify(), ignores it.
-   */
-  notice(): OutboxNotice | undefined {
-    return this.channel && { channel: this.channel.name, origin: this.origin };
-  }
-
-  /** A message was queued and committed; `noticed`: its statement sent the notice (notice()), so only this process is woken. */
-  notify(noticed = false): void {
+  /** A message was queued and committed: wakes this process's worker, and the others through the channel. */
+  notify(): void {
     this.emit();
-    if (this.channel && !noticed) this.broadcast();
+    if (this.channel) this.broadcast();
   }
 
   async close(): Promise<void> {
@@ -64,7 +55,10 @@ export class OutboxWake {
 
   /**
    * One NOTIFY at a time; notices asked for meanwhile share one more, sent after it. That one
-   * still starts after their messages committed, which is all a listener needs to find them.
+   * still starts after their messages committed, which is all a listener needs to find them. Sent
+   * on the channel's own connection, never inside a request's statement: PostgreSQL serialises the
+   * commits of notifying transactions (one database-wide lock held through each WAL flush), so one
+   * in flight per process keeps the requests out of that queue.
    */
   private broadcast(): void {
     if (this.sending) {

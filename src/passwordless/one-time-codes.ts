@@ -10,7 +10,6 @@ import { recordAudit } from '../storage/audit.js';
 import { findLiveCode, insertCodeWithMessage, type CodeRow } from '../storage/codes.js';
 import { check } from '../risk/check.js';
 import { SMS_PER_PREFIX } from '../risk/limits.js';
-import type { OutboxNotice } from '../storage/outbox-channel.js';
 import type { OutgoingMessage } from '../storage/outbox.js';
 import type { User } from '../storage/users.js';
 import { maySignUp, resolveUser } from './sign-up.js';
@@ -40,10 +39,8 @@ export interface CodeCheckDeps {
 export interface CodeSendDeps extends CodeCheckDeps {
   log: Logger;
   renderer: MessageRenderer;
-  /** After a message was queued; `noticed`: its statement already told the other instances (outboxNotice). */
-  wakeWorker(noticed?: boolean): void;
-  /** On PostgreSQL, the NOTIFY a send's statement carries to the other instances' workers (delivery/wake.ts). */
-  outboxNotice?(): OutboxNotice | undefined;
+  /** After a message was queued and committed (delivery/wake.ts). */
+  wakeWorker(): void;
 }
 
 /** Where a code goes: an email address, or a phone number (E.164) with its country. */
@@ -138,9 +135,8 @@ async function sendByEmail(deps: CodeSendDeps, flowKey: string, email: string, w
   } else {
     outgoing = { channel: 'email', recipient: email, ...message };
   }
-  const notice = deps.outboxNotice?.();
-  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' }, notice);
-  deps.wakeWorker(notice !== undefined);
+  await insertCodeWithMessage(db, row, outgoing, { type: 'code.sent', clientId: who.clientId, identifier: email, ip: who.ip, reason: known ? null : 'no_account' });
+  deps.wakeWorker();
   return { ok: true, resendIn: config.codes.resendCooldown };
 }
 
@@ -190,10 +186,9 @@ async function sendBySms(deps: CodeSendDeps, flowKey: string, to: SmsRecipient, 
   const host = new URL(config.issuer).hostname;
   const text = await deps.renderer.text('code', who.locale, { code, host, minutes: Math.round(config.codes.ttl / 60) });
   // The code, its text and the audit event in one batch, as an email's (sendByEmail).
-  const notice = deps.outboxNotice?.();
   const message = { channel: 'sms', connectionId: connection.id, recipient: phone.value, subject: '', text } as const;
-  await insertCodeWithMessage(db, row, message, { type: 'code.sent', ...audit, reason: 'sms' }, notice);
-  deps.wakeWorker(notice !== undefined);
+  await insertCodeWithMessage(db, row, message, { type: 'code.sent', ...audit, reason: 'sms' });
+  deps.wakeWorker();
   await recordSmsSent(db, phone.value);
   return { ok: true, resendIn: config.codes.resendCooldown };
 }

@@ -3,7 +3,6 @@
 import { eventParams, INSERT_EVENT, type AuditEntry } from './audit.js';
 import type { Db } from './db.js';
 import { INSERT_MESSAGE, messageParams, type OutgoingMessage } from './outbox.js';
-import type { OutboxNotice } from './outbox-channel.js';
 import type { OneTimeCode } from './generated/sqlite/client.js';
 import { columnList, readDate, sqlBatch, sqlStatement, type Param, type RawRow } from './sql.js';
 import { countAudit } from '../metrics/events.js';
@@ -38,12 +37,10 @@ export const INSERT_CODE = sqlStatement(
   'INSERT INTO "OneTimeCode" ("id", "flowKey", "identifier", "codeHash", "keyId", "attempts", "createdAt", "expiresAt") VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
 );
 export const STORE_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE]);
-// On PostgreSQL the batch also sends the outbox's NOTIFY (delivered at its commit) when given a
-// channel, instead of a round trip of its own after it (delivery/wake.ts).
-export const SEND_CODE = sqlBatch(
-  [RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT],
-  'SELECT pg_notify(n.c, n.o) FROM (SELECT ?::text AS c, ?::text AS o) AS n WHERE n.c IS NOT NULL',
-);
+// It carries no NOTIFY: PostgreSQL serialises the commits of all transactions that notify, each
+// holding one database-wide lock through its WAL flush, so under load every send queued behind the
+// others' disk writes. The other instances are told apart from it (delivery/wake.ts).
+export const SEND_CODE = sqlBatch([RETIRE_CODES, INSERT_CODE, INSERT_MESSAGE, INSERT_EVENT]);
 
 function codeParams(row: NewCode, now: Date): Param[][] {
   return [
@@ -54,11 +51,11 @@ function codeParams(row: NewCode, now: Date): Param[][] {
 
 /**
  * Stores a new code (as insertCode), the message carrying it and the audit event of the send, all
- * or none; with `notice` (PostgreSQL), notifies the outbox channel when they commit.
+ * or none.
  */
-export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, notice?: OutboxNotice, now = new Date()): Promise<void> {
+export async function insertCodeWithMessage(db: Db, row: NewCode, message: OutgoingMessage, audit: AuditEntry, now = new Date()): Promise<void> {
   const [, messageRow] = messageParams(message, now);
-  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now), [notice?.channel ?? null, notice?.origin ?? null]]);
+  await db.sql.batch(SEND_CODE, [...codeParams(row, now), messageRow, eventParams(audit, now)]);
   countAudit(audit);
 }
 

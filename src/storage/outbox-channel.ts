@@ -6,15 +6,6 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
 
-/**
- * A notice a request's own statement sends (storage/codes.ts SEND_CODE), delivered when it commits:
- * on `channel`, carrying this process's `origin`.
- */
-export interface OutboxNotice {
-  channel: string;
-  origin: string;
-}
-
 export interface OutboxChannel {
   /** The channel's name (outboxChannelName). */
   readonly name: string;
@@ -100,6 +91,9 @@ class Listener implements OutboxChannel {
     next.on('end', () => this.dropped(next, new Error('connection ended')));
     try {
       await next.connect();
+      // A notice needs no durability (a lost one falls back to the poll), and PostgreSQL holds its
+      // database-wide notify lock until the commit returns: without the WAL flush, that is short.
+      await next.query('SET synchronous_commit = off');
       await next.query(`LISTEN ${quoted(this.name)}`);
       if (this.closed) throw new Error('outbox channel closed');
     } catch (err) {

@@ -55,11 +55,10 @@ export interface Batch extends Statement<unknown> {
  * Defines writes that commit together, in one round trip, at module load like `sqlStatement`. On
  * PostgreSQL they are one statement, each write a data-modifying CTE (atomic, all on one snapshot:
  * a later step does not see an earlier one's rows); on SQLite, the steps in one synchronous
- * transaction. The params of `Sql.batch` are the steps' own, in order. `finish`, PostgreSQL's only,
- * replaces the final `SELECT 1` (a NOTIFY sent at commit); its params come last.
+ * transaction. The params of `Sql.batch` are the steps' own, in order.
  */
-export function sqlBatch(steps: readonly Statement<unknown>[], finish = 'SELECT 1 AS done'): Batch {
-  const combined = sqlStatement(`WITH ${steps.map((step, i) => `w${i} AS (${step.text})`).join(', ')} ${finish}`, ['postgresql']);
+export function sqlBatch(steps: readonly Statement<unknown>[]): Batch {
+  const combined = sqlStatement(`WITH ${steps.map((step, i) => `w${i} AS (${step.text})`).join(', ')} SELECT 1 AS done`, ['postgresql']);
   return Object.assign(combined, { steps });
 }
 

@@ -98,31 +98,69 @@ describe('OutboxWake', () => {
   });
 });
 
-// A send's own statement carries the NOTIFY (storage/codes.ts SEND_CODE, with notice()): the other
-// processes on the channel are woken by it, the sending one is not (it woke its worker itself).
+// notify() wakes this process's worker with a call and the other processes on the channel with a
+// NOTIFY carrying its origin; its own NOTIFY, coming back, does not wake it a second time.
 describe('OutboxWake notices on PostgreSQL', () => {
-  it('wakes the other listeners on a notice sent with its origin, and never itself', async () => {
+  it('wakes itself once and the other listeners through the channel, never itself through its own notice', async () => {
     const url = `${POSTGRES_URL}?schema=wake_${randomUUID().slice(0, 8)}`;
     const [sender, other] = [new OutboxWake(createLogger('silent')), new OutboxWake(createLogger('silent'))];
     const woken = { sender: 0, other: 0 };
     sender.subscribe(() => woken.sender++);
     other.subscribe(() => woken.other++);
-    expect(sender.notice()).toBeUndefined();
     sender.listen(url, 'postgresql');
     other.listen(url, 'postgresql');
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
+    const heard: string[] = [];
+    admin.on('notification', (n) => heard.push(`${n.channel} ${n.payload}`));
     try {
+      await admin.query(`LISTEN "sesame_outbox_${new URL(url).searchParams.get('schema')}"`);
       // Each counts its (re)connection as a notice: both are listening once woken once.
       await waitFor(() => woken.sender === 1 && woken.other === 1, { what: 'both listening' });
-      const notice = sender.notice()!;
-      expect(notice).toEqual({ channel: `sesame_outbox_${new URL(url).searchParams.get('schema')}`, origin: expect.any(String) });
-      await admin.query('SELECT pg_notify($1, $2)', [notice.channel, notice.origin]);
+      sender.notify();
+      expect(woken.sender).toBe(2);
       await waitFor(() => woken.other === 2, { what: "the other process woken by the sender's notice" });
       // Notices arrive in order: once the sender hears the other's, it has heard (and ignored) its own.
-      await admin.query('SELECT pg_notify($1, $2)', [notice.channel, other.notice()!.origin]);
-      await waitFor(() => woken.sender === 2, { what: "the sender woken by the other's notice" });
-      expect(woken).toEqual({ sender: 2, other: 2 });
+      other.notify();
+      expect(woken.other).toBe(3);
+      await waitFor(() => woken.sender === 3, { what: "the sender woken by the other's notice" });
+      expect(woken).toEqual({ sender: 3, other: 3 });
+      await waitFor(() => heard.length === 2, { what: 'both notices seen by a third listener' });
+      expect(heard).toEqual([expect.stringMatching(/^sesame_outbox_wake_\w+ [0-9a-f-]{36}$/), expect.stringMatching(/^sesame_outbox_wake_\w+ [0-9a-f-]{36}$/)]);
+      expect(heard[0]).not.toBe(heard[1]);
+    } finally {
+      await admin.end();
+      await sender.close();
+      await other.close();
+    }
+  });
+
+  it('sends one NOTIFY at a time: a burst of wakes shares at most one more', async () => {
+    const url = `${POSTGRES_URL}?schema=wake_${randomUUID().slice(0, 8)}`;
+    const [sender, other] = [new OutboxWake(createLogger('silent')), new OutboxWake(createLogger('silent'))];
+    let otherWoken = 0;
+    sender.subscribe(() => undefined);
+    other.subscribe(() => otherWoken++);
+    sender.listen(url, 'postgresql');
+    other.listen(url, 'postgresql');
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    const heard: string[] = [];
+    admin.on('notification', (n) => heard.push(n.payload ?? ''));
+    try {
+      await admin.query(`LISTEN "sesame_outbox_${new URL(url).searchParams.get('schema')}"`);
+      await waitFor(() => otherWoken === 1, { what: 'the other listening' });
+      sender.notify();
+      await waitFor(() => heard.length === 1, { what: 'the first notice' });
+      for (let i = 0; i < 50; i++) sender.notify();
+      // The first of the 50 is sent at once; the 49 asked for while it is in flight share one more.
+      await waitFor(() => heard.length === 3, { what: 'the burst heard' });
+      await waitFor(() => otherWoken === 4, { what: 'the other woken by each notice' });
+      const channel = `sesame_outbox_${new URL(url).searchParams.get('schema')}`;
+      await admin.query('SELECT pg_notify($1, $2)', [channel, 'end']);
+      await waitFor(() => heard.at(-1) === 'end', { what: 'the end marker' });
+      expect(heard).toEqual([heard[0], heard[0], heard[0], 'end']);
+      expect(heard[0]).toMatch(/^[0-9a-f-]{36}$/);
     } finally {
       await admin.end();
       await sender.close();

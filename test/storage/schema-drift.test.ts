@@ -130,7 +130,7 @@ describe.each([sqliteHarness(), postgresHarness()])('migrations on $provider', (
       ['extra field', '  name          String?\n', '  name          String?\n  nickname      String?\n', /model User: column "nickname" is missing/],
       ['optional made required', '  lastError     String?', '  lastError     String', /model OutboxMessage: column "lastError" is nullable/],
       ['type change', '  attempts   Int       @default(0)', '  attempts   String    @default("0")', /model OneTimeCode: column "attempts" has type/],
-      ['removed index', '  @@index([uid])\n', '', /model OidcPayload: index on \(uid\) \(OidcPayload_uid_idx\) exists in the database/],
+      ['removed index', '  @@index([userCode])\n', '', /model OidcPayload: index on \(userCode\) \(OidcPayload_userCode_idx\) exists in the database/],
       ['unique instead of index', '  @@index([createdAt])\n}', '  @@unique([createdAt])\n}', /model AuditEvent: unique index on \(createdAt\) is missing/],
     ];
     for (const [label, from, to, message] of mutations) {
