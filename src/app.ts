@@ -43,7 +43,7 @@ import { authsignalUsersRouter } from './api/authsignal-users.js';
 import { authsignalRulesRouter } from './api/authsignal-rules.js';
 import { actionPageRouter } from './api/authsignal-page.js';
 import { actionClientRouter } from './api/authsignal-client.js';
-import { withDeferredTokenWrites } from './storage/oidc-adapter.js';
+import { SIGN_IN_WRITES, withDeferredTokenWrites } from './storage/oidc-adapter.js';
 
 /** The hosted pages always; each compatibility surface only while its feature is on (config `features`). */
 function enabledRouters(s: Services): Router[] {
@@ -115,6 +115,9 @@ export function createApp(s: Services): Koa {
   app.use((ctx, next) => (providerOnly.has(ctx.path) ? next() : throughRouters(ctx, next)));
   // The provider is rebuilt when signing keys rotate (see server.ts), so mount whichever is current.
   const mounted = new WeakMap<object, Koa.Middleware>();
+  // An authorization request and its resume (oidc-provider's /authorize/<uid>, where a sign-in's
+  // interaction comes back) write a session, a grant and a code, written together too.
+  const authorizes = (path: string) => path === ROUTES.authorization || path.startsWith(`${ROUTES.authorization}/`);
   app.use(auth0TokenErrors);
   // Auth0's SDKs post these grants as JSON, which oidc-provider refuses (the MFA grants join the list).
   app.use(tokenJsonBody(ROUTES.token, [...WEBAUTHN_GRANTS, ...MFA_GRANTS]));
@@ -123,7 +126,7 @@ export function createApp(s: Services): Koa {
     let handler = mounted.get(s.provider);
     if (!handler) mounted.set(s.provider, (handler = mount(s.provider)));
     // The tokens a request issues are written together before its response (storage/oidc-adapter.ts).
-    return withDeferredTokenWrites(s.db, ctx, () => handler(ctx, next));
+    return withDeferredTokenWrites(s.db, ctx, () => handler(ctx, next), authorizes(ctx.path) ? SIGN_IN_WRITES : undefined);
   });
   return app;
 }

@@ -4,7 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
 import type { OidcPayload } from './generated/sqlite/client.js';
-import { readDate, sqlBatch, sqlStatement, type Param, type RawRow } from './sql.js';
+import { readDate, sqlStatement, type Param, type RawRow } from './sql.js';
 import { USER_COLUMNS, userOf, type User, type UserRow } from './users.js';
 
 type PayloadRow = RawRow<OidcPayload, 'payload' | 'consumedAt' | 'expiresAt'>;
@@ -24,17 +24,26 @@ const SELECT = 'SELECT "payload", "consumedAt", "expiresAt" FROM "OidcPayload" W
 export const FIND_PAYLOAD = sqlStatement<PayloadRow>(`${SELECT} "id" = ?`);
 export const FIND_PAYLOAD_BY_UID = sqlStatement<PayloadRow>(`${SELECT} "uid" = ? LIMIT 1`);
 export const FIND_PAYLOAD_BY_USER_CODE = sqlStatement<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`);
-export const UPSERT_PAYLOAD = sqlStatement(
-  'INSERT INTO "OidcPayload" ("model", "id", "payload", "grantId", "userCode", "uid", "expiresAt", "accountId") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
-    'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
-    '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt", "accountId" = excluded."accountId"',
-);
+const PAYLOAD_COLUMNS = '"model", "id", "payload", "grantId", "userCode", "uid", "expiresAt", "accountId"';
+/** Upserts `count` rows in one statement: one round trip on PostgreSQL, one commit on either engine. */
+const upsertPayloads = (count: number) =>
+  sqlStatement(
+    `INSERT INTO "OidcPayload" (${PAYLOAD_COLUMNS}) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} ` +
+      'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
+      '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt", "accountId" = excluded."accountId"',
+  );
+export const UPSERT_PAYLOAD = upsertPayloads(1);
+// What a request held back (a token response's access and refresh tokens; a sign-in's session, grant
+// and code), written at once. A row's key is unique among them, as one statement may touch a row once.
+export const UPSERT_TWO_PAYLOADS = upsertPayloads(2);
+export const UPSERT_THREE_PAYLOADS = upsertPayloads(3);
+export const UPSERT_FOUR_PAYLOADS = upsertPayloads(4);
+/** The upserts by row count, less one: a request holds three rows at most today (a resume's); more go in parts. */
+const UPSERT_ROWS = [UPSERT_PAYLOAD, UPSERT_TWO_PAYLOADS, UPSERT_THREE_PAYLOADS, UPSERT_FOUR_PAYLOADS];
 export const CONSUME_PAYLOAD = sqlStatement('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL');
 export const DELETE_PAYLOAD = sqlStatement('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?');
 export const DELETE_GRANT_PAYLOADS = sqlStatement('DELETE FROM "OidcPayload" WHERE "grantId" = ?');
 
-// A token response's access and refresh tokens, written in one statement (one round trip, one commit).
-export const UPSERT_TWO_PAYLOADS = sqlBatch([UPSERT_PAYLOAD, UPSERT_PAYLOAD]);
 // A refresh's consume of the old token with its two new tokens: they are written only if this
 // consume is the one that succeeds (an UPDATE blocked by a parallel one re-checks "consumedAt" once
 // that commits, so exactly one wins), and `consumed` says whether it did. Bare parameters in a
@@ -47,11 +56,24 @@ export const CONSUME_AND_UPSERT_TWO = sqlStatement<{ consumed: number }>(
   `WITH c AS (${CONSUME_PAYLOAD.text} RETURNING 1), w0 AS (${upsertIfConsumed}), w1 AS (${upsertIfConsumed}) SELECT count(*)::int AS consumed FROM c`,
   ['postgresql'],
 );
-const DEFERRED_MODELS = new Set(['AccessToken', 'RefreshToken']);
+// A row held back (withDeferredTokenWrites) is the upsert's params: these are where it keeps its columns.
+const [MODEL, ID, USER_CODE, UID] = [0, 1, 4, 5];
+
+/** What every request holds back: the tokens it issues. */
+const TOKEN_WRITES: ReadonlySet<string> = new Set(['AccessToken', 'RefreshToken']);
+/**
+ * What an authorization request holds back too (its resume after a sign-in's interaction above all):
+ * the session, the grant and the code it hands out, each its own statement otherwise.
+ */
+export const SIGN_IN_WRITES: ReadonlySet<string> = new Set([...TOKEN_WRITES, 'Session', 'Grant', 'AuthorizationCode']);
+/** What the response hands to the client: useless, so never written, if the request fails instead. */
+const HANDED_OUT = new Set(['AccessToken', 'RefreshToken', 'AuthorizationCode']);
 
 /** What a request holds back (withDeferredTokenWrites, withHeldConsume). */
 interface Pending {
-  /** Token upserts by `<model> <id>`. */
+  /** The models whose upserts it holds back. */
+  models: ReadonlySet<string>;
+  /** Their upserts by `<model> <id>`. */
   rows: Map<string, Param[]>;
   /** Its held consume's params; null while it may hold one, absent when it may not. */
   consume?: Param[] | null;
@@ -68,12 +90,21 @@ export class ConsumeLost extends Error {
   }
 }
 
+/** Upserts `rows`, as few statements as the cached ones allow (one for any request's, in practice). */
+async function upsertRows(db: Db, rows: Param[][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += UPSERT_ROWS.length) {
+    const chunk = rows.slice(i, i + UPSERT_ROWS.length);
+    await db.sql.run(UPSERT_ROWS[chunk.length - 1]!, chunk.flat());
+  }
+}
+
 /** Writes what `request` held back; it goes on holding back (`rearm`) or writes the rest at once. */
 async function flushPending(db: Db, request: object, rearm: boolean): Promise<void> {
   const pending = pendingWrites.get(request);
-  const rows = [...(pending?.rows.values() ?? [])];
-  const consume = pending?.consume;
-  if (rearm) pendingWrites.set(request, { rows: new Map(), ...(consume !== undefined && { consume: null }) });
+  if (!pending) return;
+  const rows = [...pending.rows.values()];
+  const consume = pending.consume;
+  if (rearm) pendingWrites.set(request, { models: pending.models, rows: new Map(), ...(consume !== undefined && { consume: null }) });
   else pendingWrites.delete(request);
   if (consume) {
     const lost = () => new ConsumeLost(consume[1] as string, consume[2] as string);
@@ -84,24 +115,28 @@ async function flushPending(db: Db, request: object, rearm: boolean): Promise<vo
     }
     if ((await db.sql.run(CONSUME_PAYLOAD, consume)) !== 1) throw lost();
   }
-  // One round trip on PostgreSQL; SQLite has none to save, and a transaction would add BEGIN and COMMIT.
-  if (rows.length === 2 && db.provider === 'postgresql') return db.sql.batch(UPSERT_TWO_PAYLOADS, rows);
-  for (const row of rows) await db.sql.run(UPSERT_PAYLOAD, row);
+  await upsertRows(db, rows);
 }
 
 /**
- * Runs `handle` (oidc-provider on `request`, its Koa context) with the access and refresh tokens it
- * saves held back, then writes them together before the response leaves: a refresh saves both,
- * one after the other. Nobody can present a token before its response is sent, and a later write
- * of the same request (consume, destroy, revoke) writes them first, so the order stays as written.
- * A request that fails with an exception writes none: its client never got them.
+ * Runs `handle` (oidc-provider on `request`, its Koa context) with the upserts of `models` it makes
+ * held back, then writes them together, in one statement, before the response leaves: a refresh
+ * saves its access and refresh tokens one after the other, an authorization (SIGN_IN_WRITES) its
+ * grant, code and session. Nobody can present a code or token before its response is sent, and a
+ * later write of the same request that must come after them (a consume, a destroy of a held row, a
+ * revoke) writes them first, so the order stays as written. A request that fails with an exception
+ * writes none of what it would have handed out (its client never got it), but its session and
+ * grant still: oidc-provider saves the session even then (a sign-in kept, a logout state).
  */
-export async function withDeferredTokenWrites(db: Db, request: object, handle: () => Promise<void>): Promise<void> {
-  pendingWrites.set(request, { rows: new Map() });
+export async function withDeferredTokenWrites(db: Db, request: object, handle: () => Promise<void>, models = TOKEN_WRITES): Promise<void> {
+  pendingWrites.set(request, { models, rows: new Map() });
   try {
     await handle();
   } catch (err) {
+    const kept = [...(pendingWrites.get(request)?.rows.values() ?? [])].filter((row) => !HANDED_OUT.has(row[MODEL] as string));
     pendingWrites.delete(request);
+    // The request's own failure is its answer; a failure of these writes too would add nothing to it.
+    await upsertRows(db, kept).catch(() => undefined);
     throw err;
   }
   await flushPending(db, request, false);
@@ -200,6 +235,11 @@ function related(memo: Memo, row: TokenRow): void {
   if (row.grant_account_id !== null) memo.users.set(row.grant_account_id, row.id === null ? null : userOf(row as UserRow));
 }
 
+/** A held-back upsert's params as the row it will be. */
+function heldRow(row: Param[] | undefined): PayloadRow | undefined {
+  return row ? { payload: row[2] as string, consumedAt: null, expiresAt: row[6] as Date | null } : undefined;
+}
+
 /**
  * The memo of the request in progress on `db` (`currentRequest`: oidc-provider's Provider.ctx).
  * Each lookup answers undefined when it has nothing to say: outside a request, or a row not read along.
@@ -216,31 +256,40 @@ function requestMemo(db: Db, currentRequest: () => object | undefined) {
     return byModel;
   }
   return {
-    /** Holds back an upsert when the request defers its token writes; true when it did. */
+    /** Holds back an upsert when the request holds back its model's; true when it did. */
     defer(model: string, id: string, row: Param[]): boolean {
       const request = currentRequest();
-      const pending = request && DEFERRED_MODELS.has(model) ? pendingWrites.get(request) : undefined;
-      pending?.rows.set(`${model} ${id}`, row);
-      return pending !== undefined;
+      const pending = request && pendingWrites.get(request);
+      if (!pending?.models.has(model)) return false;
+      pending.rows.set(`${model} ${id}`, row);
+      return true;
     },
-    /** The request's own held-back upsert of this token, as the row it will be. */
-    pending(model: string, id: string): PayloadRow | undefined {
+    /** The request's own held-back upsert of `model` whose column `column` (ID, UID, USER_CODE) is `value`, as the row it will be. */
+    pending(model: string, column: number, value: string): PayloadRow | undefined {
       const request = currentRequest();
-      const row = request && pendingWrites.get(request)?.rows.get(`${model} ${id}`);
-      return row ? { payload: row[2] as string, consumedAt: null, expiresAt: row[6] as Date | null } : undefined;
+      const rows = request && pendingWrites.get(request)?.rows;
+      if (column === ID) return heldRow(rows?.get(`${model} ${value}`));
+      for (const row of rows?.values() ?? []) if (row[MODEL] === model && row[column] === value) return heldRow(row);
+      return undefined;
     },
-    /** Holds back a consume when the request may hold one (withHeldConsume); true when it did. */
+    /** Holds back a consume when the request may hold one (withHeldConsume) and holds no upsert of its row; true when it did. */
     hold(row: Param[]): boolean {
       const request = currentRequest();
       const pending = request && pendingWrites.get(request);
-      if (pending?.consume !== null) return false;
+      if (pending?.consume !== null || pending.rows.has(`${row[1]} ${row[2]}`)) return false;
       pending.consume = row;
       return true;
     },
-    /** Writes what the request held back, before a write that must come after it. */
-    async flush(): Promise<void> {
+    /**
+     * Writes what the request held back, before a write that must come after it: always before a
+     * revoke; before a consume or delete of row (`model`, `id`) only when that row is held or a consume
+     * is (which may be of it). One of another row may come first (a resume's delete of the session it
+     * replaces): a statement fewer.
+     */
+    async flush(model?: string, id?: string): Promise<void> {
       const request = currentRequest();
-      if (request && pendingWrites.has(request)) await flushPending(db, request, true);
+      const pending = request && pendingWrites.get(request);
+      if (pending && (model === undefined || pending.rows.has(`${model} ${id}`) || pending.consume)) await flushPending(db, request, true);
     },
     /** A token's row (null: none), read with its session, grant and user the first time this request asks. */
     async token(model: string, id: string): Promise<PayloadRow | null | undefined> {
@@ -290,17 +339,21 @@ export function createAdapterClass(db: Db, currentRequest: () => object | undefi
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return findClientMetadata(db, id);
-      const row = TOKEN_MODELS.includes(this.model) ? (memo.pending(this.model, id) ?? (await memo.token(this.model, id))) : memo.row(`${this.model} ${id}`);
+      const held = memo.pending(this.model, ID, id);
+      if (held) return toPayload(held, Date.now());
+      const row = TOKEN_MODELS.includes(this.model) ? await memo.token(this.model, id) : memo.row(`${this.model} ${id}`);
       return toPayload(row === undefined ? await sql.one(FIND_PAYLOAD, [this.model, id]) : (row ?? undefined), Date.now());
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const row = memo.row(`${this.model} uid ${uid}`);
+      const row = memo.pending(this.model, UID, uid) ?? memo.row(`${this.model} uid ${uid}`);
       if (row !== undefined) return toPayload(row ?? undefined, Date.now());
       return toPayload(await sql.one(FIND_PAYLOAD_BY_UID, [this.model, uid]), Date.now());
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      const held = memo.pending(this.model, USER_CODE, userCode);
+      if (held) return toPayload(held, Date.now());
       return toPayload(await sql.one(FIND_PAYLOAD_BY_USER_CODE, [this.model, userCode]), Date.now());
     }
 
@@ -310,14 +363,14 @@ export function createAdapterClass(db: Db, currentRequest: () => object | undefi
       // Nothing written yet, what the request read stays true to it (the user its tokens are for).
       if (memo.hold([new Date(), this.model, id])) return true;
       memo.forget();
-      await memo.flush();
+      await memo.flush(this.model, id);
       const changed = await sql.run(CONSUME_PAYLOAD, [new Date(), this.model, id]);
       return changed === 1;
     }
 
     async destroy(id: string): Promise<void> {
       memo.forget();
-      await memo.flush();
+      await memo.flush(this.model, id);
       await sql.run(DELETE_PAYLOAD, [this.model, id]);
     }
 

@@ -80,6 +80,39 @@ describe.each(ENGINES)('OIDC flow on %s', (engine) => {
     expect(again.page.html).toContain('/email"');
   });
 
+  it("writes a sign-in's session, grant and code before its redirect leaves, so the code redeems at once", async () => {
+    const config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
+    const { prisma } = t.sesame.services.db;
+    /** What the redirect's code stands on, read the moment the redirect arrives, then the code redeemed. */
+    const arrived = async (started: { verifier: string; state: string; nonce: string }, location: string | undefined) => {
+      expect(location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+      const code = new URL(location!).searchParams.get('code')!;
+      const row = await prisma.oidcPayload.findUnique({ where: { model_id: { model: 'AuthorizationCode', id: code } } });
+      const { grantId, sessionUid, accountId } = JSON.parse(row!.payload) as Record<string, string>;
+      const sessions = await prisma.oidcPayload.findMany({ where: { model: 'Session', accountId }, select: { id: true, uid: true } });
+      expect(await prisma.oidcPayload.count({ where: { model: 'Grant', id: grantId, accountId } })).toBe(1);
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(location!), {
+        pkceCodeVerifier: started.verifier,
+        expectedState: started.state,
+        expectedNonce: started.nonce,
+      });
+      expect(tokens.claims()!.sub).toBe(accountId);
+      return { sessions, sessionUid };
+    };
+
+    const started = await startLogin(t, config);
+    const first = await arrived(started, (await signInWithEmail(t, started, 'barbara@example.com')).result.location);
+    expect(first.sessions).toEqual([{ id: expect.any(String), uid: first.sessionUid }]);
+    // Signed in again in that browser: the resume replaces the session (a new id, the old row deleted).
+    const again = await startLogin(t, config, { prompt: 'login' }, started.browser);
+    const second = await arrived(again, (await signInWithEmail(t, again, 'barbara@example.com')).result.location);
+    expect(second.sessions).toEqual([{ id: expect.any(String), uid: second.sessionUid }]);
+    expect(second.sessions[0]!.id).not.toBe(first.sessions[0]!.id);
+    // Then straight from the session: the authorization request itself writes the code.
+    const silent = await startLogin(t, config, {}, started.browser);
+    expect((await arrived(silent, silent.page.location)).sessions).toEqual(second.sessions);
+  });
+
   it('issues a JWT access token for an API audience and client credentials tokens', async () => {
     const config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
     const started = await startLogin(t, config, { audience: 'https://api.example', scope: 'openid email read' });

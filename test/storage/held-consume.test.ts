@@ -1,9 +1,11 @@
 // A refresh's consume held back and written with its new tokens (storage/oidc-adapter.ts
 // withHeldConsume): on PostgreSQL one statement, the tokens written only if its consume won. Run
-// on both engines: SQLite consumes at once, and the outcome must be the same.
+// on both engines: SQLite consumes at once, and the outcome must be the same. And a sign-in's
+// session, grant and code held back (withDeferredTokenWrites with SIGN_IN_WRITES) until they go
+// out together, the request itself seeing them, its consumes and deletes in order.
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/storage/db.js';
-import { ConsumeLost, createAdapterClass, withDeferredTokenWrites, withHeldConsume } from '../../src/storage/oidc-adapter.js';
+import { ConsumeLost, createAdapterClass, SIGN_IN_WRITES, withDeferredTokenWrites, withHeldConsume } from '../../src/storage/oidc-adapter.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 
 let n = 0;
@@ -12,9 +14,13 @@ const uniq = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).
 describe.each(ENGINES)('held consume on %s', (engine) => {
   let db: Db;
   let Adapter: ReturnType<typeof createAdapterClass>;
+  // The request in progress, as oidc-provider's Provider.ctx gives it: each test swaps in a new one.
+  let request: object | undefined;
+  let InRequest: ReturnType<typeof createAdapterClass>;
   withMigratedDb(engine, (opened) => {
     db = opened;
     Adapter = createAdapterClass(db);
+    InRequest = createAdapterClass(db, () => request);
   });
 
   it("writes a rotation's new tokens only with the consume that won, of two at once", async () => {
@@ -56,5 +62,79 @@ describe.each(ENGINES)('held consume on %s', (engine) => {
     const late = [uniq('rt'), uniq('at')];
     await expect(rotate(late)).rejects.toEqual(new ConsumeLost('RefreshToken', old));
     expect(await rows(late)).toEqual([]);
+  });
+
+  it("holds back a sign-in's grant, code and session, shows them to the request itself, and keeps the session and grant when it throws", async () => {
+    const [grant, code, session, uid] = [uniq('grant'), uniq('code'), uniq('sess'), uniq('uid')];
+    const inDb = async () => (await db.prisma.oidcPayload.findMany({ where: { id: { in: [grant, code, session] } }, select: { id: true } })).map((r) => r.id).sort();
+    /** A resume's writes, in oidc-provider's order. */
+    const signIn = async () => {
+      await new InRequest('Grant').upsert(grant, { kind: 'Grant', accountId: 'a' }, 600);
+      await new InRequest('AuthorizationCode').upsert(code, { kind: 'AuthorizationCode', grantId: grant }, 600);
+      await new InRequest('Session').upsert(session, { kind: 'Session', uid, accountId: 'a' }, 600);
+    };
+    request = {};
+    await withDeferredTokenWrites(
+      db,
+      request,
+      async () => {
+        await signIn();
+        expect(await inDb()).toEqual([]);
+        expect(await new InRequest('Grant').find(grant)).toEqual({ kind: 'Grant', accountId: 'a' });
+        expect(await new InRequest('AuthorizationCode').find(code)).toEqual({ kind: 'AuthorizationCode', grantId: grant });
+        expect(await new InRequest('Session').find(session)).toEqual({ kind: 'Session', uid, accountId: 'a' });
+        expect(await new InRequest('Session').findByUid(uid)).toEqual({ kind: 'Session', uid, accountId: 'a' });
+      },
+      SIGN_IN_WRITES,
+    );
+    expect(await inDb()).toEqual([grant, code, session].sort());
+    const rows = await db.prisma.oidcPayload.findMany({ where: { id: { in: [grant, session] } }, select: { id: true, accountId: true, uid: true } });
+    expect(rows.sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      [
+        { id: grant, accountId: 'a', uid: null },
+        { id: session, accountId: 'a', uid },
+      ].sort((a, b) => a.id.localeCompare(b.id)),
+    );
+
+    await db.prisma.oidcPayload.deleteMany({ where: { id: { in: [grant, code, session] } } });
+    request = {};
+    const failed = withDeferredTokenWrites(
+      db,
+      request,
+      async () => {
+        await signIn();
+        throw new Error('the request failed');
+      },
+      SIGN_IN_WRITES,
+    );
+    await expect(failed).rejects.toThrow('the request failed');
+    // The code never reached the client; the session (oidc-provider saves it even then) and its grant stay.
+    expect(await inDb()).toEqual([grant, session].sort());
+  });
+
+  it('writes a held row before its own consume or destroy, and deletes another row without writing what is held', async () => {
+    const [old, replacement, code, gone] = [uniq('sess'), uniq('sess'), uniq('code'), uniq('grant')];
+    await new Adapter('Session').upsert(old, { kind: 'Session', accountId: 'a' }, 600);
+    const inDb = async () => (await db.prisma.oidcPayload.findMany({ where: { id: { in: [old, replacement, code, gone] } }, select: { id: true } })).map((r) => r.id).sort();
+    request = {};
+    await withDeferredTokenWrites(
+      db,
+      request,
+      async () => {
+        await new InRequest('Session').upsert(replacement, { kind: 'Session', accountId: 'a' }, 600);
+        // A resume's delete of the session it replaces leaves the new one held.
+        await new InRequest('Session').destroy(old);
+        expect(await inDb()).toEqual([]);
+        await new InRequest('AuthorizationCode').upsert(code, { kind: 'AuthorizationCode' }, 600);
+        expect(await new InRequest('AuthorizationCode').consume(code)).toBe(true);
+        expect(await new InRequest('AuthorizationCode').consume(code)).toBe(false);
+        expect(await new InRequest('AuthorizationCode').find(code)).toEqual({ kind: 'AuthorizationCode', consumed: expect.any(Number) });
+        await new InRequest('Grant').upsert(gone, { kind: 'Grant' }, 600);
+        await new InRequest('Grant').destroy(gone);
+        expect(await new InRequest('Grant').find(gone)).toBeUndefined();
+      },
+      SIGN_IN_WRITES,
+    );
+    expect(await inDb()).toEqual([replacement, code].sort());
   });
 });
