@@ -227,6 +227,9 @@ export async function startSesameTarget(o: SesameOptions): Promise<Target & { jw
       // from one IP and one client within seconds (each to its own address: the per-address limits stay).
       rateLimits: { sendsPerIpPerHour: 1_000_000, verifiesPerIpPerMinute: 1_000_000, sendsPerClientPerHour: 1_000_000, otpGrantsPerClientPerMinute: 1_000_000 },
       delivery: { pollInterval: 200 },
+      // Sweeps as a long-running server does, often enough that a run sees them: on a PostgreSQL
+      // without autovacuum (these machines) a sweep also refreshes the statistics (storage/sweep.ts).
+      sweepInterval: 60,
       // As before passkeys worked here (an IP issuer): code_flow's sign-ins are not offered to create one.
       passkeys: { offerEnrolment: false },
       // mfa_otp's users get a code to enrol their app, then one for the measured sign-in, a second later.

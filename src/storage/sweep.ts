@@ -35,5 +35,24 @@ export async function sweepExpired(db: Db, policy: SweepPolicy, now = new Date()
     unconfirmedAuthenticators: await sweepUnconfirmedAuthenticators(db, now),
     mfaTokens: await sweepMfaTokens(db, now),
     decisions: await sweepDecisions(db, new Date(now.getTime() - (policy.decisionRetention ?? 90 * 86_400) * 1000)),
+    analyzed: await refreshStatistics(db),
   };
+}
+
+/**
+ * PostgreSQL plans each prepared statement of a connection once and keeps the plan until the
+ * statistics of its tables change. Autovacuum analyzes tables as they grow; without it nothing does,
+ * and plans made while the tables were empty (a new install's first requests) stay: a track's
+ * history then read every decision of its tenant to find one user's (an index tie broken the wrong
+ * way). So where autovacuum is off, each sweep analyzes this schema's tables, which also makes
+ * every connection plan its statements again. Answers how many tables it analyzed.
+ */
+async function refreshStatistics(db: Db): Promise<number> {
+  if (db.provider !== 'postgresql') return 0;
+  const [setting] = await db.prisma.$queryRawUnsafe<{ autovacuum: string }[]>("SELECT current_setting('autovacuum') AS autovacuum");
+  if (setting?.autovacuum !== 'off') return 0;
+  const tables = await db.prisma.$queryRawUnsafe<{ name: string }[]>('SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()');
+  const names = tables.map((t) => `"${t.name.replace(/"/g, '""')}"`);
+  if (names.length > 0) await db.prisma.$executeRawUnsafe(`ANALYZE ${names.join(', ')}`);
+  return names.length;
 }
