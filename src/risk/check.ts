@@ -2,6 +2,7 @@
 // settings into a decision; the helpers beside it keep and read the figures some policies combine.
 import type { Db } from '../storage/db.js';
 import {
+  backoffDelay,
   claimCooldown,
   clearAndUnhit,
   clearCounter,
@@ -17,7 +18,7 @@ import {
   type ChainResult,
 } from '../storage/counters.js';
 import type { Param } from '../storage/sql.js';
-import { backoffDelay, type Limit } from './limits.js';
+import type { Limit } from './limits.js';
 
 /**
  * What a limit says about one action. `count` is the hits of the window including this one (the

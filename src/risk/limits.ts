@@ -1,6 +1,7 @@
 // Every limit Sesame keeps, by name: the counter key it is stored under, its window, its ceiling and
 // what it answers. The keys are kept exactly as they were, so live counters survive an upgrade.
 // check.ts and replay.ts are the only readers; nothing else builds a counter key.
+import { backoffDelay, type Backoff } from '../storage/counters.js';
 
 /**
  * How a limit counts: `count` hits in a fixed window (refused above `max`), `cooldown` one action per
@@ -59,21 +60,6 @@ const HOUR = 3600;
 const DAY = 86400;
 
 type Code = CodeLimitSettings;
-
-/** A streak's delays: none for the first `free` failures, then 2, 4, 8... seconds up to `max`. */
-export interface Backoff {
-  free: number;
-  max: number;
-}
-
-/**
- * Seconds a streak blocks after its n-th failure (0: none). storage/counters.ts says the same in
- * SQL (a verify chain's streak step), so a change here goes there too.
- */
-export function backoffDelay(backoff: Backoff, failures: number): number {
-  if (failures <= backoff.free) return 0;
-  return Math.min(2 ** (failures - backoff.free), backoff.max);
-}
 
 function codeBackoff(p: Pick<Code, 'freeFailures' | 'maxFailureDelay'>): Backoff {
   return { free: p.freeFailures, max: p.maxFailureDelay };
