@@ -2,7 +2,6 @@
 // settings into a decision; the helpers beside it keep and read the figures some policies combine.
 import type { Db } from '../storage/db.js';
 import {
-  backoffDelay,
   claimCooldown,
   clearAndUnhit,
   clearCounter,
@@ -17,6 +16,7 @@ import {
   type Chain,
   type ChainResult,
 } from '../storage/counters.js';
+import { backoffDelay } from '../storage/backoff.js';
 import type { Param } from '../storage/sql.js';
 import type { Limit } from './limits.js';
 

@@ -1,7 +1,7 @@
 // Every limit Sesame keeps, by name: the counter key it is stored under, its window, its ceiling and
 // what it answers. The keys are kept exactly as they were, so live counters survive an upgrade.
 // check.ts and replay.ts are the only readers; nothing else builds a counter key.
-import { backoffDelay, type Backoff } from '../storage/counters.js';
+import { backoffDelay, type Backoff } from '../storage/backoff.js';
 
 /**
  * How a limit counts: `count` hits in a fixed window (refused above `max`), `cooldown` one action per

@@ -3,22 +3,8 @@
 import type { Db } from './db.js';
 import type { Counter } from './generated/sqlite/client.js';
 import { USER_ID_BY_EMAIL } from './users.js';
+import { backoffDelay, type Backoff } from './backoff.js';
 import { readBool, readDate, sqlBatch, sqlStatement, type Param, type RawRow, type Row, type Statement, type SyncSql } from './sql.js';
-
-/** A streak's delays: none for the first `free` failures, then 2, 4, 8... seconds up to `max`. */
-export interface Backoff {
-  free: number;
-  max: number;
-}
-
-/**
- * Seconds a streak blocks after its n-th failure (0: none). A verify chain's streak step says the
- * same in SQL (streakBlockedUntil below), so a change here goes there too.
- */
-export function backoffDelay(backoff: Backoff, failures: number): number {
-  if (failures <= backoff.free) return 0;
-  return Math.min(2 ** (failures - backoff.free), backoff.max);
-}
 
 // hitWindow and claimCooldown run on every code sent and every code tried, several times: each is
 // one upsert through sql.ts (atomic on both engines: SET sees the row as it was before the update).
@@ -119,7 +105,7 @@ export interface ChainRun {
 const TS = '?::timestamp(3)';
 
 /**
- * A streak step's blockedUntil after its `n`-th failure from `at`: backoffDelay above, in SQL
+ * A streak step's blockedUntil after its `n`-th failure from `at`: backoff.ts backoffDelay in SQL
  * (no block for the free failures nor with a zero cap; the exponent is bounded so it never overflows).
  */
 function blockAfter(n: string, at: string, free: string, most: string): string {
