@@ -121,7 +121,8 @@ export function handler(deps: GrantDeps) {
       const grantType = param(ctx, 'grant_type');
       // A risk CHALLENGE's token: only while the challenge waits (an operator may have put it up for review), only its methods.
       const methods = signIn.riskDecisionId ? await openChallenge(deps.db, signIn.riskDecisionId) : undefined;
-      if (methods === null) throw new SesameError('riskSignInDenied');
+      // Closed: refused, unless a parallel grant met it with this very token in between (then spent: that answer).
+      if (methods === null) throw new SesameError((await readMfaToken(deps, token, client.clientId)).ok ? 'riskSignInDenied' : 'mfaMalformedToken');
       const allow: Allow = (type) => {
         if (methods && !allowsFactor(methods, type)) throw new SesameError('mfaFactorNotAllowed');
       };
