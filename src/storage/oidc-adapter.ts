@@ -4,6 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
 import type { OidcPayload } from './generated/sqlite/client.js';
+import { readBatcher } from './read-batch.js';
 import { readDate, sqlStatement, type Param, type RawRow } from './sql.js';
 import { USER_COLUMNS, userOf, type User, type UserRow } from './users.js';
 
@@ -182,6 +183,7 @@ export async function withHeldConsume(db: Db, request: object, handle: () => Pro
 const TOKEN_MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken', 'AuthorizationCode'];
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 type TokenRow = PayloadRow & {
+  token_id: string;
   model: string;
   grantId: string | null;
   session_uid: string | null;
@@ -194,18 +196,32 @@ type TokenRow = PayloadRow & {
   grant_account_id: string | null;
 } & Nullable<UserRow>;
 // The related rows' columns come back under bare snake_case names: no column of any table is called so.
-const tokenWithRelated = (sessionUid: string) =>
-  `SELECT t."model", t."payload", t."consumedAt", t."expiresAt", t."grantId", ${sessionUid} AS session_uid, ` +
+const IS_TOKEN_MODEL = `"model" IN (${TOKEN_MODELS.map((model) => `'${model}'`).join(', ')})`;
+const tokenWithRelated = (sessionUid: string, tokens: string) =>
+  `SELECT t."id" AS token_id, t."model", t."payload", t."consumedAt", t."expiresAt", t."grantId", ${sessionUid} AS session_uid, ` +
   's."payload" AS session_payload, s."consumedAt" AS session_consumed_at, s."expiresAt" AS session_expires_at, ' +
   'g."payload" AS grant_payload, g."consumedAt" AS grant_consumed_at, g."expiresAt" AS grant_expires_at, g."accountId" AS grant_account_id, ' +
-  `${USER_COLUMNS.map((column) => `u."${column}"`).join(', ')} FROM "OidcPayload" AS t ` +
+  `${USER_COLUMNS.map((column) => `u."${column}"`).join(', ')} FROM ${tokens} ` +
   `LEFT JOIN "OidcPayload" AS s ON s."model" = 'Session' AND s."uid" = ${sessionUid} ` +
   `LEFT JOIN "OidcPayload" AS g ON g."model" = 'Grant' AND g."id" = t."grantId" ` +
-  'LEFT JOIN "User" AS u ON u."id" = g."accountId" ' +
-  `WHERE t."id" = ? AND t."model" IN (${TOKEN_MODELS.map((model) => `'${model}'`).join(', ')})`;
+  'LEFT JOIN "User" AS u ON u."id" = g."accountId"';
 // The session uid sits in the token's JSON payload only: each engine reads it its own way.
-export const FIND_TOKEN_WITH_RELATED_SQLITE = sqlStatement<TokenRow>(tokenWithRelated(`json_extract(t."payload", '$.sessionUid')`), ['sqlite']);
-export const FIND_TOKEN_WITH_RELATED_POSTGRES = sqlStatement<TokenRow>(tokenWithRelated(`(t."payload"::json ->> 'sessionUid')`), ['postgresql']);
+export const FIND_TOKEN_WITH_RELATED_SQLITE = sqlStatement<TokenRow>(
+  `${tokenWithRelated(`json_extract(t."payload", '$.sessionUid')`, '"OidcPayload" AS t')} WHERE t."id" = ? AND t.${IS_TOKEN_MODEL}`,
+  ['sqlite'],
+);
+// On PostgreSQL one statement reads the tokens of every request waiting (storage/read-batch.ts).
+// Each id is looked up on its own, by primary key: a subquery with a LIMIT stays a nested loop over
+// the ids, whatever the statistics (`"id" = ANY(...)` planned generically, on a table without
+// statistics, read the keys of every token).
+export const FIND_TOKENS_WITH_RELATED_POSTGRES = sqlStatement<TokenRow>(
+  tokenWithRelated(
+    `(t."payload"::json ->> 'sessionUid')`,
+    `unnest(?::text[]) AS k(id) CROSS JOIN LATERAL (SELECT x."id", x."model", x."payload", x."consumedAt", x."expiresAt", x."grantId" FROM "OidcPayload" AS x ` +
+      `WHERE x."id" = k.id AND x.${IS_TOKEN_MODEL} LIMIT ${TOKEN_MODELS.length}) AS t`,
+  ),
+  ['postgresql'],
+);
 
 /** What one request has read along with a token: rows by `<model> <id>` or `Session uid <uid>`, users by id; null for none. */
 interface Memo {
@@ -240,15 +256,25 @@ function heldRow(row: Param[] | undefined): PayloadRow | undefined {
   return row ? { payload: row[2] as string, consumedAt: null, expiresAt: row[6] as Date | null } : undefined;
 }
 
+/** The rows of a token id with its related rows: SQLite reads each at once; PostgreSQL batches them (read-batch.ts). */
+function tokenReader(db: Db): (id: string) => Promise<TokenRow[]> {
+  if (db.provider === 'sqlite') return (id) => db.sql.all(FIND_TOKEN_WITH_RELATED_SQLITE, [id]);
+  return readBatcher(async (ids) => {
+    const byId = new Map<string, TokenRow[]>();
+    for (const row of await db.sql.all(FIND_TOKENS_WITH_RELATED_POSTGRES, [ids])) byId.set(row.token_id, [...(byId.get(row.token_id) ?? []), row]);
+    return byId;
+  });
+}
+
 /**
  * The memo of the request in progress on `db` (`currentRequest`: oidc-provider's Provider.ctx).
  * Each lookup answers undefined when it has nothing to say: outside a request, or a row not read along.
  */
 function requestMemo(db: Db, currentRequest: () => object | undefined) {
-  const findTokenWithRelated = db.provider === 'sqlite' ? FIND_TOKEN_WITH_RELATED_SQLITE : FIND_TOKEN_WITH_RELATED_POSTGRES;
+  const readRows = tokenReader(db);
   async function read(memo: Memo, id: string): Promise<Map<string, PayloadRow>> {
     const byModel = new Map<string, PayloadRow>();
-    for (const row of await db.sql.all(findTokenWithRelated, [id])) {
+    for (const row of await readRows(id)) {
       if (byModel.has(row.model)) continue;
       byModel.set(row.model, row);
       related(memo, row);

@@ -2,11 +2,12 @@
 // whatever the number of sessions: PostgreSQL plans a prepared statement once, generically, and on
 // a database whose statistics are stale or missing (autovacuum off, or a table that grew since its
 // last ANALYZE) it once read the key of every session for each token (the "model" prefix of the
-// primary key ANDed with the uid index). Counted from EXPLAIN ANALYZE's rows, not timed.
+// primary key ANDed with the uid index). The same for one statement with the tokens of many
+// requests (storage/read-batch.ts). Counted from EXPLAIN ANALYZE's rows, not timed.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/storage/migrate.js';
-import { FIND_PAYLOAD_BY_UID, FIND_TOKEN_WITH_RELATED_POSTGRES } from '../../src/storage/oidc-adapter.js';
+import { FIND_PAYLOAD_BY_UID, FIND_TOKENS_WITH_RELATED_POSTGRES } from '../../src/storage/oidc-adapter.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 const SESSIONS = 3000;
@@ -69,9 +70,16 @@ describe('token reads on PostgreSQL with many sessions and no statistics', () =>
   const rowsRead = (plan: PlanNode[]) => plan.filter((n) => /Scan/.test(n['Node Type'])).reduce((sum, n) => sum + n['Actual Rows'] * n['Actual Loops'], 0);
 
   it('reads a token with its session, grant and user from a few index entries', async () => {
-    const read = await plan(FIND_TOKEN_WITH_RELATED_POSTGRES.postgres, ['a1234']);
+    const read = await plan(FIND_TOKENS_WITH_RELATED_POSTGRES.postgres, ['{a1234}']);
     expect(rowsRead(read)).toBeLessThanOrEqual(6);
     expect(read.find((n) => n['Index Name'] === 'OidcPayload_uid_model_idx')).toMatchObject({ 'Actual Rows': 1 });
+  });
+
+  it('reads the tokens of many requests at once from a few index entries each', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `a${100 + i * 50}`);
+    const read = await plan(FIND_TOKENS_WITH_RELATED_POSTGRES.postgres, [`{${ids.join(',')}}`]);
+    expect(rowsRead(read)).toBeLessThanOrEqual(6 * ids.length);
+    expect(read[0]).toMatchObject({ 'Actual Rows': ids.length });
   });
 
   it('finds a session by its uid from one index entry', async () => {
