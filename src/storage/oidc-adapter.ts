@@ -4,6 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.js';
 import { findClientMetadata } from './clients.js';
 import type { OidcPayload } from './generated/sqlite/client.js';
+import { CONSUME_PAYLOAD, consumeAndUpsert, DELETE_GRANT_PAYLOADS, DELETE_PAYLOAD, UPSERT_PAYLOAD, upsertRows } from './payload-writes.js';
 import { readBatcher } from './read-batch.js';
 import { readDate, sqlStatement, type Param, type RawRow } from './sql.js';
 import { USER_COLUMNS, userOf, type User, type UserRow } from './users.js';
@@ -25,38 +26,6 @@ const SELECT = 'SELECT "payload", "consumedAt", "expiresAt" FROM "OidcPayload" W
 export const FIND_PAYLOAD = sqlStatement<PayloadRow>(`${SELECT} "id" = ?`);
 export const FIND_PAYLOAD_BY_UID = sqlStatement<PayloadRow>(`${SELECT} "uid" = ? LIMIT 1`);
 export const FIND_PAYLOAD_BY_USER_CODE = sqlStatement<PayloadRow>(`${SELECT} "userCode" = ? LIMIT 1`);
-const PAYLOAD_COLUMNS = '"model", "id", "payload", "grantId", "userCode", "uid", "expiresAt", "accountId"';
-/** Upserts `count` rows in one statement: one round trip on PostgreSQL, one commit on either engine. */
-const upsertPayloads = (count: number) =>
-  sqlStatement(
-    `INSERT INTO "OidcPayload" (${PAYLOAD_COLUMNS}) VALUES ${Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} ` +
-      'ON CONFLICT ("model", "id") DO UPDATE SET "payload" = excluded."payload", "grantId" = excluded."grantId", ' +
-      '"userCode" = excluded."userCode", "uid" = excluded."uid", "expiresAt" = excluded."expiresAt", "accountId" = excluded."accountId"',
-  );
-export const UPSERT_PAYLOAD = upsertPayloads(1);
-// What a request held back (a token response's access and refresh tokens; a sign-in's session, grant
-// and code), written at once. A row's key is unique among them, as one statement may touch a row once.
-export const UPSERT_TWO_PAYLOADS = upsertPayloads(2);
-export const UPSERT_THREE_PAYLOADS = upsertPayloads(3);
-export const UPSERT_FOUR_PAYLOADS = upsertPayloads(4);
-/** The upserts by row count, less one: a request holds three rows at most today (a resume's); more go in parts. */
-const UPSERT_ROWS = [UPSERT_PAYLOAD, UPSERT_TWO_PAYLOADS, UPSERT_THREE_PAYLOADS, UPSERT_FOUR_PAYLOADS];
-export const CONSUME_PAYLOAD = sqlStatement('UPDATE "OidcPayload" SET "consumedAt" = ? WHERE "model" = ? AND "id" = ? AND "consumedAt" IS NULL');
-export const DELETE_PAYLOAD = sqlStatement('DELETE FROM "OidcPayload" WHERE "model" = ? AND "id" = ?');
-export const DELETE_GRANT_PAYLOADS = sqlStatement('DELETE FROM "OidcPayload" WHERE "grantId" = ?');
-
-// A refresh's consume of the old token with its two new tokens: they are written only if this
-// consume is the one that succeeds (an UPDATE blocked by a parallel one re-checks "consumedAt" once
-// that commits, so exactly one wins), and `consumed` says whether it did. Bare parameters in a
-// SELECT have no column type to take, hence the casts (the columns' types).
-const upsertIfConsumed = UPSERT_PAYLOAD.text.replace(
-  /VALUES \([^)]*\)/,
-  'SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::timestamp(3), ?::text WHERE EXISTS (SELECT 1 FROM c)',
-);
-export const CONSUME_AND_UPSERT_TWO = sqlStatement<{ consumed: number }>(
-  `WITH c AS (${CONSUME_PAYLOAD.text} RETURNING 1), w0 AS (${upsertIfConsumed}), w1 AS (${upsertIfConsumed}) SELECT count(*)::int AS consumed FROM c`,
-  ['postgresql'],
-);
 // A row held back (withDeferredTokenWrites) is the upsert's params: these are where it keeps its columns.
 const [MODEL, ID, USER_CODE, UID] = [0, 1, 4, 5];
 
@@ -91,14 +60,6 @@ export class ConsumeLost extends Error {
   }
 }
 
-/** Upserts `rows`, as few statements as the cached ones allow (one for any request's, in practice). */
-async function upsertRows(db: Db, rows: Param[][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += UPSERT_ROWS.length) {
-    const chunk = rows.slice(i, i + UPSERT_ROWS.length);
-    await db.sql.run(UPSERT_ROWS[chunk.length - 1]!, chunk.flat());
-  }
-}
-
 /** Writes what `request` held back; it goes on holding back (`rearm`) or writes the rest at once. */
 async function flushPending(db: Db, request: object, rearm: boolean): Promise<void> {
   const pending = pendingWrites.get(request);
@@ -109,12 +70,8 @@ async function flushPending(db: Db, request: object, rearm: boolean): Promise<vo
   else pendingWrites.delete(request);
   if (consume) {
     const lost = () => new ConsumeLost(consume[1] as string, consume[2] as string);
-    if (rows.length === 2) {
-      const done = await db.sql.one(CONSUME_AND_UPSERT_TWO, [...consume, ...rows[0]!, ...rows[1]!]);
-      if (done?.consumed !== 1) throw lost();
-      return;
-    }
-    if ((await db.sql.run(CONSUME_PAYLOAD, consume)) !== 1) throw lost();
+    if (!(await consumeAndUpsert(db, consume, rows))) throw lost();
+    return;
   }
   await upsertRows(db, rows);
 }

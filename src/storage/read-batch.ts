@@ -1,63 +1,69 @@
-// Reads of one kind that concurrent requests make, sent to PostgreSQL together. Each statement is a
-// round trip, and at load its socket write costs this process more CPU than the rows it brings:
+// Statements of one kind that concurrent requests make, sent to PostgreSQL together. Each statement
+// is a round trip, and at load its socket write costs this process more CPU than the rows it brings:
 // profiled in bench/ (userinfo on PostgreSQL, one statement a request), a fifth of the process went
-// to the writes of its statements. So while `inFlight` statements of the kind are out, keys wait, and
-// the next statement takes every key that waited (up to `max`). Nothing waits on a timer: a process
-// with nothing in flight sends a read at once, alone, so a lone request is never slower. Each
-// statement starts after every request in it arrived and runs on its own snapshot, so it sees every
-// write committed before them: a revocation on any instance counts from the next request, as with a
-// statement of its own.
+// to the writes of its statements. So while `inFlight` statements of the kind are out, items wait,
+// and the next statement takes every item that waited (up to `max`). Nothing waits on a timer: a
+// process with nothing in flight sends an item at once, alone, so a lone request is never slower.
+// Each statement starts after every request in it arrived and runs on its own snapshot, so it sees
+// every write committed before them: a revocation on any instance counts from the next request, as
+// with a statement of its own.
 
 export interface BatchLimits {
-  /** Statements of the kind out at once; keys wait for one to come back. */
+  /** Statements of the kind out at once; items wait for one to come back. */
   inFlight: number;
-  /** Keys per statement. */
+  /** Items per statement. */
   max: number;
 }
 
-interface Waiter<V> {
-  resolve: (rows: V[]) => void;
+interface Waiter<R> {
+  resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
 
+const LIMITS: BatchLimits = { inFlight: 2, max: 100 };
+
 /**
- * A read of the rows of one key, batched: `load` reads the rows of many keys in one statement and
- * answers them by key (a key with none may be absent). Parallel reads of one key share a place.
+ * One item's statement, batched: `run` makes one statement of many items and answers each item's
+ * result, in their order. A failed statement fails each of its items, and only those.
  */
-export function readBatcher<V>(load: (keys: string[]) => Promise<Map<string, V[]>>, limits: BatchLimits = { inFlight: 2, max: 100 }): (key: string) => Promise<V[]> {
-  const waiting = new Map<string, Waiter<V>[]>();
+export function statementBatcher<I, R>(run: (items: I[]) => Promise<R[]>, limits: BatchLimits = LIMITS): (item: I) => Promise<R> {
+  const waiting: { item: I; waiter: Waiter<R> }[] = [];
   let out = 0;
   function send(): void {
-    while (out < limits.inFlight && waiting.size > 0) {
-      const batch = new Map<string, Waiter<V>[]>();
-      for (const [key, waiters] of waiting) {
-        if (batch.size === limits.max) break;
-        batch.set(key, waiters);
-      }
-      for (const key of batch.keys()) waiting.delete(key);
+    while (out < limits.inFlight && waiting.length > 0) {
+      const batch = waiting.splice(0, limits.max);
       out++;
-      // The next statement goes out before this one's reads go on: the keys that waited need not wait longer.
+      // The next statement goes out before this one's items go on: the items that waited need not wait longer.
       const done = () => {
         out--;
         send();
       };
-      load([...batch.keys()]).then(
-        (found) => {
+      run(batch.map((b) => b.item)).then(
+        (results) => {
           done();
-          for (const [key, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(key) ?? []);
+          batch.forEach((b, i) => b.waiter.resolve(results[i]!));
         },
         (err: unknown) => {
           done();
-          for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(err);
+          for (const b of batch) b.waiter.reject(err);
         },
       );
     }
   }
-  return (key) =>
-    new Promise<V[]>((resolve, reject) => {
-      const waiters = waiting.get(key);
-      if (waiters) waiters.push({ resolve, reject });
-      else waiting.set(key, [{ resolve, reject }]);
+  return (item) =>
+    new Promise<R>((resolve, reject) => {
+      waiting.push({ item, waiter: { resolve, reject } });
       send();
     });
+}
+
+/**
+ * A read of the rows of one key, batched: `load` reads the rows of many keys (each once) in one
+ * statement and answers them by key (a key with none may be absent).
+ */
+export function readBatcher<V>(load: (keys: string[]) => Promise<Map<string, V[]>>, limits: BatchLimits = LIMITS): (key: string) => Promise<V[]> {
+  return statementBatcher(async (keys: string[]) => {
+    const found = await load([...new Set(keys)]);
+    return keys.map((key) => found.get(key) ?? []);
+  }, limits);
 }

@@ -12,8 +12,8 @@ import { numberPlaceholders } from './placeholders.js';
 import { connectionTurns, type ConnectionTurns } from './sqlite-connection.js';
 import { rethrowStorage } from './unavailable.js';
 
-/** A bound value; a list of strings only on PostgreSQL (`= ANY(?::text[])`). */
-export type Param = string | number | boolean | Date | null | readonly string[];
+/** A bound value; a list only on PostgreSQL (`unnest(?::text[])`). */
+export type Param = string | number | boolean | Date | null | readonly (string | number | null)[];
 export type Row = Record<string, unknown>;
 
 /** A column of Prisma type V as a driver returns it: SQLite gives a DateTime as text and a Boolean as 0/1. */

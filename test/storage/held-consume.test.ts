@@ -2,11 +2,24 @@
 // withHeldConsume): on PostgreSQL one statement, the tokens written only if its consume won. Run
 // on both engines: SQLite consumes at once, and the outcome must be the same. And a sign-in's
 // session, grant and code held back (withDeferredTokenWrites with SIGN_IN_WRITES) until they go
-// out together, the request itself seeing them, its consumes and deletes in order.
+// out together, the request itself seeing them, its consumes and deletes in order. And the consumes
+// of parallel refreshes, on PostgreSQL one statement for those that waited (payload-writes.ts).
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/storage/db.js';
 import { ConsumeLost, createAdapterClass, SIGN_IN_WRITES, withDeferredTokenWrites, withHeldConsume } from '../../src/storage/oidc-adapter.js';
+import { consumeAndUpsert } from '../../src/storage/payload-writes.js';
+import type { Param } from '../../src/storage/sql.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
+
+// Batched consumes sent to PostgreSQL by this process (CONSUME_AND_UPSERT_BATCH).
+let consumeStatements = 0;
+const pgQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+  const query = args[0] as { text?: string } | string | undefined;
+  if ((typeof query === 'string' ? query : (query?.text ?? '')).includes('AS k(req')) consumeStatements++;
+  return (pgQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof pgQuery;
 
 let n = 0;
 const uniq = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
@@ -136,5 +149,46 @@ describe.each(ENGINES)('held consume on %s', (engine) => {
       SIGN_IN_WRITES,
     );
     expect(await inDb()).toEqual([replacement, code].sort());
+  });
+
+  it("consumes parallel refreshes' tokens, each writing its own rows only if it won; of three with one token exactly one", async () => {
+    const olds = [uniq('rt'), uniq('rt'), uniq('rt'), uniq('rt')];
+    for (const old of olds) await new Adapter('RefreshToken').upsert(old, { kind: 'RefreshToken', accountId: 'a' }, 600);
+    // Six refreshes in one turn of the event loop; the fifth and sixth present the third's token again.
+    const presented = [...olds, olds[2]!, olds[2]!];
+    const written = presented.map(() => [uniq('rt'), uniq('at')] as const);
+    const expires = new Date(Date.now() + 600_000);
+    const row = (model: string, id: string): Param[] => [
+      model,
+      id,
+      JSON.stringify({ kind: model, accountId: 'a', note: 'it\'s "quoted" \\ {x,y}' }),
+      null,
+      null,
+      null,
+      expires,
+      null,
+    ];
+    consumeStatements = 0;
+    const won = await Promise.all(
+      presented.map((old, i) => consumeAndUpsert(db, [new Date(), 'RefreshToken', old], [row('RefreshToken', written[i]![0]), row('AccessToken', written[i]![1])])),
+    );
+    // Two went out alone; the four that waited, in one statement.
+    if (engine === 'postgresql') expect(consumeStatements).toBe(3);
+    expect([won[0], won[1], won[3]]).toEqual([true, true, true]);
+    expect([won[2], won[4], won[5]].filter(Boolean)).toHaveLength(1);
+    const winners = written.filter((_, i) => won[i]).flat();
+    const rows = await db.prisma.oidcPayload.findMany({
+      where: { id: { in: [...olds, ...written.flat()] } },
+      select: { id: true, consumedAt: true, payload: true, expiresAt: true },
+    });
+    expect(
+      rows
+        .filter((r) => !olds.includes(r.id))
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...winners].sort());
+    expect(rows.filter((r) => olds.includes(r.id)).every((r) => r.consumedAt !== null)).toBe(true);
+    const one = rows.find((r) => r.id === winners[1])!;
+    expect([JSON.parse(one.payload), one.expiresAt?.getTime()]).toEqual([{ kind: 'AccessToken', accountId: 'a', note: 'it\'s "quoted" \\ {x,y}' }, expires.getTime()]);
   });
 });

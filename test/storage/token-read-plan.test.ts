@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/storage/migrate.js';
 import { FIND_PAYLOAD_BY_UID, FIND_TOKENS_WITH_RELATED_POSTGRES } from '../../src/storage/oidc-adapter.js';
+import { CONSUME_AND_UPSERT_BATCH } from '../../src/storage/payload-writes.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 const SESSIONS = 3000;
@@ -80,6 +81,21 @@ describe('token reads on PostgreSQL with many sessions and no statistics', () =>
     const read = await plan(FIND_TOKENS_WITH_RELATED_POSTGRES.postgres, [`{${ids.join(',')}}`]);
     expect(rowsRead(read)).toBeLessThanOrEqual(6 * ids.length);
     expect(read[0]).toMatchObject({ 'Actual Rows': ids.length });
+  });
+
+  it("stamps refreshes' tokens consumed from a few index entries each (rolled back)", async () => {
+    const at = '2030-01-01T00:00:00.000';
+    await client.query('BEGIN');
+    try {
+      const read = await plan(CONSUME_AND_UPSERT_BATCH.postgres, [
+        ...['{0,1,2}', `{${at},${at},${at}}`, '{AccessToken,AccessToken,AccessToken}', '{a17,a2900,a1500}'],
+        ...['{0}', '{AccessToken}', '{new-at}', '{"{}"}', '{g17}', '{NULL}', '{NULL}', `{${at}}`, '{NULL}'],
+      ]);
+      expect(rowsRead(read)).toBeLessThanOrEqual(20);
+      expect(read[0]).toMatchObject({ 'Actual Rows': 3 });
+    } finally {
+      await client.query('ROLLBACK');
+    }
   });
 
   it('finds a session by its uid from one index entry', async () => {
