@@ -6,10 +6,10 @@ import { bodyParser } from '@koa/bodyparser';
 import { errors } from 'oidc-provider';
 import type { Services } from '../services.js';
 import { SesameError } from '../errors.js';
-import { findLiveCode } from '../storage/codes.js';
+import { findApprovalAndLiveCode, findLiveCode } from '../storage/codes.js';
 import { interactionFlowKey } from '../passwordless/flows.js';
 import { AT_CLIENT_START, atInteraction, atRequest, redeemLoginTicket } from '../passwordless/login-tickets.js';
-import { redeemLinkApproval } from '../passwordless/links.js';
+import { redeemFoundApproval } from '../passwordless/links.js';
 import { findApproval } from '../storage/magic-links.js';
 import { TICKET_COOKIE } from '../http/ticket-cookie.js';
 import { oauthJsonErrors } from '../http/errors.js';
@@ -46,9 +46,13 @@ async function loadFact(s: Services, ctx: FlowContext, facts: StepFacts, fact: F
   // This browser proved a code or link a moment ago (an email link, an external connection, an
   // operator link): its ticket cookie signs in, but only in the interaction the ticket is bound to.
   else if (fact === 'ticket') facts.ticket = await redeemTicketCookie(s, ctx);
-  // The sign-in link was used here or approved from another device.
-  else if (fact === 'approval') facts.approval = await redeemLinkApproval(s.db, flowKey);
-  else facts.liveCode = await findLiveCode(s.db, flowKey);
+  // The sign-in link was used here or approved from another device; read with the live code, which
+  // the step asks for next when there is no approval.
+  else if (fact === 'approval') {
+    const { approval, liveCode } = await findApprovalAndLiveCode(s.db, flowKey);
+    facts.approval = approval && (await redeemFoundApproval(s.db, approval));
+    facts.liveCode = liveCode;
+  } else facts.liveCode = await findLiveCode(s.db, flowKey);
 }
 
 /** The step this interaction is at, loading what `nextStep` needs as it asks. */

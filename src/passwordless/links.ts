@@ -4,7 +4,7 @@
 // scanner that fetches, renders or even clicks through the page never gets a session.
 import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../storage/db.js';
-import { consumeLink, findApproval, findLink, insertLink, redeemApproval, revokeLink, type LinkRow } from '../storage/magic-links.js';
+import { consumeLink, findLink, insertLink, redeemApproval, revokeLink, type LinkRow } from '../storage/magic-links.js';
 import type { Keyring } from './keyring.js';
 
 const mac = (key: string, id: string, token: string) => createHmac('sha256', key).update(`link\u0000${id}\u0000${token}`).digest();
@@ -130,9 +130,7 @@ export async function pickNumber(db: Db, link: LinkRow, number: string, userOf: 
   return (await consumeLink(db, link.id, userId, new Date(), use === 'elsewhere')) ? { ok: true, userId } : { ok: false, reason: 'used' };
 }
 
-/** The user a used login link signed in for sign-in `flowKey`, once. */
-export async function redeemLinkApproval(db: Db, flowKey: string): Promise<string | null> {
-  const approval = await findApproval(db, flowKey);
-  if (!approval?.userId) return null;
+/** The user a used login link signed in for a sign-in, from its approval found waiting (storage/codes.ts findApprovalAndLiveCode), once. */
+export async function redeemFoundApproval(db: Db, approval: { id: string; userId: string }): Promise<string | null> {
   return (await redeemApproval(db, approval.id)) ? approval.userId : null;
 }

@@ -71,11 +71,35 @@ export const SPEND_ATTEMPT = sqlStatement(
 );
 export const CONSUME_CODE = sqlStatement('UPDATE "OneTimeCode" SET "consumedAt" = ? WHERE "id" = ? AND "consumedAt" IS NULL AND "replacedAt" IS NULL');
 
+// Before it shows a step, a hosted page asks a sign-in's flow whether a login link approved it from
+// another device (used, not yet redeemed) and which code is live: one statement for both. The
+// approval's row puts its id and user where the code's id and identifier are (its other columns
+// are typed nulls: PostgreSQL types a bare one text, which no union with a number takes).
+export const FIND_APPROVAL_AND_LIVE_CODE = sqlStatement<RawRow<OneTimeCode, (typeof CODE_COLUMNS)[number]> & { kind: 'code' | 'approval' }>(
+  `SELECT * FROM (${FIND_LIVE_CODE.text.replace('SELECT ', "SELECT 'code' AS kind, ")}) AS live UNION ALL ` +
+    `SELECT * FROM (SELECT 'approval' AS kind, "id", NULL, "userId", NULL, NULL, CAST(NULL AS integer), CAST(NULL AS timestamp(3)), CAST(NULL AS timestamp(3)) FROM "MagicLink" ` +
+    'WHERE "flowKey" = ? AND "consumedAt" IS NOT NULL AND "redeemedAt" IS NULL AND "userId" IS NOT NULL LIMIT 1) AS approval',
+);
+
+const codeOf = (row: RawRow<OneTimeCode, (typeof CODE_COLUMNS)[number]>): CodeRow => ({
+  ...row,
+  attempts: Number(row.attempts),
+  expiresAt: readDate(row.expiresAt)!,
+  createdAt: readDate(row.createdAt)!,
+});
+
 /** The live (newest, unconsumed, not replaced) code of a flow, expired or not. */
 export async function findLiveCode(db: Db, flowKey: string): Promise<CodeRow | null> {
   const row = await db.sql.one(FIND_LIVE_CODE, [flowKey]);
-  if (!row) return null;
-  return { ...row, attempts: Number(row.attempts), expiresAt: readDate(row.expiresAt)!, createdAt: readDate(row.createdAt)! };
+  return row ? codeOf(row) : null;
+}
+
+/** A flow's login-link approval waiting to be redeemed (its link's id and user), and its live code. */
+export async function findApprovalAndLiveCode(db: Db, flowKey: string): Promise<{ approval: { id: string; userId: string } | null; liveCode: CodeRow | null }> {
+  const rows = await db.sql.all(FIND_APPROVAL_AND_LIVE_CODE, [flowKey, flowKey]);
+  const approval = rows.find((row) => row.kind === 'approval');
+  const code = rows.find((row) => row.kind === 'code');
+  return { approval: approval ? { id: approval.id, userId: approval.identifier } : null, liveCode: code ? codeOf(code) : null };
 }
 
 /** Spends one attempt; false when none is left (or the code is gone). */
