@@ -166,7 +166,8 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
         const database = cachedFor!;
         // Synchronous from BEGIN to COMMIT: nothing else runs on the connection in between. On
         // its turn, or better-sqlite3 would nest it in Prisma's open transaction as a savepoint.
-        await turns!.run(() => database.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!))))());
+        // IMMEDIATE: it takes the write lock first, waiting for other processes' writers (see atomically).
+        await turns!.run(() => database.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!)))).immediate());
       } catch (err) {
         rethrow(err);
       }
@@ -177,8 +178,11 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
         for (const statement of statements) ready.set(statement, await prepare(statement));
         const sql: SyncSql = { one: (statement, params) => ready.get(statement)!.get(...bind(params)) as never, run: (s, params) => ready.get(s)!.run(...bind(params)).changes };
         const database = cachedFor!;
-        // On its turn, as a batch.
-        return await turns!.run(() => database.transaction(() => work(sql))());
+        // On its turn, as a batch, and IMMEDIATE: begun deferred, a transaction that reads and then
+        // writes fails its first write at once with SQLITE_BUSY when another process (a worker of
+        // `serve --workers`) committed since its read; no busy wait helps a stale snapshot
+        // (test/storage/sqlite-transactions.test.ts). Begun IMMEDIATE it waits for the lock, then reads.
+        return await turns!.run(() => database.transaction(() => work(sql)).immediate());
       } catch (err) {
         return rethrow(err);
       }

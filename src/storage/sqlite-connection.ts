@@ -122,6 +122,16 @@ function takeTurns(opened: OpenedAdapter, connection: Database.Database, turns: 
   opened.executeScript = async (script) => turns.run(() => executeScript(script));
 }
 
+/**
+ * Prisma's transactions begin IMMEDIATE, as sql.ts's do: the adapter runs a bare BEGIN, and a
+ * transaction begun deferred that reads and then writes fails at once with SQLITE_BUSY when another
+ * process (a worker of `serve --workers`) committed since its read (test/storage/sqlite-transactions.test.ts).
+ */
+function beginImmediate(connection: Database.Database): void {
+  const prepare = connection.prepare.bind(connection);
+  connection.prepare = ((source: string) => prepare(source === 'BEGIN' ? 'BEGIN IMMEDIATE' : source)) as typeof connection.prepare;
+}
+
 /** Prisma's SQLite adapter that keeps the connection it opened (`connection`), tunes it, and makes its users take turns. */
 export class SqliteAdapter extends PrismaBetterSqlite3 {
   /** The connection Prisma uses; undefined until Prisma connects. */
@@ -131,6 +141,7 @@ export class SqliteAdapter extends PrismaBetterSqlite3 {
     const opened = await super.connect();
     this.connection = adapterConnection(opened);
     takeTurns(opened, this.connection, connectionTurns(this.connection));
+    beginImmediate(this.connection);
     // In WAL mode NORMAL syncs at checkpoints instead of at every commit: the file cannot be
     // corrupted, and only commits of the last moments before a power cut (not a crash of
     // Sesame) can be lost. FULL made each token request wait for three fsyncs.
