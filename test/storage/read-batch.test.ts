@@ -3,12 +3,12 @@
 // go out together; a key asked twice is read once; a failed statement fails its own reads only.
 // Then oidc-provider's adapter with parallel requests on both engines: each request gets its own
 // token with its session and grant, and on PostgreSQL the reads that waited are one statement.
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/storage/db.js';
 import { createAdapterClass } from '../../src/storage/oidc-adapter.js';
 import { readBatcher } from '../../src/storage/read-batch.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
+import { takePgStatements } from '../helpers/pg-statements.js';
 
 /** A load whose statements the test answers by hand, in order. */
 function manualLoad() {
@@ -69,17 +69,6 @@ describe('batched reads', () => {
   });
 });
 
-// Statements sent to PostgreSQL by this process, and token reads among them (FIND_TOKENS_WITH_RELATED_POSTGRES).
-let statements = 0;
-let tokenReads = 0;
-const pgQuery = pg.Client.prototype.query;
-pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
-  const query = args[0] as { text?: string } | string | undefined;
-  statements++;
-  if ((typeof query === 'string' ? query : (query?.text ?? '')).includes('unnest(')) tokenReads++;
-  return (pgQuery as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof pgQuery;
-
 describe.each(ENGINES)("the adapter's token reads of parallel requests on %s", (engine) => {
   let db: Db;
   withMigratedDb(engine, (opened) => {
@@ -100,23 +89,24 @@ describe.each(ENGINES)("the adapter's token reads of parallel requests on %s", (
     let current: object | undefined;
     const Adapter = createAdapterClass(db, () => current);
     const requests = ids.map(() => ({}));
-    tokenReads = 0;
+    takePgStatements();
     const found = ids.map((id, i) => {
       current = requests[i];
       return new Adapter('AccessToken').find(id);
     });
     const tokens = await Promise.all(found);
-    if (engine === 'postgresql') expect(tokenReads).toBe(3); // two at once, alone; then the six that waited
+    // Two at once, alone; then the six that waited.
+    if (engine === 'postgresql') expect(takePgStatements().filter((text) => text.includes('unnest('))).toHaveLength(3);
     expect(tokens.map((token) => token && [token.kind, token.accountId, token.grantId])).toEqual(
       ids.map((_, i) => (i === ids.length - 1 ? undefined : ['AccessToken', `acct-${i}`, `batch-g-${i}`])),
     );
     // Each request has its session and grant from the same read: no statement more.
-    statements = 0;
+    takePgStatements();
     for (const [i, request] of requests.slice(0, -1).entries()) {
       current = request;
       expect(await new Adapter('Session').findByUid(`batch-u-${i}`)).toMatchObject({ uid: `batch-u-${i}`, accountId: `acct-${i}` });
       expect(await new Adapter('Grant').find(`batch-g-${i}`)).toMatchObject({ accountId: `acct-${i}` });
     }
-    expect(statements).toBe(0);
+    expect(takePgStatements()).toEqual([]);
   });
 });
