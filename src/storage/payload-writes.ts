@@ -49,7 +49,7 @@ export const CONSUME_AND_UPSERT_BATCH = sqlStatement<{ req: number }>(
   ['postgresql'],
 );
 
-interface HeldConsume {
+export interface HeldConsume {
   /** CONSUME_PAYLOAD's params: the time, the model, the id. */
   consume: Param[];
   /** Upserts' params (UPSERT_PAYLOAD's). */
@@ -59,11 +59,19 @@ interface HeldConsume {
 /** A timestamp(3) as PostgreSQL takes it in an array: UTC, no zone (the driver turns a lone Date so, not one in an array). */
 const utc = (value: Param) => (value instanceof Date ? value.toISOString().slice(0, -1) : (value as string | number | null));
 
-async function consumeAll(db: Db, held: HeldConsume[]): Promise<boolean[]> {
+/**
+ * Consumes `held` in one statement; whether each won. The consumes go in the order of their rows'
+ * keys, so two statements lock the rows they share in the same order: in arrival order, two
+ * batches holding two tokens in turn (a client racing its own) could deadlock, and PostgreSQL's
+ * answer, aborting one, would fail every other refresh of that batch.
+ */
+export async function consumeTogether(db: Db, held: HeldConsume[]): Promise<boolean[]> {
   const consumes: Param[][] = [[], [], [], []];
   const rows: Param[][] = Array.from({ length: 9 }, () => []);
-  held.forEach(({ consume, rows: written }, req) => {
-    [req, ...consume].forEach((value, i) => consumes[i]!.push(utc(value)));
+  const key = (req: number) => `${String(held[req]!.consume[1])}\u0000${String(held[req]!.consume[2])}`;
+  const byKey = held.map((_, req) => req).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a - b));
+  for (const req of byKey) [req, ...held[req]!.consume].forEach((value, i) => consumes[i]!.push(utc(value)));
+  held.forEach(({ rows: written }, req) => {
     for (const row of written) [req, ...row].forEach((value, i) => rows[i]!.push(utc(value)));
   });
   const won = new Set((await db.sql.all(CONSUME_AND_UPSERT_BATCH, [...consumes, ...rows] as (string | number | null)[][])).map((row) => row.req));
@@ -84,6 +92,6 @@ export async function consumeAndUpsert(db: Db, consume: Param[], rows: Param[][]
     return true;
   }
   let batch = batches.get(db);
-  if (!batch) batches.set(db, (batch = statementBatcher((held: HeldConsume[]) => consumeAll(db, held))));
+  if (!batch) batches.set(db, (batch = statementBatcher((held: HeldConsume[]) => consumeTogether(db, held))));
   return batch({ consume, rows });
 }

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/storage/db.js';
 import { ConsumeLost, createAdapterClass, SIGN_IN_WRITES, withDeferredTokenWrites, withHeldConsume } from '../../src/storage/oidc-adapter.js';
-import { consumeAndUpsert } from '../../src/storage/payload-writes.js';
+import { consumeAndUpsert, consumeTogether } from '../../src/storage/payload-writes.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Param } from '../../src/storage/sql.js';
 import { ENGINES, withMigratedDb } from '../helpers/databases.js';
 import { takePgStatements } from '../helpers/pg-statements.js';
@@ -181,5 +182,30 @@ describe.each(ENGINES)('held consume on %s', (engine) => {
     expect(rows.filter((r) => olds.includes(r.id)).every((r) => r.consumedAt !== null)).toBe(true);
     const one = rows.find((r) => r.id === winners[1])!;
     expect([JSON.parse(one.payload), one.expiresAt?.getTime()]).toEqual([{ kind: 'AccessToken', accountId: 'a', note: 'it\'s "quoted" \\ {x,y}' }, expires.getTime()]);
+  });
+
+  // Two batches holding two tokens in turn, both waiting on a third party's lock of the two and then
+  // let go together: taken in arrival order, one batch would lock X and the other Y, each then
+  // waiting for the other, and PostgreSQL would abort one (every refresh in it failing).
+  it.skipIf(engine !== 'postgresql')('consumes two batches crossing on two tokens without a deadlock', async () => {
+    const [x, y] = [uniq('rt'), uniq('rt')];
+    for (const id of [x, y]) await new Adapter('RefreshToken').upsert(id, { kind: 'RefreshToken', accountId: 'a' }, 600);
+    const consume = (id: string) => ({ consume: [new Date(), 'RefreshToken', id] as Param[], rows: [] });
+    const waitingBatches = async () =>
+      (await db.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%AS k(req%'`)[0]!.n;
+    let batches: Promise<PromiseSettledResult<boolean[]>[]> | undefined;
+    await db.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT "id" FROM "OidcPayload" WHERE "model" = 'RefreshToken' AND "id" IN (${x}, ${y}) FOR UPDATE`;
+        batches = Promise.allSettled([consumeTogether(db, [consume(x), consume(y)]), consumeTogether(db, [consume(y), consume(x)])]);
+        await waitFor(async () => (await waitingBatches()) === 2, { timeout: 20_000, what: 'both batches waiting on the locks' });
+      },
+      { timeout: 30_000 },
+    );
+    const [first, second] = await batches!;
+    expect([first!.status, second!.status]).toEqual(['fulfilled', 'fulfilled']);
+    const [a, b] = [(first as PromiseFulfilledResult<boolean[]>).value, (second as PromiseFulfilledResult<boolean[]>).value];
+    // Each token consumed once: by the first batch to get it.
+    expect([a[0]! !== b[1]!, a[1]! !== b[0]!]).toEqual([true, true]);
   });
 });
