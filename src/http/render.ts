@@ -57,6 +57,9 @@ export function createRenderer(options: RendererOptions): Renderer {
   const render = (file: string, data: Record<string, unknown>) =>
     ejs.renderFile(pathOf(file), data, {
       cache: options.cache,
+      // Partials are included by absolute name (`include('/pages/_messages')`) under this root:
+      // EJS checks a relative one against the disk (existsSync) on every render, cached or not.
+      root: viewsDir,
       async: false,
       rmWhitespace: false,
       ...(isPlainText(file) && { escape: plainText }),
