@@ -114,8 +114,15 @@ function blockAfter(n: string, at: string, free: string, most: string): string {
 
 function chainStatement(kinds: readonly ChainKind[], options: { read?: ChainRead; trust?: boolean } = {}): Chain {
   const { read, trust = false } = options;
-  const ctes: string[] = [];
-  const results: string[] = [];
+  // The limits' counters are committed without waiting for the WAL flush (set_config(..., true) holds
+  // for this statement's own transaction; the connection keeps its setting). Every request from
+  // one IP, or for one client, updates the same counter row and holds its lock until its commit: at
+  // load, waiting for each flush in turn queued them all behind one another (passwordless_start on
+  // PostgreSQL: 468 starts/s, p99 215 ms; 914/s, p99 125 ms relaxed). A crash of PostgreSQL can
+  // lose the last moments of counts, nothing else: a chain writes counters only, and a code's own
+  // attempts (SPEND_ATTEMPT) still commit durably.
+  const ctes: string[] = ["relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS commit)"];
+  const results: string[] = ['(SELECT commit FROM relaxed) AS commit'];
   if (trust) {
     ctes.push(`t AS (SELECT EXISTS (SELECT 1 FROM "Counter" WHERE "key" = ?::text AND "windowStart" > ${TS} AND "count" > 0) AS yes)`);
     results.push('(SELECT yes FROM t) AS trusted');
