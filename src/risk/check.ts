@@ -6,16 +6,15 @@ import {
   clearAndUnhit,
   clearCounter,
   cooldownLeft,
+  countWindow,
   hitWindow,
   readWindow,
   reserveFailure,
   restartWindow,
-  runChain,
   unhitWindow,
   windowStartOf,
-  type Chain,
-  type ChainResult,
 } from '../storage/counters.js';
+import { runChain, type Chain, type ChainResult } from '../storage/counter-chains.js';
 import { backoffDelay } from '../storage/backoff.js';
 import type { Param } from '../storage/sql.js';
 import type { Limit } from './limits.js';
@@ -91,9 +90,9 @@ export interface ChainOutcome {
 
 /**
  * Checks `links` in order, each counted only when the ones before let the action through (see
- * Link), all at once (storage/counters.ts runChain): `chain`'s first kinds are the links' limits',
+ * Link), all at once (storage/counter-chains.ts runChain): `chain`'s first kinds are the links' limits',
  * the rest and the holes (undefined) are skipped. `read`: the params of the chain's read
- * (storage/counters.ts ChainRead). `trust`: the mark (a `tally` with a hit in its window) that puts
+ * (storage/counter-chains.ts ChainRead). `trust`: the mark (a `tally` with a hit in its window) that puts
  * the links on their `whenTrusted` subjects, in a chain that reads one.
  */
 export async function checkChain(db: Db, chain: Chain, links: readonly (Link | undefined)[], now = new Date(), read?: Param[], trust?: Link): Promise<ChainOutcome> {
@@ -158,7 +157,7 @@ function decide(link: Link, result: ChainResult, now: Date): Decision {
 }
 
 async function countHit<P>(db: Db, limit: Limit<never, P>, key: string, window: number, settings: P, now: Date): Promise<Decision> {
-  const count = await hitWindow(db, key, window, now);
+  const count = await countWindow(db, key, window, now);
   if (limit.kind === 'tally' || !limit.max || count <= limit.max(settings)) return { kind: 'allow', count };
   const retryAfter = limit.retry === 'rest of window' ? await restOfWindow(db, key, window, now) : window;
   return { kind: 'refuse', limit: limit.name, retryAfter, count };

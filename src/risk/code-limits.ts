@@ -5,7 +5,7 @@
 // the victim's inbox cannot stop the victim's own browser from getting and using a code, while
 // guessing stays bounded (per code, per scope with growing delays, per identifier per day).
 import type { Db } from '../storage/db.js';
-import { SEND_CHAIN, VERIFY_CHAIN } from '../storage/counters.js';
+import { SEND_CHAIN, VERIFY_CHAIN } from '../storage/counter-chains.js';
 import { checkChain, countOf, forget, forgetAndTakeBack, link, renew, waitLeft, type Decision } from './check.js';
 import {
   CHECKS_PER_CLIENT,

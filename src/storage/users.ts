@@ -42,7 +42,7 @@ export async function findUserByEmail(db: Db, email: string): Promise<User | nul
   return row ? userOf(row) : null;
 }
 
-/** The id of the user of an email address: it rides along with a send's limits (storage/counters.ts SEND_CHAIN). */
+/** The id of the user of an email address: it rides along with a send's limits (storage/counter-chains.ts SEND_CHAIN). */
 export const USER_ID_BY_EMAIL = sqlStatement<{ v: string }>('SELECT "id" AS v FROM "User" WHERE "email" = ?');
 
 // On every SMS code sent and every code sign-in.

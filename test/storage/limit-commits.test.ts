@@ -1,13 +1,14 @@
-// On PostgreSQL the limits' chains (storage/counters.ts) commit without waiting for the WAL flush:
+// On PostgreSQL the limits' chains (storage/counter-chains.ts) commit without waiting for the WAL flush:
 // every request from one IP, or for one client, updates the same counter row, and held until each
-// commit's flush that row queued them all (issue 18). Made visible here with commit_delay, which
-// makes every commit that waits for the flush sleep first: a counter written by a plain upsert
-// pays it, a chain does not; and the relaxed commit stays with the chain's own transaction.
+// commit's flush that row queued them all (issue 18); so do the single counts of check(), such as
+// a tenant's tracks. Made visible here with commit_delay, which makes every commit that waits for
+// the flush sleep first: a replay's marker pays it (it must survive a crash), the counts do not;
+// and the relaxed commit stays with each statement's own transaction.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { check } from '../../src/risk/check.js';
 import { checkSend, reserveVerify } from '../../src/risk/code-limits.js';
-import type { CodeLimitSettings } from '../../src/risk/limits.js';
-import { hitWindow } from '../../src/storage/counters.js';
+import { CLIENT_ASSERTION, TRACKS_PER_TENANT, type CodeLimitSettings } from '../../src/risk/limits.js';
 import type { Db } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { postgresSql } from '../../src/storage/sql.js';
@@ -57,10 +58,17 @@ describe('the limits on PostgreSQL', () => {
     for (let i = 0; i < ROUNDS; i++) await work(i);
   };
 
+  const delayed = ROUNDS * (COMMIT_DELAY_US / 1000);
+
+  it("a replay's marker waits for the flush: each of its commits sleeps first", async () => {
+    const marks: unknown[] = [];
+    const took = await timed(() => inTurn(async (i) => marks.push(await check(db, CLIENT_ASSERTION, ['app', `jti-${i}`], { maxAge: 60 }))));
+    // The premise of the next tests: on this connection a commit that waits for the flush sleeps.
+    expect(took).toBeGreaterThanOrEqual(delayed);
+    expect(marks).toEqual(Array.from({ length: ROUNDS }, () => ({ kind: 'allow', count: 1 })));
+  });
+
   it('a send and a code check take their counters without waiting for the flush; the connection keeps waiting for it', async () => {
-    const delayed = ROUNDS * (COMMIT_DELAY_US / 1000);
-    // The premise: on this connection a counter upsert waits for the flush, and so sleeps first.
-    expect(await timed(() => inTurn((i) => hitWindow(db, `plain-${i}`, 60)))).toBeGreaterThanOrEqual(delayed);
     const sends: unknown[] = [];
     const checks: unknown[] = [];
     const chains = await timed(() =>
@@ -69,7 +77,7 @@ describe('the limits on PostgreSQL', () => {
         checks.push(await reserveVerify(db, SETTINGS, `ada${i}@example.com`, who));
       }),
     );
-    // Ten chains in less time than the five plain commits slept: none of them slept.
+    // Ten chains in less time than five commits waiting for the flush slept: none of them slept.
     expect(chains).toBeLessThan(delayed);
     expect(sends).toEqual(Array.from({ length: ROUNDS }, () => ({ limited: false, userId: null })));
     expect(checks).toEqual(
@@ -80,6 +88,17 @@ describe('the limits on PostgreSQL', () => {
     expect(counts.rows).toEqual([
       { key: `send-ip:${who.ip}`, count: ROUNDS },
       { key: `verify-ip:${who.ip}`, count: ROUNDS },
+    ]);
+    expect((await pool.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'on' }]);
+  });
+
+  it("a tenant's tracks are counted without waiting for the flush, and still refused past the cap", async () => {
+    const decisions: unknown[] = [];
+    const took = await timed(() => inTurn(async () => decisions.push(await check(db, TRACKS_PER_TENANT, ['tenant-a'], { tracksPerMinute: ROUNDS - 1 }))));
+    expect(took).toBeLessThan(delayed);
+    expect(decisions).toEqual([
+      ...Array.from({ length: ROUNDS - 1 }, (_, i) => ({ kind: 'allow', count: i + 1 })),
+      { kind: 'refuse', limit: 'tracks per tenant', retryAfter: expect.any(Number), count: ROUNDS },
     ]);
     expect((await pool.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'on' }]);
   });

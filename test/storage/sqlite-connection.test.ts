@@ -9,7 +9,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertCode } from '../../src/storage/codes.js';
-import { runChain, SEND_CHAIN } from '../../src/storage/counters.js';
+import { runChain, SEND_CHAIN } from '../../src/storage/counter-chains.js';
 import type { Db } from '../../src/storage/db.js';
 import { PrismaClient } from '../../src/storage/generated/sqlite/client.js';
 import { enqueueMessage, outboxRow } from '../../src/storage/outbox.js';

@@ -75,7 +75,7 @@ const TEN_RULES = {
  * PostgreSQL those limits are one statement, and so are the code's consume and its two tokens. The
  * code exchange reads its code with session, grant and user in one statement, as a refresh does;
  * the code step hands the code it read to the check, and its block check takes the user the check read.
- * The code check's limits with the trusted-browser read are one chain (storage/counters.ts
+ * The code check's limits with the trusted-browser read are one chain (storage/counter-chains.ts
  * VERIFY_CHAIN; were five statements), a right code's settling one batch and the browser's trust
  * one upsert (were two each): PostgreSQL -6. On SQLite the chain and the batch are one
  * transaction each, counted with their BEGIN and COMMIT: +3 statements, but 3 commits where
@@ -89,7 +89,7 @@ const SIGN_IN_BUDGET = { sqlite: 59, postgresql: 34 };
 /**
  * At most this many statements per request: the counts after issue 18's move to prepared SQL (from
  * 16 per track and 12 per start on both engines). A start on PostgreSQL is two: its five send
- * limits with the user of the address (one chain, storage/counters.ts; the user was a third), and
+ * limits with the user of the address (one chain, storage/counter-chains.ts; the user was a third), and
  * its code, message and audit event (storage/codes.ts SEND_CODE). On SQLite the
  * limits' chain (with the user) and the code's batch one synchronous transaction each, counted with
  * their BEGIN and COMMIT (statements of a few microseconds, no round trip): two commits where the
