@@ -7,7 +7,7 @@ import { ENGINES } from '../helpers/databases.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { FormClient } from '../helpers/form-client.js';
 import { authorizationRequest } from '../helpers/authorization.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 import { insertPasskey } from '../../src/storage/passkeys.js';
@@ -32,11 +32,7 @@ describe.each(ENGINES)('account sessions on %s', (engine) => {
     const first = await browser.follow(request.url.toString(), t.issuer);
     const codePage = await browser.submit(first, '/email', { email }, t.issuer);
     const back = await browser.submit(codePage, '/code', { code: codeFrom(await t.mail.next(email)) }, t.issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(back.location!), {
-      pkceCodeVerifier: request.verifier,
-      expectedState: request.state,
-      expectedNonce: request.nonce,
-    });
+    const tokens = await exchangeCode(config, request, back.location);
     expect(tokens.refresh_token).toEqual(expect.any(String));
     return { browser, config, refreshToken: tokens.refresh_token! };
   }

@@ -1,10 +1,9 @@
 // What the console's users tests share (the admin's sign-in is admin-helpers.ts'): a user of the test RP signed in with an
 // emailed code who holds a refresh token (a session and a grant for the console to end).
-import * as oidc from 'openid-client';
 import { expect } from 'vitest';
 import { oidcFixture } from '../oidc/fixture.js';
 import { FormClient } from '../helpers/form-client.js';
-import { rpConfig, startLogin } from '../helpers/login.js';
+import { rpConfig, startLogin, exchangeCode } from '../helpers/login.js';
 import { waitFor } from '../helpers/wait.js';
 import { codeFrom } from '../helpers/smtp.js';
 import type { TestSesame } from '../helpers/sesame.js';
@@ -42,11 +41,7 @@ export async function hostedSignIn(t: TestSesame, email: string, browser = new F
 export async function rpSignIn(t: TestSesame, email: string, browser = new FormClient()) {
   const { rp, started, result } = await hostedSignIn(t, email, browser);
   expect(result.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-  const tokens = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
-    pkceCodeVerifier: started.verifier,
-    expectedState: started.state,
-    expectedNonce: started.nonce,
-  });
+  const tokens = await exchangeCode(rp, started, result.location);
   expect(tokens.refresh_token).toEqual(expect.any(String));
   return { rp, tokens, browser };
 }

@@ -7,7 +7,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationParams } from '../helpers/authorization.js';
 import { FormClient } from '../helpers/form-client.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
@@ -133,11 +133,7 @@ describe('Auth0 legacy AuthenticationClient (auth0/legacy)', () => {
     const rp = await oidc.discovery(new URL(t.issuer), 'native', undefined, oidc.ClientSecretPost(NATIVE.client_secret));
     const started = await startLogin(t, rp, { scope: 'openid email' });
     const { result } = await signInWithEmail(t, started, email);
-    const hosted = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const hosted = await exchangeCode(rp, started, result.location);
     const hostedSub = hosted.claims()!.sub;
 
     // The hosted sign-in just sent a code to this address: ask again until its resend cooldown

@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
-import { clientCredentialsToken, signInWithEmail, startLogin } from '../helpers/login.js';
+import { clientCredentialsToken, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 const APP_SECRET = 'app-secret-app-secret-app-secret';
@@ -109,11 +109,7 @@ describe.each(ENGINES)('client secrets, removal and scopes in the management API
     const web = await oidc.discovery(new URL(t.issuer), 'web', undefined, oidc.ClientSecretPost(created.body.client_secret), { execute: [oidc.allowInsecureRequests] });
     const started = await startLogin(t, web);
     const { result } = await signInWithEmail(t, started, 'web-user@example.com');
-    const tokens = await oidc.authorizationCodeGrant(web, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(web, started, result.location);
     expect(tokens.refresh_token).toEqual(expect.any(String));
     await clientCredentialsToken(t, 'web', created.body.client_secret).catch(() => undefined); // not its grant: refused, stores nothing
     const rows = () => t.sesame.services.db.prisma.oidcPayload.findMany({ where: { payload: { contains: '"clientId":"web"' } }, select: { model: true } });

@@ -7,7 +7,7 @@ import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { ENGINES } from '../helpers/databases.js';
 import { findStoredClient } from '../../src/storage/clients.js';
 import { capturingLogger } from '../helpers/logs.js';
-import { clientCredentialsToken, signInWithEmail, startLogin } from '../helpers/login.js';
+import { clientCredentialsToken, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
 const APP_SECRET = 'app-secret-app-secret-app-secret';
@@ -74,11 +74,7 @@ describe.each(ENGINES)('relying parties in the management API on %s', (engine) =
     const app = await oidc.discovery(new URL(t.issuer), 'app', undefined, oidc.ClientSecretPost(APP_SECRET), { execute: [oidc.allowInsecureRequests] });
     const started = await startLogin(t, app);
     const { result } = await signInWithEmail(t, started, 'mallory@example.com');
-    const userTokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const userTokens = await exchangeCode(app, started, result.location);
     const backendToken = await clientCredentialsToken(t, 'backend', BACKEND_SECRET);
     const routes: Array<[string, string, unknown?]> = [
       ['GET', '/clients'],

@@ -4,13 +4,12 @@
 // arrives exactly once and its code signs the user in. Then the admin rotates the signing keys from
 // the console. axe in light and dark mode on each page state, and no sideways scrolling at 360 px.
 // Without JavaScript and the attacks: test/admin/admin-outbox-keys.test.ts.
-import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
 import { LOOPBACK_ONLY, openAuthorization, useBrowser } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
 import { codeFrom, startMailSink, type MailSink } from '../helpers/smtp.js';
@@ -79,7 +78,7 @@ describe.each(ENGINES)('console outbox and keys in Chromium on %s', { timeout: 1
     await user.page.getByLabel('Sign-in code').fill(code);
     await user.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const callback = new URL((await atRp).url());
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: user.verifier, expectedState: user.state, expectedNonce: user.nonce });
+    const tokens = await exchangeCode(config, user, callback);
     expect(tokens.claims()).toMatchObject({ iss: t.issuer, email, email_verified: true });
     await waitFor(async () => (await t.sesame.services.db.prisma.outboxMessage.findUniqueOrThrow({ where: { id: stuck.id } })).status === 'sent', {
       what: 'the retry to be recorded as sent',

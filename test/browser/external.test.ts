@@ -2,11 +2,11 @@
 // `connection=corp`, Sesame hands the browser to the operator's login form
 // (test/helpers/operator-login.ts, signing with the real @authress/sdk), the user types a user id,
 // and the browser comes back through Sesame to the RP's redirect_uri with a code.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { startOperatorLogin, type OperatorLogin } from '../helpers/operator-login.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 import { createServiceClient } from '../../src/connections/external.js';
@@ -62,11 +62,7 @@ describe('external connection in Chromium', () => {
     expect(callback.searchParams.get('code')).toEqual(expect.any(String));
     expect(callback.searchParams.get('state')).toBe(walk.state);
     expect(callback.searchParams.get('iss')).toBe(t.issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: walk.verifier,
-      expectedState: walk.state,
-      expectedNonce: walk.nonce,
-    });
+    const tokens = await exchangeCode(config, walk, callback);
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: t.issuer, aud: 'app', nonce: walk.nonce, sub: expect.any(String) });
     expect(walk.problems).toEqual([]);

@@ -1,13 +1,13 @@
 // The hosted sign-in pages in a real Chromium (playwright-core driving Debian's chromium): the whole
 // authorization code walk with and without JavaScript, a wrong code, French, a phone-sized screen
 // and the form markup. SQLite is enough: nothing on these pages depends on the database engine.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import type { BrowserContextOptions, Page } from 'playwright-core';
 import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
 import { axeBothSchemes } from '../helpers/accessibility.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { codeFrom } from '../helpers/smtp.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 
@@ -60,11 +60,7 @@ describe('hosted pages in Chromium', () => {
     expect(callback.searchParams.get('code')).toEqual(expect.any(String));
     expect(callback.searchParams.get('state')).toBe(walk.state);
     expect(callback.searchParams.get('iss')).toBe(t.issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: walk.verifier,
-      expectedState: walk.state,
-      expectedNonce: walk.nonce,
-    });
+    const tokens = await exchangeCode(config, walk, callback);
     expect(tokens.claims()).toMatchObject({ iss: t.issuer, aud: 'app', email, email_verified: true });
   }
 

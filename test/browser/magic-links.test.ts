@@ -3,12 +3,12 @@
 // matching from another device (the waiting page continuing by itself, or by a click without
 // JavaScript), and scanners (fetch, HEAD, a browser that renders the page and runs its scripts)
 // that never use the link. SQLite is enough: test/hosted/magic-links.test.ts covers both engines.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { type BrowserContext, type BrowserContextOptions, type Page, type Response } from 'playwright-core';
 import { newAuthorization, useBrowser } from '../helpers/browser.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { linkFrom } from '../helpers/smtp.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 import { waitFor } from '../helpers/wait.js';
@@ -90,11 +90,7 @@ describe('magic links in Chromium', { timeout: 90_000 }, () => {
     expect(callback.searchParams.get('code')).toEqual(expect.any(String));
     expect(callback.searchParams.get('state')).toBe(waiting.state);
     expect(callback.searchParams.get('iss')).toBe(t.issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: waiting.verifier,
-      expectedState: waiting.state,
-      expectedNonce: waiting.nonce,
-    });
+    const tokens = await exchangeCode(config, waiting, callback);
     expect(tokens.claims()).toMatchObject({ iss: t.issuer, aud: 'app', email: waiting.email, email_verified: true });
   }
 

@@ -4,7 +4,7 @@
 // Passkey row, and the same key handed to the virtual authenticator (WebAuthn.addCredential).
 // Autofill (nothing typed), the button, two authenticators, a clone, user verification off, an RP
 // demanding a passkey, a challenge carried to another sign-in, and axe on the changed pages.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { axeBothSchemes, brokenHeadings } from '../helpers/accessibility.js';
 import { LOOPBACK_ONLY, newAuthorization, useBrowser, watchProblems } from '../helpers/browser.js';
 import { ENGINES } from '../helpers/databases.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator, type ExportedCredential } from '../helpers/soft-authenticator.js';
@@ -78,7 +78,7 @@ describe.each(ENGINES)('passkeys in Chromium on %s', { timeout: 180_000 }, (engi
 
   async function claimsAt(walk: Awaited<ReturnType<typeof open>>) {
     const callback = new URL((await walk.atRp).url());
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: walk.verifier, expectedState: walk.state, expectedNonce: walk.nonce });
+    const tokens = await exchangeCode(config, walk, callback);
     return tokens.claims()!;
   }
 

@@ -2,12 +2,12 @@
 // Messages API (test/helpers/fake-twilio.ts): one "Email or phone number" field, a number typed in
 // national format, the code read from the text (WebOTP line included), back at the RP with the
 // phone claims; and in French, where the text is written in the page's language.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import type { BrowserContextOptions } from 'playwright-core';
 import { openAuthorization, useBrowser, type Walk } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTwilio, smsCode, TWILIO_FROM, type FakeTwilio } from '../helpers/fake-twilio.js';
-import { rpConfig } from '../helpers/login.js';
+import { rpConfig, exchangeCode } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { REDIRECT, oidcFixture } from '../oidc/fixture.js';
 
@@ -50,11 +50,7 @@ describe('sign-in by phone in Chromium (Twilio channel)', () => {
     const callback = new URL((await atRp).url());
     expect(callback.searchParams.get('state')).toBe(walk.state);
     expect(callback.searchParams.get('iss')).toBe(t.issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: walk.verifier,
-      expectedState: walk.state,
-      expectedNonce: walk.nonce,
-    });
+    const tokens = await exchangeCode(config, walk, callback);
     return tokens.claims()!;
   }
 

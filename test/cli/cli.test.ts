@@ -8,7 +8,7 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { type Result, failure, lastJson, sesame } from '../helpers/cli.js';
 import { openDb } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';
@@ -181,11 +181,7 @@ describe('sesame CLI on sqlite', { timeout: 120_000 }, () => {
     const started = await startLogin(t, rp, { redirect_uri: 'https://web.example/cb' });
     const { result } = await signInWithEmail(t, started, 'cli@example.com');
     expect(result.location).toMatch(/^https:\/\/web\.example\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(rp, started, result.location);
     expect(decodeProtectedHeader(tokens.id_token!)).toMatchObject({ alg: 'RS256', kid: newRsa });
   });
 

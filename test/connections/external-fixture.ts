@@ -3,13 +3,13 @@
 // needed to get a state), return URLs signed with jose, and the refusal page plus its audit row.
 import { htmlText } from '../helpers/html.js';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { SignJWT } from 'jose';
 import { expect } from 'vitest';
 import type { Engine } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient } from '../helpers/form-client.js';
-import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { oidcFixture } from '../oidc/fixture.js';
 
 export const OPERATOR_LOGIN = 'http://127.0.0.1:9/operator-login';
@@ -100,11 +100,7 @@ export function withState(returnUrl: string, state: string): string {
 export async function finishAtRp({ t, config }: ExternalSesame, h: HandOff, returnUrl: string) {
   const result = await h.started.browser.follow(returnUrl, `${t.url}/`);
   expect(result.location, `ended at ${result.url} (${result.status}): ${result.html.slice(0, 500)}`).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-    pkceCodeVerifier: h.started.verifier,
-    expectedState: h.started.state,
-    expectedNonce: h.started.nonce,
-  });
+  const tokens = await exchangeCode(config, h.started, result.location);
   return tokens.claims()!;
 }
 
@@ -112,11 +108,7 @@ export async function finishAtRp({ t, config }: ExternalSesame, h: HandOff, retu
 export async function signInByCode({ t, config }: ExternalSesame, email: string) {
   const started = await startLogin(t, config);
   const { result } = await signInWithEmail(t, started, email);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-    pkceCodeVerifier: started.verifier,
-    expectedState: started.state,
-    expectedNonce: started.nonce,
-  });
+  const tokens = await exchangeCode(config, started, result.location);
   return tokens.claims()!;
 }
 

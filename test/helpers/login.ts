@@ -46,3 +46,16 @@ export async function signInWithEmail(t: TestSesame, started: Started, email: st
   const code = codeFrom(await t.mail.next(email.trim().toLowerCase()));
   return { codePage, code, result: await started.browser.submit(codePage, '/code', { code }, t.url) };
 }
+
+/**
+ * The tokens of a sign-in that came back to the app at `location` (its redirect with the code):
+ * the code exchanged with the PKCE verifier, state and nonce of the request `started` made.
+ */
+export function exchangeCode(
+  config: oidc.Configuration,
+  started: Pick<Started, 'verifier' | 'state' | 'nonce'>,
+  location: string | URL | undefined,
+  checks: { maxAge?: number } = {},
+) {
+  return oidc.authorizationCodeGrant(config, new URL(location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce, ...checks });
+}

@@ -4,11 +4,11 @@
 // otpauth from the secret), a recovery code, an email or SMS code. And the attacks: a replayed TOTP
 // code, guessing until delayed, a used recovery code, resuming by hand, another browser, the
 // email factor after an email sign-in. The browser side (passkeys, axe) is test/browser/mfa-challenge.test.ts.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { FormClient, type Page } from '../helpers/form-client.js';
 import { startFakeTwilio, smsCode, type FakeTwilio } from '../helpers/fake-twilio.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -93,11 +93,7 @@ describe.each(ENGINES)('hosted MFA challenge on %s', (engine) => {
 
   async function claimsAt(started: Started, location: string | undefined, config = app) {
     expect(location).toMatch(SIGNED_IN);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, location);
     return tokens.claims()!;
   }
 

@@ -2,11 +2,11 @@
 // on a localhost issuer (passkeys need one): registration options for the pending user only, the
 // challenge bound to this interaction's enrolment (another interaction's is refused), bad input
 // answered with the page, then recovery codes and the MFA amr. In Chromium: test/browser/mfa-enrol.test.ts.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { findForm } from '../helpers/form-client.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { oidcFixture } from '../oidc/fixture.js';
@@ -62,11 +62,7 @@ describe.each(ENGINES)('MFA enrolment of a passkey over HTTP on %s', (engine) =>
     expect([codes.status, [...codes.html.matchAll(RECOVERY_CODE)].length]).toEqual([200, 10]);
     const done = await at.started.browser.submit(codes, '/mfa/enrol/recovery', { saved: 'yes' }, t.url);
     expect(done.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(done.location!), {
-      pkceCodeVerifier: at.started.verifier,
-      expectedState: at.started.state,
-      expectedNonce: at.started.nonce,
-    });
+    const tokens = await exchangeCode(app, at.started, done.location);
     expect([tokens.claims()!.amr, tokens.claims()!.acr]).toEqual([['email', 'otp', 'hwk', 'user', 'mfa'], MFA_ACR]);
     const passkeysOf = async (email: string) => {
       const user = await t.sesame.services.db.prisma.user.findUniqueOrThrow({ where: { email } });

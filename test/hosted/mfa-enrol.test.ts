@@ -4,12 +4,12 @@
 // shown once, the tokens' amr and acr; then the attacks: a wrong code, a way not offered (email after
 // an email sign-in), a reload of the codes, another user's authenticator id, resuming by hand,
 // parallel confirmations of one code. Passkeys: mfa-enrol-passkey.test.ts; Chromium: test/browser/mfa-enrol.test.ts.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { findForm, type Page } from '../helpers/form-client.js';
 import { unescapeHtml } from '../helpers/html.js';
 import { codeFrom } from '../helpers/smtp.js';
@@ -85,7 +85,7 @@ describe.each(ENGINES)('MFA enrolment over HTTP on %s', (engine) => {
 
   async function tokensAt(started: Started, location: string | undefined) {
     expect(location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    const tokens = await exchangeCode(app, started, location);
     return tokens.claims()!;
   }
 

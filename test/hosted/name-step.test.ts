@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { FormClient, findForm, type Page } from '../helpers/form-client.js';
 import { oidcFixture } from '../oidc/fixture.js';
 
@@ -37,7 +37,7 @@ describe.each(ENGINES)('name step on %s', (engine) => {
 
   async function claimsAt(started: Started, location: string | undefined) {
     expect(location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    const tokens = await exchangeCode(app, started, location);
     return { claims: tokens.claims()!, userinfo: await oidc.fetchUserInfo(app, tokens.access_token, tokens.claims()!.sub) };
   }
 

@@ -3,11 +3,11 @@
 // finished), the challenge single use and bound to the interaction, bad input answered with a page,
 // and the sign-in going on with the code's amr whatever happens. The switches: per client, global,
 // and passkeys that cannot work (an IP issuer). The browser side is test/browser/passkey-offer.test.ts.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, startTestSesameOnLocalhost, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { FormClient, type Page } from '../helpers/form-client.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { oidcFixture } from '../oidc/fixture.js';
@@ -57,7 +57,7 @@ describe.each(ENGINES)('passkey offer over HTTP on %s', (engine) => {
 
   async function claimsAt(started: Started, location: string | undefined) {
     expect(location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    const tokens = await exchangeCode(app, started, location);
     return tokens.claims()!;
   }
 

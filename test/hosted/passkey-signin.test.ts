@@ -2,7 +2,7 @@
 // the options the page's script would fetch, and the answer is posted as the page's form. The sign-in
 // and its ID token (acr, amr), then every refusal and bad input: each shows the email page again with
 // one message (400), never a 500. Both engines. The browser side is test/browser/passkeys.test.ts.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACR } from '../../src/oidc/acr.js';
@@ -11,7 +11,7 @@ import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { findForm, type Page } from '../helpers/form-client.js';
-import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -58,11 +58,7 @@ describe.each(ENGINES)('passkey sign-in on the hosted pages on %s', (engine) => 
 
   async function tokensOf(started: Started, location: string | undefined) {
     expect(location?.startsWith(`${REDIRECT}?`)).toBe(true);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, location);
     return tokens.claims()!;
   }
 

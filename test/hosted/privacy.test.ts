@@ -6,7 +6,7 @@ import { capturingLogger } from '../helpers/logs.js';
 import { startSesame, type RunningSesame } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { startMailSink, type MailSink } from '../helpers/smtp.js';
-import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import type { TestSesame } from '../helpers/sesame.js';
 import { oidcFixture } from '../oidc/fixture.js';
 
@@ -63,11 +63,7 @@ describe('privacy', () => {
     const config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
     const started = await startLogin(t, config);
     const { code, result } = await signInWithEmail(t, started, 'logged@example.com');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, result.location);
     await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     await sesame.worker.stop();
     const log = lines.join('\n');

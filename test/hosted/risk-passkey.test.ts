@@ -2,7 +2,7 @@
 // with a software authenticator (as test/hosted/passkey-signin.test.ts): the passkey just used meets
 // the challenge, so the sign-in goes straight to the app and the decision records it; a code
 // sign-in of the same user on the same rule stops at the second-factor page instead.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishRegistration, startRegistration } from '../../src/passwordless/passkeys.js';
@@ -11,7 +11,7 @@ import { insertPasskey } from '../../src/storage/passkeys.js';
 import { upsertVerifiedEmailUser } from '../../src/storage/users.js';
 import { ENGINES } from '../helpers/databases.js';
 import { findForm } from '../helpers/form-client.js';
-import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -55,11 +55,7 @@ describe.each(ENGINES)('hosted passkey sign-in under a risk challenge on %s', (e
     const uid = /\/interaction\/([^/?]+)/.exec(started.page.url)![1]!;
     const row = (await findDecisionByInteraction(deps.db, uid))!;
     expect([row.outcome, row.state, row.verificationMethod, JSON.parse(row.ruleIds)]).toEqual(['CHALLENGE', 'CHALLENGE_SUCCEEDED', 'PASSKEY', ['strong']]);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, done.location);
     expect(tokens.claims()).toMatchObject({ sub: user.id, amr: ['hwk', 'user'] });
 
     const byCode = await signInWithEmail(site, await startLogin(site, config, { prompt: 'login' }), email);

@@ -1,10 +1,9 @@
 // Sign-in by phone on the hosted pages: one field for email or phone, SMS with the code first and
 // a WebOTP line, the country allow-list, caps per number prefix, and the conversion guard.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as oidc from 'openid-client';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, startLogin } from '../helpers/login.js';
+import { rpConfig, startLogin, exchangeCode } from '../helpers/login.js';
 import { oidcFixture } from '../oidc/fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -44,11 +43,7 @@ describe.each(ENGINES)('SMS sign-in on %s', (engine) => {
     expect(code).toBeDefined();
     expect(text.split('\n').at(-1)).toBe(`@127.0.0.1 #${code}`);
     const done = await started.browser.submit(codePage, '/code', { code: code! }, t.url);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, done.location);
     expect(tokens.claims()).toMatchObject({ phone_number: '+16502530000', phone_number_verified: true });
   });
 

@@ -6,7 +6,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { FormClient } from '../helpers/form-client.js';
 import { codeFrom, linkFrom } from '../helpers/smtp.js';
 import { createServiceClient } from '../../src/connections/external.js';
@@ -48,7 +48,7 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
 
   async function redeem(config: oidc.Configuration, started: Awaited<ReturnType<typeof startLogin>>, location: string | undefined) {
     expect(location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    return oidc.authorizationCodeGrant(config, new URL(location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+    return exchangeCode(config, started, location);
   }
 
   /** An authorization request that Sesame refuses at once: the error parameters of its redirect to the RP. */
@@ -201,12 +201,7 @@ describe.each(ENGINES)('claims, acr and amr on %s', { timeout: 120_000 }, (engin
     const started = await startLogin(t, app, { max_age: '3600' });
     const { result } = await signInWithEmail(t, started, nextEmail());
     expect(result.location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-      maxAge: 3600,
-    });
+    const tokens = await exchangeCode(app, started, result.location, { maxAge: 3600 });
     expect(Math.abs(Number(tokens.claims()!.auth_time) - Date.now() / 1000)).toBeLessThan(120);
   });
 

@@ -2,12 +2,12 @@
 // (oidc/first-party-grant.ts), so a sign-in goes from the code straight back to the app without a
 // consent interaction; what the grant holds is exactly what was asked for, and only first-party
 // clients get it without asking.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, signInWithEmail, startLogin, type Started } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, type Started, exchangeCode } from '../helpers/login.js';
 import { FormClient } from '../helpers/form-client.js';
 import { oidcFixture } from './fixture.js';
 
@@ -23,7 +23,7 @@ function recordingBrowser() {
 
 async function redeem(config: oidc.Configuration, started: Started, location: string | undefined) {
   expect(location).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
-  return oidc.authorizationCodeGrant(config, new URL(location!), { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce });
+  return exchangeCode(config, started, location);
 }
 
 describe.each(ENGINES)('first-party grant on %s', (engine) => {

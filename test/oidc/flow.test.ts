@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { findForm } from '../helpers/form-client.js';
 import { LOGGED_OUT, REDIRECT, oidcFixture } from './fixture.js';
 
@@ -42,11 +42,7 @@ describe.each(ENGINES)('OIDC flow on %s', (engine) => {
     const callback = new URL(result.location!);
     expect(callback.searchParams.get('iss')).toBe(t.issuer);
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, callback);
     const claims = tokens.claims()!;
     expect(claims).toMatchObject({ iss: t.issuer, aud: 'app', email: 'ada@example.com', email_verified: true, nonce: started.nonce });
     expect(decodeProtectedHeader(tokens.id_token!).alg).toBe('RS256');
@@ -91,11 +87,7 @@ describe.each(ENGINES)('OIDC flow on %s', (engine) => {
       const { grantId, sessionUid, accountId } = JSON.parse(row!.payload) as Record<string, string>;
       const sessions = await prisma.oidcPayload.findMany({ where: { model: 'Session', accountId }, select: { id: true, uid: true } });
       expect(await prisma.oidcPayload.count({ where: { model: 'Grant', id: grantId, accountId } })).toBe(1);
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(location!), {
-        pkceCodeVerifier: started.verifier,
-        expectedState: started.state,
-        expectedNonce: started.nonce,
-      });
+      const tokens = await exchangeCode(config, started, location);
       expect(tokens.claims()!.sub).toBe(accountId);
       return { sessions, sessionUid };
     };
@@ -117,11 +109,7 @@ describe.each(ENGINES)('OIDC flow on %s', (engine) => {
     const config = await rpConfig(t, 'app', oidcFixture.clients[0]!.client_secret);
     const started = await startLogin(t, config, { audience: 'https://api.example', scope: 'openid email read' });
     const { result } = await signInWithEmail(t, started, 'grace@example.com');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, result.location);
     const access = decodeJwt(tokens.access_token);
     expect(access).toMatchObject({ iss: t.issuer, aud: 'https://api.example', scope: 'read', client_id: 'app' });
     // Revoking the refresh token ends it and the grant's access tokens.

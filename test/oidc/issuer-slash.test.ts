@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { oidcFixture } from './fixture.js';
 
 describe('issuer with a trailing slash', () => {
@@ -28,11 +28,7 @@ describe('issuer with a trailing slash', () => {
     const started = await startLogin(t, config);
     const { result } = await signInWithEmail(t, started, 'slash@example.com');
     expect(new URL(result.location!).searchParams.get('iss')).toBe(issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(config, started, result.location);
     expect(tokens.claims()!.iss).toBe(issuer);
   });
 });

@@ -5,7 +5,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
-import { rpConfig, signInWithEmail, startLogin } from '../helpers/login.js';
+import { rpConfig, signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { oidcFixture } from './fixture.js';
 
@@ -24,11 +24,7 @@ describe.each(ENGINES)('parallel token reads on %s', (engine) => {
     for (const email of ['ann@example.com', 'ben@example.com', 'cat@example.com', 'dan@example.com']) {
       const started = await startLogin(t, rp);
       const { result } = await signInWithEmail(t, started, email);
-      const tokens = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
-        pkceCodeVerifier: started.verifier,
-        expectedState: started.state,
-        expectedNonce: started.nonce,
-      });
+      const tokens = await exchangeCode(rp, started, result.location);
       users.push({ email, sub: tokens.claims()!.sub, accessToken: tokens.access_token });
     }
     const revoked = users[3]!;

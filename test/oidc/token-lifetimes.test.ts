@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 
 const APP_SECRET = 'app-secret-app-secret-app-secret';
 const OPS_SECRET = 'ops-secret-ops-secret-ops-secret-x';
@@ -53,21 +53,13 @@ describe('access token lifetimes', () => {
   it("gives a signed-in user's tokens the lifetime of their API, and tokens.accessToken without one", async () => {
     const started = await startLogin(t, app, { audience: 'https://short.example', scope: 'openid email read' });
     const { result } = await signInWithEmail(t, started, 'ttl@example.com');
-    const tokens = await oidc.authorizationCodeGrant(app, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(app, started, result.location);
     expect([tokens.expires_in, lifetime(tokens.access_token)]).toEqual([120, 120]);
     const refreshed = await oidc.refreshTokenGrant(app, tokens.refresh_token!);
     expect([refreshed.expires_in, lifetime(refreshed.access_token)]).toEqual([120, 120]);
 
     const plain = await startLogin(t, app, { scope: 'openid email' }, started.browser);
-    const userinfoTokens = await oidc.authorizationCodeGrant(app, new URL(plain.page.location!), {
-      pkceCodeVerifier: plain.verifier,
-      expectedState: plain.state,
-      expectedNonce: plain.nonce,
-    });
+    const userinfoTokens = await exchangeCode(app, plain, plain.page.location);
     expect(userinfoTokens.expires_in).toBe(900);
     const introspected = await oidc.tokenIntrospection(app, userinfoTokens.access_token);
     expect(introspected.exp! - introspected.iat!).toBe(900);

@@ -12,7 +12,7 @@ import * as oidc from 'openid-client';
 import { issueTenantSecret } from '../../src/passwordless/action-tenants.js';
 import { saveActionConfiguration } from '../../src/storage/action-tenants.js';
 import { ENGINES } from '../helpers/databases.js';
-import { signInWithEmail, startLogin } from '../helpers/login.js';
+import { signInWithEmail, startLogin, exchangeCode } from '../helpers/login.js';
 import { startTestSesame, type TestSesame } from '../helpers/sesame.js';
 import { FormClient } from '../helpers/form-client.js';
 import { authorizationRequest } from '../helpers/authorization.js';
@@ -229,11 +229,7 @@ describe.each(ENGINES)('statements per request on %s', (engine) => {
     const started = await startLogin(t, rp);
     const { result } = await signInWithEmail(t, started, 'dave@example.com');
     await t.sesame.worker.stop();
-    const tokens = await oidc.authorizationCodeGrant(rp, new URL(result.location!), {
-      pkceCodeVerifier: started.verifier,
-      expectedState: started.state,
-      expectedNonce: started.nonce,
-    });
+    const tokens = await exchangeCode(rp, started, result.location);
     const sub = tokens.claims()!.sub;
     const measure = async <T>(what: string, request: () => Promise<T>) => {
       await request(); // prepares the statements
