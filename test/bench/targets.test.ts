@@ -110,6 +110,22 @@ describe('bench targets', () => {
     ]);
   });
 
+  it('prints code_flow PASS from 90 sign-ins/s with one process and 150 with two, without errors; none for the baseline', () => {
+    const rows = [
+      row({ scenario: 'code_flow', target: 'baseline', rps: 400 }),
+      row({ scenario: 'code_flow', rps: 90 }),
+      row({ scenario: 'code_flow', target: 'postgresql', rps: 89.9 }),
+      row({ scenario: 'code_flow', workers: 2, rps: 150, cpu: 150 }),
+      row({ scenario: 'code_flow', target: 'postgresql', workers: 2, rps: 200, errors: 1 }),
+    ];
+    expect(checksOf(rows, []).filter((c) => c.what.startsWith('code_flow '))).toEqual([
+      { pass: true, what: 'code_flow on sqlite: 90.0 sign-ins/s, p50 40 ms, 5.6 ms of server CPU each (target >= 90 sign-ins/s, no error)' },
+      { pass: false, what: 'code_flow on postgresql: 89.9 sign-ins/s, p50 40 ms, 5.6 ms of server CPU each (target >= 90 sign-ins/s, no error)' },
+      { pass: true, what: 'code_flow on sqlite ×2: 150.0 sign-ins/s, p50 40 ms, 10.0 ms of server CPU each (target >= 150 sign-ins/s, no error)' },
+      { pass: false, what: 'code_flow on postgresql ×2: 200.0 sign-ins/s, p50 40 ms, 2.5 ms of server CPU each (target >= 150 sign-ins/s, no error)' },
+    ]);
+  });
+
   it('prints actions_track PASS only with p50 and p99 both within their budgets for the connections', () => {
     const rows = [row({ scenario: 'actions_track', rps: 500, p50: 100, p99: 250 }), row({ scenario: 'actions_track', target: 'postgresql', rps: 500, p50: 101, p99: 200 })];
     expect(actionChecks(rows, [], 50)).toEqual([
