@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Provider } from './migrate.js';
 import { numberPlaceholders } from './placeholders.js';
 import { connectionTurns, type ConnectionTurns } from './sqlite-connection.js';
+import { CommitGroups } from './sqlite-commits.js';
 import { rethrowStorage } from './unavailable.js';
 
 /** A bound value; a list only on PostgreSQL (`unnest(?::text[])`). */
@@ -89,7 +90,7 @@ export interface Sql {
   run(statement: Statement<unknown>, params: Param[]): Promise<number>;
   /** Runs the writes of a batch (sqlBatch), all or none; `params` has each step's. */
   batch(batch: Batch, params: Param[][]): Promise<void>;
-  /** SQLite only (absent on PostgreSQL): runs `work` synchronously in one transaction, one commit; `statements` are the ones it uses. */
+  /** SQLite only (absent on PostgreSQL): runs `work` synchronously, all or none (a savepoint when its commit is shared: sqlite-commits.ts); `statements` are the ones it uses. */
   atomically?<T>(statements: readonly Statement<unknown>[], work: (sql: SyncSql) => T): Promise<T>;
   close(): Promise<void>;
 }
@@ -131,6 +132,7 @@ function sqliteDate(date: Date): string {
 export function sqliteSql(connection: () => Promise<Database.Database>, rethrow: (err: unknown) => never): Sql {
   let cachedFor: Database.Database | undefined;
   let turns: ConnectionTurns | undefined;
+  let commits: CommitGroups | undefined;
   const prepared = new Map<Statement<unknown>, Prepared>();
   const prepare = async (statement: Statement<unknown>) => {
     const database = await connection();
@@ -138,6 +140,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       prepared.clear();
       cachedFor = database;
       turns = connectionTurns(database);
+      commits = new CommitGroups(database, turns);
     }
     let ready = prepared.get(statement);
     if (!ready) {
@@ -163,11 +166,11 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       try {
         const ready: Prepared[] = [];
         for (const step of batch.steps) ready.push(await prepare(step));
-        const database = cachedFor!;
         // Synchronous from BEGIN to COMMIT: nothing else runs on the connection in between. On
         // its turn, or better-sqlite3 would nest it in Prisma's open transaction as a savepoint.
         // IMMEDIATE: it takes the write lock first, waiting for other processes' writers (see atomically).
-        await turns!.run(() => database.transaction(() => ready.forEach((p, i) => p.run(...bind(params[i]!)))).immediate());
+        // With the other transactions of the moment, each in its own savepoint (sqlite-commits.ts).
+        await commits!.run(() => ready.forEach((p, i) => p.run(...bind(params[i]!))));
       } catch (err) {
         rethrow(err);
       }
@@ -177,12 +180,11 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
         const ready = new Map<Statement<unknown>, Prepared>();
         for (const statement of statements) ready.set(statement, await prepare(statement));
         const sql: SyncSql = { one: (statement, params) => ready.get(statement)!.get(...bind(params)) as never, run: (s, params) => ready.get(s)!.run(...bind(params)).changes };
-        const database = cachedFor!;
-        // On its turn, as a batch, and IMMEDIATE: begun deferred, a transaction that reads and then
+        // On its turn, as a batch (grouped like one), and IMMEDIATE: begun deferred, a transaction that reads and then
         // writes fails its first write at once with SQLITE_BUSY when another process (a worker of
         // `serve --workers`) committed since its read; no busy wait helps a stale snapshot
         // (test/storage/sqlite-transactions.test.ts). Begun IMMEDIATE it waits for the lock, then reads.
-        return await turns!.run(() => database.transaction(() => work(sql)).immediate());
+        return await commits!.run(() => work(sql));
       } catch (err) {
         return rethrow(err);
       }
@@ -192,6 +194,7 @@ export function sqliteSql(connection: () => Promise<Database.Database>, rethrow:
       prepared.clear();
       cachedFor = undefined;
       turns = undefined;
+      commits = undefined;
     },
   };
 }
